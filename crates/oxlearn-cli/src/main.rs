@@ -1,0 +1,3 @@
+fn main() {
+    println!("oxlearn {}", env!("CARGO_PKG_VERSION"));
+}

@@ -1,0 +1,17 @@
+//! oxlearn's algorithms.
+//!
+//! Each algorithm has a params struct, a `fit` that returns a plain-data fitted
+//! model, and the model's `predict`. Nothing here knows about Python: the PyO3
+//! adapter (`oxlearn-python`) and the `oxlearn` binary both call into this crate.
+//!
+//! Parallel work is split into fixed-size row chunks whose partial results are
+//! combined in chunk order, so every result is bit-identical whatever the
+//! number of threads.
+
+pub mod error;
+pub mod linalg;
+pub mod linear_model;
+pub mod real;
+
+pub use error::{Error, Result};
+pub use real::Real;
