@@ -1,1 +1,19 @@
+//! The one serialized form of every fitted oxlearn model.
+//!
+//! A model is **metadata (a JSON header) + named arrays**. Everything that
+//! persists a model (the pickle state, joblib, the native file, the `oxlearn`
+//! binary) goes through this crate, so version rules, checksums and structural
+//! validation live in one place. See `docs/format.md` and
+//! `shared/design/PERSISTENCE.md`.
+//!
+//! The reader treats its input as hostile: every failure is a typed
+//! [`FormatError`], never a panic.
 
+pub mod compat;
+pub mod error;
+pub mod header;
+pub mod schema;
+
+pub use compat::{check_compatibility, CompatWarning, Runtime};
+pub use error::{FormatError, Result};
+pub use header::{ArrayEntry, ArrayView, DType, Header, FORMAT_VERSION};

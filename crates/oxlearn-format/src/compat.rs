@@ -1,0 +1,208 @@
+//! PERSISTENCE.md §3: what a reader does when its versions differ from the
+//! writer's. One function, called on every load by every path.
+
+use crate::error::{FormatError, Result};
+use crate::header::{Header, FORMAT_VERSION};
+use crate::schema;
+use std::fmt;
+
+/// Versions of the reading process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Runtime {
+    /// oxlearn's version.
+    pub oxlearn_version: String,
+    /// scikit-learn's version (empty when there is no Python, e.g. the CLI).
+    pub sklearn_version: String,
+    /// numpy's version (empty when there is no Python).
+    pub numpy_version: String,
+    /// Python's version (empty when there is no Python).
+    pub python_version: String,
+}
+
+impl Runtime {
+    /// The runtime of a process with no Python (the `oxlearn` binary).
+    pub fn native() -> Self {
+        Runtime {
+            oxlearn_version: env!("CARGO_PKG_VERSION").to_owned(),
+            sklearn_version: String::new(),
+            numpy_version: String::new(),
+            python_version: String::new(),
+        }
+    }
+}
+
+/// A difference that allows loading but must be reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CompatWarning {
+    /// Written by another oxlearn version.
+    OxlearnVersion {
+        /// Writer's version.
+        written: String,
+        /// Reader's version.
+        running: String,
+    },
+    /// Written under another scikit-learn version.
+    SklearnVersion {
+        /// Writer's version.
+        written: String,
+        /// Reader's version.
+        running: String,
+    },
+    /// Written by a newer Python minor version than the reader's.
+    PythonMinor {
+        /// Writer's version.
+        written: String,
+        /// Reader's version.
+        running: String,
+    },
+    /// Written under another numpy major version.
+    NumpyMajor {
+        /// Writer's version.
+        written: String,
+        /// Reader's version.
+        running: String,
+    },
+}
+
+impl CompatWarning {
+    /// Stable identifier of the warning's kind.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CompatWarning::OxlearnVersion { .. } => "oxlearn_version",
+            CompatWarning::SklearnVersion { .. } => "sklearn_version",
+            CompatWarning::PythonMinor { .. } => "python_minor",
+            CompatWarning::NumpyMajor { .. } => "numpy_major",
+        }
+    }
+}
+
+impl fmt::Display for CompatWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CompatWarning::OxlearnVersion { written, running } => write!(
+                f,
+                "this model was saved by oxlearn {written} and is loaded by oxlearn {running}; \
+                 predictions may differ. Install oxlearn=={written} to reproduce them exactly, \
+                 or re-save the model with this version"
+            ),
+            CompatWarning::SklearnVersion { written, running } => write!(
+                f,
+                "this model was saved under scikit-learn {written} and is loaded under \
+                 scikit-learn {running}; this may lead to breaking code or invalid results. \
+                 Install scikit-learn=={written} or re-fit the model"
+            ),
+            CompatWarning::PythonMinor { written, running } => write!(
+                f,
+                "this model was saved by Python {written}, newer than this Python {running}; \
+                 load it under Python >= {written} if anything misbehaves"
+            ),
+            CompatWarning::NumpyMajor { written, running } => write!(
+                f,
+                "this model was saved under numpy {written} and is loaded under numpy \
+                 {running} (another major version); install numpy {} to be safe",
+                major(written).map_or_else(|| written.clone(), |m| format!("{m}.*"))
+            ),
+        }
+    }
+}
+
+fn major(v: &str) -> Option<u64> {
+    v.split('.').next()?.trim().parse().ok()
+}
+
+fn major_minor(v: &str) -> Option<(u64, u64)> {
+    let mut it = v.split('.');
+    let a = it.next()?.trim().parse().ok()?;
+    let b = it.next()?.trim().parse().ok()?;
+    Some((a, b))
+}
+
+/// Applies the compatibility table to a header. Errors for what cannot load,
+/// warnings (in table order) for what loads but differs. Empty runtime
+/// fields (no Python) skip their rows.
+pub fn check_compatibility(h: &Header, rt: &Runtime) -> Result<Vec<CompatWarning>> {
+    let bad = |field: &str, v: &str| FormatError::InvalidField {
+        field: field.into(),
+        reason: format!("{v:?} is not a major.minor version"),
+    };
+    let (wmaj, wmin) =
+        major_minor(&h.format_version).ok_or_else(|| bad("format_version", &h.format_version))?;
+    let (rmaj, rmin) =
+        major_minor(FORMAT_VERSION).ok_or_else(|| bad("format_version", FORMAT_VERSION))?;
+    if wmaj != rmaj {
+        return Err(FormatError::IncompatibleFormat {
+            written: h.format_version.clone(),
+            supported: FORMAT_VERSION.into(),
+            reader: rt.oxlearn_version.clone(),
+            writer_oxlearn: h.oxlearn_version.clone(),
+        });
+    }
+    if wmin > rmin {
+        return Err(FormatError::TooNew {
+            what: "format version".into(),
+            written: h.format_version.clone(),
+            supported: FORMAT_VERSION.into(),
+            reader: rt.oxlearn_version.clone(),
+            writer_oxlearn: h.oxlearn_version.clone(),
+        });
+    }
+    let s = schema::lookup(&h.kind).ok_or_else(|| FormatError::UnknownKind {
+        kind: h.kind.clone(),
+        writer: h.oxlearn_version.clone(),
+        reader: rt.oxlearn_version.clone(),
+        known: schema::known_kinds().join(", "),
+    })?;
+    if h.schema_version > s.version {
+        return Err(FormatError::TooNew {
+            what: format!("schema version of {}", h.kind),
+            written: h.schema_version.to_string(),
+            supported: s.version.to_string(),
+            reader: rt.oxlearn_version.clone(),
+            writer_oxlearn: h.oxlearn_version.clone(),
+        });
+    }
+    let mut warnings = Vec::new();
+    if !rt.python_version.is_empty() {
+        let w = major_minor(&h.python_version)
+            .ok_or_else(|| bad("python_version", &h.python_version))?;
+        let r = major_minor(&rt.python_version)
+            .ok_or_else(|| bad("python_version", &rt.python_version))?;
+        if w.0 != r.0 {
+            return Err(FormatError::PythonMajor {
+                written: h.python_version.clone(),
+                running: rt.python_version.clone(),
+            });
+        }
+        if r.1 < w.1 {
+            warnings.push(CompatWarning::PythonMinor {
+                written: h.python_version.clone(),
+                running: rt.python_version.clone(),
+            });
+        }
+    }
+    if h.oxlearn_version != rt.oxlearn_version {
+        warnings.push(CompatWarning::OxlearnVersion {
+            written: h.oxlearn_version.clone(),
+            running: rt.oxlearn_version.clone(),
+        });
+    }
+    if !rt.sklearn_version.is_empty() && h.sklearn_version != rt.sklearn_version {
+        warnings.push(CompatWarning::SklearnVersion {
+            written: h.sklearn_version.clone(),
+            running: rt.sklearn_version.clone(),
+        });
+    }
+    if !rt.numpy_version.is_empty() {
+        let (w, r) = (major(&h.numpy_version), major(&rt.numpy_version));
+        if w.is_none() {
+            return Err(bad("numpy_version", &h.numpy_version));
+        }
+        if w != r {
+            warnings.push(CompatWarning::NumpyMajor {
+                written: h.numpy_version.clone(),
+                running: rt.numpy_version.clone(),
+            });
+        }
+    }
+    Ok(warnings)
+}

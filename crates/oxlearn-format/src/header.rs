@@ -1,0 +1,287 @@
+//! The header (JSON metadata) and the array manifest, sealing with a
+//! checksum and opening with verification.
+
+use crate::error::{FormatError, Result};
+use crate::schema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use xxhash_rust::xxh3::Xxh3;
+
+/// The format version this build writes and reads (major.minor).
+pub const FORMAT_VERSION: &str = "1.0";
+
+/// Largest accepted header, in bytes of JSON.
+pub const MAX_HEADER_BYTES: usize = 64 << 20;
+/// Largest accepted number of arrays in one model.
+pub const MAX_ARRAYS: usize = 4096;
+/// Largest accepted number of dimensions of one array.
+pub const MAX_NDIM: usize = 8;
+
+/// Element types an array may have. Always little-endian, C order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DType {
+    /// IEEE binary32.
+    Float32,
+    /// IEEE binary64.
+    Float64,
+    /// Signed 32-bit integer.
+    Int32,
+    /// Signed 64-bit integer.
+    Int64,
+    /// Unsigned byte.
+    Uint8,
+    /// One byte, 0 or 1.
+    Bool,
+}
+
+impl DType {
+    /// Bytes per element.
+    pub fn itemsize(self) -> usize {
+        match self {
+            DType::Float64 | DType::Int64 => 8,
+            DType::Float32 | DType::Int32 => 4,
+            DType::Uint8 | DType::Bool => 1,
+        }
+    }
+
+    /// The dtype's name, as numpy spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::Float32 => "float32",
+            DType::Float64 => "float64",
+            DType::Int32 => "int32",
+            DType::Int64 => "int64",
+            DType::Uint8 => "uint8",
+            DType::Bool => "bool",
+        }
+    }
+
+    /// Parses a numpy dtype name.
+    pub fn parse(name: &str) -> Option<DType> {
+        Some(match name {
+            "float32" => DType::Float32,
+            "float64" => DType::Float64,
+            "int32" => DType::Int32,
+            "int64" => DType::Int64,
+            "uint8" => DType::Uint8,
+            "bool" => DType::Bool,
+            _ => return None,
+        })
+    }
+}
+
+/// One array in the manifest: name, element type and shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArrayEntry {
+    /// Attribute name (e.g. `coef_`).
+    pub name: String,
+    /// Element type.
+    pub dtype: DType,
+    /// Shape, C order; `[]` is a scalar.
+    pub shape: Vec<u64>,
+}
+
+impl ArrayEntry {
+    /// Number of bytes the array's data must have, with checked arithmetic.
+    pub fn nbytes(&self) -> Option<usize> {
+        let mut n: usize = self.dtype.itemsize();
+        for &d in &self.shape {
+            n = n.checked_mul(usize::try_from(d).ok()?)?;
+        }
+        Some(n)
+    }
+}
+
+/// A borrowed array: its manifest entry and its little-endian C-order bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct ArrayView<'a> {
+    /// Attribute name.
+    pub name: &'a str,
+    /// Element type.
+    pub dtype: DType,
+    /// Shape.
+    pub shape: &'a [u64],
+    /// Raw bytes.
+    pub data: &'a [u8],
+}
+
+/// Everything PERSISTENCE.md §2 requires a serialized model to carry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    /// `major.minor` of the serialized form.
+    pub format_version: String,
+    /// Model kind, e.g. `linear_model.LinearRegression` (closed registry).
+    pub kind: String,
+    /// Version of the kind's schema.
+    pub schema_version: u32,
+    /// oxlearn version that wrote the model.
+    pub oxlearn_version: String,
+    /// scikit-learn version that wrote the model.
+    pub sklearn_version: String,
+    /// numpy version that wrote the model.
+    pub numpy_version: String,
+    /// Python version that wrote the model (`major.minor.micro`).
+    pub python_version: String,
+    /// Device the model was fitted on (`cpu`, ...).
+    pub device: String,
+    /// Whether the estimator was fitted (unfitted estimators carry params only).
+    pub fitted: bool,
+    /// Dtype of the fitted floating-point attributes.
+    #[serde(default)]
+    pub dtype: Option<DType>,
+    /// `n_features_in_`.
+    #[serde(default)]
+    pub n_features_in: Option<u64>,
+    /// `feature_names_in_`, when the model was fitted on named columns.
+    #[serde(default)]
+    pub feature_names_in: Option<Vec<String>>,
+    /// The estimator's constructor parameters.
+    #[serde(default)]
+    pub params: Map<String, Value>,
+    /// Scalar fitted attributes (e.g. `rank_`).
+    #[serde(default)]
+    pub attrs: Map<String, Value>,
+    /// Array manifest, in storage order.
+    #[serde(default)]
+    pub arrays: Vec<ArrayEntry>,
+    /// `xxh3-64:<16 hex digits>` over the canonical header (with this field
+    /// empty) followed by every array's bytes in manifest order.
+    #[serde(default)]
+    pub checksum: String,
+}
+
+impl Header {
+    /// Parses a header, with the size cap, without any verification.
+    pub fn parse(json: &str) -> Result<Header> {
+        if json.len() > MAX_HEADER_BYTES {
+            return Err(FormatError::BadHeader(format!(
+                "{} bytes is over the {} byte limit",
+                json.len(),
+                MAX_HEADER_BYTES
+            )));
+        }
+        serde_json::from_str(json).map_err(|e| FormatError::BadHeader(e.to_string()))
+    }
+
+    /// The canonical JSON of this header: fixed field order, no whitespace.
+    pub fn to_json(&self) -> Result<String> {
+        serde_json::to_string(self).map_err(|e| FormatError::BadHeader(e.to_string()))
+    }
+
+    /// Sets the manifest from `arrays`, validates everything against the
+    /// kind's schema, computes the checksum and returns the canonical JSON.
+    pub fn seal(mut self, arrays: &[ArrayView<'_>]) -> Result<String> {
+        self.arrays = arrays
+            .iter()
+            .map(|a| ArrayEntry {
+                name: a.name.to_owned(),
+                dtype: a.dtype,
+                shape: a.shape.to_vec(),
+            })
+            .collect();
+        self.check_manifest(arrays)?;
+        schema::validate(&self, arrays)?;
+        self.checksum = self.compute_checksum(arrays)?;
+        self.to_json()
+    }
+
+    /// Parses and verifies a header against its arrays: manifest, checksum,
+    /// then the kind's schema. Compatibility is checked separately
+    /// ([`crate::check_compatibility`]), before this, so that a newer file
+    /// is reported as newer rather than as corrupt.
+    pub fn open(json: &str, arrays: &[ArrayView<'_>]) -> Result<Header> {
+        let h = Header::parse(json)?;
+        h.verify(arrays)?;
+        Ok(h)
+    }
+
+    /// Verifies manifest, checksum and schema of an already parsed header.
+    pub fn verify(&self, arrays: &[ArrayView<'_>]) -> Result<()> {
+        self.check_manifest(arrays)?;
+        let actual = self.compute_checksum(arrays)?;
+        if actual != self.checksum {
+            return Err(FormatError::ChecksumMismatch {
+                stored: self.checksum.clone(),
+                actual,
+            });
+        }
+        schema::validate(self, arrays)
+    }
+
+    fn check_manifest(&self, arrays: &[ArrayView<'_>]) -> Result<()> {
+        if self.arrays.len() > MAX_ARRAYS {
+            return Err(FormatError::InvalidField {
+                field: "arrays".into(),
+                reason: format!(
+                    "{} arrays is over the limit of {MAX_ARRAYS}",
+                    self.arrays.len()
+                ),
+            });
+        }
+        if self.arrays.len() != arrays.len() {
+            return Err(FormatError::ManifestMismatch {
+                name: "*".into(),
+                expected: format!("{} arrays", self.arrays.len()),
+                got: format!("{} arrays", arrays.len()),
+            });
+        }
+        for (i, e) in self.arrays.iter().enumerate() {
+            if self.arrays[..i].iter().any(|o| o.name == e.name) {
+                return Err(FormatError::InvalidField {
+                    field: "arrays".into(),
+                    reason: format!("array {:?} is listed twice", e.name),
+                });
+            }
+            let a = &arrays[i];
+            if a.name != e.name || a.dtype != e.dtype || a.shape != e.shape.as_slice() {
+                return Err(FormatError::ManifestMismatch {
+                    name: e.name.clone(),
+                    expected: format!("{} {} {:?}", e.name, e.dtype.name(), e.shape),
+                    got: format!("{} {} {:?}", a.name, a.dtype.name(), a.shape),
+                });
+            }
+            if e.shape.len() > MAX_NDIM {
+                return Err(FormatError::InvalidField {
+                    field: "arrays".into(),
+                    reason: format!(
+                        "array {:?} has {} dimensions, over the limit of {MAX_NDIM}",
+                        e.name,
+                        e.shape.len()
+                    ),
+                });
+            }
+            let nbytes = e.nbytes().ok_or_else(|| FormatError::InvalidField {
+                field: "arrays".into(),
+                reason: format!("array {:?} shape {:?} overflows", e.name, e.shape),
+            })?;
+            if nbytes != a.data.len() {
+                return Err(FormatError::ManifestMismatch {
+                    name: e.name.clone(),
+                    expected: format!("{nbytes} bytes"),
+                    got: format!("{} bytes", a.data.len()),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The checksum of this header (with an empty checksum field) and data.
+    pub fn compute_checksum(&self, arrays: &[ArrayView<'_>]) -> Result<String> {
+        let mut canon = self.clone();
+        canon.checksum = String::new();
+        let json = canon.to_json()?;
+        let mut h = Xxh3::new();
+        h.update(&(json.len() as u64).to_le_bytes());
+        h.update(json.as_bytes());
+        for a in arrays {
+            h.update(a.data);
+        }
+        Ok(format!("xxh3-64:{:016x}", h.digest()))
+    }
+
+    /// `params` as canonical JSON (used by the adapters to rebuild the estimator).
+    pub fn params_json(&self) -> String {
+        Value::Object(self.params.clone()).to_string()
+    }
+}

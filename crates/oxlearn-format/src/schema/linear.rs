@@ -1,0 +1,132 @@
+//! Schemas of the linear models.
+
+use super::{float_dtype, ArraySpec, Arrays, Schema};
+use crate::error::{FormatError, Result};
+use crate::header::{DType, Header};
+
+const fn req(name: &'static str) -> ArraySpec {
+    ArraySpec {
+        name,
+        required: true,
+    }
+}
+const fn opt(name: &'static str) -> ArraySpec {
+    ArraySpec {
+        name,
+        required: false,
+    }
+}
+
+/// `sklearn.linear_model.LinearRegression`.
+pub static LINEAR_REGRESSION: Schema = Schema {
+    kind: "linear_model.LinearRegression",
+    version: 1,
+    arrays: &[req("coef_"), req("intercept_"), opt("singular_")],
+    attrs: &["rank_"],
+    validate: |h, a| validate_linear(h, a).map(|_| ()),
+};
+
+/// `sklearn.linear_model.Ridge`.
+pub static RIDGE: Schema = Schema {
+    kind: "linear_model.Ridge",
+    version: 1,
+    arrays: &[req("coef_"), req("intercept_")],
+    attrs: &["n_iter_", "solver_"],
+    validate: |h, a| validate_linear(h, a).map(|_| ()),
+};
+
+const INCREMENTAL_ARRAYS: &[ArraySpec] = &[
+    req("coef_"),
+    req("intercept_"),
+    req("_mean_x"),
+    req("_mean_y"),
+    req("_cxx"),
+    req("_cxy"),
+];
+const INCREMENTAL_ATTRS: &[&str] = &["n_samples_seen_", "batch_size_", "_sum_weights"];
+
+/// `oxlearn.linear_model.IncrementalLinearRegression` (scikit-learn-intelex's API).
+pub static INCREMENTAL_LINEAR_REGRESSION: Schema = Schema {
+    kind: "linear_model.IncrementalLinearRegression",
+    version: 1,
+    arrays: INCREMENTAL_ARRAYS,
+    attrs: INCREMENTAL_ATTRS,
+    validate: validate_incremental,
+};
+
+/// `oxlearn.linear_model.IncrementalRidge` (scikit-learn-intelex's API).
+pub static INCREMENTAL_RIDGE: Schema = Schema {
+    kind: "linear_model.IncrementalRidge",
+    version: 1,
+    arrays: INCREMENTAL_ARRAYS,
+    attrs: INCREMENTAL_ATTRS,
+    validate: validate_incremental,
+};
+
+/// coef_ (p) or (t, p); intercept_ () or (t); singular_ (k ≤ p); rank_ ≤ p.
+/// Returns the number of targets in the moments' sense (1 for 1-D y).
+fn validate_linear(h: &Header, a: &Arrays<'_>) -> Result<u64> {
+    let dt = float_dtype(h)?;
+    let p = h.n_features_in.unwrap_or(0);
+    let coef = a.require("coef_")?;
+    let t = match coef.shape.len() {
+        1 => {
+            a.check("coef_", dt, &[Some(p)])?;
+            a.check("intercept_", dt, &[])?;
+            1
+        }
+        2 => {
+            let t = coef.shape[0];
+            if t == 0 {
+                return Err(a.invalid("coef_", "has zero targets".into()));
+            }
+            a.check("coef_", dt, &[Some(t), Some(p)])?;
+            a.check("intercept_", dt, &[Some(t)])?;
+            t
+        }
+        n => return Err(a.invalid("coef_", format!("has {n} dimensions, expected 1 or 2"))),
+    };
+    if a.get("singular_").is_some() {
+        let s = a.check("singular_", dt, &[None])?;
+        if s.shape[0] > p {
+            return Err(a.invalid(
+                "singular_",
+                format!("has {} values for {p} features", s.shape[0]),
+            ));
+        }
+    }
+    if let Some(rank) = h.attrs.get("rank_") {
+        match rank.as_u64() {
+            Some(r) if r <= p => {}
+            _ => {
+                return Err(FormatError::InvalidField {
+                    field: "attrs.rank_".into(),
+                    reason: format!("{rank}; must be an integer between 0 and n_features_in = {p}"),
+                })
+            }
+        }
+    }
+    Ok(t)
+}
+
+fn validate_incremental(h: &Header, a: &Arrays<'_>) -> Result<()> {
+    let t = validate_linear(h, a)?;
+    let p = h.n_features_in.unwrap_or(0);
+    a.check("_mean_x", DType::Float64, &[Some(p)])?;
+    a.check("_mean_y", DType::Float64, &[Some(t)])?;
+    a.check("_cxx", DType::Float64, &[Some(p), Some(p)])?;
+    a.check("_cxy", DType::Float64, &[Some(p), Some(t)])?;
+    for key in ["n_samples_seen_", "_sum_weights"] {
+        let ok = h
+            .attrs
+            .get(key)
+            .is_some_and(|v| v.as_f64().is_some_and(|f| f.is_finite() && f >= 0.0));
+        if !ok {
+            return Err(FormatError::InvalidField {
+                field: format!("attrs.{key}"),
+                reason: format!("{:?}; must be a non-negative number", h.attrs.get(key)),
+            });
+        }
+    }
+    Ok(())
+}

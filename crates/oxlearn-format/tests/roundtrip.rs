@@ -1,0 +1,227 @@
+//! Sealing, opening and refusing serialized models.
+
+use oxlearn_format::{
+    check_compatibility, ArrayView, CompatWarning, DType, FormatError, Header, Runtime,
+    FORMAT_VERSION,
+};
+use proptest::prelude::*;
+
+fn header(kind: &str) -> Header {
+    Header {
+        format_version: FORMAT_VERSION.into(),
+        kind: kind.into(),
+        schema_version: 1,
+        oxlearn_version: env!("CARGO_PKG_VERSION").into(),
+        sklearn_version: "1.9.1".into(),
+        numpy_version: "2.4.6".into(),
+        python_version: "3.11.7".into(),
+        device: "cpu".into(),
+        fitted: true,
+        dtype: Some(DType::Float64),
+        n_features_in: Some(3),
+        feature_names_in: None,
+        params: serde_json::Map::new(),
+        attrs: serde_json::Map::new(),
+        arrays: vec![],
+        checksum: String::new(),
+    }
+}
+
+fn le(v: &[f64]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+struct Model {
+    coef: Vec<u8>,
+    intercept: Vec<u8>,
+}
+
+impl Model {
+    fn new() -> Self {
+        Model {
+            coef: le(&[1.0, 2.0, 3.0]),
+            intercept: le(&[0.5]),
+        }
+    }
+    fn views(&self) -> Vec<ArrayView<'_>> {
+        vec![
+            ArrayView {
+                name: "coef_",
+                dtype: DType::Float64,
+                shape: &[3],
+                data: &self.coef,
+            },
+            ArrayView {
+                name: "intercept_",
+                dtype: DType::Float64,
+                shape: &[],
+                data: &self.intercept,
+            },
+        ]
+    }
+}
+
+#[test]
+fn seal_then_open_and_deterministic() {
+    let m = Model::new();
+    let json = header("linear_model.LinearRegression")
+        .seal(&m.views())
+        .unwrap();
+    let again = header("linear_model.LinearRegression")
+        .seal(&m.views())
+        .unwrap();
+    assert_eq!(json, again);
+    let h = Header::open(&json, &m.views()).unwrap();
+    assert_eq!(h.n_features_in, Some(3));
+    assert!(h.checksum.starts_with("xxh3-64:"));
+}
+
+#[test]
+fn any_flipped_data_byte_is_detected() {
+    let m = Model::new();
+    let json = header("linear_model.LinearRegression")
+        .seal(&m.views())
+        .unwrap();
+    for i in 0..m.coef.len() {
+        let mut bad = Model::new();
+        bad.coef[i] ^= 0x01;
+        let err = Header::open(&json, &bad.views()).unwrap_err();
+        assert!(matches!(err, FormatError::ChecksumMismatch { .. }), "{err}");
+        assert!(err.is_corruption());
+    }
+}
+
+#[test]
+fn wrong_shape_even_with_recomputed_checksum_is_refused() {
+    let coef = le(&[1.0, 2.0]);
+    let intercept = le(&[0.5]);
+    let views = [
+        ArrayView {
+            name: "coef_",
+            dtype: DType::Float64,
+            shape: &[2],
+            data: &coef,
+        },
+        ArrayView {
+            name: "intercept_",
+            dtype: DType::Float64,
+            shape: &[],
+            data: &intercept,
+        },
+    ];
+    let err = header("linear_model.LinearRegression")
+        .seal(&views)
+        .unwrap_err();
+    assert!(matches!(err, FormatError::InvalidArray { .. }), "{err}");
+}
+
+#[test]
+fn unknown_kind_is_refused() {
+    let m = Model::new();
+    let err = header("os.system").seal(&m.views()).unwrap_err();
+    assert!(matches!(err, FormatError::UnknownKind { .. }));
+    assert!(!err.is_corruption());
+}
+
+#[test]
+fn unexpected_and_missing_arrays() {
+    let m = Model::new();
+    let mut views = m.views();
+    views.pop();
+    assert!(matches!(
+        header("linear_model.LinearRegression")
+            .seal(&views)
+            .unwrap_err(),
+        FormatError::MissingArray { .. }
+    ));
+    let extra = le(&[1.0]);
+    let mut views = m.views();
+    views.push(ArrayView {
+        name: "payload",
+        dtype: DType::Float64,
+        shape: &[1],
+        data: &extra,
+    });
+    assert!(matches!(
+        header("linear_model.LinearRegression")
+            .seal(&views)
+            .unwrap_err(),
+        FormatError::UnexpectedArray { .. }
+    ));
+}
+
+#[test]
+fn compatibility_table() {
+    let rt = Runtime {
+        oxlearn_version: env!("CARGO_PKG_VERSION").into(),
+        sklearn_version: "1.9.1".into(),
+        numpy_version: "2.4.6".into(),
+        python_version: "3.11.7".into(),
+    };
+    let base = header("linear_model.LinearRegression");
+    assert_eq!(check_compatibility(&base, &rt).unwrap(), vec![]);
+    let forge = |f: &dyn Fn(&mut Header)| {
+        let mut h = base.clone();
+        f(&mut h);
+        check_compatibility(&h, &rt)
+    };
+    assert!(matches!(
+        forge(&|h| h.format_version = "2.0".into()),
+        Err(FormatError::IncompatibleFormat { .. })
+    ));
+    assert!(matches!(
+        forge(&|h| h.format_version = "1.9".into()),
+        Err(FormatError::TooNew { .. })
+    ));
+    assert!(matches!(
+        forge(&|h| h.schema_version = 99),
+        Err(FormatError::TooNew { .. })
+    ));
+    assert!(matches!(
+        forge(&|h| h.python_version = "4.0.0".into()),
+        Err(FormatError::PythonMajor { .. })
+    ));
+    let w = forge(&|h| h.python_version = "3.13.0".into()).unwrap();
+    assert!(matches!(w[..], [CompatWarning::PythonMinor { .. }]));
+    assert_eq!(
+        forge(&|h| h.python_version = "3.10.0".into()).unwrap(),
+        vec![]
+    );
+    let w = forge(&|h| h.oxlearn_version = "0.0.1".into()).unwrap();
+    assert!(
+        w[0].to_string().contains("0.0.1") && w[0].to_string().contains(env!("CARGO_PKG_VERSION"))
+    );
+    assert!(matches!(
+        forge(&|h| h.sklearn_version = "1.8.0".into()).unwrap()[..],
+        [CompatWarning::SklearnVersion { .. }]
+    ));
+    assert!(matches!(
+        forge(&|h| h.numpy_version = "1.26.4".into()).unwrap()[..],
+        [CompatWarning::NumpyMajor { .. }]
+    ));
+    assert_eq!(
+        forge(&|h| h.numpy_version = "2.0.0".into()).unwrap(),
+        vec![]
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, .. ProptestConfig::default() })]
+    /// Mutated headers never panic the reader and never open silently.
+    #[test]
+    fn mutated_header_never_panics(pos in 0usize..4096, byte in any::<u8>()) {
+        let m = Model::new();
+        let json = header("linear_model.LinearRegression").seal(&m.views()).unwrap();
+        let mut bytes = json.clone().into_bytes();
+        let pos = pos % bytes.len();
+        prop_assume!(bytes[pos] != byte);
+        bytes[pos] = byte;
+        if let Ok(s) = String::from_utf8(bytes) {
+            if let Ok(h) = Header::open(&s, &m.views()) {
+                // Only a change that leaves the parsed header identical (e.g.
+                // whitespace) may open.
+                prop_assert_eq!(h, Header::parse(&json).unwrap());
+            }
+        }
+    }
+}
