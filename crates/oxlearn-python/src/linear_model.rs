@@ -1,0 +1,287 @@
+//! Bindings of `oxlearn_core::linear_model`.
+
+use crate::arrays::{mat_ref, slice, with_threads};
+use crate::error::core_err;
+use faer::{Mat, MatRef};
+use numpy::ndarray::{Array1, Array2};
+use numpy::{Element, IntoPyArray, PyReadonlyArray1, PyReadonlyArray2};
+use oxlearn_core::linalg::Moments;
+use oxlearn_core::linear_model::{self as lm, LeastSquaresParams, LinearFit, RidgeParams};
+use oxlearn_core::Real;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+use pyo3::IntoPyObjectExt;
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(fit_linear_regression, m)?)?;
+    m.add_function(wrap_pyfunction!(fit_ridge, m)?)?;
+    m.add_function(wrap_pyfunction!(moments_update, m)?)?;
+    m.add_function(wrap_pyfunction!(linear_from_moments, m)?)?;
+    m.add_function(wrap_pyfunction!(predict_linear, m)?)?;
+    Ok(())
+}
+
+/// Calls `$f::<f64>` or `$f::<f32>` according to `X`'s dtype.
+macro_rules! dispatch_float {
+    ($x:expr, $f:ident ( $($arg:expr),* )) => {{
+        if let Ok(x) = $x.extract::<PyReadonlyArray2<'_, f64>>() {
+            $f::<f64>(x, $($arg),*)
+        } else if let Ok(x) = $x.extract::<PyReadonlyArray2<'_, f32>>() {
+            $f::<f32>(x, $($arg),*)
+        } else {
+            Err(PyTypeError::new_err("X must be a 2-D numpy array of dtype float32 or float64"))
+        }
+    }};
+}
+
+/// Extracts `y` (2-D) and the optional weights with `X`'s dtype.
+fn targets<'py, T: Element>(
+    y: &Bound<'py, PyAny>,
+    sample_weight: Option<&Bound<'py, PyAny>>,
+) -> PyResult<(PyReadonlyArray2<'py, T>, Option<PyReadonlyArray1<'py, T>>)> {
+    let y = y
+        .extract::<PyReadonlyArray2<'py, T>>()
+        .map_err(|_| PyTypeError::new_err("y must be a 2-D array with the same dtype as X"))?;
+    let w = sample_weight
+        .map(|w| w.extract::<PyReadonlyArray1<'py, T>>())
+        .transpose()
+        .map_err(|_| PyTypeError::new_err("sample_weight must be a 1-D array with the same dtype as X"))?;
+    Ok((y, w))
+}
+
+fn fit_to_py<'py, T: Element + Real>(py: Python<'py>, fit: &LinearFit) -> PyResult<Bound<'py, PyTuple>> {
+    let (t, p) = fit.coef.shape();
+    let coef = Array2::from_shape_vec((t, p), lm::coef_as::<T>(fit.coef.as_ref()))
+        .map_err(|e| PyValueError::new_err(e.to_string()))?
+        .into_pyarray(py);
+    let intercept: Array1<T> = fit.intercept.iter().map(|&v| T::from_f64(v)).collect();
+    let singular = fit.singular.as_ref().map(|s| s.iter().map(|&v| T::from_f64(v)).collect::<Array1<T>>().into_pyarray(py));
+    (coef, intercept.into_pyarray(py), fit.rank, singular).into_pyobject(py)
+}
+
+/// Least squares. Returns `(coef (t, p), intercept (t,), rank, singular)` in X's dtype.
+#[pyfunction]
+#[pyo3(signature = (x, y, sample_weight, fit_intercept, tol, chunk_rows, n_threads))]
+#[allow(clippy::too_many_arguments)]
+fn fit_linear_regression<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    y: &Bound<'py, PyAny>,
+    sample_weight: Option<&Bound<'py, PyAny>>,
+    fit_intercept: bool,
+    tol: f64,
+    chunk_rows: usize,
+    n_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    fn go<'py, T: Element + Real>(
+        x: PyReadonlyArray2<'py, T>,
+        y: &Bound<'py, PyAny>,
+        w: Option<&Bound<'py, PyAny>>,
+        params: LeastSquaresParams,
+        n_threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let py = y.py();
+        let (y, w) = targets::<T>(y, w)?;
+        let (xv, yv) = (mat_ref(&x), mat_ref(&y));
+        let wv = w.as_ref().map(|w| slice(w, "sample_weight")).transpose()?;
+        let fit = py
+            .detach(|| with_threads(n_threads, || lm::fit_least_squares(xv, yv, wv, &params)))?
+            .map_err(core_err)?;
+        fit_to_py::<T>(py, &fit)
+    }
+    let params = LeastSquaresParams { fit_intercept, tol, chunk_rows };
+    let _ = py;
+    dispatch_float!(x, go(y, sample_weight, params, n_threads))
+}
+
+/// Ridge. Returns `(coef (t, p), intercept (t,), None, None)` in X's dtype.
+#[pyfunction]
+#[pyo3(signature = (x, y, sample_weight, alpha, fit_intercept, chunk_rows, n_threads))]
+#[allow(clippy::too_many_arguments)]
+fn fit_ridge<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    y: &Bound<'py, PyAny>,
+    sample_weight: Option<&Bound<'py, PyAny>>,
+    alpha: Vec<f64>,
+    fit_intercept: bool,
+    chunk_rows: usize,
+    n_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    fn go<'py, T: Element + Real>(
+        x: PyReadonlyArray2<'py, T>,
+        y: &Bound<'py, PyAny>,
+        w: Option<&Bound<'py, PyAny>>,
+        params: RidgeParams,
+        n_threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let py = y.py();
+        let (y, w) = targets::<T>(y, w)?;
+        let (xv, yv) = (mat_ref(&x), mat_ref(&y));
+        let wv = w.as_ref().map(|w| slice(w, "sample_weight")).transpose()?;
+        let fit = py.detach(|| with_threads(n_threads, || lm::fit_ridge(xv, yv, wv, &params)))?.map_err(core_err)?;
+        fit_to_py::<T>(py, &fit)
+    }
+    let _ = py;
+    let params = RidgeParams { alpha, fit_intercept, chunk_rows };
+    dispatch_float!(x, go(y, sample_weight, params, n_threads))
+}
+
+fn mat_to_py<'py>(py: Python<'py>, m: MatRef<'_, f64>) -> PyResult<Bound<'py, PyAny>> {
+    let (r, c) = m.shape();
+    Array2::from_shape_fn((r, c), |(i, j)| m[(i, j)]).into_pyarray(py).into_bound_py_any(py)
+}
+
+fn moments_to_py<'py>(py: Python<'py>, m: &Moments) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("n_samples", m.n_samples)?;
+    d.set_item("sum_weights", m.sum_weights)?;
+    d.set_item("mean_x", Array1::from(m.mean_x.clone()).into_pyarray(py))?;
+    d.set_item("mean_y", Array1::from(m.mean_y.clone()).into_pyarray(py))?;
+    d.set_item("cxx", mat_to_py(py, m.cxx.as_ref())?)?;
+    d.set_item("cxy", mat_to_py(py, m.cxy.as_ref())?)?;
+    Ok(d)
+}
+
+fn moments_from_py(d: &Bound<'_, PyDict>, centered: bool) -> PyResult<Moments> {
+    let get = |k: &str| -> PyResult<Bound<'_, PyAny>> {
+        d.get_item(k)?.ok_or_else(|| PyValueError::new_err(format!("moments state lacks {k:?}")))
+    };
+    let vec = |k: &str| -> PyResult<Vec<f64>> { Ok(get(k)?.extract::<PyReadonlyArray1<'_, f64>>()?.as_array().to_vec()) };
+    let mat = |k: &str| -> PyResult<Mat<f64>> {
+        let a = get(k)?.extract::<PyReadonlyArray2<'_, f64>>()?;
+        Ok(mat_ref(&a).to_owned())
+    };
+    let m = Moments {
+        n_samples: get("n_samples")?.extract()?,
+        sum_weights: get("sum_weights")?.extract()?,
+        centered,
+        mean_x: vec("mean_x")?,
+        mean_y: vec("mean_y")?,
+        cxx: mat("cxx")?,
+        cxy: mat("cxy")?,
+    };
+    let (p, t) = (m.mean_x.len(), m.mean_y.len());
+    if m.cxx.shape() != (p, p) || m.cxy.shape() != (p, t) {
+        return Err(PyValueError::new_err(format!(
+            "inconsistent moments state: mean_x has {p} features, mean_y {t} targets, cxx is {:?}, cxy is {:?}",
+            m.cxx.shape(),
+            m.cxy.shape()
+        )));
+    }
+    Ok(m)
+}
+
+/// Adds a batch to accumulated moments (`state` None: start afresh).
+/// Returns the new state as a dict of Python numbers and float64 arrays.
+#[pyfunction]
+#[pyo3(signature = (state, x, y, sample_weight, fit_intercept, chunk_rows, n_threads))]
+#[allow(clippy::too_many_arguments)]
+fn moments_update<'py>(
+    py: Python<'py>,
+    state: Option<&Bound<'py, PyDict>>,
+    x: &Bound<'py, PyAny>,
+    y: &Bound<'py, PyAny>,
+    sample_weight: Option<&Bound<'py, PyAny>>,
+    fit_intercept: bool,
+    chunk_rows: usize,
+    n_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyDict>> {
+    fn go<'py, T: Element + Real>(
+        x: PyReadonlyArray2<'py, T>,
+        y: &Bound<'py, PyAny>,
+        w: Option<&Bound<'py, PyAny>>,
+        mut acc: Option<Moments>,
+        fit_intercept: bool,
+        chunk_rows: usize,
+        n_threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let py = y.py();
+        let (y, w) = targets::<T>(y, w)?;
+        let (xv, yv) = (mat_ref(&x), mat_ref(&y));
+        let wv = w.as_ref().map(|w| slice(w, "sample_weight")).transpose()?;
+        if let Some(a) = &acc {
+            if a.n_features() != xv.ncols() || a.n_targets() != yv.ncols() {
+                return Err(PyValueError::new_err(format!(
+                    "X has {} features and y {} targets, but the model was fitted so far on {} features and {} targets",
+                    xv.ncols(),
+                    yv.ncols(),
+                    a.n_features(),
+                    a.n_targets()
+                )));
+            }
+        }
+        let batch = py
+            .detach(|| with_threads(n_threads, || Moments::from_data(xv, yv, wv, fit_intercept, chunk_rows)))?
+            .map_err(core_err)?;
+        let merged = match acc.take() {
+            Some(mut a) => {
+                a.merge(&batch);
+                a
+            }
+            None => batch,
+        };
+        moments_to_py(py, &merged)
+    }
+    let _ = py;
+    let acc = state.map(|s| moments_from_py(s, fit_intercept)).transpose()?;
+    dispatch_float!(x, go(y, sample_weight, acc, fit_intercept, chunk_rows, n_threads))
+}
+
+/// Solves accumulated moments: least squares (`alpha` None) or ridge.
+/// Returns `(coef (t, p), intercept (t,), rank)` in float64.
+#[pyfunction]
+#[pyo3(signature = (state, fit_intercept, alpha=None))]
+fn linear_from_moments<'py>(
+    py: Python<'py>,
+    state: &Bound<'py, PyDict>,
+    fit_intercept: bool,
+    alpha: Option<Vec<f64>>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let m = moments_from_py(state, fit_intercept)?;
+    let fit = py
+        .detach(|| match &alpha {
+            None => lm::least_squares_from_moments(&m),
+            Some(a) => lm::ridge_fit_from_moments(&m, a),
+        })
+        .map_err(core_err)?;
+    (mat_to_py(py, fit.coef.as_ref())?, Array1::from(fit.intercept).into_pyarray(py), fit.rank).into_pyobject(py)
+}
+
+/// `X @ coef.T + intercept` as an (n, t) array of X's dtype.
+#[pyfunction]
+#[pyo3(signature = (x, coef, intercept, n_threads=None))]
+fn predict_linear<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    coef: &Bound<'py, PyAny>,
+    intercept: &Bound<'py, PyAny>,
+    n_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    fn go<'py, T: Element + Real>(
+        x: PyReadonlyArray2<'py, T>,
+        coef: &Bound<'py, PyAny>,
+        intercept: &Bound<'py, PyAny>,
+        n_threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = coef.py();
+        let coef = coef
+            .extract::<PyReadonlyArray2<'py, T>>()
+            .map_err(|_| PyTypeError::new_err("coef must be a 2-D array with the same dtype as X"))?;
+        let b = intercept
+            .extract::<PyReadonlyArray1<'py, T>>()
+            .map_err(|_| PyTypeError::new_err("intercept must be a 1-D array with the same dtype as X"))?;
+        let (xv, cv) = (mat_ref(&x), mat_ref(&coef));
+        let bv = slice(&b, "intercept")?;
+        let (n, t) = (xv.nrows(), cv.nrows());
+        let mut out = vec![T::from_f64(0.0); n * t];
+        py.detach(|| with_threads(n_threads, || lm::predict_linear(xv, cv, bv, &mut out)))?.map_err(core_err)?;
+        Array2::from_shape_vec((n, t), out)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?
+            .into_pyarray(py)
+            .into_bound_py_any(py)
+    }
+    let _ = py;
+    dispatch_float!(x, go(coef, intercept, n_threads))
+}

@@ -1,0 +1,94 @@
+"""Swapping oxlearn's estimators into ``sklearn.*`` (as ``sklearnex.patch_sklearn`` does)."""
+
+import importlib
+import logging
+
+from oxlearn._logging import logger, set_verbose
+
+# name -> (oxlearn module, sklearn modules that expose the class). The class
+# is replaced both where users import it and where scikit-learn defines it,
+# so scikit-learn's own internal uses (e.g. RANSACRegressor's default) are
+# accelerated too.
+_PATCHABLE = {
+    "LinearRegression": ("oxlearn.linear_model", ("sklearn.linear_model", "sklearn.linear_model._base")),
+    "Ridge": ("oxlearn.linear_model", ("sklearn.linear_model", "sklearn.linear_model._ridge")),
+}
+
+_originals = {}  # (sklearn module, name) -> original class
+
+
+def get_patch_names():
+    """Return the names of the scikit-learn estimators oxlearn can patch.
+
+    Returns
+    -------
+    names : list of str
+    """
+    return sorted(_PATCHABLE)
+
+
+def _names(name):
+    if name is None:
+        return get_patch_names()
+    names = [name] if isinstance(name, str) else list(name)
+    unknown = sorted(set(names) - set(_PATCHABLE))
+    if unknown:
+        raise ValueError(f"cannot patch {unknown}; patchable names: {get_patch_names()}")
+    return names
+
+
+def patch_sklearn(name=None, verbose=False):
+    """Replace scikit-learn estimators with oxlearn's accelerated ones.
+
+    Parameters
+    ----------
+    name : str or list of str, default=None
+        Estimators to patch (see :func:`get_patch_names`); ``None`` patches all.
+    verbose : bool, default=False
+        Log each accelerated call and each fallback (like ``OXLEARN_VERBOSE=INFO``).
+    """
+    if verbose:
+        set_verbose(logging.INFO)
+    for n in _names(name):
+        ox_module, sk_modules = _PATCHABLE[n]
+        cls = getattr(importlib.import_module(ox_module), n)
+        for sk_module in sk_modules:
+            mod = importlib.import_module(sk_module)
+            _originals.setdefault((sk_module, n), getattr(mod, n))
+            setattr(mod, n, cls)
+    logger.info("scikit-learn patched with oxlearn: %s", ", ".join(_names(name)))
+
+
+def unpatch_sklearn(name=None):
+    """Restore scikit-learn's original estimators.
+
+    Parameters
+    ----------
+    name : str or list of str, default=None
+        Estimators to restore; ``None`` restores all.
+    """
+    for n in _names(name):
+        for sk_module in _PATCHABLE[n][1]:
+            original = _originals.pop((sk_module, n), None)
+            if original is not None:
+                setattr(importlib.import_module(sk_module), n, original)
+
+
+def sklearn_is_patched(name=None, return_map=False):
+    """Tell whether scikit-learn is patched.
+
+    Parameters
+    ----------
+    name : str or list of str, default=None
+        Estimators to ask about; ``None`` asks about all (all must be patched).
+    return_map : bool, default=False
+        Return ``{name: bool}`` instead of one bool.
+
+    Returns
+    -------
+    patched : bool or dict
+    """
+    status = {
+        n: all((m, n) in _originals for m in _PATCHABLE[n][1]) for n in _names(name)
+    }
+    return status if return_map else all(status.values())

@@ -1,0 +1,177 @@
+"""The pickled state of oxlearn estimators: the canonical form.
+
+The state is ``{"__oxlearn__": <sealed JSON header>, "arrays": {name: ndarray}}``.
+Building the header's fields from an estimator is sklearn plumbing and lives
+here; validation, the checksum and the compatibility rules live in Rust
+(``oxlearn-format``), shared with the native model file and the CLI.
+Arrays stay plain numpy arrays so that ``joblib.load(..., mmap_mode="r")``
+maps them without copying.
+"""
+
+import json
+import math
+import platform
+import warnings
+
+import numpy as np
+import sklearn
+from sklearn.exceptions import InconsistentVersionWarning
+
+from oxlearn import _core
+from oxlearn._config import get_config
+from oxlearn.exceptions import (
+    EnvironmentMismatchWarning,
+    IncompatibleModelError,
+    ModelFileCorruptError,
+    OxlearnVersionWarning,
+)
+
+STATE_KEY = "__oxlearn__"
+
+
+def runtime_versions():
+    """Return the reading process's ``(oxlearn, sklearn, numpy, python)`` versions."""
+    return (_core.__version__, sklearn.__version__, np.__version__, platform.python_version())
+
+
+def _encode(value, name):
+    """Encode a parameter value as JSON, refusing what cannot round-trip."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else {"__float__": repr(value)}
+    if isinstance(value, tuple):
+        return {"__tuple__": [_encode(v, name) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v, name) for v in value]
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {"__dict__": {k: _encode(v, name) for k, v in value.items()}}
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
+        return {"__ndarray__": [_encode(v, name) for v in value.ravel().tolist()],
+                "dtype": value.dtype.str, "shape": list(value.shape)}
+    raise TypeError(
+        f"parameter {name}={value!r} of type {type(value).__name__} cannot be stored in an "
+        "oxlearn model; use a number, string, bool, None, or a list/tuple/array of those"
+    )
+
+
+def _decode(value):
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if isinstance(value, dict):
+        if "__float__" in value:
+            return float(value["__float__"])
+        if "__tuple__" in value:
+            return tuple(_decode(v) for v in value["__tuple__"])
+        if "__dict__" in value:
+            return {k: _decode(v) for k, v in value["__dict__"].items()}
+        if "__ndarray__" in value:
+            flat = [_decode(v) for v in value["__ndarray__"]]
+            return np.asarray(flat, dtype=np.dtype(value["dtype"])).reshape(value["shape"])
+    return value
+
+
+def _scalar(value, name):
+    if isinstance(value, (np.generic,)):
+        value = value.item()
+    return _encode(value, name)
+
+
+def _le_contiguous(value):
+    arr = np.asarray(value)
+    if arr.dtype.byteorder == ">":
+        arr = arr.astype(arr.dtype.newbyteorder("<"))
+    # Not np.ascontiguousarray: it turns 0-d arrays into 1-d ones.
+    return arr if arr.flags.c_contiguous else arr.copy(order="C")
+
+
+def get_state(est):
+    """Return the canonical, sealed state of an oxlearn estimator."""
+    schema = _core.schema(est._oxlearn_kind)
+    fitted = hasattr(est, "n_features_in_")
+    arrays, attrs, dtype = [], {}, None
+    if fitted:
+        for name, _required in schema["arrays"]:
+            if hasattr(est, name):
+                arrays.append((name, _le_contiguous(getattr(est, name))))
+        for name in schema["attrs"]:
+            if hasattr(est, name):
+                attrs[name] = _scalar(getattr(est, name), name)
+        dtype = np.asarray(est.coef_).dtype.name
+    names = getattr(est, "feature_names_in_", None)
+    header = {
+        "format_version": _core.FORMAT_VERSION,
+        "kind": est._oxlearn_kind,
+        "schema_version": schema["version"],
+        "oxlearn_version": _core.__version__,
+        "sklearn_version": sklearn.__version__,
+        "numpy_version": np.__version__,
+        "python_version": platform.python_version(),
+        "device": "cpu",
+        "fitted": fitted,
+        "dtype": dtype,
+        "n_features_in": int(est.n_features_in_) if fitted else None,
+        "feature_names_in": None if names is None else [str(n) for n in names],
+        "params": {k: _encode(v, k) for k, v in est.get_params(deep=False).items()},
+        "attrs": attrs,
+        "arrays": [],
+        "checksum": "",
+    }
+    sealed = _core.seal_header(json.dumps(header, allow_nan=False), arrays)
+    return {STATE_KEY: sealed, "arrays": dict(arrays)}
+
+
+def _report(est, header, found):
+    strict = get_config()["strict_persistence"]
+    if strict and found:
+        messages = "; ".join(message for _, message in found)
+        raise IncompatibleModelError(
+            f"{messages} (strict_persistence=True turns these warnings into errors)"
+        )
+    for code, message in found:
+        if code == "sklearn_version":
+            warnings.warn(
+                InconsistentVersionWarning(
+                    estimator_name=type(est).__name__,
+                    current_sklearn_version=sklearn.__version__,
+                    original_sklearn_version=header["sklearn_version"],
+                ),
+                stacklevel=4,
+            )
+        elif code == "oxlearn_version":
+            warnings.warn(message, OxlearnVersionWarning, stacklevel=4)
+        else:
+            warnings.warn(message, EnvironmentMismatchWarning, stacklevel=4)
+
+
+def set_state(est, state):
+    """Verify a canonical state (compatibility, checksum, structure) and load it into ``est``."""
+    if not (isinstance(state, dict) and isinstance(state.get(STATE_KEY), str)
+            and isinstance(state.get("arrays"), dict)):
+        raise ModelFileCorruptError(
+            f"this is not an oxlearn model state (got {type(state).__name__} without the "
+            f"{STATE_KEY!r} header); the pickle is corrupt or was not written by oxlearn"
+        )
+    arrays = state["arrays"]
+    canonical, found = _core.open_header(state[STATE_KEY], arrays, runtime_versions())
+    header = json.loads(canonical)
+    if header["kind"] != est._oxlearn_kind:
+        raise ModelFileCorruptError(
+            f"the state holds a {header['kind']} model but is being loaded into "
+            f"{type(est).__name__} ({est._oxlearn_kind})"
+        )
+    _report(est, header, found)
+    est.__dict__.update({k: _decode(v) for k, v in header["params"].items()})
+    if not header["fitted"]:
+        return
+    for entry in header["arrays"]:
+        value = arrays[entry["name"]]
+        setattr(est, entry["name"], value[()] if value.ndim == 0 else value)
+    for name, value in header["attrs"].items():
+        setattr(est, name, _decode(value))
+    est.n_features_in_ = header["n_features_in"]
+    if header["feature_names_in"] is not None:
+        est.feature_names_in_ = np.asarray(header["feature_names_in"], dtype=object)

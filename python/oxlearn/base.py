@@ -1,0 +1,127 @@
+"""What every oxlearn estimator shares: dispatch logging, fallback, device
+policy, tuning knobs and the canonical pickled state."""
+
+import os
+
+import numpy as np
+
+from oxlearn import _core, _hyperparameters, _persistence
+from oxlearn._config import get_config
+from oxlearn._logging import logger
+
+
+def n_threads(n_jobs):
+    """Map scikit-learn's ``n_jobs`` to a thread count (``None``: all cores).
+
+    Results never depend on it: oxlearn's reductions run over fixed chunks
+    combined in order.
+    """
+    if n_jobs is None or n_jobs == -1:
+        return None
+    if n_jobs < 0:
+        return max(1, (os.cpu_count() or 1) + 1 + n_jobs)
+    return int(n_jobs)
+
+
+class OxlearnEstimatorMixin:
+    """Mixin for oxlearn estimators; comes first in the bases.
+
+    Subclasses set ``_oxlearn_kind`` (their schema in ``oxlearn-format``) and
+    ``_hyperparameter_specs`` (``{op: {name: default}}``).
+    """
+
+    _oxlearn_kind = None
+    _hyperparameter_specs = {}
+
+    # --- dispatch ---------------------------------------------------------
+    def _check_device(self, method):
+        """Apply ``target_offload``: the CPU is the only device implemented so far."""
+        offload = get_config()["target_offload"]
+        if offload.startswith("gpu"):
+            if not get_config()["allow_fallback_to_host"]:
+                raise NotImplementedError(
+                    f"{type(self).__name__}.{method}: GPU offload (target_offload="
+                    f"{offload!r}) is not implemented in oxlearn yet; use target_offload='cpu' "
+                    "or set allow_fallback_to_host=True to run on the CPU"
+                )
+            logger.info(
+                "%s.%s: GPU offload not implemented, running on host (allow_fallback_to_host)",
+                type(self).__name__, method,
+            )
+
+    def _log_accelerated(self, method):
+        logger.info("%s.%s: running accelerated version on CPU", type(self).__name__, method)
+
+    def _log_fallback(self, method, reason):
+        logger.info("%s.%s: fallback to scikit-learn (%s)", type(self).__name__, method, reason)
+
+    # --- tuning knobs -----------------------------------------------------
+    @classmethod
+    def get_hyperparameters(cls, op):
+        """Return the process-level tuning knobs of operation ``op``.
+
+        Parameters
+        ----------
+        op : str
+            Operation name, e.g. ``"fit"``.
+
+        Returns
+        -------
+        hyperparameters : Hyperparameters
+            Mutable; shared by every instance of the class in this process
+            and never saved with a model.
+        """
+        return _hyperparameters.get_hyperparameters(cls.__name__, op, cls._hyperparameter_specs)
+
+    @classmethod
+    def reset_hyperparameters(cls, op):
+        """Restore the defaults of ``op``'s tuning knobs."""
+        cls.get_hyperparameters(op).reset()
+
+    # --- persistence ------------------------------------------------------
+    def __getstate__(self):
+        return _persistence.get_state(self)
+
+    def __setstate__(self, state):
+        _persistence.set_state(self, state)
+
+
+class LinearPredictMixin:
+    """Accelerated ``predict`` for models ``X @ coef_.T + intercept_``."""
+
+    def predict(self, X):
+        """Predict using the linear model.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        C : ndarray of shape (n_samples,) or (n_samples, n_targets)
+            Predicted values.
+        """
+        from scipy import sparse
+        from sklearn.utils.validation import check_is_fitted, validate_data
+
+        check_is_fitted(self)
+        if sparse.issparse(X):
+            self._log_fallback("predict", "sparse input")
+            return super().predict(X)
+        self._check_device("predict")
+        X = validate_data(
+            self, X, reset=False, dtype=[np.float64, np.float32], ensure_all_finite=False
+        )
+        coef = np.asarray(self.coef_)
+        dtype = np.result_type(X.dtype, coef.dtype)
+        coef2 = coef.reshape(1, -1) if coef.ndim == 1 else coef
+        intercept = np.broadcast_to(np.asarray(self.intercept_, dtype=dtype), coef2.shape[:1])
+        self._log_accelerated("predict")
+        out = _core.predict_linear(
+            np.asarray(X, dtype=dtype),
+            np.asarray(coef2, dtype=dtype),
+            np.ascontiguousarray(intercept),
+            n_threads(getattr(self, "n_jobs", None)),
+        )
+        return out.ravel() if coef.ndim == 1 else out

@@ -1,0 +1,51 @@
+"""Input handling shared by the linear models (sklearn plumbing only)."""
+
+import numpy as np
+from sklearn.utils.validation import _check_sample_weight, validate_data
+
+
+def validate_fit_data(est, X, y, sample_weight, reset=True):
+    """Validate ``X``, ``y`` and weights for a Rust fit.
+
+    ``X``'s finiteness is checked in Rust while the data is read (no extra
+    pass over memory); ``y`` is small and checked here, with scikit-learn's
+    messages.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features), float32 or float64, any order
+    Y : ndarray of shape (n_samples, n_targets), ``X``'s dtype
+    sample_weight : ndarray of shape (n_samples,) or None
+    y_1d : bool
+        Whether ``y`` was one-dimensional.
+    """
+    X, y = validate_data(
+        est,
+        X,
+        y,
+        reset=reset,
+        dtype=[np.float64, np.float32],
+        y_numeric=True,
+        multi_output=True,
+        ensure_all_finite=False,
+        order=None,
+    )
+    y = np.asarray(y, dtype=X.dtype)
+    y_1d = y.ndim == 1
+    Y = y.reshape(-1, 1) if y_1d else y
+    if sample_weight is not None:
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+        )
+        sample_weight = np.ascontiguousarray(sample_weight)
+    return X, Y, sample_weight, y_1d
+
+
+def set_linear_attributes(est, coef, intercept, y_1d, fit_intercept):
+    """Set ``coef_`` and ``intercept_`` with scikit-learn's shapes and types."""
+    if y_1d:
+        est.coef_ = coef[0]
+        est.intercept_ = intercept[0] if fit_intercept else 0.0
+    else:
+        est.coef_ = coef
+        est.intercept_ = intercept if fit_intercept else 0.0

@@ -1,0 +1,77 @@
+"""Accelerated ridge regression."""
+
+import numpy as np
+from scipy import sparse
+from sklearn import linear_model as _sk
+
+from oxlearn import _core
+from oxlearn.base import LinearPredictMixin, OxlearnEstimatorMixin, n_threads
+from oxlearn.linear_model._base import set_linear_attributes, validate_fit_data
+
+_ACCELERATED_SOLVERS = ("auto", "cholesky", "svd")
+
+
+class Ridge(OxlearnEstimatorMixin, LinearPredictMixin, _sk.Ridge):
+    __doc__ = _sk.Ridge.__doc__
+
+    _oxlearn_kind = "linear_model.Ridge"
+    _hyperparameter_specs = {"fit": {"chunk_rows": 0}}
+
+    def _fallback_reason(self, X):
+        if self.positive:
+            return "positive=True is not accelerated"
+        if self.solver not in _ACCELERATED_SOLVERS:
+            return f"solver={self.solver!r} is not accelerated (only {_ACCELERATED_SOLVERS})"
+        if sparse.issparse(X):
+            return "sparse input is not accelerated"
+        return None
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit Ridge regression model.
+
+        Solves ``(X^T W X + alpha I) w = X^T W y`` on centred data accumulated
+        over fixed row chunks (the ``cholesky`` and ``svd`` solvers' solution).
+
+        Parameters
+        ----------
+        X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+        y : ndarray of shape (n_samples,) or (n_samples, n_targets)
+            Target values.
+        sample_weight : float or ndarray of shape (n_samples,), default=None
+            Individual weights for each sample. If given a float, every sample
+            will have the same weight.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        self._validate_params()
+        reason = self._fallback_reason(X)
+        if reason:
+            self._log_fallback("fit", reason)
+            return super().fit(X, y, sample_weight)
+        self._check_device("fit")
+        X, Y, sw, y_1d = validate_fit_data(self, X, y, sample_weight)
+        alpha = np.asarray(self.alpha, dtype=np.float64).ravel()
+        if alpha.size not in (1, Y.shape[1]):
+            raise ValueError(
+                "Number of targets and number of penalties do not correspond: "
+                f"{alpha.size} != {Y.shape[1]}"
+            )
+        self._log_accelerated("fit")
+        coef, intercept, _, _ = _core.fit_ridge(
+            X, Y, sw, alpha.tolist(), self.fit_intercept,
+            self.get_hyperparameters("fit").chunk_rows, None,
+        )
+        set_linear_attributes(self, coef, intercept, y_1d, self.fit_intercept)
+        self.n_iter_ = None
+        self.solver_ = "svd" if self.solver == "svd" else "cholesky"
+        return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # Inputs are handed to Rust as numpy arrays: no array API dispatch.
+        tags.array_api_support = False
+        return tags
