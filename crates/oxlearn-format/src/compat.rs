@@ -2,7 +2,7 @@
 //! writer's. One function, called on every load by every path.
 
 use crate::error::{FormatError, Result};
-use crate::header::{Header, FORMAT_VERSION};
+use crate::header::{ArrayView, Header, FORMAT_VERSION};
 use crate::schema;
 use std::fmt;
 
@@ -205,4 +205,19 @@ pub fn check_compatibility(h: &Header, rt: &Runtime) -> Result<Vec<CompatWarning
         }
     }
     Ok(warnings)
+}
+
+/// The whole load-time check, in the order every reader uses: parse, verify
+/// the checksum (so that any damaged byte reads as corruption), apply the
+/// compatibility table, then validate the structure.
+pub fn open_checked(
+    raw: &str,
+    arrays: &[ArrayView<'_>],
+    rt: &Runtime,
+) -> Result<(Header, Vec<CompatWarning>)> {
+    let h = Header::parse(raw)?;
+    h.verify_checksum(raw, arrays)?;
+    let warnings = check_compatibility(&h, rt)?;
+    h.verify_structure(arrays)?;
+    Ok((h, warnings))
 }

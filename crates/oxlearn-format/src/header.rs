@@ -17,6 +17,21 @@ pub const MAX_ARRAYS: usize = 4096;
 /// Largest accepted number of dimensions of one array.
 pub const MAX_NDIM: usize = 8;
 
+/// How a header with a blanked checksum ends (`checksum` is its last field).
+const BLANK_TAIL: &str = "\"checksum\":\"\"}";
+
+/// `xxh3-64:<hex>` of the header bytes (length-prefixed) then each array's
+/// bytes. `header` is the JSON as written with the checksum value blanked.
+pub fn checksum_of(header: &str, arrays: &[ArrayView<'_>]) -> String {
+    let mut h = Xxh3::new();
+    h.update(&(header.len() as u64).to_le_bytes());
+    h.update(header.as_bytes());
+    for a in arrays {
+        h.update(a.data);
+    }
+    format!("xxh3-64:{:016x}", h.digest())
+}
+
 /// Element types an array may have. Always little-endian, C order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -145,8 +160,9 @@ pub struct Header {
     /// Array manifest, in storage order.
     #[serde(default)]
     pub arrays: Vec<ArrayEntry>,
-    /// `xxh3-64:<16 hex digits>` over the canonical header (with this field
-    /// empty) followed by every array's bytes in manifest order.
+    /// `xxh3-64:<16 hex digits>` over the header's JSON bytes as written
+    /// (with this value blanked; it is always the last field) followed by
+    /// every array's bytes in manifest order.
     #[serde(default)]
     pub checksum: String,
 }
@@ -170,7 +186,8 @@ impl Header {
     }
 
     /// Sets the manifest from `arrays`, validates everything against the
-    /// kind's schema, computes the checksum and returns the canonical JSON.
+    /// kind's schema, computes the checksum and returns the header's JSON:
+    /// canonical (fixed field order, no whitespace), `checksum` last.
     pub fn seal(mut self, arrays: &[ArrayView<'_>]) -> Result<String> {
         self.arrays = arrays
             .iter()
@@ -182,30 +199,46 @@ impl Header {
             .collect();
         self.check_manifest(arrays)?;
         schema::validate(&self, arrays)?;
-        self.checksum = self.compute_checksum(arrays)?;
-        self.to_json()
+        self.checksum = String::new();
+        let blank = self.to_json()?;
+        let checksum = checksum_of(&blank, arrays);
+        let body = blank
+            .strip_suffix(BLANK_TAIL)
+            .ok_or_else(|| FormatError::BadHeader("checksum is not the last field".into()))?;
+        Ok(format!("{body}\"checksum\":\"{checksum}\"}}"))
     }
 
-    /// Parses and verifies a header against its arrays: manifest, checksum,
-    /// then the kind's schema. Compatibility is checked separately
-    /// ([`crate::check_compatibility`]), before this, so that a newer file
-    /// is reported as newer rather than as corrupt.
+    /// Parses and fully verifies a header against its arrays (checksum,
+    /// manifest, schema), without the compatibility table; see
+    /// [`crate::open_checked`] for the whole load-time check.
     pub fn open(json: &str, arrays: &[ArrayView<'_>]) -> Result<Header> {
         let h = Header::parse(json)?;
-        h.verify(arrays)?;
+        h.verify_checksum(json, arrays)?;
+        h.verify_structure(arrays)?;
         Ok(h)
     }
 
-    /// Verifies manifest, checksum and schema of an already parsed header.
-    pub fn verify(&self, arrays: &[ArrayView<'_>]) -> Result<()> {
-        self.check_manifest(arrays)?;
-        let actual = self.compute_checksum(arrays)?;
+    /// Verifies the checksum over `raw` (this header's exact JSON bytes, with
+    /// the checksum value blanked) followed by the arrays' bytes. Any changed
+    /// byte of the header or the data fails here, whatever it changed.
+    pub fn verify_checksum(&self, raw: &str, arrays: &[ArrayView<'_>]) -> Result<()> {
+        let tail = format!("\"checksum\":\"{}\"}}", self.checksum);
+        let actual = match raw.strip_suffix(tail.as_str()) {
+            Some(body) => checksum_of(&format!("{body}{BLANK_TAIL}"), arrays),
+            None => "(checksum is not the header's last field)".into(),
+        };
         if actual != self.checksum {
             return Err(FormatError::ChecksumMismatch {
                 stored: self.checksum.clone(),
                 actual,
             });
         }
+        Ok(())
+    }
+
+    /// Verifies the manifest against the arrays, then the kind's schema.
+    pub fn verify_structure(&self, arrays: &[ArrayView<'_>]) -> Result<()> {
+        self.check_manifest(arrays)?;
         schema::validate(self, arrays)
     }
 
@@ -264,20 +297,6 @@ impl Header {
             }
         }
         Ok(())
-    }
-
-    /// The checksum of this header (with an empty checksum field) and data.
-    pub fn compute_checksum(&self, arrays: &[ArrayView<'_>]) -> Result<String> {
-        let mut canon = self.clone();
-        canon.checksum = String::new();
-        let json = canon.to_json()?;
-        let mut h = Xxh3::new();
-        h.update(&(json.len() as u64).to_le_bytes());
-        h.update(json.as_bytes());
-        for a in arrays {
-            h.update(a.data);
-        }
-        Ok(format!("xxh3-64:{:016x}", h.digest()))
     }
 
     /// `params` as canonical JSON (used by the adapters to rebuild the estimator).

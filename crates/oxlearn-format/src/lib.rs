@@ -14,6 +14,6 @@ pub mod error;
 pub mod header;
 pub mod schema;
 
-pub use compat::{check_compatibility, CompatWarning, Runtime};
+pub use compat::{check_compatibility, open_checked, CompatWarning, Runtime};
 pub use error::{FormatError, Result};
-pub use header::{ArrayEntry, ArrayView, DType, Header, FORMAT_VERSION};
+pub use header::{checksum_of, ArrayEntry, ArrayView, DType, Header, FORMAT_VERSION};

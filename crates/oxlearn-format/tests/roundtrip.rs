@@ -207,7 +207,7 @@ fn compatibility_table() {
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, .. ProptestConfig::default() })]
-    /// Mutated headers never panic the reader and never open silently.
+    /// Mutated headers never panic the reader and never open.
     #[test]
     fn mutated_header_never_panics(pos in 0usize..4096, byte in any::<u8>()) {
         let m = Model::new();
@@ -217,11 +217,8 @@ proptest! {
         prop_assume!(bytes[pos] != byte);
         bytes[pos] = byte;
         if let Ok(s) = String::from_utf8(bytes) {
-            if let Ok(h) = Header::open(&s, &m.views()) {
-                // Only a change that leaves the parsed header identical (e.g.
-                // whitespace) may open.
-                prop_assert_eq!(h, Header::parse(&json).unwrap());
-            }
+            // Every changed byte is caught, even one that parses to the same header.
+            prop_assert!(Header::open(&s, &m.views()).is_err());
         }
     }
 }

@@ -17,13 +17,20 @@ pub(crate) fn mat_ref<'a, T: Element>(a: &'a PyReadonlyArray2<'_, T>) -> MatRef<
 }
 
 /// A contiguous slice of a 1-D numpy array (sample weights).
-pub(crate) fn slice<'a, T: Element>(a: &'a PyReadonlyArray1<'_, T>, what: &str) -> PyResult<&'a [T]> {
-    a.as_slice().map_err(|_| PyValueError::new_err(format!("{what} must be a contiguous 1-D array")))
+pub(crate) fn slice<'a, T: Element>(
+    a: &'a PyReadonlyArray1<'_, T>,
+    what: &str,
+) -> PyResult<&'a [T]> {
+    a.as_slice()
+        .map_err(|_| PyValueError::new_err(format!("{what} must be a contiguous 1-D array")))
 }
 
 /// Runs `f` on a pool of `n_threads` threads (`None`: rayon's global pool).
 /// Results never depend on the thread count; this only bounds CPU use.
-pub(crate) fn with_threads<R: Send>(n_threads: Option<usize>, f: impl FnOnce() -> R + Send) -> PyResult<R> {
+pub(crate) fn with_threads<R: Send>(
+    n_threads: Option<usize>,
+    f: impl FnOnce() -> R + Send,
+) -> PyResult<R> {
     match n_threads {
         None => Ok(f()),
         Some(n) => {

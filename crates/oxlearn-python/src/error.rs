@@ -18,8 +18,14 @@ pyo3::create_exception!(
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
-    m.add("ModelFileCorruptError", py.get_type::<ModelFileCorruptError>())?;
-    m.add("IncompatibleModelError", py.get_type::<IncompatibleModelError>())?;
+    m.add(
+        "ModelFileCorruptError",
+        py.get_type::<ModelFileCorruptError>(),
+    )?;
+    m.add(
+        "IncompatibleModelError",
+        py.get_type::<IncompatibleModelError>(),
+    )?;
     Ok(())
 }
 

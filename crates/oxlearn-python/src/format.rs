@@ -2,7 +2,9 @@
 
 use crate::error::format_err;
 use numpy::{PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
-use oxlearn_format::{check_compatibility, schema, ArrayView, DType, FormatError, Header, Runtime};
+use oxlearn_format::{
+    checksum_of, open_checked, schema, ArrayView, DType, FormatError, Header, Runtime,
+};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -12,6 +14,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(open_header, m)?)?;
     m.add_function(wrap_pyfunction!(schema_of, m)?)?;
     m.add_function(wrap_pyfunction!(known_kinds, m)?)?;
+    m.add_function(wrap_pyfunction!(checksum, m)?)?;
     Ok(())
 }
 
@@ -25,16 +28,24 @@ struct Borrowed<'py> {
 
 impl<'py> Borrowed<'py> {
     fn new(arrays: impl IntoIterator<Item = (String, Bound<'py, PyAny>)>) -> PyResult<Self> {
-        let mut b = Borrowed { names: vec![], dtypes: vec![], shapes: vec![], arrays: vec![] };
+        let mut b = Borrowed {
+            names: vec![],
+            dtypes: vec![],
+            shapes: vec![],
+            arrays: vec![],
+        };
         for (name, arr) in arrays {
-            let arr = arr
-                .cast_into::<PyUntypedArray>()
-                .map_err(|_| PyTypeError::new_err(format!("array {name:?} is not a numpy array")))?;
+            let arr = arr.cast_into::<PyUntypedArray>().map_err(|_| {
+                PyTypeError::new_err(format!("array {name:?} is not a numpy array"))
+            })?;
             if !arr.is_c_contiguous() {
-                return Err(PyValueError::new_err(format!("array {name:?} must be C-contiguous")));
+                return Err(PyValueError::new_err(format!(
+                    "array {name:?} must be C-contiguous"
+                )));
             }
             let dt = arr.dtype();
-            let big_endian = dt.byteorder() == b'>' || (cfg!(target_endian = "big") && dt.byteorder() == b'=');
+            let big_endian =
+                dt.byteorder() == b'>' || (cfg!(target_endian = "big") && dt.byteorder() == b'=');
             let dtype = match (dt.kind(), dt.itemsize()) {
                 (b'f', 8) => Some(DType::Float64),
                 (b'f', 4) => Some(DType::Float32),
@@ -52,7 +63,8 @@ impl<'py> Borrowed<'py> {
                     )))
                 }
             };
-            b.shapes.push(arr.shape().iter().map(|&d| d as u64).collect());
+            b.shapes
+                .push(arr.shape().iter().map(|&d| d as u64).collect());
             b.names.push(name);
             b.dtypes.push(dtype);
             b.arrays.push(arr);
@@ -72,9 +84,19 @@ impl<'py> Borrowed<'py> {
                     // its buffer is `nbytes` initialised bytes from `data`;
                     // `self` holds a reference to the array and we hold the
                     // GIL, so it stays alive and unchanged while borrowed.
-                    unsafe { std::slice::from_raw_parts((*a.as_array_ptr()).fields.data as *const u8, nbytes) }
+                    unsafe {
+                        std::slice::from_raw_parts(
+                            (*a.as_array_ptr()).fields.data as *const u8,
+                            nbytes,
+                        )
+                    }
                 };
-                ArrayView { name: &self.names[i], dtype: self.dtypes[i], shape: &self.shapes[i], data }
+                ArrayView {
+                    name: &self.names[i],
+                    dtype: self.dtypes[i],
+                    shape: &self.shapes[i],
+                    data,
+                }
             })
             .collect()
     }
@@ -84,16 +106,21 @@ impl<'py> Borrowed<'py> {
 /// with its checksum. `arrays` is a list of `(name, ndarray)`.
 #[pyfunction]
 fn seal_header(header_json: &str, arrays: &Bound<'_, PyList>) -> PyResult<String> {
-    let items: Vec<(String, Bound<'_, PyAny>)> = arrays.iter().map(|i| i.extract()).collect::<PyResult<_>>()?;
+    let items: Vec<(String, Bound<'_, PyAny>)> = arrays
+        .iter()
+        .map(|i| i.extract())
+        .collect::<PyResult<_>>()?;
     let b = Borrowed::new(items)?;
     // The writer's own state failing validation is a bug or a bad attribute,
     // not a damaged file: a plain ValueError.
-    let h = Header::parse(header_json).map_err(|e| PyValueError::new_err(format!("cannot serialize model: {e}")))?;
-    h.seal(&b.views()).map_err(|e| PyValueError::new_err(format!("cannot serialize model: {e}")))
+    let h = Header::parse(header_json)
+        .map_err(|e| PyValueError::new_err(format!("cannot serialize model: {e}")))?;
+    h.seal(&b.views())
+        .map_err(|e| PyValueError::new_err(format!("cannot serialize model: {e}")))
 }
 
-/// Checks compatibility with the running versions, then verifies checksum
-/// and structure. `arrays` maps names to arrays; they are taken in the
+/// Verifies the checksum, checks compatibility with the running versions,
+/// then validates the structure. `arrays` maps names to arrays; they are taken in the
 /// header's manifest order. Returns `(canonical header JSON, [(code, message), ...])`.
 #[pyfunction]
 fn open_header(
@@ -105,14 +132,20 @@ fn open_header(
     let mut items = Vec::with_capacity(h.arrays.len());
     for e in &h.arrays {
         let a = arrays.get_item(&e.name)?.ok_or_else(|| {
-            format_err(FormatError::MissingArray { kind: h.kind.clone(), name: e.name.clone() })
+            format_err(FormatError::MissingArray {
+                kind: h.kind.clone(),
+                name: e.name.clone(),
+            })
         })?;
         items.push((e.name.clone(), a));
     }
     for key in arrays.keys() {
         let key: String = key.extract()?;
         if !h.arrays.iter().any(|e| e.name == key) {
-            return Err(format_err(FormatError::UnexpectedArray { kind: h.kind.clone(), name: key }));
+            return Err(format_err(FormatError::UnexpectedArray {
+                kind: h.kind.clone(),
+                name: key,
+            }));
         }
     }
     let b = Borrowed::new(items)?;
@@ -122,20 +155,31 @@ fn open_header(
         numpy_version: runtime.2,
         python_version: runtime.3,
     };
-    let warnings = check_compatibility(&h, &rt).map_err(format_err)?;
-    h.verify(&b.views()).map_err(format_err)?;
-    let json = h.to_json().map_err(format_err)?;
-    Ok((json, warnings.iter().map(|w| (w.code().to_owned(), w.to_string())).collect()))
+    let (_, warnings) = open_checked(header_json, &b.views(), &rt).map_err(format_err)?;
+    Ok((
+        header_json.to_owned(),
+        warnings
+            .iter()
+            .map(|w| (w.code().to_owned(), w.to_string()))
+            .collect(),
+    ))
 }
 
 /// The schema of a model kind: `{"version", "arrays": [(name, required)], "attrs"}`.
 #[pyfunction]
 #[pyo3(name = "schema")]
 fn schema_of<'py>(py: Python<'py>, kind: &str) -> PyResult<Bound<'py, PyDict>> {
-    let s = schema::lookup(kind).ok_or_else(|| PyValueError::new_err(format!("unknown model kind {kind:?}")))?;
+    let s = schema::lookup(kind)
+        .ok_or_else(|| PyValueError::new_err(format!("unknown model kind {kind:?}")))?;
     let d = PyDict::new(py);
     d.set_item("version", s.version)?;
-    d.set_item("arrays", s.arrays.iter().map(|a| (a.name, a.required)).collect::<Vec<_>>())?;
+    d.set_item(
+        "arrays",
+        s.arrays
+            .iter()
+            .map(|a| (a.name, a.required))
+            .collect::<Vec<_>>(),
+    )?;
     d.set_item("attrs", s.attrs.to_vec())?;
     Ok(d)
 }
@@ -144,4 +188,17 @@ fn schema_of<'py>(py: Python<'py>, kind: &str) -> PyResult<Bound<'py, PyDict>> {
 #[pyfunction]
 fn known_kinds() -> Vec<&'static str> {
     schema::known_kinds()
+}
+
+/// The checksum of a header (JSON as written, checksum value blanked) and
+/// its arrays, without any validation. For tools and tests that build or
+/// forge headers; loading never trusts anything but a recomputation.
+#[pyfunction]
+fn checksum(blank_header_json: &str, arrays: &Bound<'_, PyList>) -> PyResult<String> {
+    let items: Vec<(String, Bound<'_, PyAny>)> = arrays
+        .iter()
+        .map(|i| i.extract())
+        .collect::<PyResult<_>>()?;
+    let b = Borrowed::new(items)?;
+    Ok(checksum_of(blank_header_json, &b.views()))
 }

@@ -46,17 +46,27 @@ fn targets<'py, T: Element>(
     let w = sample_weight
         .map(|w| w.extract::<PyReadonlyArray1<'py, T>>())
         .transpose()
-        .map_err(|_| PyTypeError::new_err("sample_weight must be a 1-D array with the same dtype as X"))?;
+        .map_err(|_| {
+            PyTypeError::new_err("sample_weight must be a 1-D array with the same dtype as X")
+        })?;
     Ok((y, w))
 }
 
-fn fit_to_py<'py, T: Element + Real>(py: Python<'py>, fit: &LinearFit) -> PyResult<Bound<'py, PyTuple>> {
+fn fit_to_py<'py, T: Element + Real>(
+    py: Python<'py>,
+    fit: &LinearFit,
+) -> PyResult<Bound<'py, PyTuple>> {
     let (t, p) = fit.coef.shape();
     let coef = Array2::from_shape_vec((t, p), lm::coef_as::<T>(fit.coef.as_ref()))
         .map_err(|e| PyValueError::new_err(e.to_string()))?
         .into_pyarray(py);
     let intercept: Array1<T> = fit.intercept.iter().map(|&v| T::from_f64(v)).collect();
-    let singular = fit.singular.as_ref().map(|s| s.iter().map(|&v| T::from_f64(v)).collect::<Array1<T>>().into_pyarray(py));
+    let singular = fit.singular.as_ref().map(|s| {
+        s.iter()
+            .map(|&v| T::from_f64(v))
+            .collect::<Array1<T>>()
+            .into_pyarray(py)
+    });
     (coef, intercept.into_pyarray(py), fit.rank, singular).into_pyobject(py)
 }
 
@@ -90,7 +100,11 @@ fn fit_linear_regression<'py>(
             .map_err(core_err)?;
         fit_to_py::<T>(py, &fit)
     }
-    let params = LeastSquaresParams { fit_intercept, tol, chunk_rows };
+    let params = LeastSquaresParams {
+        fit_intercept,
+        tol,
+        chunk_rows,
+    };
     let _ = py;
     dispatch_float!(x, go(y, sample_weight, params, n_threads))
 }
@@ -120,17 +134,25 @@ fn fit_ridge<'py>(
         let (y, w) = targets::<T>(y, w)?;
         let (xv, yv) = (mat_ref(&x), mat_ref(&y));
         let wv = w.as_ref().map(|w| slice(w, "sample_weight")).transpose()?;
-        let fit = py.detach(|| with_threads(n_threads, || lm::fit_ridge(xv, yv, wv, &params)))?.map_err(core_err)?;
+        let fit = py
+            .detach(|| with_threads(n_threads, || lm::fit_ridge(xv, yv, wv, &params)))?
+            .map_err(core_err)?;
         fit_to_py::<T>(py, &fit)
     }
     let _ = py;
-    let params = RidgeParams { alpha, fit_intercept, chunk_rows };
+    let params = RidgeParams {
+        alpha,
+        fit_intercept,
+        chunk_rows,
+    };
     dispatch_float!(x, go(y, sample_weight, params, n_threads))
 }
 
 fn mat_to_py<'py>(py: Python<'py>, m: MatRef<'_, f64>) -> PyResult<Bound<'py, PyAny>> {
     let (r, c) = m.shape();
-    Array2::from_shape_fn((r, c), |(i, j)| m[(i, j)]).into_pyarray(py).into_bound_py_any(py)
+    Array2::from_shape_fn((r, c), |(i, j)| m[(i, j)])
+        .into_pyarray(py)
+        .into_bound_py_any(py)
 }
 
 fn moments_to_py<'py>(py: Python<'py>, m: &Moments) -> PyResult<Bound<'py, PyDict>> {
@@ -146,9 +168,15 @@ fn moments_to_py<'py>(py: Python<'py>, m: &Moments) -> PyResult<Bound<'py, PyDic
 
 fn moments_from_py(d: &Bound<'_, PyDict>, centered: bool) -> PyResult<Moments> {
     let get = |k: &str| -> PyResult<Bound<'_, PyAny>> {
-        d.get_item(k)?.ok_or_else(|| PyValueError::new_err(format!("moments state lacks {k:?}")))
+        d.get_item(k)?
+            .ok_or_else(|| PyValueError::new_err(format!("moments state lacks {k:?}")))
     };
-    let vec = |k: &str| -> PyResult<Vec<f64>> { Ok(get(k)?.extract::<PyReadonlyArray1<'_, f64>>()?.as_array().to_vec()) };
+    let vec = |k: &str| -> PyResult<Vec<f64>> {
+        Ok(get(k)?
+            .extract::<PyReadonlyArray1<'_, f64>>()?
+            .as_array()
+            .to_vec())
+    };
     let mat = |k: &str| -> PyResult<Mat<f64>> {
         let a = get(k)?.extract::<PyReadonlyArray2<'_, f64>>()?;
         Ok(mat_ref(&a).to_owned())
@@ -213,7 +241,11 @@ fn moments_update<'py>(
             }
         }
         let batch = py
-            .detach(|| with_threads(n_threads, || Moments::from_data(xv, yv, wv, fit_intercept, chunk_rows)))?
+            .detach(|| {
+                with_threads(n_threads, || {
+                    Moments::from_data(xv, yv, wv, fit_intercept, chunk_rows)
+                })
+            })?
             .map_err(core_err)?;
         let merged = match acc.take() {
             Some(mut a) => {
@@ -225,8 +257,13 @@ fn moments_update<'py>(
         moments_to_py(py, &merged)
     }
     let _ = py;
-    let acc = state.map(|s| moments_from_py(s, fit_intercept)).transpose()?;
-    dispatch_float!(x, go(y, sample_weight, acc, fit_intercept, chunk_rows, n_threads))
+    let acc = state
+        .map(|s| moments_from_py(s, fit_intercept))
+        .transpose()?;
+    dispatch_float!(
+        x,
+        go(y, sample_weight, acc, fit_intercept, chunk_rows, n_threads)
+    )
 }
 
 /// Solves accumulated moments: least squares (`alpha` None) or ridge.
@@ -246,7 +283,12 @@ fn linear_from_moments<'py>(
             Some(a) => lm::ridge_fit_from_moments(&m, a),
         })
         .map_err(core_err)?;
-    (mat_to_py(py, fit.coef.as_ref())?, Array1::from(fit.intercept).into_pyarray(py), fit.rank).into_pyobject(py)
+    (
+        mat_to_py(py, fit.coef.as_ref())?,
+        Array1::from(fit.intercept).into_pyarray(py),
+        fit.rank,
+    )
+        .into_pyobject(py)
 }
 
 /// `X @ coef.T + intercept` as an (n, t) array of X's dtype.
@@ -266,17 +308,20 @@ fn predict_linear<'py>(
         n_threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = coef.py();
-        let coef = coef
-            .extract::<PyReadonlyArray2<'py, T>>()
-            .map_err(|_| PyTypeError::new_err("coef must be a 2-D array with the same dtype as X"))?;
+        let coef = coef.extract::<PyReadonlyArray2<'py, T>>().map_err(|_| {
+            PyTypeError::new_err("coef must be a 2-D array with the same dtype as X")
+        })?;
         let b = intercept
             .extract::<PyReadonlyArray1<'py, T>>()
-            .map_err(|_| PyTypeError::new_err("intercept must be a 1-D array with the same dtype as X"))?;
+            .map_err(|_| {
+                PyTypeError::new_err("intercept must be a 1-D array with the same dtype as X")
+            })?;
         let (xv, cv) = (mat_ref(&x), mat_ref(&coef));
         let bv = slice(&b, "intercept")?;
         let (n, t) = (xv.nrows(), cv.nrows());
         let mut out = vec![T::from_f64(0.0); n * t];
-        py.detach(|| with_threads(n_threads, || lm::predict_linear(xv, cv, bv, &mut out)))?.map_err(core_err)?;
+        py.detach(|| with_threads(n_threads, || lm::predict_linear(xv, cv, bv, &mut out)))?
+            .map_err(core_err)?;
         Array2::from_shape_vec((n, t), out)
             .map_err(|e| PyValueError::new_err(e.to_string()))?
             .into_pyarray(py)

@@ -48,6 +48,10 @@ class _IncrementalLinearBase(
     def _accumulate(self, X, y, sample_weight, reset, chunk_rows):
         self._check_device("partial_fit")
         X, Y, sw, y_1d = validate_fit_data(self, X, y, sample_weight, reset=reset)
+        if chunk_rows is None:
+            # fit(): batches of batch_size_ rows, accumulated in one call.
+            self.batch_size_ = self.batch_size or 5 * X.shape[1]
+            chunk_rows = self.batch_size_
         state = self._state()
         if state is not None and state["mean_y"].size != Y.shape[1]:
             raise ValueError(
@@ -122,9 +126,7 @@ class _IncrementalLinearBase(
             The fitted estimator.
         """
         self._reset()
-        n_features = np.shape(X)[1] if np.ndim(X) == 2 else 1
-        self.batch_size_ = self.batch_size or 5 * max(1, n_features)
-        return self._accumulate(X, y, sample_weight, True, self.batch_size_)
+        return self._accumulate(X, y, sample_weight, True, None)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

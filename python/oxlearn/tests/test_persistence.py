@@ -1,0 +1,301 @@
+"""Pickle-family round trips and the checks every load performs."""
+
+import copy
+import json
+import pickle
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import cloudpickle
+import joblib
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+from sklearn import linear_model as sk
+from sklearn.base import clone
+from sklearn.datasets import make_regression
+from sklearn.exceptions import InconsistentVersionWarning
+
+import oxlearn
+from oxlearn import _core
+from oxlearn.exceptions import (
+    EnvironmentMismatchWarning,
+    IncompatibleModelError,
+    ModelFileCorruptError,
+    OxlearnVersionWarning,
+)
+from oxlearn.linear_model import (
+    IncrementalLinearRegression,
+    IncrementalRidge,
+    LinearRegression,
+    Ridge,
+)
+
+ESTIMATORS = [
+    LinearRegression(),
+    LinearRegression(fit_intercept=False, tol=1e-4),
+    Ridge(alpha=np.array([0.5, 2.0])),
+    IncrementalLinearRegression(batch_size=64),
+    IncrementalRidge(alpha=3.0),
+]
+
+
+def _data(multi):
+    X, y = make_regression(300, 6, n_targets=2 if multi else 1, noise=1.0, random_state=0)
+    return X, y
+
+
+def _fitted(est):
+    multi = isinstance(est, Ridge) and np.ndim(est.alpha) == 1
+    X, y = _data(multi)
+    return clone(est).fit(X, y), X
+
+
+def _roundtrips(tmp_path):
+    def via_joblib(m):
+        joblib.dump(m, tmp_path / "m.joblib")
+        return joblib.load(tmp_path / "m.joblib")
+
+    def via_joblib_mmap(m):
+        joblib.dump(m, tmp_path / "mm.joblib")
+        return joblib.load(tmp_path / "mm.joblib", mmap_mode="r")
+
+    return {
+        "pickle": lambda m: pickle.loads(pickle.dumps(m)),
+        "cloudpickle": lambda m: cloudpickle.loads(cloudpickle.dumps(m)),
+        "deepcopy": copy.deepcopy,
+        "joblib": via_joblib,
+        "joblib-mmap": via_joblib_mmap,
+    }
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=lambda e: repr(e))
+def test_roundtrips_bit_identical(est, tmp_path):
+    model, X = _fitted(est)
+    expected = model.predict(X)
+    for how, rt in _roundtrips(tmp_path).items():
+        loaded = rt(model)
+        assert type(loaded) is type(model)
+        assert_array_equal(loaded.predict(X), expected, err_msg=how)
+        assert loaded.get_params().keys() == model.get_params().keys()
+        for name in ("coef_", "intercept_", "n_features_in_"):
+            assert_array_equal(getattr(loaded, name), getattr(model, name))
+    assert_array_equal(clone(model).fit(X, model.predict(X)).predict(X).shape, expected.shape)
+
+
+def test_joblib_mmap_is_zero_copy(tmp_path):
+    X, y = make_regression(2000, 300, random_state=0)
+    model = LinearRegression().fit(X, y)
+    joblib.dump(model, tmp_path / "m.joblib")
+    loaded = joblib.load(tmp_path / "m.joblib", mmap_mode="r")
+    assert isinstance(loaded.coef_, np.memmap)
+    assert_array_equal(loaded.predict(X), model.predict(X))
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=lambda e: repr(e))
+def test_unfitted_pickles(est):
+    loaded = pickle.loads(pickle.dumps(est))
+    assert repr(loaded) == repr(est)
+    assert not hasattr(loaded, "coef_")
+
+
+def test_incremental_continues_after_load():
+    X, y = make_regression(1000, 5, random_state=1)
+    a = IncrementalLinearRegression().partial_fit(X[:500], y[:500])
+    b = pickle.loads(pickle.dumps(a)).partial_fit(X[500:], y[500:])
+    a.partial_fit(X[500:], y[500:])
+    assert_array_equal(a.coef_, b.coef_)
+    assert b.n_samples_seen_ == 1000
+
+
+FRESH = textwrap.dedent(
+    """
+    import pickle, sys
+    import numpy as np
+    X = np.load(sys.argv[2])
+    with open(sys.argv[1], "rb") as f:
+        model = pickle.load(f)
+    np.save(sys.argv[3], model.predict(X))
+    """
+)
+
+
+def _predict_in_fresh_process(model, X, tmp_path):
+    (tmp_path / "model.pkl").write_bytes(pickle.dumps(model))
+    np.save(tmp_path / "X.npy", X)
+    subprocess.run(
+        [sys.executable, "-c", FRESH, str(tmp_path / "model.pkl"), str(tmp_path / "X.npy"),
+         str(tmp_path / "out.npy")],
+        check=True,
+    )
+    return np.load(tmp_path / "out.npy")
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=lambda e: repr(e))
+def test_fresh_process_bit_identical(est, tmp_path):
+    model, X = _fitted(est)
+    assert_array_equal(_predict_in_fresh_process(model, X, tmp_path), model.predict(X))
+
+
+def test_issue_example_and_patched(tmp_path):
+    X, y = make_regression()
+    model = oxlearn.linear_model.LinearRegression().fit(X, y)
+    assert_array_equal(_predict_in_fresh_process(model, X, tmp_path), model.predict(X))
+    oxlearn.patch_sklearn()
+    try:
+        from sklearn.linear_model import LinearRegression as Patched
+
+        patched = Patched().fit(X, y)
+        assert isinstance(patched, LinearRegression)
+        assert_array_equal(_predict_in_fresh_process(patched, X, tmp_path), patched.predict(X))
+    finally:
+        oxlearn.unpatch_sklearn()
+
+
+def test_config_is_not_saved(tmp_path):
+    X, y = make_regression(200, 4, random_state=0)
+    with oxlearn.config_context(assume_finite=True, strict_persistence=True,
+                                target_offload="cpu"):
+        model = Ridge().fit(X, y)
+        state = model.__getstate__()
+    header = json.loads(state["__oxlearn__"])
+    for key in ("assume_finite", "strict_persistence", "target_offload"):
+        assert key not in json.dumps(header)
+    LinearRegression.get_hyperparameters("fit").chunk_rows = 128
+    try:
+        assert "chunk_rows" not in pickle.dumps(LinearRegression().fit(X, y)).decode("latin1")
+    finally:
+        LinearRegression.reset_hyperparameters("fit")
+    assert_array_equal(_predict_in_fresh_process(model, X, tmp_path), model.predict(X))
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=lambda e: repr(e))
+def test_pickle_size_close_to_sklearn(est):
+    model, _ = _fitted(est)
+    ref_cls = getattr(sk, type(est).__name__, None) or (
+        sk.LinearRegression if isinstance(est, IncrementalLinearRegression) else sk.Ridge
+    )
+    params = {k: v for k, v in est.get_params().items() if k in ref_cls().get_params()}
+    multi = isinstance(est, Ridge) and np.ndim(est.alpha) == 1
+    ref = ref_cls(**params).fit(*_data(multi))
+    extra = 0
+    if isinstance(est, (IncrementalLinearRegression, IncrementalRidge)):
+        # The incremental state (p x p moments) is part of the model: partial_fit
+        # must be able to continue after loading. Count it as array payload.
+        extra = sum(getattr(model, n).nbytes for n in ("_cxx", "_cxy", "_mean_x", "_mean_y"))
+    assert len(pickle.dumps(model)) <= 1.1 * len(pickle.dumps(ref)) + 4096 + extra
+
+
+# --- every load checks integrity and compatibility -------------------------
+
+
+def _state():
+    X, y = make_regression(100, 3, random_state=0)
+    model = LinearRegression().fit(X, y)
+    return model.__getstate__()
+
+
+def _load(state):
+    est = LinearRegression.__new__(LinearRegression)
+    est.__setstate__(state)
+    return est
+
+
+def _forge(state=None, new_arrays=None, **changes):
+    """A state whose header fields (and arrays) were edited and whose checksum
+    was recomputed, as a deliberate forger would."""
+    state = _state() if state is None else state
+    state["arrays"].update(new_arrays or {})
+    header = json.loads(state["__oxlearn__"])
+    header.update(changes)
+    header["checksum"] = ""
+    blank = json.dumps(header, separators=(",", ":"))
+    listed = [(e["name"], state["arrays"][e["name"]]) for e in header["arrays"]]
+    header["checksum"] = _core.checksum(blank, listed)
+    state["__oxlearn__"] = json.dumps(header, separators=(",", ":"))
+    return state
+
+
+def test_flipped_array_byte_is_corrupt():
+    state = _state()
+    raw = bytearray(state["arrays"]["coef_"].tobytes())
+    for pos in range(len(raw)):
+        bad = bytearray(raw)
+        bad[pos] ^= 0x10
+        state["arrays"]["coef_"] = np.frombuffer(bytes(bad), dtype=np.float64)
+        with pytest.raises(ModelFileCorruptError, match="checksum mismatch"):
+            _load(state)
+
+
+def test_flipped_header_byte_is_refused():
+    state = _state()
+    header = state["__oxlearn__"].encode()
+    for pos in range(len(header)):
+        bad = bytearray(header)
+        bad[pos] ^= 0x01
+        state["__oxlearn__"] = bad.decode("latin1")
+        with pytest.raises((ModelFileCorruptError, IncompatibleModelError)):
+            _load(state)
+
+
+def test_not_an_oxlearn_state():
+    with pytest.raises(ModelFileCorruptError, match="not an oxlearn model state"):
+        _load({"coef_": np.zeros(3)})
+
+
+def test_forged_structure_with_valid_checksum_is_refused():
+    # Even a forger who recomputes the checksum cannot get past validation.
+    state = _state()
+    manifest = json.loads(state["__oxlearn__"])["arrays"]
+    manifest[0]["shape"] = [5]
+    with pytest.raises(ModelFileCorruptError, match=r"coef_.*shape is \[5\], expected \(3\)"):
+        _load(_forge(state, {"coef_": np.zeros(5)}, arrays=manifest))
+    with pytest.raises(ModelFileCorruptError, match="rank_"):
+        _load(_forge(attrs={"rank_": 99}))
+    with pytest.raises(ModelFileCorruptError, match="n_features_in"):
+        _load(_forge(n_features_in=0))
+    state = _state()
+    manifest = json.loads(state["__oxlearn__"])["arrays"]
+    manifest.append({"name": "payload", "dtype": "uint8", "shape": [4]})
+    with pytest.raises(ModelFileCorruptError, match="unexpected array"):
+        _load(_forge(state, {"payload": np.zeros(4, np.uint8)}, arrays=manifest))
+
+
+def test_unknown_kind_is_refused():
+    with pytest.raises(IncompatibleModelError, match="unknown model kind \"builtins.eval\""):
+        _load(_forge(kind="builtins.eval"))
+
+
+@pytest.mark.parametrize("changes, error, match", [
+    ({"format_version": "2.0"}, IncompatibleModelError, "format version 2.0 is incompatible"),
+    ({"format_version": "1.7"}, IncompatibleModelError, "format version 1.7 is newer"),
+    ({"python_version": "2.7.18"}, IncompatibleModelError, "Python major versions differ"),
+])
+def test_forged_versions_errors(changes, error, match):
+    with pytest.raises(error, match=match):
+        _load(_forge(**changes))
+
+
+@pytest.mark.parametrize("changes, category, match", [
+    ({"oxlearn_version": "0.0.1"}, OxlearnVersionWarning, "saved by oxlearn 0.0.1"),
+    ({"sklearn_version": "1.0"}, InconsistentVersionWarning, "1.0"),
+    ({"python_version": "3.99.0"}, EnvironmentMismatchWarning, "Python 3.99.0"),
+    ({"numpy_version": "1.26.4"}, EnvironmentMismatchWarning, "numpy 1.26.4"),
+])
+def test_forged_versions_warnings_and_strict(changes, category, match):
+    state = _forge(**changes)
+    with pytest.warns(category, match=match):
+        model = _load(state)
+    assert model.coef_.shape == (3,)
+    with oxlearn.config_context(strict_persistence=True):
+        with pytest.raises(IncompatibleModelError, match="strict_persistence"):
+            _load(_forge(**changes))
+
+
+def test_older_python_minor_and_same_versions_load_silently():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _load(_forge(python_version="3.8.0"))
+        _load(_state())
