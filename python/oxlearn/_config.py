@@ -29,6 +29,11 @@ def _local():
     return _threadlocal.config
 
 
+def oxlearn_config():
+    """Return oxlearn's own options only (cheap: no copy of scikit-learn's)."""
+    return _local()
+
+
 def get_config():
     """Return the current configuration: scikit-learn's options and oxlearn's.
 

@@ -2,13 +2,14 @@
 
 import importlib
 import logging
+import sys
 
 from oxlearn._logging import logger, set_verbose
 
 # name -> (oxlearn module, sklearn modules that expose the class). The class
-# is replaced both where users import it and where scikit-learn defines it,
-# so scikit-learn's own internal uses (e.g. RANSACRegressor's default) are
-# accelerated too.
+# is replaced there and in every other loaded ``sklearn.*`` module that
+# imported it, so scikit-learn's own internal uses (e.g. RANSACRegressor's
+# default estimator) are accelerated too.
 _PATCHABLE = {
     "LinearRegression": ("oxlearn.linear_model", ("sklearn.linear_model", "sklearn.linear_model._base")),
     "Ridge": ("oxlearn.linear_model", ("sklearn.linear_model", "sklearn.linear_model._ridge")),
@@ -53,9 +54,14 @@ def patch_sklearn(name=None, verbose=False):
         ox_module, sk_modules = _PATCHABLE[n]
         cls = getattr(importlib.import_module(ox_module), n)
         for sk_module in sk_modules:
-            mod = importlib.import_module(sk_module)
-            _originals.setdefault((sk_module, n), getattr(mod, n))
-            setattr(mod, n, cls)
+            importlib.import_module(sk_module)
+        original = _originals.get((sk_modules[0], n), getattr(sys.modules[sk_modules[0]], n))
+        for mod_name, mod in list(sys.modules.items()):
+            if (mod_name == "sklearn" or mod_name.startswith("sklearn.")) and (
+                getattr(mod, n, None) is original
+            ):
+                _originals[(mod_name, n)] = original
+                setattr(mod, n, cls)
     logger.info("scikit-learn patched with oxlearn: %s", ", ".join(_names(name)))
 
 
@@ -68,10 +74,8 @@ def unpatch_sklearn(name=None):
         Estimators to restore; ``None`` restores all.
     """
     for n in _names(name):
-        for sk_module in _PATCHABLE[n][1]:
-            original = _originals.pop((sk_module, n), None)
-            if original is not None:
-                setattr(importlib.import_module(sk_module), n, original)
+        for key in [k for k in _originals if k[1] == n]:
+            setattr(sys.modules[key[0]], n, _originals.pop(key))
 
 
 def sklearn_is_patched(name=None, return_map=False):

@@ -6,7 +6,7 @@ import os
 import numpy as np
 
 from oxlearn import _core, _hyperparameters, _persistence
-from oxlearn._config import get_config
+from oxlearn._config import oxlearn_config
 from oxlearn._logging import logger
 
 
@@ -36,9 +36,10 @@ class OxlearnEstimatorMixin:
     # --- dispatch ---------------------------------------------------------
     def _check_device(self, method):
         """Apply ``target_offload``: the CPU is the only device implemented so far."""
-        offload = get_config()["target_offload"]
+        config = oxlearn_config()
+        offload = config["target_offload"]
         if offload.startswith("gpu"):
-            if not get_config()["allow_fallback_to_host"]:
+            if not config["allow_fallback_to_host"]:
                 raise NotImplementedError(
                     f"{type(self).__name__}.{method}: GPU offload (target_offload="
                     f"{offload!r}) is not implemented in oxlearn yet; use target_offload='cpu' "
@@ -86,6 +87,33 @@ class OxlearnEstimatorMixin:
         _persistence.set_state(self, state)
 
 
+_FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+
+
+def _validate_predict_X(est, X):
+    """``validate_data(est, X, reset=False)`` for predict, with a fast path.
+
+    A plain 2-D float numpy array with the fitted number of columns, for a
+    model fitted without feature names, needs none of scikit-learn's
+    conversions; its finiteness is checked in Rust while it is read. Anything
+    else goes through scikit-learn's full validation, with its messages.
+    """
+    from sklearn.utils.validation import validate_data
+
+    if (
+        type(X) is np.ndarray
+        and X.ndim == 2
+        and X.dtype in _FLOAT_DTYPES
+        and X.shape[0] > 0
+        and X.shape[1] == getattr(est, "n_features_in_", -1)
+        and not hasattr(est, "feature_names_in_")
+    ):
+        return X
+    return validate_data(
+        est, X, reset=False, dtype=[np.float64, np.float32], ensure_all_finite=False
+    )
+
+
 class LinearPredictMixin:
     """Accelerated ``predict`` for models ``X @ coef_.T + intercept_``."""
 
@@ -103,16 +131,14 @@ class LinearPredictMixin:
             Predicted values.
         """
         from scipy import sparse
-        from sklearn.utils.validation import check_is_fitted, validate_data
+        from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(self)
         if sparse.issparse(X):
             self._log_fallback("predict", "sparse input")
             return super().predict(X)
         self._check_device("predict")
-        X = validate_data(
-            self, X, reset=False, dtype=[np.float64, np.float32], ensure_all_finite=False
-        )
+        X = _validate_predict_X(self, X)
         coef = np.asarray(self.coef_)
         dtype = np.result_type(X.dtype, coef.dtype)
         coef2 = coef.reshape(1, -1) if coef.ndim == 1 else coef

@@ -8,6 +8,9 @@
 //! combined in chunk order, so every result is bit-identical whatever the
 //! number of threads.
 
+// Tests may unwrap: a panic there is a test failure with a backtrace.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod error;
 pub mod linalg;
 pub mod linear_model;

@@ -9,6 +9,9 @@
 //! The reader treats its input as hostile: every failure is a typed
 //! [`FormatError`], never a panic.
 
+// Tests may unwrap: a panic there is a test failure with a backtrace.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod compat;
 pub mod error;
 pub mod header;

@@ -1,4 +1,5 @@
 //! Sealing, opening and refusing serialized models.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use oxlearn_format::{
     check_compatibility, ArrayView, CompatWarning, DType, FormatError, Header, Runtime,

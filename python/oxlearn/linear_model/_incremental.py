@@ -178,7 +178,7 @@ class IncrementalLinearRegression(_IncrementalLinearBase):
 
     _oxlearn_kind = "linear_model.IncrementalLinearRegression"
 
-    def __init__(self, fit_intercept=True, copy_X=True, n_jobs=None, batch_size=None):
+    def __init__(self, *, fit_intercept=True, copy_X=True, n_jobs=None, batch_size=None):
         self.fit_intercept = fit_intercept
         self.copy_X = copy_X
         self.n_jobs = n_jobs
@@ -234,7 +234,9 @@ class IncrementalRidge(_IncrementalLinearBase):
         "alpha": [Interval(Real, 0, None, closed="left"), "array-like"],
     }
 
-    def __init__(self, fit_intercept=True, alpha=1.0, copy_X=True, n_jobs=None, batch_size=None):
+    def __init__(
+        self, fit_intercept=True, alpha=1.0, copy_X=True, n_jobs=None, batch_size=None
+    ):
         self.fit_intercept = fit_intercept
         self.alpha = alpha
         self.copy_X = copy_X

@@ -25,15 +25,19 @@ pub struct LinearFit {
     pub singular: Option<Vec<f64>>,
 }
 
-/// Rows per prediction task: large enough to amortise scheduling, small
-/// enough that the `f64` copy of a block stays in L1/L2.
-const PREDICT_BLOCK_ROWS: usize = 512;
+/// Rows per prediction task: large enough to amortise scheduling.
+const PREDICT_BLOCK_ROWS: usize = 1024;
+/// Partial sums per dot product (see [`predict_linear`]).
+const W: usize = 8;
 
 /// Predicts `out[i, k] = Σ_j x[i, j] coef[k, j] + intercept[k]`, with `out`
 /// row-major n×t.
 ///
-/// Each value is summed in `f64` over `j` in ascending order whatever `x`'s
-/// memory layout, SIMD level or thread count, then rounded to `T`: the same
+/// Every dot product is computed in `f64` in one fixed order: feature `j`
+/// goes to partial sum `j % 8` (each summed in ascending `j`, a multiply then
+/// an add, never fused), and the 8 partial sums are combined as
+/// `((s0+s1)+(s2+s3))+((s4+s5)+(s6+s7))`. That order vectorises on any SIMD
+/// width and is the same for every memory layout and thread count, so a
 /// model gives bit-identical predictions everywhere. Fails on NaN/infinity
 /// in `x` and on shape mismatches.
 pub fn predict_linear<T: Real>(
@@ -51,54 +55,146 @@ pub fn predict_linear<T: Real>(
             got: p,
         });
     }
-    if intercept.len() != t || out.len() != n * t {
+    if t == 0 || intercept.len() != t || out.len() != n * t {
         return Err(Error::ShapeMismatch {
             what: "number of targets (intercept or output) vs coef".into(),
             expected: t,
             got: intercept.len(),
         });
     }
-    let c: Vec<f64> = (0..t)
-        .flat_map(|k| (0..p).map(move |j| (k, j)))
-        .map(|(k, j)| coef[(k, j)].to_f64())
-        .collect();
+    let c: Vec<f64> = (0..t).flat_map(|k| (0..p).map(move |j| coef[(k, j)].to_f64())).collect();
     let b: Vec<f64> = intercept.iter().map(|v| v.to_f64()).collect();
-    out.par_chunks_mut(PREDICT_BLOCK_ROWS * t.max(1))
-        .enumerate()
-        .try_for_each(|(blk, out)| -> Result<()> {
-            let r0 = blk * PREDICT_BLOCK_ROWS;
-            let len = out.len() / t.max(1);
-            let mut buf = Vec::new();
-            let xb = copy_to_f64(x.subrows(r0, len), "X", r0, &mut buf)?;
-            let mut acc = vec![0.0f64; len * t];
-            if xb.col_stride() == 1 {
-                for i in 0..len {
-                    for k in 0..t {
-                        let ck = &c[k * p..(k + 1) * p];
-                        let mut s = 0.0;
-                        for j in 0..p {
-                            s += xb[(i, j)] * ck[j];
-                        }
-                        acc[i * t + k] = s;
-                    }
+    out.par_chunks_mut(PREDICT_BLOCK_ROWS * t).enumerate().try_for_each(|(blk, out)| {
+        let r0 = blk * PREDICT_BLOCK_ROWS;
+        let len = out.len() / t;
+        let xb = x.subrows(r0, len);
+        let mut acc = vec![0.0f64; len * t];
+        if xb.row_stride() == 1 && xb.col_stride() != 1 {
+            dot_col_major(xb, &c, t, &mut acc);
+        } else {
+            dot_rows(xb, &c, t, &mut acc);
+        }
+        for i in 0..len {
+            for k in 0..t {
+                let v = acc[i * t + k];
+                // Any NaN/inf input makes its row's sum non-finite; only then
+                // is the row scanned, to tell bad input from overflow.
+                if !v.is_finite() {
+                    check_row_finite(xb, i, r0)?;
                 }
-            } else {
-                // Column-major block: same per-value order (j ascending), so the
-                // result is bit-identical to the row-major path.
-                for j in 0..p {
-                    for k in 0..t {
-                        let ckj = c[k * p + j];
-                        for i in 0..len {
-                            acc[i * t + k] += xb[(i, j)] * ckj;
-                        }
-                    }
-                }
+                out[i * t + k] = T::from_f64(v + b[k]);
             }
-            for (o, (a, k)) in out.iter_mut().zip(acc.iter().zip((0..t).cycle())) {
-                *o = T::from_f64(a + b[k]);
+        }
+        Ok(())
+    })
+}
+
+/// Row-wise dot products of a block, compiled for the best SIMD level the
+/// CPU has. Every version computes the same canonical order ([`dot`]), so
+/// the choice changes speed only, never a bit of the result.
+fn dot_rows<T: Real>(x: MatRef<'_, T>, c: &[f64], t: usize, acc: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F (checked just above).
+            return unsafe { dot_rows_avx512(x, c, t, acc) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { dot_rows_avx2(x, c, t, acc) };
+        }
+    }
+    dot_rows_portable(x, c, t, acc)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn dot_rows_avx512<T: Real>(x: MatRef<'_, T>, c: &[f64], t: usize, acc: &mut [f64]) {
+    dot_rows_portable(x, c, t, acc)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn dot_rows_avx2<T: Real>(x: MatRef<'_, T>, c: &[f64], t: usize, acc: &mut [f64]) {
+    dot_rows_portable(x, c, t, acc)
+}
+
+#[inline(always)]
+fn dot_rows_portable<T: Real>(x: MatRef<'_, T>, c: &[f64], t: usize, acc: &mut [f64]) {
+    let (len, p) = x.shape();
+    let mut tmp = Vec::new();
+    for i in 0..len {
+        let row: &[T] = match x.row(i).try_as_row_major() {
+            Some(r) => r.as_slice(),
+            None => {
+                tmp.clear();
+                tmp.extend((0..p).map(|j| x[(i, j)]));
+                &tmp
             }
-            Ok(())
-        })
+        };
+        for k in 0..t {
+            acc[i * t + k] = dot(row, &c[k * p..(k + 1) * p]);
+        }
+    }
+}
+
+#[inline(always)]
+fn combine(s: &[f64; W]) -> f64 {
+    ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]))
+}
+
+/// The canonical dot product of one row with one coefficient vector.
+#[inline(always)]
+fn dot<T: Real>(x: &[T], c: &[f64]) -> f64 {
+    let mut s = [0.0f64; W];
+    let xs = x.chunks_exact(W);
+    let cs = c.chunks_exact(W);
+    let (xr, cr) = (xs.remainder(), cs.remainder());
+    for (xq, cq) in xs.zip(cs) {
+        for w in 0..W {
+            s[w] += xq[w].to_f64() * cq[w];
+        }
+    }
+    for (w, (xv, cv)) in xr.iter().zip(cr).enumerate() {
+        s[w] += xv.to_f64() * cv;
+    }
+    combine(&s)
+}
+
+/// The same sums for a column-major block, column by column.
+fn dot_col_major<T: Real>(x: MatRef<'_, T>, c: &[f64], t: usize, acc: &mut [f64]) {
+    let (len, p) = x.shape();
+    let mut lanes = vec![0.0f64; len * W];
+    for k in 0..t {
+        lanes.fill(0.0);
+        for j in 0..p {
+            let w = j % W;
+            let ckj = c[k * p + j];
+            for i in 0..len {
+                lanes[i * W + w] += x[(i, j)].to_f64() * ckj;
+            }
+        }
+        for i in 0..len {
+            let s: &[f64; W] = lanes[i * W..(i + 1) * W].try_into().unwrap_or(&[0.0; W]);
+            acc[i * t + k] = combine(s);
+        }
+    }
+}
+
+fn check_row_finite<T: Real>(x: MatRef<'_, T>, i: usize, r0: usize) -> Result<()> {
+    for j in 0..x.ncols() {
+        let v = x[(i, j)].to_f64();
+        if !v.is_finite() {
+            return Err(Error::NonFinite {
+                what: "X",
+                kind: crate::error::NonFiniteKind::of(v),
+                dtype: T::DTYPE,
+                row: r0 + i,
+                col: j,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Casts a fitted model's coefficients to `T`, row-major t×p.

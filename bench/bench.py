@@ -1,0 +1,145 @@
+"""Benchmark oxlearn against stock scikit-learn and scikit-learn-intelex.
+
+All three run in the same process on the same data (BASELINE.md's
+workloads), several repetitions each; the table shows median wall times and
+ratios (oxlearn time / other time: below 1.0 means oxlearn is faster).
+Run it with ``bash scripts/bench.sh`` (builds with the LTO profile and
+installs scikit-learn-intelex into its own environment).
+"""
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+import sklearn
+from sklearn import linear_model as sk
+from sklearn.datasets import make_regression
+
+import oxlearn
+from oxlearn import linear_model as ox
+
+try:
+    import sklearnex
+    from sklearnex import linear_model as ix
+except ImportError:  # the benchmark still runs, without the intelex columns
+    sklearnex = ix = None
+
+
+def median_time(fn, repeat):
+    """Median wall time of ``fn()`` over ``repeat`` runs (after one warm-up)."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def workloads(scale):
+    """Yield ``(name, data, {impl: factory})`` for BASELINE.md's linear workloads."""
+    n = int(500_000 * scale)
+    X, y = make_regression(n, 50, noise=1.0, random_state=0)
+    data = (X, y, X[:10_000])
+    yield "LinearRegression", data, {
+        "oxlearn": ox.LinearRegression, "sklearn": sk.LinearRegression,
+        "intelex": ix and ix.LinearRegression,
+    }
+    yield "Ridge(alpha=1)", data, {
+        "oxlearn": lambda: ox.Ridge(alpha=1.0), "sklearn": lambda: sk.Ridge(alpha=1.0),
+        "intelex": ix and (lambda: ix.Ridge(alpha=1.0)),
+    }
+    # scikit-learn has no incremental linear models: its one-shot fit is the
+    # stock reference, intelex's incremental estimators the accelerated one.
+    yield "IncrementalLinearRegression", data, {
+        "oxlearn": lambda: ox.IncrementalLinearRegression(batch_size=10_000),
+        "sklearn": sk.LinearRegression,
+        "intelex": ix and (lambda: ix.IncrementalLinearRegression(batch_size=10_000)),
+    }
+    yield "IncrementalRidge", data, {
+        "oxlearn": lambda: ox.IncrementalRidge(batch_size=10_000),
+        "sklearn": lambda: sk.Ridge(alpha=1.0),
+        "intelex": ix and (lambda: ix.IncrementalRidge(batch_size=10_000)),
+    }
+
+
+def intelex_version():
+    """Installed scikit-learn-intelex version (its ``__version__`` is a placeholder)."""
+    if sklearnex is None:
+        return "not installed"
+    from importlib.metadata import version
+
+    return version("scikit-learn-intelex")
+
+
+def describe_machine():
+    """Return a short description of the machine and the libraries measured."""
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    lines = [
+        f"machine: {platform.machine()}, {cpu}, {os.cpu_count()} logical CPUs",
+        f"python {platform.python_version()}, numpy {np.__version__}, "
+        f"scikit-learn {sklearn.__version__}, oxlearn {oxlearn.__version__}, "
+        f"scikit-learn-intelex {intelex_version()}",
+    ]
+    try:
+        from threadpoolctl import threadpool_info
+
+        for info in threadpool_info():
+            lines.append(
+                f"{info['internal_api']} {info.get('version')} "
+                f"({info.get('architecture', '?')}), {info['num_threads']} threads"
+            )
+    except ImportError:
+        pass
+    return "\n".join(lines)
+
+
+def main():
+    """Run the benchmark and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=5, help="repetitions per measurement")
+    parser.add_argument("--scale", type=float, default=1.0, help="scale the data sizes")
+    args = parser.parse_args()
+    print(describe_machine())
+    print(f"median of {args.repeat} runs; ratio = oxlearn / other (< 1: oxlearn faster)\n")
+    header = (f"{'workload':<28}{'op':<9}{'oxlearn':>10}{'sklearn':>10}{'intelex':>10}"
+              f"{'ox/sk':>8}{'ox/ix':>8}")
+    print(header)
+    print("-" * len(header))
+    failures = []
+    for name, (X, y, Xp), impls in workloads(args.scale):
+        fitted, fit_t, pred_t = {}, {}, {}
+        for impl, factory in impls.items():
+            if factory is None:
+                continue
+            fit_t[impl] = median_time(lambda f=factory: fitted.__setitem__(impl, f().fit(X, y)),
+                                      args.repeat)
+            pred_t[impl] = median_time(lambda m=fitted[impl]: m.predict(Xp), args.repeat)
+        for op, t in (("fit", fit_t), ("predict", pred_t)):
+            sk_r = t["oxlearn"] / t["sklearn"]
+            ix_r = t["oxlearn"] / t["intelex"] if "intelex" in t else float("nan")
+            print(f"{name:<28}{op:<9}{t['oxlearn']:>10.4f}{t['sklearn']:>10.4f}"
+                  f"{t.get('intelex', float('nan')):>10.4f}{sk_r:>8.3f}{ix_r:>8.3f}")
+            if ix_r > 1.0:
+                failures.append(f"{name} {op}")
+        np.testing.assert_allclose(fitted["oxlearn"].predict(Xp), fitted["sklearn"].predict(Xp),
+                                   rtol=1e-6, atol=1e-6 * np.abs(y).max())
+    print()
+    print("slower than intelex: " + (", ".join(failures) if failures else "none"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: lint, Rust tests, Python tests.
+source "$(dirname "$0")/env.sh"
+
+echo "==> cargo fmt --check"
+cargo fmt --all --check
+echo "==> cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "==> ruff"
+ruff check python bench scripts conftest.py
+echo "==> cargo test"
+cargo test --workspace --quiet
+echo "==> building the extension (dev profile: optimised dependencies)"
+maturin develop --quiet
+echo "==> pytest"
+python -m pytest python/oxlearn --doctest-modules
