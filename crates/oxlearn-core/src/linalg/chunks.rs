@@ -93,77 +93,153 @@ pub fn copy_to_f64<'b, T: Real>(
     row0: usize,
     buf: &'b mut Vec<f64>,
 ) -> Result<faer::MatMut<'b, f64>> {
+    let zeros = vec![0.0; src.ncols()];
+    Ok(copy_shifted(src, what, row0, &zeros, None, buf)?.0)
+}
+
+/// Copies `src` into `buf` as `sqrt(w_i) * (x_ij - shift_j)` in `f64`, in
+/// `src`'s own memory order, and returns the copy with the weighted sums
+/// `Σ_i w_i (x_ij - shift_j)` of each column, all in one pass over memory
+/// (the finiteness check of [`copy_to_f64`] included). Sums are taken in
+/// ascending row order in either layout.
+///
+/// Compiled for the best SIMD level the CPU has; there is no fused
+/// multiply-add anywhere, so every level gives the same bits.
+pub fn copy_shifted<'b, T: Real>(
+    src: MatRef<'_, T>,
+    what: &'static str,
+    row0: usize,
+    shift: &[f64],
+    w: Option<&[f64]>,
+    buf: &'b mut Vec<f64>,
+) -> Result<(faer::MatMut<'b, f64>, Vec<f64>)> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F (checked just above).
+            return unsafe { copy_shifted_avx512(src, what, row0, shift, w, buf) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { copy_shifted_avx2(src, what, row0, shift, w, buf) };
+        }
+    }
+    copy_shifted_portable(src, what, row0, shift, w, buf)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn copy_shifted_avx512<'b, T: Real>(
+    src: MatRef<'_, T>,
+    what: &'static str,
+    row0: usize,
+    shift: &[f64],
+    w: Option<&[f64]>,
+    buf: &'b mut Vec<f64>,
+) -> Result<(faer::MatMut<'b, f64>, Vec<f64>)> {
+    copy_shifted_portable(src, what, row0, shift, w, buf)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn copy_shifted_avx2<'b, T: Real>(
+    src: MatRef<'_, T>,
+    what: &'static str,
+    row0: usize,
+    shift: &[f64],
+    w: Option<&[f64]>,
+    buf: &'b mut Vec<f64>,
+) -> Result<(faer::MatMut<'b, f64>, Vec<f64>)> {
+    copy_shifted_portable(src, what, row0, shift, w, buf)
+}
+
+#[inline(always)]
+fn copy_shifted_portable<'b, T: Real>(
+    src: MatRef<'_, T>,
+    what: &'static str,
+    row0: usize,
+    shift: &[f64],
+    w: Option<&[f64]>,
+    buf: &'b mut Vec<f64>,
+) -> Result<(faer::MatMut<'b, f64>, Vec<f64>)> {
     let (m, n) = (src.nrows(), src.ncols());
     buf.clear();
-    buf.reserve(m * n);
-    // NaN * 0 and inf * 0 are NaN; anything finite gives 0. Summing these
-    // vectorises, unlike a branch per element.
-    let mut poison = 0.0f64;
+    buf.resize(m * n, 0.0);
+    // The column sums double as the finiteness check: a NaN or infinity
+    // anywhere makes its column's sum non-finite (0 * inf is NaN too), and
+    // they vectorise, unlike a branch per element.
+    let mut sums = vec![0.0f64; n];
     let row_major = src.col_stride() == 1
         || (src.row_stride().unsigned_abs() > src.col_stride().unsigned_abs() && n > 1);
     if row_major {
-        for i in 0..m {
+        for (i, out) in buf.chunks_exact_mut(n.max(1)).take(m).enumerate() {
+            let (wi, si) = w.map_or((1.0, 1.0), |w| (w[i], w[i].sqrt()));
             let row = src.row(i);
-            if let Some(s) = row.try_as_row_major() {
-                for &v in s.as_slice() {
-                    let v = v.to_f64();
-                    poison += v * 0.0;
-                    buf.push(v);
+            if let Some(r) = row.try_as_row_major() {
+                for (j, (&v, o)) in r.as_slice().iter().zip(out.iter_mut()).enumerate() {
+                    let d = v.to_f64() - shift[j];
+                    sums[j] += wi * d;
+                    *o = si * d;
                 }
             } else {
-                for j in 0..n {
-                    let v = src[(i, j)].to_f64();
-                    poison += v * 0.0;
-                    buf.push(v);
+                for (j, o) in out.iter_mut().enumerate() {
+                    let d = src[(i, j)].to_f64() - shift[j];
+                    sums[j] += wi * d;
+                    *o = si * d;
                 }
             }
         }
     } else {
-        for j in 0..n {
+        for (j, out) in buf.chunks_exact_mut(m.max(1)).take(n).enumerate() {
             let col = src.col(j);
-            if let Some(s) = col.try_as_col_major() {
-                for &v in s.as_slice() {
-                    let v = v.to_f64();
-                    poison += v * 0.0;
-                    buf.push(v);
-                }
-            } else {
-                for i in 0..m {
-                    let v = src[(i, j)].to_f64();
-                    poison += v * 0.0;
-                    buf.push(v);
-                }
+            let sj = shift[j];
+            let mut sum = 0.0;
+            let contiguous = col.try_as_col_major().map(|c| c.as_slice());
+            for (i, o) in out.iter_mut().enumerate() {
+                let v = match contiguous {
+                    Some(c) => c[i],
+                    None => src[(i, j)],
+                };
+                let d = v.to_f64() - sj;
+                let (wi, si) = w.map_or((1.0, 1.0), |w| (w[i], w[i].sqrt()));
+                sum += wi * d;
+                *o = si * d;
             }
+            sums[j] = sum;
         }
     }
-    if poison != 0.0 || poison.is_nan() {
-        return Err(first_non_finite(src, what, row0));
+    if sums.iter().any(|v| !v.is_finite()) {
+        // Either bad input, or finite values so large that their sum
+        // overflowed: only a scan tells which.
+        if let Some(e) = first_non_finite(src, what, row0) {
+            return Err(e);
+        }
     }
-    Ok(if row_major {
+    let view = if row_major {
         faer::MatMut::from_row_major_slice_mut(buf.as_mut_slice(), m, n)
     } else {
         faer::MatMut::from_column_major_slice_mut(buf.as_mut_slice(), m, n)
-    })
+    };
+    Ok((view, sums))
 }
 
 /// Locates the first (row-major order) non-finite value of `src`.
-fn first_non_finite<T: Real>(src: MatRef<'_, T>, what: &'static str, row0: usize) -> Error {
+fn first_non_finite<T: Real>(src: MatRef<'_, T>, what: &'static str, row0: usize) -> Option<Error> {
     for i in 0..src.nrows() {
         for j in 0..src.ncols() {
             let v = src[(i, j)].to_f64();
             if !v.is_finite() {
-                return Error::NonFinite {
+                return Some(Error::NonFinite {
                     what,
                     kind: crate::error::NonFiniteKind::of(v),
                     dtype: T::DTYPE,
                     row: row0 + i,
                     col: j,
-                };
+                });
             }
         }
     }
-    // Only reachable if the data changed under us; report it rather than panic.
-    Error::NumericalFailure(format!("input {what} changed while it was being read"))
+    None
 }
 
 /// Checks sample weights: the right length, finite and non-negative.

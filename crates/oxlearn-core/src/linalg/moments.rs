@@ -6,10 +6,11 @@
 //! and LeVeque (1979). This keeps the precision of a two-pass algorithm in one
 //! pass, unlike raw sums of squares; the same merge serves `partial_fit`.
 
-use super::chunks::{check_weights, copy_to_f64, ChunkPlan};
+use super::chunks::{check_weights, copy_shifted, ChunkPlan};
 use crate::{Error, Real, Result};
 use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatMut, MatRef, Par};
+use faer::linalg::matmul::triangular::{self, BlockStructure};
+use faer::{Accum, Mat, MatRef, Par};
 use std::ops::Range;
 
 /// Weighted moments of features `X` (n×p) and targets `y` (n×t).
@@ -148,6 +149,12 @@ impl Moments {
 }
 
 /// Moments of rows `rows` of the data.
+///
+/// The chunk is shifted by its first row while it is copied (the shifted-data
+/// algorithm: cancellation then depends only on the spread of the chunk
+/// around one of its own points, not on the data's offset), its column sums
+/// are taken in the same pass, and the shifted cross-products are corrected
+/// to the chunk mean: `C = S - s sᵀ / W`.
 fn chunk_moments<T: Real>(
     x: MatRef<'_, T>,
     y: MatRef<'_, T>,
@@ -155,14 +162,54 @@ fn chunk_moments<T: Real>(
     rows: Range<usize>,
     centered: bool,
 ) -> Result<Moments> {
-    let (p, t) = (x.ncols(), y.ncols());
     let len = rows.len();
-    let mut xbuf = Vec::new();
-    let mut ybuf = Vec::new();
-    let mut xb = copy_to_f64(x.subrows(rows.start, len), "X", rows.start, &mut xbuf)?;
-    let mut yb = copy_to_f64(y.subrows(rows.start, len), "y", rows.start, &mut ybuf)?;
+    let (xs, ys) = (x.subrows(rows.start, len), y.subrows(rows.start, len));
+    let shift = |m: MatRef<'_, T>| -> Vec<f64> {
+        (0..m.ncols())
+            .map(|j| if centered { m[(0, j)].to_f64() } else { 0.0 })
+            .collect()
+    };
+    let (kx, ky) = (shift(xs), shift(ys));
     let ws: Option<Vec<f64>> = w.map(|w| w[rows.clone()].iter().map(|v| v.to_f64()).collect());
-    let sum_weights = match &ws {
+    // Reusing each thread's chunk buffer avoids a fresh multi-MiB allocation
+    // (page faults, zeroing) per chunk.
+    let mut xbuf = CHUNK_BUF.with(|b| b.take());
+    let mut ybuf = Vec::new();
+    let result = chunk_moments_in(
+        xs,
+        ys,
+        &kx,
+        &ky,
+        ws.as_deref(),
+        rows.start,
+        centered,
+        &mut xbuf,
+        &mut ybuf,
+    );
+    CHUNK_BUF.with(|b| b.replace(xbuf));
+    result
+}
+
+thread_local! {
+    static CHUNK_BUF: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+#[allow(clippy::too_many_arguments)]
+fn chunk_moments_in<T: Real>(
+    xs: MatRef<'_, T>,
+    ys: MatRef<'_, T>,
+    kx: &[f64],
+    ky: &[f64],
+    ws: Option<&[f64]>,
+    row0: usize,
+    centered: bool,
+    xbuf: &mut Vec<f64>,
+    ybuf: &mut Vec<f64>,
+) -> Result<Moments> {
+    let (len, p, t) = (xs.nrows(), xs.ncols(), ys.ncols());
+    let (xb, sx) = copy_shifted(xs, "X", row0, kx, ws, xbuf)?;
+    let (yb, sy) = copy_shifted(ys, "y", row0, ky, ws, ybuf)?;
+    let sum_weights = match ws {
         Some(ws) => ws.iter().sum(),
         None => len as f64,
     };
@@ -172,19 +219,16 @@ fn chunk_moments<T: Real>(
         return Ok(m);
     }
     m.sum_weights = sum_weights;
-    if centered {
-        m.mean_x = weighted_col_means(xb.as_ref(), ws.as_deref(), sum_weights);
-        m.mean_y = weighted_col_means(yb.as_ref(), ws.as_deref(), sum_weights);
-    }
-    let sqrt_w: Option<Vec<f64>> = ws.map(|ws| ws.iter().map(|v| v.sqrt()).collect());
-    center_and_scale(xb.as_mut(), &m.mean_x, sqrt_w.as_deref());
-    center_and_scale(yb.as_mut(), &m.mean_y, sqrt_w.as_deref());
-    // A fixed sequential GEMM per chunk: parallelism is across chunks.
-    matmul(
+    // A fixed sequential GEMM per chunk (parallelism is across chunks), on
+    // the lower triangle only: XᵀX is symmetric.
+    triangular::matmul(
         m.cxx.as_mut(),
+        BlockStructure::TriangularLower,
         Accum::Replace,
         xb.as_ref().transpose(),
+        BlockStructure::Rectangular,
         xb.as_ref(),
+        BlockStructure::Rectangular,
         1.0,
         Par::Seq,
     );
@@ -196,45 +240,27 @@ fn chunk_moments<T: Real>(
         1.0,
         Par::Seq,
     );
+    if centered {
+        let inv = 1.0 / sum_weights;
+        for j in 0..p {
+            for i in j..p {
+                m.cxx[(i, j)] -= sx[i] * sx[j] * inv;
+            }
+            for k in 0..t {
+                m.cxy[(j, k)] -= sx[j] * sy[k] * inv;
+            }
+            m.mean_x[j] = kx[j] + sx[j] * inv;
+        }
+        for k in 0..t {
+            m.mean_y[k] = ky[k] + sy[k] * inv;
+        }
+    }
+    for j in 0..p {
+        for i in 0..j {
+            m.cxx[(i, j)] = m.cxx[(j, i)];
+        }
+    }
     Ok(m)
-}
-
-/// Weighted mean of each column of `a`.
-pub(crate) fn weighted_col_means(a: MatRef<'_, f64>, w: Option<&[f64]>, sum_w: f64) -> Vec<f64> {
-    let (m, n) = a.shape();
-    let mut mean = vec![0.0; n];
-    if a.col_stride() == 1 {
-        for i in 0..m {
-            let wi = w.map_or(1.0, |w| w[i]);
-            for (j, mj) in mean.iter_mut().enumerate() {
-                *mj += wi * a[(i, j)];
-            }
-        }
-    } else {
-        for (j, mj) in mean.iter_mut().enumerate() {
-            let mut s = 0.0;
-            for i in 0..m {
-                s += w.map_or(1.0, |w| w[i]) * a[(i, j)];
-            }
-            *mj = s;
-        }
-    }
-    for v in &mut mean {
-        *v /= sum_w;
-    }
-    mean
-}
-
-/// `a[i, j] <- sqrt_w[i] * (a[i, j] - mean[j])`.
-pub(crate) fn center_and_scale(mut a: MatMut<'_, f64>, mean: &[f64], sqrt_w: Option<&[f64]>) {
-    let (m, n) = a.shape();
-    for j in 0..n {
-        let mj = mean[j];
-        for i in 0..m {
-            let s = sqrt_w.map_or(1.0, |s| s[i]);
-            a[(i, j)] = s * (a[(i, j)] - mj);
-        }
-    }
 }
 
 #[cfg(test)]

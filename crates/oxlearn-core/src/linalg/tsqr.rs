@@ -7,8 +7,7 @@
 //! `X` block are those of the centred `X`, so the cutoff below matches
 //! LAPACK's `gelsd` as scikit-learn calls it (`cond = tol`).
 
-use super::chunks::{copy_to_f64, ChunkPlan};
-use super::moments::center_and_scale;
+use super::chunks::{copy_shifted, ChunkPlan};
 use super::solve::sequential_dense_kernels;
 use crate::{Error, Real, Result};
 use faer::{Mat, MatRef};
@@ -47,20 +46,18 @@ pub fn lstsq<T: Real>(
         None::<Mat<f64>>,
         |rows| {
             let len = rows.len();
+            let ws: Option<Vec<f64>> =
+                w.map(|w| w[rows.clone()].iter().map(|v| v.to_f64()).collect());
             let mut xbuf = Vec::new();
             let mut ybuf = Vec::new();
-            let xb = copy_to_f64(x.subrows(rows.start, len), "X", rows.start, &mut xbuf)?;
-            let yb = copy_to_f64(y.subrows(rows.start, len), "y", rows.start, &mut ybuf)?;
-            let mut a = Mat::from_fn(
+            let (xs, ys) = (x.subrows(rows.start, len), y.subrows(rows.start, len));
+            let (xb, _) = copy_shifted(xs, "X", rows.start, mean_x, ws.as_deref(), &mut xbuf)?;
+            let (yb, _) = copy_shifted(ys, "y", rows.start, mean_y, ws.as_deref(), &mut ybuf)?;
+            let a = Mat::from_fn(
                 len,
                 q,
                 |i, j| if j < p { xb[(i, j)] } else { yb[(i, j - p)] },
             );
-            let mut mean = mean_x.to_vec();
-            mean.extend_from_slice(mean_y);
-            let sqrt_w: Option<Vec<f64>> =
-                w.map(|w| w[rows].iter().map(|v| v.to_f64().sqrt()).collect());
-            center_and_scale(a.as_mut(), &mean, sqrt_w.as_deref());
             Ok(a.qr().thin_R().to_owned())
         },
         |acc, r| {

@@ -7,7 +7,6 @@ mod ridge;
 pub use least_squares::{fit_least_squares, least_squares_from_moments, LeastSquaresParams};
 pub use ridge::{fit_ridge, ridge_fit_from_moments, RidgeParams};
 
-use crate::linalg::chunks::copy_to_f64;
 use crate::{Error, Real, Result};
 use faer::{Mat, MatRef};
 use rayon::prelude::*;
@@ -62,31 +61,35 @@ pub fn predict_linear<T: Real>(
             got: intercept.len(),
         });
     }
-    let c: Vec<f64> = (0..t).flat_map(|k| (0..p).map(move |j| coef[(k, j)].to_f64())).collect();
+    let c: Vec<f64> = (0..t)
+        .flat_map(|k| (0..p).map(move |j| coef[(k, j)].to_f64()))
+        .collect();
     let b: Vec<f64> = intercept.iter().map(|v| v.to_f64()).collect();
-    out.par_chunks_mut(PREDICT_BLOCK_ROWS * t).enumerate().try_for_each(|(blk, out)| {
-        let r0 = blk * PREDICT_BLOCK_ROWS;
-        let len = out.len() / t;
-        let xb = x.subrows(r0, len);
-        let mut acc = vec![0.0f64; len * t];
-        if xb.row_stride() == 1 && xb.col_stride() != 1 {
-            dot_col_major(xb, &c, t, &mut acc);
-        } else {
-            dot_rows(xb, &c, t, &mut acc);
-        }
-        for i in 0..len {
-            for k in 0..t {
-                let v = acc[i * t + k];
-                // Any NaN/inf input makes its row's sum non-finite; only then
-                // is the row scanned, to tell bad input from overflow.
-                if !v.is_finite() {
-                    check_row_finite(xb, i, r0)?;
-                }
-                out[i * t + k] = T::from_f64(v + b[k]);
+    out.par_chunks_mut(PREDICT_BLOCK_ROWS * t)
+        .enumerate()
+        .try_for_each(|(blk, out)| {
+            let r0 = blk * PREDICT_BLOCK_ROWS;
+            let len = out.len() / t;
+            let xb = x.subrows(r0, len);
+            let mut acc = vec![0.0f64; len * t];
+            if xb.row_stride() == 1 && xb.col_stride() != 1 {
+                dot_col_major(xb, &c, t, &mut acc);
+            } else {
+                dot_rows(xb, &c, t, &mut acc);
             }
-        }
-        Ok(())
-    })
+            for i in 0..len {
+                for k in 0..t {
+                    let v = acc[i * t + k];
+                    // Any NaN/inf input makes its row's sum non-finite; only then
+                    // is the row scanned, to tell bad input from overflow.
+                    if !v.is_finite() {
+                        check_row_finite(xb, i, r0)?;
+                    }
+                    out[i * t + k] = T::from_f64(v + b[k]);
+                }
+            }
+            Ok(())
+        })
 }
 
 /// Row-wise dot products of a block, compiled for the best SIMD level the

@@ -225,3 +225,16 @@ def test_unsupported_parameters_fall_back(caplog):
     assert "Ridge.fit: fallback to scikit-learn (solver='lsqr'" in caplog.text
     assert_allclose(ours.coef_, sk.LinearRegression(positive=True).fit(X, y).coef_)
     assert_allclose(ridge.coef_, sk.Ridge(solver="lsqr").fit(X, y).coef_)
+
+
+@pytest.mark.parametrize("cls", [LinearRegression, Ridge, IncrementalLinearRegression])
+def test_large_offset_data_is_stable(cls):
+    # Raw sums of squares would lose ~12 digits here; shifted, centred
+    # moments do not.
+    rng = np.random.default_rng(11)
+    X = 1e6 + rng.standard_normal((20_000, 5))
+    y = (X - 1e6) @ np.arange(1.0, 6.0) + 0.01 * rng.standard_normal(20_000)
+    ours = cls().fit(X, y)
+    ref = getattr(sk, cls.__name__.replace("Incremental", ""))().fit(X, y)
+    assert_allclose(ours.coef_, ref.coef_, rtol=1e-7)
+    assert _rel(ours.predict(X), ref.predict(X)) < 1e-9
