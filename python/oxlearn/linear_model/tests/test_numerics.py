@@ -237,4 +237,6 @@ def test_large_offset_data_is_stable(cls):
     ours = cls().fit(X, y)
     ref = getattr(sk, cls.__name__.replace("Incremental", ""))().fit(X, y)
     assert_allclose(ours.coef_, ref.coef_, rtol=1e-7)
-    assert _rel(ours.predict(X), ref.predict(X)) < 1e-9
+    # Predictions cancel a ~1.5e7 intercept against X @ coef: both libraries
+    # round at that scale, so compare at 1e-7 relative to |y| ~ 10.
+    assert _rel(ours.predict(X), ref.predict(X)) < 1e-7
