@@ -15,12 +15,11 @@ import sys
 import time
 
 import numpy as np
+import oxlearn
 import sklearn
+from oxlearn import linear_model as ox
 from sklearn import linear_model as sk
 from sklearn.datasets import make_regression
-
-import oxlearn
-from oxlearn import linear_model as ox
 
 try:
     import sklearnex
@@ -124,9 +123,11 @@ def main():
         for impl, factory in impls.items():
             if factory is None:
                 continue
-            fit_t[impl] = median_time(lambda f=factory: fitted.__setitem__(impl, f().fit(X, y)),
-                                      args.repeat)
-            pred_t[impl] = median_time(lambda m=fitted[impl]: m.predict(Xp), args.repeat)
+            def fit(f=factory, impl=impl, X=X, y=y, fitted=fitted):
+                fitted[impl] = f().fit(X, y)
+
+            fit_t[impl] = median_time(fit, args.repeat)
+            pred_t[impl] = median_time(lambda m=fitted[impl], Xp=Xp: m.predict(Xp), args.repeat)
         for op, t in (("fit", fit_t), ("predict", pred_t)):
             sk_r = t["oxlearn"] / t["sklearn"]
             ix_r = t["oxlearn"] / t["intelex"] if "intelex" in t else float("nan")

@@ -1,5 +1,7 @@
-"""oxlearn quickstart: fit, save every supported way, load in a fresh process,
-compare predictions, and time oxlearn against stock scikit-learn.
+"""oxlearn quickstart.
+
+Fit, save every supported way, load in a fresh process, compare predictions,
+and time oxlearn against stock scikit-learn.
 
 Run by ``bash scripts/main.sh`` (after a release build).
 """
@@ -15,11 +17,10 @@ from pathlib import Path
 import cloudpickle
 import joblib
 import numpy as np
-from sklearn import linear_model as sk
-from sklearn.datasets import make_regression
-
 import oxlearn
 from oxlearn.linear_model import IncrementalLinearRegression, LinearRegression, Ridge
+from sklearn import linear_model as sk
+from sklearn.datasets import make_regression
 
 LOADER = """
 import pickle, sys

@@ -4,8 +4,8 @@ Estimators subclass their scikit-learn counterparts and keep their API and
 fitted attributes; :func:`patch_sklearn` swaps them into ``sklearn.*``.
 """
 
-from oxlearn._core import __version__
 from oxlearn._config import config_context, get_config, set_config
+from oxlearn._core import __version__
 from oxlearn._patch import get_patch_names, patch_sklearn, sklearn_is_patched, unpatch_sklearn
 
 __all__ = [

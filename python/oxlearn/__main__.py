@@ -1,4 +1,7 @@
-"""``python -m oxlearn [-m module | script.py] [args...]``: run a program with scikit-learn patched."""
+"""Run a program with scikit-learn patched.
+
+``python -m oxlearn [-m module | script.py] [args...]``
+"""
 
 import runpy
 import sys

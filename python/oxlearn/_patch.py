@@ -11,7 +11,9 @@ from oxlearn._logging import logger, set_verbose
 # imported it, so scikit-learn's own internal uses (e.g. RANSACRegressor's
 # default estimator) are accelerated too.
 _PATCHABLE = {
-    "LinearRegression": ("oxlearn.linear_model", ("sklearn.linear_model", "sklearn.linear_model._base")),
+    "LinearRegression": (
+        "oxlearn.linear_model", ("sklearn.linear_model", "sklearn.linear_model._base")
+    ),
     "Ridge": ("oxlearn.linear_model", ("sklearn.linear_model", "sklearn.linear_model._ridge")),
 }
 

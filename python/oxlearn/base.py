@@ -1,5 +1,8 @@
-"""What every oxlearn estimator shares: dispatch logging, fallback, device
-policy, tuning knobs and the canonical pickled state."""
+"""What every oxlearn estimator shares.
+
+Dispatch logging, fallback, device policy, tuning knobs and the canonical
+pickled state.
+"""
 
 import os
 

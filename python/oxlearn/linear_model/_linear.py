@@ -4,12 +4,17 @@ from scipy import sparse
 from sklearn import linear_model as _sk
 
 from oxlearn import _core
+from oxlearn._docs import accelerated_doc
 from oxlearn.base import LinearPredictMixin, OxlearnEstimatorMixin, n_threads
 from oxlearn.linear_model._base import set_linear_attributes, validate_fit_data
 
 
 class LinearRegression(OxlearnEstimatorMixin, LinearPredictMixin, _sk.LinearRegression):
-    __doc__ = _sk.LinearRegression.__doc__
+    __doc__ = accelerated_doc(
+        _sk.LinearRegression,
+        "Accelerated by oxlearn (Rust): dense float input, any ``sample_weight``; "
+        "``positive=True`` and sparse input run scikit-learn's implementation.",
+    )
 
     _oxlearn_kind = "linear_model.LinearRegression"
     _hyperparameter_specs = {"fit": {"chunk_rows": 0}}

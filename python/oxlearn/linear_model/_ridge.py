@@ -5,14 +5,19 @@ from scipy import sparse
 from sklearn import linear_model as _sk
 
 from oxlearn import _core
-from oxlearn.base import LinearPredictMixin, OxlearnEstimatorMixin, n_threads
+from oxlearn._docs import accelerated_doc
+from oxlearn.base import LinearPredictMixin, OxlearnEstimatorMixin
 from oxlearn.linear_model._base import set_linear_attributes, validate_fit_data
 
 _ACCELERATED_SOLVERS = ("auto", "cholesky", "svd")
 
 
 class Ridge(OxlearnEstimatorMixin, LinearPredictMixin, _sk.Ridge):
-    __doc__ = _sk.Ridge.__doc__
+    __doc__ = accelerated_doc(
+        _sk.Ridge,
+        "Accelerated by oxlearn (Rust): solvers 'auto', 'cholesky' and 'svd' on dense "
+        "input; other solvers, ``positive=True`` and sparse input run scikit-learn's.",
+    )
 
     _oxlearn_kind = "linear_model.Ridge"
     _hyperparameter_specs = {"fit": {"chunk_rows": 0}}

@@ -119,7 +119,9 @@ def test_ridge_per_target_alpha_and_bad_count():
         Ridge(alpha=[1.0, 2.0, 3.0]).fit(X, Y)
 
 
-@pytest.mark.parametrize("cls", [LinearRegression, Ridge, IncrementalLinearRegression, IncrementalRidge])
+@pytest.mark.parametrize(
+    "cls", [LinearRegression, Ridge, IncrementalLinearRegression, IncrementalRidge]
+)
 def test_float32_kept_float32(cls):
     X, y = make_regression(2000, 10, noise=1.0, random_state=0)
     X32, y32 = X.astype(np.float32), y.astype(np.float32)
@@ -197,7 +199,7 @@ def test_bad_input_errors(cls):
     X, y = make_regression(50, 3, random_state=0)
     Xn = X.copy()
     Xn[17, 2] = np.nan
-    with pytest.raises(ValueError, match=r"Input X contains NaN\. The first one is at row 17, column 2"):
+    with pytest.raises(ValueError, match=r"X contains NaN\. The first one is at row 17, column 2"):
         cls().fit(Xn, y)
     Xi = X.copy()
     Xi[3, 0] = np.inf
