@@ -4,6 +4,7 @@ Estimators subclass their scikit-learn counterparts and keep their API and
 fitted attributes; :func:`patch_sklearn` swaps them into ``sklearn.*``.
 """
 
+from oxlearn import exceptions, linear_model
 from oxlearn._config import config_context, get_config, set_config
 from oxlearn._core import __version__
 from oxlearn._patch import get_patch_names, patch_sklearn, sklearn_is_patched, unpatch_sklearn
@@ -11,8 +12,10 @@ from oxlearn._patch import get_patch_names, patch_sklearn, sklearn_is_patched, u
 __all__ = [
     "__version__",
     "config_context",
+    "exceptions",
     "get_config",
     "get_patch_names",
+    "linear_model",
     "patch_sklearn",
     "set_config",
     "sklearn_is_patched",

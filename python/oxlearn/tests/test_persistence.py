@@ -154,6 +154,35 @@ def test_issue_example_and_patched(tmp_path):
         oxlearn.unpatch_sklearn()
 
 
+ISSUE_SNIPPET = textwrap.dedent(
+    """
+    import pickle, sys
+    import numpy as np
+    from sklearn.datasets import make_regression
+    import oxlearn
+    X, y = make_regression()
+    if sys.argv[1] == "patched":
+        oxlearn.patch_sklearn()
+        from sklearn.linear_model import LinearRegression
+        model = LinearRegression().fit(X, y)
+        assert type(model).__module__.startswith("oxlearn.")
+    else:
+        model = oxlearn.linear_model.LinearRegression().fit(X, y)
+    with open(sys.argv[2], "wb") as f:
+        pickle.dump(model, f)
+    with open(sys.argv[2], "rb") as f:
+        loaded = pickle.load(f)
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    """
+)
+
+
+@pytest.mark.parametrize("mode", ["plain", "patched"])
+def test_issue_snippet_runs_unchanged(mode, tmp_path):
+    subprocess.run([sys.executable, "-c", ISSUE_SNIPPET, mode, str(tmp_path / "m.pkl")],
+                   check=True)
+
+
 def test_config_is_not_saved(tmp_path):
     X, y = make_regression(200, 4, random_state=0)
     with oxlearn.config_context(assume_finite=True, strict_persistence=True,
