@@ -15,11 +15,12 @@ import sys
 import time
 
 import numpy as np
-import oxlearn
 import sklearn
-from oxlearn import linear_model as ox
 from sklearn import linear_model as sk
 from sklearn.datasets import make_regression
+
+import oxlearn
+from oxlearn import linear_model as ox
 
 try:
     import sklearnex

@@ -17,10 +17,11 @@ from pathlib import Path
 import cloudpickle
 import joblib
 import numpy as np
-import oxlearn
-from oxlearn.linear_model import IncrementalLinearRegression, LinearRegression, Ridge
 from sklearn import linear_model as sk
 from sklearn.datasets import make_regression
+
+import oxlearn
+from oxlearn.linear_model import IncrementalLinearRegression, LinearRegression, Ridge
 
 LOADER = """
 import pickle, sys
