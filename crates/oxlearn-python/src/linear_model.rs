@@ -70,12 +70,39 @@ fn fit_to_py<'py, T: Element + Real>(
     (coef, intercept.into_pyarray(py), fit.rank, singular).into_pyobject(py)
 }
 
+/// Which linear fit to run (one binding path serves both).
+enum LinearSpec {
+    LeastSquares(LeastSquaresParams),
+    Ridge(RidgeParams),
+}
+
+fn fit_linear<'py, T: Element + Real>(
+    x: PyReadonlyArray2<'py, T>,
+    y: &Bound<'py, PyAny>,
+    w: Option<&Bound<'py, PyAny>>,
+    spec: LinearSpec,
+    n_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let py = y.py();
+    let (y, w) = targets::<T>(y, w)?;
+    let (xv, yv) = (mat_ref(&x), mat_ref(&y));
+    let wv = w.as_ref().map(|w| slice(w, "sample_weight")).transpose()?;
+    let fit = py
+        .detach(|| {
+            with_threads(n_threads, || match &spec {
+                LinearSpec::LeastSquares(p) => lm::fit_least_squares(xv, yv, wv, p),
+                LinearSpec::Ridge(p) => lm::fit_ridge(xv, yv, wv, p),
+            })
+        })?
+        .map_err(core_err)?;
+    fit_to_py::<T>(py, &fit)
+}
+
 /// Least squares. Returns `(coef (t, p), intercept (t,), rank, singular)` in X's dtype.
 #[pyfunction]
 #[pyo3(signature = (x, y, sample_weight, fit_intercept, tol, chunk_rows, n_threads))]
 #[allow(clippy::too_many_arguments)]
 fn fit_linear_regression<'py>(
-    py: Python<'py>,
     x: &Bound<'py, PyAny>,
     y: &Bound<'py, PyAny>,
     sample_weight: Option<&Bound<'py, PyAny>>,
@@ -84,29 +111,12 @@ fn fit_linear_regression<'py>(
     chunk_rows: usize,
     n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyTuple>> {
-    fn go<'py, T: Element + Real>(
-        x: PyReadonlyArray2<'py, T>,
-        y: &Bound<'py, PyAny>,
-        w: Option<&Bound<'py, PyAny>>,
-        params: LeastSquaresParams,
-        n_threads: Option<usize>,
-    ) -> PyResult<Bound<'py, PyTuple>> {
-        let py = y.py();
-        let (y, w) = targets::<T>(y, w)?;
-        let (xv, yv) = (mat_ref(&x), mat_ref(&y));
-        let wv = w.as_ref().map(|w| slice(w, "sample_weight")).transpose()?;
-        let fit = py
-            .detach(|| with_threads(n_threads, || lm::fit_least_squares(xv, yv, wv, &params)))?
-            .map_err(core_err)?;
-        fit_to_py::<T>(py, &fit)
-    }
-    let params = LeastSquaresParams {
+    let spec = LinearSpec::LeastSquares(LeastSquaresParams {
         fit_intercept,
         tol,
         chunk_rows,
-    };
-    let _ = py;
-    dispatch_float!(x, go(y, sample_weight, params, n_threads))
+    });
+    dispatch_float!(x, fit_linear(y, sample_weight, spec, n_threads))
 }
 
 /// Ridge. Returns `(coef (t, p), intercept (t,), None, None)` in X's dtype.
@@ -114,7 +124,6 @@ fn fit_linear_regression<'py>(
 #[pyo3(signature = (x, y, sample_weight, alpha, fit_intercept, chunk_rows, n_threads))]
 #[allow(clippy::too_many_arguments)]
 fn fit_ridge<'py>(
-    py: Python<'py>,
     x: &Bound<'py, PyAny>,
     y: &Bound<'py, PyAny>,
     sample_weight: Option<&Bound<'py, PyAny>>,
@@ -123,29 +132,12 @@ fn fit_ridge<'py>(
     chunk_rows: usize,
     n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyTuple>> {
-    fn go<'py, T: Element + Real>(
-        x: PyReadonlyArray2<'py, T>,
-        y: &Bound<'py, PyAny>,
-        w: Option<&Bound<'py, PyAny>>,
-        params: RidgeParams,
-        n_threads: Option<usize>,
-    ) -> PyResult<Bound<'py, PyTuple>> {
-        let py = y.py();
-        let (y, w) = targets::<T>(y, w)?;
-        let (xv, yv) = (mat_ref(&x), mat_ref(&y));
-        let wv = w.as_ref().map(|w| slice(w, "sample_weight")).transpose()?;
-        let fit = py
-            .detach(|| with_threads(n_threads, || lm::fit_ridge(xv, yv, wv, &params)))?
-            .map_err(core_err)?;
-        fit_to_py::<T>(py, &fit)
-    }
-    let _ = py;
-    let params = RidgeParams {
+    let spec = LinearSpec::Ridge(RidgeParams {
         alpha,
         fit_intercept,
         chunk_rows,
-    };
-    dispatch_float!(x, go(y, sample_weight, params, n_threads))
+    });
+    dispatch_float!(x, fit_linear(y, sample_weight, spec, n_threads))
 }
 
 fn mat_to_py<'py>(py: Python<'py>, m: MatRef<'_, f64>) -> PyResult<Bound<'py, PyAny>> {

@@ -41,6 +41,29 @@ def validate_fit_data(est, X, y, sample_weight, reset=True):
     return X, Y, sample_weight, y_1d
 
 
+class AcceleratedLinearFitMixin:
+    """``fit`` for linear models: fall back, or validate and call Rust.
+
+    Subclasses implement ``_fallback_reason(X)`` (a string when scikit-learn
+    must run) and ``_fit_rust(X, Y, sample_weight)``, which returns
+    ``(coef, intercept)`` and may set extra fitted attributes. Comes before
+    the scikit-learn class in the bases, so ``super().fit`` is scikit-learn's.
+    """
+
+    def _fit(self, X, y, sample_weight):
+        self._validate_params()
+        reason = self._fallback_reason(X)
+        if reason:
+            self._log_fallback("fit", reason)
+            return super().fit(X, y, sample_weight)
+        self._check_device("fit")
+        X, Y, sw, y_1d = validate_fit_data(self, X, y, sample_weight)
+        self._log_accelerated("fit")
+        coef, intercept = self._fit_rust(X, Y, sw)
+        set_linear_attributes(self, coef, intercept, y_1d, self.fit_intercept)
+        return self
+
+
 def set_linear_attributes(est, coef, intercept, y_1d, fit_intercept):
     """Set ``coef_`` and ``intercept_`` with scikit-learn's shapes and types."""
     if y_1d:

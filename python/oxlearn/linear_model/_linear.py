@@ -6,10 +6,12 @@ from sklearn import linear_model as _sk
 from oxlearn import _core
 from oxlearn._docs import accelerated_doc
 from oxlearn.base import LinearPredictMixin, OxlearnEstimatorMixin, n_threads
-from oxlearn.linear_model._base import set_linear_attributes, validate_fit_data
+from oxlearn.linear_model._base import AcceleratedLinearFitMixin
 
 
-class LinearRegression(OxlearnEstimatorMixin, LinearPredictMixin, _sk.LinearRegression):
+class LinearRegression(
+    OxlearnEstimatorMixin, LinearPredictMixin, AcceleratedLinearFitMixin, _sk.LinearRegression
+):
     __doc__ = accelerated_doc(
         _sk.LinearRegression,
         "Accelerated by oxlearn (Rust): dense float input, any ``sample_weight``; "
@@ -48,22 +50,16 @@ class LinearRegression(OxlearnEstimatorMixin, LinearPredictMixin, _sk.LinearRegr
         self : object
             Fitted Estimator.
         """
-        self._validate_params()
-        reason = self._fallback_reason(X)
-        if reason:
-            self._log_fallback("fit", reason)
-            return super().fit(X, y, sample_weight)
-        self._check_device("fit")
-        X, Y, sw, y_1d = validate_fit_data(self, X, y, sample_weight)
-        self._log_accelerated("fit")
+        return self._fit(X, y, sample_weight)
+
+    def _fit_rust(self, X, Y, sample_weight):
         coef, intercept, rank, singular = _core.fit_linear_regression(
-            X, Y, sw, self.fit_intercept, float(self.tol),
+            X, Y, sample_weight, self.fit_intercept, float(self.tol),
             self.get_hyperparameters("fit").chunk_rows, n_threads(self.n_jobs),
         )
-        set_linear_attributes(self, coef, intercept, y_1d, self.fit_intercept)
         self.rank_ = int(rank)
         self.singular_ = singular
-        return self
+        return coef, intercept
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -7,12 +7,12 @@ from sklearn import linear_model as _sk
 from oxlearn import _core
 from oxlearn._docs import accelerated_doc
 from oxlearn.base import LinearPredictMixin, OxlearnEstimatorMixin
-from oxlearn.linear_model._base import set_linear_attributes, validate_fit_data
+from oxlearn.linear_model._base import AcceleratedLinearFitMixin
 
 _ACCELERATED_SOLVERS = ("auto", "cholesky", "svd")
 
 
-class Ridge(OxlearnEstimatorMixin, LinearPredictMixin, _sk.Ridge):
+class Ridge(OxlearnEstimatorMixin, LinearPredictMixin, AcceleratedLinearFitMixin, _sk.Ridge):
     __doc__ = accelerated_doc(
         _sk.Ridge,
         "Accelerated by oxlearn (Rust): solvers 'auto', 'cholesky' and 'svd' on dense "
@@ -52,28 +52,22 @@ class Ridge(OxlearnEstimatorMixin, LinearPredictMixin, _sk.Ridge):
         self : object
             Fitted estimator.
         """
-        self._validate_params()
-        reason = self._fallback_reason(X)
-        if reason:
-            self._log_fallback("fit", reason)
-            return super().fit(X, y, sample_weight)
-        self._check_device("fit")
-        X, Y, sw, y_1d = validate_fit_data(self, X, y, sample_weight)
+        return self._fit(X, y, sample_weight)
+
+    def _fit_rust(self, X, Y, sample_weight):
         alpha = np.asarray(self.alpha, dtype=np.float64).ravel()
         if alpha.size not in (1, Y.shape[1]):
             raise ValueError(
                 "Number of targets and number of penalties do not correspond: "
                 f"{alpha.size} != {Y.shape[1]}"
             )
-        self._log_accelerated("fit")
         coef, intercept, _, _ = _core.fit_ridge(
-            X, Y, sw, alpha.tolist(), self.fit_intercept,
+            X, Y, sample_weight, alpha.tolist(), self.fit_intercept,
             self.get_hyperparameters("fit").chunk_rows, None,
         )
-        set_linear_attributes(self, coef, intercept, y_1d, self.fit_intercept)
         self.n_iter_ = None
         self.solver_ = "svd" if self.solver == "svd" else "cholesky"
-        return self
+        return coef, intercept
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
