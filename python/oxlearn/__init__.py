@@ -7,16 +7,20 @@ fitted attributes; :func:`patch_sklearn` swaps them into ``sklearn.*``.
 from oxlearn import exceptions, linear_model
 from oxlearn._config import config_context, get_config, set_config
 from oxlearn._core import __version__
+from oxlearn._io import from_sklearn, load, save
 from oxlearn._patch import get_patch_names, patch_sklearn, sklearn_is_patched, unpatch_sklearn
 
 __all__ = [
     "__version__",
     "config_context",
     "exceptions",
+    "from_sklearn",
     "get_config",
     "get_patch_names",
     "linear_model",
+    "load",
     "patch_sklearn",
+    "save",
     "set_config",
     "sklearn_is_patched",
     "unpatch_sklearn",

@@ -88,8 +88,9 @@ def _le_contiguous(value):
     return arr if arr.flags.c_contiguous else arr.copy(order="C")
 
 
-def get_state(est):
-    """Return the canonical, sealed state of an oxlearn estimator."""
+def seal(est, file_layout=False):
+    """Return ``(sealed header JSON, [(name, array), ...])`` for an oxlearn estimator."""
+    est._verify_pending()
     schema = _core.schema(est._oxlearn_kind)
     fitted = hasattr(est, "n_features_in_")
     arrays, attrs, dtype = [], {}, None
@@ -120,7 +121,12 @@ def get_state(est):
         "arrays": [],
         "checksum": "",
     }
-    sealed = _core.seal_header(json.dumps(header, allow_nan=False), arrays)
+    return _core.seal_header(json.dumps(header, allow_nan=False), arrays, file_layout), arrays
+
+
+def get_state(est):
+    """Return the canonical, sealed state of an oxlearn estimator (its pickle)."""
+    sealed, arrays = seal(est)
     return {STATE_KEY: sealed, "arrays": dict(arrays)}
 
 
@@ -156,14 +162,19 @@ def set_state(est, state):
             f"{STATE_KEY!r} header); the pickle is corrupt or was not written by oxlearn"
         )
     arrays = state["arrays"]
-    canonical, found = _core.open_header(state[STATE_KEY], arrays, runtime_versions())
-    header = json.loads(canonical)
+    found = _core.open_header(state[STATE_KEY], arrays, runtime_versions())
+    header = json.loads(state[STATE_KEY])
     if header["kind"] != est._oxlearn_kind:
         raise ModelFileCorruptError(
             f"the state holds a {header['kind']} model but is being loaded into "
             f"{type(est).__name__} ({est._oxlearn_kind})"
         )
     _report(est, header, found)
+    apply(est, header, arrays)
+
+
+def apply(est, header, arrays):
+    """Set the parameters and fitted attributes of a verified model on ``est``."""
     est.__dict__.update({k: _decode(v) for k, v in header["params"].items()})
     if not header["fitted"]:
         return

@@ -38,7 +38,11 @@ class OxlearnEstimatorMixin:
 
     # --- dispatch ---------------------------------------------------------
     def _check_device(self, method):
-        """Apply ``target_offload``: the CPU is the only device implemented so far."""
+        """Verify a lazily loaded model, then apply ``target_offload``.
+
+        The CPU is the only device implemented so far.
+        """
+        self._verify_pending()
         config = oxlearn_config()
         offload = config["target_offload"]
         if offload.startswith("gpu"):
@@ -83,6 +87,37 @@ class OxlearnEstimatorMixin:
         cls.get_hyperparameters(op).reset()
 
     # --- persistence ------------------------------------------------------
+    @classmethod
+    def _sklearn_counterpart(cls):
+        """The stock scikit-learn class this estimator converts to."""
+        for base in cls.__mro__[1:]:
+            if base.__module__.startswith("sklearn."):
+                return base
+        raise TypeError(f"{cls.__name__} has no scikit-learn counterpart")
+
+    def to_sklearn(self):
+        """Return the stock scikit-learn equivalent of this fitted model.
+
+        Returns
+        -------
+        estimator : scikit-learn estimator
+            Same parameters and fitted attributes; usable without oxlearn.
+        """
+        from oxlearn._io import to_sklearn
+
+        return to_sklearn(self)
+
+    def _verify_pending(self):
+        """Verify the array checksums of a model loaded with ``mmap=True``.
+
+        Runs once, before the first computation or pickling; a failure is
+        raised again on every later call, never skipped.
+        """
+        pending = self.__dict__.get("_oxlearn_pending_verification")
+        if pending is not None:
+            _core.verify_array_digests(*pending)
+            del self.__dict__["_oxlearn_pending_verification"]
+
     def __getstate__(self):
         return _persistence.get_state(self)
 

@@ -208,15 +208,21 @@ pub fn check_compatibility(h: &Header, rt: &Runtime) -> Result<Vec<CompatWarning
 }
 
 /// The whole load-time check, in the order every reader uses: parse, verify
-/// the checksum (so that any damaged byte reads as corruption), apply the
-/// compatibility table, then validate the structure.
+/// the header checksum (so that any damaged byte reads as corruption), the
+/// array digests unless `lazy_digests` (the caller then verifies them before
+/// first use, see [`Header::verify_digests`]), apply the compatibility table,
+/// then validate the structure.
 pub fn open_checked(
     raw: &str,
     arrays: &[ArrayView<'_>],
     rt: &Runtime,
+    lazy_digests: bool,
 ) -> Result<(Header, Vec<CompatWarning>)> {
     let h = Header::parse(raw)?;
-    h.verify_checksum(raw, arrays)?;
+    h.verify_checksum(raw)?;
+    if !lazy_digests {
+        h.verify_digests(arrays)?;
+    }
     let warnings = check_compatibility(&h, rt)?;
     h.verify_structure(arrays)?;
     Ok((h, warnings))

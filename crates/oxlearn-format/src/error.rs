@@ -8,9 +8,11 @@ pub enum FormatError {
         "model header is unreadable ({0}); the model data is corrupt or was not written by oxlearn"
     )]
     BadHeader(String),
-    /// The checksum stored in the header does not match the content.
-    #[error("checksum mismatch: the header records {stored} but the content hashes to {actual}; the model data is corrupt (modified or truncated after it was written)")]
+    /// A checksum stored in the header does not match the content.
+    #[error("checksum mismatch in the {what}: the header records {stored} but the content hashes to {actual}; the model data is corrupt (modified or truncated after it was written)")]
     ChecksumMismatch {
+        /// What was hashed: "header" or an array.
+        what: String,
         /// Checksum recorded by the writer.
         stored: String,
         /// Checksum of what was read.
@@ -72,6 +74,9 @@ pub enum FormatError {
         /// Kinds this build knows.
         known: String,
     },
+    /// A model file's layout (length prefix, padding, offsets) is invalid.
+    #[error("invalid model file layout: {0}; the file is corrupt or truncated")]
+    BadLayout(String),
     /// The model needs a newer reader (format or schema version).
     #[error("{what} {written} is newer than this oxlearn {reader} reads ({supported}); install oxlearn >= {writer_oxlearn} to load this model")]
     TooNew {
@@ -115,6 +120,7 @@ impl FormatError {
         matches!(
             self,
             FormatError::BadHeader(_)
+                | FormatError::BadLayout(_)
                 | FormatError::ChecksumMismatch { .. }
                 | FormatError::MissingArray { .. }
                 | FormatError::UnexpectedArray { .. }

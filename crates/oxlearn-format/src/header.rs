@@ -20,17 +20,23 @@ pub const MAX_NDIM: usize = 8;
 /// How a header with a blanked checksum ends (`checksum` is its last field).
 const BLANK_TAIL: &str = "\"checksum\":\"\"}";
 
-/// `xxh3-64:<hex>` of the header bytes (length-prefixed) then each array's
-/// bytes. `header` is the JSON as written with the checksum value blanked.
-pub fn checksum_of(header: &str, arrays: &[ArrayView<'_>]) -> String {
+/// `xxh3-64:<hex>` of a header's bytes (length-prefixed), where `header` is
+/// the JSON as written with the checksum value blanked. The header carries
+/// every array's digest, so this one value covers the whole model.
+pub fn checksum_of(header: &str) -> String {
     let mut h = Xxh3::new();
     h.update(&(header.len() as u64).to_le_bytes());
     h.update(header.as_bytes());
-    for a in arrays {
-        h.update(a.data);
-    }
     format!("xxh3-64:{:016x}", h.digest())
 }
+
+/// The digest of one array's bytes, as recorded in its manifest entry.
+pub fn digest_of(data: &[u8]) -> String {
+    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(data))
+}
+
+/// Alignment of every array in a model file, in bytes.
+pub const FILE_ALIGN: u64 = 64;
 
 /// Element types an array may have. Always little-endian, C order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,6 +101,11 @@ pub struct ArrayEntry {
     pub dtype: DType,
     /// Shape, C order; `[]` is a scalar.
     pub shape: Vec<u64>,
+    /// XXH3-64 of the array's bytes, 16 lowercase hex digits.
+    pub xxh3: String,
+    /// Byte offset of the array in a model file's data section (files only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
 }
 
 impl ArrayEntry {
@@ -160,9 +171,9 @@ pub struct Header {
     /// Array manifest, in storage order.
     #[serde(default)]
     pub arrays: Vec<ArrayEntry>,
-    /// `xxh3-64:<16 hex digits>` over the header's JSON bytes as written
-    /// (with this value blanked; it is always the last field) followed by
-    /// every array's bytes in manifest order.
+    /// `xxh3-64:<16 hex digits>` over the header's JSON bytes as written,
+    /// with this value blanked (it is always the last field). The manifest
+    /// holds each array's digest, so this covers the whole model.
     #[serde(default)]
     pub checksum: String,
 }
@@ -185,23 +196,31 @@ impl Header {
         serde_json::to_string(self).map_err(|e| FormatError::BadHeader(e.to_string()))
     }
 
-    /// Sets the manifest from `arrays`, validates everything against the
-    /// kind's schema, computes the checksum and returns the header's JSON:
-    /// canonical (fixed field order, no whitespace), `checksum` last.
-    pub fn seal(mut self, arrays: &[ArrayView<'_>]) -> Result<String> {
-        self.arrays = arrays
-            .iter()
-            .map(|a| ArrayEntry {
+    /// Sets the manifest from `arrays` (with each array's digest, and file
+    /// offsets when `file_layout`), validates everything against the kind's
+    /// schema, computes the checksum and returns the header's JSON: canonical
+    /// (fixed field order, no whitespace), `checksum` last.
+    pub fn seal(mut self, arrays: &[ArrayView<'_>], file_layout: bool) -> Result<String> {
+        let mut offset = 0u64;
+        self.arrays = Vec::with_capacity(arrays.len());
+        for a in arrays {
+            let entry_offset = file_layout.then_some(offset);
+            offset = offset
+                .checked_add((a.data.len() as u64).div_ceil(FILE_ALIGN) * FILE_ALIGN)
+                .ok_or_else(|| FormatError::BadHeader("model larger than 2^64 bytes".into()))?;
+            self.arrays.push(ArrayEntry {
                 name: a.name.to_owned(),
                 dtype: a.dtype,
                 shape: a.shape.to_vec(),
-            })
-            .collect();
+                xxh3: digest_of(a.data),
+                offset: entry_offset,
+            });
+        }
         self.check_manifest(arrays)?;
         schema::validate(&self, arrays)?;
         self.checksum = String::new();
         let blank = self.to_json()?;
-        let checksum = checksum_of(&blank, arrays);
+        let checksum = checksum_of(&blank);
         let body = blank
             .strip_suffix(BLANK_TAIL)
             .ok_or_else(|| FormatError::BadHeader("checksum is not the last field".into()))?;
@@ -209,29 +228,49 @@ impl Header {
     }
 
     /// Parses and fully verifies a header against its arrays (checksum,
-    /// manifest, schema), without the compatibility table; see
+    /// digests, manifest, schema), without the compatibility table; see
     /// [`crate::open_checked`] for the whole load-time check.
     pub fn open(json: &str, arrays: &[ArrayView<'_>]) -> Result<Header> {
         let h = Header::parse(json)?;
-        h.verify_checksum(json, arrays)?;
+        h.verify_checksum(json)?;
+        h.verify_digests(arrays)?;
         h.verify_structure(arrays)?;
         Ok(h)
     }
 
-    /// Verifies the checksum over `raw` (this header's exact JSON bytes, with
-    /// the checksum value blanked) followed by the arrays' bytes. Any changed
-    /// byte of the header or the data fails here, whatever it changed.
-    pub fn verify_checksum(&self, raw: &str, arrays: &[ArrayView<'_>]) -> Result<()> {
+    /// Verifies the header checksum over `raw` (this header's exact JSON
+    /// bytes, with the checksum value blanked). Any changed byte of the
+    /// header fails here, whatever it changed; since the header records each
+    /// array's digest, [`Header::verify_digests`] then covers the data.
+    /// Costs O(header), whatever the size of the arrays.
+    pub fn verify_checksum(&self, raw: &str) -> Result<()> {
         let tail = format!("\"checksum\":\"{}\"}}", self.checksum);
         let actual = match raw.strip_suffix(tail.as_str()) {
-            Some(body) => checksum_of(&format!("{body}{BLANK_TAIL}"), arrays),
+            Some(body) => checksum_of(&format!("{body}{BLANK_TAIL}")),
             None => "(checksum is not the header's last field)".into(),
         };
         if actual != self.checksum {
             return Err(FormatError::ChecksumMismatch {
+                what: "header".into(),
                 stored: self.checksum.clone(),
                 actual,
             });
+        }
+        Ok(())
+    }
+
+    /// Verifies each array's bytes against the digest in the manifest.
+    /// Arrays are matched by position; call after the header checksum.
+    pub fn verify_digests(&self, arrays: &[ArrayView<'_>]) -> Result<()> {
+        for (e, a) in self.arrays.iter().zip(arrays) {
+            let actual = digest_of(a.data);
+            if actual != e.xxh3 {
+                return Err(FormatError::ChecksumMismatch {
+                    what: format!("array {:?}", e.name),
+                    stored: e.xxh3.clone(),
+                    actual,
+                });
+            }
         }
         Ok(())
     }

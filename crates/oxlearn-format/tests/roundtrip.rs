@@ -2,8 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use oxlearn_format::{
-    check_compatibility, ArrayView, CompatWarning, DType, FormatError, Header, Runtime,
-    FORMAT_VERSION,
+    check_compatibility, open_checked, parse_file, write_file, ArrayView, CompatWarning, DType,
+    FormatError, Header, Runtime, FORMAT_VERSION,
 };
 use proptest::prelude::*;
 
@@ -66,10 +66,10 @@ impl Model {
 fn seal_then_open_and_deterministic() {
     let m = Model::new();
     let json = header("linear_model.LinearRegression")
-        .seal(&m.views())
+        .seal(&m.views(), false)
         .unwrap();
     let again = header("linear_model.LinearRegression")
-        .seal(&m.views())
+        .seal(&m.views(), false)
         .unwrap();
     assert_eq!(json, again);
     let h = Header::open(&json, &m.views()).unwrap();
@@ -81,13 +81,16 @@ fn seal_then_open_and_deterministic() {
 fn any_flipped_data_byte_is_detected() {
     let m = Model::new();
     let json = header("linear_model.LinearRegression")
-        .seal(&m.views())
+        .seal(&m.views(), false)
         .unwrap();
     for i in 0..m.coef.len() {
         let mut bad = Model::new();
         bad.coef[i] ^= 0x01;
         let err = Header::open(&json, &bad.views()).unwrap_err();
-        assert!(matches!(err, FormatError::ChecksumMismatch { .. }), "{err}");
+        assert!(
+            matches!(err, FormatError::ChecksumMismatch { ref what, .. } if what == "array \"coef_\""),
+            "{err}"
+        );
         assert!(err.is_corruption());
     }
 }
@@ -111,7 +114,7 @@ fn wrong_shape_even_with_recomputed_checksum_is_refused() {
         },
     ];
     let err = header("linear_model.LinearRegression")
-        .seal(&views)
+        .seal(&views, false)
         .unwrap_err();
     assert!(matches!(err, FormatError::InvalidArray { .. }), "{err}");
 }
@@ -119,7 +122,7 @@ fn wrong_shape_even_with_recomputed_checksum_is_refused() {
 #[test]
 fn unknown_kind_is_refused() {
     let m = Model::new();
-    let err = header("os.system").seal(&m.views()).unwrap_err();
+    let err = header("os.system").seal(&m.views(), false).unwrap_err();
     assert!(matches!(err, FormatError::UnknownKind { .. }));
     assert!(!err.is_corruption());
 }
@@ -131,7 +134,7 @@ fn unexpected_and_missing_arrays() {
     views.pop();
     assert!(matches!(
         header("linear_model.LinearRegression")
-            .seal(&views)
+            .seal(&views, false)
             .unwrap_err(),
         FormatError::MissingArray { .. }
     ));
@@ -145,7 +148,7 @@ fn unexpected_and_missing_arrays() {
     });
     assert!(matches!(
         header("linear_model.LinearRegression")
-            .seal(&views)
+            .seal(&views, false)
             .unwrap_err(),
         FormatError::UnexpectedArray { .. }
     ));
@@ -212,7 +215,7 @@ proptest! {
     #[test]
     fn mutated_header_never_panics(pos in 0usize..4096, byte in any::<u8>()) {
         let m = Model::new();
-        let json = header("linear_model.LinearRegression").seal(&m.views()).unwrap();
+        let json = header("linear_model.LinearRegression").seal(&m.views(), false).unwrap();
         let mut bytes = json.clone().into_bytes();
         let pos = pos % bytes.len();
         prop_assume!(bytes[pos] != byte);
@@ -221,5 +224,89 @@ proptest! {
             // Every changed byte is caught, even one that parses to the same header.
             prop_assert!(Header::open(&s, &m.views()).is_err());
         }
+    }
+}
+
+fn runtime() -> Runtime {
+    Runtime {
+        oxlearn_version: env!("CARGO_PKG_VERSION").into(),
+        sklearn_version: "1.9.1".into(),
+        numpy_version: "2.4.6".into(),
+        python_version: "3.11.7".into(),
+    }
+}
+
+fn model_file() -> Vec<u8> {
+    let m = Model::new();
+    let json = header("linear_model.LinearRegression")
+        .seal(&m.views(), true)
+        .unwrap();
+    let mut out = Vec::new();
+    write_file(&mut out, &json, &m.views()).unwrap();
+    out
+}
+
+fn load(bytes: &[u8]) -> Result<Header, FormatError> {
+    let f = parse_file(bytes)?;
+    open_checked(f.header_json, &f.arrays(), &runtime(), false).map(|(h, _)| h)
+}
+
+#[test]
+fn file_roundtrip_aligned_and_deterministic() {
+    let bytes = model_file();
+    assert_eq!(bytes, model_file());
+    let f = parse_file(&bytes).unwrap();
+    for span in f.spans() {
+        assert_eq!(span.start % 64, 0);
+    }
+    let arrays = f.arrays();
+    assert_eq!(arrays[0].data, Model::new().coef.as_slice());
+    assert_eq!(load(&bytes).unwrap().kind, "linear_model.LinearRegression");
+}
+
+#[test]
+fn every_flipped_file_byte_is_refused() {
+    let bytes = model_file();
+    for pos in 0..bytes.len() {
+        for bit in [0x01u8, 0x80] {
+            let mut bad = bytes.clone();
+            bad[pos] ^= bit;
+            let err = load(&bad).unwrap_err();
+            assert!(err.is_corruption(), "byte {pos} bit {bit:#x}: {err}");
+        }
+    }
+}
+
+#[test]
+fn truncated_and_extended_files_are_refused() {
+    let bytes = model_file();
+    for len in 0..bytes.len() {
+        assert!(load(&bytes[..len]).is_err(), "truncated to {len}");
+    }
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert!(matches!(load(&longer), Err(FormatError::BadLayout(_))));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, .. ProptestConfig::default() })]
+    /// Random edits of a model file (overwrites, insertions, truncations)
+    /// never panic the reader and never load.
+    #[test]
+    fn mutated_files_never_panic_or_load(
+        edits in proptest::collection::vec((any::<usize>(), any::<u8>(), 0u8..3), 1..6)
+    ) {
+        let mut bytes = model_file();
+        let original = bytes.clone();
+        for (pos, byte, op) in edits {
+            let pos = pos % (bytes.len() + 1);
+            match op {
+                0 if pos < bytes.len() => bytes[pos] = byte,
+                1 => bytes.insert(pos, byte),
+                _ => bytes.truncate(pos),
+            }
+        }
+        prop_assume!(bytes != original);
+        prop_assert!(load(&bytes).is_err());
     }
 }

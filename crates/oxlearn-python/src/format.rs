@@ -1,11 +1,12 @@
 //! Bindings of `oxlearn_format`: seal and open the canonical form.
 
 use crate::error::format_err;
-use numpy::{PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
+use numpy::{PyArrayDescrMethods, PyReadonlyArray1, PyUntypedArray, PyUntypedArrayMethods};
 use oxlearn_format::{
-    checksum_of, open_checked, schema, ArrayView, DType, FormatError, Header, Runtime,
+    checksum_of, digest_of, open_checked, parse_file, schema, write_file, ArrayView, DType,
+    FormatError, Header, Runtime,
 };
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
@@ -15,6 +16,10 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(schema_of, m)?)?;
     m.add_function(wrap_pyfunction!(known_kinds, m)?)?;
     m.add_function(wrap_pyfunction!(checksum, m)?)?;
+    m.add_function(wrap_pyfunction!(digest, m)?)?;
+    m.add_function(wrap_pyfunction!(verify_array_digests, m)?)?;
+    m.add_function(wrap_pyfunction!(write_model_file, m)?)?;
+    m.add_function(wrap_pyfunction!(open_model_file, m)?)?;
     Ok(())
 }
 
@@ -102,36 +107,19 @@ impl<'py> Borrowed<'py> {
     }
 }
 
-/// Validates a model's header + arrays and returns the canonical header JSON
-/// with its checksum. `arrays` is a list of `(name, ndarray)`.
-#[pyfunction]
-fn seal_header(header_json: &str, arrays: &Bound<'_, PyList>) -> PyResult<String> {
-    let items: Vec<(String, Bound<'_, PyAny>)> = arrays
-        .iter()
-        .map(|i| i.extract())
-        .collect::<PyResult<_>>()?;
-    let b = Borrowed::new(items)?;
-    // The writer's own state failing validation is a bug or a bad attribute,
-    // not a damaged file: a plain ValueError.
-    let h = Header::parse(header_json)
-        .map_err(|e| PyValueError::new_err(format!("cannot serialize model: {e}")))?;
-    h.seal(&b.views())
-        .map_err(|e| PyValueError::new_err(format!("cannot serialize model: {e}")))
+fn list_items<'py>(arrays: &Bound<'py, PyList>) -> PyResult<Vec<(String, Bound<'py, PyAny>)>> {
+    arrays.iter().map(|i| i.extract()).collect()
 }
 
-/// Verifies the checksum, checks compatibility with the running versions,
-/// then validates the structure. `arrays` maps names to arrays; they are taken in the
-/// header's manifest order. Returns `(canonical header JSON, [(code, message), ...])`.
-#[pyfunction]
-fn open_header(
-    header_json: &str,
-    arrays: &Bound<'_, PyDict>,
-    runtime: (String, String, String, String),
-) -> PyResult<(String, Vec<(String, String)>)> {
-    let h = Header::parse(header_json).map_err(format_err)?;
+/// The arrays of `dict` in `h`'s manifest order; missing or extra names are
+/// corruption.
+fn in_manifest_order<'py>(
+    h: &Header,
+    dict: &Bound<'py, PyDict>,
+) -> PyResult<Vec<(String, Bound<'py, PyAny>)>> {
     let mut items = Vec::with_capacity(h.arrays.len());
     for e in &h.arrays {
-        let a = arrays.get_item(&e.name)?.ok_or_else(|| {
+        let a = dict.get_item(&e.name)?.ok_or_else(|| {
             format_err(FormatError::MissingArray {
                 kind: h.kind.clone(),
                 name: e.name.clone(),
@@ -139,7 +127,7 @@ fn open_header(
         })?;
         items.push((e.name.clone(), a));
     }
-    for key in arrays.keys() {
+    for key in dict.keys() {
         let key: String = key.extract()?;
         if !h.arrays.iter().any(|e| e.name == key) {
             return Err(format_err(FormatError::UnexpectedArray {
@@ -148,21 +136,112 @@ fn open_header(
             }));
         }
     }
-    let b = Borrowed::new(items)?;
-    let rt = Runtime {
-        oxlearn_version: runtime.0,
-        sklearn_version: runtime.1,
-        numpy_version: runtime.2,
-        python_version: runtime.3,
-    };
-    let (_, warnings) = open_checked(header_json, &b.views(), &rt).map_err(format_err)?;
-    Ok((
-        header_json.to_owned(),
-        warnings
-            .iter()
-            .map(|w| (w.code().to_owned(), w.to_string()))
-            .collect(),
-    ))
+    Ok(items)
+}
+
+fn runtime(rt: (String, String, String, String)) -> Runtime {
+    Runtime {
+        oxlearn_version: rt.0,
+        sklearn_version: rt.1,
+        numpy_version: rt.2,
+        python_version: rt.3,
+    }
+}
+
+fn warnings_to_py(warnings: &[oxlearn_format::CompatWarning]) -> Vec<(String, String)> {
+    warnings
+        .iter()
+        .map(|w| (w.code().to_owned(), w.to_string()))
+        .collect()
+}
+
+/// Validates a model's header + arrays and returns the sealed header JSON
+/// (digests, checksum; file offsets when `file_layout`). `arrays` is a list
+/// of `(name, ndarray)`.
+#[pyfunction]
+#[pyo3(signature = (header_json, arrays, file_layout=false))]
+fn seal_header(
+    header_json: &str,
+    arrays: &Bound<'_, PyList>,
+    file_layout: bool,
+) -> PyResult<String> {
+    let b = Borrowed::new(list_items(arrays)?)?;
+    // The writer's own state failing validation is a bug or a bad attribute,
+    // not a damaged file: a plain ValueError.
+    let cannot = |e: FormatError| PyValueError::new_err(format!("cannot serialize model: {e}"));
+    Header::parse(header_json)
+        .map_err(cannot)?
+        .seal(&b.views(), file_layout)
+        .map_err(cannot)
+}
+
+/// Verifies the checksum and digests, checks compatibility with the running
+/// versions, then validates the structure. `arrays` maps names to arrays.
+/// Returns `[(code, message), ...]` of compatibility warnings.
+#[pyfunction]
+fn open_header(
+    header_json: &str,
+    arrays: &Bound<'_, PyDict>,
+    runtime_versions: (String, String, String, String),
+) -> PyResult<Vec<(String, String)>> {
+    let h = Header::parse(header_json).map_err(format_err)?;
+    let b = Borrowed::new(in_manifest_order(&h, arrays)?)?;
+    let (_, warnings) = open_checked(header_json, &b.views(), &runtime(runtime_versions), false)
+        .map_err(format_err)?;
+    Ok(warnings_to_py(&warnings))
+}
+
+/// Verifies arrays against the digests of a (verified) header: the lazy half
+/// of loading a memory-mapped model.
+#[pyfunction]
+fn verify_array_digests(header_json: &str, arrays: &Bound<'_, PyDict>) -> PyResult<()> {
+    let h = Header::parse(header_json).map_err(format_err)?;
+    let b = Borrowed::new(in_manifest_order(&h, arrays)?)?;
+    h.verify_digests(&b.views()).map_err(format_err)
+}
+
+/// Writes a model file: `header_json` sealed with `file_layout=True`.
+#[pyfunction]
+fn write_model_file(
+    path: std::path::PathBuf,
+    header_json: &str,
+    arrays: &Bound<'_, PyList>,
+) -> PyResult<()> {
+    let b = Borrowed::new(list_items(arrays)?)?;
+    let mut bytes = Vec::new();
+    write_file(&mut bytes, header_json, &b.views())
+        .map_err(|e| PyValueError::new_err(format!("cannot save model: {e}")))?;
+    // Write then rename: a crash mid-save never leaves a half-written model
+    // under the user's file name.
+    let tmp = path.with_extension("oxl-partial");
+    std::fs::write(&tmp, &bytes)
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(|e| PyOSError::new_err(format!("cannot write {}: {e}", path.display())))
+}
+
+/// Parses and checks a model file held in `buffer` (bytes or a read-only
+/// memory map): layout, header checksum, array digests unless `lazy`,
+/// compatibility, structure. Returns `(header JSON, [(name, start, end)],
+/// warnings)`, the byte range of each array in the buffer.
+#[pyfunction]
+fn open_model_file(
+    buffer: PyReadonlyArray1<'_, u8>,
+    runtime_versions: (String, String, String, String),
+    lazy: bool,
+) -> PyResult<(String, Vec<(String, usize, usize)>, Vec<(String, String)>)> {
+    let bytes = buffer
+        .as_slice()
+        .map_err(|_| PyValueError::new_err("the model buffer must be contiguous"))?;
+    let f = parse_file(bytes).map_err(format_err)?;
+    let (h, warnings) = open_checked(f.header_json, &f.arrays(), &runtime(runtime_versions), lazy)
+        .map_err(format_err)?;
+    let spans = h
+        .arrays
+        .iter()
+        .zip(f.spans())
+        .map(|(e, r)| (e.name.clone(), r.start, r.end))
+        .collect();
+    Ok((f.header_json.to_owned(), spans, warnings_to_py(&warnings)))
 }
 
 /// The schema of a model kind: `{"version", "arrays": [(name, required)], "attrs"}`.
@@ -190,15 +269,17 @@ fn known_kinds() -> Vec<&'static str> {
     schema::known_kinds()
 }
 
-/// The checksum of a header (JSON as written, checksum value blanked) and
-/// its arrays, without any validation. For tools and tests that build or
-/// forge headers; loading never trusts anything but a recomputation.
+/// The checksum of a header (JSON as written, checksum value blanked),
+/// without any validation. For tools and tests that build or forge headers;
+/// loading never trusts anything but a recomputation.
 #[pyfunction]
-fn checksum(blank_header_json: &str, arrays: &Bound<'_, PyList>) -> PyResult<String> {
-    let items: Vec<(String, Bound<'_, PyAny>)> = arrays
-        .iter()
-        .map(|i| i.extract())
-        .collect::<PyResult<_>>()?;
-    let b = Borrowed::new(items)?;
-    Ok(checksum_of(blank_header_json, &b.views()))
+fn checksum(blank_header_json: &str) -> String {
+    checksum_of(blank_header_json)
+}
+
+/// The digest of one array's bytes, as a manifest records it.
+#[pyfunction]
+fn digest(array: &Bound<'_, PyAny>) -> PyResult<String> {
+    let b = Borrowed::new(vec![("array".to_owned(), array.clone())])?;
+    Ok(digest_of(b.views()[0].data))
 }

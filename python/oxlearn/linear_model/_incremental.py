@@ -8,6 +8,7 @@ one-shot fit up to rounding.
 from numbers import Integral, Real
 
 import numpy as np
+from sklearn import linear_model as _sk
 from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval
 
@@ -168,6 +169,7 @@ class IncrementalLinearRegression(_IncrementalLinearBase):
     Examples
     --------
     >>> import numpy as np
+    from sklearn import linear_model as _sk
     >>> from oxlearn.linear_model import IncrementalLinearRegression
     >>> X = np.array([[1.0, 0.0], [2.0, 1.0], [3.0, 0.0], [4.0, 1.0]])
     >>> y = X @ [2.0, -1.0] + 3.0
@@ -177,6 +179,10 @@ class IncrementalLinearRegression(_IncrementalLinearBase):
     """
 
     _oxlearn_kind = "linear_model.IncrementalLinearRegression"
+
+    @classmethod
+    def _sklearn_counterpart(cls):
+        return _sk.LinearRegression
 
     def __init__(self, *, fit_intercept=True, copy_X=True, n_jobs=None, batch_size=None):
         self.fit_intercept = fit_intercept
@@ -221,6 +227,7 @@ class IncrementalRidge(_IncrementalLinearBase):
     Examples
     --------
     >>> import numpy as np
+    from sklearn import linear_model as _sk
     >>> from oxlearn.linear_model import IncrementalRidge
     >>> X = np.array([[0.0], [1.0], [2.0]])
     >>> model = IncrementalRidge(alpha=2.0).fit(X, [3.0, 5.0, 7.0])
@@ -229,6 +236,10 @@ class IncrementalRidge(_IncrementalLinearBase):
     """
 
     _oxlearn_kind = "linear_model.IncrementalRidge"
+
+    @classmethod
+    def _sklearn_counterpart(cls):
+        return _sk.Ridge
     _parameter_constraints: dict = {
         **_IncrementalLinearBase._parameter_constraints,
         "alpha": [Interval(Real, 0, None, closed="left"), "array-like"],

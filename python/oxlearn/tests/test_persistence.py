@@ -239,10 +239,10 @@ def _forge(state=None, new_arrays=None, **changes):
     state["arrays"].update(new_arrays or {})
     header = json.loads(state["__oxlearn__"])
     header.update(changes)
+    for entry in header["arrays"]:
+        entry["xxh3"] = _core.digest(state["arrays"][entry["name"]])
     header["checksum"] = ""
-    blank = json.dumps(header, separators=(",", ":"))
-    listed = [(e["name"], state["arrays"][e["name"]]) for e in header["arrays"]]
-    header["checksum"] = _core.checksum(blank, listed)
+    header["checksum"] = _core.checksum(json.dumps(header, separators=(",", ":")))
     state["__oxlearn__"] = json.dumps(header, separators=(",", ":"))
     return state
 
@@ -287,7 +287,7 @@ def test_forged_structure_with_valid_checksum_is_refused():
         _load(_forge(n_features_in=0))
     state = _state()
     manifest = json.loads(state["__oxlearn__"])["arrays"]
-    manifest.append({"name": "payload", "dtype": "uint8", "shape": [4]})
+    manifest.append({"name": "payload", "dtype": "uint8", "shape": [4], "xxh3": ""})
     with pytest.raises(ModelFileCorruptError, match="unexpected array"):
         _load(_forge(state, {"payload": np.zeros(4, np.uint8)}, arrays=manifest))
 

@@ -1,0 +1,173 @@
+"""The native model file and conversion to and from stock scikit-learn.
+
+``oxlearn.save`` / ``oxlearn.load``, ``oxlearn.from_sklearn`` / ``to_sklearn``.
+
+The file's layout, checksums and checks are implemented in Rust
+(``oxlearn-format``); this module maps files to estimator classes through a
+closed registry and never executes anything from a file.
+"""
+
+import json
+import os
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from oxlearn import _core, _persistence
+
+
+def _registry():
+    """``{kind: class}``: the only classes ``load`` ever builds."""
+    from oxlearn.linear_model import (
+        IncrementalLinearRegression,
+        IncrementalRidge,
+        LinearRegression,
+        Ridge,
+    )
+
+    classes = (LinearRegression, Ridge, IncrementalLinearRegression, IncrementalRidge)
+    return {cls._oxlearn_kind: cls for cls in classes}
+
+
+def _from_sklearn_classes():
+    """``{stock scikit-learn class: oxlearn class}`` for :func:`from_sklearn`."""
+    table = {}
+    for cls in _registry().values():
+        stock = cls._sklearn_counterpart()
+        if issubclass(cls, stock):  # incremental models have no stock twin to convert from
+            table[stock] = cls
+    return table
+
+
+def from_sklearn(estimator):
+    """Turn a fitted stock scikit-learn estimator into the oxlearn one.
+
+    Parameters
+    ----------
+    estimator : estimator
+        A fitted instance of a scikit-learn class that oxlearn accelerates
+        (e.g. ``sklearn.linear_model.LinearRegression``).
+
+    Returns
+    -------
+    model : oxlearn estimator
+        Same parameters and fitted attributes; predicts the same values
+        (within 1e-12 relative: the summation order differs from BLAS).
+    """
+    table = _from_sklearn_classes()
+    cls = table.get(type(estimator))
+    if cls is None:
+        if hasattr(estimator, "_oxlearn_kind"):
+            return estimator
+        names = sorted(f"{c.__module__.split('.')[0]}.{c.__name__}" for c in table)
+        raise TypeError(
+            f"cannot convert {type(estimator).__module__}.{type(estimator).__name__}; "
+            f"supported: {names}"
+        )
+    check_is_fitted(estimator)
+    model = cls(**estimator.get_params(deep=False))
+    _copy_fitted(estimator, model)
+    return model
+
+
+def _copy_fitted(src, dst):
+    # scikit-learn's convention: fitted attributes end in "_" and are public.
+    for name, value in vars(src).items():
+        if name.endswith("_") and not name.startswith("_"):
+            setattr(dst, name, value)
+
+
+def to_sklearn(model):
+    """Return the stock scikit-learn equivalent of a fitted oxlearn model.
+
+    Parameters
+    ----------
+    model : oxlearn estimator
+        A fitted oxlearn model.
+
+    Returns
+    -------
+    estimator : scikit-learn estimator
+        An instance of the scikit-learn class (for incremental models, the
+        one-shot counterpart) with the same parameters and fitted attributes;
+        it pickles and predicts without oxlearn installed.
+    """
+    check_is_fitted(model)
+    model._verify_pending()
+    stock = model._sklearn_counterpart()
+    valid = stock().get_params(deep=False)
+    params = {k: v for k, v in model.get_params(deep=False).items() if k in valid}
+    est = stock(**params)
+    _copy_fitted(model, est)
+    for name in ("n_samples_seen_", "batch_size_"):
+        est.__dict__.pop(name, None)
+    return est
+
+
+def save(model, path):
+    """Save a fitted (or unfitted) model to ``path`` as an oxlearn model file.
+
+    The file is deterministic (the same model saves to identical bytes),
+    checksummed, and loads without executing code, from Python
+    (:func:`load`) or from the ``oxlearn`` binary.
+
+    Parameters
+    ----------
+    model : oxlearn estimator or supported scikit-learn estimator
+        Stock scikit-learn estimators are converted with :func:`from_sklearn`.
+    path : str or os.PathLike
+        Destination; written atomically (a temporary file, then a rename).
+    """
+    if not hasattr(model, "_oxlearn_kind"):
+        model = from_sklearn(model)
+    header, arrays = _persistence.seal(model, file_layout=True)
+    _core.write_model_file(os.fspath(path), header, arrays)
+
+
+def load(path, *, mmap=False):
+    """Load a model saved by :func:`save`.
+
+    Every load verifies the header checksum, the compatibility rules (see the
+    docs) and the structure against the kind's schema, and builds only
+    oxlearn's own estimator classes.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The model file.
+    mmap : bool, default=False
+        Map the arrays read-only instead of reading them: loading then costs
+        the same whatever the model's size, and the data is read only when
+        used. The arrays' checksums are verified before the model's first
+        computation (or pickling), not at load.
+
+    Returns
+    -------
+    model : oxlearn estimator
+
+    Raises
+    ------
+    oxlearn.exceptions.ModelFileCorruptError
+        The file is damaged, truncated or was tampered with.
+    oxlearn.exceptions.IncompatibleModelError
+        The file is intact but this oxlearn cannot load it.
+    """
+    path = os.fspath(path)
+    buf = np.memmap(path, dtype=np.uint8, mode="r") if mmap else np.fromfile(path, np.uint8)
+    header_json, spans, found = _core.open_model_file(
+        buf, _persistence.runtime_versions(), mmap
+    )
+    header = json.loads(header_json)
+    cls = _registry()[header["kind"]]  # Rust refused unknown kinds already
+    arrays = {}
+    for entry, (name, start, end) in zip(header["arrays"], spans, strict=True):
+        dtype = np.dtype(entry["dtype"]).newbyteorder("<")
+        arrays[name] = buf[start:end].view(dtype).reshape(entry["shape"])
+    model = cls.__new__(cls)
+    _persistence._report(model, header, found)
+    _persistence.apply(model, header, arrays)
+    if mmap and arrays:
+        model._oxlearn_pending_verification = (header_json, arrays)
+    return model
+
+
