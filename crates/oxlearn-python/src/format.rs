@@ -139,6 +139,11 @@ fn in_manifest_order<'py>(
     Ok(items)
 }
 
+/// `(array name, start, end)`: where an array lies in a model file's bytes.
+type Span = (String, usize, usize);
+/// `(code, message)` of a compatibility warning.
+type Warning = (String, String);
+
 fn runtime(rt: (String, String, String, String)) -> Runtime {
     Runtime {
         oxlearn_version: rt.0,
@@ -148,7 +153,7 @@ fn runtime(rt: (String, String, String, String)) -> Runtime {
     }
 }
 
-fn warnings_to_py(warnings: &[oxlearn_format::CompatWarning]) -> Vec<(String, String)> {
+fn warnings_to_py(warnings: &[oxlearn_format::CompatWarning]) -> Vec<Warning> {
     warnings
         .iter()
         .map(|w| (w.code().to_owned(), w.to_string()))
@@ -183,7 +188,7 @@ fn open_header(
     header_json: &str,
     arrays: &Bound<'_, PyDict>,
     runtime_versions: (String, String, String, String),
-) -> PyResult<Vec<(String, String)>> {
+) -> PyResult<Vec<Warning>> {
     let h = Header::parse(header_json).map_err(format_err)?;
     let b = Borrowed::new(in_manifest_order(&h, arrays)?)?;
     let (_, warnings) = open_checked(header_json, &b.views(), &runtime(runtime_versions), false)
@@ -228,7 +233,7 @@ fn open_model_file(
     buffer: PyReadonlyArray1<'_, u8>,
     runtime_versions: (String, String, String, String),
     lazy: bool,
-) -> PyResult<(String, Vec<(String, usize, usize)>, Vec<(String, String)>)> {
+) -> PyResult<(String, Vec<Span>, Vec<Warning>)> {
     let bytes = buffer
         .as_slice()
         .map_err(|_| PyValueError::new_err("the model buffer must be contiguous"))?;
