@@ -92,13 +92,21 @@ def main():
                     check=True,
                 )
                 np.testing.assert_array_equal(np.load(out), expected)
+            oxlearn.save(model, folder / "model.oxl")
+            for mmap in (False, True):
+                reloaded = oxlearn.load(folder / "model.oxl", mmap=mmap)
+                np.testing.assert_array_equal(reloaded.predict(X), expected)
+            print(f"    {'oxlearn.save':<12} {folder.name}/model.oxl "
+                  f"({(folder / 'model.oxl').stat().st_size} bytes), loaded with and without mmap")
+            if args.cli:
+                out = folder / "cli.npy"
+                subprocess.run([args.cli, "predict", str(folder / "model.oxl"), "--input",
+                                str(tmp / "X.npy"), "--output", str(out)], check=True)
+                np.testing.assert_array_equal(np.load(out), expected)
+                print(f"    {'oxlearn CLI':<12} predict without Python: bit-identical")
         print("all predictions after loading are bit-identical")
-
-    if args.cli:
-        version = subprocess.run([args.cli, "--version"], check=True, capture_output=True,
-                                 text=True).stdout.strip()
-        print(f"serving binary: {version} (model files and `oxlearn predict` come with the "
-              "native model file)")
+        if args.cli:
+            subprocess.run([args.cli, "inspect", str(tmp / "Ridge" / "model.oxl")], check=True)
 
     print("\nfit/predict time, median of 5, make_regression(200000, 50) float64")
     Xb, yb = make_regression(200_000, 50, noise=1.0, random_state=1)

@@ -10,7 +10,9 @@ echo "==> ruff"
 ruff check python bench examples conftest.py
 echo "==> cargo test"
 cargo test --workspace --quiet
-echo "==> building the extension (dev profile: optimised dependencies)"
+echo "==> building the extension and the oxlearn binary (dev profile: optimised dependencies)"
 maturin develop --quiet
+cargo build --quiet -p oxlearn-cli
+export OXLEARN_CLI="$ROOT/target/debug/oxlearn"
 echo "==> pytest"
 python -m pytest python/oxlearn --doctest-modules

@@ -95,13 +95,21 @@ def seal(est, file_layout=False):
     fitted = hasattr(est, "n_features_in_")
     arrays, attrs, dtype = [], {}, None
     if fitted:
+        dtype = np.asarray(est.coef_).dtype
         for name, _required in schema["arrays"]:
             if hasattr(est, name):
-                arrays.append((name, _le_contiguous(getattr(est, name))))
+                arr = _le_contiguous(getattr(est, name))
+                # scikit-learn's scalar 0.0 intercept (fit_intercept=False) is a
+                # Python float even for float32 models: store it in the model's
+                # dtype when that is exact.
+                if arr.ndim == 0 and arr.dtype.kind == "f" and arr.dtype != dtype:
+                    if arr.astype(dtype) == arr:
+                        arr = arr.astype(dtype)
+                arrays.append((name, arr))
         for name in schema["attrs"]:
             if hasattr(est, name):
                 attrs[name] = _scalar(getattr(est, name), name)
-        dtype = np.asarray(est.coef_).dtype.name
+        dtype = dtype.name
     names = getattr(est, "feature_names_in_", None)
     header = {
         "format_version": _core.FORMAT_VERSION,

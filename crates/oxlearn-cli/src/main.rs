@@ -69,8 +69,11 @@ fn inspect(path: &Path) -> Result<(), String> {
                 h.oxlearn_version, h.sklearn_version, h.numpy_version, h.python_version
             );
             println!(
-                "fitted: {} on {}; dtype {:?}; n_features_in {:?}",
-                h.fitted, h.device, h.dtype, h.n_features_in
+                "fitted: {} on {}; dtype {}; n_features_in {}",
+                h.fitted,
+                h.device,
+                h.dtype.map_or("-", |d| d.name()),
+                h.n_features_in.map_or("-".to_owned(), |n| n.to_string())
             );
             if let Some(names) = &h.feature_names_in {
                 println!("feature_names_in: {}", names.join(", "));

@@ -41,11 +41,11 @@ fn floats(a: &ArrayView<'_>) -> Vec<f64> {
 impl Model {
     /// Loads a model file: layout, checksums, compatibility (no Python rows),
     /// schema validation. Returns the warnings to show.
-    pub fn load(bytes: &[u8]) -> Result<(Model, Vec<String>), FormatError> {
-        let file = parse_file(bytes)?;
+    pub fn load(bytes: &[u8]) -> Result<(Model, Vec<String>), String> {
+        let file = parse_file(bytes).map_err(|e| e.to_string())?;
         let arrays = file.arrays();
-        let (header, warnings) =
-            open_checked(file.header_json, &arrays, &Runtime::native(), false)?;
+        let (header, warnings) = open_checked(file.header_json, &arrays, &Runtime::native(), false)
+            .map_err(|e| e.to_string())?;
         let get = |name: &str| arrays.iter().find(|a| a.name == name);
         let unsupported = || FormatError::UnknownKind {
             kind: header.kind.clone(),
@@ -54,16 +54,13 @@ impl Model {
             known: "fitted linear models".into(),
         };
         if !header.fitted {
-            return Err(FormatError::InvalidField {
-                field: "fitted".into(),
-                reason: "the model is not fitted: there is nothing to predict with".into(),
-            });
+            return Err("the model is not fitted: there is nothing to predict with".into());
         }
         let kind = match header.kind.split('.').next() {
             Some("linear_model") => {
                 let (coef, intercept) = match (get("coef_"), get("intercept_")) {
                     (Some(c), Some(b)) => (c, b),
-                    _ => return Err(unsupported()),
+                    _ => return Err(unsupported().to_string()),
                 };
                 let one_dim = coef.shape.len() == 1;
                 let t = if one_dim { 1 } else { coef.shape[0] as usize };
@@ -73,15 +70,19 @@ impl Model {
                         .map(|c| f32::from_le_bytes(c.try_into().unwrap_or([0; 4])))
                         .collect()
                 });
+                let mut intercept = floats(intercept);
+                if intercept.len() == 1 && t > 1 {
+                    intercept = vec![intercept[0]; t]; // scalar 0.0 without fit_intercept
+                }
                 Kind::Linear {
                     coef: floats(coef),
                     coef_f32,
-                    intercept: floats(intercept),
+                    intercept,
                     t,
                     one_dim,
                 }
             }
-            _ => return Err(unsupported()),
+            _ => return Err(unsupported().to_string()),
         };
         Ok((
             Model { kind },

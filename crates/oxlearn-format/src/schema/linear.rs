@@ -63,7 +63,8 @@ pub static INCREMENTAL_RIDGE: Schema = Schema {
     validate: validate_incremental,
 };
 
-/// coef_ (p) or (t, p); intercept_ () or (t); singular_ (k ≤ p); rank_ ≤ p.
+/// coef_ (p) or (t, p); intercept_ () or (t) (or () for (t, p) without an
+/// intercept); singular_ (k ≤ p); rank_ ≤ p.
 /// Returns the number of targets in the moments' sense (1 for 1-D y).
 fn validate_linear(h: &Header, a: &Arrays<'_>) -> Result<u64> {
     let dt = float_dtype(h)?;
@@ -81,7 +82,12 @@ fn validate_linear(h: &Header, a: &Arrays<'_>) -> Result<u64> {
                 return Err(a.invalid("coef_", "has zero targets".into()));
             }
             a.check("coef_", dt, &[Some(t), Some(p)])?;
-            a.check("intercept_", dt, &[Some(t)])?;
+            // scikit-learn stores a scalar 0.0 without fit_intercept.
+            if a.require("intercept_")?.shape.is_empty() {
+                a.check("intercept_", dt, &[])?;
+            } else {
+                a.check("intercept_", dt, &[Some(t)])?;
+            }
             t
         }
         n => return Err(a.invalid("coef_", format!("has {n} dimensions, expected 1 or 2"))),

@@ -1,0 +1,306 @@
+"""The native model file: oxlearn.save / oxlearn.load, the oxlearn binary,
+golden files of every format version, and conversion to/from scikit-learn."""
+
+import json
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn import linear_model as sk
+from sklearn.base import clone
+from sklearn.datasets import make_regression
+
+import oxlearn
+from oxlearn import _core
+from oxlearn.exceptions import IncompatibleModelError, ModelFileCorruptError
+from oxlearn.linear_model import (
+    IncrementalLinearRegression,
+    IncrementalRidge,
+    LinearRegression,
+    Ridge,
+)
+
+GOLDEN = Path(__file__).parent / "golden"
+ROOT = Path(__file__).resolve().parents[3]
+
+ESTIMATORS = [
+    LinearRegression(),
+    LinearRegression(fit_intercept=False),
+    Ridge(alpha=np.array([0.5, 2.0])),
+    IncrementalLinearRegression(batch_size=64),
+    IncrementalRidge(alpha=3.0),
+]
+
+
+def _fitted(est, dtype=np.float64):
+    multi = isinstance(est, Ridge) and np.ndim(est.alpha) == 1
+    X, y = make_regression(300, 6, n_targets=2 if multi else 1, noise=1.0, random_state=0)
+    return clone(est).fit(X.astype(dtype), y.astype(dtype)), X.astype(dtype)
+
+
+def cli():
+    """The oxlearn binary: $OXLEARN_CLI, else the newest cargo build."""
+    path = os.environ.get("OXLEARN_CLI")
+    if path:
+        return path
+    candidates = [ROOT / "target" / p / "oxlearn" for p in ("release", "debug")]
+    found = [c for c in candidates if c.exists()]
+    assert found, "build the binary first: cargo build -p oxlearn-cli (scripts/test.sh does)"
+    return str(max(found, key=lambda c: c.stat().st_mtime))
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=repr)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("mmap", [False, True])
+def test_save_load_bit_identical(est, dtype, mmap, tmp_path):
+    model, X = _fitted(est, dtype)
+    oxlearn.save(model, tmp_path / "m.oxl")
+    loaded = oxlearn.load(tmp_path / "m.oxl", mmap=mmap)
+    assert type(loaded) is type(model)
+    assert loaded.get_params().keys() == model.get_params().keys()
+    assert_array_equal(loaded.predict(X), model.predict(X))
+    assert loaded.coef_.dtype == model.coef_.dtype
+    if mmap:
+        assert isinstance(loaded.coef_, np.memmap)
+
+
+def test_saving_is_deterministic_and_atomic(tmp_path):
+    model, _ = _fitted(LinearRegression())
+    oxlearn.save(model, tmp_path / "a.oxl")
+    oxlearn.save(pickle.loads(pickle.dumps(model)), tmp_path / "b.oxl")
+    assert (tmp_path / "a.oxl").read_bytes() == (tmp_path / "b.oxl").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.oxl", "b.oxl"]
+
+
+def test_unfitted_and_sklearn_models_save(tmp_path):
+    oxlearn.save(Ridge(alpha=4.0), tmp_path / "u.oxl")
+    assert repr(oxlearn.load(tmp_path / "u.oxl")) == "Ridge(alpha=4.0)"
+    X, y = make_regression(100, 3, random_state=0)
+    stock = sk.LinearRegression().fit(X, y)
+    oxlearn.save(stock, tmp_path / "s.oxl")
+    loaded = oxlearn.load(tmp_path / "s.oxl")
+    assert isinstance(loaded, LinearRegression)
+    assert_allclose(loaded.predict(X), stock.predict(X), rtol=1e-12)
+    with pytest.raises(TypeError, match="cannot convert"):
+        oxlearn.save(sk.Lasso().fit(X, y), tmp_path / "l.oxl")
+
+
+def test_every_flipped_byte_is_corrupt(tmp_path):
+    model, _ = _fitted(LinearRegression())
+    path = tmp_path / "m.oxl"
+    oxlearn.save(model, path)
+    original = path.read_bytes()
+    bad_path = tmp_path / "bad.oxl"
+    for pos in range(len(original)):
+        bad = bytearray(original)
+        bad[pos] ^= 1 << (pos % 8)
+        bad_path.write_bytes(bytes(bad))
+        with pytest.raises(ModelFileCorruptError):
+            oxlearn.load(bad_path)
+    for cut in (0, 7, 8, 100, len(original) - 1):
+        bad_path.write_bytes(original[:cut])
+        with pytest.raises(ModelFileCorruptError):
+            oxlearn.load(bad_path)
+
+
+def test_mmap_defers_array_verification_to_first_use(tmp_path):
+    model, X = _fitted(LinearRegression())
+    path = tmp_path / "m.oxl"
+    oxlearn.save(model, path)
+    raw = bytearray(path.read_bytes())
+    raw[-3] ^= 0xFF  # inside the last array's bytes
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ModelFileCorruptError):
+        oxlearn.load(path)
+    lazy = oxlearn.load(path, mmap=True)
+    for _ in range(2):  # refused every time, never skipped
+        with pytest.raises(ModelFileCorruptError, match="checksum mismatch in the array"):
+            lazy.predict(X)
+    with pytest.raises(ModelFileCorruptError):
+        pickle.dumps(lazy)  # a damaged model is never re-sealed as a valid one
+
+
+def _write_forged(path, header, arrays):
+    """Write a file with any header, checksums recomputed (a forger's file)."""
+    offset = 0
+    for entry, (_, arr) in zip(header["arrays"], arrays, strict=True):
+        entry["xxh3"] = _core.digest(arr)
+        entry["offset"] = offset
+        offset += -(-arr.nbytes // 64) * 64
+    header["checksum"] = ""
+    blank = json.dumps(header, separators=(",", ":"))
+    header["checksum"] = _core.checksum(blank)
+    _core.write_model_file(str(path), json.dumps(header, separators=(",", ":")), arrays)
+
+
+def _header_and_arrays(tmp_path):
+    model, _ = _fitted(LinearRegression())
+    oxlearn.save(model, tmp_path / "m.oxl")
+    header = json.loads(oxlearn.load.__globals__["_core"].open_model_file(
+        np.fromfile(tmp_path / "m.oxl", np.uint8), oxlearn._persistence.runtime_versions(), False
+    )[0])
+    arrays = [(e["name"], np.asarray(getattr(model, e["name"]))) for e in header["arrays"]]
+    return header, arrays
+
+
+def test_forged_files_are_refused(tmp_path):
+    header, arrays = _header_and_arrays(tmp_path)
+    forged = tmp_path / "f.oxl"
+    _write_forged(forged, dict(header, kind="builtins.eval"), arrays)
+    with pytest.raises(IncompatibleModelError, match="unknown model kind"):
+        oxlearn.load(forged)
+    h = json.loads(json.dumps(header))
+    h["n_features_in"] = 9
+    _write_forged(forged, h, arrays)
+    with pytest.raises(ModelFileCorruptError, match="coef_.*expected \\(9\\)"):
+        oxlearn.load(forged)
+    h = json.loads(json.dumps(header))
+    h["attrs"]["rank_"] = 1000
+    _write_forged(forged, h, arrays)
+    with pytest.raises(ModelFileCorruptError, match="rank_"):
+        oxlearn.load(forged)
+    _write_forged(forged, dict(header, format_version="1.9"), arrays)
+    with pytest.raises(IncompatibleModelError, match="newer"):
+        oxlearn.load(forged)
+    _write_forged(forged, dict(header, python_version="2.7.0"), arrays)
+    with pytest.raises(IncompatibleModelError, match="Python major"):
+        oxlearn.load(forged)
+
+
+def test_config_is_not_saved_in_files(tmp_path):
+    X, y = make_regression(100, 3, random_state=0)
+    with oxlearn.config_context(strict_persistence=True, target_offload="cpu",
+                                assume_finite=True):
+        model = Ridge().fit(X, y)
+        oxlearn.save(model, tmp_path / "m.oxl")
+    header = (tmp_path / "m.oxl").read_bytes()[8:600]
+    for key in (b"strict_persistence", b"target_offload", b"assume_finite"):
+        assert key not in header
+    code = (
+        "import sys, numpy as np, oxlearn\n"
+        "m = oxlearn.load(sys.argv[1]); np.save(sys.argv[3], m.predict(np.load(sys.argv[2])))\n"
+    )
+    np.save(tmp_path / "X.npy", X)
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "m.oxl"), str(tmp_path / "X.npy"),
+                    str(tmp_path / "p.npy")], check=True)
+    assert_array_equal(np.load(tmp_path / "p.npy"), model.predict(X))
+
+
+# --- golden files: old files keep loading ----------------------------------
+
+
+def _golden():
+    for version in sorted(p.name for p in GOLDEN.iterdir() if p.is_dir()):
+        for f in sorted((GOLDEN / version).glob("*.oxl")):
+            yield pytest.param(f, id=f"{version}/{f.stem}")
+
+
+@pytest.mark.parametrize("path", list(_golden()))
+def test_golden_files_load_and_predict_exactly(path, tmp_path):
+    stem = str(path)[:-4]
+    if not Path(stem + ".X.npy").exists():  # an unfitted model
+        assert not hasattr(oxlearn.load(path), "coef_")
+        return
+    X, expected = np.load(stem + ".X.npy"), np.load(stem + ".pred.npy")
+    for mmap in (False, True):
+        assert_array_equal(oxlearn.load(path, mmap=mmap).predict(X), expected)
+    out = tmp_path / "out.npy"
+    subprocess.run([cli(), "predict", str(path), "--input", stem + ".X.npy", "--output",
+                    str(out)], check=True)
+    assert_array_equal(np.load(out), expected)
+
+
+# --- the oxlearn binary ----------------------------------------------------
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=repr)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_cli_predict_bit_identical(est, dtype, tmp_path):
+    model, X = _fitted(est, dtype)
+    oxlearn.save(model, tmp_path / "m.oxl")
+    np.save(tmp_path / "X.npy", np.asfortranarray(X))
+    np.savetxt(tmp_path / "X.csv", X, delimiter=",", header="a,b,c,d,e,f", comments="")
+    for ext in ("npy", "csv"):
+        out = tmp_path / f"y.{ext}"
+        subprocess.run([cli(), "predict", str(tmp_path / "m.oxl"), "--input",
+                        str(tmp_path / f"X.{ext}"), "--output", str(out)], check=True)
+        if ext == "npy":
+            got = np.load(out)
+            assert got.dtype == model.predict(X).dtype
+            assert_array_equal(got, model.predict(X))
+        else:
+            X64 = np.loadtxt(tmp_path / "X.csv", delimiter=",", skiprows=1)
+            got = np.loadtxt(out, delimiter=",", ndmin=2).reshape(model.predict(X64).shape)
+            assert_array_equal(got, model.predict(X64))
+
+
+def test_cli_inspect_and_errors(tmp_path):
+    model, X = _fitted(LinearRegression())
+    path = tmp_path / "m.oxl"
+    oxlearn.save(model, path)
+    out = subprocess.run([cli(), "inspect", str(path)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "kind: linear_model.LinearRegression" in out.stdout
+    assert "checksum: ok" in out.stdout and "loadable by this binary: yes" in out.stdout
+    raw = bytearray(path.read_bytes())
+    raw[-1] ^= 1
+    bad = tmp_path / "bad.oxl"
+    bad.write_bytes(bytes(raw))
+    out = subprocess.run([cli(), "inspect", str(bad)], capture_output=True, text=True)
+    assert out.returncode == 1
+    assert "checksum: FAILED" in out.stdout and "loadable by this binary: no" in out.stdout
+    np.save(tmp_path / "X.npy", X[:, :3])
+    out = subprocess.run([cli(), "predict", str(path), "--input", str(tmp_path / "X.npy"),
+                          "--output", str(tmp_path / "y.npy")], capture_output=True, text=True)
+    assert out.returncode == 1 and "expects 6" in out.stderr
+    Xn = X.copy()
+    Xn[4, 1] = np.nan
+    np.save(tmp_path / "X.npy", Xn)
+    out = subprocess.run([cli(), "predict", str(path), "--input", str(tmp_path / "X.npy"),
+                          "--output", str(tmp_path / "y.npy")], capture_output=True, text=True)
+    assert out.returncode == 1 and "row 4, column 1" in out.stderr
+
+
+# --- conversion ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ours, stock, params", [
+    (LinearRegression, sk.LinearRegression, {}),
+    (Ridge, sk.Ridge, {"alpha": 2.0}),
+])
+def test_from_and_to_sklearn(ours, stock, params, tmp_path):
+    X, y = make_regression(200, 5, noise=1.0, random_state=0)
+    ref = stock(**params).fit(X, y)
+    converted = oxlearn.from_sklearn(ref)
+    assert type(converted) is ours
+    assert_array_equal(converted.coef_, ref.coef_)
+    assert_allclose(converted.predict(X), ref.predict(X), rtol=1e-12)
+    back = converted.to_sklearn()
+    assert type(back) is stock
+    assert_array_equal(back.predict(X), ref.predict(X))  # same class, same arithmetic
+    model = ours(**params).fit(X, y)
+    plain = model.to_sklearn()
+    assert type(plain) is stock
+    assert_allclose(plain.predict(X), model.predict(X), rtol=1e-12)
+    blob = pickle.dumps(plain)
+    assert b"oxlearn" not in blob  # loads where oxlearn is not installed
+    with pytest.raises(Exception, match="not fitted"):
+        oxlearn.from_sklearn(stock())
+
+
+def test_incremental_to_sklearn():
+    X, y = make_regression(200, 5, noise=1.0, random_state=0)
+    model = IncrementalRidge(alpha=2.0).fit(X, y)
+    plain = model.to_sklearn()
+    assert type(plain) is sk.Ridge and plain.alpha == 2.0
+    assert_allclose(plain.predict(X), model.predict(X), rtol=1e-12)
+
+
+def test_binary_missing_is_a_failure_not_a_skip():
+    assert shutil.which(cli()) or Path(cli()).exists()

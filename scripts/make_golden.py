@@ -1,0 +1,58 @@
+"""Write the golden model files of the current format version.
+
+Run once per format version (``python scripts/make_golden.py``); the files
+are committed and every later version must keep loading them and predicting
+exactly the recorded values (``test_golden.py``). Never regenerate the files
+of an older version.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+from sklearn.datasets import make_regression
+
+import oxlearn
+from oxlearn import _core
+from oxlearn.linear_model import (
+    IncrementalLinearRegression,
+    IncrementalRidge,
+    LinearRegression,
+    Ridge,
+)
+
+OUT = Path(__file__).resolve().parent.parent / "python/oxlearn/tests/golden" / _core.FORMAT_VERSION
+
+
+def models():
+    """Small fitted models of every kind, in both dtypes and target shapes."""
+    X, y = make_regression(60, 4, noise=1.0, random_state=0)
+    _, Y = make_regression(60, 4, n_targets=2, noise=1.0, random_state=1)
+    X32, y32 = X.astype(np.float32), y.astype(np.float32)
+    yield "LinearRegression", LinearRegression().fit(X, y)
+    yield "LinearRegression-float32", LinearRegression().fit(X32, y32)
+    yield "LinearRegression-multi", LinearRegression(fit_intercept=False).fit(X, Y)
+    yield "Ridge", Ridge(alpha=np.array([0.5, 3.0])).fit(X, Y)
+    yield "IncrementalLinearRegression", IncrementalLinearRegression(batch_size=16).fit(X, y)
+    yield "IncrementalRidge-float32", IncrementalRidge(alpha=2.0).fit(X32, y32)
+    yield "LinearRegression-unfitted", LinearRegression(tol=1e-3)
+
+
+def main():
+    """Write ``<name>.oxl``, ``<name>.X.npy`` and ``<name>.pred.npy`` per model."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    X, _ = make_regression(60, 4, noise=1.0, random_state=0)
+    index = {}
+    for name, model in models():
+        oxlearn.save(model, OUT / f"{name}.oxl")
+        if hasattr(model, "coef_"):
+            Xm = X.astype(model.coef_.dtype)
+            np.save(OUT / f"{name}.X.npy", Xm)
+            np.save(OUT / f"{name}.pred.npy", model.predict(Xm))
+        index[name] = type(model).__name__
+    (OUT / "index.json").write_text(json.dumps(index, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {len(index)} models to {OUT}")
+
+
+if __name__ == "__main__":
+    main()
