@@ -169,7 +169,6 @@ class IncrementalLinearRegression(_IncrementalLinearBase):
     Examples
     --------
     >>> import numpy as np
-    from sklearn import linear_model as _sk
     >>> from oxlearn.linear_model import IncrementalLinearRegression
     >>> X = np.array([[1.0, 0.0], [2.0, 1.0], [3.0, 0.0], [4.0, 1.0]])
     >>> y = X @ [2.0, -1.0] + 3.0
@@ -227,7 +226,6 @@ class IncrementalRidge(_IncrementalLinearBase):
     Examples
     --------
     >>> import numpy as np
-    from sklearn import linear_model as _sk
     >>> from oxlearn.linear_model import IncrementalRidge
     >>> X = np.array([[0.0], [1.0], [2.0]])
     >>> model = IncrementalRidge(alpha=2.0).fit(X, [3.0, 5.0, 7.0])
