@@ -9,4 +9,9 @@ maturin develop --profile bench-release --quiet
 # OpenBLAS tuning variables some machines set slow numpy down: unset them
 # for the benchmark only (never in tests or CI).
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
-python bench/bench.py "$@"
+if [ "${1:-}" = "--persistence" ]; then
+  shift
+  python bench/bench_persistence.py "$@"
+else
+  python bench/bench.py "$@"
+fi

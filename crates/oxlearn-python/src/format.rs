@@ -213,15 +213,22 @@ fn write_model_file(
     arrays: &Bound<'_, PyList>,
 ) -> PyResult<()> {
     let b = Borrowed::new(list_items(arrays)?)?;
-    let mut bytes = Vec::new();
-    write_file(&mut bytes, header_json, &b.views())
-        .map_err(|e| PyValueError::new_err(format!("cannot save model: {e}")))?;
     // Write then rename: a crash mid-save never leaves a half-written model
     // under the user's file name.
     let tmp = path.with_extension("oxl-partial");
-    std::fs::write(&tmp, &bytes)
-        .and_then(|()| std::fs::rename(&tmp, &path))
-        .map_err(|e| PyOSError::new_err(format!("cannot write {}: {e}", path.display())))
+    let os_err =
+        |e: std::io::Error| PyOSError::new_err(format!("cannot write {}: {e}", path.display()));
+    let file = std::fs::File::create(&tmp).map_err(os_err)?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    let written = write_file(&mut w, header_json, &b.views())
+        .map_err(|e| PyValueError::new_err(format!("cannot save model: {e}")))
+        .and_then(|()| w.into_inner().map_err(|e| os_err(e.into_error())))
+        .and_then(|file| file.sync_all().map_err(os_err));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    std::fs::rename(&tmp, &path).map_err(os_err)
 }
 
 /// Parses and checks a model file held in `buffer` (bytes or a read-only
