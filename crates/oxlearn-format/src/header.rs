@@ -337,9 +337,4 @@ impl Header {
         }
         Ok(())
     }
-
-    /// `params` as canonical JSON (used by the adapters to rebuild the estimator).
-    pub fn params_json(&self) -> String {
-        Value::Object(self.params.clone()).to_string()
-    }
 }
