@@ -14,6 +14,7 @@ from sklearn.datasets import make_regression
 
 import oxlearn
 from oxlearn import _core
+from oxlearn.covariance import EmpiricalCovariance, IncrementalEmpiricalCovariance
 from oxlearn.linear_model import (
     IncrementalLinearRegression,
     IncrementalRidge,
@@ -36,21 +37,37 @@ def models():
     yield "IncrementalLinearRegression", IncrementalLinearRegression(batch_size=16).fit(X, y)
     yield "IncrementalRidge-float32", IncrementalRidge(alpha=2.0).fit(X32, y32)
     yield "LinearRegression-unfitted", LinearRegression(tol=1e-3)
+    yield "EmpiricalCovariance", EmpiricalCovariance().fit(X)
+    yield "EmpiricalCovariance-noprecision-float32", EmpiricalCovariance(
+        store_precision=False, assume_centered=True
+    ).fit(X32)
+    yield "IncrementalEmpiricalCovariance", IncrementalEmpiricalCovariance(
+        store_precision=True, batch_size=16
+    ).fit(X)
 
 
 def main():
-    """Write ``<name>.oxl``, ``<name>.X.npy`` and ``<name>.pred.npy`` per model."""
+    """Write ``<name>.oxl``, ``<name>.X.npy`` and ``<name>.pred.npy`` per model.
+
+    Existing files are never rewritten: new kinds add files, old ones stay.
+    ``pred`` is ``predict(X)``, or ``mahalanobis(X)`` for covariance models.
+    """
     OUT.mkdir(parents=True, exist_ok=True)
     X, _ = make_regression(60, 4, noise=1.0, random_state=0)
-    index = {}
+    index_path = OUT / "index.json"
+    index = json.loads(index_path.read_text()) if index_path.exists() else {}
     for name, model in models():
+        if (OUT / f"{name}.oxl").exists():
+            continue
         oxlearn.save(model, OUT / f"{name}.oxl")
-        if hasattr(model, "coef_"):
-            Xm = X.astype(model.coef_.dtype)
+        fitted = getattr(model, model._oxlearn_dtype_attr, None)
+        if fitted is not None:
+            Xm = X.astype(fitted.dtype)
+            out = model.predict(Xm) if hasattr(model, "predict") else model.mahalanobis(Xm)
             np.save(OUT / f"{name}.X.npy", Xm)
-            np.save(OUT / f"{name}.pred.npy", model.predict(Xm))
+            np.save(OUT / f"{name}.pred.npy", out)
         index[name] = type(model).__name__
-    (OUT / "index.json").write_text(json.dumps(index, indent=1, sort_keys=True) + "\n")
+    index_path.write_text(json.dumps(index, indent=1, sort_keys=True) + "\n")
     print(f"wrote {len(index)} models to {OUT}")
 
 

@@ -7,7 +7,7 @@ cargo fmt --all --check
 echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "==> ruff"
-ruff check python bench examples conftest.py
+ruff check python bench examples scripts conftest.py
 echo "==> cargo test"
 cargo test --workspace --quiet
 echo "==> building the extension and the oxlearn binary (dev profile: optimised dependencies)"

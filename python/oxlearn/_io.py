@@ -18,6 +18,7 @@ from oxlearn import _core, _persistence
 
 def _registry():
     """``{kind: class}``: the only classes ``load`` ever builds."""
+    from oxlearn.covariance import EmpiricalCovariance, IncrementalEmpiricalCovariance
     from oxlearn.linear_model import (
         IncrementalLinearRegression,
         IncrementalRidge,
@@ -25,7 +26,8 @@ def _registry():
         Ridge,
     )
 
-    classes = (LinearRegression, Ridge, IncrementalLinearRegression, IncrementalRidge)
+    classes = (LinearRegression, Ridge, IncrementalLinearRegression, IncrementalRidge,
+               EmpiricalCovariance, IncrementalEmpiricalCovariance)
     return {cls._oxlearn_kind: cls for cls in classes}
 
 

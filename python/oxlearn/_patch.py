@@ -15,6 +15,9 @@ _PATCHABLE = {
         "oxlearn.linear_model", ("sklearn.linear_model", "sklearn.linear_model._base")
     ),
     "Ridge": ("oxlearn.linear_model", ("sklearn.linear_model", "sklearn.linear_model._ridge")),
+    "EmpiricalCovariance": (
+        "oxlearn.covariance", ("sklearn.covariance", "sklearn.covariance._empirical_covariance")
+    ),
 }
 
 _originals = {}  # (sklearn module, name) -> original class

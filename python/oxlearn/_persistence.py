@@ -95,9 +95,11 @@ def seal(est, file_layout=False):
     fitted = hasattr(est, "n_features_in_")
     arrays, attrs, dtype = [], {}, None
     if fitted:
-        dtype = np.asarray(est.coef_).dtype
+        dtype = np.asarray(getattr(est, est._oxlearn_dtype_attr)).dtype
         for name, _required in schema["arrays"]:
             if hasattr(est, name):
+                if getattr(est, name) is None and name in schema["attrs"]:
+                    continue  # an optional array left unset (e.g. precision_): an attr
                 arr = _le_contiguous(getattr(est, name))
                 # scikit-learn's scalar 0.0 intercept (fit_intercept=False) is a
                 # Python float even for float32 models: store it in the model's
@@ -106,8 +108,9 @@ def seal(est, file_layout=False):
                     if arr.astype(dtype) == arr:
                         arr = arr.astype(dtype)
                 arrays.append((name, arr))
+        array_names = {name for name, _ in arrays}
         for name in schema["attrs"]:
-            if hasattr(est, name):
+            if hasattr(est, name) and name not in array_names:
                 attrs[name] = _scalar(getattr(est, name), name)
         dtype = dtype.name
     names = getattr(est, "feature_names_in_", None)

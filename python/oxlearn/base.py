@@ -34,6 +34,8 @@ class OxlearnEstimatorMixin:
     """
 
     _oxlearn_kind = None
+    # The fitted attribute whose dtype is the model's dtype.
+    _oxlearn_dtype_attr = "coef_"
     _hyperparameter_specs = {}
 
     # --- dispatch ---------------------------------------------------------

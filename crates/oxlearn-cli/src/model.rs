@@ -51,7 +51,7 @@ impl Model {
             kind: header.kind.clone(),
             writer: header.oxlearn_version.clone(),
             reader: env!("CARGO_PKG_VERSION").into(),
-            known: "fitted linear models".into(),
+            known: "fitted linear models (the binary predicts; this kind has no predict)".into(),
         };
         if !header.fitted {
             return Err("the model is not fitted: there is nothing to predict with".into());

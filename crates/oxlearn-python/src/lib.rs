@@ -2,7 +2,21 @@
 //! `oxlearn-format`. Argument conversion, GIL release and error mapping
 //! only; no algorithm and no serialization logic lives here.
 
+/// Calls the generic function for `X`'s float dtype (shared by the bindings).
+macro_rules! dispatch_float {
+    ($x:expr, $f:ident ( $($arg:expr),* )) => {{
+        if let Ok(x) = $x.extract::<numpy::PyReadonlyArray2<'_, f64>>() {
+            $f::<f64>(x, $($arg),*)
+        } else if let Ok(x) = $x.extract::<numpy::PyReadonlyArray2<'_, f32>>() {
+            $f::<f32>(x, $($arg),*)
+        } else {
+            Err(pyo3::exceptions::PyTypeError::new_err("X must be a 2-D numpy array of dtype float32 or float64"))
+        }
+    }};
+}
+
 mod arrays;
+mod covariance;
 mod error;
 mod format;
 mod linear_model;
@@ -15,6 +29,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("FORMAT_VERSION", oxlearn_format::FORMAT_VERSION)?;
     error::register(m)?;
     linear_model::register(m)?;
+    covariance::register(m)?;
     format::register(m)?;
     Ok(())
 }

@@ -22,19 +22,6 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
-/// Calls `$f::<f64>` or `$f::<f32>` according to `X`'s dtype.
-macro_rules! dispatch_float {
-    ($x:expr, $f:ident ( $($arg:expr),* )) => {{
-        if let Ok(x) = $x.extract::<PyReadonlyArray2<'_, f64>>() {
-            $f::<f64>(x, $($arg),*)
-        } else if let Ok(x) = $x.extract::<PyReadonlyArray2<'_, f32>>() {
-            $f::<f32>(x, $($arg),*)
-        } else {
-            Err(PyTypeError::new_err("X must be a 2-D numpy array of dtype float32 or float64"))
-        }
-    }};
-}
-
 /// Extracts `y` (2-D) and the optional weights with `X`'s dtype.
 fn targets<'py, T: Element>(
     y: &Bound<'py, PyAny>,
@@ -140,7 +127,7 @@ fn fit_ridge<'py>(
     dispatch_float!(x, fit_linear(y, sample_weight, spec, n_threads))
 }
 
-fn mat_to_py<'py>(py: Python<'py>, m: MatRef<'_, f64>) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn mat_to_py<'py>(py: Python<'py>, m: MatRef<'_, f64>) -> PyResult<Bound<'py, PyAny>> {
     let (r, c) = m.shape();
     Array2::from_shape_fn((r, c), |(i, j)| m[(i, j)])
         .into_pyarray(py)
@@ -158,7 +145,7 @@ fn moments_to_py<'py>(py: Python<'py>, m: &Moments) -> PyResult<Bound<'py, PyDic
     Ok(d)
 }
 
-fn moments_from_py(d: &Bound<'_, PyDict>, centered: bool) -> PyResult<Moments> {
+pub(crate) fn moments_from_py(d: &Bound<'_, PyDict>, centered: bool) -> PyResult<Moments> {
     let get = |k: &str| -> PyResult<Bound<'_, PyAny>> {
         d.get_item(k)?
             .ok_or_else(|| PyValueError::new_err(format!("moments state lacks {k:?}")))

@@ -209,7 +209,13 @@ def test_golden_files_load_and_predict_exactly(path, tmp_path):
         return
     X, expected = np.load(stem + ".X.npy"), np.load(stem + ".pred.npy")
     for mmap in (False, True):
-        assert_array_equal(oxlearn.load(path, mmap=mmap).predict(X), expected)
+        model = oxlearn.load(path, mmap=mmap)
+        got = model.predict(X) if hasattr(model, "predict") else model.mahalanobis(X)
+        assert_array_equal(got, expected)
+    inspect = subprocess.run([cli(), "inspect", str(path)], capture_output=True, text=True)
+    assert "checksum: ok" in inspect.stdout
+    if not hasattr(model, "predict"):
+        return
     out = tmp_path / "out.npy"
     subprocess.run([cli(), "predict", str(path), "--input", stem + ".X.npy", "--output",
                     str(out)], check=True)

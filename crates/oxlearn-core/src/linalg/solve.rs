@@ -116,6 +116,29 @@ pub fn ridge_from_moments(m: &Moments, alpha: &[f64]) -> Result<Mat<f64>> {
     Ok(coef)
 }
 
+/// Pseudo-inverse of a symmetric matrix, as `scipy.linalg.pinvh` computes it:
+/// eigenvalues with |λ| ≤ p · ε · max|λ| are treated as zero.
+pub fn pinvh(a: MatRef<'_, f64>) -> Result<Mat<f64>> {
+    let (vals, vecs) = symmetric_eigen(a)?;
+    let p = a.nrows();
+    let largest = vals.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let cutoff = (p.max(1) as f64) * f64::EPSILON * largest;
+    let mut out = Mat::zeros(p, p);
+    for (k, &lam) in vals.iter().enumerate() {
+        if lam.abs() <= cutoff {
+            continue;
+        }
+        let v = vecs.col(k);
+        for j in 0..p {
+            let s = v[j] / lam;
+            for i in 0..p {
+                out[(i, j)] += v[i] * s;
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Eigenvalue cutoff below which a Gram matrix's eigenvalues are rounding
 /// noise: 10 · p · ε · λ_max (the largest diagonal entry bounds λ_max
 /// within a factor p).

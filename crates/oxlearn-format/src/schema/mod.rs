@@ -1,6 +1,7 @@
 //! The closed registry of model kinds and their schemas. A kind that is not
 //! listed here cannot be loaded: nothing is ever built from a name in a file.
 
+mod covariance;
 mod linear;
 
 use crate::error::{FormatError, Result};
@@ -36,6 +37,8 @@ static REGISTRY: &[&Schema] = &[
     &linear::RIDGE,
     &linear::INCREMENTAL_LINEAR_REGRESSION,
     &linear::INCREMENTAL_RIDGE,
+    &covariance::EMPIRICAL_COVARIANCE,
+    &covariance::INCREMENTAL_EMPIRICAL_COVARIANCE,
 ];
 
 /// The schema of `kind`, if this build knows it.
