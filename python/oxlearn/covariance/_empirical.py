@@ -100,10 +100,10 @@ class IncrementalEmpiricalCovariance(OxlearnEstimatorMixin, _sk.EmpiricalCovaria
     --------
     >>> import numpy as np
     >>> from oxlearn.covariance import IncrementalEmpiricalCovariance
-    >>> X = np.array([[0.0, 0.0], [2.0, 4.0], [4.0, 8.0]])
+    >>> X = np.array([[0.0, 0.0], [2.0, 4.0], [4.0, 8.0], [6.0, 12.0]])
     >>> est = IncrementalEmpiricalCovariance().partial_fit(X[:2]).partial_fit(X[2:])
-    >>> est.covariance_.round(10).tolist()
-    [[2.6666666667, 5.3333333333], [5.3333333333, 10.6666666667]]
+    >>> est.covariance_.round(12).tolist()
+    [[5.0, 10.0], [10.0, 20.0]]
     """
 
     _oxlearn_kind = "covariance.IncrementalEmpiricalCovariance"
