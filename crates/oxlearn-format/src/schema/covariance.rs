@@ -1,21 +1,8 @@
 //! Schemas of the covariance estimators.
 
-use super::{float_dtype, ArraySpec, Arrays, Schema};
+use super::{float_dtype, opt, req, Arrays, Schema};
 use crate::error::{FormatError, Result};
 use crate::header::{DType, Header};
-
-const fn req(name: &'static str) -> ArraySpec {
-    ArraySpec {
-        name,
-        required: true,
-    }
-}
-const fn opt(name: &'static str) -> ArraySpec {
-    ArraySpec {
-        name,
-        required: false,
-    }
-}
 
 /// `sklearn.covariance.EmpiricalCovariance`.
 pub static EMPIRICAL_COVARIANCE: Schema = Schema {

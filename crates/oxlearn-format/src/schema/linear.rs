@@ -1,21 +1,8 @@
 //! Schemas of the linear models.
 
-use super::{float_dtype, ArraySpec, Arrays, Schema};
+use super::{float_dtype, opt, req, ArraySpec, Arrays, Schema};
 use crate::error::{FormatError, Result};
 use crate::header::{DType, Header};
-
-const fn req(name: &'static str) -> ArraySpec {
-    ArraySpec {
-        name,
-        required: true,
-    }
-}
-const fn opt(name: &'static str) -> ArraySpec {
-    ArraySpec {
-        name,
-        required: false,
-    }
-}
 
 /// `sklearn.linear_model.LinearRegression`.
 pub static LINEAR_REGRESSION: Schema = Schema {

@@ -17,6 +17,22 @@ pub struct ArraySpec {
     pub required: bool,
 }
 
+/// An array every fitted model of the kind has.
+pub(crate) const fn req(name: &'static str) -> ArraySpec {
+    ArraySpec {
+        name,
+        required: true,
+    }
+}
+
+/// An array only some fitting paths produce.
+pub(crate) const fn opt(name: &'static str) -> ArraySpec {
+    ArraySpec {
+        name,
+        required: false,
+    }
+}
+
 /// How one model kind is serialized.
 #[derive(Debug)]
 pub struct Schema {
