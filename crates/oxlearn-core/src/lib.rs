@@ -16,6 +16,7 @@ pub mod error;
 pub mod linalg;
 pub mod linear_model;
 pub mod real;
+mod simd;
 
 pub use error::{Error, Result};
 pub use real::Real;

@@ -63,6 +63,13 @@ def test_python_m_oxlearn_runs_script_patched(tmp_path):
         check=True, capture_output=True, text=True,
     )
     assert out.stdout.strip() == "oxlearn.linear_model._linear ['a', '--b']"
+    (tmp_path / "patched_mod.py").write_text(script.read_text())
+    out = subprocess.run(
+        [sys.executable, "-m", "oxlearn", "-m", "patched_mod", "x"],
+        check=True, capture_output=True, text=True, cwd=tmp_path,
+        env={**__import__("os").environ, "PYTHONPATH": str(tmp_path)},
+    )
+    assert out.stdout.strip() == "oxlearn.linear_model._linear ['x']"
     bad = subprocess.run([sys.executable, "-m", "oxlearn"], capture_output=True, text=True)
     assert bad.returncode == 2 and "usage" in bad.stderr
 

@@ -81,76 +81,25 @@ impl ChunkPlan {
     }
 }
 
-/// Copies `src` into `buf` as `f64`, in `src`'s own memory order so that the
-/// copy streams through memory, and returns a view of the copy.
-///
-/// Fails with [`Error::NonFinite`] (naming `what` and the row, offset by
-/// `row0`) if the chunk holds NaN or infinity: the check rides along with the
-/// copy, so validating the input costs no extra pass over memory.
-pub fn copy_to_f64<'b, T: Real>(
-    src: MatRef<'_, T>,
-    what: &'static str,
-    row0: usize,
-    buf: &'b mut Vec<f64>,
-) -> Result<faer::MatMut<'b, f64>> {
-    let zeros = vec![0.0; src.ncols()];
-    Ok(copy_shifted(src, what, row0, &zeros, None, buf)?.0)
-}
-
-/// Copies `src` into `buf` as `sqrt(w_i) * (x_ij - shift_j)` in `f64`, in
-/// `src`'s own memory order, and returns the copy with the weighted sums
-/// `Σ_i w_i (x_ij - shift_j)` of each column, all in one pass over memory
-/// (the finiteness check of [`copy_to_f64`] included). Sums are taken in
-/// ascending row order in either layout.
-///
-/// Compiled for the best SIMD level the CPU has; there is no fused
-/// multiply-add anywhere, so every level gives the same bits.
-pub fn copy_shifted<'b, T: Real>(
-    src: MatRef<'_, T>,
-    what: &'static str,
-    row0: usize,
-    shift: &[f64],
-    w: Option<&[f64]>,
-    buf: &'b mut Vec<f64>,
-) -> Result<(faer::MatMut<'b, f64>, Vec<f64>)> {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU supports AVX-512F (checked just above).
-            return unsafe { copy_shifted_avx512(src, what, row0, shift, w, buf) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2 (checked just above).
-            return unsafe { copy_shifted_avx2(src, what, row0, shift, w, buf) };
-        }
-    }
-    copy_shifted_portable(src, what, row0, shift, w, buf)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn copy_shifted_avx512<'b, T: Real>(
-    src: MatRef<'_, T>,
-    what: &'static str,
-    row0: usize,
-    shift: &[f64],
-    w: Option<&[f64]>,
-    buf: &'b mut Vec<f64>,
-) -> Result<(faer::MatMut<'b, f64>, Vec<f64>)> {
-    copy_shifted_portable(src, what, row0, shift, w, buf)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn copy_shifted_avx2<'b, T: Real>(
-    src: MatRef<'_, T>,
-    what: &'static str,
-    row0: usize,
-    shift: &[f64],
-    w: Option<&[f64]>,
-    buf: &'b mut Vec<f64>,
-) -> Result<(faer::MatMut<'b, f64>, Vec<f64>)> {
-    copy_shifted_portable(src, what, row0, shift, w, buf)
+crate::simd::multiversion! {
+    /// Copies `src` into `buf` as `sqrt(w_i) * (x_ij - shift_j)` in `f64`, in
+    /// `src`'s own memory order (so the copy streams through memory), and
+    /// returns the copy with the weighted sums `Σ_i w_i (x_ij - shift_j)` of
+    /// each column, all in one pass over memory. Sums are taken in ascending
+    /// row order in either layout.
+    ///
+    /// Fails with [`Error::NonFinite`] (naming `what` and the row, offset by
+    /// `row0`) if the chunk holds NaN or infinity: the check rides along with
+    /// the copy, so validating the input costs no extra pass.
+    pub fn copy_shifted<'b, T: Real>(
+        src: MatRef<'_, T>,
+        what: &'static str,
+        row0: usize,
+        shift: &[f64],
+        w: Option<&[f64]>,
+        buf: &'b mut Vec<f64>,
+    ) -> Result<(faer::MatMut<'b, f64>, Vec<f64>)>
+    => copy_shifted_portable
 }
 
 #[inline(always)]
@@ -283,7 +232,7 @@ mod tests {
         data[7] = f64::INFINITY; // row 1, col 3 of a 3x4 row-major matrix
         let m = MatRef::from_row_major_slice(&data, 3, 4);
         let mut buf = Vec::new();
-        let err = copy_to_f64(m, "X", 10, &mut buf).unwrap_err();
+        let err = copy_shifted(m, "X", 10, &[0.0; 4], None, &mut buf).unwrap_err();
         assert_eq!(
             err,
             Error::NonFinite {
@@ -305,7 +254,7 @@ mod tests {
             MatRef::from_column_major_slice(&data, 3, 4),
         ] {
             let mut buf = Vec::new();
-            let c = copy_to_f64(m, "X", 0, &mut buf).unwrap();
+            let (c, _) = copy_shifted(m, "X", 0, &[0.0; 4], None, &mut buf).unwrap();
             for i in 0..3 {
                 for j in 0..4 {
                     assert_eq!(c[(i, j)], m[(i, j)] as f64);

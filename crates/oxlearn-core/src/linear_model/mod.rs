@@ -92,34 +92,12 @@ pub fn predict_linear<T: Real>(
         })
 }
 
-/// Row-wise dot products of a block, compiled for the best SIMD level the
-/// CPU has. Every version computes the same canonical order ([`dot`]), so
-/// the choice changes speed only, never a bit of the result.
-fn dot_rows<T: Real>(x: MatRef<'_, T>, c: &[f64], t: usize, acc: &mut [f64]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU supports AVX-512F (checked just above).
-            return unsafe { dot_rows_avx512(x, c, t, acc) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2 (checked just above).
-            return unsafe { dot_rows_avx2(x, c, t, acc) };
-        }
-    }
-    dot_rows_portable(x, c, t, acc)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn dot_rows_avx512<T: Real>(x: MatRef<'_, T>, c: &[f64], t: usize, acc: &mut [f64]) {
-    dot_rows_portable(x, c, t, acc)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn dot_rows_avx2<T: Real>(x: MatRef<'_, T>, c: &[f64], t: usize, acc: &mut [f64]) {
-    dot_rows_portable(x, c, t, acc)
+crate::simd::multiversion! {
+    /// Row-wise dot products of a block, compiled for the best SIMD level the
+    /// CPU has. Every version computes the same canonical order ([`dot`]), so
+    /// the choice changes speed only, never a bit of the result.
+    fn dot_rows<T: Real>(x: MatRef<'_, T>, c: &[f64], t: usize, acc: &mut [f64]) -> ()
+    => dot_rows_portable
 }
 
 #[inline(always)]
