@@ -10,9 +10,12 @@ installs scikit-learn-intelex into its own environment).
 import argparse
 import os
 import platform
+import re
 import statistics
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import sklearn
@@ -40,31 +43,60 @@ def median_time(fn, repeat):
     return statistics.median(times)
 
 
+@dataclass
+class Workload:
+    """One BASELINE.md row: the same data fitted by each implementation.
+
+    ``impls`` maps ``"oxlearn"``, ``"sklearn"``, ``"intelex"`` to a factory
+    (``None`` when that implementation is unavailable). After ``fit(X, y)``
+    the method named ``op`` (``predict``, ``transform``; ``None`` for fit-only
+    estimators) is timed on ``Xp``; ``check(ox_model, sk_model)`` asserts
+    that oxlearn's fitted model agrees with scikit-learn's.
+    """
+
+    name: str
+    data: str
+    impls: dict
+    X: np.ndarray
+    y: np.ndarray = None
+    Xp: np.ndarray = None
+    op: str = "predict"
+    check: Callable = None
+
+
+def _linear_check(Xp, y):
+    def check(ox_model, sk_model):
+        np.testing.assert_allclose(ox_model.predict(Xp), sk_model.predict(Xp),
+                                   rtol=1e-6, atol=1e-6 * np.abs(y).max())
+    return check
+
+
 def workloads(scale):
-    """Yield ``(name, data, {impl: factory})`` for BASELINE.md's linear workloads."""
+    """Yield the BASELINE.md workloads as `Workload`s, sizes multiplied by ``scale``."""
     n = int(500_000 * scale)
     X, y = make_regression(n, 50, noise=1.0, random_state=0)
-    data = (X, y, X[:10_000])
-    yield "LinearRegression", data, {
+    common = dict(data=f"make_regression {n}x50", X=X, y=y, Xp=X[:10_000],
+                  check=_linear_check(X[:10_000], y))
+    yield Workload("LinearRegression", impls={
         "oxlearn": ox.LinearRegression, "sklearn": sk.LinearRegression,
         "intelex": ix and ix.LinearRegression,
-    }
-    yield "Ridge(alpha=1)", data, {
+    }, **common)
+    yield Workload("Ridge(alpha=1)", impls={
         "oxlearn": lambda: ox.Ridge(alpha=1.0), "sklearn": lambda: sk.Ridge(alpha=1.0),
         "intelex": ix and (lambda: ix.Ridge(alpha=1.0)),
-    }
+    }, **common)
     # scikit-learn has no incremental linear models: its one-shot fit is the
     # stock reference, intelex's incremental estimators the accelerated one.
-    yield "IncrementalLinearRegression", data, {
+    yield Workload("IncrementalLinearRegression", impls={
         "oxlearn": lambda: ox.IncrementalLinearRegression(batch_size=10_000),
         "sklearn": sk.LinearRegression,
         "intelex": ix and (lambda: ix.IncrementalLinearRegression(batch_size=10_000)),
-    }
-    yield "IncrementalRidge", data, {
+    }, **common)
+    yield Workload("IncrementalRidge", impls={
         "oxlearn": lambda: ox.IncrementalRidge(batch_size=10_000),
         "sklearn": lambda: sk.Ridge(alpha=1.0),
         "intelex": ix and (lambda: ix.IncrementalRidge(batch_size=10_000)),
-    }
+    }, **common)
 
 
 def intelex_version():
@@ -111,35 +143,45 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=5, help="repetitions per measurement")
     parser.add_argument("--scale", type=float, default=1.0, help="scale the data sizes")
+    parser.add_argument("--only", default="", help="regular expression: workloads to run")
     args = parser.parse_args()
     print(describe_machine())
-    print(f"median of {args.repeat} runs, milliseconds; fit on {int(500_000 * args.scale)}x50, "
-          "predict 10000 rows; ratio = oxlearn / other (< 1: oxlearn faster)\n")
-    header = (f"{'workload':<28}{'op':<9}{'oxlearn':>10}{'sklearn':>10}{'intelex':>10}"
-              f"{'ox/sk':>8}{'ox/ix':>8}")
+    print(f"median of {args.repeat} runs, milliseconds; "
+          "ratio = oxlearn / other (< 1: oxlearn faster)\n")
+    header = (f"{'workload':<30}{'op':<10}{'oxlearn':>10}{'sklearn':>10}{'intelex':>10}"
+              f"{'ox/sk':>8}{'ox/ix':>8}  data")
     print(header)
     print("-" * len(header))
     failures = []
-    for name, (X, y, Xp), impls in workloads(args.scale):
-        fitted, fit_t, pred_t = {}, {}, {}
-        for impl, factory in impls.items():
+    for w in workloads(args.scale):
+        if args.only and not re.search(args.only, w.name):
+            continue
+        fitted, times = {}, {"fit": {}, w.op: {}}
+        for impl, factory in w.impls.items():
             if factory is None:
                 continue
-            def fit(f=factory, impl=impl, X=X, y=y, fitted=fitted):
-                fitted[impl] = f().fit(X, y)
 
-            fit_t[impl] = median_time(fit, args.repeat)
-            pred_t[impl] = median_time(lambda m=fitted[impl], Xp=Xp: m.predict(Xp), args.repeat)
-        for op, t in (("fit", fit_t), ("predict", pred_t)):
+            def fit(f=factory, impl=impl, fitted=fitted, w=w):
+                fitted[impl] = f().fit(w.X, w.y)
+
+            times["fit"][impl] = median_time(fit, args.repeat)
+            if w.op is not None:
+                method = getattr(fitted[impl], w.op)
+                times[w.op][impl] = median_time(lambda m=method, Xp=w.Xp: m(Xp), args.repeat)
+        for op, t in times.items():
+            if op is None:
+                continue
             sk_r = t["oxlearn"] / t["sklearn"]
             ix_r = t["oxlearn"] / t["intelex"] if "intelex" in t else float("nan")
             ms = {k: v * 1e3 for k, v in t.items()}
-            print(f"{name:<28}{op:<9}{ms['oxlearn']:>10.3f}{ms['sklearn']:>10.3f}"
-                  f"{ms.get('intelex', float('nan')):>10.3f}{sk_r:>8.3f}{ix_r:>8.3f}")
+            rows = f" ({len(w.Xp)} rows)" if op != "fit" else ""
+            print(f"{w.name:<30}{op:<10}{ms['oxlearn']:>10.3f}{ms['sklearn']:>10.3f}"
+                  f"{ms.get('intelex', float('nan')):>10.3f}{sk_r:>8.3f}{ix_r:>8.3f}"
+                  f"  {w.data}{rows}", flush=True)
             if ix_r > 1.0:
-                failures.append(f"{name} {op}")
-        np.testing.assert_allclose(fitted["oxlearn"].predict(Xp), fitted["sklearn"].predict(Xp),
-                                   rtol=1e-6, atol=1e-6 * np.abs(y).max())
+                failures.append(f"{w.name} {op}")
+        if w.check is not None:
+            w.check(fitted["oxlearn"], fitted["sklearn"])
     print()
     print("slower than intelex: " + (", ".join(failures) if failures else "none"))
     return 0
