@@ -23,13 +23,15 @@ from sklearn import linear_model as sk
 from sklearn.datasets import make_regression
 
 import oxlearn
+from oxlearn import basic_statistics as ox_bs
 from oxlearn import linear_model as ox
 
 try:
     import sklearnex
+    from sklearnex import basic_statistics as ix_bs
     from sklearnex import linear_model as ix
 except ImportError:  # the benchmark still runs, without the intelex columns
-    sklearnex = ix = None
+    sklearnex = ix = ix_bs = None
 
 
 def median_time(fn, repeat):
@@ -71,6 +73,27 @@ def _linear_check(Xp, y):
     return check
 
 
+class _NumpyStatistics:
+    """Stock reference for BasicStatistics (scikit-learn has none): numpy's two-pass."""
+
+    def fit(self, X, y=None):
+        mean = X.mean(axis=0)
+        var = X.var(axis=0, ddof=1)
+        self.min_, self.max_, self.sum_, self.mean_ = X.min(0), X.max(0), X.sum(0), mean
+        self.variance_, self.standard_deviation_ = var, np.sqrt(var)
+        self.variation_ = self.standard_deviation_ / mean
+        self.sum_squares_ = np.einsum("ij,ij->j", X, X)
+        self.sum_squares_centered_ = var * (len(X) - 1)
+        self.second_order_raw_moment_ = self.sum_squares_ / len(X)
+        return self
+
+
+def _statistics_check(ox_model, np_model):
+    for name in ("min_", "max_", "mean_", "variance_", "sum_squares_"):
+        np.testing.assert_allclose(getattr(ox_model, name), getattr(np_model, name),
+                                   rtol=1e-8, atol=1e-10)
+
+
 def workloads(scale):
     """Yield the BASELINE.md workloads as `Workload`s, sizes multiplied by ``scale``."""
     n = int(500_000 * scale)
@@ -97,6 +120,12 @@ def workloads(scale):
         "sklearn": lambda: sk.Ridge(alpha=1.0),
         "intelex": ix and (lambda: ix.IncrementalRidge(batch_size=10_000)),
     }, **common)
+    n = int(1_000_000 * scale)
+    X = np.random.default_rng(0).standard_normal((n, 50))
+    yield Workload("BasicStatistics", data=f"normal {n}x50", X=X, op=None, impls={
+        "oxlearn": ox_bs.BasicStatistics, "sklearn": _NumpyStatistics,
+        "intelex": ix_bs and ix_bs.BasicStatistics,
+    }, check=_statistics_check)
 
 
 def intelex_version():

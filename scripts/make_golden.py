@@ -14,6 +14,7 @@ from sklearn.datasets import make_regression
 
 import oxlearn
 from oxlearn import _core
+from oxlearn.basic_statistics import BasicStatistics, IncrementalBasicStatistics
 from oxlearn.covariance import EmpiricalCovariance, IncrementalEmpiricalCovariance
 from oxlearn.linear_model import (
     IncrementalLinearRegression,
@@ -21,6 +22,7 @@ from oxlearn.linear_model import (
     LinearRegression,
     Ridge,
 )
+from oxlearn.tests._golden import output as golden_output
 
 OUT = Path(__file__).resolve().parent.parent / "python/oxlearn/tests/golden" / _core.FORMAT_VERSION
 
@@ -44,13 +46,20 @@ def models():
     yield "IncrementalEmpiricalCovariance", IncrementalEmpiricalCovariance(
         store_precision=True, batch_size=16
     ).fit(X)
+    yield "BasicStatistics", BasicStatistics().fit(X)
+    yield "BasicStatistics-some-float32", BasicStatistics(
+        result_options=["min", "variance"]
+    ).fit(X32)
+    yield "IncrementalBasicStatistics", IncrementalBasicStatistics(batch_size=16).fit(
+        X, sample_weight=np.linspace(0.5, 2.0, len(X))
+    )
 
 
 def main():
     """Write ``<name>.oxl``, ``<name>.X.npy`` and ``<name>.pred.npy`` per model.
 
     Existing files are never rewritten: new kinds add files, old ones stay.
-    ``pred`` is ``predict(X)``, or ``mahalanobis(X)`` for covariance models.
+    ``pred`` is ``oxlearn.tests._golden.output(model, X)``.
     """
     OUT.mkdir(parents=True, exist_ok=True)
     X, _ = make_regression(60, 4, noise=1.0, random_state=0)
@@ -63,7 +72,7 @@ def main():
         fitted = getattr(model, model._oxlearn_dtype_attr, None)
         if fitted is not None:
             Xm = X.astype(fitted.dtype)
-            out = model.predict(Xm) if hasattr(model, "predict") else model.mahalanobis(Xm)
+            out = golden_output(model, Xm)
             np.save(OUT / f"{name}.X.npy", Xm)
             np.save(OUT / f"{name}.pred.npy", out)
         index[name] = type(model).__name__

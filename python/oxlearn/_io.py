@@ -18,6 +18,7 @@ from oxlearn import _core, _persistence
 
 def _registry():
     """``{kind: class}``: the only classes ``load`` ever builds."""
+    from oxlearn.basic_statistics import BasicStatistics, IncrementalBasicStatistics
     from oxlearn.covariance import EmpiricalCovariance, IncrementalEmpiricalCovariance
     from oxlearn.linear_model import (
         IncrementalLinearRegression,
@@ -27,7 +28,8 @@ def _registry():
     )
 
     classes = (LinearRegression, Ridge, IncrementalLinearRegression, IncrementalRidge,
-               EmpiricalCovariance, IncrementalEmpiricalCovariance)
+               EmpiricalCovariance, IncrementalEmpiricalCovariance,
+               BasicStatistics, IncrementalBasicStatistics)
     return {cls._oxlearn_kind: cls for cls in classes}
 
 
@@ -35,7 +37,10 @@ def _from_sklearn_classes():
     """``{stock scikit-learn class: oxlearn class}`` for :func:`from_sklearn`."""
     table = {}
     for cls in _registry().values():
-        stock = cls._sklearn_counterpart()
+        try:
+            stock = cls._sklearn_counterpart()
+        except TypeError:  # scikit-learn-intelex-only APIs (BasicStatistics)
+            continue
         if issubclass(cls, stock):  # incremental models have no stock twin to convert from
             table[stock] = cls
     return table

@@ -191,3 +191,49 @@ class LinearPredictMixin:
             n_threads(getattr(self, "n_jobs", None)),
         )
         return out.ravel() if coef.ndim == 1 else out
+
+
+class IncrementalFitMixin:
+    """``partial_fit`` and batched ``fit`` shared by the incremental estimators.
+
+    The state kept between batches is mergeable (moments merged exactly, in
+    order), so ``fit`` equals ``partial_fit`` over successive batches of
+    ``batch_size_`` rows, computed in one call. Subclasses set
+    ``_incremental_state`` (names of the private state attributes; the first
+    one marks a started fit) and define ``_update(batch, chunk_rows)``, which
+    merges one validated batch into the state and sets the public
+    attributes; they may override ``_validate_batch``.
+    """
+
+    _incremental_state = ()
+
+    def _validate_batch(self, X, y, sample_weight, reset):
+        """Validate one batch; returns what ``_update`` receives."""
+        from sklearn.utils.validation import validate_data
+
+        X = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32],
+                          ensure_all_finite=False)
+        return X, y, sample_weight
+
+    def _accumulate(self, X, y, sample_weight, reset, chunk_rows):
+        self._check_device("partial_fit")
+        if reset:
+            for name in (*self._incremental_state, "n_features_in_", "feature_names_in_"):
+                self.__dict__.pop(name, None)
+        batch = self._validate_batch(X, y, sample_weight, reset)
+        if chunk_rows is None:
+            # fit(): batches of batch_size_ rows, accumulated in one call.
+            self.batch_size_ = self.batch_size or 5 * batch[0].shape[1]
+            chunk_rows = self.batch_size_
+        self._log_accelerated("partial_fit")
+        self._update(batch, chunk_rows)
+        return self
+
+    def _partial_fit(self, X, y, sample_weight):
+        first = not hasattr(self, self._incremental_state[0])
+        if first:
+            self.batch_size_ = self.batch_size
+        return self._accumulate(X, y, sample_weight, first, 0)
+
+    def _fit_batches(self, X, y, sample_weight):
+        return self._accumulate(X, y, sample_weight, True, None)

@@ -82,6 +82,14 @@ impl Model {
                     one_dim,
                 }
             }
+            // Valid models of kinds that neither predict nor transform.
+            Some("covariance" | "basic_statistics") => {
+                return Err(format!(
+                    "{} models have no predict or transform: there is nothing for the binary \
+                     to serve (the file itself verified; `oxlearn inspect` lists its arrays)",
+                    header.kind
+                ))
+            }
             _ => return Err(unsupported().to_string()),
         };
         Ok((

@@ -11,7 +11,7 @@ from sklearn.utils.validation import validate_data
 
 from oxlearn import _core
 from oxlearn._docs import accelerated_doc
-from oxlearn.base import OxlearnEstimatorMixin
+from oxlearn.base import IncrementalFitMixin, OxlearnEstimatorMixin
 
 
 def _validate_X(est, X, reset):
@@ -62,7 +62,9 @@ class EmpiricalCovariance(OxlearnEstimatorMixin, _sk.EmpiricalCovariance):
         return self
 
 
-class IncrementalEmpiricalCovariance(OxlearnEstimatorMixin, _sk.EmpiricalCovariance):
+class IncrementalEmpiricalCovariance(
+    IncrementalFitMixin, OxlearnEstimatorMixin, _sk.EmpiricalCovariance
+):
     """Maximum likelihood covariance fitted over batches.
 
     Same API as scikit-learn-intelex's ``IncrementalEmpiricalCovariance``;
@@ -109,6 +111,7 @@ class IncrementalEmpiricalCovariance(OxlearnEstimatorMixin, _sk.EmpiricalCovaria
     _oxlearn_kind = "covariance.IncrementalEmpiricalCovariance"
     _oxlearn_dtype_attr = "covariance_"
     _hyperparameter_specs = {"fit": {"chunk_rows": 0}}
+    _incremental_state = ("_cxx", "_mean_x")
     _parameter_constraints: dict = {
         **_sk.EmpiricalCovariance._parameter_constraints,
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
@@ -134,16 +137,11 @@ class IncrementalEmpiricalCovariance(OxlearnEstimatorMixin, _sk.EmpiricalCovaria
                 "cxy": np.zeros((p, 0)), "n_samples": int(self.n_samples_seen_),
                 "sum_weights": float(self._sum_weights)}
 
-    def _accumulate(self, X, reset, chunk_rows):
-        self._check_device("partial_fit")
-        if reset:
-            for name in ("_cxx", "n_features_in_", "feature_names_in_"):
-                self.__dict__.pop(name, None)
-        X = _validate_X(self, X, reset=reset)
-        if chunk_rows is None:
-            self.batch_size_ = self.batch_size or 5 * X.shape[1]
-            chunk_rows = self.batch_size_
-        self._log_accelerated("partial_fit")
+    def _validate_batch(self, X, y, sample_weight, reset):
+        return (_validate_X(self, X, reset=reset),)
+
+    def _update(self, batch, chunk_rows):
+        (X,) = batch
         new = _core.moments_update(self._state(), X, np.empty((X.shape[0], 0), X.dtype), None,
                                    not self.assume_centered, chunk_rows, None)
         self._mean_x, self._cxx = new["mean_x"], new["cxx"]
@@ -155,7 +153,6 @@ class IncrementalEmpiricalCovariance(OxlearnEstimatorMixin, _sk.EmpiricalCovaria
         self.location_ = location.astype(X.dtype)
         self.covariance_ = cov.astype(X.dtype)
         self.precision_ = None if precision is None else precision.astype(X.dtype)
-        return self
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None, check_input=True):
@@ -175,10 +172,7 @@ class IncrementalEmpiricalCovariance(OxlearnEstimatorMixin, _sk.EmpiricalCovaria
         self : object
             The updated estimator.
         """
-        first = not hasattr(self, "_cxx")
-        if first:
-            self.batch_size_ = self.batch_size
-        return self._accumulate(X, first, 0)
+        return self._partial_fit(X, None, None)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -196,4 +190,4 @@ class IncrementalEmpiricalCovariance(OxlearnEstimatorMixin, _sk.EmpiricalCovaria
         self : object
             The fitted estimator.
         """
-        return self._accumulate(X, True, None)
+        return self._fit_batches(X, None, None)

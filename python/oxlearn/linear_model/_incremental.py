@@ -13,16 +13,23 @@ from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin, _fit_c
 from sklearn.utils._param_validation import Interval
 
 from oxlearn import _core
-from oxlearn.base import LinearPredictMixin, OxlearnEstimatorMixin, n_threads
+from oxlearn.base import (
+    IncrementalFitMixin,
+    LinearPredictMixin,
+    OxlearnEstimatorMixin,
+    n_threads,
+)
 from oxlearn.linear_model._base import set_linear_attributes, validate_fit_data
 
 _MOMENTS = ("mean_x", "mean_y", "cxx", "cxy")
 
 
 class _IncrementalLinearBase(
-    OxlearnEstimatorMixin, LinearPredictMixin, MultiOutputMixin, RegressorMixin, BaseEstimator
+    IncrementalFitMixin, OxlearnEstimatorMixin, LinearPredictMixin, MultiOutputMixin,
+    RegressorMixin, BaseEstimator,
 ):
     _hyperparameter_specs = {"fit": {"chunk_rows": 0}}
+    _incremental_state = ("_cxx", "_cxy", "_mean_x", "_mean_y")
     _parameter_constraints: dict = {
         "fit_intercept": ["boolean"],
         "copy_X": ["boolean"],
@@ -41,25 +48,17 @@ class _IncrementalLinearBase(
         state["sum_weights"] = float(self._sum_weights)
         return state
 
-    def _reset(self):
-        for name in ("_cxx", "n_features_in_", "feature_names_in_"):
-            if hasattr(self, name):
-                delattr(self, name)
+    def _validate_batch(self, X, y, sample_weight, reset):
+        return validate_fit_data(self, X, y, sample_weight, reset=reset)
 
-    def _accumulate(self, X, y, sample_weight, reset, chunk_rows):
-        self._check_device("partial_fit")
-        X, Y, sw, y_1d = validate_fit_data(self, X, y, sample_weight, reset=reset)
-        if chunk_rows is None:
-            # fit(): batches of batch_size_ rows, accumulated in one call.
-            self.batch_size_ = self.batch_size or 5 * X.shape[1]
-            chunk_rows = self.batch_size_
+    def _update(self, batch, chunk_rows):
+        X, Y, sw, y_1d = batch
         state = self._state()
         if state is not None and state["mean_y"].size != Y.shape[1]:
             raise ValueError(
                 f"y has {Y.shape[1]} targets but the model was fitted so far on "
                 f"{state['mean_y'].size}"
             )
-        self._log_accelerated("partial_fit")
         new = _core.moments_update(
             state, X, Y, sw, self.fit_intercept, chunk_rows, n_threads(self.n_jobs)
         )
@@ -68,7 +67,6 @@ class _IncrementalLinearBase(
         self.n_samples_seen_ = int(new["n_samples"])
         self._sum_weights = float(new["sum_weights"])
         self._finalize(X.dtype, y_1d)
-        return self
 
     def _finalize(self, dtype, y_1d):
         alpha = self._alpha(self._mean_y.size)
@@ -100,10 +98,7 @@ class _IncrementalLinearBase(
         self : object
             The updated estimator.
         """
-        first = not hasattr(self, "_cxx")
-        if first:
-            self.batch_size_ = self.batch_size
-        return self._accumulate(X, y, sample_weight, first, 0)
+        return self._partial_fit(X, y, sample_weight)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -126,8 +121,7 @@ class _IncrementalLinearBase(
         self : object
             The fitted estimator.
         """
-        self._reset()
-        return self._accumulate(X, y, sample_weight, True, None)
+        return self._fit_batches(X, y, sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

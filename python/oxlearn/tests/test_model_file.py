@@ -24,6 +24,7 @@ from oxlearn.linear_model import (
     LinearRegression,
     Ridge,
 )
+from oxlearn.tests._golden import output as golden_output
 
 GOLDEN = Path(__file__).parent / "golden"
 ROOT = Path(__file__).resolve().parents[3]
@@ -209,13 +210,15 @@ def test_golden_files_load_and_predict_exactly(path, tmp_path):
     X, expected = np.load(stem + ".X.npy"), np.load(stem + ".pred.npy")
     for mmap in (False, True):
         model = oxlearn.load(path, mmap=mmap)
-        got = model.predict(X) if hasattr(model, "predict") else model.mahalanobis(X)
-        assert_array_equal(got, expected)
+        assert_array_equal(golden_output(model, X), expected)
     inspect = subprocess.run([cli(), "inspect", str(path)], capture_output=True, text=True)
     assert "checksum: ok" in inspect.stdout
-    if not hasattr(model, "predict"):
-        return
     out = tmp_path / "out.npy"
+    if not hasattr(model, "predict"):
+        run = subprocess.run([cli(), "predict", str(path), "--input", stem + ".X.npy",
+                              "--output", str(out)], capture_output=True, text=True)
+        assert run.returncode == 1 and "nothing for the binary to serve" in run.stderr
+        return
     subprocess.run([cli(), "predict", str(path), "--input", stem + ".X.npy", "--output",
                     str(out)], check=True)
     assert_array_equal(np.load(out), expected)
