@@ -19,19 +19,22 @@ from dataclasses import dataclass
 
 import numpy as np
 import sklearn
+from sklearn import decomposition as sk_dec
 from sklearn import linear_model as sk
 from sklearn.datasets import make_regression
 
 import oxlearn
 from oxlearn import basic_statistics as ox_bs
+from oxlearn import decomposition as ox_dec
 from oxlearn import linear_model as ox
 
 try:
     import sklearnex
     from sklearnex import basic_statistics as ix_bs
+    from sklearnex import decomposition as ix_dec
     from sklearnex import linear_model as ix
 except ImportError:  # the benchmark still runs, without the intelex columns
-    sklearnex = ix = ix_bs = None
+    sklearnex = ix = ix_bs = ix_dec = None
 
 
 def median_time(fn, repeat):
@@ -94,6 +97,15 @@ def _statistics_check(ox_model, np_model):
                                    rtol=1e-8, atol=1e-10)
 
 
+def _pca_check(Xp):
+    def check(ox_model, sk_model):
+        np.testing.assert_allclose(ox_model.explained_variance_, sk_model.explained_variance_,
+                                   rtol=1e-8)
+        np.testing.assert_allclose(np.abs(ox_model.transform(Xp)),
+                                   np.abs(sk_model.transform(Xp)), atol=1e-6)
+    return check
+
+
 def workloads(scale):
     """Yield the BASELINE.md workloads as `Workload`s, sizes multiplied by ``scale``."""
     n = int(500_000 * scale)
@@ -120,6 +132,14 @@ def workloads(scale):
         "sklearn": lambda: sk.Ridge(alpha=1.0),
         "intelex": ix and (lambda: ix.IncrementalRidge(batch_size=10_000)),
     }, **common)
+    n = int(200_000 * scale)
+    X = np.random.default_rng(0).standard_normal((n, 100))
+    yield Workload('PCA(10, svd_solver="full")', data=f"normal {n}x100", X=X, Xp=X[:10_000],
+                   op="transform", impls={
+        "oxlearn": lambda: ox_dec.PCA(10, svd_solver="full"),
+        "sklearn": lambda: sk_dec.PCA(10, svd_solver="full"),
+        "intelex": ix_dec and (lambda: ix_dec.PCA(10, svd_solver="full")),
+    }, check=_pca_check(X[:10_000]))
     n = int(1_000_000 * scale)
     X = np.random.default_rng(0).standard_normal((n, 50))
     yield Workload("BasicStatistics", data=f"normal {n}x50", X=X, op=None, impls={

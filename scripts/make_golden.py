@@ -16,6 +16,7 @@ import oxlearn
 from oxlearn import _core
 from oxlearn.basic_statistics import BasicStatistics, IncrementalBasicStatistics
 from oxlearn.covariance import EmpiricalCovariance, IncrementalEmpiricalCovariance
+from oxlearn.decomposition import PCA, IncrementalPCA
 from oxlearn.linear_model import (
     IncrementalLinearRegression,
     IncrementalRidge,
@@ -50,6 +51,9 @@ def models():
     yield "BasicStatistics-some-float32", BasicStatistics(
         result_options=["min", "variance"]
     ).fit(X32)
+    yield "PCA", PCA(n_components=3).fit(X)
+    yield "PCA-whiten-float32", PCA(whiten=True, svd_solver="covariance_eigh").fit(X32)
+    yield "IncrementalPCA", IncrementalPCA(n_components=2, batch_size=20).fit(X)
     yield "IncrementalBasicStatistics", IncrementalBasicStatistics(batch_size=16).fit(
         X, sample_weight=np.linspace(0.5, 2.0, len(X))
     )

@@ -4,7 +4,7 @@ Estimators subclass their scikit-learn counterparts and keep their API and
 fitted attributes; :func:`patch_sklearn` swaps them into ``sklearn.*``.
 """
 
-from oxlearn import basic_statistics, covariance, exceptions, linear_model
+from oxlearn import basic_statistics, covariance, decomposition, exceptions, linear_model
 from oxlearn._config import config_context, get_config, set_config
 from oxlearn._core import __version__
 from oxlearn._io import from_sklearn, load, save
@@ -15,6 +15,7 @@ __all__ = [
     "basic_statistics",
     "config_context",
     "covariance",
+    "decomposition",
     "exceptions",
     "from_sklearn",
     "get_config",

@@ -20,6 +20,7 @@ def _registry():
     """``{kind: class}``: the only classes ``load`` ever builds."""
     from oxlearn.basic_statistics import BasicStatistics, IncrementalBasicStatistics
     from oxlearn.covariance import EmpiricalCovariance, IncrementalEmpiricalCovariance
+    from oxlearn.decomposition import PCA, IncrementalPCA
     from oxlearn.linear_model import (
         IncrementalLinearRegression,
         IncrementalRidge,
@@ -29,7 +30,7 @@ def _registry():
 
     classes = (LinearRegression, Ridge, IncrementalLinearRegression, IncrementalRidge,
                EmpiricalCovariance, IncrementalEmpiricalCovariance,
-               BasicStatistics, IncrementalBasicStatistics)
+               BasicStatistics, IncrementalBasicStatistics, PCA, IncrementalPCA)
     return {cls._oxlearn_kind: cls for cls in classes}
 
 

@@ -18,6 +18,11 @@ _PATCHABLE = {
     "EmpiricalCovariance": (
         "oxlearn.covariance", ("sklearn.covariance", "sklearn.covariance._empirical_covariance")
     ),
+    "PCA": ("oxlearn.decomposition", ("sklearn.decomposition", "sklearn.decomposition._pca")),
+    "IncrementalPCA": (
+        "oxlearn.decomposition",
+        ("sklearn.decomposition", "sklearn.decomposition._incremental_pca"),
+    ),
 }
 
 _originals = {}  # (sklearn module, name) -> original class

@@ -3,6 +3,7 @@
 
 use crate::npy::Matrix;
 use faer::MatRef;
+use oxlearn_core::decomposition::pca_transform_map;
 use oxlearn_core::linear_model::predict_linear;
 use oxlearn_format::{open_checked, parse_file, ArrayView, DType, FormatError, Runtime};
 
@@ -80,6 +81,46 @@ impl Model {
                     intercept,
                     t,
                     one_dim,
+                }
+            }
+            // PCA transforms: the same linear map, in the same kernel, as Python.
+            Some("decomposition") => {
+                let need = |name: &str| get(name).ok_or_else(|| unsupported().to_string());
+                let components = need("components_")?;
+                let (k, p) = match components.shape[..] {
+                    [k, p] => (k as usize, p as usize),
+                    _ => return Err(unsupported().to_string()),
+                };
+                let c = floats(components);
+                let whiten = header.params.get("whiten").and_then(|v| v.as_bool()) == Some(true);
+                let variance = if whiten {
+                    Some(floats(need("explained_variance_")?))
+                } else {
+                    None
+                };
+                let eps = if components.dtype == DType::Float32 {
+                    f32::EPSILON as f64
+                } else {
+                    f64::EPSILON
+                };
+                let (coef, intercept) = pca_transform_map(
+                    MatRef::from_row_major_slice(&c, k, p),
+                    &floats(need("mean_")?),
+                    variance.as_deref(),
+                    eps,
+                )
+                .map_err(|e| e.to_string())?;
+                let coef: Vec<f64> = (0..k)
+                    .flat_map(|i| (0..p).map(move |j| (i, j)))
+                    .map(|(i, j)| coef[(i, j)])
+                    .collect();
+                Kind::Linear {
+                    coef_f32: (components.dtype == DType::Float32)
+                        .then(|| coef.iter().map(|&v| v as f32).collect()),
+                    coef,
+                    intercept,
+                    t: k,
+                    one_dim: false,
                 }
             }
             // Valid models of kinds that neither predict nor transform.

@@ -13,6 +13,7 @@
 
 pub mod basic_statistics;
 pub mod covariance;
+pub mod decomposition;
 pub mod error;
 pub mod linalg;
 pub mod linear_model;

@@ -18,6 +18,7 @@ macro_rules! dispatch_float {
 mod arrays;
 mod basic_statistics;
 mod covariance;
+mod decomposition;
 mod error;
 mod format;
 mod linear_model;
@@ -32,6 +33,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     linear_model::register(m)?;
     covariance::register(m)?;
     basic_statistics::register(m)?;
+    decomposition::register(m)?;
     format::register(m)?;
     Ok(())
 }

@@ -35,6 +35,54 @@ pub fn lstsq<T: Real>(
     chunk_rows: usize,
     rcond: f64,
 ) -> Result<Lstsq> {
+    let (n, p) = x.shape();
+    let t = y.ncols();
+    let r = r_factor(x, y, w, mean_x, mean_y, chunk_rows)?;
+    let kx = r.nrows().min(p);
+    let r11 = r.as_ref().submatrix(0, 0, kx, p);
+    let z = r.as_ref().submatrix(0, p, kx, t);
+    let svd = r11
+        .thin_svd()
+        .map_err(|e| Error::NumericalFailure(format!("SVD did not converge: {e:?}")))?;
+    let s: Vec<f64> = (0..kx).map(|i| svd.S()[i]).collect();
+    let smax = s.first().copied().unwrap_or(0.0);
+    let rank = s.iter().filter(|&&v| v > rcond * smax && v > 0.0).count();
+    let (u, v) = (svd.U(), svd.V());
+    let mut coef = Mat::zeros(t, p);
+    for i in 0..rank {
+        for k in 0..t {
+            let mut proj = 0.0;
+            for r in 0..kx {
+                proj += u[(r, i)] * z[(r, k)];
+            }
+            let c = proj / s[i];
+            for j in 0..p {
+                coef[(k, j)] += c * v[(j, i)];
+            }
+        }
+    }
+    let mut singular = s;
+    singular.resize(n.min(p), 0.0);
+    Ok(Lstsq {
+        coef,
+        rank,
+        singular,
+    })
+}
+
+/// The R factor (at most `p + t` rows) of the centred, weighted
+/// `[sqrt(w) (X - mean_x) | sqrt(w) (y - mean_y)]`: chunks are reduced to
+/// their R in parallel and the R factors stacked and re-factorised in chunk
+/// order, so the result does not depend on the thread count. Its singular
+/// values and right singular vectors are those of the whole matrix.
+pub fn r_factor<T: Real>(
+    x: MatRef<'_, T>,
+    y: MatRef<'_, T>,
+    w: Option<&[T]>,
+    mean_x: &[f64],
+    mean_y: &[f64],
+    chunk_rows: usize,
+) -> Result<Mat<f64>> {
     sequential_dense_kernels();
     let (n, p) = x.shape();
     let t = y.ncols();
@@ -76,35 +124,5 @@ pub fn lstsq<T: Real>(
             })
         },
     )?;
-    let r = r.ok_or(Error::EmptyInput { what: "X" })?;
-    let kx = r.nrows().min(p);
-    let r11 = r.as_ref().submatrix(0, 0, kx, p);
-    let z = r.as_ref().submatrix(0, p, kx, t);
-    let svd = r11
-        .thin_svd()
-        .map_err(|e| Error::NumericalFailure(format!("SVD did not converge: {e:?}")))?;
-    let s: Vec<f64> = (0..kx).map(|i| svd.S()[i]).collect();
-    let smax = s.first().copied().unwrap_or(0.0);
-    let rank = s.iter().filter(|&&v| v > rcond * smax && v > 0.0).count();
-    let (u, v) = (svd.U(), svd.V());
-    let mut coef = Mat::zeros(t, p);
-    for i in 0..rank {
-        for k in 0..t {
-            let mut proj = 0.0;
-            for r in 0..kx {
-                proj += u[(r, i)] * z[(r, k)];
-            }
-            let c = proj / s[i];
-            for j in 0..p {
-                coef[(k, j)] += c * v[(j, i)];
-            }
-        }
-    }
-    let mut singular = s;
-    singular.resize(n.min(p), 0.0);
-    Ok(Lstsq {
-        coef,
-        rank,
-        singular,
-    })
+    r.ok_or(Error::EmptyInput { what: "X" })
 }

@@ -3,6 +3,7 @@
 
 mod basic_statistics;
 mod covariance;
+mod decomposition;
 mod linear;
 
 use crate::error::{FormatError, Result};
@@ -58,6 +59,8 @@ static REGISTRY: &[&Schema] = &[
     &covariance::INCREMENTAL_EMPIRICAL_COVARIANCE,
     &basic_statistics::BASIC_STATISTICS,
     &basic_statistics::INCREMENTAL_BASIC_STATISTICS,
+    &decomposition::PCA,
+    &decomposition::INCREMENTAL_PCA,
 ];
 
 /// The schema of `kind`, if this build knows it.
