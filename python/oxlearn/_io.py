@@ -18,6 +18,7 @@ from oxlearn import _core, _persistence
 
 def _registry():
     """``{kind: class}``: the only classes ``load`` ever builds."""
+    from oxlearn.cluster import DBSCAN
     from oxlearn.covariance import EmpiricalCovariance, IncrementalEmpiricalCovariance
     from oxlearn.linear_model import (
         IncrementalLinearRegression,
@@ -27,7 +28,7 @@ def _registry():
     )
 
     classes = (LinearRegression, Ridge, IncrementalLinearRegression, IncrementalRidge,
-               EmpiricalCovariance, IncrementalEmpiricalCovariance)
+               EmpiricalCovariance, IncrementalEmpiricalCovariance, DBSCAN)
     return {cls._oxlearn_kind: cls for cls in classes}
 
 

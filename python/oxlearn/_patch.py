@@ -18,6 +18,7 @@ _PATCHABLE = {
     "EmpiricalCovariance": (
         "oxlearn.covariance", ("sklearn.covariance", "sklearn.covariance._empirical_covariance")
     ),
+    "DBSCAN": ("oxlearn.cluster", ("sklearn.cluster", "sklearn.cluster._dbscan")),
 }
 
 _originals = {}  # (sklearn module, name) -> original class
