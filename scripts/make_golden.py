@@ -10,10 +10,12 @@ import json
 from pathlib import Path
 
 import numpy as np
+from scipy import sparse
 from sklearn.datasets import make_regression
 
 import oxlearn
 from oxlearn import _core
+from oxlearn.cluster import DBSCAN
 from oxlearn.covariance import EmpiricalCovariance, IncrementalEmpiricalCovariance
 from oxlearn.linear_model import (
     IncrementalLinearRegression,
@@ -44,13 +46,18 @@ def models():
     yield "IncrementalEmpiricalCovariance", IncrementalEmpiricalCovariance(
         store_precision=True, batch_size=16
     ).fit(X)
+    yield "DBSCAN", DBSCAN(eps=1.2, min_samples=4).fit(X)
+    yield "DBSCAN-manhattan-float32", DBSCAN(eps=2.0, min_samples=4, metric="manhattan").fit(X32)
+    # scikit-learn's own fit (sparse input): CSR components_.
+    yield "DBSCAN-sparse", DBSCAN(eps=1.2, min_samples=4).fit(sparse.csr_matrix(X))
 
 
 def main():
     """Write ``<name>.oxl``, ``<name>.X.npy`` and ``<name>.pred.npy`` per model.
 
     Existing files are never rewritten: new kinds add files, old ones stay.
-    ``pred`` is ``predict(X)``, or ``mahalanobis(X)`` for covariance models.
+    ``pred`` is ``predict(X)``, ``mahalanobis(X)`` for covariance models, or for
+    DBSCAN (no predict) ``labels_``, the labels of X, on which it was fitted.
     """
     OUT.mkdir(parents=True, exist_ok=True)
     X, _ = make_regression(60, 4, noise=1.0, random_state=0)
@@ -63,7 +70,12 @@ def main():
         fitted = getattr(model, model._oxlearn_dtype_attr, None)
         if fitted is not None:
             Xm = X.astype(fitted.dtype)
-            out = model.predict(Xm) if hasattr(model, "predict") else model.mahalanobis(Xm)
+            if hasattr(model, "predict"):
+                out = model.predict(Xm)
+            elif hasattr(model, "mahalanobis"):
+                out = model.mahalanobis(Xm)
+            else:
+                out = model.labels_
             np.save(OUT / f"{name}.X.npy", Xm)
             np.save(OUT / f"{name}.pred.npy", out)
         index[name] = type(model).__name__

@@ -17,6 +17,7 @@ from sklearn.datasets import make_regression
 
 import oxlearn
 from oxlearn import _core
+from oxlearn.cluster import DBSCAN
 from oxlearn.exceptions import IncompatibleModelError, ModelFileCorruptError
 from oxlearn.linear_model import (
     IncrementalLinearRegression,
@@ -34,6 +35,7 @@ ESTIMATORS = [
     Ridge(alpha=np.array([0.5, 2.0])),
     IncrementalLinearRegression(batch_size=64),
     IncrementalRidge(alpha=3.0),
+    DBSCAN(eps=1.5, min_samples=4),
 ]
 
 
@@ -41,6 +43,16 @@ def _fitted(est, dtype=np.float64):
     multi = isinstance(est, Ridge) and np.ndim(est.alpha) == 1
     X, y = make_regression(300, 6, n_targets=2 if multi else 1, noise=1.0, random_state=0)
     return clone(est).fit(X.astype(dtype), y.astype(dtype)), X.astype(dtype)
+
+
+def _output(model, X):
+    """What a model gives for X: predict, mahalanobis for covariance models,
+    or for DBSCAN (no predict) the labels of the data it was fitted on."""
+    if hasattr(model, "predict"):
+        return model.predict(X)
+    if hasattr(model, "mahalanobis"):
+        return model.mahalanobis(X)
+    return model.labels_
 
 
 def cli():
@@ -63,10 +75,12 @@ def test_save_load_bit_identical(est, dtype, mmap, tmp_path):
     loaded = oxlearn.load(tmp_path / "m.oxl", mmap=mmap)
     assert type(loaded) is type(model)
     assert loaded.get_params().keys() == model.get_params().keys()
-    assert_array_equal(loaded.predict(X), model.predict(X))
-    assert loaded.coef_.dtype == model.coef_.dtype
+    assert_array_equal(_output(loaded, X), _output(model, X))
+    attr = model._oxlearn_dtype_attr
+    assert getattr(loaded, attr).dtype == getattr(model, attr).dtype
+    assert_array_equal(getattr(loaded, attr), getattr(model, attr))
     if mmap:
-        assert isinstance(loaded.coef_, np.memmap)
+        assert isinstance(getattr(loaded, attr), np.memmap)
 
 
 def test_saving_is_deterministic_and_atomic(tmp_path):
@@ -209,8 +223,10 @@ def test_golden_files_load_and_predict_exactly(path, tmp_path):
     X, expected = np.load(stem + ".X.npy"), np.load(stem + ".pred.npy")
     for mmap in (False, True):
         model = oxlearn.load(path, mmap=mmap)
-        got = model.predict(X) if hasattr(model, "predict") else model.mahalanobis(X)
-        assert_array_equal(got, expected)
+        assert_array_equal(_output(model, X), expected)
+    if not hasattr(model, "predict") and not hasattr(model, "mahalanobis"):
+        # DBSCAN: X is the data it was fitted on; fitting again labels it the same.
+        assert_array_equal(clone(model).fit(X).labels_, expected)
     inspect = subprocess.run([cli(), "inspect", str(path)], capture_output=True, text=True)
     assert "checksum: ok" in inspect.stdout
     if not hasattr(model, "predict"):
@@ -230,6 +246,14 @@ def test_cli_predict_bit_identical(est, dtype, tmp_path):
     model, X = _fitted(est, dtype)
     oxlearn.save(model, tmp_path / "m.oxl")
     np.save(tmp_path / "X.npy", np.asfortranarray(X))
+    if not hasattr(model, "predict"):
+        out = subprocess.run([cli(), "predict", str(tmp_path / "m.oxl"), "--input",
+                              str(tmp_path / "X.npy"), "--output", str(tmp_path / "y.npy")],
+                             capture_output=True, text=True)
+        assert out.returncode == 1
+        assert f"{model._oxlearn_kind} has no predict" in out.stderr, out.stderr
+        assert not (tmp_path / "y.npy").exists()
+        return
     np.savetxt(tmp_path / "X.csv", X, delimiter=",", header="a,b,c,d,e,f", comments="")
     for ext in ("npy", "csv"):
         out = tmp_path / f"y.{ext}"
