@@ -19,17 +19,20 @@ from dataclasses import dataclass
 
 import numpy as np
 import sklearn
+from sklearn import cluster as skc
 from sklearn import linear_model as sk
-from sklearn.datasets import make_regression
+from sklearn.datasets import make_blobs, make_regression
 
 import oxlearn
+from oxlearn import cluster as oxc
 from oxlearn import linear_model as ox
 
 try:
     import sklearnex
+    from sklearnex import cluster as ixc
     from sklearnex import linear_model as ix
 except ImportError:  # the benchmark still runs, without the intelex columns
-    sklearnex = ix = None
+    sklearnex = ix = ixc = None
 
 
 def median_time(fn, repeat):
@@ -71,6 +74,11 @@ def _linear_check(Xp, y):
     return check
 
 
+def _dbscan_check(ox_model, sk_model):
+    np.testing.assert_array_equal(ox_model.labels_, sk_model.labels_)
+    np.testing.assert_array_equal(ox_model.core_sample_indices_, sk_model.core_sample_indices_)
+
+
 def workloads(scale):
     """Yield the BASELINE.md workloads as `Workload`s, sizes multiplied by ``scale``."""
     n = int(500_000 * scale)
@@ -97,6 +105,15 @@ def workloads(scale):
         "sklearn": lambda: sk.Ridge(alpha=1.0),
         "intelex": ix and (lambda: ix.IncrementalRidge(batch_size=10_000)),
     }, **common)
+    nb = int(20_000 * scale)
+    Xb, _ = make_blobs(nb, 10, random_state=0)
+
+    def dbscan(module):
+        return module and (lambda: module.DBSCAN(eps=1.0, min_samples=5))
+
+    yield Workload("DBSCAN(eps=1,min_samples=5)", data=f"make_blobs {nb}x10", X=Xb, op=None,
+                   impls={"oxlearn": dbscan(oxc), "sklearn": dbscan(skc), "intelex": dbscan(ixc)},
+                   check=_dbscan_check)
 
 
 def intelex_version():

@@ -110,9 +110,11 @@ class OxlearnEstimatorMixin:
         return to_sklearn(self)
 
     def _oxlearn_state_view(self):
-        """The object whose attributes are persisted: ``self``, unless a
-        fitted attribute is not a plain array (e.g. a sparse matrix), which a
-        subclass then maps to the arrays its schema lists."""
+        """Return the object whose attributes are persisted.
+
+        ``self``, unless a fitted attribute is not a plain array (e.g. a
+        sparse matrix): a subclass then maps it to the arrays its schema lists.
+        """
         return self
 
     def _oxlearn_dtype(self):

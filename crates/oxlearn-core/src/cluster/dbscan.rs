@@ -9,7 +9,9 @@
 //! cluster (in that order) that reaches it.
 
 use crate::linalg::ChunkPlan;
-use crate::neighbors::{radius_neighbors_precomputed, IndexParams, Metric, NeighborIndex, Neighborhoods};
+use crate::neighbors::{
+    radius_neighbors_precomputed, IndexParams, Metric, NeighborIndex, Neighborhoods,
+};
 use crate::{Error, Real, Result};
 use faer::MatRef;
 
@@ -238,7 +240,9 @@ mod tests {
         let mut dist = vec![0.0; 900];
         for i in 0..30 {
             for j in 0..30 {
-                dist[i * 30 + j] = Metric::Euclidean.rdist(&xs[2 * i..2 * i + 2], &xs[2 * j..2 * j + 2]).sqrt();
+                dist[i * 30 + j] = Metric::Euclidean
+                    .rdist(&xs[2 * i..2 * i + 2], &xs[2 * j..2 * j + 2])
+                    .sqrt();
             }
         }
         let a = fit_dbscan(x, None, &params(0.5, 3, Metric::Euclidean)).unwrap();
@@ -265,9 +269,11 @@ mod tests {
         let base = fit_dbscan(x, None, &params(0.6, 4, Metric::Euclidean)).unwrap();
         assert!(base.labels.iter().any(|&l| l >= 0) && base.labels.contains(&-1));
         for threads in [1, 2, 5] {
-            for (algorithm, chunk_rows, leaf_size) in
-                [(Algorithm::KdTree, 7, 3), (Algorithm::Brute, 1000, 0), (Algorithm::Auto, 0, 40)]
-            {
+            for (algorithm, chunk_rows, leaf_size) in [
+                (Algorithm::KdTree, 7, 3),
+                (Algorithm::Brute, 1000, 0),
+                (Algorithm::Auto, 0, 40),
+            ] {
                 let mut p = params(0.6, 4, Metric::Euclidean);
                 p.index = IndexParams {
                     algorithm,

@@ -249,7 +249,14 @@ fn radius_rows_portable<M: Reduce>(
 /// Each distance is accumulated over dimensions in order, as scikit-learn's
 /// `rdist`; the loop over points vectorises.
 #[inline(always)]
-pub(crate) fn scan_block<M: Reduce>(m: M, q: &[f64], xt: &[f64], n: usize, s: usize, acc: &mut [f64]) {
+pub(crate) fn scan_block<M: Reduce>(
+    m: M,
+    q: &[f64],
+    xt: &[f64],
+    n: usize,
+    s: usize,
+    acc: &mut [f64],
+) {
     acc.fill(0.0);
     let len = acc.len();
     for (j, &qj) in q.iter().enumerate() {
@@ -315,7 +322,10 @@ mod tests {
         let x = vec![1.5; 3 * 100];
         let tree = KdTree::build(&x, 100, 3, 4);
         assert_eq!(tree.n_nodes(), 1);
-        assert_eq!(query(&tree, Metric::Euclidean, &[1.5; 3], 1e-300).len(), 100);
+        assert_eq!(
+            query(&tree, Metric::Euclidean, &[1.5; 3], 1e-300).len(),
+            100
+        );
         assert!(query(&tree, Metric::Euclidean, &[1.6, 1.5, 1.5], 0.05).is_empty());
         let empty = KdTree::build(&[], 0, 3, 4);
         assert!(query(&empty, Metric::Euclidean, &[0.0; 3], 1.0).is_empty());
@@ -334,11 +344,17 @@ mod tests {
         }
         let tree = KdTree::build(&x, 100, 2, 3);
         let centre = [4.0, 4.0];
-        assert_eq!(query(&tree, Metric::Euclidean, &centre, 1.0), vec![34, 43, 44, 45, 54]);
+        assert_eq!(
+            query(&tree, Metric::Euclidean, &centre, 1.0),
+            vec![34, 43, 44, 45, 54]
+        );
         assert_eq!(query(&tree, Metric::Manhattan, &centre, 1.0).len(), 5);
         assert_eq!(query(&tree, Metric::Minkowski(3.0), &centre, 1.0).len(), 5);
         assert_eq!(query(&tree, Metric::Chebyshev, &centre, 1.0).len(), 9);
-        assert_eq!(query(&tree, Metric::Euclidean, &centre, 1.0 - 1e-12).len(), 1);
+        assert_eq!(
+            query(&tree, Metric::Euclidean, &centre, 1.0 - 1e-12).len(),
+            1
+        );
     }
 
     /// Tree answers equal brute force on random data, every metric, many

@@ -224,10 +224,7 @@ mod tests {
         );
         assert_eq!(Metric::minkowski(2.0).unwrap(), Metric::Euclidean);
         assert_eq!(Metric::minkowski(1.0).unwrap(), Metric::Manhattan);
-        assert_eq!(
-            Metric::minkowski(f64::INFINITY).unwrap(),
-            Metric::Chebyshev
-        );
+        assert_eq!(Metric::minkowski(f64::INFINITY).unwrap(), Metric::Chebyshev);
         assert_eq!(Metric::minkowski(3.0).unwrap(), Metric::Minkowski(3.0));
         let e = Metric::minkowski(0.5).unwrap_err();
         assert!(e.to_string().contains("0.5"), "{e}");

@@ -214,12 +214,7 @@ impl NeighborIndex {
         let engine = if tree {
             Engine::Tree(KdTree::build(&data, n, d, p.leaf_size))
         } else {
-            Engine::Brute(BruteIndex::build(
-                &data,
-                n,
-                d,
-                metric == Metric::Euclidean,
-            ))
+            Engine::Brute(BruteIndex::build(&data, n, d, metric == Metric::Euclidean))
         };
         NeighborIndex {
             metric,
@@ -480,7 +475,10 @@ mod tests {
                 let (_, &mut r_red, _) = all.select_nth_unstable_by(k, f64::total_cmp);
                 let radius = metric.from_reduced(r_red);
                 let expected = reference(&x, d, metric, radius);
-                assert!(expected.indices.len() > 3 * n / 2, "radius too small to test");
+                assert!(
+                    expected.indices.len() > 3 * n / 2,
+                    "radius too small to test"
+                );
                 for algorithm in [Algorithm::Auto, Algorithm::KdTree, Algorithm::Brute] {
                     for leaf_size in [1, 5, 40] {
                         let params = IndexParams {
@@ -565,7 +563,14 @@ mod tests {
         let e = index
             .radius_neighbors(MatRef::from_row_major_slice(&two, 2, 2), 1.0, 0)
             .unwrap_err();
-        assert!(matches!(e, Error::ShapeMismatch { expected: 3, got: 2, .. }));
+        assert!(matches!(
+            e,
+            Error::ShapeMismatch {
+                expected: 3,
+                got: 2,
+                ..
+            }
+        ));
         let empty: Vec<f64> = vec![];
         assert!(NeighborIndex::build(
             MatRef::from_row_major_slice(&empty, 0, 3),
@@ -579,8 +584,8 @@ mod tests {
     #[test]
     fn precomputed_thresholds_in_the_matrix_dtype() {
         let dist = [0.0f32, 0.3, 0.5, 0.3, 0.0, 0.31, 0.5, 0.31, 0.0];
-        let nb =
-            radius_neighbors_precomputed(MatRef::from_row_major_slice(&dist, 3, 3), 0.3, 2).unwrap();
+        let nb = radius_neighbors_precomputed(MatRef::from_row_major_slice(&dist, 3, 3), 0.3, 2)
+            .unwrap();
         assert_eq!(nb.row(0), &[0, 1]);
         assert_eq!(nb.row(1), &[0, 1]);
         assert_eq!(nb.row(2), &[2]);

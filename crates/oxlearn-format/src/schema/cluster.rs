@@ -56,7 +56,10 @@ fn validate_dbscan(h: &Header, a: &Arrays<'_>) -> Result<()> {
     let labels = ints(a, "labels_")?;
     let n = labels.len() as i64;
     if n == 0 {
-        return Err(a.invalid("labels_", "is empty; a fitted model has labelled samples".into()));
+        return Err(a.invalid(
+            "labels_",
+            "is empty; a fitted model has labelled samples".into(),
+        ));
     }
     if let Some(&bad) = labels.iter().find(|&&l| l < -1 || l >= n) {
         return Err(a.invalid(
@@ -82,7 +85,11 @@ fn validate_dbscan(h: &Header, a: &Arrays<'_>) -> Result<()> {
         prev = i;
     }
     let k = core.len() as u64;
-    let sparse = ["_components_data", "_components_indices", "_components_indptr"];
+    let sparse = [
+        "_components_data",
+        "_components_indices",
+        "_components_indptr",
+    ];
     let n_sparse = sparse.iter().filter(|s| a.get(s).is_some()).count();
     match (a.get("components_").is_some(), n_sparse) {
         (true, 0) => {

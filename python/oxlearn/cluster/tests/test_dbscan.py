@@ -9,8 +9,14 @@ import pytest
 from numpy.testing import assert_array_equal
 from scipy import sparse
 from sklearn import cluster as sk
-from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine, make_blobs
-from sklearn.datasets import make_moons
+from sklearn.datasets import (
+    load_breast_cancer,
+    load_digits,
+    load_iris,
+    load_wine,
+    make_blobs,
+    make_moons,
+)
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
