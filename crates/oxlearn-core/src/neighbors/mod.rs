@@ -149,8 +149,17 @@ pub fn rows_f64<T: Real>(x: MatRef<'_, T>, what: &'static str) -> Result<Vec<f64
             let r0 = c * rows_per_chunk;
             for (k, row) in chunk.chunks_exact_mut(d).enumerate() {
                 let i = r0 + k;
-                for (j, o) in row.iter_mut().enumerate() {
-                    *o = x[(i, j)].to_f64();
+                match x.row(i).try_as_row_major() {
+                    Some(r) => {
+                        for (o, &v) in row.iter_mut().zip(r.as_slice()) {
+                            *o = v.to_f64();
+                        }
+                    }
+                    None => {
+                        for (j, o) in row.iter_mut().enumerate() {
+                            *o = x[(i, j)].to_f64();
+                        }
+                    }
                 }
                 if let Some(j) = row.iter().position(|v| !v.is_finite()) {
                     return Err(Error::NonFinite {
@@ -540,6 +549,20 @@ mod tests {
         let one = run(1);
         assert_eq!(run(3), one);
         assert_eq!(run(4), one);
+    }
+
+    #[test]
+    fn any_layout_and_dtype() {
+        let (n, d) = (200, 3);
+        let x = data(n, d, 11);
+        let xt: Vec<f64> = (0..n * d).map(|k| x[(k % n) * d + k / n]).collect();
+        let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+        let rows = rows_f64(MatRef::from_row_major_slice(&x, n, d), "X").unwrap();
+        assert_eq!(rows, x);
+        let cols = rows_f64(MatRef::from_column_major_slice(&xt, n, d), "X").unwrap();
+        assert_eq!(cols, x);
+        let narrow = rows_f64(MatRef::from_row_major_slice(&x32, n, d), "X").unwrap();
+        assert!(narrow.iter().zip(&x).all(|(&a, &b)| a == b as f32 as f64));
     }
 
     #[test]
