@@ -19,22 +19,25 @@ from dataclasses import dataclass
 
 import numpy as np
 import sklearn
+from sklearn import cluster as skc
 from sklearn import decomposition as sk_dec
 from sklearn import linear_model as sk
-from sklearn.datasets import make_regression
+from sklearn.datasets import make_blobs, make_regression
 
 import oxlearn
 from oxlearn import basic_statistics as ox_bs
+from oxlearn import cluster as oxc
 from oxlearn import decomposition as ox_dec
 from oxlearn import linear_model as ox
 
 try:
     import sklearnex
     from sklearnex import basic_statistics as ix_bs
+    from sklearnex import cluster as ixc
     from sklearnex import decomposition as ix_dec
     from sklearnex import linear_model as ix
 except ImportError:  # the benchmark still runs, without the intelex columns
-    sklearnex = ix = ix_bs = ix_dec = None
+    sklearnex = ix = ix_bs = ix_dec = ixc = None
 
 
 def median_time(fn, repeat):
@@ -104,6 +107,9 @@ def _pca_check(Xp):
         np.testing.assert_allclose(np.abs(ox_model.transform(Xp)),
                                    np.abs(sk_model.transform(Xp)), atol=1e-6)
     return check
+def _dbscan_check(ox_model, sk_model):
+    np.testing.assert_array_equal(ox_model.labels_, sk_model.labels_)
+    np.testing.assert_array_equal(ox_model.core_sample_indices_, sk_model.core_sample_indices_)
 
 
 def workloads(scale):
@@ -146,6 +152,15 @@ def workloads(scale):
         "oxlearn": ox_bs.BasicStatistics, "sklearn": _NumpyStatistics,
         "intelex": ix_bs and ix_bs.BasicStatistics,
     }, check=_statistics_check)
+    nb = int(20_000 * scale)
+    Xb, _ = make_blobs(nb, 10, random_state=0)
+
+    def dbscan(module):
+        return module and (lambda: module.DBSCAN(eps=1.0, min_samples=5))
+
+    yield Workload("DBSCAN(eps=1,min_samples=5)", data=f"make_blobs {nb}x10", X=Xb, op=None,
+                   impls={"oxlearn": dbscan(oxc), "sklearn": dbscan(skc), "intelex": dbscan(ixc)},
+                   check=_dbscan_check)
 
 
 def intelex_version():

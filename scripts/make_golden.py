@@ -10,11 +10,13 @@ import json
 from pathlib import Path
 
 import numpy as np
+from scipy import sparse
 from sklearn.datasets import make_regression
 
 import oxlearn
 from oxlearn import _core
 from oxlearn.basic_statistics import BasicStatistics, IncrementalBasicStatistics
+from oxlearn.cluster import DBSCAN
 from oxlearn.covariance import EmpiricalCovariance, IncrementalEmpiricalCovariance
 from oxlearn.decomposition import PCA, IncrementalPCA
 from oxlearn.linear_model import (
@@ -57,6 +59,10 @@ def models():
     yield "IncrementalBasicStatistics", IncrementalBasicStatistics(batch_size=16).fit(
         X, sample_weight=np.linspace(0.5, 2.0, len(X))
     )
+    yield "DBSCAN", DBSCAN(eps=1.2, min_samples=4).fit(X)
+    yield "DBSCAN-manhattan-float32", DBSCAN(eps=2.0, min_samples=4, metric="manhattan").fit(X32)
+    # scikit-learn's own fit (sparse input): CSR components_.
+    yield "DBSCAN-sparse", DBSCAN(eps=1.2, min_samples=4).fit(sparse.csr_matrix(X))
 
 
 def main():

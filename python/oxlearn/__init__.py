@@ -4,7 +4,14 @@ Estimators subclass their scikit-learn counterparts and keep their API and
 fitted attributes; :func:`patch_sklearn` swaps them into ``sklearn.*``.
 """
 
-from oxlearn import basic_statistics, covariance, decomposition, exceptions, linear_model
+from oxlearn import (
+    basic_statistics,
+    cluster,
+    covariance,
+    decomposition,
+    exceptions,
+    linear_model,
+)
 from oxlearn._config import config_context, get_config, set_config
 from oxlearn._core import __version__
 from oxlearn._io import from_sklearn, load, save
@@ -13,6 +20,7 @@ from oxlearn._patch import get_patch_names, patch_sklearn, sklearn_is_patched, u
 __all__ = [
     "__version__",
     "basic_statistics",
+    "cluster",
     "config_context",
     "covariance",
     "decomposition",

@@ -19,6 +19,7 @@ from oxlearn import _core, _persistence
 def _registry():
     """``{kind: class}``: the only classes ``load`` ever builds."""
     from oxlearn.basic_statistics import BasicStatistics, IncrementalBasicStatistics
+    from oxlearn.cluster import DBSCAN
     from oxlearn.covariance import EmpiricalCovariance, IncrementalEmpiricalCovariance
     from oxlearn.decomposition import PCA, IncrementalPCA
     from oxlearn.linear_model import (
@@ -30,7 +31,7 @@ def _registry():
 
     classes = (LinearRegression, Ridge, IncrementalLinearRegression, IncrementalRidge,
                EmpiricalCovariance, IncrementalEmpiricalCovariance,
-               BasicStatistics, IncrementalBasicStatistics, PCA, IncrementalPCA)
+               BasicStatistics, IncrementalBasicStatistics, PCA, IncrementalPCA, DBSCAN)
     return {cls._oxlearn_kind: cls for cls in classes}
 
 

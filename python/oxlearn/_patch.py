@@ -23,6 +23,7 @@ _PATCHABLE = {
         "oxlearn.decomposition",
         ("sklearn.decomposition", "sklearn.decomposition._incremental_pca"),
     ),
+    "DBSCAN": ("oxlearn.cluster", ("sklearn.cluster", "sklearn.cluster._dbscan")),
 }
 
 _originals = {}  # (sklearn module, name) -> original class

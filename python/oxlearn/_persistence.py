@@ -95,12 +95,13 @@ def seal(est, file_layout=False):
     fitted = hasattr(est, "n_features_in_")
     arrays, attrs, dtype = [], {}, None
     if fitted:
-        dtype = np.asarray(getattr(est, est._oxlearn_dtype_attr)).dtype
+        dtype = est._oxlearn_dtype()
+        src = est._oxlearn_state_view()
         for name, _required in schema["arrays"]:
-            if hasattr(est, name):
-                if getattr(est, name) is None and name in schema["attrs"]:
+            if hasattr(src, name):
+                if getattr(src, name) is None and name in schema["attrs"]:
                     continue  # an optional array left unset (e.g. precision_): an attr
-                arr = _le_contiguous(getattr(est, name))
+                arr = _le_contiguous(getattr(src, name))
                 # scikit-learn's scalar 0.0 intercept (fit_intercept=False) is a
                 # Python float even for float32 models: store it in the model's
                 # dtype when that is exact.
@@ -110,8 +111,8 @@ def seal(est, file_layout=False):
                 arrays.append((name, arr))
         array_names = {name for name, _ in arrays}
         for name in schema["attrs"]:
-            if hasattr(est, name) and name not in array_names:
-                attrs[name] = _scalar(getattr(est, name), name)
+            if hasattr(src, name) and name not in array_names:
+                attrs[name] = _scalar(getattr(src, name), name)
         dtype = dtype.name
     names = getattr(est, "feature_names_in_", None)
     header = {
@@ -197,3 +198,4 @@ def apply(est, header, arrays):
     est.n_features_in_ = header["n_features_in"]
     if header["feature_names_in"] is not None:
         est.feature_names_in_ = np.asarray(header["feature_names_in"], dtype=object)
+    est._oxlearn_after_load()

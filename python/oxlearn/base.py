@@ -109,6 +109,21 @@ class OxlearnEstimatorMixin:
 
         return to_sklearn(self)
 
+    def _oxlearn_state_view(self):
+        """Return the object whose attributes are persisted.
+
+        ``self``, unless a fitted attribute is not a plain array (e.g. a
+        sparse matrix): a subclass then maps it to the arrays its schema lists.
+        """
+        return self
+
+    def _oxlearn_dtype(self):
+        """The model's dtype, recorded in its header."""
+        return np.asarray(getattr(self, self._oxlearn_dtype_attr)).dtype
+
+    def _oxlearn_after_load(self):
+        """Rebuild what :meth:`_oxlearn_state_view` mapped, after a load."""
+
     def _verify_pending(self):
         """Verify the array checksums of a model loaded with ``mmap=True``.
 

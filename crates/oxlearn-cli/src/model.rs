@@ -131,6 +131,14 @@ impl Model {
                     header.kind
                 ))
             }
+            Some("cluster") if header.kind == "cluster.DBSCAN" => {
+                return Err(format!(
+                    "{} has no predict: DBSCAN labels only the samples it was fitted on, and \
+                     the file holds those labels (labels_, core_sample_indices_, components_; \
+                     `oxlearn inspect` lists them); to cluster new data, fit DBSCAN on it",
+                    header.kind
+                ))
+            }
             _ => return Err(unsupported().to_string()),
         };
         Ok((

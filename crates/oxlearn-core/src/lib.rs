@@ -12,11 +12,13 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod basic_statistics;
+pub mod cluster;
 pub mod covariance;
 pub mod decomposition;
 pub mod error;
 pub mod linalg;
 pub mod linear_model;
+pub mod neighbors;
 pub mod real;
 mod simd;
 

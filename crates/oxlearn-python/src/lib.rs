@@ -17,6 +17,7 @@ macro_rules! dispatch_float {
 
 mod arrays;
 mod basic_statistics;
+mod cluster;
 mod covariance;
 mod decomposition;
 mod error;
@@ -34,6 +35,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     covariance::register(m)?;
     basic_statistics::register(m)?;
     decomposition::register(m)?;
+    cluster::register(m)?;
     format::register(m)?;
     Ok(())
 }

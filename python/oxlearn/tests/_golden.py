@@ -9,13 +9,16 @@ from oxlearn import _core
 def output(model, X):
     """The model's recorded output on ``X``.
 
-    ``predict``, else ``transform``, else ``mahalanobis`` (covariance); a
-    model with none of these (statistics, DBSCAN) records every fitted array
-    of its schema, flattened and concatenated in schema order.
+    ``predict``, else ``transform``, else ``mahalanobis`` (covariance), else
+    ``labels_`` (DBSCAN: the labels of X, on which it was fitted); a model
+    with none of these (statistics) records every fitted array of its
+    schema, flattened and concatenated in schema order.
     """
     for method in ("predict", "transform", "mahalanobis"):
         if hasattr(model, method):
             return getattr(model, method)(X)
+    if hasattr(model, "labels_"):
+        return model.labels_
     names = [name for name, _ in _core.schema(model._oxlearn_kind)["arrays"]]
     return np.concatenate([np.ravel(getattr(model, n)).astype(np.float64)
                            for n in names if getattr(model, n, None) is not None])

@@ -17,6 +17,7 @@ from sklearn.datasets import make_regression
 
 import oxlearn
 from oxlearn import _core
+from oxlearn.cluster import DBSCAN
 from oxlearn.exceptions import IncompatibleModelError, ModelFileCorruptError
 from oxlearn.linear_model import (
     IncrementalLinearRegression,
@@ -35,6 +36,7 @@ ESTIMATORS = [
     Ridge(alpha=np.array([0.5, 2.0])),
     IncrementalLinearRegression(batch_size=64),
     IncrementalRidge(alpha=3.0),
+    DBSCAN(eps=1.5, min_samples=4),
 ]
 
 
@@ -64,10 +66,12 @@ def test_save_load_bit_identical(est, dtype, mmap, tmp_path):
     loaded = oxlearn.load(tmp_path / "m.oxl", mmap=mmap)
     assert type(loaded) is type(model)
     assert loaded.get_params().keys() == model.get_params().keys()
-    assert_array_equal(loaded.predict(X), model.predict(X))
-    assert loaded.coef_.dtype == model.coef_.dtype
+    assert_array_equal(golden_output(loaded, X), golden_output(model, X))
+    attr = model._oxlearn_dtype_attr
+    assert getattr(loaded, attr).dtype == getattr(model, attr).dtype
+    assert_array_equal(getattr(loaded, attr), getattr(model, attr))
     if mmap:
-        assert isinstance(loaded.coef_, np.memmap)
+        assert isinstance(getattr(loaded, attr), np.memmap)
 
 
 def test_saving_is_deterministic_and_atomic(tmp_path):
@@ -211,13 +215,17 @@ def test_golden_files_load_and_predict_exactly(path, tmp_path):
     for mmap in (False, True):
         model = oxlearn.load(path, mmap=mmap)
         assert_array_equal(golden_output(model, X), expected)
+    if hasattr(model, "labels_") and not hasattr(model, "predict"):
+        # DBSCAN: X is the data it was fitted on; fitting again labels it the same.
+        assert_array_equal(clone(model).fit(X).labels_, expected)
     inspect = subprocess.run([cli(), "inspect", str(path)], capture_output=True, text=True)
     assert "checksum: ok" in inspect.stdout
     out = tmp_path / "out.npy"
     if not (hasattr(model, "predict") or hasattr(model, "transform")):
         run = subprocess.run([cli(), "predict", str(path), "--input", stem + ".X.npy",
                               "--output", str(out)], capture_output=True, text=True)
-        assert run.returncode == 1 and "nothing for the binary to serve" in run.stderr
+        assert run.returncode == 1
+        assert "nothing for the binary to serve" in run.stderr or "has no predict" in run.stderr
         return
     subprocess.run([cli(), "predict", str(path), "--input", stem + ".X.npy", "--output",
                     str(out)], check=True)
@@ -233,6 +241,14 @@ def test_cli_predict_bit_identical(est, dtype, tmp_path):
     model, X = _fitted(est, dtype)
     oxlearn.save(model, tmp_path / "m.oxl")
     np.save(tmp_path / "X.npy", np.asfortranarray(X))
+    if not hasattr(model, "predict"):
+        out = subprocess.run([cli(), "predict", str(tmp_path / "m.oxl"), "--input",
+                              str(tmp_path / "X.npy"), "--output", str(tmp_path / "y.npy")],
+                             capture_output=True, text=True)
+        assert out.returncode == 1
+        assert f"{model._oxlearn_kind} has no predict" in out.stderr, out.stderr
+        assert not (tmp_path / "y.npy").exists()
+        return
     np.savetxt(tmp_path / "X.csv", X, delimiter=",", header="a,b,c,d,e,f", comments="")
     for ext in ("npy", "csv"):
         out = tmp_path / f"y.{ext}"

@@ -2,6 +2,7 @@
 //! listed here cannot be loaded: nothing is ever built from a name in a file.
 
 mod basic_statistics;
+mod cluster;
 mod covariance;
 mod decomposition;
 mod linear;
@@ -61,6 +62,7 @@ static REGISTRY: &[&Schema] = &[
     &basic_statistics::INCREMENTAL_BASIC_STATISTICS,
     &decomposition::PCA,
     &decomposition::INCREMENTAL_PCA,
+    &cluster::DBSCAN,
 ];
 
 /// The schema of `kind`, if this build knows it.

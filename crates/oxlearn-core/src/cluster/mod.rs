@@ -1,0 +1,5 @@
+//! Clustering.
+
+pub mod dbscan;
+
+pub use dbscan::{dbscan_inner, fit_dbscan, DbscanFit, DbscanParams, Distances};
