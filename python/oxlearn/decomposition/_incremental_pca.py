@@ -10,10 +10,10 @@ from sklearn.utils.validation import validate_data
 from oxlearn import _core
 from oxlearn._docs import accelerated_doc
 from oxlearn.base import OxlearnEstimatorMixin
-from oxlearn.decomposition._transform import pca_transform
+from oxlearn.decomposition._transform import PCATransformMixin
 
 
-class IncrementalPCA(OxlearnEstimatorMixin, _sk.IncrementalPCA):
+class IncrementalPCA(PCATransformMixin, OxlearnEstimatorMixin, _sk.IncrementalPCA):
     __doc__ = accelerated_doc(
         _sk.IncrementalPCA,
         "Accelerated by oxlearn (Rust): each batch's update (merged mean and variance, "
@@ -129,21 +129,3 @@ class IncrementalPCA(OxlearnEstimatorMixin, _sk.IncrementalPCA):
         self.explained_variance_ratio_ = new["explained_variance_ratio"].astype(dtype)
         self.noise_variance_ = dtype.type(new["noise_variance"])
         return self
-
-    def transform(self, X):
-        """Apply dimensionality reduction to X.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            New data.
-
-        Returns
-        -------
-        X_new : ndarray of shape (n_samples, n_components)
-            Projection of X on the first principal components.
-        """
-        if sparse.issparse(X):
-            self._log_fallback("transform", "sparse input")
-            return super().transform(X)
-        return pca_transform(self, X)

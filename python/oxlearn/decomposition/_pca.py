@@ -10,10 +10,10 @@ from sklearn.utils.validation import validate_data
 from oxlearn import _core
 from oxlearn._docs import accelerated_doc
 from oxlearn.base import OxlearnEstimatorMixin
-from oxlearn.decomposition._transform import pca_transform
+from oxlearn.decomposition._transform import PCATransformMixin, pca_transform
 
 
-class PCA(OxlearnEstimatorMixin, _sk.PCA):
+class PCA(PCATransformMixin, OxlearnEstimatorMixin, _sk.PCA):
     __doc__ = accelerated_doc(
         _sk.PCA,
         "Accelerated by oxlearn (Rust) for svd_solver 'full' (an SVD of the centred data "
@@ -127,22 +127,4 @@ class PCA(OxlearnEstimatorMixin, _sk.PCA):
         """
         if not self._fit_accelerated(X):
             return super().fit_transform(X)
-        return pca_transform(self, X)
-
-    def transform(self, X):
-        """Apply dimensionality reduction to X.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            New data.
-
-        Returns
-        -------
-        X_new : ndarray of shape (n_samples, n_components)
-            Projection of X on the first principal components.
-        """
-        if sparse.issparse(X):
-            self._log_fallback("transform", "sparse input")
-            return super().transform(X)
         return pca_transform(self, X)

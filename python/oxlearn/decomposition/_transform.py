@@ -1,6 +1,7 @@
 """The PCA transform shared by PCA and IncrementalPCA."""
 
 import numpy as np
+from scipy import sparse
 from sklearn.utils.validation import check_is_fitted
 
 from oxlearn import _core
@@ -27,3 +28,25 @@ def pca_transform(est, X):
     est._log_accelerated("transform")
     return _core.predict_linear(np.asarray(X, dtype=dtype), coef.astype(dtype),
                                 intercept.astype(dtype), None)
+
+
+class PCATransformMixin:
+    """``transform`` in Rust for PCA models (sparse input: scikit-learn's)."""
+
+    def transform(self, X):
+        """Apply dimensionality reduction to X.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            New data.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components)
+            Projection of X on the first principal components.
+        """
+        if sparse.issparse(X):
+            self._log_fallback("transform", "sparse input")
+            return super().transform(X)
+        return pca_transform(self, X)

@@ -12,6 +12,7 @@
 //! are those of the rows scaled by their weights, `wᵢ·xᵢ` (not frequency
 //! weights), so a weight may be any finite number.
 
+use crate::linalg::chunks::first_non_finite;
 use crate::linalg::ChunkPlan;
 use crate::{Error, Real, Result};
 use faer::MatRef;
@@ -205,7 +206,7 @@ fn chunk_moments<T: Real>(
     if acc.s2.iter().any(|v| !v.is_finite()) {
         // Bad input, or finite values so large their squares overflow: only
         // a scan tells which.
-        if let Some(e) = first_non_finite(xs, rows.start) {
+        if let Some(e) = first_non_finite(xs, "X", rows.start) {
             return Err(e);
         }
     }
@@ -288,24 +289,6 @@ fn accumulate_portable<T: Real>(xs: MatRef<'_, T>, ws: Option<&[T]>, acc: &mut A
             (s1[j], s2[j], min[j], max[j]) = (a, b, lo, hi);
         }
     }
-}
-
-fn first_non_finite<T: Real>(src: MatRef<'_, T>, row0: usize) -> Option<Error> {
-    for i in 0..src.nrows() {
-        for j in 0..src.ncols() {
-            let v = src[(i, j)].to_f64();
-            if !v.is_finite() {
-                return Some(Error::NonFinite {
-                    what: "X",
-                    kind: crate::error::NonFiniteKind::of(v),
-                    dtype: T::DTYPE,
-                    row: row0 + i,
-                    col: j,
-                });
-            }
-        }
-    }
-    None
 }
 
 #[cfg(test)]
