@@ -15,6 +15,7 @@ pub mod covariance;
 pub mod error;
 pub mod linalg;
 pub mod linear_model;
+pub mod optimize;
 pub mod real;
 mod simd;
 
