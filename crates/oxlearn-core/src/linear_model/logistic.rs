@@ -136,7 +136,9 @@ pub fn fit_logistic<T: Real>(
     if !(sum_weights > 0.0) {
         return Err(Error::InvalidParameter {
             name: "sample_weight",
-            reason: format!("the weights sum to {sum_weights}; at least one must be positive"),
+            reason: format!(
+                "the weights sum to {sum_weights}: all sample weights are zero (or not positive); at least one must be positive"
+            ),
         });
     }
     let k = if n_classes == 2 { 1 } else { n_classes };
