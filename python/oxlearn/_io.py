@@ -23,11 +23,12 @@ def _registry():
         IncrementalLinearRegression,
         IncrementalRidge,
         LinearRegression,
+        LogisticRegression,
         Ridge,
     )
 
     classes = (LinearRegression, Ridge, IncrementalLinearRegression, IncrementalRidge,
-               EmpiricalCovariance, IncrementalEmpiricalCovariance)
+               LogisticRegression, EmpiricalCovariance, IncrementalEmpiricalCovariance)
     return {cls._oxlearn_kind: cls for cls in classes}
 
 

@@ -109,6 +109,14 @@ class OxlearnEstimatorMixin:
 
         return to_sklearn(self)
 
+    def _oxlearn_to_state(self):
+        """The object whose attributes are serialized (``self`` unless a class
+        must adapt an attribute to the canonical form first)."""
+        return self
+
+    def _oxlearn_from_state(self):
+        """Undo :meth:`_oxlearn_to_state` on a freshly loaded model."""
+
     def _verify_pending(self):
         """Verify the array checksums of a model loaded with ``mmap=True``.
 

@@ -169,9 +169,18 @@ class LogisticRegression(OxlearnEstimatorMixin, _sk.LogisticRegression):
         if sample_weight is not None or self.class_weight is not None:
             sw = _check_sample_weight(sample_weight, X, dtype=X.dtype, copy=True)
         if self.class_weight is not None:
-            cw = compute_class_weight(
-                self.class_weight, classes=classes, y=y, sample_weight=sw
-            )
+            with np.errstate(divide="ignore", invalid="ignore"):
+                cw = compute_class_weight(
+                    self.class_weight, classes=classes, y=y, sample_weight=sw
+                )
+            bad = np.flatnonzero(~np.isfinite(cw))
+            if bad.size:
+                # 'balanced' with a class whose samples all weigh zero.
+                raise ValueError(
+                    f"class_weight={self.class_weight!r} gives class {classes[bad[0]]!r} the "
+                    f"weight {cw[bad[0]]}: the sample weights of that class sum to zero. "
+                    "Give some of its samples a positive weight or remove the class."
+                )
             sw *= cw[y_idx].astype(X.dtype)
         if sw is not None:
             sw = np.ascontiguousarray(sw, dtype=np.float64)
@@ -241,6 +250,7 @@ class LogisticRegression(OxlearnEstimatorMixin, _sk.LogisticRegression):
     def _accelerated_predict(self, method, X):
         """Validated ``X`` for a Rust prediction, or None to fall back."""
         check_is_fitted(self)
+        self._verify_pending()
         if sparse.issparse(X) or sparse.issparse(self.coef_):
             self._log_fallback(method, "sparse input or coefficients")
             return None
@@ -346,6 +356,22 @@ class LogisticRegression(OxlearnEstimatorMixin, _sk.LogisticRegression):
         if Xv is None:
             return super().predict_log_proba(X)
         return self._outputs(Xv, "log_proba")
+
+    # --- persistence ----------------------------------------------------------
+    def _oxlearn_to_state(self):
+        # After sparsify(), coef_ is a scipy sparse matrix: it is stored dense
+        # and made sparse again on load.
+        if not sparse.issparse(getattr(self, "coef_", None)):
+            return self
+        state = type(self).__new__(type(self))
+        state.__dict__.update(self.__dict__)
+        state.coef_ = self.coef_.toarray()
+        state._coef_sparse = True
+        return state
+
+    def _oxlearn_from_state(self):
+        if self.__dict__.pop("_coef_sparse", False):
+            self.coef_ = sparse.csr_matrix(self.coef_)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
