@@ -67,6 +67,30 @@ impl Labels {
         self.len() == 0
     }
 
+    /// The labels at positions `idx`, in that order (`None` if an index is
+    /// out of range): predicted class indices to predicted labels.
+    pub fn take(&self, idx: &[usize]) -> Option<Labels> {
+        fn pick<T: Clone>(v: &[T], idx: &[usize]) -> Option<Vec<T>> {
+            idx.iter().map(|&i| v.get(i).cloned()).collect()
+        }
+        Some(match self {
+            Labels::Int { values, descr } => Labels::Int {
+                values: pick(values, idx)?,
+                descr: descr.clone(),
+            },
+            Labels::UInt { values, descr } => Labels::UInt {
+                values: pick(values, idx)?,
+                descr: descr.clone(),
+            },
+            Labels::Float { values, descr } => Labels::Float {
+                values: pick(values, idx)?,
+                descr: descr.clone(),
+            },
+            Labels::Bool(v) => Labels::Bool(pick(v, idx)?),
+            Labels::Str(v) => Labels::Str(pick(v, idx)?),
+        })
+    }
+
     /// Reads and validates the labels called `name` of a fitted model: the
     /// array of that name or the `attrs` entry, exactly one of them.
     pub fn read(h: &Header, arrays: &[ArrayView<'_>], name: &str) -> Result<Labels> {
@@ -290,6 +314,16 @@ mod tests {
         assert!(f.is_err());
         let shape = from_attr(&json!({"__ndarray__": ["a"], "dtype": "|O", "shape": [2]}));
         assert!(shape.is_err());
+    }
+
+    #[test]
+    fn take_selects_in_order() {
+        let l = Labels::Str(vec!["a".into(), "b".into()]);
+        assert_eq!(
+            l.take(&[1, 0, 1]),
+            Some(Labels::Str(vec!["b".into(), "a".into(), "b".into()]))
+        );
+        assert_eq!(l.take(&[2]), None);
     }
 
     #[test]

@@ -177,7 +177,7 @@ class LogisticRegression(OxlearnEstimatorMixin, _sk.LogisticRegression):
             if bad.size:
                 # 'balanced' with a class whose samples all weigh zero.
                 raise ValueError(
-                    f"class_weight={self.class_weight!r} gives class {classes[bad[0]]!r} the "
+                    f"class_weight={self.class_weight!r} gives class {classes[bad[0]].tolist()!r} the "
                     f"weight {cw[bad[0]]}: the sample weights of that class sum to zero. "
                     "Give some of its samples a positive weight or remove the class."
                 )
