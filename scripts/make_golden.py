@@ -19,6 +19,7 @@ from oxlearn.linear_model import (
     IncrementalLinearRegression,
     IncrementalRidge,
     LinearRegression,
+    LogisticRegression,
     Ridge,
 )
 
@@ -44,6 +45,17 @@ def models():
     yield "IncrementalEmpiricalCovariance", IncrementalEmpiricalCovariance(
         store_precision=True, batch_size=16
     ).fit(X)
+    # Classifiers: labels from the regression target (int64 array; strings and
+    # int16 labels are stored in the header's attrs).
+    third = np.digitize(y, np.quantile(y, [1 / 3, 2 / 3]))
+    yield "LogisticRegression", LogisticRegression().fit(X, (y > np.median(y)).astype(int))
+    yield "LogisticRegression-multinomial-str-float32", LogisticRegression(
+        solver="newton-cg", class_weight="balanced"
+    ).fit(X32, np.array(["high", "low", "mid"])[third])
+    yield "LogisticRegression-nopenalty-int16", LogisticRegression(
+        C=np.inf, fit_intercept=False
+    ).fit(X + 0.3 * np.random.default_rng(0).standard_normal(X.shape),
+          np.array([-7, 3, 12], dtype=np.int16)[third])
 
 
 def main():
