@@ -91,7 +91,7 @@ def _scalar(value, name):
 
 
 def _le_dtype(dtype):
-    """numpy's dtype string of ``dtype`` in little-endian order (``<i2``, ``|u1``, ``<U5``)."""
+    """Return the dtype string of ``dtype`` in little-endian order (``<i2``, ``|u1``, ``<U5``)."""
     return dtype.newbyteorder("<").str if dtype.byteorder == ">" else dtype.str
 
 

@@ -110,8 +110,11 @@ class OxlearnEstimatorMixin:
         return to_sklearn(self)
 
     def _oxlearn_to_state(self):
-        """The object whose attributes are serialized (``self`` unless a class
-        must adapt an attribute to the canonical form first)."""
+        """Return the object whose attributes are serialized.
+
+        ``self``, unless a class must adapt an attribute to the canonical form
+        first (e.g. a sparse ``coef_``).
+        """
         return self
 
     def _oxlearn_from_state(self):

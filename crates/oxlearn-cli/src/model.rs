@@ -160,11 +160,13 @@ impl Model {
 
     fn kind(header: &Header, arrays: &[ArrayView<'_>]) -> Result<Kind, FormatError> {
         let get = |name: &str| arrays.iter().find(|a| a.name == name);
-        let unsupported = || FormatError::UnknownKind {
+        let unsupported = || {
+            FormatError::UnknownKind {
             kind: header.kind.clone(),
             writer: header.oxlearn_version.clone(),
             reader: env!("CARGO_PKG_VERSION").into(),
             known: "fitted linear models and logistic regression (the binary predicts; this kind has no predict)".into(),
+        }
         };
         let linear = || match (get("coef_"), get("intercept_")) {
             (Some(c), Some(b)) => Ok(Linear::from_arrays(c, b)),

@@ -220,7 +220,11 @@ pub fn write_labels_npy(l: &Labels) -> Vec<u8> {
         Labels::Int { values, descr } => {
             // Normalise the integer descr: object-dtype labels are written as int64.
             let n = int_size(descr);
-            let descr = if n == 1 { "|i1".into() } else { format!("<i{n}") };
+            let descr = if n == 1 {
+                "|i1".into()
+            } else {
+                format!("<i{n}")
+            };
             let mut out = npy_header(&descr, &shape);
             for v in values {
                 out.extend_from_slice(&v.to_le_bytes()[..n]);
@@ -229,7 +233,11 @@ pub fn write_labels_npy(l: &Labels) -> Vec<u8> {
         }
         Labels::UInt { values, descr } => {
             let n = int_size(descr);
-            let descr = if n == 1 { "|u1".into() } else { format!("<u{n}") };
+            let descr = if n == 1 {
+                "|u1".into()
+            } else {
+                format!("<u{n}")
+            };
             let mut out = npy_header(&descr, &shape);
             for v in values {
                 out.extend_from_slice(&v.to_le_bytes()[..n]);
@@ -253,7 +261,12 @@ pub fn write_labels_npy(l: &Labels) -> Vec<u8> {
             out
         }
         Labels::Str(values) => {
-            let width = values.iter().map(|s| s.chars().count()).max().unwrap_or(0).max(1);
+            let width = values
+                .iter()
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+                .max(1);
             let mut out = npy_header(&format!("<U{width}"), &shape);
             for s in values {
                 let mut n = 0;
@@ -295,9 +308,7 @@ pub fn write_labels_csv(l: &Labels) -> String {
         Labels::Str(values) => values
             .iter()
             .map(|s| {
-                let special = s.is_empty()
-                    || s.trim() != s
-                    || s.contains([',', '"', '\n', '\r']);
+                let special = s.is_empty() || s.trim() != s || s.contains([',', '"', '\n', '\r']);
                 if special {
                     format!("\"{}\"", s.replace('"', "\"\""))
                 } else {
@@ -416,12 +427,20 @@ mod tests {
 
     #[test]
     fn labels_csv_quotes_when_needed() {
-        let l = Labels::Str(vec!["a,b".into(), "plain".into(), "say \"hi\"".into(), "".into()]);
+        let l = Labels::Str(vec![
+            "a,b".into(),
+            "plain".into(),
+            "say \"hi\"".into(),
+            "".into(),
+        ]);
         assert_eq!(
             write_labels_csv(&l),
             "\"a,b\"\nplain\n\"say \"\"hi\"\"\"\n\"\"\n"
         );
-        assert_eq!(write_labels_csv(&Labels::Bool(vec![true, false])), "True\nFalse\n");
+        assert_eq!(
+            write_labels_csv(&Labels::Bool(vec![true, false])),
+            "True\nFalse\n"
+        );
         let f = Labels::Float {
             values: vec![0.1, 2.0],
             descr: "<f8".into(),

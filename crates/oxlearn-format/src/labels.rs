@@ -243,9 +243,12 @@ fn from_attr(v: &Value) -> std::result::Result<Labels, String> {
         let width: usize = width
             .parse()
             .map_err(|_| format!("dtype {descr:?} is not a unicode string dtype"))?;
-        let s = strings().ok_or_else(|| format!("dtype {descr} holds a label that is not a string"))?;
+        let s =
+            strings().ok_or_else(|| format!("dtype {descr} holds a label that is not a string"))?;
         if let Some(long) = s.iter().find(|s| s.chars().count() > width) {
-            return Err(format!("label {long:?} is longer than dtype {descr} allows"));
+            return Err(format!(
+                "label {long:?} is longer than dtype {descr} allows"
+            ));
         }
         return Ok(Labels::Str(s));
     }
@@ -267,7 +270,7 @@ fn from_attr(v: &Value) -> std::result::Result<Labels, String> {
 
 fn check_increasing(labels: &Labels) -> std::result::Result<(), String> {
     fn check<T: PartialOrd + std::fmt::Debug>(v: &[T]) -> std::result::Result<(), String> {
-        match v.windows(2).find(|w| !(w[0] < w[1])) {
+        match v.windows(2).find(|w| w[0].partial_cmp(&w[1]) != Some(std::cmp::Ordering::Less)) {
             Some(w) => Err(format!(
                 "labels {:?} and {:?} are not strictly increasing (labels must be sorted and distinct)",
                 w[0], w[1]
@@ -306,7 +309,9 @@ mod tests {
         );
         let big = from_attr(&json!({"__ndarray__": [300], "dtype": "|u1", "shape": [1]}));
         assert!(big.is_err());
-        let u = from_attr(&json!({"__ndarray__": [0, 18446744073709551615u64], "dtype": "<u8", "shape": [2]}));
+        let u = from_attr(
+            &json!({"__ndarray__": [0, 18446744073709551615u64], "dtype": "<u8", "shape": [2]}),
+        );
         assert!(matches!(u.unwrap(), Labels::UInt { .. }));
         let o = from_attr(&json!({"__ndarray__": [1, "x"], "dtype": "|O", "shape": [2]}));
         assert!(o.is_err());

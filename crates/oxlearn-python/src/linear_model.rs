@@ -361,7 +361,10 @@ fn fit_logistic_regression<'py>(
     struct Args<'a, 'py> {
         y: &'a PyReadonlyArray1<'py, u32>,
         w: Option<&'a PyReadonlyArray1<'py, f64>>,
-        init: Option<(&'a PyReadonlyArray2<'py, f64>, &'a PyReadonlyArray1<'py, f64>)>,
+        init: Option<(
+            &'a PyReadonlyArray2<'py, f64>,
+            &'a PyReadonlyArray1<'py, f64>,
+        )>,
         n_classes: usize,
         params: &'a LogisticParams,
         n_threads: Option<usize>,
@@ -491,7 +494,9 @@ fn predict_logistic<'py>(
                 let cols = k.max(2);
                 let mut out = vec![T::from_f64(0.0); n * cols];
                 py.detach(|| {
-                    with_threads(n_threads, || lm::logistic_outputs(&decision, k, o, &mut out))
+                    with_threads(n_threads, || {
+                        lm::logistic_outputs(&decision, k, o, &mut out)
+                    })
                 })?
                 .map_err(core_err)?;
                 (cols, out)

@@ -176,8 +176,9 @@ class LogisticRegression(OxlearnEstimatorMixin, _sk.LogisticRegression):
             bad = np.flatnonzero(~np.isfinite(cw))
             if bad.size:
                 # 'balanced' with a class whose samples all weigh zero.
+                label = classes[bad[0]].tolist()
                 raise ValueError(
-                    f"class_weight={self.class_weight!r} gives class {classes[bad[0]].tolist()!r} the "
+                    f"class_weight={self.class_weight!r} gives class {label!r} the "
                     f"weight {cw[bad[0]]}: the sample weights of that class sum to zero. "
                     "Give some of its samples a positive weight or remove the class."
                 )

@@ -114,7 +114,7 @@ pub fn fit_logistic<T: Real>(
             reason: format!("y[{i}] = {c} is not a class index below n_classes = {n_classes}"),
         });
     }
-    if !(params.c > 0.0) || params.c.is_nan() {
+    if params.c.is_nan() || params.c <= 0.0 {
         return Err(Error::InvalidParameter {
             name: "C",
             reason: format!("{}; C must be positive (infinity: no penalty)", params.c),
@@ -133,7 +133,7 @@ pub fn fit_logistic<T: Real>(
         }
         None => n as f64,
     };
-    if !(sum_weights > 0.0) {
+    if sum_weights.is_nan() || sum_weights <= 0.0 {
         return Err(Error::InvalidParameter {
             name: "sample_weight",
             reason: format!(
@@ -331,7 +331,11 @@ impl<T: Real> LogisticObjective<'_, T> {
                 // e = exp(-|z|) serves both log(1 + exp(z)) and expit(z).
                 let e = (-v.abs()).exp();
                 let softplus = v.max(0.0) + e.ln_1p();
-                let prob = if v >= 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
+                let prob = if v >= 0.0 {
+                    1.0 / (1.0 + e)
+                } else {
+                    e / (1.0 + e)
+                };
                 loss += s * (softplus - yi * v);
                 *zi = s * (prob - yi);
                 if prepare {
@@ -566,7 +570,11 @@ pub fn logistic_outputs<T: Real>(
                         o[0] = T::from_f64(-(d.max(0.0) + l));
                         o[1] = T::from_f64(-((-d).max(0.0) + l));
                     } else {
-                        let prob = if d >= 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
+                        let prob = if d >= 0.0 {
+                            1.0 / (1.0 + e)
+                        } else {
+                            e / (1.0 + e)
+                        };
                         o[0] = T::from_f64(1.0 - prob);
                         o[1] = T::from_f64(prob);
                     }
@@ -648,7 +656,9 @@ mod tests {
         let y = (0..n)
             .map(|i| {
                 let score = |c: usize| {
-                    (0..p).map(|j| x[i * p + j] * w[c * p + j] * 3.0).sum::<f64>()
+                    (0..p)
+                        .map(|j| x[i * p + j] * w[c * p + j] * 3.0)
+                        .sum::<f64>()
                         + noise[i * classes + c]
                 };
                 (0..classes)
@@ -676,7 +686,9 @@ mod tests {
         let mut loss = 0.0;
         for i in 0..n {
             let z: Vec<f64> = (0..k)
-                .map(|c| (0..p).map(|j| x[i * p + j] * theta[c * p + j]).sum::<f64>() + theta[k * p + c])
+                .map(|c| {
+                    (0..p).map(|j| x[i * p + j] * theta[c * p + j]).sum::<f64>() + theta[k * p + c]
+                })
                 .collect();
             loss += if k == 1 {
                 (1.0 + z[0].exp()).ln() - f64::from(y[i]) * z[0]
@@ -733,7 +745,10 @@ mod tests {
             obj.loss_grad(&tp, &mut gp).unwrap();
             obj.loss_grad(&tm, &mut gm).unwrap();
             for j in 0..obj.dim() {
-                assert!(((gp[j] - gm[j]) / (2.0 * h) - hv[j]).abs() < 1e-7, "hessp {j}");
+                assert!(
+                    ((gp[j] - gm[j]) / (2.0 * h) - hv[j]).abs() < 1e-7,
+                    "hessp {j}"
+                );
             }
         }
     }
@@ -744,9 +759,17 @@ mod tests {
             let (p, n) = (5, 2000);
             let (xs, y) = problem(n, p, classes);
             let x = MatRef::from_row_major_slice(&xs, n, p);
-            let a = fit_logistic(x, &y, classes, None, None, &params(LogisticSolver::Lbfgs)).unwrap();
-            let b =
-                fit_logistic(x, &y, classes, None, None, &params(LogisticSolver::NewtonCg)).unwrap();
+            let a =
+                fit_logistic(x, &y, classes, None, None, &params(LogisticSolver::Lbfgs)).unwrap();
+            let b = fit_logistic(
+                x,
+                &y,
+                classes,
+                None,
+                None,
+                &params(LogisticSolver::NewtonCg),
+            )
+            .unwrap();
             assert_eq!(a.termination, Termination::Converged, "{}", a.message);
             assert_eq!(b.termination, Termination::Converged, "{}", b.message);
             // L-BFGS also stops when the loss stalls at rounding level
@@ -766,7 +789,10 @@ mod tests {
         let (p, n) = (6, 5000);
         let (xs, y) = problem(n, p, 3);
         let x = MatRef::from_row_major_slice(&xs, n, p);
-        let xt: Vec<f64> = (0..p).flat_map(|j| (0..n).map(move |i| (i, j))).map(|(i, j)| xs[i * p + j]).collect();
+        let xt: Vec<f64> = (0..p)
+            .flat_map(|j| (0..n).map(move |i| (i, j)))
+            .map(|(i, j)| xs[i * p + j])
+            .collect();
         let xc = MatRef::from_column_major_slice(&xt, n, p);
         let w: Vec<f64> = lcg(n, 17).iter().map(|v| v.abs() + 0.1).collect();
         for solver in [LogisticSolver::Lbfgs, LogisticSolver::NewtonCg] {
@@ -811,7 +837,10 @@ mod tests {
         let x = MatRef::from_row_major_slice(&xs, 3, 2);
         let prm = params(LogisticSolver::Lbfgs);
         let err = fit_logistic(x, &[0, 1, 0], 2, None, None, &prm).unwrap_err();
-        assert!(matches!(err, Error::NonFinite { row: 1, col: 0, .. }), "{err}");
+        assert!(
+            matches!(err, Error::NonFinite { row: 1, col: 0, .. }),
+            "{err}"
+        );
         let ok = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
         let x = MatRef::from_row_major_slice(&ok, 3, 2);
         let err = fit_logistic(x, &[0, 2, 0], 2, None, None, &prm).unwrap_err();

@@ -190,9 +190,10 @@ impl Dcsrch {
             self.stmax = stp + XTRAPU * (stp - self.stx);
         }
         stp = stp.max(self.stpmin).min(self.stpmax);
-        if (self.brackt && (stp <= self.stmin || stp >= self.stmax))
-            || (self.brackt && self.stmax - self.stmin <= self.xtol * self.stmax)
-        {
+        let stuck = stp <= self.stmin
+            || stp >= self.stmax
+            || self.stmax - self.stmin <= self.xtol * self.stmax;
+        if self.brackt && stuck {
             // No further progress is possible: the best step so far.
             stp = self.stx;
         }

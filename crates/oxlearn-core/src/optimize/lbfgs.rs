@@ -151,13 +151,7 @@ pub fn lbfgs(obj: &mut impl Objective, x0: Vec<f64>, opts: &LbfgsOptions) -> Res
             g.copy_from_slice(&r);
             f = fold;
             if mem.is_empty() {
-                return done(
-                    x,
-                    f,
-                    iter,
-                    Termination::LineSearchFailed,
-                    "ABNORMAL: ",
-                );
+                return done(x, f, iter, Termination::LineSearchFailed, "ABNORMAL: ");
             }
             mem.clear();
             theta = 1.0;
@@ -202,7 +196,11 @@ pub fn lbfgs(obj: &mut impl Objective, x0: Vec<f64>, opts: &LbfgsOptions) -> Res
         if mem.len() == opts.m {
             mem.pop_front();
         }
-        mem.push_back(Pair { s, y, rho: 1.0 / dr });
+        mem.push_back(Pair {
+            s,
+            y,
+            rho: 1.0 / dr,
+        });
     }
 }
 
