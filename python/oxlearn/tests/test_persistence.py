@@ -402,3 +402,18 @@ def test_forged_logistic_shapes_are_refused():
     with pytest.raises(ModelFileCorruptError, match="_coef_sparse"):
         _load_logistic(_forge(state, attrs=dict(json.loads(state["__oxlearn__"])["attrs"],
                                                 _coef_sparse=False)))
+
+
+def test_float_parameters_survive_bit_exactly(tmp_path):
+    # The header goes through Rust's JSON parser and printer: every float must
+    # come back as the same double (shortest repr both ways).
+    rng = np.random.default_rng(0)
+    values = [0.1 + 0.2, 1 / 3, 5e-324, 2.2250738585072014e-308, 1.7976931348623157e308]
+    values += (np.abs(rng.standard_normal(300)) * 10.0 ** rng.integers(-300, 300, 300)).tolist()
+    for v in values:
+        model = LogisticRegression(C=v, tol=v)
+        assert pickle.loads(pickle.dumps(model)).get_params()["C"] == v, v
+        header = json.loads(model.__getstate__()["__oxlearn__"])
+        assert header["params"]["tol"] == v, v
+    oxlearn.save(LogisticRegression(C=values[0]), tmp_path / "m.oxl")
+    assert oxlearn.load(tmp_path / "m.oxl").C == values[0]

@@ -260,9 +260,10 @@ impl<T: Real> LogisticObjective<'_, T> {
         self.w.map_or(1.0, |w| w[i])
     }
 
-    /// Partial results alive at once: bounds memory for large k·p.
+    /// Partial results alive at once: about 32 MiB of gradients, but at
+    /// least a few chunks so that large k·p still runs in parallel.
     fn group(&self) -> usize {
-        ((1usize << 20) / self.dim().max(1)).clamp(1, 256)
+        ((1usize << 22) / self.dim().max(1)).clamp(4, 256)
     }
 
     /// `Z = X_c Wᵀ + b` for the rows of one chunk (n_c×k, column-major).
