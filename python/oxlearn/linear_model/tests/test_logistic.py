@@ -335,6 +335,7 @@ def test_bad_input_errors():
         model.predict_proba(Xn.astype(float) * np.nan)
 
 
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning")
 def test_deprecation_warnings_as_sklearn():
     X, y = _synthetic(2)
     for params, category, match in [
@@ -348,6 +349,7 @@ def test_deprecation_warnings_as_sklearn():
             sk.LogisticRegression(**params).fit(X, y)
 
 
+@pytest.mark.filterwarnings("ignore::FutureWarning")
 def test_patched_sklearn_uses_it_inside_logistic_regression_cv():
     X, y = _synthetic(3)
     oxlearn.patch_sklearn("LogisticRegression")
