@@ -18,6 +18,7 @@ pub mod linear_model;
 pub mod optimize;
 pub mod real;
 mod simd;
+mod special;
 
 pub use error::{Error, Result};
 pub use real::Real;

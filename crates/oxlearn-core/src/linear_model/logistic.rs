@@ -20,6 +20,7 @@ use crate::linalg::ChunkPlan;
 use crate::optimize::{
     lbfgs, newton_cg, LbfgsOptions, NewtonCgOptions, Objective, SecondOrder, Termination,
 };
+use crate::special::{exp_nonpos, ln_1p_unit};
 use crate::{Error, Real, Result};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
@@ -256,10 +257,6 @@ impl<T: Real> LogisticObjective<'_, T> {
         self.k * self.p + if self.fit_intercept { self.k } else { 0 }
     }
 
-    fn weight(&self, i: usize) -> f64 {
-        self.w.map_or(1.0, |w| w[i])
-    }
-
     /// Partial results alive at once: about 32 MiB of gradients, but at
     /// least a few chunks so that large k·p still runs in parallel.
     fn group(&self) -> usize {
@@ -316,65 +313,33 @@ impl<T: Real> LogisticObjective<'_, T> {
         let xc = chunk_f64(self.x.subrows(rows.start, rows.len()), &mut buf);
         let len = rows.len();
         let mut z = self.linear(xc, theta);
-        let mut loss = 0.0;
-        let mut hess = Vec::new();
+        let y = &self.y[rows.clone()];
+        let w = self.w.map(|w| &w[rows.clone()]);
+        let mut losses = vec![0.0; len];
+        // Binary: sᵢ pᵢ (1 - pᵢ); multinomial: the probabilities (n_c×k,
+        // column-major). `z` becomes the residuals sᵢ (p - onehot(yᵢ)).
+        let mut hess = vec![0.0; len * k];
         if k == 1 {
-            if prepare {
-                hess = vec![0.0; len];
-            }
-            for (i, zi) in z.iter_mut().enumerate() {
-                let v = *zi;
-                if !v.is_finite() {
-                    check_row_finite(self.x, rows.start + i)?;
-                }
-                let yi = f64::from(u8::from(self.y[rows.start + i] == 1));
-                let s = self.weight(rows.start + i);
-                // e = exp(-|z|) serves both log(1 + exp(z)) and expit(z).
-                let e = (-v.abs()).exp();
-                let softplus = v.max(0.0) + e.ln_1p();
-                let prob = if v >= 0.0 {
-                    1.0 / (1.0 + e)
-                } else {
-                    e / (1.0 + e)
-                };
-                loss += s * (softplus - yi * v);
-                *zi = s * (prob - yi);
-                if prepare {
-                    hess[i] = s * prob * (1.0 - prob);
-                }
-            }
+            binary_terms(&mut z, y, w, &mut losses, &mut hess);
         } else {
-            if prepare {
-                hess = vec![0.0; len * k];
-            }
-            let mut e = vec![0.0; k];
-            for i in 0..len {
-                let zi = |c: usize| c * len + i;
-                let mut m = f64::NEG_INFINITY;
-                let mut finite = true;
-                for c in 0..k {
-                    m = m.max(z[zi(c)]);
-                    finite &= z[zi(c)].is_finite();
-                }
-                if !finite {
+            multinomial_terms(&mut z, k, y, w, &mut losses, &mut hess);
+        }
+        // Summed in row order (a fixed order, whatever the SIMD width).
+        let mut loss = 0.0;
+        for &l in &losses {
+            loss += l;
+        }
+        if !loss.is_finite() {
+            // NaN or infinity in X gives a non-finite raw prediction, hence
+            // loss; only then are rows scanned, to tell bad input from overflow.
+            for (i, l) in losses.iter().enumerate() {
+                if !l.is_finite() {
                     check_row_finite(self.x, rows.start + i)?;
                 }
-                let mut sum = 0.0;
-                for c in 0..k {
-                    e[c] = (z[zi(c)] - m).exp();
-                    sum += e[c];
-                }
-                let yi = self.y[rows.start + i] as usize;
-                let s = self.weight(rows.start + i);
-                loss += s * (m + sum.ln() - z[zi(yi)]);
-                for c in 0..k {
-                    let prob = e[c] / sum;
-                    z[zi(c)] = s * (prob - f64::from(u8::from(c == yi)));
-                    if prepare {
-                        hess[i * k + c] = prob;
-                    }
-                }
             }
+        }
+        if !prepare {
+            hess = Vec::new();
         }
         let mut grad = vec![0.0; self.dim()];
         self.back(xc, &z, &mut grad);
@@ -418,7 +383,6 @@ impl<T: Real> LogisticObjective<'_, T> {
         let k = self.k;
         let mut buf = Vec::new();
         let xc = chunk_f64(self.x.subrows(rows.start, rows.len()), &mut buf);
-        let len = rows.len();
         let mut t = self.linear(xc, v);
         let h = &self.hess[idx];
         if k == 1 {
@@ -426,18 +390,7 @@ impl<T: Real> LogisticObjective<'_, T> {
                 *ti *= hi;
             }
         } else {
-            for i in 0..len {
-                // (diag(p) - p pᵀ) t for the row's probabilities p.
-                let prob = &h[i * k..(i + 1) * k];
-                let mut dotp = 0.0;
-                for c in 0..k {
-                    dotp += prob[c] * t[c * len + i];
-                }
-                let s = self.weight(rows.start + i);
-                for c in 0..k {
-                    t[c * len + i] = (t[c * len + i] - dotp) * prob[c] * s;
-                }
-            }
+            multinomial_hessp_terms(&mut t, k, h, self.w.map(|w| &w[rows.clone()]));
         }
         let mut out = vec![0.0; self.dim()];
         self.back(xc, &t, &mut out);
@@ -481,6 +434,149 @@ impl<T: Real> SecondOrder for LogisticObjective<'_, T> {
             *o *= self.inv_sum_weights;
         }
         Ok(())
+    }
+}
+
+crate::simd::multiversion! {
+    /// Per-row half-binomial loss `sᵢ (log(1 + e^z) - yᵢ z)` into `loss`,
+    /// Hessian weights `sᵢ pᵢ (1 - pᵢ)` into `hess`, and residuals
+    /// `sᵢ (pᵢ - yᵢ)` over `z`, with `pᵢ = expit(zᵢ)`.
+    fn binary_terms(
+        z: &mut [f64],
+        y: &[u32],
+        w: Option<&[f64]>,
+        loss: &mut [f64],
+        hess: &mut [f64],
+    ) -> ()
+    => binary_terms_portable
+}
+
+#[inline(always)]
+fn binary_terms_portable(
+    z: &mut [f64],
+    y: &[u32],
+    w: Option<&[f64]>,
+    loss: &mut [f64],
+    hess: &mut [f64],
+) {
+    let n = z.len();
+    let (y, loss, hess) = (&y[..n], &mut loss[..n], &mut hess[..n]);
+    let row = |v: f64, yi: u32, s: f64| {
+        let yi = if yi == 1 { 1.0 } else { 0.0 };
+        // e = exp(-|z|) serves both log(1 + exp(z)) and expit(z).
+        let e = exp_nonpos(-v.abs());
+        let inv = 1.0 / (1.0 + e);
+        let prob = if v >= 0.0 { inv } else { e * inv };
+        let softplus = (if v > 0.0 { v } else { 0.0 }) + ln_1p_unit(e);
+        (
+            s * (softplus - yi * v),
+            s * (prob - yi),
+            s * prob * (1.0 - prob),
+        )
+    };
+    match w {
+        Some(w) => {
+            let w = &w[..n];
+            for i in 0..n {
+                (loss[i], z[i], hess[i]) = row(z[i], y[i], w[i]);
+            }
+        }
+        None => {
+            for i in 0..n {
+                (loss[i], z[i], hess[i]) = row(z[i], y[i], 1.0);
+            }
+        }
+    }
+}
+
+crate::simd::multiversion! {
+    /// Per-row half-multinomial loss `sᵢ (logsumexp(zᵢ) - zᵢ,yᵢ)` into `loss`,
+    /// the softmax probabilities into `prob` and residuals
+    /// `sᵢ (pᵢ - onehot(yᵢ))` over `z` (both n×k column-major). Classes are
+    /// visited in order for every row, so each row's sums have one order.
+    fn multinomial_terms(
+        z: &mut [f64],
+        k: usize,
+        y: &[u32],
+        w: Option<&[f64]>,
+        loss: &mut [f64],
+        prob: &mut [f64],
+    ) -> ()
+    => multinomial_terms_portable
+}
+
+#[inline(always)]
+fn multinomial_terms_portable(
+    z: &mut [f64],
+    k: usize,
+    y: &[u32],
+    w: Option<&[f64]>,
+    loss: &mut [f64],
+    prob: &mut [f64],
+) {
+    let n = y.len();
+    let (z, prob, loss) = (&mut z[..n * k], &mut prob[..n * k], &mut loss[..n]);
+    let mut m = vec![f64::NEG_INFINITY; n];
+    for zc in z.chunks_exact(n.max(1)) {
+        for (mi, &v) in m.iter_mut().zip(zc) {
+            *mi = if v > *mi { v } else { *mi };
+        }
+    }
+    let mut sum = vec![0.0; n];
+    for (zc, pc) in z
+        .chunks_exact(n.max(1))
+        .zip(prob.chunks_exact_mut(n.max(1)))
+    {
+        for i in 0..n {
+            let e = exp_nonpos(zc[i] - m[i]);
+            pc[i] = e;
+            sum[i] += e;
+        }
+    }
+    for i in 0..n {
+        let s = w.map_or(1.0, |w| w[i]);
+        let yi = (y[i] as usize).min(k - 1);
+        loss[i] = s * (m[i] + sum[i].ln() - z[yi * n + i]);
+    }
+    for (c, (zc, pc)) in z
+        .chunks_exact_mut(n.max(1))
+        .zip(prob.chunks_exact_mut(n.max(1)))
+        .enumerate()
+    {
+        for i in 0..n {
+            let p = pc[i] / sum[i];
+            pc[i] = p;
+            let s = w.map_or(1.0, |w| w[i]);
+            zc[i] = s * (p - if y[i] as usize == c { 1.0 } else { 0.0 });
+        }
+    }
+}
+
+crate::simd::multiversion! {
+    /// `t ← sᵢ (diag(pᵢ) - pᵢ pᵢᵀ) tᵢ` for every row (n×k column-major),
+    /// the multinomial Hessian's middle factor.
+    fn multinomial_hessp_terms(t: &mut [f64], k: usize, prob: &[f64], w: Option<&[f64]>) -> ()
+    => multinomial_hessp_terms_portable
+}
+
+#[inline(always)]
+fn multinomial_hessp_terms_portable(t: &mut [f64], k: usize, prob: &[f64], w: Option<&[f64]>) {
+    let n = t.len() / k.max(1);
+    let prob = &prob[..n * k];
+    let mut dot = vec![0.0; n];
+    for (tc, pc) in t.chunks_exact(n.max(1)).zip(prob.chunks_exact(n.max(1))) {
+        for i in 0..n {
+            dot[i] += pc[i] * tc[i];
+        }
+    }
+    for (tc, pc) in t
+        .chunks_exact_mut(n.max(1))
+        .zip(prob.chunks_exact(n.max(1)))
+    {
+        for i in 0..n {
+            let s = w.map_or(1.0, |w| w[i]);
+            tc[i] = (tc[i] - dot[i]) * pc[i] * s;
+        }
     }
 }
 
