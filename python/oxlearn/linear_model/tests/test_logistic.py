@@ -288,6 +288,12 @@ def test_unsupported_parameters_fall_back(caplog):
         assert_array_equal(ours.coef_, ref.coef_)
         assert_array_equal(ours.predict(data), ref.predict(data))
         assert_array_equal(pickle.loads(pickle.dumps(ours)).predict(X), ours.predict(X))
+    # liblinear without an intercept leaves a scalar intercept_ = 0.0: it
+    # saves and serves too.
+    model = LogisticRegression(solver="liblinear", fit_intercept=False).fit(X, y)
+    assert np.ndim(model.intercept_) == 0
+    loaded = pickle.loads(pickle.dumps(model))
+    assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
     # An L1 penalty needs another solver, as in scikit-learn.
     with pytest.raises(ValueError, match="Solver lbfgs supports only 'l2' or None penalties"):
         LogisticRegression(l1_ratio=1.0).fit(X, y)
