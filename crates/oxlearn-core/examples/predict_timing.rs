@@ -15,7 +15,9 @@ fn main() {
         args.get(2).copied().unwrap_or(1),
     );
     let threads = args.get(3).copied().unwrap_or(0);
-    let x: Vec<f64> = (0..n * p).map(|i| ((i * 7919) % 1000) as f64 / 500.0 - 1.0).collect();
+    let x: Vec<f64> = (0..n * p)
+        .map(|i| ((i * 7919) % 1000) as f64 / 500.0 - 1.0)
+        .collect();
     let c: Vec<f64> = (0..t * p).map(|i| i as f64 * 0.01).collect();
     let b = vec![0.5; t];
     let mut out = vec![0.0; n * t];
@@ -38,5 +40,8 @@ fn main() {
         assert!(r.is_ok());
     }
     times.sort_by(f64::total_cmp);
-    println!("predict_linear {n}x{p}, {t} target(s): median {:.1} us", times[100] * 1e6);
+    println!(
+        "predict_linear {n}x{p}, {t} target(s): median {:.1} us",
+        times[100] * 1e6
+    );
 }

@@ -250,7 +250,8 @@ class LogisticRegression(OxlearnEstimatorMixin, _sk.LogisticRegression):
     # --- predict ------------------------------------------------------------
     def _accelerated_predict(self, method, X):
         """Validated ``X`` for a Rust prediction, or None to fall back."""
-        check_is_fitted(self)
+        if "coef_" not in self.__dict__:
+            check_is_fitted(self)  # raises scikit-learn's NotFittedError
         self._verify_pending()
         if sparse.issparse(X) or sparse.issparse(self.coef_):
             self._log_fallback(method, "sparse input or coefficients")
@@ -262,8 +263,10 @@ class LogisticRegression(OxlearnEstimatorMixin, _sk.LogisticRegression):
 
     def _outputs(self, X, what):
         coef = np.asarray(self.coef_)
-        dtype = np.result_type(X.dtype, coef.dtype)
-        intercept = np.broadcast_to(np.asarray(self.intercept_, dtype=dtype), coef.shape[:1])
+        dtype = X.dtype if X.dtype == coef.dtype else np.result_type(X.dtype, coef.dtype)
+        intercept = np.asarray(self.intercept_, dtype=dtype)
+        if intercept.shape != coef.shape[:1]:  # scalar 0.0 (liblinear, no intercept)
+            intercept = np.full(coef.shape[:1], intercept, dtype=dtype)
         return _core.predict_logistic(
             np.asarray(X, dtype=dtype),
             np.asarray(coef, dtype=dtype),

@@ -631,6 +631,10 @@ pub enum LogisticOutput {
 
 /// Rows per parallel task of the prediction helpers.
 const OUTPUT_BLOCK_ROWS: usize = 1024;
+/// Up to this many rows the helpers run on the calling thread: handing a few
+/// microseconds of work to the thread pool costs more than it saves. Every
+/// row is computed alone, so this changes no result.
+const SEQUENTIAL_ROWS: usize = 1 << 15;
 
 /// Class probabilities (or their logarithms) from decision values
 /// `decision` (n×k row-major; k = 1 for two classes), into `out`
@@ -654,48 +658,56 @@ pub fn logistic_outputs<T: Real>(
         });
     }
     let log = what == LogisticOutput::LogProba;
-    out.par_chunks_mut(OUTPUT_BLOCK_ROWS * n_classes)
-        .zip(decision.par_chunks(OUTPUT_BLOCK_ROWS * k))
-        .for_each(|(o, d)| {
-            if k == 1 {
-                for (o, &d) in o.chunks_exact_mut(2).zip(d) {
-                    let d = d.to_f64();
-                    let e = (-d.abs()).exp();
-                    if log {
-                        // log σ(d) = -softplus(-d), log(1 - σ(d)) = -softplus(d)
-                        let l = e.ln_1p();
-                        o[0] = T::from_f64(-(d.max(0.0) + l));
-                        o[1] = T::from_f64(-((-d).max(0.0) + l));
+    let block = |(o, d): (&mut [T], &[T])| {
+        if k == 1 {
+            for (o, &d) in o.chunks_exact_mut(2).zip(d) {
+                let d = d.to_f64();
+                let e = (-d.abs()).exp();
+                if log {
+                    // log σ(d) = -softplus(-d), log(1 - σ(d)) = -softplus(d)
+                    let l = e.ln_1p();
+                    o[0] = T::from_f64(-(d.max(0.0) + l));
+                    o[1] = T::from_f64(-((-d).max(0.0) + l));
+                } else {
+                    let prob = if d >= 0.0 {
+                        1.0 / (1.0 + e)
                     } else {
-                        let prob = if d >= 0.0 {
-                            1.0 / (1.0 + e)
-                        } else {
-                            e / (1.0 + e)
-                        };
-                        o[0] = T::from_f64(1.0 - prob);
-                        o[1] = T::from_f64(prob);
-                    }
+                        e / (1.0 + e)
+                    };
+                    o[0] = T::from_f64(1.0 - prob);
+                    o[1] = T::from_f64(prob);
                 }
-            } else {
-                for (o, d) in o.chunks_exact_mut(k).zip(d.chunks_exact(k)) {
-                    let m = d.iter().fold(f64::NEG_INFINITY, |m, v| m.max(v.to_f64()));
-                    let mut sum = 0.0;
-                    for &v in d {
-                        sum += (v.to_f64() - m).exp();
+            }
+        } else {
+            for (o, d) in o.chunks_exact_mut(k).zip(d.chunks_exact(k)) {
+                let m = d.iter().fold(f64::NEG_INFINITY, |m, v| m.max(v.to_f64()));
+                let mut sum = 0.0;
+                for &v in d {
+                    sum += (v.to_f64() - m).exp();
+                }
+                if log {
+                    let lse = sum.ln();
+                    for (o, &v) in o.iter_mut().zip(d) {
+                        *o = T::from_f64(v.to_f64() - m - lse);
                     }
-                    if log {
-                        let lse = sum.ln();
-                        for (o, &v) in o.iter_mut().zip(d) {
-                            *o = T::from_f64(v.to_f64() - m - lse);
-                        }
-                    } else {
-                        for (o, &v) in o.iter_mut().zip(d) {
-                            *o = T::from_f64((v.to_f64() - m).exp() / sum);
-                        }
+                } else {
+                    for (o, &v) in o.iter_mut().zip(d) {
+                        *o = T::from_f64((v.to_f64() - m).exp() / sum);
                     }
                 }
             }
-        });
+        }
+    };
+    let rows = decision.len() / k;
+    if rows <= SEQUENTIAL_ROWS {
+        out.chunks_mut(OUTPUT_BLOCK_ROWS * n_classes)
+            .zip(decision.chunks(OUTPUT_BLOCK_ROWS * k))
+            .for_each(block);
+    } else {
+        out.par_chunks_mut(OUTPUT_BLOCK_ROWS * n_classes)
+            .zip(decision.par_chunks(OUTPUT_BLOCK_ROWS * k))
+            .for_each(block);
+    }
     Ok(())
 }
 
@@ -709,23 +721,30 @@ pub fn logistic_classes<T: Real>(decision: &[T], k: usize, out: &mut [i64]) -> R
             got: out.len(),
         });
     }
-    out.par_chunks_mut(OUTPUT_BLOCK_ROWS)
-        .zip(decision.par_chunks(OUTPUT_BLOCK_ROWS * k))
-        .for_each(|(o, d)| {
-            for (o, row) in o.iter_mut().zip(d.chunks_exact(k)) {
-                *o = if k == 1 {
-                    i64::from(row[0].to_f64() > 0.0)
-                } else {
-                    let mut best = 0;
-                    for c in 1..k {
-                        if row[c] > row[best] {
-                            best = c;
-                        }
+    let block = |(o, d): (&mut [i64], &[T])| {
+        for (o, row) in o.iter_mut().zip(d.chunks_exact(k)) {
+            *o = if k == 1 {
+                i64::from(row[0].to_f64() > 0.0)
+            } else {
+                let mut best = 0;
+                for c in 1..k {
+                    if row[c] > row[best] {
+                        best = c;
                     }
-                    best as i64
-                };
-            }
-        });
+                }
+                best as i64
+            };
+        }
+    };
+    if out.len() <= SEQUENTIAL_ROWS {
+        out.chunks_mut(OUTPUT_BLOCK_ROWS)
+            .zip(decision.chunks(OUTPUT_BLOCK_ROWS * k))
+            .for_each(block);
+    } else {
+        out.par_chunks_mut(OUTPUT_BLOCK_ROWS)
+            .zip(decision.par_chunks(OUTPUT_BLOCK_ROWS * k))
+            .for_each(block);
+    }
     Ok(())
 }
 
