@@ -22,7 +22,7 @@ import sklearn
 from sklearn import cluster as skc
 from sklearn import decomposition as sk_dec
 from sklearn import linear_model as sk
-from sklearn.datasets import make_blobs, make_regression
+from sklearn.datasets import make_blobs, make_classification, make_regression
 
 import oxlearn
 from oxlearn import basic_statistics as ox_bs
@@ -107,9 +107,21 @@ def _pca_check(Xp):
         np.testing.assert_allclose(np.abs(ox_model.transform(Xp)),
                                    np.abs(sk_model.transform(Xp)), atol=1e-6)
     return check
+
+
 def _dbscan_check(ox_model, sk_model):
     np.testing.assert_array_equal(ox_model.labels_, sk_model.labels_)
     np.testing.assert_array_equal(ox_model.core_sample_indices_, sk_model.core_sample_indices_)
+
+
+def _logistic_check(Xp):
+    def check(ox_model, sk_model):
+        agree = np.mean(ox_model.predict(Xp) == sk_model.predict(Xp))
+        assert agree >= 0.999, f"predictions agree on {agree:.4%} of rows"
+        # Both stop at tol=1e-4 on the gradient, a little before the optimum.
+        np.testing.assert_allclose(ox_model.coef_, sk_model.coef_, rtol=1e-3,
+                                   atol=1e-3 * np.abs(sk_model.coef_).max())
+    return check
 
 
 def workloads(scale):
@@ -161,6 +173,14 @@ def workloads(scale):
     yield Workload("DBSCAN(eps=1,min_samples=5)", data=f"make_blobs {nb}x10", X=Xb, op=None,
                    impls={"oxlearn": dbscan(oxc), "sklearn": dbscan(skc), "intelex": dbscan(ixc)},
                    check=_dbscan_check)
+    n = int(100_000 * scale)
+    X, y = make_classification(n, 20, random_state=0)
+    yield Workload("LogisticRegression(max_iter=200)", impls={
+        "oxlearn": lambda: ox.LogisticRegression(max_iter=200),
+        "sklearn": lambda: sk.LogisticRegression(max_iter=200),
+        "intelex": ix and (lambda: ix.LogisticRegression(max_iter=200)),
+    }, data=f"make_classification {n}x20", X=X, y=y, Xp=X[:10_000],
+        check=_logistic_check(X[:10_000]))
 
 
 def intelex_version():
@@ -212,7 +232,7 @@ def main():
     print(describe_machine())
     print(f"median of {args.repeat} runs, milliseconds; "
           "ratio = oxlearn / other (< 1: oxlearn faster)\n")
-    header = (f"{'workload':<30}{'op':<10}{'oxlearn':>10}{'sklearn':>10}{'intelex':>10}"
+    header = (f"{'workload':<34}{'op':<10}{'oxlearn':>10}{'sklearn':>10}{'intelex':>10}"
               f"{'ox/sk':>8}{'ox/ix':>8}  data")
     print(header)
     print("-" * len(header))
@@ -239,7 +259,7 @@ def main():
             ix_r = t["oxlearn"] / t["intelex"] if "intelex" in t else float("nan")
             ms = {k: v * 1e3 for k, v in t.items()}
             rows = f" ({len(w.Xp)} rows)" if op != "fit" else ""
-            print(f"{w.name:<30}{op:<10}{ms['oxlearn']:>10.3f}{ms['sklearn']:>10.3f}"
+            print(f"{w.name:<34}{op:<10}{ms['oxlearn']:>10.3f}{ms['sklearn']:>10.3f}"
                   f"{ms.get('intelex', float('nan')):>10.3f}{sk_r:>8.3f}{ix_r:>8.3f}"
                   f"  {w.data}{rows}", flush=True)
             if ix_r > 1.0:

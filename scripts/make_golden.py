@@ -23,6 +23,7 @@ from oxlearn.linear_model import (
     IncrementalLinearRegression,
     IncrementalRidge,
     LinearRegression,
+    LogisticRegression,
     Ridge,
 )
 from oxlearn.tests._golden import output as golden_output
@@ -63,6 +64,17 @@ def models():
     yield "DBSCAN-manhattan-float32", DBSCAN(eps=2.0, min_samples=4, metric="manhattan").fit(X32)
     # scikit-learn's own fit (sparse input): CSR components_.
     yield "DBSCAN-sparse", DBSCAN(eps=1.2, min_samples=4).fit(sparse.csr_matrix(X))
+    # Classifiers: labels from the regression target (int64 array; strings and
+    # int16 labels are stored in the header's attrs).
+    third = np.digitize(y, np.quantile(y, [1 / 3, 2 / 3]))
+    yield "LogisticRegression", LogisticRegression().fit(X, (y > np.median(y)).astype(int))
+    yield "LogisticRegression-multinomial-str-float32", LogisticRegression(
+        solver="newton-cg", class_weight="balanced"
+    ).fit(X32, np.array(["high", "low", "mid"])[third])
+    yield "LogisticRegression-nopenalty-int16", LogisticRegression(
+        C=np.inf, fit_intercept=False
+    ).fit(X + 0.3 * np.random.default_rng(0).standard_normal(X.shape),
+          np.array([-7, 3, 12], dtype=np.int16)[third])
 
 
 def main():

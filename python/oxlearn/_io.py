@@ -26,12 +26,14 @@ def _registry():
         IncrementalLinearRegression,
         IncrementalRidge,
         LinearRegression,
+        LogisticRegression,
         Ridge,
     )
 
     classes = (LinearRegression, Ridge, IncrementalLinearRegression, IncrementalRidge,
                EmpiricalCovariance, IncrementalEmpiricalCovariance,
-               BasicStatistics, IncrementalBasicStatistics, PCA, IncrementalPCA, DBSCAN)
+               BasicStatistics, IncrementalBasicStatistics, PCA, IncrementalPCA, DBSCAN,
+               LogisticRegression)
     return {cls._oxlearn_kind: cls for cls in classes}
 
 

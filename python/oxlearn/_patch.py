@@ -15,6 +15,9 @@ _PATCHABLE = {
         "oxlearn.linear_model", ("sklearn.linear_model", "sklearn.linear_model._base")
     ),
     "Ridge": ("oxlearn.linear_model", ("sklearn.linear_model", "sklearn.linear_model._ridge")),
+    "LogisticRegression": (
+        "oxlearn.linear_model", ("sklearn.linear_model", "sklearn.linear_model._logistic")
+    ),
     "EmpiricalCovariance": (
         "oxlearn.covariance", ("sklearn.covariance", "sklearn.covariance._empirical_covariance")
     ),

@@ -49,9 +49,19 @@ def _encode(value, name):
         return [_encode(v, name) for v in value]
     if isinstance(value, dict) and all(isinstance(k, str) for k in value):
         return {"__dict__": {k: _encode(v, name) for k, v in value.items()}}
-    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biufU":
         return {"__ndarray__": [_encode(v, name) for v in value.ravel().tolist()],
-                "dtype": value.dtype.str, "shape": list(value.shape)}
+                "dtype": _le_dtype(value.dtype), "shape": list(value.shape)}
+    if isinstance(value, np.ndarray) and value.dtype.kind == "O":
+        flat = value.ravel().tolist()
+        # Object arrays of strings (or of integers), e.g. class labels: the
+        # elements are plain JSON values, so they round-trip without pickle.
+        if all(isinstance(v, str) for v in flat) or all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+            for v in flat
+        ):
+            return {"__ndarray__": [v if isinstance(v, str) else int(v) for v in flat],
+                    "dtype": "|O", "shape": list(value.shape)}
     raise TypeError(
         f"parameter {name}={value!r} of type {type(value).__name__} cannot be stored in an "
         "oxlearn model; use a number, string, bool, None, or a list/tuple/array of those"
@@ -80,6 +90,18 @@ def _scalar(value, name):
     return _encode(value, name)
 
 
+def _le_dtype(dtype):
+    """Return the dtype string of ``dtype`` in little-endian order (``<i2``, ``|u1``, ``<U5``)."""
+    return dtype.newbyteorder("<").str if dtype.byteorder == ">" else dtype.str
+
+
+# The dtypes the format stores as arrays (oxlearn-format's DType).
+_ARRAY_DTYPES = frozenset(
+    np.dtype(t).newbyteorder("<")
+    for t in (np.float32, np.float64, np.int32, np.int64, np.uint8, np.bool_)
+)
+
+
 def _le_contiguous(value):
     arr = np.asarray(value)
     if arr.dtype.byteorder == ">":
@@ -102,6 +124,8 @@ def seal(est, file_layout=False):
                 if getattr(src, name) is None and name in schema["attrs"]:
                     continue  # an optional array left unset (e.g. precision_): an attr
                 arr = _le_contiguous(getattr(src, name))
+                if arr.dtype not in _ARRAY_DTYPES and name in schema["attrs"]:
+                    continue  # not an array dtype (e.g. string class labels): an attr
                 # scikit-learn's scalar 0.0 intercept (fit_intercept=False) is a
                 # Python float even for float32 models: store it in the model's
                 # dtype when that is exact.

@@ -5,11 +5,14 @@
 //! oxlearn inspect MODEL
 //! oxlearn predict MODEL --input X.npy|X.csv --output Y.npy|Y.csv
 //! ```
+//!
+//! Regressors write their predicted values; classifiers write one class
+//! label per row, in the labels' own dtype (`.npy`) or one per line (`.csv`).
 
 mod model;
 mod npy;
 
-use model::Model;
+use model::{Model, Prediction};
 use oxlearn_format::parse_file;
 use std::path::Path;
 use std::process::ExitCode;
@@ -137,9 +140,11 @@ fn predict(path: &Path, input: &Path, output: &Path) -> Result<(), String> {
     }
     .map_err(|e| format!("{}: {e}", input.display()))?;
     let y = model.predict(&x)?;
-    let bytes = match ext(output).as_deref() {
-        Some("npy") => npy::write_npy(&y),
-        Some("csv") => npy::write_csv(&y).into_bytes(),
+    let bytes = match (ext(output).as_deref(), &y) {
+        (Some("npy"), Prediction::Values(m)) => npy::write_npy(m),
+        (Some("csv"), Prediction::Values(m)) => npy::write_csv(m).into_bytes(),
+        (Some("npy"), Prediction::Labels(l)) => npy::write_labels_npy(l),
+        (Some("csv"), Prediction::Labels(l)) => npy::write_labels_csv(l).into_bytes(),
         _ => return Err(format!("{}: output must be .npy or .csv", output.display())),
     };
     std::fs::write(output, bytes).map_err(|e| format!("cannot write {}: {e}", output.display()))

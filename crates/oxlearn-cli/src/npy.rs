@@ -1,6 +1,7 @@
 //! Reading and writing `.npy` files (float32/float64, 1-D or 2-D), treating
 //! input as hostile: every length is checked, nothing panics.
 
+use oxlearn_format::Labels;
 use std::fmt;
 
 /// A dense matrix read from or written to a file, row-major.
@@ -154,6 +155,20 @@ fn dict_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
     Some(rest[..end].trim())
 }
 
+/// The `.npy` (version 1.0) preamble and header for `descr` and `shape`
+/// (a Python tuple literal), padded so the data starts 64-byte aligned.
+fn npy_header(descr: &str, shape: &str) -> Vec<u8> {
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    out
+}
+
 /// Serializes a matrix as `.npy` (version 1.0, C order).
 pub fn write_npy(m: &Matrix) -> Vec<u8> {
     let (descr, rows, cols, one_dim) = match m {
@@ -175,14 +190,7 @@ pub fn write_npy(m: &Matrix) -> Vec<u8> {
     } else {
         format!("({rows}, {cols})")
     };
-    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    out.extend_from_slice(header.as_bytes());
+    let mut out = npy_header(descr, &shape);
     match m {
         Matrix::F64 { data, .. } => data
             .iter()
@@ -190,6 +198,129 @@ pub fn write_npy(m: &Matrix) -> Vec<u8> {
         Matrix::F32 { data, .. } => data
             .iter()
             .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
+    }
+    out
+}
+
+/// Bytes per element of a numpy integer dtype string (`<i8`, `|u1`, ...).
+fn int_size(descr: &str) -> usize {
+    descr
+        .get(2..)
+        .and_then(|n| n.parse().ok())
+        .filter(|&n: &usize| matches!(n, 1 | 2 | 4 | 8))
+        .unwrap_or(8)
+}
+
+/// Serializes class labels as a one-dimensional `.npy` in the labels' own
+/// dtype: integers and floats as stored, booleans as `|b1`, strings as
+/// numpy's fixed-width `<U{n}` (UTF-32, `n` the longest label).
+pub fn write_labels_npy(l: &Labels) -> Vec<u8> {
+    let shape = format!("({},)", l.len());
+    match l {
+        Labels::Int { values, descr } => {
+            // Normalise the integer descr: object-dtype labels are written as int64.
+            let n = int_size(descr);
+            let descr = if n == 1 {
+                "|i1".into()
+            } else {
+                format!("<i{n}")
+            };
+            let mut out = npy_header(&descr, &shape);
+            for v in values {
+                out.extend_from_slice(&v.to_le_bytes()[..n]);
+            }
+            out
+        }
+        Labels::UInt { values, descr } => {
+            let n = int_size(descr);
+            let descr = if n == 1 {
+                "|u1".into()
+            } else {
+                format!("<u{n}")
+            };
+            let mut out = npy_header(&descr, &shape);
+            for v in values {
+                out.extend_from_slice(&v.to_le_bytes()[..n]);
+            }
+            out
+        }
+        Labels::Float { values, descr } => {
+            let mut out = npy_header(descr, &shape);
+            for &v in values {
+                if descr == "<f4" {
+                    out.extend_from_slice(&(v as f32).to_le_bytes());
+                } else {
+                    out.extend_from_slice(&v.to_le_bytes());
+                }
+            }
+            out
+        }
+        Labels::Bool(values) => {
+            let mut out = npy_header("|b1", &shape);
+            out.extend(values.iter().map(|&b| u8::from(b)));
+            out
+        }
+        Labels::Str(values) => {
+            let width = values
+                .iter()
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+                .max(1);
+            let mut out = npy_header(&format!("<U{width}"), &shape);
+            for s in values {
+                let mut n = 0;
+                for c in s.chars() {
+                    out.extend_from_slice(&u32::from(c).to_le_bytes());
+                    n += 1;
+                }
+                for _ in n..width {
+                    out.extend_from_slice(&[0; 4]);
+                }
+            }
+            out
+        }
+    }
+}
+
+/// Writes class labels as CSV, one per line: numbers as their shortest
+/// exact decimal text, booleans as `True`/`False` (as numpy prints them),
+/// strings quoted (RFC 4180) when they contain a comma, a quote, a line
+/// break or surrounding spaces, or are empty.
+pub fn write_labels_csv(l: &Labels) -> String {
+    let lines: Vec<String> = match l {
+        Labels::Int { values, .. } => values.iter().map(|v| v.to_string()).collect(),
+        Labels::UInt { values, .. } => values.iter().map(|v| v.to_string()).collect(),
+        Labels::Float { values, descr } => values
+            .iter()
+            .map(|&v| {
+                if descr == "<f4" {
+                    (v as f32).to_string()
+                } else {
+                    v.to_string()
+                }
+            })
+            .collect(),
+        Labels::Bool(values) => values
+            .iter()
+            .map(|&b| if b { "True" } else { "False" }.to_owned())
+            .collect(),
+        Labels::Str(values) => values
+            .iter()
+            .map(|s| {
+                let special = s.is_empty() || s.trim() != s || s.contains([',', '"', '\n', '\r']);
+                if special {
+                    format!("\"{}\"", s.replace('"', "\"\""))
+                } else {
+                    s.clone()
+                }
+            })
+            .collect(),
+    };
+    let mut out = String::new();
+    for line in lines {
+        out.push_str(&line);
+        out.push('\n');
     }
     out
 }
@@ -276,6 +407,45 @@ mod tests {
             bad[pos] = bad[pos].wrapping_add(1);
             let _ = read_npy(&bad); // must not panic
         }
+    }
+
+    #[test]
+    fn labels_npy_layout() {
+        let l = Labels::Str(vec!["ab".into(), "é".into()]);
+        let b = write_labels_npy(&l);
+        assert_eq!((10 + u16::from_le_bytes([b[8], b[9]]) as usize) % 64, 0);
+        assert!(String::from_utf8_lossy(&b[..64]).contains("'descr': '<U2'"));
+        let body = &b[b.len() - 16..];
+        assert_eq!(&body[..8], &[97, 0, 0, 0, 98, 0, 0, 0]);
+        assert_eq!(&body[8..], &[0xe9, 0, 0, 0, 0, 0, 0, 0]);
+        let i = write_labels_npy(&Labels::Int {
+            values: vec![-2, 300],
+            descr: "<i2".into(),
+        });
+        assert_eq!(&i[i.len() - 4..], &[0xfe, 0xff, 0x2c, 0x01]);
+    }
+
+    #[test]
+    fn labels_csv_quotes_when_needed() {
+        let l = Labels::Str(vec![
+            "a,b".into(),
+            "plain".into(),
+            "say \"hi\"".into(),
+            "".into(),
+        ]);
+        assert_eq!(
+            write_labels_csv(&l),
+            "\"a,b\"\nplain\n\"say \"\"hi\"\"\"\n\"\"\n"
+        );
+        assert_eq!(
+            write_labels_csv(&Labels::Bool(vec![true, false])),
+            "True\nFalse\n"
+        );
+        let f = Labels::Float {
+            values: vec![0.1, 2.0],
+            descr: "<f8".into(),
+        };
+        assert_eq!(write_labels_csv(&f), "0.1\n2\n");
     }
 
     #[test]

@@ -19,8 +19,10 @@ pub mod error;
 pub mod linalg;
 pub mod linear_model;
 pub mod neighbors;
+pub mod optimize;
 pub mod real;
 mod simd;
+mod special;
 
 pub use error::{Error, Result};
 pub use real::Real;

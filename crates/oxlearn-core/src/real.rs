@@ -1,5 +1,7 @@
 //! The element types oxlearn computes on.
 
+use faer::MatRef;
+
 /// A floating-point element type accepted from users: `f32` or `f64`.
 ///
 /// Accumulations are done in `f64` whatever the input type (the inputs are
@@ -14,6 +16,8 @@ pub trait Real: Copy + Send + Sync + PartialOrd + std::fmt::Debug + 'static {
     fn to_f64(self) -> f64;
     /// Rounds an `f64` to this type.
     fn from_f64(v: f64) -> Self;
+    /// `m` itself when this type is `f64` (a zero-copy view), else `None`.
+    fn as_f64_mat(m: MatRef<'_, Self>) -> Option<MatRef<'_, f64>>;
 }
 
 impl Real for f64 {
@@ -27,6 +31,10 @@ impl Real for f64 {
     fn from_f64(v: f64) -> Self {
         v
     }
+    #[inline(always)]
+    fn as_f64_mat(m: MatRef<'_, Self>) -> Option<MatRef<'_, f64>> {
+        Some(m)
+    }
 }
 
 impl Real for f32 {
@@ -39,5 +47,9 @@ impl Real for f32 {
     #[inline(always)]
     fn from_f64(v: f64) -> Self {
         v as f32
+    }
+    #[inline(always)]
+    fn as_f64_mat(_: MatRef<'_, Self>) -> Option<MatRef<'_, f64>> {
+        None
     }
 }

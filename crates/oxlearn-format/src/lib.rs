@@ -16,9 +16,11 @@ pub mod compat;
 pub mod error;
 pub mod file;
 pub mod header;
+pub mod labels;
 pub mod schema;
 
 pub use compat::{check_compatibility, open_checked, CompatWarning, Runtime};
 pub use error::{FormatError, Result};
 pub use file::{parse_file, write_file, ModelFile};
 pub use header::{checksum_of, digest_of, ArrayEntry, ArrayView, DType, Header, FORMAT_VERSION};
+pub use labels::Labels;

@@ -6,7 +6,11 @@ use faer::{Mat, MatRef};
 use numpy::ndarray::{Array1, Array2};
 use numpy::{Element, IntoPyArray, PyReadonlyArray1, PyReadonlyArray2};
 use oxlearn_core::linalg::Moments;
-use oxlearn_core::linear_model::{self as lm, LeastSquaresParams, LinearFit, RidgeParams};
+use oxlearn_core::linear_model::{
+    self as lm, LeastSquaresParams, LinearFit, LogisticOutput, LogisticParams, LogisticSolver,
+    RidgeParams,
+};
+use oxlearn_core::optimize::Termination;
 use oxlearn_core::Real;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -19,6 +23,8 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(moments_update, m)?)?;
     m.add_function(wrap_pyfunction!(linear_from_moments, m)?)?;
     m.add_function(wrap_pyfunction!(predict_linear, m)?)?;
+    m.add_function(wrap_pyfunction!(fit_logistic_regression, m)?)?;
+    m.add_function(wrap_pyfunction!(predict_logistic, m)?)?;
     Ok(())
 }
 
@@ -308,4 +314,199 @@ fn predict_linear<'py>(
     }
     let _ = py;
     dispatch_float!(x, go(coef, intercept, n_threads))
+}
+
+/// Logistic regression. `y` holds class indices (uint32) in `0..n_classes`.
+/// Returns `(coef (k, p), intercept (k,), n_iter, status, message, loss)`
+/// with coef/intercept in X's dtype and `status` one of `"converged"`,
+/// `"max_iter"`, `"line_search_failed"`.
+#[pyfunction]
+#[pyo3(signature = (
+    x, y, sample_weight, n_classes, solver, c, fit_intercept, max_iter, tol,
+    init_coef, init_intercept, chunk_rows, n_threads
+))]
+#[allow(clippy::too_many_arguments)]
+fn fit_logistic_regression<'py>(
+    x: &Bound<'py, PyAny>,
+    y: PyReadonlyArray1<'py, u32>,
+    sample_weight: Option<PyReadonlyArray1<'py, f64>>,
+    n_classes: usize,
+    solver: &str,
+    c: f64,
+    fit_intercept: bool,
+    max_iter: usize,
+    tol: f64,
+    init_coef: Option<PyReadonlyArray2<'py, f64>>,
+    init_intercept: Option<PyReadonlyArray1<'py, f64>>,
+    chunk_rows: usize,
+    n_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let solver = match solver {
+        "lbfgs" => LogisticSolver::Lbfgs,
+        "newton-cg" => LogisticSolver::NewtonCg,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "solver {other:?} is not implemented in oxlearn; use 'lbfgs' or 'newton-cg'"
+            )))
+        }
+    };
+    let params = LogisticParams {
+        solver,
+        c,
+        fit_intercept,
+        max_iter,
+        tol,
+        chunk_rows,
+    };
+    struct Args<'a, 'py> {
+        y: &'a PyReadonlyArray1<'py, u32>,
+        w: Option<&'a PyReadonlyArray1<'py, f64>>,
+        init: Option<(
+            &'a PyReadonlyArray2<'py, f64>,
+            &'a PyReadonlyArray1<'py, f64>,
+        )>,
+        n_classes: usize,
+        params: &'a LogisticParams,
+        n_threads: Option<usize>,
+    }
+    fn go<'py, T: Element + Real>(
+        x: PyReadonlyArray2<'py, T>,
+        a: &Args<'_, 'py>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let py = x.py();
+        let xv = mat_ref(&x);
+        let yv = slice(a.y, "y")?;
+        let wv = a.w.map(|w| slice(w, "sample_weight")).transpose()?;
+        let init = match a.init {
+            Some((c, b)) => Some((mat_ref(c), slice(b, "intercept")?)),
+            None => None,
+        };
+        let (n_classes, params, n_threads) = (a.n_classes, a.params, a.n_threads);
+        let fit = py
+            .detach(|| {
+                with_threads(n_threads, || {
+                    lm::fit_logistic(xv, yv, n_classes, wv, init, params)
+                })
+            })?
+            .map_err(core_err)?;
+        let (k, p) = fit.coef.shape();
+        let coef = Array2::from_shape_vec((k, p), lm::coef_as::<T>(fit.coef.as_ref()))
+            .map_err(|e| PyValueError::new_err(e.to_string()))?
+            .into_pyarray(py);
+        let intercept: Array1<T> = fit.intercept.iter().map(|&v| T::from_f64(v)).collect();
+        let status = match fit.termination {
+            Termination::Converged => "converged",
+            Termination::MaxIter => "max_iter",
+            Termination::LineSearchFailed => "line_search_failed",
+        };
+        (
+            coef,
+            intercept.into_pyarray(py),
+            fit.n_iter,
+            status,
+            fit.message,
+            fit.loss,
+        )
+            .into_pyobject(py)
+    }
+    let init = match (&init_coef, &init_intercept) {
+        (Some(c), Some(b)) => Some((c, b)),
+        (None, None) => None,
+        _ => {
+            return Err(PyValueError::new_err(
+                "init_coef and init_intercept must be given together",
+            ))
+        }
+    };
+    let args = Args {
+        y: &y,
+        w: sample_weight.as_ref(),
+        init,
+        n_classes,
+        params: &params,
+        n_threads,
+    };
+    dispatch_float!(x, go(&args))
+}
+
+/// Outputs of a fitted logistic regression for `x`: `what` is `"decision"`
+/// ((n, k), X's dtype), `"proba"` / `"log_proba"` ((n, max(k, 2)), X's
+/// dtype) or `"classes"` ((n,) int64 indices into `classes_`).
+#[pyfunction]
+#[pyo3(signature = (x, coef, intercept, what, n_threads=None))]
+fn predict_logistic<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    coef: &Bound<'py, PyAny>,
+    intercept: &Bound<'py, PyAny>,
+    what: &str,
+    n_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    fn go<'py, T: Element + Real>(
+        x: PyReadonlyArray2<'py, T>,
+        coef: &Bound<'py, PyAny>,
+        intercept: &Bound<'py, PyAny>,
+        what: &str,
+        n_threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = coef.py();
+        let coef = coef.extract::<PyReadonlyArray2<'py, T>>().map_err(|_| {
+            PyTypeError::new_err("coef must be a 2-D array with the same dtype as X")
+        })?;
+        let b = intercept
+            .extract::<PyReadonlyArray1<'py, T>>()
+            .map_err(|_| {
+                PyTypeError::new_err("intercept must be a 1-D array with the same dtype as X")
+            })?;
+        let (xv, cv) = (mat_ref(&x), mat_ref(&coef));
+        let bv = slice(&b, "intercept")?;
+        let (n, k) = (xv.nrows(), cv.nrows());
+        let output = match what {
+            "decision" => None,
+            "proba" => Some(LogisticOutput::Proba),
+            "log_proba" => Some(LogisticOutput::LogProba),
+            "classes" => None,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown output {other:?}; expected decision, proba, log_proba or classes"
+                )))
+            }
+        };
+        let mut decision = vec![T::from_f64(0.0); n * k];
+        let run = || -> oxlearn_core::Result<Option<Vec<i64>>> {
+            lm::predict_linear(xv, cv, bv, &mut decision)?;
+            if what == "classes" {
+                let mut idx = vec![0i64; n];
+                lm::logistic_classes(&decision, k, &mut idx)?;
+                return Ok(Some(idx));
+            }
+            Ok(None)
+        };
+        let classes = py
+            .detach(|| with_threads(n_threads, run))?
+            .map_err(core_err)?;
+        if let Some(idx) = classes {
+            return Array1::from(idx).into_pyarray(py).into_bound_py_any(py);
+        }
+        let (cols, out) = match output {
+            None => (k, decision),
+            Some(o) => {
+                let cols = k.max(2);
+                let mut out = vec![T::from_f64(0.0); n * cols];
+                py.detach(|| {
+                    with_threads(n_threads, || {
+                        lm::logistic_outputs(&decision, k, o, &mut out)
+                    })
+                })?
+                .map_err(core_err)?;
+                (cols, out)
+            }
+        };
+        Array2::from_shape_vec((n, cols), out)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?
+            .into_pyarray(py)
+            .into_bound_py_any(py)
+    }
+    let _ = py;
+    dispatch_float!(x, go(coef, intercept, what, n_threads))
 }

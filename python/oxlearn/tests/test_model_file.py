@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn import linear_model as sk
-from sklearn.base import clone
-from sklearn.datasets import make_regression
+from sklearn.base import clone, is_classifier
+from sklearn.datasets import make_classification, make_regression
 
 import oxlearn
 from oxlearn import _core
@@ -23,6 +23,7 @@ from oxlearn.linear_model import (
     IncrementalLinearRegression,
     IncrementalRidge,
     LinearRegression,
+    LogisticRegression,
     Ridge,
 )
 from oxlearn.tests._golden import output as golden_output
@@ -37,10 +38,15 @@ ESTIMATORS = [
     IncrementalLinearRegression(batch_size=64),
     IncrementalRidge(alpha=3.0),
     DBSCAN(eps=1.5, min_samples=4),
+    LogisticRegression(),
+    LogisticRegression(solver="newton-cg", fit_intercept=False),
 ]
 
 
 def _fitted(est, dtype=np.float64):
+    if is_classifier(est):
+        X, y = make_classification(300, 6, n_informative=4, n_classes=3, random_state=0)
+        return clone(est).fit(X.astype(dtype), y), X.astype(dtype)
     multi = isinstance(est, Ridge) and np.ndim(est.alpha) == 1
     X, y = make_regression(300, 6, n_targets=2 if multi else 1, noise=1.0, random_state=0)
     return clone(est).fit(X.astype(dtype), y.astype(dtype)), X.astype(dtype)
@@ -325,3 +331,62 @@ def test_incremental_to_sklearn():
     assert type(plain) is sk.Ridge and plain.alpha == 2.0
     assert_allclose(plain.predict(X), model.predict(X), rtol=1e-12)
 
+
+
+@pytest.mark.parametrize("labels", [
+    np.array(["a,b", "plain", 'say "hi"']),
+    np.array(["no", "yes"], dtype=object),
+    np.array([-3, 7, 1000], dtype=np.int16),
+    np.array([-2.0, 1.0]),
+    np.array([False, True]),
+])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_cli_predicts_class_labels(labels, dtype, tmp_path):
+    X, y = make_classification(300, 5, n_informative=3, n_redundant=0,
+                               n_classes=len(labels), random_state=1)
+    X = X.astype(dtype)
+    model = LogisticRegression().fit(X, labels[y])
+    expected = model.predict(X)
+    oxlearn.save(model, tmp_path / "m.oxl")
+    np.save(tmp_path / "X.npy", X)
+    out = tmp_path / "y.npy"
+    subprocess.run([cli(), "predict", str(tmp_path / "m.oxl"), "--input",
+                    str(tmp_path / "X.npy"), "--output", str(out)], check=True)
+    got = np.load(out)  # no pickle: strings come back as numpy's '<U' dtype
+    assert_array_equal(got, expected)
+    if expected.dtype != object:
+        assert got.dtype == expected.dtype
+    csv = tmp_path / "y.csv"
+    subprocess.run([cli(), "predict", str(tmp_path / "m.oxl"), "--input",
+                    str(tmp_path / "X.npy"), "--output", str(csv)], check=True)
+    import csv as csvlib
+
+    with open(csv, newline="") as f:
+        rows = [r[0] for r in csvlib.reader(f)]
+    if expected.dtype.kind == "f":
+        assert [float(r) for r in rows] == expected.tolist()
+    else:  # integers, strings, and booleans as numpy prints them
+        assert rows == [str(v) for v in expected.tolist()]
+
+
+def test_cli_inspect_logistic(tmp_path):
+    X, y = make_classification(100, 4, random_state=0)
+    oxlearn.save(LogisticRegression().fit(X, np.array(["neg", "pos"])[y]), tmp_path / "m.oxl")
+    out = subprocess.run([cli(), "inspect", str(tmp_path / "m.oxl")], capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stderr
+    assert "kind: linear_model.LogisticRegression" in out.stdout
+    assert '"classes_":{"__ndarray__":["neg","pos"]' in out.stdout
+
+
+def test_logistic_from_and_to_sklearn():
+    X, y = make_classification(200, 5, n_informative=3, n_classes=3, random_state=0)
+    ref = sk.LogisticRegression().fit(X, y)
+    converted = oxlearn.from_sklearn(ref)
+    assert type(converted) is LogisticRegression
+    assert_array_equal(converted.predict(X), ref.predict(X))
+    assert_allclose(converted.predict_proba(X), ref.predict_proba(X), rtol=1e-12)
+    back = LogisticRegression().fit(X, y).to_sklearn()
+    assert type(back) is sk.LogisticRegression
+    assert b"oxlearn" not in pickle.dumps(back)
+    assert_array_equal(back.predict(X), LogisticRegression().fit(X, y).predict(X))

@@ -25,7 +25,9 @@ def test_patch_and_unpatch():
     original = sklearn.linear_model.LinearRegression
     names = oxlearn.get_patch_names()
     assert names == sorted(names)
-    assert {"DBSCAN", "EmpiricalCovariance", "LinearRegression", "PCA", "Ridge"} <= set(names)
+    assert {
+        "DBSCAN", "EmpiricalCovariance", "LinearRegression", "LogisticRegression", "PCA", "Ridge"
+    } <= set(names)
     assert not oxlearn.sklearn_is_patched()
     oxlearn.patch_sklearn("LinearRegression")
     assert sklearn.linear_model.LinearRegression is LinearRegression

@@ -13,8 +13,8 @@ import joblib
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
-from sklearn.base import clone
-from sklearn.datasets import make_regression
+from sklearn.base import clone, is_classifier
+from sklearn.datasets import make_classification, make_regression
 from sklearn.exceptions import InconsistentVersionWarning
 
 import oxlearn
@@ -30,6 +30,7 @@ from oxlearn.linear_model import (
     IncrementalLinearRegression,
     IncrementalRidge,
     LinearRegression,
+    LogisticRegression,
     Ridge,
 )
 
@@ -40,17 +41,21 @@ ESTIMATORS = [
     IncrementalLinearRegression(batch_size=64),
     IncrementalRidge(alpha=3.0),
     DBSCAN(eps=1.5, min_samples=4),
+    LogisticRegression(),
+    LogisticRegression(solver="newton-cg", C=0.5, class_weight="balanced"),
 ]
 
 
-def _data(multi):
+def _data(est):
+    if is_classifier(est):
+        return make_classification(300, 6, n_informative=4, n_classes=3, random_state=0)
+    multi = isinstance(est, Ridge) and np.ndim(est.alpha) == 1
     X, y = make_regression(300, 6, n_targets=2 if multi else 1, noise=1.0, random_state=0)
     return X, y
 
 
 def _fitted(est):
-    multi = isinstance(est, Ridge) and np.ndim(est.alpha) == 1
-    X, y = _data(multi)
+    X, y = _data(est)
     return clone(est).fit(X, y), X
 
 
@@ -219,8 +224,7 @@ def test_pickle_size_close_to_sklearn(est):
     model, _ = _fitted(est)
     ref_cls = type(est)._sklearn_counterpart()
     params = {k: v for k, v in est.get_params().items() if k in ref_cls().get_params()}
-    multi = isinstance(est, Ridge) and np.ndim(est.alpha) == 1
-    ref = ref_cls(**params).fit(*_data(multi))
+    ref = ref_cls(**params).fit(*_data(est))
     extra = 0
     if isinstance(est, (IncrementalLinearRegression, IncrementalRidge)):
         # The incremental state (p x p moments) is part of the model: partial_fit
@@ -340,3 +344,88 @@ def test_older_python_minor_and_same_versions_load_silently():
         warnings.simplefilter("error")
         _load(_forge(python_version="3.8.0"))
         _load(_state())
+
+
+@pytest.mark.parametrize("labels", [
+    np.array(["setosa", "versicolor", "virginica"]),
+    np.array(["no", "yes"], dtype=object),
+    np.array([3, 9, 200], dtype=np.uint16),
+    np.array([-1.0, 2.0, 4.0], dtype=np.float32),
+])
+def test_classifier_labels_round_trip(labels, tmp_path):
+    X, y = make_classification(200, 4, n_informative=3, n_redundant=0,
+                               n_classes=len(labels), random_state=0)
+    model = LogisticRegression().fit(X, labels[y])
+    for how, rt in _roundtrips(tmp_path).items():
+        loaded = rt(model)
+        assert loaded.classes_.dtype == model.classes_.dtype, how
+        assert_array_equal(loaded.classes_, model.classes_)
+        assert_array_equal(loaded.predict(X), model.predict(X))
+        assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+def _logistic_state():
+    X, y = make_classification(100, 3, n_informative=3, n_redundant=0, n_classes=3,
+                               random_state=0)
+    return LogisticRegression().fit(X, np.array(["a", "b", "c"])[y]).__getstate__()
+
+
+def _load_logistic(state):
+    est = LogisticRegression.__new__(LogisticRegression)
+    est.__setstate__(state)
+    return est
+
+
+@pytest.mark.parametrize("classes, match", [
+    ({"__ndarray__": ["b", "a", "c"], "dtype": "<U1", "shape": [3]}, "not strictly increasing"),
+    ({"__ndarray__": ["a", "a", "c"], "dtype": "<U1", "shape": [3]}, "not strictly increasing"),
+    ({"__ndarray__": ["a", "b"], "dtype": "<U1", "shape": [2]}, "coef_"),
+    ({"__ndarray__": ["a", "b", "cc"], "dtype": "<U1", "shape": [3]}, "longer than dtype"),
+    ({"__ndarray__": ["a", "b", "c"], "dtype": "<f2", "shape": [3]}, "not a label dtype"),
+    ({"__ndarray__": [1, 2, 300], "dtype": "|i1", "shape": [3]}, "not an integer of dtype"),
+    ({"__ndarray__": ["a", "b", "c"], "dtype": "|O", "shape": [4]}, "does not describe"),
+    ("abc", "expected an object"),
+])
+def test_forged_class_labels_are_refused(classes, match):
+    state = _logistic_state()
+    attrs = json.loads(state["__oxlearn__"])["attrs"]
+    assert attrs["classes_"]["dtype"] == "<U1"
+    with pytest.raises(ModelFileCorruptError, match=match):
+        _load_logistic(_forge(state, attrs=dict(attrs, classes_=classes)))
+    # Labels both as an array and as an attribute: ambiguous, refused.
+    state = _logistic_state()
+    header = json.loads(state["__oxlearn__"])
+    header["arrays"].append({"name": "classes_", "dtype": "int64", "shape": [3], "xxh3": ""})
+    with pytest.raises(ModelFileCorruptError, match="both as an array and as an attribute"):
+        _load_logistic(_forge(state, {"classes_": np.arange(3)}, arrays=header["arrays"]))
+
+
+def test_forged_logistic_shapes_are_refused():
+    state = _logistic_state()
+    header = json.loads(state["__oxlearn__"])
+    manifest = header["arrays"]
+    for e in manifest:
+        if e["name"] == "n_iter_":
+            e["shape"] = [1]
+    with pytest.raises(ModelFileCorruptError, match="negative iteration count"):
+        _load_logistic(_forge(state, {"n_iter_": np.array([-4], dtype=np.int32)},
+                              arrays=manifest))
+    state = _logistic_state()
+    with pytest.raises(ModelFileCorruptError, match="_coef_sparse"):
+        _load_logistic(_forge(state, attrs=dict(json.loads(state["__oxlearn__"])["attrs"],
+                                                _coef_sparse=False)))
+
+
+def test_float_parameters_survive_bit_exactly(tmp_path):
+    # The header goes through Rust's JSON parser and printer: every float must
+    # come back as the same double (shortest repr both ways).
+    rng = np.random.default_rng(0)
+    values = [0.1 + 0.2, 1 / 3, 5e-324, 2.2250738585072014e-308, 1.7976931348623157e308]
+    values += (np.abs(rng.standard_normal(300)) * 10.0 ** rng.integers(-300, 300, 300)).tolist()
+    for v in values:
+        model = LogisticRegression(C=v, tol=v)
+        assert pickle.loads(pickle.dumps(model)).get_params()["C"] == v, v
+        header = json.loads(model.__getstate__()["__oxlearn__"])
+        assert header["params"]["tol"] == v, v
+    oxlearn.save(LogisticRegression(C=values[0]), tmp_path / "m.oxl")
+    assert oxlearn.load(tmp_path / "m.oxl").C == values[0]

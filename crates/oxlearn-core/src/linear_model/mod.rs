@@ -1,10 +1,15 @@
 //! Linear models: ordinary least squares and ridge regression, one-shot and
-//! incremental, plus the shared prediction kernel.
+//! incremental, logistic regression, plus the shared prediction kernel.
 
 mod least_squares;
+mod logistic;
 mod ridge;
 
 pub use least_squares::{fit_least_squares, least_squares_from_moments, LeastSquaresParams};
+pub use logistic::{
+    fit_logistic, logistic_classes, logistic_outputs, LogisticFit, LogisticOutput, LogisticParams,
+    LogisticSolver,
+};
 pub use ridge::{fit_ridge, ridge_fit_from_moments, RidgeParams};
 
 use crate::{Error, Real, Result};

@@ -3,6 +3,7 @@
 use super::{float_dtype, opt, req, ArraySpec, Arrays, Schema};
 use crate::error::{FormatError, Result};
 use crate::header::{DType, Header};
+use crate::labels::Labels;
 
 /// `sklearn.linear_model.LinearRegression`.
 pub static LINEAR_REGRESSION: Schema = Schema {
@@ -49,6 +50,62 @@ pub static INCREMENTAL_RIDGE: Schema = Schema {
     attrs: INCREMENTAL_ATTRS,
     validate: validate_incremental,
 };
+
+/// `sklearn.linear_model.LogisticRegression`. `classes_` is an array when
+/// its dtype is one the format stores, else an attribute (see
+/// [`crate::labels`]); `_coef_sparse` records that `coef_` was a scipy
+/// sparse matrix (after `sparsify()`), stored dense.
+pub static LOGISTIC_REGRESSION: Schema = Schema {
+    kind: "linear_model.LogisticRegression",
+    version: 1,
+    arrays: &[
+        req("coef_"),
+        req("intercept_"),
+        opt("classes_"),
+        req("n_iter_"),
+    ],
+    attrs: &["classes_", "_coef_sparse"],
+    validate: validate_logistic,
+};
+
+/// classes_ (c ≥ 2, sorted, distinct); coef_ (k, p) with k = 1 for two
+/// classes, else c; intercept_ (k) or (); n_iter_ (m) int32, non-negative.
+fn validate_logistic(h: &Header, a: &Arrays<'_>) -> Result<()> {
+    let dt = float_dtype(h)?;
+    let p = h.n_features_in.unwrap_or(0);
+    let classes = Labels::read(h, a.views(), "classes_")?;
+    let c = classes.len() as u64;
+    if c < 2 {
+        return Err(FormatError::InvalidField {
+            field: "classes_".into(),
+            reason: format!("{c} class(es); a logistic regression has at least 2"),
+        });
+    }
+    let k = if c == 2 { 1 } else { c };
+    a.check("coef_", dt, &[Some(k), Some(p)])?;
+    if a.require("intercept_")?.shape.is_empty() {
+        a.check("intercept_", dt, &[])?;
+    } else {
+        a.check("intercept_", dt, &[Some(k)])?;
+    }
+    let n_iter = a.check("n_iter_", DType::Int32, &[None])?;
+    let negative = n_iter
+        .data
+        .chunks_exact(4)
+        .any(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]) < 0);
+    if negative {
+        return Err(a.invalid("n_iter_", "holds a negative iteration count".into()));
+    }
+    if let Some(v) = h.attrs.get("_coef_sparse") {
+        if v.as_bool() != Some(true) {
+            return Err(FormatError::InvalidField {
+                field: "attrs._coef_sparse".into(),
+                reason: format!("{v}; must be true when present"),
+            });
+        }
+    }
+    Ok(())
+}
 
 /// coef_ (p) or (t, p); intercept_ () or (t) (or () for (t, p) without an
 /// intercept); singular_ (k ≤ p); rank_ ≤ p.

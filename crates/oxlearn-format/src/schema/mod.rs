@@ -56,6 +56,7 @@ static REGISTRY: &[&Schema] = &[
     &linear::RIDGE,
     &linear::INCREMENTAL_LINEAR_REGRESSION,
     &linear::INCREMENTAL_RIDGE,
+    &linear::LOGISTIC_REGRESSION,
     &covariance::EMPIRICAL_COVARIANCE,
     &covariance::INCREMENTAL_EMPIRICAL_COVARIANCE,
     &basic_statistics::BASIC_STATISTICS,
@@ -82,6 +83,11 @@ pub struct Arrays<'a> {
 }
 
 impl<'a> Arrays<'a> {
+    /// Every array of the model.
+    pub fn views(&self) -> &'a [ArrayView<'a>] {
+        self.views
+    }
+
     /// The array called `name`, if present.
     pub fn get(&self, name: &str) -> Option<&ArrayView<'a>> {
         self.views.iter().find(|a| a.name == name)
