@@ -1,5 +1,4 @@
-"""Accelerated k-nearest neighbours: NearestNeighbors, KNeighborsClassifier,
-KNeighborsRegressor.
+"""Accelerated k-nearest neighbours (NearestNeighbors, KNeighborsClassifier, regressor).
 
 The training data is the model: ``_fit_X`` is stored once, and the search
 index (a kd-tree or the brute-force tiles) is built from it in Rust, at fit
@@ -7,6 +6,7 @@ or lazily on the first query after a load; it is never pickled.
 """
 
 import numbers
+from types import SimpleNamespace
 
 import numpy as np
 from scipy import sparse
@@ -23,6 +23,9 @@ _METRICS = frozenset(
     {"euclidean", "l2", "manhattan", "cityblock", "l1", "chebyshev", "infinity", "minkowski"}
 )
 _FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
+# dtypes the model format stores as arrays.
+_STORABLE = _FLOATS + (np.dtype(np.int64), np.dtype(np.int32))
+_CSR = ("_fit_X_data", "_fit_X_indices", "_fit_X_indptr")
 _DOC = (
     "Accelerated by oxlearn (Rust): exact search, a kd-tree for few features and a "
     "brute force that fuses distance tiles with a running top-k for many (chosen "
@@ -47,6 +50,8 @@ class _KNeighborsAccelerated(OxlearnEstimatorMixin):
     """The accelerated fit and queries shared by the k-nearest estimators."""
 
     _oxlearn_dtype_attr = "_fit_X"
+    # Private fitted attributes copied by from_sklearn / to_sklearn.
+    _oxlearn_private_fitted = ("_fit_X", "_y", "_fit_method")
     _hyperparameter_specs = {"kneighbors": {"chunk_rows": 0}}
 
     def _fallback_reason(self, X):
@@ -64,8 +69,7 @@ class _KNeighborsAccelerated(OxlearnEstimatorMixin):
         return None
 
     def _fit_accelerated(self, X, y, fit):
-        """Run ``fit`` (scikit-learn's) for validation and bookkeeping only,
-        then index the data in Rust."""
+        """Run scikit-learn's ``fit`` for validation and bookkeeping, then index in Rust."""
         self._validate_params()
         self._oxl_index = None
         reason = self._fallback_reason(X)
@@ -93,8 +97,9 @@ class _KNeighborsAccelerated(OxlearnEstimatorMixin):
 
     # --- the Rust index -------------------------------------------------
     def _accelerated(self):
-        return getattr(self, "_tree", 0) is None and getattr(self, "_fit_X", None) is not None \
-            and not sparse.issparse(self._fit_X)
+        """Whether the fitted model is searched by oxlearn (else scikit-learn)."""
+        fit_X = getattr(self, "_fit_X", None)
+        return fit_X is not None and self._fallback_reason(fit_X) is None
 
     def _index(self):
         index = self.__dict__.get("_oxl_index")
@@ -147,10 +152,10 @@ class _KNeighborsAccelerated(OxlearnEstimatorMixin):
         if n_neighbors is None:
             n_neighbors = self.n_neighbors
         elif n_neighbors <= 0:
-            raise ValueError("Expected n_neighbors > 0. Got %d" % n_neighbors)
+            raise ValueError(f"Expected n_neighbors > 0. Got {n_neighbors}")
         elif not isinstance(n_neighbors, numbers.Integral):
             raise TypeError(
-                "n_neighbors does not take %s value, enter integer value" % type(n_neighbors)
+                f"n_neighbors does not take {type(n_neighbors)} value, enter integer value"
             )
         query_is_train = X is None
         if query_is_train:
@@ -230,9 +235,64 @@ class _KNeighborsAccelerated(OxlearnEstimatorMixin):
         return neigh_ind
 
     # --- persistence ----------------------------------------------------
-    def _oxlearn_after_load(self):
-        self._tree = None
+    def _oxlearn_after_convert(self):
+        """After :func:`oxlearn.from_sklearn`: the index is built on first query."""
         self._oxl_index = None
+        self._tree = None
+        if not self._accelerated():
+            self._tree = self._sklearn_tree()
+
+    def _oxlearn_to_stock(self, est):
+        """After :func:`oxlearn.to_sklearn`: scikit-learn's tree, as its fit builds it."""
+        est._tree = self._sklearn_tree() if self._accelerated() else self._tree
+
+    def _oxlearn_state_view(self):
+        skip = ("_tree", "_oxl_index")
+        state = {k: v for k, v in vars(self).items() if k not in skip}
+        fit_X = state.get("_fit_X")
+        if fit_X is not None and sparse.issparse(fit_X):
+            csr = sparse.csr_matrix(fit_X)
+            del state["_fit_X"]
+            state.update(zip(_CSR, (csr.data, csr.indices.astype(np.int64),
+                                    csr.indptr.astype(np.int64)), strict=True))
+        classes = state.get("classes_")
+        if classes is not None and not (
+            isinstance(classes, np.ndarray) and classes.dtype in _STORABLE
+        ):
+            # Labels the format has no array dtype for (strings, objects),
+            # and the per-output lists of several outputs: header attributes.
+            del state["classes_"]
+            if isinstance(classes, list):
+                state["_classes_list"] = [np.asarray(c).tolist() for c in classes]
+                state["_classes_dtype"] = [np.asarray(c).dtype.str for c in classes]
+            else:
+                state["_classes_list"] = classes.tolist()
+                state["_classes_dtype"] = classes.dtype.str
+        y = state.get("_y")
+        if y is not None and np.asarray(y).dtype not in _STORABLE:
+            state["_y"] = np.asarray(y, dtype=np.float64)
+        return SimpleNamespace(**state)
+
+    def _oxlearn_dtype(self):
+        return np.dtype(self._fit_X.dtype)
+
+    def _oxlearn_after_load(self):
+        if _CSR[0] in self.__dict__:
+            data, indices, indptr = (self.__dict__.pop(name) for name in _CSR)
+            shape = (len(indptr) - 1, self.n_features_in_)
+            self._fit_X = sparse.csr_matrix((data, indices, indptr), shape=shape)
+        if "_classes_list" in self.__dict__:
+            labels = self.__dict__.pop("_classes_list")
+            dtypes = self.__dict__.pop("_classes_dtype")
+            if isinstance(dtypes, list):
+                self.classes_ = [np.asarray(c, dtype=np.dtype(d)) for c, d in
+                                 zip(labels, dtypes, strict=True)]
+            else:
+                self.classes_ = np.asarray(labels, dtype=np.dtype(dtypes))
+        self._oxl_index = None
+        self._tree = None
+        if not self._accelerated():
+            self._tree = self._sklearn_tree()
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
