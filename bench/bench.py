@@ -22,13 +22,15 @@ import sklearn
 from sklearn import cluster as skc
 from sklearn import decomposition as sk_dec
 from sklearn import linear_model as sk
-from sklearn.datasets import make_blobs, make_regression
+from sklearn import neighbors as skn
+from sklearn.datasets import make_blobs, make_classification, make_regression
 
 import oxlearn
 from oxlearn import basic_statistics as ox_bs
 from oxlearn import cluster as oxc
 from oxlearn import decomposition as ox_dec
 from oxlearn import linear_model as ox
+from oxlearn import neighbors as oxn
 
 try:
     import sklearnex
@@ -36,8 +38,9 @@ try:
     from sklearnex import cluster as ixc
     from sklearnex import decomposition as ix_dec
     from sklearnex import linear_model as ix
+    from sklearnex import neighbors as ixn
 except ImportError:  # the benchmark still runs, without the intelex columns
-    sklearnex = ix = ix_bs = ix_dec = ixc = None
+    sklearnex = ix = ix_bs = ix_dec = ixc = ixn = None
 
 
 def median_time(fn, repeat):
@@ -161,6 +164,23 @@ def workloads(scale):
     yield Workload("DBSCAN(eps=1,min_samples=5)", data=f"make_blobs {nb}x10", X=Xb, op=None,
                    impls={"oxlearn": dbscan(oxc), "sklearn": dbscan(skc), "intelex": dbscan(ixc)},
                    check=_dbscan_check)
+    def knn(module):
+        return module and (lambda: module.KNeighborsClassifier(5))
+
+    for d in (20, 8):
+        nk = int(100_000 * scale)
+        Xk, yk = make_classification(nk + 10_000, d, random_state=0)
+        yield Workload(f"KNeighborsClassifier(5) d={d}", data=f"make_classification {nk}x{d}",
+                       X=Xk[:nk], y=yk[:nk], Xp=Xk[nk:],
+                       impls={"oxlearn": knn(oxn), "sklearn": knn(skn), "intelex": knn(ixn)},
+                       check=_knn_check(Xk[nk:]))
+
+
+def _knn_check(Xp):
+    """oxlearn predicts what scikit-learn predicts (continuous data: no ties)."""
+    def check(ox_model, sk_model):
+        np.testing.assert_array_equal(ox_model.predict(Xp), sk_model.predict(Xp))
+    return check
 
 
 def intelex_version():

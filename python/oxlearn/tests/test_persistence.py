@@ -32,6 +32,7 @@ from oxlearn.linear_model import (
     LinearRegression,
     Ridge,
 )
+from oxlearn.neighbors import KNeighborsRegressor
 
 ESTIMATORS = [
     LinearRegression(),
@@ -40,6 +41,7 @@ ESTIMATORS = [
     IncrementalLinearRegression(batch_size=64),
     IncrementalRidge(alpha=3.0),
     DBSCAN(eps=1.5, min_samples=4),
+    KNeighborsRegressor(3, weights="distance"),
 ]
 
 
