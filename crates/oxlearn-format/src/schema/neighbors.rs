@@ -119,7 +119,10 @@ fn validate_neighbors(h: &Header, a: &Arrays<'_>) -> Result<()> {
     if y.shape.is_empty() || y.shape.len() > 2 || y.shape[0] != n {
         return Err(a.invalid(
             "_y",
-            format!("shape is {:?}, expected ({n},) or ({n}, n_outputs)", y.shape),
+            format!(
+                "shape is {:?}, expected ({n},) or ({n}, n_outputs)",
+                y.shape
+            ),
         ));
     }
     if h.kind == "neighbors.KNeighborsClassifier" {
