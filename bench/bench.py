@@ -22,6 +22,7 @@ import sklearn
 from sklearn import cluster as skc
 from sklearn import decomposition as sk_dec
 from sklearn import linear_model as sk
+from sklearn import neighbors as skn
 from sklearn.datasets import make_blobs, make_classification, make_regression
 
 import oxlearn
@@ -29,6 +30,7 @@ from oxlearn import basic_statistics as ox_bs
 from oxlearn import cluster as oxc
 from oxlearn import decomposition as ox_dec
 from oxlearn import linear_model as ox
+from oxlearn import neighbors as oxn
 
 try:
     import sklearnex
@@ -36,8 +38,9 @@ try:
     from sklearnex import cluster as ixc
     from sklearnex import decomposition as ix_dec
     from sklearnex import linear_model as ix
+    from sklearnex import neighbors as ixn
 except ImportError:  # the benchmark still runs, without the intelex columns
-    sklearnex = ix = ix_bs = ix_dec = ixc = None
+    sklearnex = ix = ix_bs = ix_dec = ixc = ixn = None
 
 
 def median_time(fn, repeat):
@@ -181,6 +184,23 @@ def workloads(scale):
         "intelex": ix and (lambda: ix.LogisticRegression(max_iter=200)),
     }, data=f"make_classification {n}x20", X=X, y=y, Xp=X[:10_000],
         check=_logistic_check(X[:10_000]))
+    def knn(module):
+        return module and (lambda: module.KNeighborsClassifier(5))
+
+    for d in (20, 8):
+        nk = int(100_000 * scale)
+        Xk, yk = make_classification(nk + 10_000, d, random_state=0)
+        yield Workload(f"KNeighborsClassifier(5) d={d}", data=f"make_classification {nk}x{d}",
+                       X=Xk[:nk], y=yk[:nk], Xp=Xk[nk:],
+                       impls={"oxlearn": knn(oxn), "sklearn": knn(skn), "intelex": knn(ixn)},
+                       check=_knn_check(Xk[nk:]))
+
+
+def _knn_check(Xp):
+    """oxlearn predicts what scikit-learn predicts (continuous data: no ties)."""
+    def check(ox_model, sk_model):
+        np.testing.assert_array_equal(ox_model.predict(Xp), sk_model.predict(Xp))
+    return check
 
 
 def intelex_version():

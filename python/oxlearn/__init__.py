@@ -11,6 +11,7 @@ from oxlearn import (
     decomposition,
     exceptions,
     linear_model,
+    neighbors,
 )
 from oxlearn._config import config_context, get_config, set_config
 from oxlearn._core import __version__
@@ -30,6 +31,7 @@ __all__ = [
     "get_patch_names",
     "linear_model",
     "load",
+    "neighbors",
     "patch_sklearn",
     "save",
     "set_config",

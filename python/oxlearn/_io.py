@@ -29,11 +29,13 @@ def _registry():
         LogisticRegression,
         Ridge,
     )
+    from oxlearn.neighbors import KNeighborsClassifier, KNeighborsRegressor, NearestNeighbors
 
     classes = (LinearRegression, Ridge, IncrementalLinearRegression, IncrementalRidge,
                EmpiricalCovariance, IncrementalEmpiricalCovariance,
                BasicStatistics, IncrementalBasicStatistics, PCA, IncrementalPCA, DBSCAN,
-               LogisticRegression)
+               LogisticRegression, NearestNeighbors, KNeighborsClassifier,
+               KNeighborsRegressor)
     return {cls._oxlearn_kind: cls for cls in classes}
 
 
@@ -82,10 +84,17 @@ def from_sklearn(estimator):
 
 
 def _copy_fitted(src, dst):
-    # scikit-learn's convention: fitted attributes end in "_" and are public.
+    # scikit-learn's convention: fitted attributes end in "_" and are public;
+    # a class lists the private ones its predictions need (kNN: _fit_X, _y).
+    private = getattr(src, "_oxlearn_private_fitted", ()) or getattr(
+        dst, "_oxlearn_private_fitted", ())
     for name, value in vars(src).items():
-        if name.endswith("_") and not name.startswith("_"):
+        if (name.endswith("_") and not name.startswith("_")) or name in private:
             setattr(dst, name, value)
+    if hasattr(dst, "_oxlearn_after_convert"):
+        dst._oxlearn_after_convert()
+    elif hasattr(src, "_oxlearn_to_stock"):
+        src._oxlearn_to_stock(dst)
 
 
 def to_sklearn(model):

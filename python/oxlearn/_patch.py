@@ -27,6 +27,12 @@ _PATCHABLE = {
         ("sklearn.decomposition", "sklearn.decomposition._incremental_pca"),
     ),
     "DBSCAN": ("oxlearn.cluster", ("sklearn.cluster", "sklearn.cluster._dbscan")),
+    "NearestNeighbors": ("oxlearn.neighbors", ("sklearn.neighbors",
+                                               "sklearn.neighbors._unsupervised")),
+    "KNeighborsClassifier": ("oxlearn.neighbors", ("sklearn.neighbors",
+                                                   "sklearn.neighbors._classification")),
+    "KNeighborsRegressor": ("oxlearn.neighbors", ("sklearn.neighbors",
+                                                  "sklearn.neighbors._regression")),
 }
 
 _originals = {}  # (sklearn module, name) -> original class

@@ -23,6 +23,7 @@ mod decomposition;
 mod error;
 mod format;
 mod linear_model;
+mod neighbors;
 
 use pyo3::prelude::*;
 
@@ -36,6 +37,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     basic_statistics::register(m)?;
     decomposition::register(m)?;
     cluster::register(m)?;
+    neighbors::register(m)?;
     format::register(m)?;
     Ok(())
 }

@@ -33,6 +33,7 @@ from oxlearn.linear_model import (
     LogisticRegression,
     Ridge,
 )
+from oxlearn.neighbors import KNeighborsRegressor
 
 ESTIMATORS = [
     LinearRegression(),
@@ -43,6 +44,7 @@ ESTIMATORS = [
     DBSCAN(eps=1.5, min_samples=4),
     LogisticRegression(),
     LogisticRegression(solver="newton-cg", C=0.5, class_weight="balanced"),
+    KNeighborsRegressor(3, weights="distance"),
 ]
 
 

@@ -11,6 +11,7 @@
 
 use super::kdtree::scan_block;
 use super::metric::{rdist_with, Euclid, Reduce};
+use super::topk::TopK;
 use crate::simd::multiversion;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
@@ -214,4 +215,193 @@ fn radius_rows_direct_portable<M: Reduce>(
         lens.push((out.len() - from) as u32);
     }
     out.len() - first
+}
+
+/// Points per tile of the fused k-nearest kernel (its product tile, points
+/// × queries of one chunk, stays in cache).
+const KNN_TILE: usize = 512;
+
+/// k-nearest search of each row of `rows` (row-major) against `index`:
+/// appends each query's `k` best `(reduced distance, index)`, best first,
+/// to `rds` and `idx`; returns the number of queries. `x` is the data,
+/// row-major. Euclidean: each tile of points goes through one matrix
+/// product with the chunk's queries, used only as a filter against each
+/// query's running k-th best (with a rigorous rounding margin); candidates
+/// that pass are ranked by their exact, difference-based distance. The full
+/// distance matrix is never formed.
+pub(crate) fn knn_rows_euclidean(
+    index: &BruteIndex,
+    x: &[f64],
+    rows: &[f64],
+    k: usize,
+    rds: &mut Vec<f64>,
+    idx: &mut Vec<u32>,
+) -> usize {
+    let (n, d) = (index.n, index.d);
+    let Some((mean, xc, norms)) = &index.centred else {
+        return knn_rows_direct(index, Euclid, rows, k, rds, idx);
+    };
+    let nq = rows.len() / d.max(1);
+    let qc = Mat::from_fn(nq, d, |i, j| rows[i * d + j] - mean[j]);
+    let qn: Vec<f64> = (0..nq)
+        .map(|i| (0..d).map(|j| qc[(i, j)] * qc[(i, j)]).sum())
+        .collect();
+    // As in the radius filter (see there): four times the product's and
+    // the centring's rounding bounds.
+    let slack = 4.0 * (d as f64 + 4.0) * f64::EPSILON;
+    let mut best: Vec<TopK> = (0..nq).map(|_| TopK::new(k)).collect();
+    let mut g = Mat::<f64>::zeros(KNN_TILE.min(n), nq);
+    for t0 in (0..n).step_by(KNN_TILE) {
+        let t1 = (t0 + KNN_TILE).min(n);
+        let mut gt = g.as_mut().subrows_mut(0, t1 - t0);
+        matmul(
+            gt.as_mut(),
+            Accum::Replace,
+            xc.as_ref().subrows(t0, t1 - t0),
+            qc.as_ref().transpose(),
+            1.0,
+            Par::Seq,
+        );
+        let xn = &norms[t0..t1];
+        let max_n = xn.iter().fold(0.0f64, |a, &b| a.max(b));
+        let tile = KnnTile {
+            qn: &qn,
+            xn,
+            max_n,
+            slack,
+            t0,
+            rows,
+            x,
+            d,
+        };
+        knn_tile(Euclid, &tile, gt.as_ref(), &mut best);
+    }
+    for b in &mut best {
+        b.drain_sorted(rds, idx);
+    }
+    nq
+}
+
+/// What the exact check of one k-nearest tile needs besides the product.
+struct KnnTile<'a> {
+    qn: &'a [f64],
+    xn: &'a [f64],
+    /// Largest squared norm of the tile's points (bounds the margin).
+    max_n: f64,
+    slack: f64,
+    t0: usize,
+    rows: &'a [f64],
+    x: &'a [f64],
+    d: usize,
+}
+
+multiversion! {
+    /// Offers the candidates of one tile (product `g`: points × queries)
+    /// that pass the filter to each query's running top-k.
+    fn knn_tile<M: Reduce>(
+        m: M,
+        f: &KnnTile<'_>,
+        g: MatRef<'_, f64>,
+        best: &mut [TopK],
+    ) -> usize
+    => knn_tile_portable
+}
+
+#[inline(always)]
+fn knn_tile_portable<M: Reduce>(
+    m: M,
+    f: &KnnTile<'_>,
+    g: MatRef<'_, f64>,
+    best: &mut [TopK],
+) -> usize {
+    let d = f.d;
+    let mut checked = 0;
+    let mut buf = Vec::new();
+    for (i, (&ni, b)) in f.qn.iter().zip(best.iter_mut()).enumerate() {
+        let col = match g.col(i).try_as_col_major() {
+            Some(c) => c.as_slice(),
+            None => {
+                buf.clear();
+                buf.extend((0..g.nrows()).map(|t| g[(t, i)]));
+                &buf[..]
+            }
+        };
+        let q = &f.rows[i * d..(i + 1) * d];
+        let mut bound = b.bound();
+        // approx = ni + nt - 2 g <= bound + slack (ni + nt + bound), with
+        // nt bounded by the tile's largest norm in the margin.
+        let mut thr = bound + f.slack * (ni + f.max_n + bound) - ni;
+        // Blocks of 16 points: a branch-free minimum first (it vectorises),
+        // so the scalar check runs only on blocks holding a candidate.
+        const B: usize = 16;
+        let len = f.xn.len();
+        let mut t0 = 0;
+        while t0 < len {
+            let t1 = (t0 + B).min(len);
+            let mut low = f64::INFINITY;
+            for (&nt, &gt) in f.xn[t0..t1].iter().zip(&col[t0..t1]) {
+                let v = nt - 2.0 * gt;
+                low = if v < low { v } else { low };
+            }
+            if low <= thr {
+                for t in t0..t1 {
+                    if f.xn[t] - 2.0 * col[t] <= thr {
+                        let j = f.t0 + t;
+                        let rd = rdist_with(m, q, &f.x[j * d..(j + 1) * d]);
+                        checked += 1;
+                        if rd <= bound {
+                            b.push(rd, j as u32);
+                            bound = b.bound();
+                            thr = bound + f.slack * (ni + f.max_n + bound) - ni;
+                        }
+                    }
+                }
+            }
+            t0 = t1;
+        }
+    }
+    checked
+}
+
+multiversion! {
+    /// k-nearest search with the exact reduced distance of every pair,
+    /// vectorised across points.
+    pub(crate) fn knn_rows_direct<M: Reduce>(
+        index: &BruteIndex,
+        m: M,
+        rows: &[f64],
+        k: usize,
+        rds: &mut Vec<f64>,
+        idx: &mut Vec<u32>,
+    ) -> usize
+    => knn_rows_direct_portable
+}
+
+#[inline(always)]
+fn knn_rows_direct_portable<M: Reduce>(
+    index: &BruteIndex,
+    m: M,
+    rows: &[f64],
+    k: usize,
+    rds: &mut Vec<f64>,
+    idx: &mut Vec<u32>,
+) -> usize {
+    let (n, d) = (index.n, index.d);
+    let mut acc = vec![0.0; TILE.min(n)];
+    let mut best = TopK::new(k);
+    let mut nq = 0;
+    for q in rows.chunks_exact(d.max(1)) {
+        nq += 1;
+        for t0 in (0..n).step_by(TILE) {
+            let acc = &mut acc[..(n - t0).min(TILE)];
+            scan_block(m, q, &index.xt, n, t0, acc);
+            for (t, &a) in acc.iter().enumerate() {
+                if a <= best.bound() {
+                    best.push(a, (t0 + t) as u32);
+                }
+            }
+        }
+        best.drain_sorted(rds, idx);
+    }
+    nq
 }

@@ -244,6 +244,105 @@ fn radius_rows_portable<M: Reduce>(
     out.len() - first
 }
 
+multiversion! {
+    /// k-nearest search for each row of `rows` (row-major, `d` columns):
+    /// appends each query's `k` best `(reduced distance, original index)`,
+    /// best first, to `rds` and `idx`. Depth-first, nearer child first; a
+    /// node is skipped only when its box is farther than the worst kept
+    /// candidate (a box at exactly that distance may still hold a tie with
+    /// a smaller index, so it is visited).
+    pub(crate) fn knn_rows<M: Reduce>(
+        tree: &KdTree,
+        m: M,
+        exact_bounds: bool,
+        rows: &[f64],
+        k: usize,
+        rds: &mut Vec<f64>,
+        idx: &mut Vec<u32>,
+    ) -> usize
+    => knn_rows_portable
+}
+
+/// Lower bound of the reduced distance from `q` to the box of `node`.
+#[inline(always)]
+fn box_min<M: Reduce>(tree: &KdTree, m: M, node: usize, q: &[f64]) -> f64 {
+    let d = tree.d;
+    let b = &tree.bounds[2 * d * node..2 * d * (node + 1)];
+    let (lo, hi) = b.split_at(d);
+    let mut rmin = 0.0;
+    for j in 0..d {
+        let below = lo[j] - q[j];
+        let above = q[j] - hi[j];
+        let gap = if below > 0.0 {
+            below
+        } else if above > 0.0 {
+            above
+        } else {
+            0.0
+        };
+        rmin = M::combine(rmin, m.term(gap));
+    }
+    rmin
+}
+
+#[inline(always)]
+fn knn_rows_portable<M: Reduce>(
+    tree: &KdTree,
+    m: M,
+    exact_bounds: bool,
+    rows: &[f64],
+    k: usize,
+    rds: &mut Vec<f64>,
+    idx: &mut Vec<u32>,
+) -> usize {
+    let d = tree.d;
+    // Powers are not guaranteed monotone to the last bit: their box bound
+    // gets a small margin (a few more nodes visited, same answer).
+    let shrink = if exact_bounds { 1.0 } else { 1.0 - 1e-9 };
+    let mut stack: Vec<(u32, f64)> = Vec::with_capacity(64);
+    let mut acc = vec![0.0f64; tree.max_leaf.max(1)];
+    let mut best = super::topk::TopK::new(k);
+    let mut nq = 0;
+    for q in rows.chunks_exact(d.max(1)) {
+        nq += 1;
+        best.clear();
+        stack.clear();
+        if tree.n > 0 {
+            stack.push((0, box_min(tree, m, 0, q) * shrink));
+        }
+        while let Some((node, rmin)) = stack.pop() {
+            if rmin > best.bound() {
+                continue;
+            }
+            let node = node as usize;
+            let c = tree.child[node] as usize;
+            if c != 0 {
+                let r0 = box_min(tree, m, c, q) * shrink;
+                let r1 = box_min(tree, m, c + 1, q) * shrink;
+                // The nearer child is popped first.
+                if r0 <= r1 {
+                    stack.push(((c + 1) as u32, r1));
+                    stack.push((c as u32, r0));
+                } else {
+                    stack.push((c as u32, r0));
+                    stack.push(((c + 1) as u32, r1));
+                }
+                continue;
+            }
+            let (s, e) = (tree.start[node] as usize, tree.end[node] as usize);
+            let acc = &mut acc[..e - s];
+            scan_block(m, q, &tree.xt, tree.n, s, acc);
+            for (t, &a) in acc.iter().enumerate() {
+                if a <= best.bound() {
+                    best.push(a, tree.idx[s + t]);
+                }
+            }
+        }
+        best.drain_sorted(rds, idx);
+    }
+    nq
+}
+
 /// Reduced distances from `q` to the points at positions `s..s + acc.len()`
 /// of the dimension-major array `xt` (`n` points per dimension), into `acc`.
 /// Each distance is accumulated over dimensions in order, as scikit-learn's

@@ -12,10 +12,13 @@
 mod brute;
 mod kdtree;
 pub(crate) mod metric;
+mod predict;
+mod topk;
 
 pub use brute::BruteIndex;
 pub use kdtree::{KdTree, DEFAULT_LEAF_SIZE};
 pub use metric::Metric;
+pub use predict::{vote, weighted_mean, Weights};
 
 use crate::error::NonFiniteKind;
 use crate::{Error, Real, Result};
@@ -124,7 +127,19 @@ enum Engine {
     Brute(BruteIndex),
 }
 
-/// Fitted points, ready for exact radius queries.
+/// The `k` nearest fitted points of each query, row-major (`n_queries × k`),
+/// nearest first; ties in distance go to the smaller index.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct KNeighbors {
+    /// Neighbours per query.
+    pub k: usize,
+    /// Distances (not reduced).
+    pub distances: Vec<f64>,
+    /// Indices of the fitted points.
+    pub indices: Vec<u32>,
+}
+
+/// Fitted points, ready for exact radius and k-nearest queries.
 pub struct NeighborIndex {
     metric: Metric,
     n: usize,
@@ -311,6 +326,130 @@ impl NeighborIndex {
             .map(|rows| self.chunk(rows, r_red))
             .collect();
         Ok(Neighborhoods::concat(parts))
+    }
+
+    /// Fails unless `queries` has the fitted number of features.
+    fn check_queries(&self, ncols: usize) -> Result<()> {
+        if ncols != self.d {
+            return Err(Error::ShapeMismatch {
+                what: "number of features of the queries vs the fitted data".into(),
+                expected: self.d,
+                got: ncols,
+            });
+        }
+        Ok(())
+    }
+
+    /// Answers one chunk of k-nearest queries (row-major).
+    fn knn_chunk(&self, rows: &[f64], k: usize) -> (Vec<f64>, Vec<u32>) {
+        let nq = rows.len() / self.d.max(1);
+        let mut rds = Vec::with_capacity(nq * k);
+        let mut idx = Vec::with_capacity(nq * k);
+        let metric = self.metric;
+        let exact_bounds = !matches!(metric, Metric::Minkowski(_));
+        match &self.engine {
+            Engine::Tree(t) => with_reduce!(metric, |m| kdtree::knn_rows(
+                t,
+                m,
+                exact_bounds,
+                rows,
+                k,
+                &mut rds,
+                &mut idx
+            )),
+            Engine::Brute(b) => match metric {
+                Metric::Euclidean => {
+                    brute::knn_rows_euclidean(b, &self.data, rows, k, &mut rds, &mut idx)
+                }
+                _ => with_reduce!(metric, |m| brute::knn_rows_direct(
+                    b, m, rows, k, &mut rds, &mut idx
+                )),
+            },
+        };
+        for r in &mut rds {
+            *r = metric.from_reduced(*r);
+        }
+        (rds, idx)
+    }
+
+    /// The `k` nearest indexed points of each row of `queries` (exact, ties
+    /// to the smaller index), over parallel chunks of `chunk_rows` queries
+    /// (`0`: [`DEFAULT_QUERY_CHUNK`]).
+    pub fn kneighbors<T: Real>(
+        &self,
+        queries: MatRef<'_, T>,
+        k: usize,
+        chunk_rows: usize,
+    ) -> Result<KNeighbors> {
+        if k == 0 || k > self.n {
+            return Err(Error::InvalidParameter {
+                name: "n_neighbors",
+                reason: format!(
+                    "{k}; it must be between 1 and the number of fitted samples, {}",
+                    self.n
+                ),
+            });
+        }
+        self.check_queries(queries.ncols())?;
+        let q = rows_f64(queries, "X")?;
+        let chunk = if chunk_rows == 0 {
+            DEFAULT_QUERY_CHUNK
+        } else {
+            chunk_rows
+        };
+        let parts: Vec<_> = q
+            .par_chunks(chunk * self.d)
+            .map(|rows| self.knn_chunk(rows, k))
+            .collect();
+        let mut out = KNeighbors {
+            k,
+            distances: Vec::with_capacity(q.len() / self.d * k),
+            indices: Vec::with_capacity(q.len() / self.d * k),
+        };
+        for (r, i) in parts {
+            out.distances.extend_from_slice(&r);
+            out.indices.extend_from_slice(&i);
+        }
+        Ok(out)
+    }
+
+    /// The distances of the neighbour lists `nb` of the rows of `queries`
+    /// (as [`Self::radius_neighbors`] returns them), in `nb.indices` order.
+    pub fn distances_of<T: Real>(
+        &self,
+        queries: MatRef<'_, T>,
+        nb: &Neighborhoods,
+    ) -> Result<Vec<f64>> {
+        self.check_queries(queries.ncols())?;
+        if nb.len() != queries.nrows() {
+            return Err(Error::ShapeMismatch {
+                what: "neighbour lists vs queries".into(),
+                expected: queries.nrows(),
+                got: nb.len(),
+            });
+        }
+        let q = rows_f64(queries, "X")?;
+        let d = self.d;
+        let metric = self.metric;
+        let mut out = vec![0.0; nb.indices.len()];
+        let mut rest = &mut out[..];
+        let mut pieces = Vec::with_capacity(nb.len());
+        for i in 0..nb.len() {
+            let (a, b) = rest.split_at_mut(nb.offsets[i + 1] - nb.offsets[i]);
+            pieces.push((i, a));
+            rest = b;
+        }
+        pieces
+            .into_par_iter()
+            .with_min_len(64)
+            .for_each(|(i, dst)| {
+                let qi = &q[i * d..(i + 1) * d];
+                for (o, &j) in dst.iter_mut().zip(nb.row(i)) {
+                    let j = j as usize;
+                    *o = metric.from_reduced(metric.rdist(qi, &self.data[j * d..(j + 1) * d]));
+                }
+            });
+        Ok(out)
     }
 
     /// The neighbours of every indexed point among the indexed points (each
@@ -501,6 +640,126 @@ mod tests {
                         assert_eq!(q, expected, "{metric:?} {algorithm:?} queries");
                     }
                 }
+            }
+        }
+    }
+
+    /// The k nearest by sorting all (reduced distance, index) pairs.
+    fn knn_reference(x: &[f64], q: &[f64], d: usize, metric: Metric, k: usize) -> KNeighbors {
+        let mut out = KNeighbors {
+            k,
+            ..KNeighbors::default()
+        };
+        for qi in q.chunks_exact(d) {
+            let mut all: Vec<(f64, u32)> = x
+                .chunks_exact(d)
+                .enumerate()
+                .map(|(i, p)| (metric.rdist(qi, p), i as u32))
+                .collect();
+            all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            for &(rd, i) in &all[..k] {
+                out.distances.push(metric.from_reduced(rd));
+                out.indices.push(i);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn kneighbors_match_reference_for_every_metric_with_ties() {
+        for (n, d, coarse) in [
+            (700, 3, false),
+            (500, 24, false),
+            (300, 5, true),
+            (400, 20, true),
+        ] {
+            let x: Vec<f64> = if coarse {
+                // Small integers: many exact ties in distance.
+                (0..n * d).map(|k| ((k * 7 + k / 13) % 3) as f64).collect()
+            } else {
+                data(n, d, 5 + d as u64)
+            };
+            let q: Vec<f64> = x.iter().step_by(3).take(60 * d).map(|v| v + 0.25).collect();
+            let xm = MatRef::from_row_major_slice(&x, n, d);
+            for metric in [
+                Metric::Euclidean,
+                Metric::Manhattan,
+                Metric::Chebyshev,
+                Metric::Minkowski(3.0),
+            ] {
+                for k in [1, 5, 17] {
+                    for queries in [&x[..], &q[..]] {
+                        let nq = queries.len() / d;
+                        let expected = knn_reference(&x, queries, d, metric, k);
+                        let qm = MatRef::from_row_major_slice(queries, nq, d);
+                        for algorithm in [Algorithm::KdTree, Algorithm::Brute] {
+                            for leaf_size in [1, 7, 40] {
+                                let params = IndexParams {
+                                    algorithm,
+                                    leaf_size,
+                                };
+                                let index = NeighborIndex::build(xm, metric, params).unwrap();
+                                let got = index.kneighbors(qm, k, 37).unwrap();
+                                assert_eq!(
+                                    got.indices, expected.indices,
+                                    "{metric:?} {algorithm:?} {k}"
+                                );
+                                assert_eq!(got.distances, expected.distances);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn kneighbors_independent_of_thread_count_and_checks_k() {
+        let (n, d) = (2000, 18);
+        let x = data(n, d, 9);
+        let xm = MatRef::from_row_major_slice(&x, n, d);
+        for algorithm in [Algorithm::KdTree, Algorithm::Brute] {
+            let index = NeighborIndex::build(
+                xm,
+                Metric::Euclidean,
+                IndexParams {
+                    algorithm,
+                    leaf_size: 0,
+                },
+            )
+            .unwrap();
+            let run = |threads| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap()
+                    .install(|| index.kneighbors(xm, 6, 100).unwrap())
+            };
+            let one = run(1);
+            assert_eq!(run(3), one);
+            assert_eq!(index.kneighbors(xm, 6, 0).unwrap(), one);
+            assert!(index.kneighbors(xm, 0, 0).is_err());
+            let e = index.kneighbors(xm, n + 1, 0).unwrap_err();
+            assert!(e.to_string().contains(&format!("{}", n + 1)), "{e}");
+        }
+    }
+
+    #[test]
+    fn distances_of_radius_lists() {
+        let (n, d) = (300, 3);
+        let x = data(n, d, 2);
+        let xm = MatRef::from_row_major_slice(&x, n, d);
+        let index = NeighborIndex::build(xm, Metric::Manhattan, IndexParams::default()).unwrap();
+        let nb = index.radius_neighbors(xm, 1.0, 0).unwrap();
+        let dist = index.distances_of(xm, &nb).unwrap();
+        for i in 0..n {
+            for (t, &j) in nb.row(i).iter().enumerate() {
+                let want = Metric::Manhattan.rdist(
+                    &x[i * d..(i + 1) * d],
+                    &x[j as usize * d..(j as usize + 1) * d],
+                );
+                assert_eq!(dist[nb.offsets[i] + t], want);
+                assert!(want <= 1.0);
             }
         }
     }

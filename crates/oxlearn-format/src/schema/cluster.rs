@@ -24,7 +24,7 @@ pub static DBSCAN: Schema = Schema {
 };
 
 /// The values of an integer array (int32 or int64), or why not.
-fn ints(a: &Arrays<'_>, name: &str) -> Result<Vec<i64>> {
+pub(crate) fn ints(a: &Arrays<'_>, name: &str) -> Result<Vec<i64>> {
     let v: &ArrayView<'_> = a.require(name)?;
     if v.shape.len() != 1 {
         return Err(a.invalid(name, format!("shape is {:?}, expected 1-D", v.shape)));

@@ -6,6 +6,7 @@ mod cluster;
 mod covariance;
 mod decomposition;
 mod linear;
+mod neighbors;
 
 use crate::error::{FormatError, Result};
 use crate::header::{ArrayView, DType, Header};
@@ -64,6 +65,9 @@ static REGISTRY: &[&Schema] = &[
     &decomposition::PCA,
     &decomposition::INCREMENTAL_PCA,
     &cluster::DBSCAN,
+    &neighbors::NEAREST_NEIGHBORS,
+    &neighbors::KNEIGHBORS_CLASSIFIER,
+    &neighbors::KNEIGHBORS_REGRESSOR,
 ];
 
 /// The schema of `kind`, if this build knows it.

@@ -1,0 +1,165 @@
+//! Schemas of the nearest-neighbour estimators. The training data is the
+//! model and is stored once (`_fit_X`, dense; or for a scikit-learn
+//! fallback on sparse data the three arrays of a CSR matrix); the search
+//! index is rebuilt from it on the first query, never stored.
+
+use super::cluster::ints;
+use super::{float_dtype, opt, Arrays, Schema};
+use crate::error::{FormatError, Result};
+use crate::header::{DType, Header};
+
+const ARRAYS: &[super::ArraySpec] = &[
+    opt("_fit_X"),
+    opt("_fit_X_data"),
+    opt("_fit_X_indices"),
+    opt("_fit_X_indptr"),
+    opt("_y"),
+    opt("classes_"),
+];
+
+const ATTRS: &[&str] = &[
+    "n_samples_fit_",
+    "_fit_method",
+    "effective_metric_",
+    "effective_metric_params_",
+    "outputs_2d_",
+    "_classes_list",
+    "_classes_dtype",
+];
+
+/// `sklearn.neighbors.NearestNeighbors`.
+pub static NEAREST_NEIGHBORS: Schema = Schema {
+    kind: "neighbors.NearestNeighbors",
+    version: 1,
+    arrays: ARRAYS,
+    attrs: ATTRS,
+    validate: validate_neighbors,
+};
+
+/// `sklearn.neighbors.KNeighborsClassifier`: also `_y` (class numbers) and
+/// `classes_` (numeric labels of one output; other labels are a header
+/// attribute `_classes_list`).
+pub static KNEIGHBORS_CLASSIFIER: Schema = Schema {
+    kind: "neighbors.KNeighborsClassifier",
+    version: 1,
+    arrays: ARRAYS,
+    attrs: ATTRS,
+    validate: validate_neighbors,
+};
+
+/// `sklearn.neighbors.KNeighborsRegressor`: also `_y` (the targets).
+pub static KNEIGHBORS_REGRESSOR: Schema = Schema {
+    kind: "neighbors.KNeighborsRegressor",
+    version: 1,
+    arrays: ARRAYS,
+    attrs: ATTRS,
+    validate: validate_neighbors,
+};
+
+fn validate_neighbors(h: &Header, a: &Arrays<'_>) -> Result<()> {
+    let dt = float_dtype(h)?;
+    let p = h.n_features_in.unwrap_or(0);
+    let sparse = ["_fit_X_data", "_fit_X_indices", "_fit_X_indptr"];
+    let n_sparse = sparse.iter().filter(|s| a.get(s).is_some()).count();
+    let n = match (a.get("_fit_X").is_some(), n_sparse) {
+        (true, 0) => a.check("_fit_X", dt, &[None, Some(p)])?.shape[0],
+        (false, 3) => {
+            let nnz = a.check("_fit_X_data", dt, &[None])?.shape[0];
+            let indptr = ints(a, "_fit_X_indptr")?;
+            let indices = ints(a, "_fit_X_indices")?;
+            if indptr.is_empty()
+                || indptr[0] != 0
+                || indptr.last().map(|&v| v as u64) != Some(nnz)
+                || indptr.windows(2).any(|w| w[0] > w[1])
+            {
+                return Err(a.invalid(
+                    "_fit_X_indptr",
+                    format!("must hold non-decreasing offsets from 0 to {nnz} (CSR row pointers)"),
+                ));
+            }
+            if indices.len() as u64 != nnz {
+                return Err(a.invalid(
+                    "_fit_X_indices",
+                    format!("has {} entries for {nnz} stored values", indices.len()),
+                ));
+            }
+            if let Some(&bad) = indices.iter().find(|&&j| j < 0 || j as u64 >= p) {
+                return Err(a.invalid(
+                    "_fit_X_indices",
+                    format!("holds column {bad}; columns must be below n_features_in = {p}"),
+                ));
+            }
+            indptr.len() as u64 - 1
+        }
+        _ => {
+            return Err(FormatError::InvalidField {
+                field: "arrays".into(),
+                reason: "a neighbours model stores _fit_X either dense (_fit_X) or as CSR \
+                         (_fit_X_data, _fit_X_indices, _fit_X_indptr), exactly one of the two"
+                    .into(),
+            })
+        }
+    };
+    if n == 0 {
+        return Err(a.invalid("_fit_X", "has no samples; a fitted model has some".into()));
+    }
+    match h.attrs.get("n_samples_fit_").and_then(|v| v.as_u64()) {
+        Some(m) if m == n => {}
+        other => {
+            return Err(FormatError::InvalidField {
+                field: "attrs.n_samples_fit_".into(),
+                reason: format!("{other:?}; must equal the {n} stored training samples"),
+            })
+        }
+    }
+    if h.kind == "neighbors.NearestNeighbors" {
+        return Ok(());
+    }
+    let y = a.require("_y")?;
+    if y.shape.is_empty() || y.shape.len() > 2 || y.shape[0] != n {
+        return Err(a.invalid(
+            "_y",
+            format!(
+                "shape is {:?}, expected ({n},) or ({n}, n_outputs)",
+                y.shape
+            ),
+        ));
+    }
+    if h.kind == "neighbors.KNeighborsClassifier" {
+        if y.dtype != DType::Int64 {
+            return Err(a.invalid(
+                "_y",
+                format!("dtype is {}, expected int64 class numbers", y.dtype.name()),
+            ));
+        }
+        let codes: Vec<i64> = y
+            .data
+            .chunks_exact(8)
+            .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+            .collect();
+        if let Some(&bad) = codes.iter().find(|&&c| c < 0) {
+            return Err(a.invalid("_y", format!("holds {bad}; class numbers are >= 0")));
+        }
+        if let Some(classes) = a.get("classes_") {
+            if y.shape.len() != 1 || classes.shape.len() != 1 {
+                return Err(a.invalid(
+                    "classes_",
+                    "a classes_ array is stored for one output only".into(),
+                ));
+            }
+            let k = classes.shape[0] as i64;
+            if let Some(&bad) = codes.iter().find(|&&c| c >= k) {
+                return Err(a.invalid(
+                    "_y",
+                    format!("holds class number {bad}; there are {k} classes"),
+                ));
+            }
+        } else if !h.attrs.contains_key("_classes_list") {
+            return Err(a.invalid(
+                "classes_",
+                "is missing (and no _classes_list attribute holds the labels)".into(),
+            ));
+        }
+    }
+    Ok(())
+}

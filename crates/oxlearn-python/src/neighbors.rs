@@ -1,0 +1,195 @@
+//! Bindings of `oxlearn_core::neighbors`: an index object that answers
+//! k-nearest and radius queries and predicts by vote or mean.
+
+use crate::arrays::{mat_ref, slice, with_threads};
+use crate::error::core_err;
+use numpy::{Element, IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2};
+use oxlearn_core::neighbors::{
+    vote, weighted_mean, Algorithm, IndexParams, KNeighbors, Metric, NeighborIndex, Weights,
+};
+use oxlearn_core::Real;
+use pyo3::prelude::*;
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<KnnIndex>()?;
+    m.add_function(wrap_pyfunction!(build_neighbor_index, m)?)?;
+    Ok(())
+}
+
+/// Fitted points indexed for exact neighbour queries (not pickled: it is
+/// rebuilt from the training data).
+#[pyclass(frozen, module = "oxlearn._core")]
+pub struct KnnIndex {
+    inner: NeighborIndex,
+}
+
+type Arr<'py, T> = Bound<'py, PyArray1<T>>;
+
+/// Indexes the rows of `x` (float32/float64) for queries with `metric`
+/// (`p`: the Minkowski order); `algorithm` is scikit-learn's name.
+#[pyfunction]
+#[pyo3(signature = (x, metric, p, algorithm, leaf_size, n_threads))]
+fn build_neighbor_index(
+    x: &Bound<'_, PyAny>,
+    metric: &str,
+    p: Option<f64>,
+    algorithm: &str,
+    leaf_size: usize,
+    n_threads: Option<usize>,
+) -> PyResult<KnnIndex> {
+    fn go<T: Element + Real>(
+        x: PyReadonlyArray2<'_, T>,
+        py: Python<'_>,
+        metric: Metric,
+        params: IndexParams,
+        n_threads: Option<usize>,
+    ) -> PyResult<KnnIndex> {
+        let xv = mat_ref(&x);
+        let inner = py
+            .detach(|| with_threads(n_threads, || NeighborIndex::build(xv, metric, params)))?
+            .map_err(core_err)?;
+        Ok(KnnIndex { inner })
+    }
+    let py = x.py();
+    let metric = Metric::from_name(metric, p).map_err(core_err)?;
+    let params = IndexParams {
+        algorithm: Algorithm::from_name(algorithm).map_err(core_err)?,
+        leaf_size,
+    };
+    dispatch_float!(x, go(py, metric, params, n_threads))
+}
+
+impl KnnIndex {
+    fn knn(
+        &self,
+        x: &Bound<'_, PyAny>,
+        k: usize,
+        chunk_rows: usize,
+        n_threads: Option<usize>,
+    ) -> PyResult<KNeighbors> {
+        fn go<T: Element + Real>(
+            x: PyReadonlyArray2<'_, T>,
+            index: &NeighborIndex,
+            k: usize,
+            chunk_rows: usize,
+            n_threads: Option<usize>,
+        ) -> PyResult<KNeighbors> {
+            let xv = mat_ref(&x);
+            x.py()
+                .detach(|| with_threads(n_threads, || index.kneighbors(xv, k, chunk_rows)))?
+                .map_err(core_err)
+        }
+        dispatch_float!(x, go(&self.inner, k, chunk_rows, n_threads))
+    }
+}
+
+#[pymethods]
+impl KnnIndex {
+    /// Whether queries use the kd-tree (else brute force).
+    fn uses_tree(&self) -> bool {
+        self.inner.uses_tree()
+    }
+
+    /// The `k` nearest fitted points of each row of `x`: flat
+    /// `(distances float64, indices int64)`, `n_queries × k` row-major.
+    #[pyo3(signature = (x, k, chunk_rows, n_threads))]
+    fn kneighbors<'py>(
+        &self,
+        x: &Bound<'py, PyAny>,
+        k: usize,
+        chunk_rows: usize,
+        n_threads: Option<usize>,
+    ) -> PyResult<(Arr<'py, f64>, Arr<'py, i64>)> {
+        let py = x.py();
+        let nb = self.knn(x, k, chunk_rows, n_threads)?;
+        let idx: Vec<i64> = nb.indices.iter().map(|&i| i as i64).collect();
+        Ok((nb.distances.into_pyarray(py), idx.into_pyarray(py)))
+    }
+
+    /// Class probabilities (flat, `n_queries × n_classes`) from the `k`
+    /// nearest neighbours; `y` holds each fitted point's class number.
+    #[pyo3(signature = (x, k, y, n_classes, weights, chunk_rows, n_threads))]
+    #[allow(clippy::too_many_arguments)]
+    fn classify<'py>(
+        &self,
+        x: &Bound<'py, PyAny>,
+        k: usize,
+        y: PyReadonlyArray1<'py, i64>,
+        n_classes: usize,
+        weights: &str,
+        chunk_rows: usize,
+        n_threads: Option<usize>,
+    ) -> PyResult<Arr<'py, f64>> {
+        let py = x.py();
+        let w = Weights::from_name(weights).map_err(core_err)?;
+        let y = slice(&y, "y")?;
+        let nb = self.knn(x, k, chunk_rows, n_threads)?;
+        let out = py
+            .detach(|| with_threads(n_threads, || vote(&nb, y, n_classes, w)))?
+            .map_err(core_err)?;
+        Ok(out.into_pyarray(py))
+    }
+
+    /// The (weighted) mean target (flat, `n_queries × n_outputs`) of the `k`
+    /// nearest neighbours; `y` is `n_fit × n_outputs`, C-ordered.
+    #[pyo3(signature = (x, k, y, weights, chunk_rows, n_threads))]
+    fn regress<'py>(
+        &self,
+        x: &Bound<'py, PyAny>,
+        k: usize,
+        y: PyReadonlyArray2<'py, f64>,
+        weights: &str,
+        chunk_rows: usize,
+        n_threads: Option<usize>,
+    ) -> PyResult<Arr<'py, f64>> {
+        let py = x.py();
+        let w = Weights::from_name(weights).map_err(core_err)?;
+        let n_out = y.as_array().ncols();
+        let ys = y.as_slice().map_err(|_| {
+            pyo3::exceptions::PyValueError::new_err("y must be a C-contiguous 2-D array")
+        })?;
+        let nb = self.knn(x, k, chunk_rows, n_threads)?;
+        let out = py
+            .detach(|| with_threads(n_threads, || weighted_mean(&nb, ys, n_out, w)))?
+            .map_err(core_err)?;
+        Ok(out.into_pyarray(py))
+    }
+
+    /// The fitted points within `radius` of each row of `x`:
+    /// `(offsets, indices, distances)` (flat lists, indices increasing).
+    #[pyo3(signature = (x, radius, chunk_rows, n_threads))]
+    fn radius_neighbors<'py>(
+        &self,
+        x: &Bound<'py, PyAny>,
+        radius: f64,
+        chunk_rows: usize,
+        n_threads: Option<usize>,
+    ) -> PyResult<(Arr<'py, i64>, Arr<'py, i64>, Arr<'py, f64>)> {
+        type Out = (Vec<i64>, Vec<i64>, Vec<f64>);
+        fn go<T: Element + Real>(
+            x: PyReadonlyArray2<'_, T>,
+            index: &NeighborIndex,
+            radius: f64,
+            chunk_rows: usize,
+            n_threads: Option<usize>,
+        ) -> PyResult<Out> {
+            let xv = mat_ref(&x);
+            x.py()
+                .detach(|| {
+                    with_threads(n_threads, || {
+                        let nb = index.radius_neighbors(xv, radius, chunk_rows)?;
+                        let dist = index.distances_of(xv, &nb)?;
+                        Ok((
+                            nb.offsets.iter().map(|&o| o as i64).collect(),
+                            nb.indices.iter().map(|&i| i as i64).collect(),
+                            dist,
+                        ))
+                    })
+                })?
+                .map_err(core_err)
+        }
+        let py = x.py();
+        let (o, i, d) = dispatch_float!(x, go(&self.inner, radius, chunk_rows, n_threads))?;
+        Ok((o.into_pyarray(py), i.into_pyarray(py), d.into_pyarray(py)))
+    }
+}
