@@ -11,6 +11,7 @@
 // Tests may unwrap: a panic there is a test failure with a backtrace.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod cluster;
 pub mod covariance;
 pub mod error;
 pub mod linalg;
