@@ -4,7 +4,7 @@ Estimators subclass their scikit-learn counterparts and keep their API and
 fitted attributes; :func:`patch_sklearn` swaps them into ``sklearn.*``.
 """
 
-from oxlearn import covariance, exceptions, linear_model
+from oxlearn import cluster, covariance, exceptions, linear_model
 from oxlearn._config import config_context, get_config, set_config
 from oxlearn._core import __version__
 from oxlearn._io import from_sklearn, load, save
@@ -12,6 +12,7 @@ from oxlearn._patch import get_patch_names, patch_sklearn, sklearn_is_patched, u
 
 __all__ = [
     "__version__",
+    "cluster",
     "config_context",
     "covariance",
     "exceptions",

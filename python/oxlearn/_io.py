@@ -18,6 +18,7 @@ from oxlearn import _core, _persistence
 
 def _registry():
     """``{kind: class}``: the only classes ``load`` ever builds."""
+    from oxlearn.cluster import KMeans
     from oxlearn.covariance import EmpiricalCovariance, IncrementalEmpiricalCovariance
     from oxlearn.linear_model import (
         IncrementalLinearRegression,
@@ -27,7 +28,7 @@ def _registry():
     )
 
     classes = (LinearRegression, Ridge, IncrementalLinearRegression, IncrementalRidge,
-               EmpiricalCovariance, IncrementalEmpiricalCovariance)
+               EmpiricalCovariance, IncrementalEmpiricalCovariance, KMeans)
     return {cls._oxlearn_kind: cls for cls in classes}
 
 
@@ -103,6 +104,7 @@ def to_sklearn(model):
     _copy_fitted(model, est)
     for name in ("n_samples_seen_", "batch_size_"):
         est.__dict__.pop(name, None)
+    est.__dict__.update(model._sklearn_private_state())
     return est
 
 

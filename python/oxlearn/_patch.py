@@ -15,6 +15,7 @@ _PATCHABLE = {
         "oxlearn.linear_model", ("sklearn.linear_model", "sklearn.linear_model._base")
     ),
     "Ridge": ("oxlearn.linear_model", ("sklearn.linear_model", "sklearn.linear_model._ridge")),
+    "KMeans": ("oxlearn.cluster", ("sklearn.cluster", "sklearn.cluster._kmeans")),
     "EmpiricalCovariance": (
         "oxlearn.covariance", ("sklearn.covariance", "sklearn.covariance._empirical_covariance")
     ),

@@ -109,6 +109,11 @@ class OxlearnEstimatorMixin:
 
         return to_sklearn(self)
 
+    def _sklearn_private_state(self):
+        """Private attributes the stock estimator needs after :meth:`to_sklearn`
+        (fitted state that scikit-learn keeps outside its public attributes)."""
+        return {}
+
     def _verify_pending(self):
         """Verify the array checksums of a model loaded with ``mmap=True``.
 

@@ -3,6 +3,7 @@
 
 use crate::npy::Matrix;
 use faer::MatRef;
+use oxlearn_core::cluster::predict_kmeans;
 use oxlearn_core::linear_model::predict_linear;
 use oxlearn_format::{open_checked, parse_file, ArrayView, DType, FormatError, Runtime};
 
@@ -20,6 +21,9 @@ enum Kind {
         t: usize,
         one_dim: bool,
     },
+    /// Nearest of the k×p `centers` (float64; exact for float32 models):
+    /// integer labels, as `KMeans.predict`.
+    KMeans { centers: Vec<f64>, k: usize },
 }
 
 fn floats(a: &ArrayView<'_>) -> Vec<f64> {
@@ -51,7 +55,9 @@ impl Model {
             kind: header.kind.clone(),
             writer: header.oxlearn_version.clone(),
             reader: env!("CARGO_PKG_VERSION").into(),
-            known: "fitted linear models (the binary predicts; this kind has no predict)".into(),
+            known:
+                "fitted linear models and KMeans (the binary predicts; this kind has no predict)"
+                    .into(),
         };
         if !header.fitted {
             return Err("the model is not fitted: there is nothing to predict with".into());
@@ -82,6 +88,13 @@ impl Model {
                     one_dim,
                 }
             }
+            Some("cluster") if header.kind == "cluster.KMeans" => {
+                let c = get("cluster_centers_").ok_or_else(|| unsupported().to_string())?;
+                Kind::KMeans {
+                    centers: floats(c),
+                    k: c.shape.first().copied().unwrap_or(0) as usize,
+                }
+            }
             _ => return Err(unsupported().to_string()),
         };
         Ok((
@@ -94,17 +107,21 @@ impl Model {
     /// Python's `predict`: the computation dtype is float64 unless both the
     /// input and the model are float32.
     pub fn predict(&self, x: &Matrix) -> Result<Matrix, String> {
-        let Kind::Linear {
-            coef,
-            coef_f32,
-            intercept,
-            t,
-            one_dim,
-        } = &self.kind;
-        let p = coef.len() / t.max(&1);
         let (rows, cols) = match x {
             Matrix::F64 { rows, cols, .. } | Matrix::F32 { rows, cols, .. } => (*rows, *cols),
+            Matrix::I32 { .. } => return Err("X must hold floating-point values".into()),
         };
+        let (coef, coef_f32, intercept, t, one_dim) = match &self.kind {
+            Kind::Linear {
+                coef,
+                coef_f32,
+                intercept,
+                t,
+                one_dim,
+            } => (coef, coef_f32, intercept, t, one_dim),
+            Kind::KMeans { centers, k } => return predict_labels(x, centers, *k, rows, cols),
+        };
+        let p = coef.len() / t.max(&1);
         if cols != p {
             return Err(format!(
                 "X has {cols} features, but the model expects {p} (n_features_in_)"
@@ -131,6 +148,7 @@ impl Model {
                 let xd: Vec<f64> = match x {
                     Matrix::F64 { data, .. } => data.clone(),
                     Matrix::F32 { data, .. } => data.iter().map(|&v| v as f64).collect(),
+                    Matrix::I32 { data, .. } => data.iter().map(|&v| v as f64).collect(),
                 };
                 let mut out = vec![0f64; rows * t];
                 let xm = MatRef::from_row_major_slice(&xd, rows, cols);
@@ -151,4 +169,45 @@ impl Model {
             }
         }
     }
+}
+
+/// `KMeans.predict`: the same core function as Python's, on the same values
+/// (float32 input is widened exactly), so the labels are identical.
+fn predict_labels(
+    x: &Matrix,
+    centers: &[f64],
+    k: usize,
+    rows: usize,
+    cols: usize,
+) -> Result<Matrix, String> {
+    let p = centers.len() / k.max(1);
+    if cols != p {
+        return Err(format!(
+            "X has {cols} features, but the model expects {p} (n_features_in_)"
+        ));
+    }
+    let c = MatRef::from_row_major_slice(centers, k, p);
+    let mut out = vec![0i32; rows];
+    let res = match x {
+        Matrix::F64 { data, .. } => predict_kmeans(
+            MatRef::from_row_major_slice(data, rows, cols),
+            c,
+            0,
+            &mut out,
+        ),
+        Matrix::F32 { data, .. } => predict_kmeans(
+            MatRef::from_row_major_slice(data, rows, cols),
+            c,
+            0,
+            &mut out,
+        ),
+        Matrix::I32 { .. } => return Err("X must hold floating-point values".into()),
+    };
+    res.map_err(|e| e.to_string())?;
+    Ok(Matrix::I32 {
+        rows,
+        cols: 1,
+        data: out,
+        one_dim: true,
+    })
 }

@@ -20,6 +20,13 @@ pub enum Matrix {
         data: Vec<f32>,
         one_dim: bool,
     },
+    /// int32 values (cluster labels); written, never read.
+    I32 {
+        rows: usize,
+        cols: usize,
+        data: Vec<i32>,
+        one_dim: bool,
+    },
 }
 
 /// Why an array file could not be read.
@@ -169,6 +176,12 @@ pub fn write_npy(m: &Matrix) -> Vec<u8> {
             one_dim,
             ..
         } => ("<f4", *rows, *cols, *one_dim),
+        Matrix::I32 {
+            rows,
+            cols,
+            one_dim,
+            ..
+        } => ("<i4", *rows, *cols, *one_dim),
     };
     let shape = if one_dim {
         format!("({rows},)")
@@ -188,6 +201,9 @@ pub fn write_npy(m: &Matrix) -> Vec<u8> {
             .iter()
             .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
         Matrix::F32 { data, .. } => data
+            .iter()
+            .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
+        Matrix::I32 { data, .. } => data
             .iter()
             .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
     }
@@ -250,6 +266,7 @@ pub fn write_csv(m: &Matrix) -> String {
     match m {
         Matrix::F64 { data, cols, .. } => rows(data, *cols),
         Matrix::F32 { data, cols, .. } => rows(data, *cols),
+        Matrix::I32 { data, cols, .. } => rows(data, *cols),
     }
 }
 
@@ -276,6 +293,25 @@ mod tests {
             bad[pos] = bad[pos].wrapping_add(1);
             let _ = read_npy(&bad); // must not panic
         }
+    }
+
+    #[test]
+    fn int_labels_write_as_npy_and_csv() {
+        let m = Matrix::I32 {
+            rows: 3,
+            cols: 1,
+            data: vec![2, 0, -1],
+            one_dim: true,
+        };
+        let bytes = write_npy(&m);
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(text.contains("'descr': '<i4'") && text.contains("'shape': (3,)"));
+        assert_eq!(
+            &bytes[bytes.len() - 12..],
+            &[2, 0, 0, 0, 0, 0, 0, 0, 255, 255, 255, 255]
+        );
+        assert_eq!((bytes.len()) % 64, 12);
+        assert_eq!(write_csv(&m), "2\n0\n-1\n");
     }
 
     #[test]

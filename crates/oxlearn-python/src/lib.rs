@@ -16,6 +16,7 @@ macro_rules! dispatch_float {
 }
 
 mod arrays;
+mod cluster;
 mod covariance;
 mod error;
 mod format;
@@ -30,6 +31,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     error::register(m)?;
     linear_model::register(m)?;
     covariance::register(m)?;
+    cluster::register(m)?;
     format::register(m)?;
     Ok(())
 }

@@ -22,11 +22,6 @@ use rayon::prelude::*;
 use std::cell::RefCell;
 use std::ops::Range;
 
-/// Centres per register block of the distance kernels.
-const KB: usize = 8;
-/// Rows per register block of the distance kernels.
-const RB: usize = 4;
-
 /// Default rows per chunk for `n_cols` columns: about 256 KiB of `f64`, so a
 /// chunk and its distances stay in the core's L2 cache.
 pub fn auto_chunk_rows(n_cols: usize) -> usize {
@@ -95,22 +90,39 @@ impl<T: Real> Data<'_, T> {
         self.w.map_or(1.0, |w| w[i].to_f64())
     }
 
+    fn weights(&self, rows: Range<usize>) -> Vec<f64> {
+        rows.map(|i| self.weight(i)).collect()
+    }
+
     /// Row `i` as `f64`.
     fn row(&self, i: usize) -> Vec<f64> {
         (0..self.p()).map(|j| self.x[(i, j)].to_f64()).collect()
     }
 
-    /// Copies rows `rows` into `buf` (row-major `x − shift`), failing on NaN
-    /// or infinity.
-    fn load(&self, rows: Range<usize>, shift: &[f64], buf: &mut Vec<f64>) -> Result<()> {
-        let start = rows.start;
-        if load_rows(self.x, rows.clone(), shift, buf) {
-            return Ok(());
+    /// Rows `rows` as row-major `f64`: `X` itself when it is `f64` with
+    /// contiguous rows (no copy), else a converted copy in `buf`.
+    fn rows<'s>(&'s self, rows: Range<usize>, buf: &'s mut Vec<f64>) -> &'s [f64] {
+        let (m, p) = (rows.len(), self.p());
+        let xs = self.x.subrows(rows.start, m);
+        if m > 0 && xs.col_stride() == 1 && (m == 1 || xs.row_stride() == p as isize) {
+            // SAFETY: with unit column stride and row stride p, the m rows
+            // are m·p consecutive initialised elements of X, which outlives
+            // `self`.
+            let s: &[T] = unsafe { std::slice::from_raw_parts(xs.as_ptr(), m * p) };
+            if let Some(f) = T::as_f64_slice(s) {
+                return f;
+            }
         }
-        let sub = self.x.subrows(start, rows.len());
-        Err(first_non_finite(sub, "X", start).unwrap_or(Error::NumericalFailure(
-            "values of X overflowed when centred".into(),
-        )))
+        convert_rows(xs, buf);
+        &buf[..m * p]
+    }
+
+    /// Fails with the first NaN or infinity of rows `rows`, if any.
+    fn check_finite(&self, rows: Range<usize>) -> Result<()> {
+        match first_non_finite(self.x.subrows(rows.start, rows.len()), "X", rows.start) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 }
 
@@ -127,6 +139,15 @@ fn with_scratch<R>(f: impl FnOnce(&mut Vec<f64>, &mut Vec<f64>) -> R) -> R {
         s.replace((a, b));
         r
     })
+}
+
+/// Grows `v` to at least `len` elements (contents unspecified) and returns
+/// its first `len`: every element is written before it is read.
+fn scratch(v: &mut Vec<f64>, len: usize) -> &mut [f64] {
+    if v.len() < len {
+        v.resize(len, 0.0);
+    }
+    &mut v[..len]
 }
 
 /// Runs `map` on every chunk in parallel, with that chunk's rows of `out`
@@ -158,70 +179,54 @@ fn chunk_pass<E: Send, R: Send, A>(
 }
 
 crate::simd::multiversion! {
-    /// Copies rows `rows` of `x` into `buf` as row-major `f64` `x − shift`.
-    /// Returns false when a value is NaN or infinite (or the shift overflows).
-    fn load_rows<T: Real>(x: MatRef<'_, T>, rows: Range<usize>, shift: &[f64], buf: &mut Vec<f64>) -> bool
-    => load_rows_portable
+    /// Copies `x` into `buf` as row-major `f64` (`buf` grows to fit).
+    fn convert_rows<T: Real>(x: MatRef<'_, T>, buf: &mut Vec<f64>) -> ()
+    => convert_rows_portable
 }
 
 #[inline(always)]
-fn load_rows_portable<T: Real>(
-    x: MatRef<'_, T>,
-    rows: Range<usize>,
-    shift: &[f64],
-    buf: &mut Vec<f64>,
-) -> bool {
-    let (m, p) = (rows.len(), x.ncols());
-    let xs = x.subrows(rows.start, m);
-    buf.clear();
-    buf.resize(m * p, 0.0);
-    // 0 · v is NaN exactly when v is NaN or infinite: a vectorisable check.
-    let mut guard = 0.0f64;
-    if xs.col_stride() == 1 || (xs.row_stride().unsigned_abs() > xs.col_stride().unsigned_abs()) {
-        for (i, out) in buf.chunks_exact_mut(p.max(1)).enumerate().take(m) {
-            let row = xs.row(i);
-            if let Some(r) = row.try_as_row_major() {
-                for ((o, &v), &s) in out.iter_mut().zip(r.as_slice()).zip(shift) {
-                    let d = v.to_f64() - s;
-                    guard += d * 0.0;
-                    *o = d;
+fn convert_rows_portable<T: Real>(x: MatRef<'_, T>, buf: &mut Vec<f64>) {
+    let (m, p) = x.shape();
+    let out = scratch(buf, m * p);
+    if x.col_stride() == 1 || (x.row_stride().unsigned_abs() > x.col_stride().unsigned_abs()) {
+        for (i, o) in out.chunks_exact_mut(p.max(1)).enumerate().take(m) {
+            let row = x.row(i);
+            match row.try_as_row_major() {
+                Some(r) => {
+                    for (o, &v) in o.iter_mut().zip(r.as_slice()) {
+                        *o = v.to_f64();
+                    }
                 }
-            } else {
-                for (j, o) in out.iter_mut().enumerate() {
-                    let d = row[j].to_f64() - shift[j];
-                    guard += d * 0.0;
-                    *o = d;
+                None => {
+                    for (j, o) in o.iter_mut().enumerate() {
+                        *o = row[j].to_f64();
+                    }
                 }
             }
         }
     } else {
         for j in 0..p {
-            let col = xs.col(j);
-            let s = shift[j];
+            let col = x.col(j);
             match col.try_as_col_major() {
                 Some(c) => {
                     for (i, &v) in c.as_slice().iter().enumerate() {
-                        let d = v.to_f64() - s;
-                        guard += d * 0.0;
-                        buf[i * p + j] = d;
+                        out[i * p + j] = v.to_f64();
                     }
                 }
                 None => {
                     for i in 0..m {
-                        let d = col[i].to_f64() - s;
-                        guard += d * 0.0;
-                        buf[i * p + j] = d;
+                        out[i * p + j] = col[i].to_f64();
                     }
                 }
             }
         }
     }
-    guard == 0.0
 }
 
 /// Points laid out for the distance kernels: transposed (p × kpad) and
-/// padded to a multiple of [`KB`] points.
+/// padded to a multiple of the register block (4 points for up to 4, else 8).
 struct Panel {
+    block: usize,
     kpad: usize,
     p: usize,
     /// p × kpad, point `j`'s coordinate `f` at `f * kpad + j`; padding is 0.
@@ -233,7 +238,8 @@ struct Panel {
 impl Panel {
     /// `c` is k×p row-major.
     fn new(c: &[f64], k: usize, p: usize) -> Panel {
-        let kpad = k.div_ceil(KB).max(1) * KB;
+        let block = if k <= 4 { 4 } else { 8 };
+        let kpad = k.div_ceil(block).max(1) * block;
         let mut ct = vec![0.0; p * kpad];
         let mut norms = vec![f64::INFINITY; kpad];
         for j in 0..k {
@@ -243,28 +249,40 @@ impl Panel {
             }
             norms[j] = sq_norm(row);
         }
-        Panel { kpad, p, ct, norms }
+        Panel {
+            block,
+            kpad,
+            p,
+            ct,
+            norms,
+        }
     }
 }
 
-/// `Σ_f (a_f − b_f)²` in a fixed order: eight lanes, combined pairwise.
+/// `Σ_f ((x_f − s_f) − c_f)²` in a fixed order: eight lanes, combined
+/// pairwise.
 #[inline(always)]
-fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
+fn sq_dist(x: &[f64], s: &[f64], c: &[f64]) -> f64 {
     let mut acc = [0.0f64; 8];
-    let full = a.len() / 8 * 8;
-    for (ca, cb) in a[..full].chunks_exact(8).zip(b[..full].chunks_exact(8)) {
+    let full = x.len() / 8 * 8;
+    for ((cx, cs), cc) in x[..full]
+        .chunks_exact(8)
+        .zip(s[..full].chunks_exact(8))
+        .zip(c[..full].chunks_exact(8))
+    {
         for l in 0..8 {
-            let d = ca[l] - cb[l];
+            let d = (cx[l] - cs[l]) - cc[l];
             acc[l] += d * d;
         }
     }
-    for (l, (&x, &y)) in a[full..].iter().zip(&b[full..]).enumerate() {
-        let d = x - y;
+    for (l, ((&a, &b), &v)) in x[full..].iter().zip(&s[full..]).zip(&c[full..]).enumerate() {
+        let d = (a - b) - v;
         acc[l] += d * d;
     }
     ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
 }
 
+/// `Σ_f a_f²` in the same fixed order as [`sq_dist`].
 #[inline(always)]
 fn sq_norm(a: &[f64]) -> f64 {
     let mut acc = [0.0f64; 8];
@@ -281,30 +299,47 @@ fn sq_norm(a: &[f64]) -> f64 {
 }
 
 crate::simd::multiversion! {
-    /// For each row of `b` (r×p row-major): the nearest point of `panel` by
-    /// `‖c‖² − 2 x·c` (ties to the lowest index) into `labels`, and that
-    /// value into `best`.
-    fn nearest(b: &[f64], panel: &Panel, labels: &mut [i32], best: &mut [f64]) -> ()
+    /// For each row `x` of `b` (r×p row-major): the nearest point of `panel`
+    /// to `x − shift` by `‖c‖² − 2 (x − shift)·c` (ties to the lowest
+    /// index) into `labels`, and that value into `best`.
+    fn nearest(b: &[f64], shift: &[f64], panel: &Panel, labels: &mut [i32], best: &mut [f64]) -> ()
     => nearest_portable
 }
 
 #[inline(always)]
-fn nearest_portable(b: &[f64], panel: &Panel, labels: &mut [i32], best: &mut [f64]) {
+fn nearest_portable(b: &[f64], shift: &[f64], panel: &Panel, labels: &mut [i32], best: &mut [f64]) {
+    if panel.block == 4 {
+        nearest_blocks::<8, 4>(b, shift, panel, labels, best);
+    } else {
+        nearest_blocks::<4, 8>(b, shift, panel, labels, best);
+    }
+}
+
+#[inline(always)]
+fn nearest_blocks<const R: usize, const B: usize>(
+    b: &[f64],
+    shift: &[f64],
+    panel: &Panel,
+    labels: &mut [i32],
+    best: &mut [f64],
+) {
     let p = panel.p;
     let r = labels.len();
     let mut i = 0;
-    while i + RB <= r {
-        nearest_rows::<RB>(
-            &b[i * p..(i + RB) * p],
+    while i + R <= r {
+        nearest_rows::<R, B>(
+            &b[i * p..(i + R) * p],
+            shift,
             panel,
-            &mut labels[i..i + RB],
-            &mut best[i..i + RB],
+            &mut labels[i..i + R],
+            &mut best[i..i + R],
         );
-        i += RB;
+        i += R;
     }
     while i < r {
-        nearest_rows::<1>(
+        nearest_rows::<1, B>(
             &b[i * p..(i + 1) * p],
+            shift,
             panel,
             &mut labels[i..i + 1],
             &mut best[i..i + 1],
@@ -314,24 +349,31 @@ fn nearest_portable(b: &[f64], panel: &Panel, labels: &mut [i32], best: &mut [f6
 }
 
 #[inline(always)]
-fn nearest_rows<const R: usize>(b: &[f64], panel: &Panel, labels: &mut [i32], best: &mut [f64]) {
+fn nearest_rows<const R: usize, const B: usize>(
+    b: &[f64],
+    shift: &[f64],
+    panel: &Panel,
+    labels: &mut [i32],
+    best: &mut [f64],
+) {
     let (p, kpad) = (panel.p, panel.kpad);
     let mut bl = [0i32; R];
     let mut bd = [f64::INFINITY; R];
-    for jb in (0..kpad).step_by(KB) {
-        let mut acc = [[0.0f64; KB]; R];
+    for jb in (0..kpad).step_by(B) {
+        let mut acc = [[0.0f64; B]; R];
         for f in 0..p {
-            let c = &panel.ct[f * kpad + jb..f * kpad + jb + KB];
+            let c = &panel.ct[f * kpad + jb..f * kpad + jb + B];
+            let s = shift[f];
             for r in 0..R {
-                let xv = b[r * p + f];
-                for jj in 0..KB {
+                let xv = b[r * p + f] - s;
+                for jj in 0..B {
                     acc[r][jj] += xv * c[jj];
                 }
             }
         }
-        let norms = &panel.norms[jb..jb + KB];
+        let norms = &panel.norms[jb..jb + B];
         for r in 0..R {
-            for jj in 0..KB {
+            for jj in 0..B {
                 let d = norms[jj] - 2.0 * acc[r][jj];
                 if d < bd[r] {
                     bd[r] = d;
@@ -353,19 +395,28 @@ crate::simd::multiversion! {
 
 #[inline(always)]
 fn sq_dists_portable(b: &[f64], panel: &Panel, out: &mut [f64]) {
+    if panel.block == 4 {
+        sq_dists_blocks::<8, 4>(b, panel, out);
+    } else {
+        sq_dists_blocks::<4, 8>(b, panel, out);
+    }
+}
+
+#[inline(always)]
+fn sq_dists_blocks<const R: usize, const B: usize>(b: &[f64], panel: &Panel, out: &mut [f64]) {
     let (p, kpad) = (panel.p, panel.kpad);
     let r = out.len() / kpad;
     let mut i = 0;
-    while i + RB <= r {
-        sq_dists_rows::<RB>(
-            &b[i * p..(i + RB) * p],
+    while i + R <= r {
+        sq_dists_rows::<R, B>(
+            &b[i * p..(i + R) * p],
             panel,
-            &mut out[i * kpad..(i + RB) * kpad],
+            &mut out[i * kpad..(i + R) * kpad],
         );
-        i += RB;
+        i += R;
     }
     while i < r {
-        sq_dists_rows::<1>(
+        sq_dists_rows::<1, B>(
             &b[i * p..(i + 1) * p],
             panel,
             &mut out[i * kpad..(i + 1) * kpad],
@@ -375,36 +426,39 @@ fn sq_dists_portable(b: &[f64], panel: &Panel, out: &mut [f64]) {
 }
 
 #[inline(always)]
-fn sq_dists_rows<const R: usize>(b: &[f64], panel: &Panel, out: &mut [f64]) {
+fn sq_dists_rows<const R: usize, const B: usize>(b: &[f64], panel: &Panel, out: &mut [f64]) {
     let (p, kpad) = (panel.p, panel.kpad);
-    for jb in (0..kpad).step_by(KB) {
-        let mut acc = [[0.0f64; KB]; R];
+    for jb in (0..kpad).step_by(B) {
+        let mut acc = [[0.0f64; B]; R];
         for f in 0..p {
-            let c = &panel.ct[f * kpad + jb..f * kpad + jb + KB];
+            let c = &panel.ct[f * kpad + jb..f * kpad + jb + B];
             for r in 0..R {
                 let xv = b[r * p + f];
-                for jj in 0..KB {
+                for jj in 0..B {
                     let d = xv - c[jj];
                     acc[r][jj] += d * d;
                 }
             }
         }
         for r in 0..R {
-            out[r * kpad + jb..r * kpad + jb + KB].copy_from_slice(&acc[r]);
+            out[r * kpad + jb..r * kpad + jb + B].copy_from_slice(&acc[r]);
         }
     }
 }
 
 crate::simd::multiversion! {
-    /// Adds `w_i x_i` to row `labels[i]` of `sums` (k×p) and `w_i` to
-    /// `weights[labels[i]]`; returns `Σ w_i ‖x_i − c_{labels[i]}‖²`.
-    fn accumulate(b: &[f64], w: &[f64], labels: &[i32], centers: &[f64], sums: &mut [f64], weights: &mut [f64], update: bool) -> f64
+    /// With `x_i` row `i` of `b` minus `shift`: adds `w_i x_i` to row
+    /// `labels[i]` of `sums` (k×p) and `w_i` to `weights[labels[i]]` (with
+    /// `update`); returns `Σ w_i ‖x_i − c_{labels[i]}‖²`.
+    fn accumulate(b: &[f64], shift: &[f64], w: &[f64], labels: &[i32], centers: &[f64], sums: &mut [f64], weights: &mut [f64], update: bool) -> f64
     => accumulate_portable
 }
 
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn accumulate_portable(
     b: &[f64],
+    shift: &[f64],
     w: &[f64],
     labels: &[i32],
     centers: &[f64],
@@ -412,16 +466,16 @@ fn accumulate_portable(
     weights: &mut [f64],
     update: bool,
 ) -> f64 {
-    let p = centers.len() / weights.len().max(1);
+    let p = shift.len();
     let mut inertia = 0.0;
     for (i, (&l, &wi)) in labels.iter().zip(w).enumerate() {
         let l = l as usize;
         let x = &b[i * p..(i + 1) * p];
-        inertia += wi * sq_dist(x, &centers[l * p..(l + 1) * p]);
+        inertia += wi * sq_dist(x, shift, &centers[l * p..(l + 1) * p]);
         if update {
             weights[l] += wi;
-            for (s, &v) in sums[l * p..(l + 1) * p].iter_mut().zip(x) {
-                *s += v * wi;
+            for ((s, &v), &m) in sums[l * p..(l + 1) * p].iter_mut().zip(x).zip(shift) {
+                *s += (v - m) * wi;
             }
         }
     }
@@ -467,11 +521,11 @@ fn lloyd_pass<T: Real>(
         |rows, lab| {
             with_scratch(|buf, best| {
                 let m = rows.len();
-                let w: Vec<f64> = rows.clone().map(|i| data.weight(i)).collect();
-                data.load(rows, shift, buf)?;
-                best.resize(m, 0.0);
+                let w = data.weights(rows.clone());
+                let b = data.rows(rows, buf);
+                let best = scratch(best, m);
                 let mut new = vec![0i32; m];
-                nearest(buf, &panel, &mut new, best);
+                nearest(b, shift, &panel, &mut new, best);
                 let changed = new.iter().zip(lab.iter()).filter(|(a, b)| a != b).count();
                 lab.copy_from_slice(&new);
                 let mut part = PassPart {
@@ -481,7 +535,8 @@ fn lloyd_pass<T: Real>(
                     changed,
                 };
                 part.inertia = accumulate(
-                    buf,
+                    b,
+                    shift,
                     &w,
                     lab,
                     centers,
@@ -519,12 +574,13 @@ fn inertia_of<T: Real>(
         0.0,
         |rows| {
             with_scratch(|buf, _| {
-                let w: Vec<f64> = rows.clone().map(|i| data.weight(i)).collect();
+                let w = data.weights(rows.clone());
                 let lab = &labels[rows.clone()];
-                data.load(rows, shift, buf)?;
+                let b = data.rows(rows, buf);
                 let mut weights = vec![0.0; k];
                 Ok(accumulate(
-                    buf,
+                    b,
+                    shift,
                     &w,
                     lab,
                     centers,
@@ -566,10 +622,10 @@ fn relocate_empty<T: Real>(
         |rows, out| {
             with_scratch(|buf, _| {
                 let lab = &labels[rows.clone()];
-                data.load(rows, shift, buf)?;
+                let b = data.rows(rows, buf);
                 for (i, (o, &l)) in out.iter_mut().zip(lab).enumerate() {
                     let l = l as usize;
-                    *o = sq_dist(&buf[i * p..(i + 1) * p], &old[l * p..(l + 1) * p]);
+                    *o = sq_dist(&b[i * p..(i + 1) * p], shift, &old[l * p..(l + 1) * p]);
                 }
                 Ok(())
             })
@@ -738,7 +794,6 @@ fn plusplus<T: Real>(
         data.weight(i)
     });
     let mut ids = vec![first];
-    let no_shift = vec![0.0; p];
     // Slot `prev` of each row holds its squared distance to the nearest
     // chosen centre; the other slots the candidates' distances.
     let mut prev = 0usize;
@@ -774,10 +829,10 @@ fn plusplus<T: Real>(
             |rows, out| {
                 with_scratch(|buf, dist| {
                     let m = rows.len();
-                    let w: Vec<f64> = rows.clone().map(|i| data.weight(i)).collect();
-                    data.load(rows, &no_shift, buf)?;
-                    dist.resize(m * panel.kpad, 0.0);
-                    sq_dists(buf, &panel, dist);
+                    let w = data.weights(rows.clone());
+                    let b = data.rows(rows, buf);
+                    let dist = scratch(dist, m * panel.kpad);
+                    sq_dists(b, &panel, dist);
                     let mut part = vec![0.0f64; np];
                     for i in 0..m {
                         let d = &dist[i * panel.kpad..i * panel.kpad + np];
@@ -825,26 +880,33 @@ fn plusplus<T: Real>(
 /// unweighted), merged over chunks in order; fails on NaN or infinity.
 fn column_stats<T: Real>(data: &Data<'_, T>) -> Result<(Vec<f64>, f64)> {
     let p = data.p();
-    let zero = vec![0.0; p];
     let (count, mean, m2) = data.plan.map_fold(
         64,
         (0.0f64, vec![0.0; p], vec![0.0; p]),
         |rows| {
             with_scratch(|buf, _| {
                 let m = rows.len();
-                data.load(rows, &zero, buf)?;
+                let b = data.rows(rows.clone(), buf);
                 let mut mean = vec![0.0; p];
-                for row in buf.chunks_exact(p) {
+                for row in b.chunks_exact(p) {
                     for (a, &v) in mean.iter_mut().zip(row) {
                         *a += v;
                     }
+                }
+                // A NaN or infinity makes its column's sum non-finite.
+                if mean.iter().any(|v| !v.is_finite()) {
+                    data.check_finite(rows)?;
+                    return Err(Error::InvalidParameter {
+                        name: "X",
+                        reason: "its values are too large: a column sum overflows float64".into(),
+                    });
                 }
                 let inv = 1.0 / m as f64;
                 for a in &mut mean {
                     *a *= inv;
                 }
                 let mut m2 = vec![0.0; p];
-                for row in buf.chunks_exact(p) {
+                for row in b.chunks_exact(p) {
                     for ((a, &v), &mu) in m2.iter_mut().zip(row).zip(&mean) {
                         let d = v - mu;
                         *a += d * d;
@@ -1004,9 +1066,7 @@ pub fn fit_kmeans<T: Real>(
     for init in inits {
         let raw = match init {
             KMeansInit::Centers(c) => c.clone(),
-            KMeansInit::PlusPlus(d) => {
-                plusplus(&data, k, trials, d, &weight_totals, &mut scratch)?
-            }
+            KMeansInit::PlusPlus(d) => plusplus(&data, k, trials, d, &weight_totals, &mut scratch)?,
         };
         let mut start = raw;
         for row in start.chunks_exact_mut(p) {
@@ -1105,9 +1165,13 @@ pub fn predict_kmeans<T: Real>(
         (),
         |rows, lab| {
             with_scratch(|buf, best| {
-                best.resize(rows.len(), 0.0);
-                data.load(rows, &shift, buf)?;
-                nearest(buf, &panel, lab, best);
+                let best = scratch(best, rows.len());
+                let b = data.rows(rows.clone(), buf);
+                nearest(b, &shift, &panel, lab, best);
+                // NaN or infinity in a row leaves its best value non-finite.
+                if best.iter().any(|v| !v.is_finite()) {
+                    data.check_finite(rows)?;
+                }
                 Ok(())
             })
         },
@@ -1168,7 +1232,6 @@ pub fn transform_kmeans<T: Real>(
         w: None,
         plan: ChunkPlan::new(n, p, chunk),
     };
-    let zero = vec![0.0; p];
     chunk_pass(
         data.plan,
         out,
@@ -1178,9 +1241,12 @@ pub fn transform_kmeans<T: Real>(
         |rows, o| {
             with_scratch(|buf, dist| {
                 let m = rows.len();
-                data.load(rows, &zero, buf)?;
-                dist.resize(m * panel.kpad, 0.0);
-                sq_dists(buf, &panel, dist);
+                let b = data.rows(rows.clone(), buf);
+                let dist = scratch(dist, m * panel.kpad);
+                sq_dists(b, &panel, dist);
+                if dist.iter().any(|v| !v.is_finite()) {
+                    data.check_finite(rows)?;
+                }
                 for i in 0..m {
                     for j in 0..k {
                         o[i * k + j] = dist[i * panel.kpad + j].sqrt();
@@ -1239,14 +1305,18 @@ pub fn inertia_kmeans<T: Real>(
         |rows| {
             with_scratch(|buf, best| {
                 let m = rows.len();
-                let w: Vec<f64> = rows.clone().map(|i| data.weight(i)).collect();
-                data.load(rows, &shift, buf)?;
-                best.resize(m, 0.0);
+                let w = data.weights(rows.clone());
+                let b = data.rows(rows.clone(), buf);
+                let best = scratch(best, m);
                 let mut lab = vec![0i32; m];
-                nearest(buf, &panel, &mut lab, best);
+                nearest(b, &shift, &panel, &mut lab, best);
+                if best.iter().any(|v| !v.is_finite()) {
+                    data.check_finite(rows)?;
+                }
                 let mut weights = vec![0.0; k];
                 Ok(accumulate(
-                    buf,
+                    b,
+                    &shift,
                     &w,
                     &lab,
                     &centred,
@@ -1335,7 +1405,13 @@ mod tests {
         // Uniform noise of width 1: variance 1/12 per coordinate.
         assert!((fit.inertia / (n * p) as f64 - 1.0 / 12.0).abs() < 0.01);
         let mut pred = vec![0i32; n];
-        predict_kmeans(x, MatRef::from_row_major_slice(&fit.centers, k, p), 0, &mut pred).unwrap();
+        predict_kmeans(
+            x,
+            MatRef::from_row_major_slice(&fit.centers, k, p),
+            0,
+            &mut pred,
+        )
+        .unwrap();
         assert_eq!(pred, fit.labels);
     }
 
@@ -1347,7 +1423,10 @@ mod tests {
         let xt: Vec<f64> = (0..n * p).map(|e| xs[(e % n) * p + e / n]).collect();
         let xc = MatRef::from_column_major_slice(&xt, n, p);
         let pr = params(k);
-        let inits = [draws(k, pr.n_local_trials, 5), draws(k, pr.n_local_trials, 6)];
+        let inits = [
+            draws(k, pr.n_local_trials, 5),
+            draws(k, pr.n_local_trials, 6),
+        ];
         let run = |threads: usize, x: MatRef<'_, f64>| {
             rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
@@ -1443,10 +1522,20 @@ mod tests {
         let x64: Vec<f64> = x32.iter().map(|&v| v as f64).collect();
         let pr = params(k);
         let init = [draws(k, pr.n_local_trials, 1)];
-        let a = fit_kmeans(MatRef::from_row_major_slice(&x32, n, p), None::<&[f32]>, &init, &pr)
-            .unwrap();
-        let b = fit_kmeans(MatRef::from_row_major_slice(&x64, n, p), None::<&[f64]>, &init, &pr)
-            .unwrap();
+        let a = fit_kmeans(
+            MatRef::from_row_major_slice(&x32, n, p),
+            None::<&[f32]>,
+            &init,
+            &pr,
+        )
+        .unwrap();
+        let b = fit_kmeans(
+            MatRef::from_row_major_slice(&x64, n, p),
+            None::<&[f64]>,
+            &init,
+            &pr,
+        )
+        .unwrap();
         // Both compute in f64 from the same values.
         assert_eq!(a, b);
     }
@@ -1467,8 +1556,7 @@ mod tests {
         assert!(matches!(e, Error::ShapeMismatch { .. }), "{e}");
         let e = fit_kmeans(x, Some(&[0.0; 4][..]), &init, &pr).unwrap_err();
         assert!(e.to_string().contains("sample weights are zero"), "{e}");
-        let e = fit_kmeans(x, None::<&[f64]>, &[KMeansInit::PlusPlus(vec![0.5])], &pr)
-            .unwrap_err();
+        let e = fit_kmeans(x, None::<&[f64]>, &[KMeansInit::PlusPlus(vec![0.5])], &pr).unwrap_err();
         assert!(matches!(e, Error::ShapeMismatch { .. }), "{e}");
         let c = [0.0, 1.0];
         let mut out = vec![0i32; 4];
@@ -1507,7 +1595,7 @@ mod tests {
             let panel = Panel::new(&c, k, p);
             let mut lab = vec![0i32; m];
             let mut best = vec![0.0; m];
-            nearest(&b, &panel, &mut lab, &mut best);
+            nearest(&b, &vec![0.0; p], &panel, &mut lab, &mut best);
             let mut d = vec![0.0; m * panel.kpad];
             sq_dists(&b, &panel, &mut d);
             for i in 0..m {

@@ -173,7 +173,11 @@ fn copy_shifted_portable<'b, T: Real>(
 }
 
 /// Locates the first (row-major order) non-finite value of `src`.
-pub(crate) fn first_non_finite<T: Real>(src: MatRef<'_, T>, what: &'static str, row0: usize) -> Option<Error> {
+pub(crate) fn first_non_finite<T: Real>(
+    src: MatRef<'_, T>,
+    what: &'static str,
+    row0: usize,
+) -> Option<Error> {
     for i in 0..src.nrows() {
         for j in 0..src.ncols() {
             let v = src[(i, j)].to_f64();

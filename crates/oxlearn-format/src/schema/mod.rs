@@ -1,6 +1,7 @@
 //! The closed registry of model kinds and their schemas. A kind that is not
 //! listed here cannot be loaded: nothing is ever built from a name in a file.
 
+mod cluster;
 mod covariance;
 mod linear;
 
@@ -55,6 +56,7 @@ static REGISTRY: &[&Schema] = &[
     &linear::INCREMENTAL_RIDGE,
     &covariance::EMPIRICAL_COVARIANCE,
     &covariance::INCREMENTAL_EMPIRICAL_COVARIANCE,
+    &cluster::KMEANS,
 ];
 
 /// The schema of `kind`, if this build knows it.
