@@ -9,10 +9,14 @@
 //! the same uniform draws as scikit-learn's `_kmeans_plusplus`, so the same
 //! draws give the same seeds (up to rounding at sampling boundaries).
 //!
-//! Every pass runs over fixed row chunks in parallel and folds the chunks'
+//! The fit first copies the data once into row groups of [`LANES`] rows
+//! stored feature by feature ("tiles"), so every later pass streams through
+//! memory and its kernels work on eight rows at a time, one row per SIMD
+//! lane. Passes run over fixed row chunks in parallel and fold the chunks'
 //! partial sums in chunk order, in `f64`: the result is bit-identical for
-//! any number of threads. Distances use fixed-order kernels without fused
-//! multiply-add, so labels do not depend on the CPU's SIMD level either.
+//! any number of threads and any memory layout of the input. The kernels
+//! use no fused multiply-add and give every lane the same arithmetic, so
+//! labels do not depend on the CPU's SIMD level either.
 
 use crate::linalg::chunks::{check_weights, first_non_finite};
 use crate::linalg::ChunkPlan;
@@ -22,10 +26,25 @@ use rayon::prelude::*;
 use std::cell::RefCell;
 use std::ops::Range;
 
+/// Rows per tile: the kernels give each of eight rows its own SIMD lane.
+const LANES: usize = 8;
+/// Points per register block of the distance kernels.
+const J: usize = 4;
+
 /// Default rows per chunk for `n_cols` columns: about 256 KiB of `f64`, so a
-/// chunk and its distances stay in the core's L2 cache.
+/// chunk stays in the core's L2 cache while it is worked on.
 pub fn auto_chunk_rows(n_cols: usize) -> usize {
     ((1usize << 15) / n_cols.max(1)).clamp(256, 4096)
+}
+
+/// Rows per chunk: `chunk_rows` (0: automatic) rounded up to whole tiles.
+fn chunk_rows_for(chunk_rows: usize, p: usize) -> usize {
+    let c = if chunk_rows == 0 {
+        auto_chunk_rows(p)
+    } else {
+        chunk_rows
+    };
+    c.div_ceil(LANES) * LANES
 }
 
 /// How the centres of one run are initialised.
@@ -53,7 +72,8 @@ pub struct KMeansParams {
     pub tol: f64,
     /// Candidates per centre in k-means++ (scikit-learn: `2 + ⌊ln k⌋`).
     pub n_local_trials: usize,
-    /// Rows per chunk; 0 means [`auto_chunk_rows`].
+    /// Rows per chunk (rounded up to a multiple of 8); 0 means
+    /// [`auto_chunk_rows`].
     pub chunk_rows: usize,
 }
 
@@ -70,14 +90,27 @@ pub struct KMeansFit {
     pub n_iter: usize,
 }
 
-/// The data and its chunking.
+/// The data, its chunking and (during a fit) its tiles.
 struct Data<'a, T: Real> {
     x: MatRef<'a, T>,
     w: Option<&'a [T]>,
     plan: ChunkPlan,
+    /// Row group `g`'s feature `f` at `tiles[(g * p + f) * LANES..][..LANES]`
+    /// (zero beyond the last row); empty until built.
+    tiles: Vec<f64>,
 }
 
-impl<T: Real> Data<'_, T> {
+impl<'a, T: Real> Data<'a, T> {
+    fn new(x: MatRef<'a, T>, w: Option<&'a [T]>, chunk_rows: usize) -> Self {
+        let (n, p) = x.shape();
+        Data {
+            x,
+            w,
+            plan: ChunkPlan::new(n, p, chunk_rows_for(chunk_rows, p)),
+            tiles: Vec::new(),
+        }
+    }
+
     fn n(&self) -> usize {
         self.x.nrows()
     }
@@ -99,22 +132,10 @@ impl<T: Real> Data<'_, T> {
         (0..self.p()).map(|j| self.x[(i, j)].to_f64()).collect()
     }
 
-    /// Rows `rows` as row-major `f64`: `X` itself when it is `f64` with
-    /// contiguous rows (no copy), else a converted copy in `buf`.
-    fn rows<'s>(&'s self, rows: Range<usize>, buf: &'s mut Vec<f64>) -> &'s [f64] {
-        let (m, p) = (rows.len(), self.p());
-        let xs = self.x.subrows(rows.start, m);
-        if m > 0 && xs.col_stride() == 1 && (m == 1 || xs.row_stride() == p as isize) {
-            // SAFETY: with unit column stride and row stride p, the m rows
-            // are m·p consecutive initialised elements of X, which outlives
-            // `self`.
-            let s: &[T] = unsafe { std::slice::from_raw_parts(xs.as_ptr(), m * p) };
-            if let Some(f) = T::as_f64_slice(s) {
-                return f;
-            }
-        }
-        convert_rows(xs, buf);
-        &buf[..m * p]
+    /// The tiles of chunk rows `rows` (built by [`Data::build_tiles`]).
+    fn tiles_of(&self, rows: &Range<usize>) -> &[f64] {
+        let p = self.p();
+        &self.tiles[rows.start * p..rows.end.div_ceil(LANES) * LANES * p]
     }
 
     /// Fails with the first NaN or infinity of rows `rows`, if any.
@@ -124,35 +145,75 @@ impl<T: Real> Data<'_, T> {
             None => Ok(()),
         }
     }
+
+    /// Copies the data into tiles and returns the column means and the mean
+    /// of the column variances (numpy's `var`, unweighted), merged over
+    /// chunks in order. Fails on NaN or infinity.
+    fn build_tiles(&mut self) -> Result<(Vec<f64>, f64)> {
+        let (n, p) = (self.n(), self.p());
+        let mut tiles = vec![0.0f64; n.div_ceil(LANES) * LANES * p];
+        let this = &*self;
+        let (count, mean, m2) = chunk_pass(
+            this.plan,
+            &mut tiles,
+            p,
+            64,
+            (0.0f64, vec![0.0; p], vec![0.0; p]),
+            |rows, t| {
+                let m = rows.len();
+                fill_tiles(this.x.subrows(rows.start, m), t);
+                let (sum, m2) = tile_moments(t, m, p);
+                if sum.iter().any(|v| !v.is_finite()) || m2.iter().any(|v| !v.is_finite()) {
+                    // A NaN or infinity makes its column's sums non-finite.
+                    this.check_finite(rows)?;
+                    return Err(Error::InvalidParameter {
+                        name: "X",
+                        reason: "its values are too large: a column sum overflows float64".into(),
+                    });
+                }
+                let inv = 1.0 / m as f64;
+                Ok((
+                    m as f64,
+                    sum.iter().map(|s| s * inv).collect::<Vec<_>>(),
+                    m2,
+                ))
+            },
+            |(na, mut ma, mut sa), (nb, mb, sb): (f64, Vec<f64>, Vec<f64>)| {
+                // Chan, Golub & LeVeque's pairwise update.
+                let n = na + nb;
+                for j in 0..p {
+                    let delta = mb[j] - ma[j];
+                    ma[j] += delta * (nb / n);
+                    sa[j] += sb[j] + delta * delta * (na * nb / n);
+                }
+                (n, ma, sa)
+            },
+        )?;
+        self.tiles = tiles;
+        let var_mean = m2.iter().map(|v| v / count).sum::<f64>() / p as f64;
+        Ok((mean, var_mean))
+    }
 }
 
 thread_local! {
-    /// Per-thread scratch (rows, distances): a chunk-sized allocation per
-    /// chunk would cost page faults and zeroing on every pass.
-    static SCRATCH: RefCell<(Vec<f64>, Vec<f64>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    /// Per-thread scratch: a chunk-sized allocation per chunk would cost
+    /// page faults and zeroing on every pass.
+    static SCRATCH: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
 }
 
-fn with_scratch<R>(f: impl FnOnce(&mut Vec<f64>, &mut Vec<f64>) -> R) -> R {
+fn with_scratch<R>(f: impl FnOnce(&mut Vec<f64>) -> R) -> R {
     SCRATCH.with(|s| {
-        let (mut a, mut b) = s.take();
-        let r = f(&mut a, &mut b);
-        s.replace((a, b));
+        let mut a = s.take();
+        let r = f(&mut a);
+        s.replace(a);
         r
     })
 }
 
-/// Grows `v` to at least `len` elements (contents unspecified) and returns
-/// its first `len`: every element is written before it is read.
-fn scratch(v: &mut Vec<f64>, len: usize) -> &mut [f64] {
-    if v.len() < len {
-        v.resize(len, 0.0);
-    }
-    &mut v[..len]
-}
-
-/// Runs `map` on every chunk in parallel, with that chunk's rows of `out`
-/// (`width` elements per row), and folds the results in chunk order. At most
-/// `group` chunk results are alive at once.
+/// Runs `map` on every chunk in parallel, with that chunk's part of `out`
+/// (`width` elements per row; the last chunk gets the rest of `out`), and
+/// folds the results in chunk order. At most `group` chunk results are
+/// alive at once.
 fn chunk_pass<E: Send, R: Send, A>(
     plan: ChunkPlan,
     out: &mut [E],
@@ -178,44 +239,141 @@ fn chunk_pass<E: Send, R: Send, A>(
     Ok(acc)
 }
 
+/// Combines eight lane sums in a fixed order.
+#[inline(always)]
+fn lane_sum(a: &[f64; LANES]) -> f64 {
+    ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
+}
+
+/// Eight lanes of `f64`, one row per lane. Operations are plain element-wise
+/// loops that the compiler turns into one vector instruction (or two, or
+/// four, depending on the SIMD level): the same arithmetic in every lane.
+#[derive(Clone, Copy)]
+struct V8([f64; LANES]);
+
+impl V8 {
+    #[inline(always)]
+    fn zero() -> V8 {
+        V8([0.0; LANES])
+    }
+
+    #[inline(always)]
+    fn load(s: &[f64]) -> V8 {
+        let mut a = [0.0; LANES];
+        a.copy_from_slice(&s[..LANES]);
+        V8(a)
+    }
+
+    #[inline(always)]
+    fn sub_scalar(self, c: f64) -> V8 {
+        let mut a = self.0;
+        for v in &mut a {
+            *v -= c;
+        }
+        V8(a)
+    }
+
+    /// `self + x · c`, rounded after the product (no fused multiply-add).
+    #[inline(always)]
+    fn add_mul(self, x: V8, c: f64) -> V8 {
+        let mut a = self.0;
+        for l in 0..LANES {
+            a[l] += x.0[l] * c;
+        }
+        V8(a)
+    }
+
+    /// `self + (x − c)²`.
+    #[inline(always)]
+    fn add_sq_diff(self, x: V8, c: f64) -> V8 {
+        let mut a = self.0;
+        for l in 0..LANES {
+            let d = x.0[l] - c;
+            a[l] += d * d;
+        }
+        V8(a)
+    }
+}
+
 crate::simd::multiversion! {
-    /// Copies `x` into `buf` as row-major `f64` (`buf` grows to fit).
-    fn convert_rows<T: Real>(x: MatRef<'_, T>, buf: &mut Vec<f64>) -> ()
-    => convert_rows_portable
+    /// Copies the rows of `x` into `out` as tiles (see [`Data::tiles`]),
+    /// zero-padding the last row group.
+    fn fill_tiles<T: Real>(x: MatRef<'_, T>, out: &mut [f64]) -> ()
+    => fill_tiles_portable
 }
 
 #[inline(always)]
-fn convert_rows_portable<T: Real>(x: MatRef<'_, T>, buf: &mut Vec<f64>) {
+fn fill_tiles_portable<T: Real>(x: MatRef<'_, T>, out: &mut [f64]) {
     let (m, p) = x.shape();
-    let out = scratch(buf, m * p);
-    if x.col_stride() == 1 || (x.row_stride().unsigned_abs() > x.col_stride().unsigned_abs()) {
-        for (i, o) in out.chunks_exact_mut(p.max(1)).enumerate().take(m) {
-            let row = x.row(i);
-            match row.try_as_row_major() {
-                Some(r) => {
-                    for (o, &v) in o.iter_mut().zip(r.as_slice()) {
-                        *o = v.to_f64();
+    let groups = m.div_ceil(LANES);
+    if m % LANES != 0 {
+        out[(groups - 1) * LANES * p..groups * LANES * p].fill(0.0);
+    }
+    if x.row_stride() == 1 && x.col_stride() != 1 {
+        // Column-major: eight consecutive values of a column fill a lane row.
+        for f in 0..p {
+            let col = x.col(f);
+            for g in 0..groups {
+                let n = (m - g * LANES).min(LANES);
+                let t = &mut out[(g * p + f) * LANES..(g * p + f) * LANES + n];
+                match col.try_as_col_major() {
+                    Some(c) => {
+                        for (o, &v) in t.iter_mut().zip(&c.as_slice()[g * LANES..g * LANES + n]) {
+                            *o = v.to_f64();
+                        }
                     }
-                }
-                None => {
-                    for (j, o) in o.iter_mut().enumerate() {
-                        *o = row[j].to_f64();
+                    None => {
+                        for (l, o) in t.iter_mut().enumerate() {
+                            *o = col[g * LANES + l].to_f64();
+                        }
                     }
                 }
             }
         }
-    } else {
-        for j in 0..p {
-            let col = x.col(j);
-            match col.try_as_col_major() {
-                Some(c) => {
-                    for (i, &v) in c.as_slice().iter().enumerate() {
-                        out[i * p + j] = v.to_f64();
+        return;
+    }
+    let full = m / LANES;
+    let rows_of = |g: usize| -> Option<[&[T]; LANES]> {
+        let mut rows: [&[T]; LANES] = [&[]; LANES];
+        for (l, r) in rows.iter_mut().enumerate() {
+            *r = x.row(g * LANES + l).try_as_row_major()?.as_slice();
+        }
+        Some(rows)
+    };
+    for g in 0..groups {
+        let t = &mut out[g * p * LANES..(g + 1) * p * LANES];
+        match (g < full).then(|| rows_of(g)).flatten() {
+            // Eight contiguous rows: one lane row of the tile per feature.
+            Some(rows) => {
+                // 8×8 blocks transposed through registers (an element-wise
+                // loop is vectorised across features into slow scatters).
+                let fb_full = p / LANES * LANES;
+                for fb in (0..fb_full).step_by(LANES) {
+                    let mut blk = [[0.0f64; LANES]; LANES];
+                    for (b, r) in blk.iter_mut().zip(&rows) {
+                        for (v, &x) in b.iter_mut().zip(&r[fb..fb + LANES]) {
+                            *v = x.to_f64();
+                        }
+                    }
+                    let tb = &mut t[fb * LANES..(fb + LANES) * LANES];
+                    for (ff, tf) in tb.chunks_exact_mut(LANES).enumerate() {
+                        for l in 0..LANES {
+                            tf[l] = blk[l][ff];
+                        }
                     }
                 }
-                None => {
-                    for i in 0..m {
-                        out[i * p + j] = col[i].to_f64();
+                for f in fb_full..p {
+                    for l in 0..LANES {
+                        t[f * LANES + l] = rows[l][f].to_f64();
+                    }
+                }
+            }
+            None => {
+                let n = (m - g * LANES).min(LANES);
+                for l in 0..n {
+                    let row = x.row(g * LANES + l);
+                    for f in 0..p {
+                        t[f * LANES + l] = row[f].to_f64();
                     }
                 }
             }
@@ -223,241 +381,206 @@ fn convert_rows_portable<T: Real>(x: MatRef<'_, T>, buf: &mut Vec<f64>) {
     }
 }
 
-/// Points laid out for the distance kernels: transposed (p × kpad) and
-/// padded to a multiple of the register block (4 points for up to 4, else 8).
+crate::simd::multiversion! {
+    /// Column sums and sums of squared deviations from the column means of
+    /// the first `m` rows of `tiles`, in lanes combined in a fixed order.
+    fn tile_moments(tiles: &[f64], m: usize, p: usize) -> (Vec<f64>, Vec<f64>)
+    => tile_moments_portable
+}
+
+#[inline(always)]
+fn tile_moments_portable(tiles: &[f64], m: usize, p: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut sums = vec![[0.0f64; LANES]; p];
+    for g in tiles.chunks_exact(p * LANES) {
+        for (s, x) in sums.iter_mut().zip(g.chunks_exact(LANES)) {
+            for l in 0..LANES {
+                s[l] += x[l]; // padding is zero
+            }
+        }
+    }
+    let sum: Vec<f64> = sums.iter().map(lane_sum).collect();
+    let inv = 1.0 / m as f64;
+    let mut m2 = vec![[0.0f64; LANES]; p];
+    for (gi, g) in tiles.chunks_exact(p * LANES).enumerate() {
+        let n = (m - gi * LANES).min(LANES);
+        let mut valid = [0.0f64; LANES];
+        valid[..n].fill(1.0);
+        for ((s, x), &tot) in m2.iter_mut().zip(g.chunks_exact(LANES)).zip(&sum) {
+            let mu = tot * inv;
+            for l in 0..LANES {
+                let d = (x[l] - mu) * valid[l];
+                s[l] += d * d;
+            }
+        }
+    }
+    (sum, m2.iter().map(lane_sum).collect())
+}
+
+/// Points for the distance kernels: k×p row-major, with their squared norms.
 struct Panel {
-    block: usize,
-    kpad: usize,
+    k: usize,
     p: usize,
-    /// p × kpad, point `j`'s coordinate `f` at `f * kpad + j`; padding is 0.
-    ct: Vec<f64>,
-    /// ‖c_j‖² (padding: +∞, so a padding point is never nearest).
+    c: Vec<f64>,
     norms: Vec<f64>,
 }
 
 impl Panel {
     /// `c` is k×p row-major.
     fn new(c: &[f64], k: usize, p: usize) -> Panel {
-        let block = if k <= 4 { 4 } else { 8 };
-        let kpad = k.div_ceil(block).max(1) * block;
-        let mut ct = vec![0.0; p * kpad];
-        let mut norms = vec![f64::INFINITY; kpad];
-        for j in 0..k {
-            let row = &c[j * p..(j + 1) * p];
-            for (f, &v) in row.iter().enumerate() {
-                ct[f * kpad + j] = v;
-            }
-            norms[j] = sq_norm(row);
-        }
-        Panel {
-            block,
-            kpad,
-            p,
-            ct,
-            norms,
-        }
+        let c = c[..k * p].to_vec();
+        let norms = c.chunks_exact(p.max(1)).map(sq_norm).collect();
+        Panel { k, p, c, norms }
     }
 }
 
-/// `Σ_f ((x_f − s_f) − c_f)²` in a fixed order: eight lanes, combined
-/// pairwise.
-#[inline(always)]
-fn sq_dist(x: &[f64], s: &[f64], c: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 8];
-    let full = x.len() / 8 * 8;
-    for ((cx, cs), cc) in x[..full]
-        .chunks_exact(8)
-        .zip(s[..full].chunks_exact(8))
-        .zip(c[..full].chunks_exact(8))
-    {
-        for l in 0..8 {
-            let d = (cx[l] - cs[l]) - cc[l];
-            acc[l] += d * d;
-        }
-    }
-    for (l, ((&a, &b), &v)) in x[full..].iter().zip(&s[full..]).zip(&c[full..]).enumerate() {
-        let d = (a - b) - v;
-        acc[l] += d * d;
-    }
-    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
-}
-
-/// `Σ_f a_f²` in the same fixed order as [`sq_dist`].
-#[inline(always)]
+/// `Σ_f a_f²` in a fixed order: eight lanes, combined pairwise.
 fn sq_norm(a: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 8];
-    let full = a.len() / 8 * 8;
-    for ca in a[..full].chunks_exact(8) {
-        for l in 0..8 {
-            acc[l] += ca[l] * ca[l];
-        }
+    let mut acc = [0.0f64; LANES];
+    for (i, &x) in a.iter().enumerate() {
+        acc[i % LANES] += x * x;
     }
-    for (l, &x) in a[full..].iter().enumerate() {
-        acc[l] += x * x;
-    }
-    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+    lane_sum(&acc)
 }
 
 crate::simd::multiversion! {
-    /// For each row `x` of `b` (r×p row-major): the nearest point of `panel`
-    /// to `x − shift` by `‖c‖² − 2 (x − shift)·c` (ties to the lowest
-    /// index) into `labels`, and that value into `best`.
-    fn nearest(b: &[f64], shift: &[f64], panel: &Panel, labels: &mut [i32], best: &mut [f64]) -> ()
+    /// For each of the first `m` rows `x` of `tiles`: the nearest point of
+    /// `panel` to `x − shift` by `‖c‖² − 2 (x − shift)·c` (ties to the
+    /// lowest index) into `labels`, and that value into `best`.
+    fn nearest(tiles: &[f64], shift: &[f64], panel: &Panel, labels: &mut [i32], best: &mut [f64]) -> ()
     => nearest_portable
 }
 
 #[inline(always)]
-fn nearest_portable(b: &[f64], shift: &[f64], panel: &Panel, labels: &mut [i32], best: &mut [f64]) {
-    if panel.block == 4 {
-        nearest_blocks::<8, 4>(b, shift, panel, labels, best);
-    } else {
-        nearest_blocks::<4, 8>(b, shift, panel, labels, best);
-    }
-}
-
-#[inline(always)]
-fn nearest_blocks<const R: usize, const B: usize>(
-    b: &[f64],
+fn nearest_portable(
+    tiles: &[f64],
     shift: &[f64],
     panel: &Panel,
     labels: &mut [i32],
     best: &mut [f64],
+) {
+    let (k, p, m) = (panel.k, panel.p, labels.len());
+    if p == 0 {
+        return;
+    }
+    for (gi, t) in tiles.chunks_exact(p * LANES).enumerate() {
+        let g = gi * LANES;
+        if g >= m {
+            break;
+        }
+        let n = (m - g).min(LANES);
+        let mut bd = [f64::INFINITY; LANES];
+        let mut bl = [0i32; LANES];
+        let mut j = 0;
+        while j + J <= k {
+            nearest_block::<J>(t, shift, panel, j, &mut bd, &mut bl);
+            j += J;
+        }
+        while j < k {
+            nearest_block::<1>(t, shift, panel, j, &mut bd, &mut bl);
+            j += 1;
+        }
+        labels[g..g + n].copy_from_slice(&bl[..n]);
+        best[g..g + n].copy_from_slice(&bd[..n]);
+    }
+}
+
+#[inline(always)]
+fn nearest_block<const JB: usize>(
+    t: &[f64],
+    shift: &[f64],
+    panel: &Panel,
+    j0: usize,
+    bd: &mut [f64; LANES],
+    bl: &mut [i32; LANES],
 ) {
     let p = panel.p;
-    let r = labels.len();
-    let mut i = 0;
-    while i + R <= r {
-        nearest_rows::<R, B>(
-            &b[i * p..(i + R) * p],
-            shift,
-            panel,
-            &mut labels[i..i + R],
-            &mut best[i..i + R],
-        );
-        i += R;
-    }
-    while i < r {
-        nearest_rows::<1, B>(
-            &b[i * p..(i + 1) * p],
-            shift,
-            panel,
-            &mut labels[i..i + 1],
-            &mut best[i..i + 1],
-        );
-        i += 1;
-    }
-}
-
-#[inline(always)]
-fn nearest_rows<const R: usize, const B: usize>(
-    b: &[f64],
-    shift: &[f64],
-    panel: &Panel,
-    labels: &mut [i32],
-    best: &mut [f64],
-) {
-    let (p, kpad) = (panel.p, panel.kpad);
-    let mut bl = [0i32; R];
-    let mut bd = [f64::INFINITY; R];
-    for jb in (0..kpad).step_by(B) {
-        let mut acc = [[0.0f64; B]; R];
-        for f in 0..p {
-            let c = &panel.ct[f * kpad + jb..f * kpad + jb + B];
-            let s = shift[f];
-            for r in 0..R {
-                let xv = b[r * p + f] - s;
-                for jj in 0..B {
-                    acc[r][jj] += xv * c[jj];
-                }
-            }
+    let cs = &panel.c[j0 * p..(j0 + JB) * p];
+    let mut acc = [V8::zero(); JB];
+    for (f, (xv, &s)) in t.chunks_exact(LANES).zip(shift).enumerate() {
+        let x = V8::load(xv).sub_scalar(s);
+        for (jj, a) in acc.iter_mut().enumerate() {
+            *a = a.add_mul(x, cs[jj * p + f]);
         }
-        let norms = &panel.norms[jb..jb + B];
-        for r in 0..R {
-            for jj in 0..B {
-                let d = norms[jj] - 2.0 * acc[r][jj];
-                if d < bd[r] {
-                    bd[r] = d;
-                    bl[r] = (jb + jj) as i32;
-                }
+    }
+    for (jj, a) in acc.iter().enumerate() {
+        let nj = panel.norms[j0 + jj];
+        for l in 0..LANES {
+            let d = nj - 2.0 * a.0[l];
+            if d < bd[l] {
+                bd[l] = d;
+                bl[l] = (j0 + jj) as i32;
             }
         }
     }
-    labels.copy_from_slice(&bl);
-    best.copy_from_slice(&bd);
 }
 
 crate::simd::multiversion! {
-    /// Squared distances `Σ_f (x_f − c_f)²` of each row of `b` (r×p) to each
-    /// point of `panel`, into `out` (r × kpad, row-major).
-    fn sq_dists(b: &[f64], panel: &Panel, out: &mut [f64]) -> ()
+    /// Squared distances `Σ_f (x_f − c_f)²` of each of the first `m` rows of
+    /// `tiles` to each point of `panel`, into `out` (m×k, row-major).
+    fn sq_dists(tiles: &[f64], m: usize, panel: &Panel, out: &mut [f64]) -> ()
     => sq_dists_portable
 }
 
 #[inline(always)]
-fn sq_dists_portable(b: &[f64], panel: &Panel, out: &mut [f64]) {
-    if panel.block == 4 {
-        sq_dists_blocks::<8, 4>(b, panel, out);
-    } else {
-        sq_dists_blocks::<4, 8>(b, panel, out);
+fn sq_dists_portable(tiles: &[f64], m: usize, panel: &Panel, out: &mut [f64]) {
+    let (k, p) = (panel.k, panel.p);
+    if p == 0 || k == 0 {
+        return;
     }
-}
-
-#[inline(always)]
-fn sq_dists_blocks<const R: usize, const B: usize>(b: &[f64], panel: &Panel, out: &mut [f64]) {
-    let (p, kpad) = (panel.p, panel.kpad);
-    let r = out.len() / kpad;
-    let mut i = 0;
-    while i + R <= r {
-        sq_dists_rows::<R, B>(
-            &b[i * p..(i + R) * p],
-            panel,
-            &mut out[i * kpad..(i + R) * kpad],
-        );
-        i += R;
-    }
-    while i < r {
-        sq_dists_rows::<1, B>(
-            &b[i * p..(i + 1) * p],
-            panel,
-            &mut out[i * kpad..(i + 1) * kpad],
-        );
-        i += 1;
-    }
-}
-
-#[inline(always)]
-fn sq_dists_rows<const R: usize, const B: usize>(b: &[f64], panel: &Panel, out: &mut [f64]) {
-    let (p, kpad) = (panel.p, panel.kpad);
-    for jb in (0..kpad).step_by(B) {
-        let mut acc = [[0.0f64; B]; R];
-        for f in 0..p {
-            let c = &panel.ct[f * kpad + jb..f * kpad + jb + B];
-            for r in 0..R {
-                let xv = b[r * p + f];
-                for jj in 0..B {
-                    let d = xv - c[jj];
-                    acc[r][jj] += d * d;
+    for (gi, t) in tiles.chunks_exact(p * LANES).enumerate() {
+        let g = gi * LANES;
+        if g >= m {
+            break;
+        }
+        let n = (m - g).min(LANES);
+        let mut j = 0;
+        while j + J <= k {
+            let acc = dist_block::<J>(t, panel, j);
+            for (jj, a) in acc.iter().enumerate() {
+                for l in 0..n {
+                    out[(g + l) * k + j + jj] = a[l];
                 }
             }
+            j += J;
         }
-        for r in 0..R {
-            out[r * kpad + jb..r * kpad + jb + B].copy_from_slice(&acc[r]);
+        while j < k {
+            let acc = dist_block::<1>(t, panel, j);
+            for l in 0..n {
+                out[(g + l) * k + j] = acc[0][l];
+            }
+            j += 1;
         }
     }
+}
+
+/// Squared distances of one tile's rows to points `j0..j0 + JB`.
+#[inline(always)]
+fn dist_block<const JB: usize>(t: &[f64], panel: &Panel, j0: usize) -> [[f64; LANES]; JB] {
+    let p = panel.p;
+    let cs = &panel.c[j0 * p..(j0 + JB) * p];
+    let mut acc = [V8::zero(); JB];
+    for (f, xv) in t.chunks_exact(LANES).enumerate() {
+        let x = V8::load(xv);
+        for (jj, a) in acc.iter_mut().enumerate() {
+            *a = a.add_sq_diff(x, cs[jj * p + f]);
+        }
+    }
+    acc.map(|a| a.0)
 }
 
 crate::simd::multiversion! {
-    /// With `x_i` row `i` of `b` minus `shift`: adds `w_i x_i` to row
-    /// `labels[i]` of `sums` (k×p) and `w_i` to `weights[labels[i]]` (with
-    /// `update`); returns `Σ w_i ‖x_i − c_{labels[i]}‖²`.
-    fn accumulate(b: &[f64], shift: &[f64], w: &[f64], labels: &[i32], centers: &[f64], sums: &mut [f64], weights: &mut [f64], update: bool) -> f64
+    /// With `x_i` the `i`-th of the first `m = labels.len()` rows of `tiles`
+    /// minus `shift`: adds `w_i x_i` to row `labels[i]` of `sums` (k×p) and
+    /// `w_i` to `weights[labels[i]]` (with `update`), in row order; returns
+    /// `Σ w_i ‖x_i − c_{labels[i]}‖²`.
+    fn accumulate(tiles: &[f64], shift: &[f64], w: &[f64], labels: &[i32], centers: &[f64], sums: &mut [f64], weights: &mut [f64], update: bool) -> f64
     => accumulate_portable
 }
 
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn accumulate_portable(
-    b: &[f64],
+    tiles: &[f64],
     shift: &[f64],
     w: &[f64],
     labels: &[i32],
@@ -466,20 +589,47 @@ fn accumulate_portable(
     weights: &mut [f64],
     update: bool,
 ) -> f64 {
-    let p = shift.len();
-    let mut inertia = 0.0;
-    for (i, (&l, &wi)) in labels.iter().zip(w).enumerate() {
-        let l = l as usize;
-        let x = &b[i * p..(i + 1) * p];
-        inertia += wi * sq_dist(x, shift, &centers[l * p..(l + 1) * p]);
+    let (p, m) = (shift.len(), labels.len());
+    if p == 0 {
+        return 0.0;
+    }
+    let mut total = [0.0f64; LANES];
+    for (gi, t) in tiles.chunks_exact(p * LANES).enumerate() {
+        let g = gi * LANES;
+        if g >= m {
+            break;
+        }
+        let n = (m - g).min(LANES);
+        let mut lab = [0usize; LANES];
+        let mut wl = [0.0f64; LANES];
+        for l in 0..n {
+            lab[l] = labels[g + l] as usize;
+            wl[l] = w[g + l];
+        }
+        let mut acc = [0.0f64; LANES];
+        for (f, (xv, &s)) in t.chunks_exact(LANES).zip(shift).enumerate() {
+            let mut xs = [0.0f64; LANES];
+            for l in 0..LANES {
+                xs[l] = xv[l] - s;
+                let d = xs[l] - centers[lab[l] * p + f];
+                acc[l] += d * d;
+            }
+            if update {
+                for l in 0..n {
+                    sums[lab[l] * p + f] += xs[l] * wl[l];
+                }
+            }
+        }
+        for l in 0..LANES {
+            total[l] += wl[l] * acc[l];
+        }
         if update {
-            weights[l] += wi;
-            for ((s, &v), &m) in sums[l * p..(l + 1) * p].iter_mut().zip(x).zip(shift) {
-                *s += (v - m) * wi;
+            for l in 0..n {
+                weights[lab[l]] += wl[l];
             }
         }
     }
-    inertia
+    lane_sum(&total)
 }
 
 /// Partial results of one chunk of a Lloyd pass.
@@ -503,11 +653,11 @@ fn lloyd_pass<T: Real>(
     let p = data.p();
     let k = centers.len() / p;
     let panel = Panel::new(centers, k, p);
-    let part_len = if update { k * p + k } else { 1 };
+    let sums_len = if update { k * p } else { 0 };
     // Bound live partial sums to ~32 MiB whatever k·p is.
-    let group = ((32usize << 20) / (8 * part_len)).clamp(1, 64);
+    let group = ((32usize << 20) / (8 * (sums_len + k + 1))).clamp(1, 64);
     let init = PassPart {
-        sums: vec![0.0; if update { k * p } else { 0 }],
+        sums: vec![0.0; sums_len],
         weights: vec![0.0; k],
         inertia: 0.0,
         changed: 0,
@@ -519,23 +669,23 @@ fn lloyd_pass<T: Real>(
         group,
         init,
         |rows, lab| {
-            with_scratch(|buf, best| {
+            with_scratch(|best| {
                 let m = rows.len();
                 let w = data.weights(rows.clone());
-                let b = data.rows(rows, buf);
-                let best = scratch(best, m);
+                let t = data.tiles_of(&rows);
+                best.resize(m, 0.0);
                 let mut new = vec![0i32; m];
-                nearest(b, shift, &panel, &mut new, best);
+                nearest(t, shift, &panel, &mut new, best);
                 let changed = new.iter().zip(lab.iter()).filter(|(a, b)| a != b).count();
                 lab.copy_from_slice(&new);
                 let mut part = PassPart {
-                    sums: vec![0.0; if update { k * p } else { 0 }],
+                    sums: vec![0.0; sums_len],
                     weights: vec![0.0; k],
                     inertia: 0.0,
                     changed,
                 };
                 part.inertia = accumulate(
-                    b,
+                    t,
                     shift,
                     &w,
                     lab,
@@ -573,22 +723,18 @@ fn inertia_of<T: Real>(
         64,
         0.0,
         |rows| {
-            with_scratch(|buf, _| {
-                let w = data.weights(rows.clone());
-                let lab = &labels[rows.clone()];
-                let b = data.rows(rows, buf);
-                let mut weights = vec![0.0; k];
-                Ok(accumulate(
-                    b,
-                    shift,
-                    &w,
-                    lab,
-                    centers,
-                    &mut [],
-                    &mut weights,
-                    false,
-                ))
-            })
+            let w = data.weights(rows.clone());
+            let mut weights = vec![0.0; k];
+            Ok(accumulate(
+                data.tiles_of(&rows),
+                shift,
+                &w,
+                &labels[rows],
+                centers,
+                &mut [],
+                &mut weights,
+                false,
+            ))
         },
         |a, b| a + b,
     )
@@ -620,15 +766,18 @@ fn relocate_empty<T: Real>(
         64,
         (),
         |rows, out| {
-            with_scratch(|buf, _| {
-                let lab = &labels[rows.clone()];
-                let b = data.rows(rows, buf);
-                for (i, (o, &l)) in out.iter_mut().zip(lab).enumerate() {
-                    let l = l as usize;
-                    *o = sq_dist(&b[i * p..(i + 1) * p], shift, &old[l * p..(l + 1) * p]);
+            let t = data.tiles_of(&rows);
+            for (i, (o, &l)) in out.iter_mut().zip(&labels[rows]).enumerate() {
+                let l = l as usize;
+                let mut acc = [0.0f64; LANES];
+                let tg = &t[(i / LANES) * p * LANES..];
+                for f in 0..p {
+                    let d = (tg[f * LANES + i % LANES] - shift[f]) - old[l * p + f];
+                    acc[f % LANES] += d * d;
                 }
-                Ok(())
-            })
+                *o = lane_sum(&acc);
+            }
+            Ok(())
         },
         |(), ()| (),
     )?;
@@ -744,39 +893,122 @@ fn lloyd<T: Real>(
     })
 }
 
-/// The first row where the running sum of `value` (in row order, chunk
-/// sums `totals` folded in chunk order) exceeds `target` (`right`, numpy's
-/// `searchsorted(..., side="right")`) or reaches it (`side="left"`); the
-/// last row if none does.
+/// The first row where the running sum of `value` exceeds `target`
+/// (`right`: numpy's `searchsorted(cumsum, target, side="right")`) or
+/// reaches it (`side="left"`), from the chunk sums `totals` folded in chunk
+/// order and a scan inside the chunk where the target falls (the last row of
+/// that chunk if rounding leaves the scan short of it); the last row if no
+/// chunk reaches the target. `value(chunk, row)`.
 fn search(
     plan: ChunkPlan,
     totals: &[f64],
     target: f64,
     right: bool,
-    value: impl Fn(usize) -> f64,
+    value: impl Fn(usize, usize) -> f64,
 ) -> usize {
     let hit = |s: f64, t: f64| if right { s > t } else { s >= t };
     let mut acc = 0.0;
     for (c, &tot) in totals.iter().enumerate() {
         let local = target - acc;
         if hit(tot, local) {
-            // The running sum restarts at 0 within the chunk, in the same
-            // order as `tot` was summed, so it ends exactly at `tot`.
+            let rows = plan.range(c);
+            let last = rows.end - 1;
             let mut s = 0.0;
-            for i in plan.range(c) {
-                s += value(i);
+            for i in rows {
+                s += value(c, i);
                 if hit(s, local) {
                     return i;
                 }
             }
+            return last;
         }
         acc += tot;
     }
     plan.n_rows.saturating_sub(1)
 }
 
+crate::simd::multiversion! {
+    /// One k-means++ step over the tiles of a chunk of `m = w.len()` rows:
+    /// with `out` the chunk's m×l scratch laid out point-major
+    /// (`out[t * m + i]`), sets `out[t][i] = min(out[prev][i], ‖x_i − c_t‖²)`
+    /// for each point `t` of `panel` (without `prev`: the plain distance) and
+    /// returns `Σ_i w_i out[t][i]` per point, summed in lanes combined in a
+    /// fixed order.
+    fn plusplus_step(tiles: &[f64], w: &[f64], panel: &Panel, prev: Option<usize>, out: &mut [f64]) -> Vec<f64>
+    => plusplus_step_portable
+}
+
+#[inline(always)]
+fn plusplus_step_portable(
+    tiles: &[f64],
+    w: &[f64],
+    panel: &Panel,
+    prev: Option<usize>,
+    out: &mut [f64],
+) -> Vec<f64> {
+    let (k, p, m) = (panel.k, panel.p, w.len());
+    let mut lanes = vec![[0.0f64; LANES]; k];
+    if p == 0 || k == 0 {
+        return vec![0.0; k];
+    }
+    for (gi, t) in tiles.chunks_exact(p * LANES).enumerate() {
+        let g = gi * LANES;
+        if g >= m {
+            break;
+        }
+        let n = (m - g).min(LANES);
+        // The nearest chosen centre's distance, read before any slot of
+        // these rows is overwritten; zero weight for missing rows.
+        let mut closest = [f64::INFINITY; LANES];
+        let mut wl = [0.0f64; LANES];
+        for l in 0..n {
+            if let Some(pv) = prev {
+                closest[l] = out[pv * m + g + l];
+            }
+            wl[l] = w[g + l];
+        }
+        let mut j = 0;
+        while j + J <= k {
+            let acc = dist_block::<J>(t, panel, j);
+            plusplus_store(&acc, j, &closest, &wl, &mut lanes, out, m, g, n);
+            j += J;
+        }
+        while j < k {
+            let acc = dist_block::<1>(t, panel, j);
+            plusplus_store(&acc, j, &closest, &wl, &mut lanes, out, m, g, n);
+            j += 1;
+        }
+    }
+    lanes.iter().map(lane_sum).collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn plusplus_store<const JB: usize>(
+    acc: &[[f64; LANES]; JB],
+    j0: usize,
+    closest: &[f64; LANES],
+    wl: &[f64; LANES],
+    lanes: &mut [[f64; LANES]],
+    out: &mut [f64],
+    m: usize,
+    g: usize,
+    n: usize,
+) {
+    for (jj, a) in acc.iter().enumerate() {
+        let t = j0 + jj;
+        let mut nd = [0.0f64; LANES];
+        for l in 0..LANES {
+            nd[l] = if a[l] < closest[l] { a[l] } else { closest[l] };
+            lanes[t][l] += wl[l] * nd[l];
+        }
+        out[t * m + g..t * m + g + n].copy_from_slice(&nd[..n]);
+    }
+}
+
 /// Greedy k-means++ (scikit-learn's `_kmeans_plusplus`) in the data's
-/// coordinates; `cand` is scratch (n × n_local_trials).
+/// coordinates, with squared distances from direct differences; `cand` is
+/// scratch (n × n_local_trials).
 fn plusplus<T: Real>(
     data: &Data<'_, T>,
     k: usize,
@@ -787,15 +1019,18 @@ fn plusplus<T: Real>(
 ) -> Result<Vec<f64>> {
     let (n, p) = (data.n(), data.p());
     let l = trials.max(1);
+    let plan = data.plan;
+    let cr = plan.chunk_rows;
     cand.clear();
     cand.resize(n * l, 0.0);
     let total_w: f64 = weight_totals.iter().sum();
-    let first = search(data.plan, weight_totals, draws[0] * total_w, true, |i| {
+    let first = search(plan, weight_totals, draws[0] * total_w, true, |_, i| {
         data.weight(i)
     });
     let mut ids = vec![first];
-    // Slot `prev` of each row holds its squared distance to the nearest
-    // chosen centre; the other slots the candidates' distances.
+    // In each chunk's slice of `cand` (point-major), slot `prev` holds each
+    // row's squared distance to its nearest chosen centre and the other
+    // slots the candidates' (capped by it).
     let mut prev = 0usize;
     let mut partials: Vec<Vec<f64>> = Vec::new();
     // With one cluster the first centre is all there is.
@@ -806,51 +1041,32 @@ fn plusplus<T: Real>(
             let totals: Vec<f64> = partials.iter().map(|v| v[prev]).collect();
             let pot: f64 = totals.iter().sum();
             let u = &draws[1 + (c - 1) * trials..1 + c * trials];
-            let candidates: Vec<usize> = u
-                .iter()
-                .map(|&u| {
-                    search(data.plan, &totals, u * pot, false, |i| {
-                        data.weight(i) * cand[i * l + prev]
-                    })
-                })
-                .collect();
-            candidates
+            let value = |ch: usize, i: usize| {
+                let r = plan.range(ch);
+                data.weight(i) * cand[ch * cr * l + prev * r.len() + (i - r.start)]
+            };
+            u.iter()
+                .map(|&u| search(plan, &totals, u * pot, false, value))
+                .collect()
         };
         let coords: Vec<f64> = points.iter().flat_map(|&i| data.row(i)).collect();
         let panel = Panel::new(&coords, points.len(), p);
-        let first_pass = c == 0;
-        let np = points.len();
+        let closest = (c > 0).then_some(prev);
         partials = chunk_pass(
-            data.plan,
+            plan,
             cand,
             l,
             usize::MAX,
             Vec::new(),
             |rows, out| {
-                with_scratch(|buf, dist| {
-                    let m = rows.len();
-                    let w = data.weights(rows.clone());
-                    let b = data.rows(rows, buf);
-                    let dist = scratch(dist, m * panel.kpad);
-                    sq_dists(b, &panel, dist);
-                    let mut part = vec![0.0f64; np];
-                    for i in 0..m {
-                        let d = &dist[i * panel.kpad..i * panel.kpad + np];
-                        let row = &mut out[i * l..(i + 1) * l];
-                        if first_pass {
-                            row[0] = d[0];
-                            part[0] += w[i] * d[0];
-                        } else {
-                            let closest = row[prev];
-                            for t in 0..np {
-                                let nd = if d[t] < closest { d[t] } else { closest };
-                                row[t] = nd;
-                                part[t] += w[i] * nd;
-                            }
-                        }
-                    }
-                    Ok(part)
-                })
+                let w = data.weights(rows.clone());
+                Ok(plusplus_step(
+                    data.tiles_of(&rows),
+                    &w,
+                    &panel,
+                    closest,
+                    out,
+                ))
             },
             |mut acc: Vec<Vec<f64>>, part| {
                 acc.push(part);
@@ -861,11 +1077,11 @@ fn plusplus<T: Real>(
             prev = 0;
             continue;
         }
-        let pots: Vec<f64> = (0..np)
+        let pots: Vec<f64> = (0..points.len())
             .map(|t| partials.iter().map(|v| v[t]).sum())
             .collect();
         let mut best = 0;
-        for t in 1..np {
+        for t in 1..pots.len() {
             if pots[t] < pots[best] {
                 best = t;
             }
@@ -874,60 +1090,6 @@ fn plusplus<T: Real>(
         ids.push(points[best]);
     }
     Ok(ids.iter().flat_map(|&i| data.row(i)).collect())
-}
-
-/// Column means and the mean of the column variances (numpy's `var`,
-/// unweighted), merged over chunks in order; fails on NaN or infinity.
-fn column_stats<T: Real>(data: &Data<'_, T>) -> Result<(Vec<f64>, f64)> {
-    let p = data.p();
-    let (count, mean, m2) = data.plan.map_fold(
-        64,
-        (0.0f64, vec![0.0; p], vec![0.0; p]),
-        |rows| {
-            with_scratch(|buf, _| {
-                let m = rows.len();
-                let b = data.rows(rows.clone(), buf);
-                let mut mean = vec![0.0; p];
-                for row in b.chunks_exact(p) {
-                    for (a, &v) in mean.iter_mut().zip(row) {
-                        *a += v;
-                    }
-                }
-                // A NaN or infinity makes its column's sum non-finite.
-                if mean.iter().any(|v| !v.is_finite()) {
-                    data.check_finite(rows)?;
-                    return Err(Error::InvalidParameter {
-                        name: "X",
-                        reason: "its values are too large: a column sum overflows float64".into(),
-                    });
-                }
-                let inv = 1.0 / m as f64;
-                for a in &mut mean {
-                    *a *= inv;
-                }
-                let mut m2 = vec![0.0; p];
-                for row in b.chunks_exact(p) {
-                    for ((a, &v), &mu) in m2.iter_mut().zip(row).zip(&mean) {
-                        let d = v - mu;
-                        *a += d * d;
-                    }
-                }
-                Ok((m as f64, mean, m2))
-            })
-        },
-        |(na, mut ma, mut sa), (nb, mb, sb)| {
-            // Chan, Golub & LeVeque's pairwise update.
-            let n = na + nb;
-            for j in 0..p {
-                let delta = mb[j] - ma[j];
-                ma[j] += delta * (nb / n);
-                sa[j] += sb[j] + delta * delta * (na * nb / n);
-            }
-            (n, ma, sa)
-        },
-    )?;
-    let var_mean = m2.iter().map(|v| v / count).sum::<f64>() / p as f64;
-    Ok((mean, var_mean))
 }
 
 /// Whether two labelings are the same up to a permutation of the labels
@@ -952,51 +1114,22 @@ fn check_shape(x_rows: usize, x_cols: usize) -> Result<()> {
     Ok(())
 }
 
-/// Fits k-means: one Lloyd run per entry of `inits`, keeping the run of
-/// lowest inertia (scikit-learn's rule: a later run replaces the best only
-/// with a lower inertia and a different clustering).
-///
-/// `w` are optional sample weights (finite, non-negative, not all zero).
-pub fn fit_kmeans<T: Real>(
-    x: MatRef<'_, T>,
-    w: Option<&[T]>,
-    inits: &[KMeansInit],
-    params: &KMeansParams,
-) -> Result<KMeansFit> {
-    let (n, p) = x.shape();
-    check_shape(n, p)?;
-    let k = params.n_clusters;
-    if k == 0 || k > n {
-        return Err(Error::InvalidParameter {
-            name: "n_clusters",
-            reason: format!("{k}; must be between 1 and n_samples = {n}"),
-        });
-    }
-    if params.max_iter == 0 {
-        return Err(Error::InvalidParameter {
-            name: "max_iter",
-            reason: "0; must be at least 1".into(),
-        });
-    }
-    if !(params.tol.is_finite() && params.tol >= 0.0) {
-        return Err(Error::InvalidParameter {
-            name: "tol",
-            reason: format!("{}; must be finite and non-negative", params.tol),
-        });
-    }
+/// Checks the initialisations against `k` and `p`.
+fn check_inits(inits: &[KMeansInit], k: usize, p: usize, trials: usize) -> Result<()> {
     if inits.is_empty() {
         return Err(Error::InvalidParameter {
             name: "n_init",
             reason: "no initialisation given; at least one run is required".into(),
         });
     }
-    let trials = params.n_local_trials;
     for init in inits {
         match init {
             KMeansInit::Centers(c) => {
                 if c.len() != k * p {
                     return Err(Error::ShapeMismatch {
-                        what: format!("number of values in the initial centres (n_clusters = {k} x n_features = {p})"),
+                        what: format!(
+                            "number of values in the initial centres (n_clusters = {k} x n_features = {p})"
+                        ),
                         expected: k * p,
                         got: c.len(),
                     });
@@ -1033,19 +1166,48 @@ pub fn fit_kmeans<T: Real>(
             }
         }
     }
+    Ok(())
+}
+
+/// Fits k-means: one Lloyd run per entry of `inits`, keeping the run of
+/// lowest inertia (scikit-learn's rule: a later run replaces the best only
+/// with a lower inertia and a different clustering).
+///
+/// `w` are optional sample weights (finite, non-negative, not all zero).
+/// The fit holds one `f64` copy of `X` (as scikit-learn's `copy_x` does).
+pub fn fit_kmeans<T: Real>(
+    x: MatRef<'_, T>,
+    w: Option<&[T]>,
+    inits: &[KMeansInit],
+    params: &KMeansParams,
+) -> Result<KMeansFit> {
+    let (n, p) = x.shape();
+    check_shape(n, p)?;
+    let k = params.n_clusters;
+    if k == 0 || k > n {
+        return Err(Error::InvalidParameter {
+            name: "n_clusters",
+            reason: format!("{k}; must be between 1 and n_samples = {n}"),
+        });
+    }
+    if params.max_iter == 0 {
+        return Err(Error::InvalidParameter {
+            name: "max_iter",
+            reason: "0; must be at least 1".into(),
+        });
+    }
+    if !(params.tol.is_finite() && params.tol >= 0.0) {
+        return Err(Error::InvalidParameter {
+            name: "tol",
+            reason: format!("{}; must be finite and non-negative", params.tol),
+        });
+    }
+    let trials = params.n_local_trials;
+    check_inits(inits, k, p, trials)?;
     if let Some(w) = w {
         check_weights(w, n)?;
     }
-    let chunk = if params.chunk_rows == 0 {
-        auto_chunk_rows(p)
-    } else {
-        params.chunk_rows
-    };
-    let data = Data {
-        x,
-        w,
-        plan: ChunkPlan::new(n, p, chunk),
-    };
+    let mut data = Data::new(x, w, params.chunk_rows);
     let weight_totals: Vec<f64> = (0..data.plan.n_chunks())
         .map(|c| data.plan.range(c).map(|i| data.weight(i)).sum())
         .collect();
@@ -1055,7 +1217,7 @@ pub fn fit_kmeans<T: Real>(
             reason: "all sample weights are zero; at least one must be positive".into(),
         });
     }
-    let (mean, var_mean) = column_stats(&data)?;
+    let (mean, var_mean) = data.build_tiles()?;
     let tol = if params.tol == 0.0 {
         0.0
     } else {
@@ -1064,11 +1226,10 @@ pub fn fit_kmeans<T: Real>(
     let mut scratch = Vec::new();
     let mut best: Option<KMeansFit> = None;
     for init in inits {
-        let raw = match init {
+        let mut start = match init {
             KMeansInit::Centers(c) => c.clone(),
             KMeansInit::PlusPlus(d) => plusplus(&data, k, trials, d, &weight_totals, &mut scratch)?,
         };
-        let mut start = raw;
         for row in start.chunks_exact_mut(p) {
             for (v, m) in row.iter_mut().zip(&mean) {
                 *v -= m;
@@ -1122,6 +1283,71 @@ fn check_centers(centers: MatRef<'_, f64>, p: usize) -> Result<Vec<f64>> {
     Ok(c)
 }
 
+/// The centres' mean and the centres relative to it.
+fn centred_centers(c: &[f64], p: usize) -> (Vec<f64>, Vec<f64>) {
+    let k = c.len() / p;
+    let mut shift = vec![0.0; p];
+    for row in c.chunks_exact(p) {
+        for (s, v) in shift.iter_mut().zip(row) {
+            *s += v;
+        }
+    }
+    for s in &mut shift {
+        *s /= k as f64;
+    }
+    let mut centred = c.to_vec();
+    for row in centred.chunks_exact_mut(p) {
+        for (v, s) in row.iter_mut().zip(&shift) {
+            *v -= s;
+        }
+    }
+    (shift, centred)
+}
+
+/// Runs `f(rows, tiles of rows, out)` on every chunk of `x`'s rows in
+/// parallel (tiles built per chunk in scratch), with the chunk's part of
+/// `out` (`width` per row), folding results in chunk order.
+fn tiled_pass<T: Real, E: Send, R: Send, A>(
+    x: MatRef<'_, T>,
+    chunk_rows: usize,
+    out: &mut [E],
+    width: usize,
+    init: A,
+    f: impl Fn(Range<usize>, &[f64], &mut [E]) -> Result<R> + Sync,
+    fold: impl FnMut(A, R) -> A,
+) -> Result<A> {
+    let (n, p) = x.shape();
+    let plan = ChunkPlan::new(n, p, chunk_rows_for(chunk_rows, p));
+    chunk_pass(
+        plan,
+        out,
+        width,
+        64,
+        init,
+        |rows, o| {
+            with_scratch(|buf| {
+                let m = rows.len();
+                let len = m.div_ceil(LANES) * LANES * p;
+                if buf.len() < len {
+                    buf.resize(len, 0.0);
+                }
+                let t = &mut buf[..len];
+                fill_tiles(x.subrows(rows.start, m), t);
+                f(rows, t, o)
+            })
+        },
+        fold,
+    )
+}
+
+/// Fails with the first NaN or infinity of `x`'s rows `rows`.
+fn check_rows<T: Real>(x: MatRef<'_, T>, rows: Range<usize>) -> Result<()> {
+    match first_non_finite(x.subrows(rows.start, rows.len()), "X", rows.start) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
 /// Nearest centre of each row of `x` (scikit-learn's `predict`: smallest
 /// `‖c‖² − 2 x·c`, ties to the lowest index), into `out`. Both are taken
 /// relative to the centres' mean, for precision; the arithmetic order is
@@ -1145,59 +1371,24 @@ pub fn predict_kmeans<T: Real>(
         return Ok(());
     }
     let (shift, centred) = centred_centers(&c, p);
-    let k = c.len() / p;
-    let panel = Panel::new(&centred, k, p);
-    let chunk = if chunk_rows == 0 {
-        auto_chunk_rows(p)
-    } else {
-        chunk_rows
-    };
-    let data = Data {
+    let panel = Panel::new(&centred, c.len() / p, p);
+    tiled_pass(
         x,
-        w: None,
-        plan: ChunkPlan::new(n, p, chunk),
-    };
-    chunk_pass(
-        data.plan,
+        chunk_rows,
         out,
         1,
-        usize::MAX,
         (),
-        |rows, lab| {
-            with_scratch(|buf, best| {
-                let best = scratch(best, rows.len());
-                let b = data.rows(rows.clone(), buf);
-                nearest(b, &shift, &panel, lab, best);
-                // NaN or infinity in a row leaves its best value non-finite.
-                if best.iter().any(|v| !v.is_finite()) {
-                    data.check_finite(rows)?;
-                }
-                Ok(())
-            })
+        |rows, t, lab| {
+            let mut best = vec![0.0; rows.len()];
+            nearest(t, &shift, &panel, lab, &mut best);
+            // NaN or infinity in a row leaves its best value non-finite.
+            if best.iter().any(|v| !v.is_finite()) {
+                check_rows(x, rows)?;
+            }
+            Ok(())
         },
         |(), ()| (),
     )
-}
-
-/// The centres' mean and the centres relative to it.
-fn centred_centers(c: &[f64], p: usize) -> (Vec<f64>, Vec<f64>) {
-    let k = c.len() / p;
-    let mut shift = vec![0.0; p];
-    for row in c.chunks_exact(p) {
-        for (s, v) in shift.iter_mut().zip(row) {
-            *s += v;
-        }
-    }
-    for s in &mut shift {
-        *s /= k as f64;
-    }
-    let mut centred = c.to_vec();
-    for row in centred.chunks_exact_mut(p) {
-        for (v, s) in row.iter_mut().zip(&shift) {
-            *v -= s;
-        }
-    }
-    (shift, centred)
 }
 
 /// Euclidean distance of each row of `x` to each centre (scikit-learn's
@@ -1222,38 +1413,21 @@ pub fn transform_kmeans<T: Real>(
         return Ok(());
     }
     let panel = Panel::new(&c, k, p);
-    let chunk = if chunk_rows == 0 {
-        auto_chunk_rows(p.max(k))
-    } else {
-        chunk_rows
-    };
-    let data = Data {
+    tiled_pass(
         x,
-        w: None,
-        plan: ChunkPlan::new(n, p, chunk),
-    };
-    chunk_pass(
-        data.plan,
+        chunk_rows,
         out,
         k,
-        usize::MAX,
         (),
-        |rows, o| {
-            with_scratch(|buf, dist| {
-                let m = rows.len();
-                let b = data.rows(rows.clone(), buf);
-                let dist = scratch(dist, m * panel.kpad);
-                sq_dists(b, &panel, dist);
-                if dist.iter().any(|v| !v.is_finite()) {
-                    data.check_finite(rows)?;
-                }
-                for i in 0..m {
-                    for j in 0..k {
-                        o[i * k + j] = dist[i * panel.kpad + j].sqrt();
-                    }
-                }
-                Ok(())
-            })
+        |rows, t, o| {
+            sq_dists(t, rows.len(), &panel, o);
+            if o.iter().any(|v| !v.is_finite()) {
+                check_rows(x, rows)?;
+            }
+            for v in o.iter_mut() {
+                *v = v.sqrt();
+            }
+            Ok(())
         },
         |(), ()| (),
     )
@@ -1289,42 +1463,36 @@ pub fn inertia_kmeans<T: Real>(
     let (shift, centred) = centred_centers(&c, p);
     let k = c.len() / p;
     let panel = Panel::new(&centred, k, p);
-    let chunk = if chunk_rows == 0 {
-        auto_chunk_rows(p)
-    } else {
-        chunk_rows
-    };
-    let data = Data {
+    let mut nothing = vec![(); n];
+    tiled_pass(
         x,
-        w,
-        plan: ChunkPlan::new(n, p, chunk),
-    };
-    data.plan.map_fold(
-        64,
+        chunk_rows,
+        &mut nothing,
+        1,
         0.0,
-        |rows| {
-            with_scratch(|buf, best| {
-                let m = rows.len();
-                let w = data.weights(rows.clone());
-                let b = data.rows(rows.clone(), buf);
-                let best = scratch(best, m);
-                let mut lab = vec![0i32; m];
-                nearest(b, &shift, &panel, &mut lab, best);
-                if best.iter().any(|v| !v.is_finite()) {
-                    data.check_finite(rows)?;
-                }
-                let mut weights = vec![0.0; k];
-                Ok(accumulate(
-                    b,
-                    &shift,
-                    &w,
-                    &lab,
-                    &centred,
-                    &mut [],
-                    &mut weights,
-                    false,
-                ))
-            })
+        |rows, t, _| {
+            let m = rows.len();
+            let wl: Vec<f64> = rows
+                .clone()
+                .map(|i| w.map_or(1.0, |w| w[i].to_f64()))
+                .collect();
+            let mut best = vec![0.0; m];
+            let mut lab = vec![0i32; m];
+            nearest(t, &shift, &panel, &mut lab, &mut best);
+            if best.iter().any(|v| !v.is_finite()) {
+                check_rows(x, rows)?;
+            }
+            let mut weights = vec![0.0; k];
+            Ok(accumulate(
+                t,
+                &shift,
+                &wl,
+                &lab,
+                &centred,
+                &mut [],
+                &mut weights,
+                false,
+            ))
         },
         |a, b| a + b,
     )
@@ -1447,12 +1615,10 @@ mod tests {
         // squared distance, so the second centre is in the other group.
         let xs = [0.0, 0.0, 0.1, 0.0, 10.0, 0.0, 10.1, 0.0];
         let x = MatRef::from_row_major_slice(&xs, 4, 2);
-        let data = Data {
-            x,
-            w: None::<&[f64]>,
-            plan: ChunkPlan::new(4, 2, 1),
-        };
-        let totals = vec![1.0; 4];
+        let mut data = Data::new(x, None::<&[f64]>, 1);
+        assert_eq!(data.plan.chunk_rows, LANES); // rounded up to whole tiles
+        data.build_tiles().unwrap();
+        let totals = vec![4.0];
         let mut scratch = Vec::new();
         // u0 = 0.6 → row 2 (cumulative 3 > 2.4); then any draw lands in the
         // far group {0, 1}.
@@ -1461,11 +1627,9 @@ mod tests {
         assert!(c[2] < 1.0);
         // Sample weights: zero weight rows are never picked first.
         let w = [0.0, 0.0, 0.0, 1.0];
-        let data_w = Data {
-            w: Some(&w[..]),
-            ..data
-        };
-        let c = plusplus(&data_w, 1, 2, &[0.0], &[0.0, 0.0, 0.0, 1.0], &mut scratch).unwrap();
+        let mut data_w = Data::new(x, Some(&w[..]), 0);
+        data_w.build_tiles().unwrap();
+        let c = plusplus(&data_w, 1, 2, &[0.0], &[1.0], &mut scratch).unwrap();
         assert_eq!(c, vec![10.1, 0.0]);
     }
 
@@ -1589,25 +1753,41 @@ mod tests {
     #[test]
     fn kernels_agree_with_naive_for_many_shapes() {
         let mut r = Lcg(11);
-        for (m, p, k) in [(1, 1, 1), (7, 3, 9), (13, 17, 8), (5, 9, 17)] {
+        for (m, p, k) in [
+            (1usize, 1usize, 1usize),
+            (7, 3, 9),
+            (13, 17, 8),
+            (5, 9, 17),
+            (16, 2, 3),
+        ] {
             let b: Vec<f64> = (0..m * p).map(|_| r.next() - 0.5).collect();
             let c: Vec<f64> = (0..k * p).map(|_| r.next() - 0.5).collect();
+            let s: Vec<f64> = (0..p).map(|_| r.next() - 0.5).collect();
+            let mut tiles = vec![1.0; m.div_ceil(LANES) * LANES * p];
+            fill_tiles(MatRef::from_row_major_slice(&b, m, p), &mut tiles);
             let panel = Panel::new(&c, k, p);
             let mut lab = vec![0i32; m];
             let mut best = vec![0.0; m];
-            nearest(&b, &vec![0.0; p], &panel, &mut lab, &mut best);
-            let mut d = vec![0.0; m * panel.kpad];
-            sq_dists(&b, &panel, &mut d);
+            nearest(&tiles, &s, &panel, &mut lab, &mut best);
+            let mut d = vec![0.0; m * k];
+            sq_dists(&tiles, m, &panel, &mut d);
             for i in 0..m {
                 let naive: Vec<f64> = (0..k)
                     .map(|j| (0..p).map(|f| (b[i * p + f] - c[j * p + f]).powi(2)).sum())
                     .collect();
+                let shifted: Vec<f64> = (0..k)
+                    .map(|j| {
+                        (0..p)
+                            .map(|f| (b[i * p + f] - s[f] - c[j * p + f]).powi(2))
+                            .sum()
+                    })
+                    .collect();
                 let argmin = (0..k)
-                    .min_by(|&a, &b| naive[a].total_cmp(&naive[b]))
+                    .min_by(|&a, &b| shifted[a].total_cmp(&shifted[b]))
                     .unwrap();
                 assert_eq!(lab[i] as usize, argmin);
                 for j in 0..k {
-                    assert!((d[i * panel.kpad + j] - naive[j]).abs() < 1e-12);
+                    assert!((d[i * k + j] - naive[j]).abs() < 1e-12);
                 }
             }
         }
