@@ -9,6 +9,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 from sklearn.utils.validation import (
+    _assert_all_finite,
     _check_sample_weight,
     _is_arraylike_not_scalar,
     check_is_fitted,
@@ -129,6 +130,7 @@ class KMeans(OxlearnEstimatorMixin, _sk.KMeans):
             runs = [X[random_state.choice(X.shape[0], size=k, replace=False, p=p)]
                     for _ in range(n_init)]
         else:  # callable, called on centred data as scikit-learn does
+            _assert_all_finite(X, input_name="X")
             mean = X.mean(axis=0)
             Xc = X - mean
             runs = []
