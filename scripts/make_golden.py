@@ -14,6 +14,7 @@ from sklearn.datasets import make_regression
 
 import oxlearn
 from oxlearn import _core
+from oxlearn.cluster import KMeans
 from oxlearn.covariance import EmpiricalCovariance, IncrementalEmpiricalCovariance
 from oxlearn.linear_model import (
     IncrementalLinearRegression,
@@ -44,13 +45,18 @@ def models():
     yield "IncrementalEmpiricalCovariance", IncrementalEmpiricalCovariance(
         store_precision=True, batch_size=16
     ).fit(X)
+    yield "KMeans", KMeans(n_clusters=3, n_init=2, random_state=0).fit(X)
+    yield "KMeans-float32-elkan", KMeans(
+        n_clusters=4, init="random", algorithm="elkan", random_state=1
+    ).fit(X32)
 
 
 def main():
     """Write ``<name>.oxl``, ``<name>.X.npy`` and ``<name>.pred.npy`` per model.
 
     Existing files are never rewritten: new kinds add files, old ones stay.
-    ``pred`` is ``predict(X)``, or ``mahalanobis(X)`` for covariance models.
+    ``pred`` is ``predict(X)`` (cluster labels for KMeans), or ``mahalanobis(X)``
+    for covariance models.
     """
     OUT.mkdir(parents=True, exist_ok=True)
     X, _ = make_regression(60, 4, noise=1.0, random_state=0)

@@ -110,8 +110,11 @@ class OxlearnEstimatorMixin:
         return to_sklearn(self)
 
     def _sklearn_private_state(self):
-        """Private attributes the stock estimator needs after :meth:`to_sklearn`
-        (fitted state that scikit-learn keeps outside its public attributes)."""
+        """Return private attributes the stock estimator needs after :meth:`to_sklearn`.
+
+        Fitted state that scikit-learn keeps outside its public attributes;
+        none by default.
+        """
         return {}
 
     def _verify_pending(self):

@@ -75,8 +75,11 @@ class KMeans(OxlearnEstimatorMixin, _sk.KMeans):
         return None
 
     def _n_init_for(self, X):
-        """scikit-learn's checks of parameters against the data, without its
-        tolerance pass over X (the tolerance is computed in Rust)."""
+        """Run scikit-learn's checks of the parameters against the data.
+
+        Without its tolerance pass over X: the tolerance is computed in Rust.
+        Returns the number of runs.
+        """
         if X.shape[0] < self.n_clusters:
             raise ValueError(
                 f"n_samples={X.shape[0]} should be >= n_clusters={self.n_clusters}."

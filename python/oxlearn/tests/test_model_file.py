@@ -17,6 +17,7 @@ from sklearn.datasets import make_regression
 
 import oxlearn
 from oxlearn import _core
+from oxlearn.cluster import KMeans
 from oxlearn.exceptions import IncompatibleModelError, ModelFileCorruptError
 from oxlearn.linear_model import (
     IncrementalLinearRegression,
@@ -34,6 +35,7 @@ ESTIMATORS = [
     Ridge(alpha=np.array([0.5, 2.0])),
     IncrementalLinearRegression(batch_size=64),
     IncrementalRidge(alpha=3.0),
+    KMeans(n_clusters=3, n_init=2, random_state=0),
 ]
 
 
@@ -64,9 +66,10 @@ def test_save_load_bit_identical(est, dtype, mmap, tmp_path):
     assert type(loaded) is type(model)
     assert loaded.get_params().keys() == model.get_params().keys()
     assert_array_equal(loaded.predict(X), model.predict(X))
-    assert loaded.coef_.dtype == model.coef_.dtype
+    attr = model._oxlearn_dtype_attr
+    assert getattr(loaded, attr).dtype == getattr(model, attr).dtype == dtype
     if mmap:
-        assert isinstance(loaded.coef_, np.memmap)
+        assert isinstance(getattr(loaded, attr), np.memmap)
 
 
 def test_saving_is_deterministic_and_atomic(tmp_path):

@@ -23,14 +23,16 @@ def _unpatched():
 
 def test_patch_and_unpatch():
     original = sklearn.linear_model.LinearRegression
-    assert oxlearn.get_patch_names() == ["EmpiricalCovariance", "LinearRegression", "Ridge"]
+    assert oxlearn.get_patch_names() == [
+        "EmpiricalCovariance", "KMeans", "LinearRegression", "Ridge"
+    ]
     assert not oxlearn.sklearn_is_patched()
     oxlearn.patch_sklearn("LinearRegression")
     assert sklearn.linear_model.LinearRegression is LinearRegression
     assert sklearn.linear_model._base.LinearRegression is LinearRegression
     assert sklearn.linear_model.Ridge is not Ridge
     assert oxlearn.sklearn_is_patched(return_map=True) == {
-        "EmpiricalCovariance": False, "LinearRegression": True, "Ridge": False
+        "EmpiricalCovariance": False, "KMeans": False, "LinearRegression": True, "Ridge": False
     }
     oxlearn.patch_sklearn()
     assert oxlearn.sklearn_is_patched()

@@ -13,6 +13,7 @@ import joblib
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
+from sklearn import cluster as skc
 from sklearn import linear_model as sk
 from sklearn.base import clone
 from sklearn.datasets import make_regression
@@ -20,6 +21,7 @@ from sklearn.exceptions import InconsistentVersionWarning
 
 import oxlearn
 from oxlearn import _core
+from oxlearn.cluster import KMeans
 from oxlearn.exceptions import (
     EnvironmentMismatchWarning,
     IncompatibleModelError,
@@ -39,7 +41,15 @@ ESTIMATORS = [
     Ridge(alpha=np.array([0.5, 2.0])),
     IncrementalLinearRegression(batch_size=64),
     IncrementalRidge(alpha=3.0),
+    KMeans(n_clusters=3, n_init=2, random_state=0),
 ]
+
+
+def _fitted_attrs(model):
+    """The fitted attributes a round trip must keep."""
+    if isinstance(model, KMeans):
+        return ("cluster_centers_", "labels_", "inertia_", "n_iter_", "n_features_in_")
+    return ("coef_", "intercept_", "n_features_in_")
 
 
 def _data(multi):
@@ -80,7 +90,7 @@ def test_roundtrips_bit_identical(est, tmp_path):
         assert type(loaded) is type(model)
         assert_array_equal(loaded.predict(X), expected, err_msg=how)
         assert loaded.get_params().keys() == model.get_params().keys()
-        for name in ("coef_", "intercept_", "n_features_in_"):
+        for name in _fitted_attrs(model):
             assert_array_equal(getattr(loaded, name), getattr(model, name))
     assert_array_equal(clone(model).fit(X, model.predict(X)).predict(X).shape, expected.shape)
 
@@ -98,7 +108,7 @@ def test_joblib_mmap_is_zero_copy(tmp_path):
 def test_unfitted_pickles(est):
     loaded = pickle.loads(pickle.dumps(est))
     assert repr(loaded) == repr(est)
-    assert not hasattr(loaded, "coef_")
+    assert not hasattr(loaded, "coef_") and not hasattr(loaded, "cluster_centers_")
 
 
 def test_incremental_continues_after_load():
@@ -203,7 +213,7 @@ def test_config_is_not_saved(tmp_path):
 @pytest.mark.parametrize("est", ESTIMATORS, ids=lambda e: repr(e))
 def test_pickle_size_close_to_sklearn(est):
     model, _ = _fitted(est)
-    ref_cls = getattr(sk, type(est).__name__, None) or (
+    ref_cls = skc.KMeans if isinstance(est, KMeans) else getattr(sk, type(est).__name__, None) or (
         sk.LinearRegression if isinstance(est, IncrementalLinearRegression) else sk.Ridge
     )
     params = {k: v for k, v in est.get_params().items() if k in ref_cls().get_params()}

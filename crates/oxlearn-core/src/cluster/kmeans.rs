@@ -568,16 +568,22 @@ fn dist_block<const JB: usize>(t: &[f64], panel: &Panel, j0: usize) -> [[f64; LA
     acc.map(|a| a.0)
 }
 
+/// The M-step sums a Lloyd pass accumulates: k×p weighted sums of rows and
+/// k sums of weights.
+struct Sums<'s> {
+    sums: &'s mut [f64],
+    weights: &'s mut [f64],
+}
+
 crate::simd::multiversion! {
     /// With `x_i` the `i`-th of the first `m = labels.len()` rows of `tiles`
-    /// minus `shift`: adds `w_i x_i` to row `labels[i]` of `sums` (k×p) and
-    /// `w_i` to `weights[labels[i]]` (with `update`), in row order; returns
+    /// minus `shift`: adds `w_i x_i` to row `labels[i]` of `sums` and `w_i`
+    /// to its weight (when given), in row order; returns
     /// `Σ w_i ‖x_i − c_{labels[i]}‖²`.
-    fn accumulate(tiles: &[f64], shift: &[f64], w: &[f64], labels: &[i32], centers: &[f64], sums: &mut [f64], weights: &mut [f64], update: bool) -> f64
+    fn accumulate(tiles: &[f64], shift: &[f64], w: &[f64], labels: &[i32], centers: &[f64], sums: Option<Sums<'_>>) -> f64
     => accumulate_portable
 }
 
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn accumulate_portable(
     tiles: &[f64],
@@ -585,9 +591,7 @@ fn accumulate_portable(
     w: &[f64],
     labels: &[i32],
     centers: &[f64],
-    sums: &mut [f64],
-    weights: &mut [f64],
-    update: bool,
+    mut sums: Option<Sums<'_>>,
 ) -> f64 {
     let (p, m) = (shift.len(), labels.len());
     if p == 0 {
@@ -614,18 +618,18 @@ fn accumulate_portable(
                 let d = xs[l] - centers[lab[l] * p + f];
                 acc[l] += d * d;
             }
-            if update {
+            if let Some(s) = sums.as_mut() {
                 for l in 0..n {
-                    sums[lab[l] * p + f] += xs[l] * wl[l];
+                    s.sums[lab[l] * p + f] += xs[l] * wl[l];
                 }
             }
         }
         for l in 0..LANES {
             total[l] += wl[l] * acc[l];
         }
-        if update {
+        if let Some(s) = sums.as_mut() {
             for l in 0..n {
-                weights[lab[l]] += wl[l];
+                s.weights[lab[l]] += wl[l];
             }
         }
     }
@@ -684,16 +688,11 @@ fn lloyd_pass<T: Real>(
                     inertia: 0.0,
                     changed,
                 };
-                part.inertia = accumulate(
-                    t,
-                    shift,
-                    &w,
-                    lab,
-                    centers,
-                    &mut part.sums,
-                    &mut part.weights,
-                    update,
-                );
+                let sums = update.then_some(Sums {
+                    sums: &mut part.sums,
+                    weights: &mut part.weights,
+                });
+                part.inertia = accumulate(t, shift, &w, lab, centers, sums);
                 Ok(part)
             })
         },
@@ -718,22 +717,18 @@ fn inertia_of<T: Real>(
     centers: &[f64],
     labels: &[i32],
 ) -> Result<f64> {
-    let k = centers.len() / data.p();
     data.plan.map_fold(
         64,
         0.0,
         |rows| {
             let w = data.weights(rows.clone());
-            let mut weights = vec![0.0; k];
             Ok(accumulate(
                 data.tiles_of(&rows),
                 shift,
                 &w,
                 &labels[rows],
                 centers,
-                &mut [],
-                &mut weights,
-                false,
+                None,
             ))
         },
         |a, b| a + b,
@@ -1482,17 +1477,7 @@ pub fn inertia_kmeans<T: Real>(
             if best.iter().any(|v| !v.is_finite()) {
                 check_rows(x, rows)?;
             }
-            let mut weights = vec![0.0; k];
-            Ok(accumulate(
-                t,
-                &shift,
-                &wl,
-                &lab,
-                &centred,
-                &mut [],
-                &mut weights,
-                false,
-            ))
+            Ok(accumulate(t, &shift, &wl, &lab, &centred, None))
         },
         |a, b| a + b,
     )
@@ -1723,7 +1708,7 @@ mod tests {
         let e = fit_kmeans(x, None::<&[f64]>, &[KMeansInit::PlusPlus(vec![0.5])], &pr).unwrap_err();
         assert!(matches!(e, Error::ShapeMismatch { .. }), "{e}");
         let c = [0.0, 1.0];
-        let mut out = vec![0i32; 4];
+        let mut out = [0i32; 4];
         let e = predict_kmeans(
             MatRef::from_row_major_slice(&ok, 2, 2),
             MatRef::from_row_major_slice(&c, 2, 1),

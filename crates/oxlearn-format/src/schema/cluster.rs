@@ -47,12 +47,12 @@ fn validate_kmeans(h: &Header, a: &Arrays<'_>) -> Result<()> {
             ),
         });
     }
-    if !h
+    let n_iter_ok = h
         .attrs
         .get("n_iter_")
         .and_then(|v| v.as_u64())
-        .is_some_and(|v| v >= 1)
-    {
+        .is_some_and(|v| v >= 1);
+    if !n_iter_ok {
         return Err(FormatError::InvalidField {
             field: "attrs.n_iter_".into(),
             reason: format!("{:?}; must be a positive integer", h.attrs.get("n_iter_")),
