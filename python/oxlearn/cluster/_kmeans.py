@@ -182,7 +182,7 @@ class KMeans(OxlearnEstimatorMixin, _sk.KMeans):
             X, sw, centers, draws, self.n_clusters, self.max_iter, float(self.tol), trials,
             self.get_hyperparameters("fit").chunk_rows, None,
         )
-        distinct = np.unique(labels).size
+        distinct = np.count_nonzero(np.bincount(labels, minlength=self.n_clusters))
         if distinct < self.n_clusters:
             warnings.warn(
                 f"Number of distinct clusters ({distinct}) found smaller than n_clusters "
