@@ -52,7 +52,7 @@ fn main() {
     let mut labels = vec![0i32; n];
     let t_pred = median(|| predict_kmeans(xm, cm, 0, &mut labels).unwrap_or(()));
     if std::env::var_os("ONLY_PREDICT").is_some() {
-        for _ in 0..50 {
+        for _ in 0..(10_000_000 / n).max(50) {
             predict_kmeans(xm, cm, 0, &mut labels).unwrap_or(());
         }
         let t_sum = median(|| {

@@ -28,8 +28,41 @@ use std::ops::Range;
 
 /// Rows per tile: the kernels give each of eight rows its own SIMD lane.
 const LANES: usize = 8;
-/// Points per register block of the distance kernels.
-const J: usize = 4;
+/// Most points per register block of the distance kernels: six eight-lane
+/// accumulators fit the sixteen AVX2 registers with room for the operands.
+const MAX_J: usize = 6;
+
+/// Splits `k` points into `(first, size)` register blocks of at most
+/// [`MAX_J`], as even as possible (10 points: two blocks of 5), so that no
+/// block is a single latency-bound accumulator.
+fn blocks(k: usize) -> Vec<(usize, usize)> {
+    let nb = k.div_ceil(MAX_J).max(1);
+    let (base, rem) = (k / nb, k % nb);
+    let mut out = Vec::with_capacity(nb);
+    let mut j = 0;
+    for b in 0..nb {
+        let size = base + usize::from(b < rem);
+        if size > 0 {
+            out.push((j, size));
+        }
+        j += size;
+    }
+    out
+}
+
+/// `$f::<JB>(args)` with the const block size `JB = $n` (1..=[`MAX_J`]).
+macro_rules! by_block {
+    ($n:expr, $f:ident ( $($a:expr),* $(,)? )) => {
+        match $n {
+            1 => $f::<1>($($a),*),
+            2 => $f::<2>($($a),*),
+            3 => $f::<3>($($a),*),
+            4 => $f::<4>($($a),*),
+            5 => $f::<5>($($a),*),
+            _ => $f::<6>($($a),*),
+        }
+    };
+}
 
 /// Default rows per chunk for `n_cols` columns: about 256 KiB of `f64`, so a
 /// chunk stays in the core's L2 cache while it is worked on.
@@ -258,13 +291,6 @@ impl V8 {
     }
 
     #[inline(always)]
-    fn load(s: &[f64]) -> V8 {
-        let mut a = [0.0; LANES];
-        a.copy_from_slice(&s[..LANES]);
-        V8(a)
-    }
-
-    #[inline(always)]
     fn sub_scalar(self, c: f64) -> V8 {
         let mut a = self.0;
         for v in &mut a {
@@ -458,10 +484,11 @@ fn nearest_portable(
     labels: &mut [i32],
     best: &mut [f64],
 ) {
-    let (k, p, m) = (panel.k, panel.p, labels.len());
+    let (p, m) = (panel.p, labels.len());
     if p == 0 {
         return;
     }
+    let plan = blocks(panel.k);
     for (gi, t) in tiles.chunks_exact(p * LANES).enumerate() {
         let g = gi * LANES;
         if g >= m {
@@ -469,17 +496,13 @@ fn nearest_portable(
         }
         let n = (m - g).min(LANES);
         let mut bd = [f64::INFINITY; LANES];
-        let mut bl = [0i32; LANES];
-        let mut j = 0;
-        while j + J <= k {
-            nearest_block::<J>(t, shift, panel, j, &mut bd, &mut bl);
-            j += J;
+        let mut bl = [0.0f64; LANES];
+        for &(j, size) in &plan {
+            by_block!(size, nearest_block(t, shift, panel, j, &mut bd, &mut bl));
         }
-        while j < k {
-            nearest_block::<1>(t, shift, panel, j, &mut bd, &mut bl);
-            j += 1;
+        for l in 0..n {
+            labels[g + l] = bl[l] as i32;
         }
-        labels[g..g + n].copy_from_slice(&bl[..n]);
         best[g..g + n].copy_from_slice(&bd[..n]);
     }
 }
@@ -491,25 +514,31 @@ fn nearest_block<const JB: usize>(
     panel: &Panel,
     j0: usize,
     bd: &mut [f64; LANES],
-    bl: &mut [i32; LANES],
+    bl: &mut [f64; LANES],
 ) {
     let p = panel.p;
     let cs = &panel.c[j0 * p..(j0 + JB) * p];
     let mut acc = [V8::zero(); JB];
-    for (f, (xv, &s)) in t.chunks_exact(LANES).zip(shift).enumerate() {
-        let x = V8::load(xv).sub_scalar(s);
+    let mut rest = t;
+    let mut f = 0;
+    while let Some((xv, r)) = rest.split_first_chunk::<LANES>() {
+        let x = V8(*xv).sub_scalar(shift[f]);
         for (jj, a) in acc.iter_mut().enumerate() {
             *a = a.add_mul(x, cs[jj * p + f]);
         }
+        rest = r;
+        f += 1;
     }
+    // Branch-free argmin (labels as f64 lanes, exact for any index), ties
+    // to the lowest index: the strict comparison keeps the earlier one.
     for (jj, a) in acc.iter().enumerate() {
         let nj = panel.norms[j0 + jj];
+        let label = (j0 + jj) as f64;
         for l in 0..LANES {
             let d = nj - 2.0 * a.0[l];
-            if d < bd[l] {
-                bd[l] = d;
-                bl[l] = (j0 + jj) as i32;
-            }
+            let lt = d < bd[l];
+            bd[l] = if lt { d } else { bd[l] };
+            bl[l] = if lt { label } else { bl[l] };
         }
     }
 }
@@ -527,28 +556,26 @@ fn sq_dists_portable(tiles: &[f64], m: usize, panel: &Panel, out: &mut [f64]) {
     if p == 0 || k == 0 {
         return;
     }
+    let plan = blocks(k);
     for (gi, t) in tiles.chunks_exact(p * LANES).enumerate() {
         let g = gi * LANES;
         if g >= m {
             break;
         }
         let n = (m - g).min(LANES);
-        let mut j = 0;
-        while j + J <= k {
-            let acc = dist_block::<J>(t, panel, j);
-            for (jj, a) in acc.iter().enumerate() {
-                for l in 0..n {
-                    out[(g + l) * k + j + jj] = a[l];
-                }
-            }
-            j += J;
+        for &(j, size) in &plan {
+            by_block!(size, sq_dists_block(t, panel, j, &mut out[g * k..], n));
         }
-        while j < k {
-            let acc = dist_block::<1>(t, panel, j);
-            for l in 0..n {
-                out[(g + l) * k + j] = acc[0][l];
-            }
-            j += 1;
+    }
+}
+
+#[inline(always)]
+fn sq_dists_block<const JB: usize>(t: &[f64], panel: &Panel, j0: usize, out: &mut [f64], n: usize) {
+    let k = panel.k;
+    let acc = dist_block::<JB>(t, panel, j0);
+    for (jj, a) in acc.iter().enumerate() {
+        for (l, &v) in a.iter().enumerate().take(n) {
+            out[l * k + j0 + jj] = v;
         }
     }
 }
@@ -559,11 +586,15 @@ fn dist_block<const JB: usize>(t: &[f64], panel: &Panel, j0: usize) -> [[f64; LA
     let p = panel.p;
     let cs = &panel.c[j0 * p..(j0 + JB) * p];
     let mut acc = [V8::zero(); JB];
-    for (f, xv) in t.chunks_exact(LANES).enumerate() {
-        let x = V8::load(xv);
+    let mut rest = t;
+    let mut f = 0;
+    while let Some((xv, r)) = rest.split_first_chunk::<LANES>() {
+        let x = V8(*xv);
         for (jj, a) in acc.iter_mut().enumerate() {
             *a = a.add_sq_diff(x, cs[jj * p + f]);
         }
+        rest = r;
+        f += 1;
     }
     acc.map(|a| a.0)
 }
@@ -946,6 +977,7 @@ fn plusplus_step_portable(
     if p == 0 || k == 0 {
         return vec![0.0; k];
     }
+    let plan = blocks(k);
     for (gi, t) in tiles.chunks_exact(p * LANES).enumerate() {
         let g = gi * LANES;
         if g >= m {
@@ -962,16 +994,11 @@ fn plusplus_step_portable(
             }
             wl[l] = w[g + l];
         }
-        let mut j = 0;
-        while j + J <= k {
-            let acc = dist_block::<J>(t, panel, j);
-            plusplus_store(&acc, j, &closest, &wl, &mut lanes, out, m, g, n);
-            j += J;
-        }
-        while j < k {
-            let acc = dist_block::<1>(t, panel, j);
-            plusplus_store(&acc, j, &closest, &wl, &mut lanes, out, m, g, n);
-            j += 1;
+        for &(j, size) in &plan {
+            by_block!(
+                size,
+                plusplus_block(t, panel, j, &closest, &wl, &mut lanes, out, m, g, n)
+            );
         }
     }
     lanes.iter().map(lane_sum).collect()
@@ -979,8 +1006,9 @@ fn plusplus_step_portable(
 
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn plusplus_store<const JB: usize>(
-    acc: &[[f64; LANES]; JB],
+fn plusplus_block<const JB: usize>(
+    t: &[f64],
+    panel: &Panel,
     j0: usize,
     closest: &[f64; LANES],
     wl: &[f64; LANES],
@@ -990,14 +1018,15 @@ fn plusplus_store<const JB: usize>(
     g: usize,
     n: usize,
 ) {
+    let acc = dist_block::<JB>(t, panel, j0);
     for (jj, a) in acc.iter().enumerate() {
-        let t = j0 + jj;
+        let point = j0 + jj;
         let mut nd = [0.0f64; LANES];
         for l in 0..LANES {
             nd[l] = if a[l] < closest[l] { a[l] } else { closest[l] };
-            lanes[t][l] += wl[l] * nd[l];
+            lanes[point][l] += wl[l] * nd[l];
         }
-        out[t * m + g..t * m + g + n].copy_from_slice(&nd[..n]);
+        out[point * m + g..point * m + g + n].copy_from_slice(&nd[..n]);
     }
 }
 
