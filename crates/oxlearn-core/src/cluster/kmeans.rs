@@ -188,6 +188,7 @@ impl<'a, T: Real> Data<'a, T> {
         let this = &*self;
         let (count, mean, m2) = chunk_pass(
             this.plan,
+            parallel_for(n, p),
             &mut tiles,
             p,
             64,
@@ -243,12 +244,24 @@ fn with_scratch<R>(f: impl FnOnce(&mut Vec<f64>) -> R) -> R {
     })
 }
 
-/// Runs `map` on every chunk in parallel, with that chunk's part of `out`
-/// (`width` elements per row; the last chunk gets the rest of `out`), and
-/// folds the results in chunk order. At most `group` chunk results are
-/// alive at once.
+/// Below this many values of `X`, passes run on the calling thread: waking
+/// the pool costs more than the work (and on a busy machine much more).
+const PARALLEL_MIN_VALUES: usize = 1 << 18;
+
+/// Whether a pass over an n×p input is worth running in parallel (the
+/// result is the same either way).
+fn parallel_for(n: usize, p: usize) -> bool {
+    n.saturating_mul(p) >= PARALLEL_MIN_VALUES
+}
+
+/// Runs `map` on every chunk (in parallel when `parallel`), with that
+/// chunk's part of `out` (`width` elements per row; the last chunk gets the
+/// rest of `out`), and folds the results in chunk order. At most `group`
+/// chunk results are alive at once.
+#[allow(clippy::too_many_arguments)]
 fn chunk_pass<E: Send, R: Send, A>(
     plan: ChunkPlan,
+    parallel: bool,
     out: &mut [E],
     width: usize,
     group: usize,
@@ -260,6 +273,12 @@ fn chunk_pass<E: Send, R: Send, A>(
     let group = group.clamp(1, plan.n_chunks().max(1));
     let mut acc = init;
     for (g, part) in out.chunks_mut(step * group).enumerate() {
+        if !parallel {
+            for (c, o) in part.chunks_mut(step).enumerate() {
+                acc = fold(acc, map(plan.range(g * group + c), o)?);
+            }
+            continue;
+        }
         let results: Vec<Result<R>> = part
             .par_chunks_mut(step)
             .enumerate()
@@ -699,6 +718,7 @@ fn lloyd_pass<T: Real>(
     };
     chunk_pass(
         data.plan,
+        parallel_for(data.n(), data.p()),
         labels,
         1,
         group,
@@ -787,6 +807,7 @@ fn relocate_empty<T: Real>(
     let mut dist = vec![0.0f64; data.n()];
     chunk_pass(
         data.plan,
+        parallel_for(data.n(), data.p()),
         &mut dist,
         1,
         64,
@@ -1078,6 +1099,7 @@ fn plusplus<T: Real>(
         let closest = (c > 0).then_some(prev);
         partials = chunk_pass(
             plan,
+            parallel_for(n, p),
             cand,
             l,
             usize::MAX,
@@ -1344,6 +1366,7 @@ fn tiled_pass<T: Real, E: Send, R: Send, A>(
     let plan = ChunkPlan::new(n, p, chunk_rows_for(chunk_rows, p));
     chunk_pass(
         plan,
+        parallel_for(n, p),
         out,
         width,
         64,
@@ -1599,7 +1622,9 @@ mod tests {
 
     #[test]
     fn independent_of_thread_count_and_layout() {
-        let (n, p, k) = (5000, 7, 6);
+        // Large enough to run in parallel (see `parallel_for`).
+        let (n, p, k) = (40_000, 7, 6);
+        assert!(parallel_for(n, p));
         let (xs, _) = blobs(n, p, k, 3);
         let x = MatRef::from_row_major_slice(&xs, n, p);
         let xt: Vec<f64> = (0..n * p).map(|e| xs[(e % n) * p + e / n]).collect();

@@ -193,7 +193,8 @@ def test_float32():
 
 
 def test_thread_count_and_chunking():
-    X, _ = make_blobs(20_000, 6, centers=7, random_state=3)
+    # 300000 values: enough for the passes to run in parallel.
+    X, _ = make_blobs(50_000, 6, centers=7, random_state=3)
     draws = np.random.RandomState(0).random_sample((2, 1 + 6 * 3))
     fit = [_core.fit_kmeans(X, None, None, draws, 7, 100, 1e-4, 3, 512, n)
            for n in (1, 2, 3, 5)]
@@ -202,6 +203,7 @@ def test_thread_count_and_chunking():
             assert_array_equal(a, b)
     # Another chunk size sums in another order: equal up to rounding.
     other = _core.fit_kmeans(X, None, None, draws, 7, 100, 1e-4, 3, 1000, 2)
+    assert other[3] == fit[0][3]
     assert_array_equal(other[1], fit[0][1])
     assert_allclose(other[0], fit[0][0], rtol=1e-12)
     assert_allclose(other[2], fit[0][2], rtol=1e-12)
