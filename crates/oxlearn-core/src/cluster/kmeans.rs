@@ -24,6 +24,7 @@ use crate::{Error, Real, Result};
 use faer::MatRef;
 use rayon::prelude::*;
 use std::cell::RefCell;
+use std::mem::MaybeUninit;
 use std::ops::Range;
 
 /// Rows per tile: the kernels give each of eight rows its own SIMD lane.
@@ -184,18 +185,23 @@ impl<'a, T: Real> Data<'a, T> {
     /// chunks in order. Fails on NaN or infinity.
     fn build_tiles(&mut self) -> Result<(Vec<f64>, f64)> {
         let (n, p) = (self.n(), self.p());
-        let mut tiles = vec![0.0f64; n.div_ceil(LANES) * LANES * p];
+        let len = n.div_ceil(LANES) * LANES * p;
+        let mut tiles: Vec<f64> = Vec::with_capacity(len);
         let this = &*self;
+        // Written chunk by chunk in parallel, never zeroed first: a 32 MB
+        // memset would cost as much as a pass.
         let (count, mean, m2) = chunk_pass(
             this.plan,
             parallel_for(n, p),
-            &mut tiles,
+            &mut tiles.spare_capacity_mut()[..len],
             p,
             64,
             (0.0f64, vec![0.0; p], vec![0.0; p]),
             |rows, t| {
                 let m = rows.len();
                 fill_tiles(this.x.subrows(rows.start, m), t);
+                // SAFETY: `fill_tiles` initialised every element of `t`.
+                let t: &[f64] = unsafe { &*(t as *const [MaybeUninit<f64>] as *const [f64]) };
                 let (sum, m2) = tile_moments(t, m, p);
                 if sum.iter().any(|v| !v.is_finite()) || m2.iter().any(|v| !v.is_finite()) {
                     // A NaN or infinity makes its column's sums non-finite.
@@ -223,6 +229,9 @@ impl<'a, T: Real> Data<'a, T> {
                 (n, ma, sa)
             },
         )?;
+        // SAFETY: the chunks partition `0..len` (chunk sizes are whole
+        // tiles) and `fill_tiles` initialised each of them.
+        unsafe { tiles.set_len(len) };
         self.tiles = tiles;
         let var_mean = m2.iter().map(|v| v / count).sum::<f64>() / p as f64;
         Ok((mean, var_mean))
@@ -328,6 +337,15 @@ impl V8 {
         V8(a)
     }
 
+    #[inline(always)]
+    fn add(self, x: V8) -> V8 {
+        let mut a = self.0;
+        for l in 0..LANES {
+            a[l] += x.0[l];
+        }
+        V8(a)
+    }
+
     /// `self + (x − c)²`.
     #[inline(always)]
     fn add_sq_diff(self, x: V8, c: f64) -> V8 {
@@ -341,18 +359,21 @@ impl V8 {
 }
 
 crate::simd::multiversion! {
-    /// Copies the rows of `x` into `out` as tiles (see [`Data::tiles`]),
-    /// zero-padding the last row group.
-    fn fill_tiles<T: Real>(x: MatRef<'_, T>, out: &mut [f64]) -> ()
+    /// Writes every element of `out` (`⌈m/8⌉·8·p` of them): the rows of `x`
+    /// as tiles (see [`Data::tiles`]), the last row group zero-padded.
+    fn fill_tiles<T: Real>(x: MatRef<'_, T>, out: &mut [MaybeUninit<f64>]) -> ()
     => fill_tiles_portable
 }
 
 #[inline(always)]
-fn fill_tiles_portable<T: Real>(x: MatRef<'_, T>, out: &mut [f64]) {
+fn fill_tiles_portable<T: Real>(x: MatRef<'_, T>, out: &mut [MaybeUninit<f64>]) {
     let (m, p) = x.shape();
     let groups = m.div_ceil(LANES);
+    let out = &mut out[..groups * LANES * p];
     if m % LANES != 0 {
-        out[(groups - 1) * LANES * p..groups * LANES * p].fill(0.0);
+        for o in &mut out[(groups - 1) * LANES * p..] {
+            o.write(0.0);
+        }
     }
     if x.row_stride() == 1 && x.col_stride() != 1 {
         // Column-major: eight consecutive values of a column fill a lane row.
@@ -364,12 +385,12 @@ fn fill_tiles_portable<T: Real>(x: MatRef<'_, T>, out: &mut [f64]) {
                 match col.try_as_col_major() {
                     Some(c) => {
                         for (o, &v) in t.iter_mut().zip(&c.as_slice()[g * LANES..g * LANES + n]) {
-                            *o = v.to_f64();
+                            o.write(v.to_f64());
                         }
                     }
                     None => {
                         for (l, o) in t.iter_mut().enumerate() {
-                            *o = col[g * LANES + l].to_f64();
+                            o.write(col[g * LANES + l].to_f64());
                         }
                     }
                 }
@@ -403,13 +424,13 @@ fn fill_tiles_portable<T: Real>(x: MatRef<'_, T>, out: &mut [f64]) {
                     let tb = &mut t[fb * LANES..(fb + LANES) * LANES];
                     for (ff, tf) in tb.chunks_exact_mut(LANES).enumerate() {
                         for l in 0..LANES {
-                            tf[l] = blk[l][ff];
+                            tf[l].write(blk[l][ff]);
                         }
                     }
                 }
                 for f in fb_full..p {
                     for l in 0..LANES {
-                        t[f * LANES + l] = rows[l][f].to_f64();
+                        t[f * LANES + l].write(rows[l][f].to_f64());
                     }
                 }
             }
@@ -418,7 +439,7 @@ fn fill_tiles_portable<T: Real>(x: MatRef<'_, T>, out: &mut [f64]) {
                 for l in 0..n {
                     let row = x.row(g * LANES + l);
                     for f in 0..p {
-                        t[f * LANES + l] = row[f].to_f64();
+                        t[f * LANES + l].write(row[f].to_f64());
                     }
                 }
             }
@@ -426,39 +447,52 @@ fn fill_tiles_portable<T: Real>(x: MatRef<'_, T>, out: &mut [f64]) {
     }
 }
 
+/// Tiles of the rows of `x` in `buf` (reused; nothing is zeroed first).
+fn tiles_into<'b, T: Real>(x: MatRef<'_, T>, buf: &'b mut Vec<f64>) -> &'b [f64] {
+    let len = x.nrows().div_ceil(LANES) * LANES * x.ncols();
+    buf.clear();
+    buf.reserve(len);
+    fill_tiles(x, &mut buf.spare_capacity_mut()[..len]);
+    // SAFETY: `fill_tiles` wrote all `len` elements (its contract), and the
+    // capacity is at least `len`.
+    unsafe { buf.set_len(len) };
+    buf
+}
+
 crate::simd::multiversion! {
     /// Column sums and sums of squared deviations from the column means of
-    /// the first `m` rows of `tiles`, in lanes combined in a fixed order.
+    /// the first `m` rows of `tiles` (shifted by the first row, one sweep),
+    /// in lanes combined in a fixed order.
     fn tile_moments(tiles: &[f64], m: usize, p: usize) -> (Vec<f64>, Vec<f64>)
     => tile_moments_portable
 }
 
 #[inline(always)]
 fn tile_moments_portable(tiles: &[f64], m: usize, p: usize) -> (Vec<f64>, Vec<f64>) {
-    let mut sums = vec![[0.0f64; LANES]; p];
-    for g in tiles.chunks_exact(p * LANES) {
-        for (s, x) in sums.iter_mut().zip(g.chunks_exact(LANES)) {
-            for l in 0..LANES {
-                s[l] += x[l]; // padding is zero
-            }
-        }
+    let groups = m.div_ceil(LANES);
+    let mut valid = [1.0f64; LANES];
+    for v in valid.iter_mut().skip(m - (groups - 1) * LANES) {
+        *v = 0.0;
     }
-    let sum: Vec<f64> = sums.iter().map(lane_sum).collect();
-    let inv = 1.0 / m as f64;
-    let mut m2 = vec![[0.0f64; LANES]; p];
-    for (gi, g) in tiles.chunks_exact(p * LANES).enumerate() {
-        let n = (m - gi * LANES).min(LANES);
-        let mut valid = [0.0f64; LANES];
-        valid[..n].fill(1.0);
-        for ((s, x), &tot) in m2.iter_mut().zip(g.chunks_exact(LANES)).zip(&sum) {
-            let mu = tot * inv;
+    let (mut sum, mut m2) = (vec![0.0; p], vec![0.0; p]);
+    for f in 0..p {
+        let s = tiles[f * LANES]; // the chunk's first row
+        let (mut a, mut q) = (V8::zero(), V8::zero());
+        for g in 0..groups {
+            let xv = &tiles[(g * p + f) * LANES..(g * p + f + 1) * LANES];
+            let w = if g + 1 == groups { valid } else { [1.0; LANES] };
+            let mut d = [0.0f64; LANES];
             for l in 0..LANES {
-                let d = (x[l] - mu) * valid[l];
-                s[l] += d * d;
+                d[l] = (xv[l] - s) * w[l];
             }
+            a = a.add(V8(d));
+            q = q.add_sq_diff(V8(d), 0.0);
         }
+        let (da, dq) = (lane_sum(&a.0), lane_sum(&q.0));
+        sum[f] = s * m as f64 + da;
+        m2[f] = dq - da * da / m as f64;
     }
-    (sum, m2.iter().map(lane_sum).collect())
+    (sum, m2)
 }
 
 /// Points for the distance kernels: k×p row-major, with their squared norms.
@@ -1373,13 +1407,7 @@ fn tiled_pass<T: Real, E: Send, R: Send, A>(
         init,
         |rows, o| {
             with_scratch(|buf| {
-                let m = rows.len();
-                let len = m.div_ceil(LANES) * LANES * p;
-                if buf.len() < len {
-                    buf.resize(len, 0.0);
-                }
-                let t = &mut buf[..len];
-                fill_tiles(x.subrows(rows.start, m), t);
+                let t = tiles_into(x.subrows(rows.start, rows.len()), buf);
                 f(rows, t, o)
             })
         },
@@ -1802,8 +1830,8 @@ mod tests {
             let b: Vec<f64> = (0..m * p).map(|_| r.next() - 0.5).collect();
             let c: Vec<f64> = (0..k * p).map(|_| r.next() - 0.5).collect();
             let s: Vec<f64> = (0..p).map(|_| r.next() - 0.5).collect();
-            let mut tiles = vec![1.0; m.div_ceil(LANES) * LANES * p];
-            fill_tiles(MatRef::from_row_major_slice(&b, m, p), &mut tiles);
+            let mut buf = vec![1.0; 3];
+            let tiles = tiles_into(MatRef::from_row_major_slice(&b, m, p), &mut buf).to_vec();
             let panel = Panel::new(&c, k, p);
             let mut lab = vec![0i32; m];
             let mut best = vec![0.0; m];
