@@ -255,7 +255,7 @@ fn with_scratch<R>(f: impl FnOnce(&mut Vec<f64>) -> R) -> R {
 
 /// Below this many values of `X`, passes run on the calling thread: waking
 /// the pool costs more than the work (and on a busy machine much more).
-const PARALLEL_MIN_VALUES: usize = 1 << 18;
+const PARALLEL_MIN_VALUES: usize = 1 << 16;
 
 /// Whether a pass over an n×p input is worth running in parallel (the
 /// result is the same either way).
@@ -495,20 +495,45 @@ fn tile_moments_portable(tiles: &[f64], m: usize, p: usize) -> (Vec<f64>, Vec<f6
     (sum, m2)
 }
 
-/// Points for the distance kernels: k×p row-major, with their squared norms.
+/// Points for the distance kernels: their squared norms and the register
+/// blocks (see [`blocks`]) with each block's coordinates
+/// laid out feature by feature (`cols[f * size + jj]`), so the kernels read
+/// them in order with no bounds checks.
 struct Panel {
     k: usize,
     p: usize,
-    c: Vec<f64>,
     norms: Vec<f64>,
+    blocks: Vec<Block>,
+}
+
+/// A register block of points `j0..j0 + size`.
+struct Block {
+    j0: usize,
+    size: usize,
+    cols: Vec<f64>,
 }
 
 impl Panel {
     /// `c` is k×p row-major.
     fn new(c: &[f64], k: usize, p: usize) -> Panel {
-        let c = c[..k * p].to_vec();
-        let norms = c.chunks_exact(p.max(1)).map(sq_norm).collect();
-        Panel { k, p, c, norms }
+        let norms = c[..k * p].chunks_exact(p.max(1)).map(sq_norm).collect();
+        let blocks = blocks(k)
+            .into_iter()
+            .map(|(j0, size)| Block {
+                j0,
+                size,
+                cols: (0..p)
+                    .flat_map(|f| (0..size).map(move |jj| (f, jj)))
+                    .map(|(f, jj)| c[(j0 + jj) * p + f])
+                    .collect(),
+            })
+            .collect();
+        Panel {
+            k,
+            p,
+            norms,
+            blocks,
+        }
     }
 }
 
@@ -541,7 +566,6 @@ fn nearest_portable(
     if p == 0 {
         return;
     }
-    let plan = blocks(panel.k);
     for (gi, t) in tiles.chunks_exact(p * LANES).enumerate() {
         let g = gi * LANES;
         if g >= m {
@@ -550,8 +574,8 @@ fn nearest_portable(
         let n = (m - g).min(LANES);
         let mut bd = [f64::INFINITY; LANES];
         let mut bl = [0.0f64; LANES];
-        for &(j, size) in &plan {
-            by_block!(size, nearest_block(t, shift, panel, j, &mut bd, &mut bl));
+        for b in &panel.blocks {
+            by_block!(b.size, nearest_block(t, shift, panel, b, &mut bd, &mut bl));
         }
         for l in 0..n {
             labels[g + l] = bl[l] as i32;
@@ -565,22 +589,23 @@ fn nearest_block<const JB: usize>(
     t: &[f64],
     shift: &[f64],
     panel: &Panel,
-    j0: usize,
+    b: &Block,
     bd: &mut [f64; LANES],
     bl: &mut [f64; LANES],
 ) {
-    let p = panel.p;
-    let cs = &panel.c[j0 * p..(j0 + JB) * p];
+    let j0 = b.j0;
     let mut acc = [V8::zero(); JB];
-    let mut rest = t;
-    let mut f = 0;
-    while let Some((xv, r)) = rest.split_first_chunk::<LANES>() {
-        let x = V8(*xv).sub_scalar(shift[f]);
-        for (jj, a) in acc.iter_mut().enumerate() {
-            *a = a.add_mul(x, cs[jj * p + f]);
+    for ((xv, cf), &s) in t
+        .chunks_exact(LANES)
+        .zip(b.cols.chunks_exact(JB))
+        .zip(shift)
+    {
+        let mut x = [0.0f64; LANES];
+        x.copy_from_slice(xv);
+        let x = V8(x).sub_scalar(s);
+        for (a, &c) in acc.iter_mut().zip(cf) {
+            *a = a.add_mul(x, c);
         }
-        rest = r;
-        f += 1;
     }
     // Branch-free argmin (labels as f64 lanes, exact for any index), ties
     // to the lowest index: the strict comparison keeps the earlier one.
@@ -609,23 +634,22 @@ fn sq_dists_portable(tiles: &[f64], m: usize, panel: &Panel, out: &mut [f64]) {
     if p == 0 || k == 0 {
         return;
     }
-    let plan = blocks(k);
     for (gi, t) in tiles.chunks_exact(p * LANES).enumerate() {
         let g = gi * LANES;
         if g >= m {
             break;
         }
         let n = (m - g).min(LANES);
-        for &(j, size) in &plan {
-            by_block!(size, sq_dists_block(t, panel, j, &mut out[g * k..], n));
+        for b in &panel.blocks {
+            by_block!(b.size, sq_dists_block(t, panel, b, &mut out[g * k..], n));
         }
     }
 }
 
 #[inline(always)]
-fn sq_dists_block<const JB: usize>(t: &[f64], panel: &Panel, j0: usize, out: &mut [f64], n: usize) {
-    let k = panel.k;
-    let acc = dist_block::<JB>(t, panel, j0);
+fn sq_dists_block<const JB: usize>(t: &[f64], panel: &Panel, b: &Block, out: &mut [f64], n: usize) {
+    let (k, j0) = (panel.k, b.j0);
+    let acc = dist_block::<JB>(t, b);
     for (jj, a) in acc.iter().enumerate() {
         for (l, &v) in a.iter().enumerate().take(n) {
             out[l * k + j0 + jj] = v;
@@ -635,19 +659,15 @@ fn sq_dists_block<const JB: usize>(t: &[f64], panel: &Panel, j0: usize, out: &mu
 
 /// Squared distances of one tile's rows to points `j0..j0 + JB`.
 #[inline(always)]
-fn dist_block<const JB: usize>(t: &[f64], panel: &Panel, j0: usize) -> [[f64; LANES]; JB] {
-    let p = panel.p;
-    let cs = &panel.c[j0 * p..(j0 + JB) * p];
+fn dist_block<const JB: usize>(t: &[f64], b: &Block) -> [[f64; LANES]; JB] {
     let mut acc = [V8::zero(); JB];
-    let mut rest = t;
-    let mut f = 0;
-    while let Some((xv, r)) = rest.split_first_chunk::<LANES>() {
-        let x = V8(*xv);
-        for (jj, a) in acc.iter_mut().enumerate() {
-            *a = a.add_sq_diff(x, cs[jj * p + f]);
+    for (xv, cf) in t.chunks_exact(LANES).zip(b.cols.chunks_exact(JB)) {
+        let mut x = [0.0f64; LANES];
+        x.copy_from_slice(xv);
+        let x = V8(x);
+        for (a, &c) in acc.iter_mut().zip(cf) {
+            *a = a.add_sq_diff(x, c);
         }
-        rest = r;
-        f += 1;
     }
     acc.map(|a| a.0)
 }
@@ -1032,7 +1052,6 @@ fn plusplus_step_portable(
     if p == 0 || k == 0 {
         return vec![0.0; k];
     }
-    let plan = blocks(k);
     for (gi, t) in tiles.chunks_exact(p * LANES).enumerate() {
         let g = gi * LANES;
         if g >= m {
@@ -1049,10 +1068,10 @@ fn plusplus_step_portable(
             }
             wl[l] = w[g + l];
         }
-        for &(j, size) in &plan {
+        for b in &panel.blocks {
             by_block!(
-                size,
-                plusplus_block(t, panel, j, &closest, &wl, &mut lanes, out, m, g, n)
+                b.size,
+                plusplus_block(t, b, &closest, &wl, &mut lanes, out, m, g, n)
             );
         }
     }
@@ -1063,8 +1082,7 @@ fn plusplus_step_portable(
 #[inline(always)]
 fn plusplus_block<const JB: usize>(
     t: &[f64],
-    panel: &Panel,
-    j0: usize,
+    b: &Block,
     closest: &[f64; LANES],
     wl: &[f64; LANES],
     lanes: &mut [[f64; LANES]],
@@ -1073,9 +1091,9 @@ fn plusplus_block<const JB: usize>(
     g: usize,
     n: usize,
 ) {
-    let acc = dist_block::<JB>(t, panel, j0);
+    let acc = dist_block::<JB>(t, b);
     for (jj, a) in acc.iter().enumerate() {
-        let point = j0 + jj;
+        let point = b.j0 + jj;
         let mut nd = [0.0f64; LANES];
         for l in 0..LANES {
             nd[l] = if a[l] < closest[l] { a[l] } else { closest[l] };
