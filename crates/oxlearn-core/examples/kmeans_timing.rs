@@ -1,5 +1,7 @@
 //! Times k-means' passes on n×p data with k clusters:
 //! `cargo run --release -p oxlearn-core --example kmeans_timing -- 200000 20 10`.
+//! `ONLY_PREDICT=1` loops over predict only, `ONLY_PP=1` over fits with
+//! k-means++ (for `perf record`); `RAYON_NUM_THREADS` sets the threads.
 use faer::MatRef;
 use oxlearn_core::cluster::{fit_kmeans, predict_kmeans, KMeansInit, KMeansParams};
 use std::time::Instant;
