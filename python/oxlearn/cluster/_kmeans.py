@@ -31,8 +31,11 @@ class KMeans(OxlearnEstimatorMixin, _sk.KMeans):
         "scikit-learn's own k-means++ takes from ``random_state``, so the same seed "
         "picks the same initial centres as scikit-learn (barring a draw that falls "
         "within rounding of a sampling boundary); ``'random'``, callable and array "
-        "inits are prepared as scikit-learn does. Sparse input, negative "
-        "``sample_weight`` and ``verbose`` run scikit-learn's implementation.",
+        "inits are prepared as scikit-learn does. The fit holds one float64 copy of "
+        "X, as scikit-learn's ``copy_x`` does (for float32 input, twice the input's "
+        "size); float32 input is computed in float64 and the centres are returned "
+        "in float32. Sparse input, negative ``sample_weight`` and ``verbose`` run "
+        "scikit-learn's implementation.",
     )
 
     _oxlearn_kind = "cluster.KMeans"
