@@ -14,9 +14,6 @@ pub trait Real: Copy + Send + Sync + PartialOrd + std::fmt::Debug + 'static {
     fn to_f64(self) -> f64;
     /// Rounds an `f64` to this type.
     fn from_f64(v: f64) -> Self;
-    /// The slice itself when this type is `f64` (lets kernels read `f64`
-    /// data in place instead of converting a copy).
-    fn as_f64_slice(s: &[Self]) -> Option<&[f64]>;
 }
 
 impl Real for f64 {
@@ -30,10 +27,6 @@ impl Real for f64 {
     fn from_f64(v: f64) -> Self {
         v
     }
-    #[inline(always)]
-    fn as_f64_slice(s: &[Self]) -> Option<&[f64]> {
-        Some(s)
-    }
 }
 
 impl Real for f32 {
@@ -46,9 +39,5 @@ impl Real for f32 {
     #[inline(always)]
     fn from_f64(v: f64) -> Self {
         v as f32
-    }
-    #[inline(always)]
-    fn as_f64_slice(_: &[Self]) -> Option<&[f64]> {
-        None
     }
 }
