@@ -127,8 +127,24 @@ def _logistic_check(Xp):
     return check
 
 
+def _kmeans_check(Xp):
+    def check(ox_model, sk_model):
+        # oxlearn's k-means++ takes scikit-learn's draws from the same seed, so
+        # both start from the same centres and reach the same optimum.
+        np.testing.assert_allclose(ox_model.inertia_, sk_model.inertia_, rtol=1e-6)
+        np.testing.assert_array_equal(ox_model.predict(Xp), sk_model.predict(Xp))
+    return check
+
+
 def workloads(scale):
     """Yield the BASELINE.md workloads as `Workload`s, sizes multiplied by ``scale``."""
+    n = int(200_000 * scale)
+    X, _ = make_blobs(n, 20, centers=10, random_state=0)
+    km = dict(n_clusters=10, n_init=1, max_iter=50, random_state=0)
+    yield Workload("KMeans(10, n_init=1)", data=f"make_blobs {n}x20", impls={
+        "oxlearn": lambda: oxc.KMeans(**km), "sklearn": lambda: skc.KMeans(**km),
+        "intelex": ixc and (lambda: ixc.KMeans(**km)),
+    }, X=X, Xp=X[:10_000], check=_kmeans_check(X[:10_000]))
     n = int(500_000 * scale)
     X, y = make_regression(n, 50, noise=1.0, random_state=0)
     common = dict(data=f"make_regression {n}x50", X=X, y=y, Xp=X[:10_000],

@@ -16,7 +16,7 @@ from sklearn.datasets import make_regression
 import oxlearn
 from oxlearn import _core
 from oxlearn.basic_statistics import BasicStatistics, IncrementalBasicStatistics
-from oxlearn.cluster import DBSCAN
+from oxlearn.cluster import DBSCAN, KMeans
 from oxlearn.covariance import EmpiricalCovariance, IncrementalEmpiricalCovariance
 from oxlearn.decomposition import PCA, IncrementalPCA
 from oxlearn.linear_model import (
@@ -75,6 +75,10 @@ def models():
         C=np.inf, fit_intercept=False
     ).fit(X + 0.3 * np.random.default_rng(0).standard_normal(X.shape),
           np.array([-7, 3, 12], dtype=np.int16)[third])
+    yield "KMeans", KMeans(n_clusters=3, n_init=2, random_state=0).fit(X)
+    yield "KMeans-float32-elkan", KMeans(
+        n_clusters=4, init="random", algorithm="elkan", random_state=1
+    ).fit(X32)
 
 
 def main():

@@ -19,7 +19,7 @@ from oxlearn import _core, _persistence
 def _registry():
     """``{kind: class}``: the only classes ``load`` ever builds."""
     from oxlearn.basic_statistics import BasicStatistics, IncrementalBasicStatistics
-    from oxlearn.cluster import DBSCAN
+    from oxlearn.cluster import DBSCAN, KMeans
     from oxlearn.covariance import EmpiricalCovariance, IncrementalEmpiricalCovariance
     from oxlearn.decomposition import PCA, IncrementalPCA
     from oxlearn.linear_model import (
@@ -35,7 +35,7 @@ def _registry():
                EmpiricalCovariance, IncrementalEmpiricalCovariance,
                BasicStatistics, IncrementalBasicStatistics, PCA, IncrementalPCA, DBSCAN,
                LogisticRegression, NearestNeighbors, KNeighborsClassifier,
-               KNeighborsRegressor)
+               KNeighborsRegressor, KMeans)
     return {cls._oxlearn_kind: cls for cls in classes}
 
 

@@ -18,6 +18,7 @@ _PATCHABLE = {
     "LogisticRegression": (
         "oxlearn.linear_model", ("sklearn.linear_model", "sklearn.linear_model._logistic")
     ),
+    "KMeans": ("oxlearn.cluster", ("sklearn.cluster", "sklearn.cluster._kmeans")),
     "EmpiricalCovariance": (
         "oxlearn.covariance", ("sklearn.covariance", "sklearn.covariance._empirical_covariance")
     ),

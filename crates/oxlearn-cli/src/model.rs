@@ -3,6 +3,7 @@
 
 use crate::npy::Matrix;
 use faer::MatRef;
+use oxlearn_core::cluster::predict_kmeans;
 use oxlearn_core::decomposition::pca_transform_map;
 use oxlearn_core::linear_model::{logistic_classes, predict_linear};
 use oxlearn_core::Real;
@@ -29,6 +30,9 @@ enum Kind {
     /// A linear decision function and the class of each row: `d > 0` for
     /// two classes (one coefficient row), else the largest.
     Classifier { decision: Linear, classes: Labels },
+    /// Nearest of the k×p `centers` (float64; exact for float32 models):
+    /// int32 cluster labels, as `KMeans.predict`.
+    KMeans { centers: Vec<f64>, k: usize },
 }
 
 /// `X coefᵀ + intercept`; `one_dim` when `coef_` is 1-D (1-D output).
@@ -165,7 +169,7 @@ impl Model {
             kind: header.kind.clone(),
             writer: header.oxlearn_version.clone(),
             reader: env!("CARGO_PKG_VERSION").into(),
-            known: "linear models, logistic regression, PCA".into(),
+            known: "linear models, logistic regression, PCA, KMeans".into(),
         };
         let need = |name: &str| get(name).ok_or_else(|| unsupported().to_string());
         let linear = || Ok::<_, String>(Linear::from_arrays(need("coef_")?, need("intercept_")?));
@@ -214,6 +218,13 @@ impl Model {
                     one_dim: false,
                 }))
             }
+            "cluster.KMeans" => {
+                let c = need("cluster_centers_")?;
+                Ok(Kind::KMeans {
+                    centers: floats(c),
+                    k: c.shape.first().copied().unwrap_or(0) as usize,
+                })
+            }
             "cluster.DBSCAN" => Err(format!(
                 "{} has no predict: DBSCAN labels only the samples it was fitted on, and \
                  the file holds those labels (labels_, core_sample_indices_, components_; \
@@ -247,6 +258,42 @@ impl Model {
                     .map(Prediction::Labels)
                     .ok_or_else(|| "a predicted class index is out of range".into())
             }
+            Kind::KMeans { centers, k } => Ok(Prediction::Labels(kmeans_labels(x, centers, *k)?)),
         }
     }
+}
+
+/// `KMeans.predict`: the nearest centre, ties to the lowest index, with the
+/// same kernel (and so the same labels) as Python.
+fn kmeans_labels(x: &Matrix, centers: &[f64], k: usize) -> Result<Labels, String> {
+    let (rows, cols) = match x {
+        Matrix::F64 { rows, cols, .. } | Matrix::F32 { rows, cols, .. } => (*rows, *cols),
+    };
+    let p = centers.len() / k.max(1);
+    if cols != p {
+        return Err(format!(
+            "X has {cols} features, but the model expects {p} (n_features_in_)"
+        ));
+    }
+    let c = MatRef::from_row_major_slice(centers, k, p);
+    let mut out = vec![0i32; rows];
+    match x {
+        Matrix::F64 { data, .. } => predict_kmeans(
+            MatRef::from_row_major_slice(data, rows, cols),
+            c,
+            0,
+            &mut out,
+        ),
+        Matrix::F32 { data, .. } => predict_kmeans(
+            MatRef::from_row_major_slice(data, rows, cols),
+            c,
+            0,
+            &mut out,
+        ),
+    }
+    .map_err(|e| e.to_string())?;
+    Ok(Labels::Int {
+        values: out.into_iter().map(i64::from).collect(),
+        descr: "<i4".into(),
+    })
 }

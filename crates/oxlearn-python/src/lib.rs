@@ -22,6 +22,7 @@ mod covariance;
 mod decomposition;
 mod error;
 mod format;
+mod kmeans;
 mod linear_model;
 mod neighbors;
 
@@ -38,6 +39,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     decomposition::register(m)?;
     cluster::register(m)?;
     neighbors::register(m)?;
+    kmeans::register(m)?;
     format::register(m)?;
     Ok(())
 }

@@ -17,7 +17,7 @@ from sklearn.datasets import make_classification, make_regression
 
 import oxlearn
 from oxlearn import _core
-from oxlearn.cluster import DBSCAN
+from oxlearn.cluster import DBSCAN, KMeans
 from oxlearn.exceptions import IncompatibleModelError, ModelFileCorruptError
 from oxlearn.linear_model import (
     IncrementalLinearRegression,
@@ -40,6 +40,7 @@ ESTIMATORS = [
     DBSCAN(eps=1.5, min_samples=4),
     LogisticRegression(),
     LogisticRegression(solver="newton-cg", fit_intercept=False),
+    KMeans(n_clusters=3, n_init=2, random_state=0),
 ]
 
 

@@ -19,7 +19,7 @@ from sklearn.exceptions import InconsistentVersionWarning
 
 import oxlearn
 from oxlearn import _core
-from oxlearn.cluster import DBSCAN
+from oxlearn.cluster import DBSCAN, KMeans
 from oxlearn.exceptions import (
     EnvironmentMismatchWarning,
     IncompatibleModelError,
@@ -45,6 +45,7 @@ ESTIMATORS = [
     LogisticRegression(),
     LogisticRegression(solver="newton-cg", C=0.5, class_weight="balanced"),
     KNeighborsRegressor(3, weights="distance"),
+    KMeans(n_clusters=3, n_init=2, random_state=0),
 ]
 
 
