@@ -26,6 +26,7 @@ from oxlearn.linear_model import (
     LogisticRegression,
     Ridge,
 )
+from oxlearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from oxlearn.tests._golden import output as golden_output
 
 OUT = Path(__file__).resolve().parent.parent / "python/oxlearn/tests/golden" / _core.FORMAT_VERSION
@@ -75,6 +76,15 @@ def models():
         C=np.inf, fit_intercept=False
     ).fit(X + 0.3 * np.random.default_rng(0).standard_normal(X.shape),
           np.array([-7, 3, 12], dtype=np.int16)[third])
+    # k-nearest neighbours: the training data is the model (_fit_X).
+    yield "KNeighborsClassifier", KNeighborsClassifier(5).fit(X, third)
+    yield "KNeighborsClassifier-distance-str-float32", KNeighborsClassifier(
+        4, weights="distance", metric="manhattan"
+    ).fit(X32, np.array(["high", "low", "mid"])[third])
+    yield "KNeighborsRegressor", KNeighborsRegressor(3, weights="distance").fit(X, y)
+    yield "KNeighborsRegressor-multi-minkowski-float32", KNeighborsRegressor(
+        6, metric="minkowski", p=3, algorithm="brute"
+    ).fit(X32, Y.astype(np.float32))
 
 
 def main():

@@ -25,6 +25,8 @@ _METRICS = frozenset(
 _FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
 # dtypes the model format stores as arrays.
 _STORABLE = _FLOATS + (np.dtype(np.int64), np.dtype(np.int32))
+# dtypes of class labels stored as an array (the format's label dtypes).
+_LABEL_ARRAY = _STORABLE + (np.dtype(np.bool_),)
 _CSR = ("_fit_X_data", "_fit_X_indices", "_fit_X_indptr")
 _DOC = (
     "Accelerated by oxlearn (Rust): exact search, a kd-tree for few features and a "
@@ -257,7 +259,7 @@ class _KNeighborsAccelerated(OxlearnEstimatorMixin):
                                     csr.indptr.astype(np.int64)), strict=True))
         classes = state.get("classes_")
         if classes is not None and not (
-            isinstance(classes, np.ndarray) and classes.dtype in _STORABLE
+            isinstance(classes, np.ndarray) and classes.dtype in _LABEL_ARRAY
         ):
             # Labels the format has no array dtype for (strings, objects),
             # and the per-output lists of several outputs: header attributes.

@@ -33,7 +33,7 @@ from oxlearn.linear_model import (
     LogisticRegression,
     Ridge,
 )
-from oxlearn.neighbors import KNeighborsRegressor
+from oxlearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 
 ESTIMATORS = [
     LinearRegression(),
@@ -45,6 +45,8 @@ ESTIMATORS = [
     LogisticRegression(),
     LogisticRegression(solver="newton-cg", C=0.5, class_weight="balanced"),
     KNeighborsRegressor(3, weights="distance"),
+    KNeighborsClassifier(),
+    KNeighborsClassifier(4, weights="distance", metric="minkowski", p=1.5),
 ]
 
 
