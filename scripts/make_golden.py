@@ -26,7 +26,7 @@ from oxlearn.linear_model import (
     LogisticRegression,
     Ridge,
 )
-from oxlearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+from oxlearn.neighbors import KNeighborsClassifier, KNeighborsRegressor, LocalOutlierFactor
 from oxlearn.tests._golden import output as golden_output
 
 OUT = Path(__file__).resolve().parent.parent / "python/oxlearn/tests/golden" / _core.FORMAT_VERSION
@@ -85,6 +85,10 @@ def models():
     yield "KNeighborsRegressor-multi-minkowski-float32", KNeighborsRegressor(
         6, metric="minkowski", p=3, algorithm="brute"
     ).fit(X32, Y.astype(np.float32))
+    yield "LocalOutlierFactor", LocalOutlierFactor(10).fit(X)
+    # Outlier detection (no predict without novelty=True): the golden output
+    # is every fitted array (negative_outlier_factor_ among them).
+    yield "LocalOutlierFactor-float32", LocalOutlierFactor(8, contamination=0.1).fit(X32)
 
 
 def main():

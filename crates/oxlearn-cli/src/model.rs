@@ -205,6 +205,11 @@ impl Model {
             "neighbors.KNeighborsClassifier" | "neighbors.KNeighborsRegressor" => {
                 Ok(Kind::Neighbors(Knn::load(header, arrays)?))
             }
+            "neighbors.LocalOutlierFactor" => Err(format!(
+                "{} has no predict that the binary serves: outlier scores are computed in \
+                 Python (the file verified; `oxlearn inspect` lists its arrays)",
+                header.kind
+            )),
             "neighbors.NearestNeighbors" => Err(format!(
                 "{} has no predict: it answers neighbour queries only (kneighbors), which \
                  the binary does not serve; the file holds the training data (_fit_X)",

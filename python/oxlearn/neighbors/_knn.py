@@ -85,10 +85,14 @@ class _KNeighborsAccelerated(OxlearnEstimatorMixin):
         # scikit-learn's brute "fit" validates and stores X without building a
         # tree; the algorithm it would have chosen is recorded afterwards.
         self.algorithm = "brute"
+        # An index built during that fit (LocalOutlierFactor's fit queries
+        # the training set) uses the algorithm asked for, not "brute".
+        self._oxl_fit_algorithm = algorithm
         try:
             fit(X, y)
         finally:
             self.algorithm = algorithm
+            self.__dict__.pop("_oxl_fit_algorithm", None)
         if self._fit_X.dtype not in _FLOATS:
             self._fit_X = self._fit_X.astype(np.float64)
         self._fit_method = _sk_fit_method(self, *self._fit_X.shape)
@@ -108,8 +112,10 @@ class _KNeighborsAccelerated(OxlearnEstimatorMixin):
         if index is None:
             self._verify_pending()
             index = _core.build_neighbor_index(
-                self._fit_X, self.effective_metric_, self.effective_metric_params_.get("p"),
-                self._fit_method, int(self.leaf_size), n_threads(self.n_jobs),
+                self._as_float(self._fit_X), self.effective_metric_,
+                self.effective_metric_params_.get("p"),
+                self.__dict__.get("_oxl_fit_algorithm") or self._fit_method,
+                int(self.leaf_size), n_threads(self.n_jobs),
             )
             self._oxl_index = index
         return index
@@ -192,50 +198,6 @@ class _KNeighborsAccelerated(OxlearnEstimatorMixin):
             return neigh_dist, neigh_ind
         return neigh_ind
 
-    def radius_neighbors(self, X=None, radius=None, return_distance=True,  # noqa: D102
-                         sort_results=False):
-        check_is_fitted(self)
-        if radius is None:
-            radius = self.radius
-        reason = None
-        if not self._accelerated():
-            reason = "fit was not accelerated"
-        elif X is not None and sparse.issparse(X):
-            reason = "sparse queries are not accelerated"
-        elif np.ndim(radius) > 0:
-            reason = "a radius per query is not accelerated"
-        if reason:
-            if self._accelerated():
-                self._ensure_sklearn_tree("radius_neighbors", reason)
-            return super().radius_neighbors(X, radius, return_distance, sort_results)
-        self._check_device("radius_neighbors")
-        if sort_results and not return_distance:
-            raise ValueError("return_distance must be True if sort_results is True.")
-        query_is_train = X is None
-        X = self._fit_X if query_is_train else self._query_X(X)
-        self._log_accelerated("radius_neighbors")
-        offsets, ind, dist = self._index().radius_neighbors(
-            self._as_float(X), float(radius), self.get_hyperparameters("kneighbors").chunk_rows,
-            n_threads(self.n_jobs),
-        )
-        n = X.shape[0]
-        neigh_ind = np.empty(n, dtype=object)
-        neigh_dist = np.empty(n, dtype=object)
-        for i in range(n):
-            a, b = offsets[i], offsets[i + 1]
-            ii, dd = ind[a:b], dist[a:b]
-            if query_is_train:
-                keep = ii != i
-                ii, dd = ii[keep], dd[keep]
-            if sort_results:
-                order = np.argsort(dd, kind="mergesort")
-                ii, dd = ii[order], dd[order]
-            neigh_ind[i] = ii
-            neigh_dist[i] = dd
-        if return_distance:
-            return neigh_dist, neigh_ind
-        return neigh_ind
-
     # --- persistence ----------------------------------------------------
     def _oxlearn_after_convert(self):
         """After :func:`oxlearn.from_sklearn`: the index is built on first query."""
@@ -302,7 +264,55 @@ class _KNeighborsAccelerated(OxlearnEstimatorMixin):
         return tags
 
 
-class NearestNeighbors(_KNeighborsAccelerated, _sk.NearestNeighbors):
+class _RadiusAccelerated:
+    """The accelerated radius query (of the estimators scikit-learn gives one)."""
+
+    def radius_neighbors(self, X=None, radius=None, return_distance=True,  # noqa: D102
+                         sort_results=False):
+        check_is_fitted(self)
+        if radius is None:
+            radius = self.radius
+        reason = None
+        if not self._accelerated():
+            reason = "fit was not accelerated"
+        elif X is not None and sparse.issparse(X):
+            reason = "sparse queries are not accelerated"
+        elif np.ndim(radius) > 0:
+            reason = "a radius per query is not accelerated"
+        if reason:
+            if self._accelerated():
+                self._ensure_sklearn_tree("radius_neighbors", reason)
+            return super().radius_neighbors(X, radius, return_distance, sort_results)
+        self._check_device("radius_neighbors")
+        if sort_results and not return_distance:
+            raise ValueError("return_distance must be True if sort_results is True.")
+        query_is_train = X is None
+        X = self._fit_X if query_is_train else self._query_X(X)
+        self._log_accelerated("radius_neighbors")
+        offsets, ind, dist = self._index().radius_neighbors(
+            self._as_float(X), float(radius), self.get_hyperparameters("kneighbors").chunk_rows,
+            n_threads(self.n_jobs),
+        )
+        n = X.shape[0]
+        neigh_ind = np.empty(n, dtype=object)
+        neigh_dist = np.empty(n, dtype=object)
+        for i in range(n):
+            a, b = offsets[i], offsets[i + 1]
+            ii, dd = ind[a:b], dist[a:b]
+            if query_is_train:
+                keep = ii != i
+                ii, dd = ii[keep], dd[keep]
+            if sort_results:
+                order = np.argsort(dd, kind="mergesort")
+                ii, dd = ii[order], dd[order]
+            neigh_ind[i] = ii
+            neigh_dist[i] = dd
+        if return_distance:
+            return neigh_dist, neigh_ind
+        return neigh_ind
+
+
+class NearestNeighbors(_KNeighborsAccelerated, _RadiusAccelerated, _sk.NearestNeighbors):
     __doc__ = accelerated_doc(_sk.NearestNeighbors, _DOC.format(extra=""))
 
     _oxlearn_kind = "neighbors.NearestNeighbors"

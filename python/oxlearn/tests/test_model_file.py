@@ -27,7 +27,12 @@ from oxlearn.linear_model import (
     LogisticRegression,
     Ridge,
 )
-from oxlearn.neighbors import KNeighborsClassifier, KNeighborsRegressor, NearestNeighbors
+from oxlearn.neighbors import (
+    KNeighborsClassifier,
+    KNeighborsRegressor,
+    LocalOutlierFactor,
+    NearestNeighbors,
+)
 from oxlearn.tests._golden import output as golden_output
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -47,6 +52,7 @@ ESTIMATORS = [
     KNeighborsRegressor(4, weights="distance"),
     KNeighborsRegressor(metric="minkowski", p=3, algorithm="kd_tree"),
     KNeighborsRegressor(2, metric="chebyshev"),
+    LocalOutlierFactor(10),
 ]
 
 

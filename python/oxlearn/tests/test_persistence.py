@@ -33,7 +33,7 @@ from oxlearn.linear_model import (
     LogisticRegression,
     Ridge,
 )
-from oxlearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+from oxlearn.neighbors import KNeighborsClassifier, KNeighborsRegressor, LocalOutlierFactor
 
 ESTIMATORS = [
     LinearRegression(),
@@ -47,6 +47,7 @@ ESTIMATORS = [
     KNeighborsRegressor(3, weights="distance"),
     KNeighborsClassifier(),
     KNeighborsClassifier(4, weights="distance", metric="minkowski", p=1.5),
+    LocalOutlierFactor(15, novelty=True, contamination=0.05),
 ]
 
 

@@ -68,6 +68,7 @@ static REGISTRY: &[&Schema] = &[
     &neighbors::NEAREST_NEIGHBORS,
     &neighbors::KNEIGHBORS_CLASSIFIER,
     &neighbors::KNEIGHBORS_REGRESSOR,
+    &neighbors::LOCAL_OUTLIER_FACTOR,
 ];
 
 /// The schema of `kind`, if this build knows it.
