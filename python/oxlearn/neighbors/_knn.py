@@ -82,9 +82,11 @@ class _KNeighborsAccelerated(OxlearnEstimatorMixin):
 
     @staticmethod
     def _unit_rows(X):
-        """Rows scaled to unit euclidean norm, in float64: on them the
-        squared euclidean distance is twice the cosine distance, so the
-        euclidean search finds the cosine neighbours."""
+        """Return the rows scaled to unit euclidean norm, in float64.
+
+        On them the squared euclidean distance is twice the cosine distance,
+        so the euclidean search finds the cosine neighbours.
+        """
         X = np.asarray(X, dtype=np.float64)
         norms = np.sqrt(np.einsum("ij,ij->i", X, X))
         return X / norms[:, None]
