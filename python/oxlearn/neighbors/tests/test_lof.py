@@ -202,3 +202,43 @@ def test_patched_sklearn_uses_oxlearn():
     from sklearn.neighbors import LocalOutlierFactor as Stock
     assert Stock is sk.LocalOutlierFactor
     assert_array_equal(Patched(10).fit_predict(X), Stock(10).fit_predict(X))
+
+
+def _forged_lof(arrays=None, **attrs):
+    """The state of a fitted LOF with arrays and attrs replaced and the
+    checksum recomputed, as a deliberate forger would."""
+    import json
+
+    from oxlearn import _core
+
+    state = LocalOutlierFactor(5).fit(make_blobs(40, 3, random_state=0)[0]).__getstate__()
+    header = json.loads(state["__oxlearn__"])
+    for name, value in (arrays or {}).items():
+        state["arrays"][name] = value
+        for entry in header["arrays"]:
+            if entry["name"] == name:
+                entry["shape"] = list(value.shape)
+    header["attrs"].update(attrs)
+    for entry in header["arrays"]:
+        entry["xxh3"] = _core.digest(state["arrays"][entry["name"]])
+    header["checksum"] = ""
+    header["checksum"] = _core.checksum(json.dumps(header, separators=(",", ":")))
+    state["__oxlearn__"] = json.dumps(header, separators=(",", ":"))
+    est = LocalOutlierFactor.__new__(LocalOutlierFactor)
+    return lambda: est.__setstate__(state)
+
+
+@pytest.mark.parametrize("arrays, attrs, match", [
+    ({"_lrd": np.ones(39)}, {}, "_lrd"),
+    ({"_distances_fit_X_": np.ones((40, 4))}, {}, "_distances_fit_X_"),
+    ({"negative_outlier_factor_": np.ones(40, dtype=np.float32)}, {}, "negative_outlier"),
+    ({}, {"n_neighbors_": 40}, "n_neighbors_"),
+    ({}, {"n_neighbors_": 0}, "n_neighbors_"),
+    ({}, {"offset_": "x"}, "offset_"),
+    ({}, {"n_samples_fit_": 39}, "n_samples_fit_"),
+])
+def test_forged_files_are_refused(arrays, attrs, match):
+    from oxlearn.exceptions import ModelFileCorruptError
+
+    with pytest.raises(ModelFileCorruptError, match=match):
+        _forged_lof(arrays, **attrs)()
