@@ -211,6 +211,22 @@ def workloads(scale):
                        impls={"oxlearn": knn(oxn), "sklearn": knn(skn), "intelex": knn(ixn)},
                        check=_knn_check(Xk[nk:]))
 
+    def lof(module):
+        cls = module and getattr(module, "LocalOutlierFactor", None)
+        return cls and (lambda: cls(n_neighbors=20))
+
+    # Fit only (op None): fit computes negative_outlier_factor_ of the
+    # training set, which is fit_predict's work (its labels are a threshold).
+    yield Workload("LocalOutlierFactor(20)", data=f"make_blobs {nb}x10", X=Xb, op=None,
+                   impls={"oxlearn": lof(oxn), "sklearn": lof(skn), "intelex": lof(ixn)},
+                   check=_lof_check)
+
+
+def _lof_check(ox_model, sk_model):
+    """oxlearn's outlier factors are scikit-learn's (continuous data: no ties)."""
+    np.testing.assert_allclose(ox_model.negative_outlier_factor_,
+                               sk_model.negative_outlier_factor_, rtol=1e-10)
+
 
 def _knn_check(Xp):
     """oxlearn predicts what scikit-learn predicts (continuous data: no ties)."""

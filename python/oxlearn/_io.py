@@ -29,13 +29,18 @@ def _registry():
         LogisticRegression,
         Ridge,
     )
-    from oxlearn.neighbors import KNeighborsClassifier, KNeighborsRegressor, NearestNeighbors
+    from oxlearn.neighbors import (
+        KNeighborsClassifier,
+        KNeighborsRegressor,
+        LocalOutlierFactor,
+        NearestNeighbors,
+    )
 
     classes = (LinearRegression, Ridge, IncrementalLinearRegression, IncrementalRidge,
                EmpiricalCovariance, IncrementalEmpiricalCovariance,
                BasicStatistics, IncrementalBasicStatistics, PCA, IncrementalPCA, DBSCAN,
                LogisticRegression, NearestNeighbors, KNeighborsClassifier,
-               KNeighborsRegressor, KMeans)
+               KNeighborsRegressor, KMeans, LocalOutlierFactor)
     return {cls._oxlearn_kind: cls for cls in classes}
 
 

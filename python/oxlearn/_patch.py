@@ -34,6 +34,8 @@ _PATCHABLE = {
                                                    "sklearn.neighbors._classification")),
     "KNeighborsRegressor": ("oxlearn.neighbors", ("sklearn.neighbors",
                                                   "sklearn.neighbors._regression")),
+    "LocalOutlierFactor": ("oxlearn.neighbors", ("sklearn.neighbors",
+                                                 "sklearn.neighbors._lof")),
 }
 
 _originals = {}  # (sklearn module, name) -> original class

@@ -33,7 +33,7 @@ from oxlearn.linear_model import (
     LogisticRegression,
     Ridge,
 )
-from oxlearn.neighbors import KNeighborsRegressor
+from oxlearn.neighbors import KNeighborsClassifier, KNeighborsRegressor, LocalOutlierFactor
 
 ESTIMATORS = [
     LinearRegression(),
@@ -46,6 +46,9 @@ ESTIMATORS = [
     LogisticRegression(solver="newton-cg", C=0.5, class_weight="balanced"),
     KNeighborsRegressor(3, weights="distance"),
     KMeans(n_clusters=3, n_init=2, random_state=0),
+    KNeighborsClassifier(),
+    KNeighborsClassifier(4, weights="distance", metric="minkowski", p=1.5),
+    LocalOutlierFactor(15, novelty=True, contamination=0.05),
 ]
 
 

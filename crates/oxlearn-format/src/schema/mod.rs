@@ -70,6 +70,7 @@ static REGISTRY: &[&Schema] = &[
     &neighbors::KNEIGHBORS_CLASSIFIER,
     &neighbors::KNEIGHBORS_REGRESSOR,
     &kmeans::KMEANS,
+    &neighbors::LOCAL_OUTLIER_FACTOR,
 ];
 
 /// The schema of `kind`, if this build knows it.
