@@ -32,6 +32,11 @@ use pyo3::prelude::*;
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("FORMAT_VERSION", oxlearn_format::FORMAT_VERSION)?;
+    let dtypes: Vec<&str> = oxlearn_format::DType::ALL
+        .iter()
+        .map(|d| d.name())
+        .collect();
+    m.add("ARRAY_DTYPES", dtypes)?;
     error::register(m)?;
     linear_model::register(m)?;
     covariance::register(m)?;

@@ -288,9 +288,6 @@ class _KNeighborsAccelerated(OxlearnEstimatorMixin):
             state["_y"] = np.asarray(y, dtype=np.float64)
         return SimpleNamespace(**state)
 
-    def _oxlearn_dtype(self):
-        return np.dtype(self._fit_X.dtype)
-
     def _oxlearn_after_load(self):
         if _CSR[0] in self.__dict__:
             data, indices, indptr = (self.__dict__.pop(name) for name in _CSR)
