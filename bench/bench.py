@@ -24,12 +24,14 @@ from sklearn import decomposition as sk_dec
 from sklearn import linear_model as sk
 from sklearn import neighbors as skn
 from sklearn.datasets import make_blobs, make_classification, make_regression
+from sklearn.metrics import pairwise_distances as sk_pairwise_distances
 
 import oxlearn
 from oxlearn import basic_statistics as ox_bs
 from oxlearn import cluster as oxc
 from oxlearn import decomposition as ox_dec
 from oxlearn import linear_model as ox
+from oxlearn import metrics as ox_metrics
 from oxlearn import neighbors as oxn
 
 try:
@@ -38,9 +40,10 @@ try:
     from sklearnex import cluster as ixc
     from sklearnex import decomposition as ix_dec
     from sklearnex import linear_model as ix
+    from sklearnex import metrics as ix_metrics
     from sklearnex import neighbors as ixn
 except ImportError:  # the benchmark still runs, without the intelex columns
-    sklearnex = ix = ix_bs = ix_dec = ixc = ixn = None
+    sklearnex = ix = ix_bs = ix_dec = ix_metrics = ixc = ixn = None
 
 
 def median_time(fn, repeat):
@@ -73,6 +76,22 @@ class Workload:
     Xp: np.ndarray = None
     op: str = "predict"
     check: Callable = None
+
+
+class _Pairwise:
+    """``pairwise_distances(X, metric=...)`` as a fit-only workload."""
+
+    def __init__(self, func, metric):
+        self.func, self.metric = func, metric
+
+    def fit(self, X, y=None):
+        self.distances_ = self.func(X, metric=self.metric)
+        return self
+
+
+def _pairwise_check(ox_model, sk_model):
+    # Exact distances versus scikit-learn's matrix-product expansion.
+    np.testing.assert_allclose(ox_model.distances_, sk_model.distances_, rtol=1e-7, atol=1e-7)
 
 
 def _linear_check(Xp, y):
@@ -220,6 +239,17 @@ def workloads(scale):
     yield Workload("LocalOutlierFactor(20)", data=f"make_blobs {nb}x10", X=Xb, op=None,
                    impls={"oxlearn": lof(oxn), "sklearn": lof(skn), "intelex": lof(ixn)},
                    check=_lof_check)
+
+    n_pd = int(4_000 * scale)
+    Xd, _ = make_blobs(n_pd, 50, centers=10, random_state=0)
+    for metric in ("euclidean", "cosine", "manhattan"):
+        yield Workload(f"pairwise_distances({metric})", data=f"make_blobs {n_pd}x50", X=Xd,
+                       op=None, check=_pairwise_check, impls={
+                           "oxlearn": lambda m=metric: _Pairwise(ox_metrics.pairwise_distances, m),
+                           "sklearn": lambda m=metric: _Pairwise(sk_pairwise_distances, m),
+                           "intelex": ix_metrics and (
+                               lambda m=metric: _Pairwise(ix_metrics.pairwise_distances, m)),
+                       })
 
 
 def _lof_check(ox_model, sk_model):

@@ -11,6 +11,7 @@ from oxlearn import (
     decomposition,
     exceptions,
     linear_model,
+    metrics,
     neighbors,
 )
 from oxlearn._config import config_context, get_config, set_config
@@ -31,6 +32,7 @@ __all__ = [
     "get_patch_names",
     "linear_model",
     "load",
+    "metrics",
     "neighbors",
     "patch_sklearn",
     "save",

@@ -36,6 +36,7 @@ _PATCHABLE = {
                                                   "sklearn.neighbors._regression")),
     "LocalOutlierFactor": ("oxlearn.neighbors", ("sklearn.neighbors",
                                                  "sklearn.neighbors._lof")),
+    "pairwise_distances": ("oxlearn.metrics", ("sklearn.metrics", "sklearn.metrics.pairwise")),
 }
 
 _originals = {}  # (sklearn module, name) -> original class

@@ -3,9 +3,11 @@
 
 use crate::arrays::{mat_ref, slice, with_threads};
 use crate::error::core_err;
+use numpy::ndarray::Array2;
 use numpy::{Element, IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2};
 use oxlearn_core::neighbors::{
-    vote, weighted_mean, Algorithm, IndexParams, KNeighbors, Metric, NeighborIndex, Weights,
+    pairwise_distances as core_pairwise, vote, weighted_mean, Algorithm, IndexParams, KNeighbors,
+    Metric, NeighborIndex, PairwiseMetric, Weights,
 };
 use oxlearn_core::Real;
 use pyo3::prelude::*;
@@ -13,6 +15,7 @@ use pyo3::prelude::*;
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<KnnIndex>()?;
     m.add_function(wrap_pyfunction!(build_neighbor_index, m)?)?;
+    m.add_function(wrap_pyfunction!(pairwise_distances, m)?)?;
     Ok(())
 }
 
@@ -57,6 +60,63 @@ fn build_neighbor_index(
         leaf_size,
     };
     dispatch_float!(x, go(py, metric, params, n_threads))
+}
+
+/// The dense distance matrix between the rows of `x` and `y` (same float
+/// dtype; `same`: `y` is `x`), as float32 when `out_f32`, else float64.
+#[pyfunction]
+#[pyo3(signature = (x, y, metric, p, same, squared, out_f32, n_threads))]
+#[allow(clippy::too_many_arguments)]
+fn pairwise_distances<'py>(
+    x: &Bound<'py, PyAny>,
+    y: &Bound<'py, PyAny>,
+    metric: &str,
+    p: Option<f64>,
+    same: bool,
+    squared: bool,
+    out_f32: bool,
+    n_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    fn go<'py, T: Element + Real>(
+        x: PyReadonlyArray2<'py, T>,
+        y: &Bound<'py, PyAny>,
+        metric: PairwiseMetric,
+        flags: (bool, bool, bool),
+        n_threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        fn run<'py, T: Element + Real, O: Element + Real>(
+            x: &PyReadonlyArray2<'py, T>,
+            y: &PyReadonlyArray2<'py, T>,
+            metric: PairwiseMetric,
+            (same, squared): (bool, bool),
+            n_threads: Option<usize>,
+        ) -> PyResult<Bound<'py, PyAny>> {
+            let (xv, yv) = (mat_ref(x), mat_ref(y));
+            let (nx, ny) = (xv.nrows(), yv.nrows());
+            let py = x.py();
+            let out = py.detach(|| {
+                with_threads(n_threads, || {
+                    let mut out = vec![O::from_f64(0.0); nx * ny];
+                    core_pairwise(xv, yv, metric, same, squared, &mut out).map(|()| out)
+                })
+            })?;
+            let out = out.map_err(core_err)?;
+            let arr = Array2::from_shape_vec((nx, ny), out)
+                .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+            Ok(arr.into_pyarray(py).into_any())
+        }
+        let y: PyReadonlyArray2<'py, T> = y.extract().map_err(|_| {
+            pyo3::exceptions::PyTypeError::new_err("Y must be a 2-D array of the dtype of X")
+        })?;
+        let (same, squared, out_f32) = flags;
+        if out_f32 {
+            run::<T, f32>(&x, &y, metric, (same, squared), n_threads)
+        } else {
+            run::<T, f64>(&x, &y, metric, (same, squared), n_threads)
+        }
+    }
+    let metric = PairwiseMetric::from_name(metric, p).map_err(core_err)?;
+    dispatch_float!(x, go(y, metric, (same, squared, out_f32), n_threads))
 }
 
 impl KnnIndex {

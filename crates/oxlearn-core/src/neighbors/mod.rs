@@ -12,12 +12,14 @@
 mod brute;
 mod kdtree;
 pub(crate) mod metric;
+mod pairwise;
 mod predict;
 mod topk;
 
 pub use brute::BruteIndex;
 pub use kdtree::{KdTree, DEFAULT_LEAF_SIZE};
 pub use metric::Metric;
+pub use pairwise::{pairwise_distances, PairwiseMetric};
 pub use predict::{vote, weighted_mean, Weights};
 
 use crate::error::NonFiniteKind;
