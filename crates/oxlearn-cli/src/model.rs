@@ -7,7 +7,8 @@ use oxlearn_core::cluster::predict_kmeans;
 use oxlearn_core::decomposition::pca_transform_map;
 use oxlearn_core::linear_model::{logistic_classes, predict_linear};
 use oxlearn_core::neighbors::{
-    vote, weighted_mean, Algorithm, IndexParams, KNeighbors, Metric, NeighborIndex, Weights,
+    unit_rows, vote, weighted_mean, Algorithm, IndexParams, KNeighbors, Metric, NeighborIndex,
+    Weights,
 };
 use oxlearn_core::Real;
 use oxlearn_format::{
@@ -44,6 +45,8 @@ enum Kind {
 /// A k-nearest-neighbours model: the index over `_fit_X` and the targets.
 struct Knn {
     index: NeighborIndex,
+    /// Cosine: the index holds unit rows and is searched with unit queries.
+    cosine: bool,
     k: usize,
     weights: Weights,
     target: KnnTarget,
@@ -361,13 +364,12 @@ impl Knn {
         let p = setting(header, "effective_metric_params_")
             .and_then(|v| v.get("__dict__").unwrap_or(v).get("p"))
             .and_then(|p| p.as_f64());
-        if metric_name == "cosine" {
-            // Python searches unit rows and converts distances: not here yet.
-            return Err(format!(
-                "{kind}: metric='cosine' is not served by the binary (predict in Python)"
-            ));
-        }
-        let metric = Metric::from_name(metric_name, p).map_err(|e| refuse(e.to_string()))?;
+        let cosine = metric_name == "cosine";
+        let metric = if cosine {
+            Metric::Euclidean
+        } else {
+            Metric::from_name(metric_name, p).map_err(|e| refuse(e.to_string()))?
+        };
         let algorithm = setting(header, "_fit_method")
             .and_then(|v| v.as_str())
             .unwrap_or("auto");
@@ -381,14 +383,27 @@ impl Knn {
             [n, d] => (n as usize, d as usize),
             _ => return Err(format!("{kind}: _fit_X is not two-dimensional")),
         };
-        let index = match fit_x.dtype {
-            DType::Float32 => {
-                let v: Vec<f32> = floats(fit_x).into_iter().map(|x| x as f32).collect();
-                NeighborIndex::build(MatRef::from_row_major_slice(&v, n, d), metric, params)
+        let index = if cosine {
+            // Python's arithmetic: unit rows of the float64 values.
+            let v = floats(fit_x);
+            let (unit, zero) =
+                unit_rows(MatRef::from_row_major_slice(&v, n, d)).map_err(|e| e.to_string())?;
+            if zero {
+                return Err(refuse(
+                    "metric='cosine' with an all-zero training row".into(),
+                ));
             }
-            _ => {
-                let v = floats(fit_x);
-                NeighborIndex::build(MatRef::from_row_major_slice(&v, n, d), metric, params)
+            NeighborIndex::build(MatRef::from_row_major_slice(&unit, n, d), metric, params)
+        } else {
+            match fit_x.dtype {
+                DType::Float32 => {
+                    let v: Vec<f32> = floats(fit_x).into_iter().map(|x| x as f32).collect();
+                    NeighborIndex::build(MatRef::from_row_major_slice(&v, n, d), metric, params)
+                }
+                _ => {
+                    let v = floats(fit_x);
+                    NeighborIndex::build(MatRef::from_row_major_slice(&v, n, d), metric, params)
+                }
             }
         }
         .map_err(|e| e.to_string())?;
@@ -419,12 +434,14 @@ impl Knn {
             KnnTarget::Values {
                 y: values,
                 n_outputs,
-                f32: y.dtype == DType::Float32,
+                // scikit-learn's mean keeps float32; its weighted sum is float64.
+                f32: y.dtype == DType::Float32 && weights == Weights::Uniform,
                 one_dim,
             }
         };
         Ok(Knn {
             index,
+            cosine,
             k,
             weights,
             target,
@@ -442,23 +459,46 @@ impl Knn {
         }
         let p = self.index.n_features();
         let err = |e: oxlearn_core::Error| e.to_string();
+        let (rows, cols) = match x {
+            Matrix::F64 { rows, cols, .. } | Matrix::F32 { rows, cols, .. } => (*rows, *cols),
+        };
+        check_features(cols, p)?;
+        if self.cosine {
+            let (unit, zero) = match x {
+                Matrix::F64 { data, .. } => {
+                    unit_rows(MatRef::from_row_major_slice(data, rows, cols))
+                }
+                Matrix::F32 { data, .. } => {
+                    unit_rows(MatRef::from_row_major_slice(data, rows, cols))
+                }
+            }
+            .map_err(err)?;
+            if zero {
+                return Err(
+                    "metric='cosine' with an all-zero query row: Python predicts with \
+                            scikit-learn's implementation there, which the binary does not serve"
+                        .into(),
+                );
+            }
+            let mut nb = self
+                .index
+                .kneighbors(MatRef::from_row_major_slice(&unit, rows, cols), self.k, 0)
+                .map_err(err)?;
+            // The cosine distance, as Python computes it from the euclidean one.
+            for d in &mut nb.distances {
+                *d = 0.5 * *d * *d;
+            }
+            return Ok(nb);
+        }
         match x {
-            Matrix::F64 {
-                rows, cols, data, ..
-            } => {
-                check_features(*cols, p)?;
-                self.index
-                    .kneighbors(MatRef::from_row_major_slice(data, *rows, *cols), self.k, 0)
-                    .map_err(err)
-            }
-            Matrix::F32 {
-                rows, cols, data, ..
-            } => {
-                check_features(*cols, p)?;
-                self.index
-                    .kneighbors(MatRef::from_row_major_slice(data, *rows, *cols), self.k, 0)
-                    .map_err(err)
-            }
+            Matrix::F64 { data, .. } => self
+                .index
+                .kneighbors(MatRef::from_row_major_slice(data, rows, cols), self.k, 0)
+                .map_err(err),
+            Matrix::F32 { data, .. } => self
+                .index
+                .kneighbors(MatRef::from_row_major_slice(data, rows, cols), self.k, 0)
+                .map_err(err),
         }
     }
 

@@ -6,8 +6,8 @@ use crate::error::core_err;
 use numpy::ndarray::Array2;
 use numpy::{Element, IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2};
 use oxlearn_core::neighbors::{
-    pairwise_distances as core_pairwise, vote, weighted_mean, Algorithm, IndexParams, KNeighbors,
-    Metric, NeighborIndex, PairwiseMetric, Weights,
+    pairwise_distances as core_pairwise, unit_rows as core_unit_rows, vote, weighted_mean,
+    Algorithm, IndexParams, KNeighbors, Metric, NeighborIndex, PairwiseMetric, Weights,
 };
 use oxlearn_core::Real;
 use pyo3::prelude::*;
@@ -16,6 +16,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<KnnIndex>()?;
     m.add_function(wrap_pyfunction!(build_neighbor_index, m)?)?;
     m.add_function(wrap_pyfunction!(pairwise_distances, m)?)?;
+    m.add_function(wrap_pyfunction!(unit_rows, m)?)?;
     Ok(())
 }
 
@@ -117,6 +118,21 @@ fn pairwise_distances<'py>(
     }
     let metric = PairwiseMetric::from_name(metric, p).map_err(core_err)?;
     dispatch_float!(x, go(y, metric, (same, squared, out_f32), n_threads))
+}
+
+/// The rows of `x` scaled to unit norm, in float64 (zero rows stay zero),
+/// with the arithmetic the `oxlearn` binary uses for cosine models.
+#[pyfunction]
+fn unit_rows<'py>(x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    fn go<'py, T: Element + Real>(x: PyReadonlyArray2<'py, T>) -> PyResult<Bound<'py, PyAny>> {
+        let xv = mat_ref(&x);
+        let shape = (xv.nrows(), xv.ncols());
+        let (rows, _) = core_unit_rows(xv).map_err(core_err)?;
+        let arr = Array2::from_shape_vec(shape, rows)
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+        Ok(arr.into_pyarray(x.py()).into_any())
+    }
+    dispatch_float!(x, go())
 }
 
 impl KnnIndex {

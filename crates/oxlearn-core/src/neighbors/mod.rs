@@ -19,7 +19,7 @@ mod topk;
 pub use brute::BruteIndex;
 pub use kdtree::{KdTree, DEFAULT_LEAF_SIZE};
 pub use metric::Metric;
-pub use pairwise::{pairwise_distances, PairwiseMetric};
+pub use pairwise::{pairwise_distances, unit_rows, PairwiseMetric};
 pub use predict::{vote, weighted_mean, Weights};
 
 use crate::error::NonFiniteKind;

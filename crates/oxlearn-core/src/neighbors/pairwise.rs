@@ -198,6 +198,15 @@ impl Finish<'_> {
     }
 }
 
+/// The rows of `x` scaled to unit euclidean norm (row-major `f64`), and
+/// whether any row is all zeros (left as zeros). Cosine neighbours are the
+/// euclidean neighbours of unit rows: `‖u − v‖² = 2 (1 − u·v)`.
+pub fn unit_rows<T: Real>(x: MatRef<'_, T>) -> Result<(Vec<f64>, bool)> {
+    let mut rows = rows_f64(x, "X")?;
+    let zero = normalise_rows(&mut rows, x.ncols());
+    Ok((rows, zero.contains(&true)))
+}
+
 /// Scales rows to unit norm in place; returns which rows were zero (left
 /// as they are, like scikit-learn's `normalize`).
 fn normalise_rows(x: &mut [f64], d: usize) -> Vec<bool> {
