@@ -7,8 +7,8 @@ use oxlearn_core::cluster::predict_kmeans;
 use oxlearn_core::decomposition::pca_transform_map;
 use oxlearn_core::linear_model::{logistic_classes, predict_linear};
 use oxlearn_core::neighbors::{
-    unit_rows, vote, weighted_mean, Algorithm, IndexParams, KNeighbors, Metric, NeighborIndex,
-    Weights,
+    lof_score_samples, unit_rows, vote, weighted_mean, Algorithm, IndexParams, KNeighbors, Metric,
+    NeighborIndex, Weights,
 };
 use oxlearn_core::Real;
 use oxlearn_format::{
@@ -62,6 +62,13 @@ enum KnnTarget {
         n_outputs: usize,
         f32: bool,
         one_dim: bool,
+    },
+    /// LocalOutlierFactor (novelty): each fitted point's k-th neighbour
+    /// distance and local reachability density, and the score threshold.
+    Outliers {
+        kth_fit: Vec<f64>,
+        lrd_fit: Vec<f64>,
+        offset: f64,
     },
 }
 
@@ -209,14 +216,9 @@ impl Model {
                 classes: Labels::read(header, arrays, "classes_").map_err(|e| e.to_string())?,
             }),
             k if k.starts_with("linear_model.") => Ok(Kind::Linear(linear()?)),
-            "neighbors.KNeighborsClassifier" | "neighbors.KNeighborsRegressor" => {
-                Ok(Kind::Neighbors(Knn::load(header, arrays)?))
-            }
-            "neighbors.LocalOutlierFactor" => Err(format!(
-                "{} has no predict that the binary serves: outlier scores are computed in \
-                 Python (the file verified; `oxlearn inspect` lists its arrays)",
-                header.kind
-            )),
+            "neighbors.KNeighborsClassifier"
+            | "neighbors.KNeighborsRegressor"
+            | "neighbors.LocalOutlierFactor" => Ok(Kind::Neighbors(Knn::load(header, arrays)?)),
             "neighbors.NearestNeighbors" => Err(format!(
                 "{} has no predict: it answers neighbour queries only (kneighbors), which \
                  the binary does not serve; the file holds the training data (_fit_X)",
@@ -407,10 +409,22 @@ impl Knn {
             }
         }
         .map_err(|e| e.to_string())?;
-        let k = setting(header, "n_neighbors")
+        let lof = kind == "neighbors.LocalOutlierFactor";
+        let k_name = if lof { "n_neighbors_" } else { "n_neighbors" };
+        let k = setting(header, k_name)
             .and_then(|v| v.as_u64())
-            .ok_or_else(|| format!("{kind}: params.n_neighbors is missing or not an integer"))?
+            .ok_or_else(|| format!("{kind}: {k_name} is missing or not an integer"))?
             as usize;
+        if lof {
+            let target = lof_target(header, arrays, n, k, &refuse)?;
+            return Ok(Knn {
+                index,
+                cosine,
+                k,
+                weights: Weights::Uniform,
+                target,
+            });
+        }
         let weights = match setting(header, "weights").and_then(|v| v.as_str()) {
             Some(w) => Weights::from_name(w).map_err(|e| refuse(e.to_string()))?,
             None => return Err(refuse("weights is not a named weighting".into())),
@@ -529,6 +543,21 @@ impl Knn {
                     .map(Prediction::Labels)
                     .ok_or_else(|| "a predicted class index is out of range".into())
             }
+            KnnTarget::Outliers {
+                kth_fit,
+                lrd_fit,
+                offset,
+            } => {
+                // Python's predict: -1 where decision_function < 0, else 1.
+                let scores = lof_score_samples(&nb, kth_fit, lrd_fit).map_err(err)?;
+                Ok(Prediction::Labels(Labels::Int {
+                    values: scores
+                        .iter()
+                        .map(|s| if s - offset < 0.0 { -1 } else { 1 })
+                        .collect(),
+                    descr: "<i8".into(),
+                }))
+            }
             KnnTarget::Values {
                 y,
                 n_outputs,
@@ -556,6 +585,45 @@ impl Knn {
             }
         }
     }
+}
+
+/// The novelty-scoring state of a LocalOutlierFactor file: Python scores
+/// float64 models with the same core function; float32 ones and
+/// `novelty=False` (no predict) are refused.
+fn lof_target(
+    header: &Header,
+    arrays: &[ArrayView<'_>],
+    n: usize,
+    k: usize,
+    refuse: &dyn Fn(String) -> String,
+) -> Result<KnnTarget, String> {
+    let kind = &header.kind;
+    if setting(header, "novelty").and_then(|v| v.as_bool()) != Some(true) {
+        return Err(format!(
+            "{kind} has no predict: it was fitted with novelty=False (fit_predict labels \
+             the training data, whose scores are in the file as negative_outlier_factor_)"
+        ));
+    }
+    let get = |name: &str| arrays.iter().find(|a| a.name == name);
+    let (Some(dist), Some(lrd)) = (get("_distances_fit_X_"), get("_lrd")) else {
+        return Err(format!("{kind}: _distances_fit_X_ or _lrd is missing"));
+    };
+    if lrd.dtype != DType::Float64 || dist.dtype != DType::Float64 {
+        return Err(refuse("the model is float32".into()));
+    }
+    if dist.shape != [n as u64, k as u64] || lrd.shape != [n as u64] || k == 0 {
+        return Err(format!(
+            "{kind}: _distances_fit_X_ or _lrd does not match _fit_X"
+        ));
+    }
+    let offset = setting(header, "offset_")
+        .and_then(|v| v.as_f64())
+        .ok_or_else(|| format!("{kind}: attrs.offset_ is missing or not a number"))?;
+    Ok(KnnTarget::Outliers {
+        kth_fit: floats(dist).chunks_exact(k).map(|r| r[k - 1]).collect(),
+        lrd_fit: floats(lrd),
+        offset,
+    })
 }
 
 fn check_features(cols: usize, p: usize) -> Result<(), String> {

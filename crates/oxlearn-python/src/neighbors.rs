@@ -6,8 +6,9 @@ use crate::error::core_err;
 use numpy::ndarray::Array2;
 use numpy::{Element, IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2};
 use oxlearn_core::neighbors::{
-    pairwise_distances as core_pairwise, unit_rows as core_unit_rows, vote, weighted_mean,
-    Algorithm, IndexParams, KNeighbors, Metric, NeighborIndex, PairwiseMetric, Weights,
+    lof_score_samples as core_lof_scores, pairwise_distances as core_pairwise,
+    unit_rows as core_unit_rows, vote, weighted_mean, Algorithm, IndexParams, KNeighbors, Metric,
+    NeighborIndex, PairwiseMetric, Weights,
 };
 use oxlearn_core::Real;
 use pyo3::prelude::*;
@@ -17,6 +18,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(build_neighbor_index, m)?)?;
     m.add_function(wrap_pyfunction!(pairwise_distances, m)?)?;
     m.add_function(wrap_pyfunction!(unit_rows, m)?)?;
+    m.add_function(wrap_pyfunction!(lof_score_samples, m)?)?;
     Ok(())
 }
 
@@ -133,6 +135,40 @@ fn unit_rows<'py>(x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         Ok(arr.into_pyarray(x.py()).into_any())
     }
     dispatch_float!(x, go())
+}
+
+/// `LocalOutlierFactor.score_samples` from the queries' neighbours
+/// (`n × k` distances and indices), the fitted points' k-th neighbour
+/// distances and local reachability densities.
+#[pyfunction]
+fn lof_score_samples<'py>(
+    distances: PyReadonlyArray2<'py, f64>,
+    indices: PyReadonlyArray2<'py, i64>,
+    kth_fit: PyReadonlyArray1<'py, f64>,
+    lrd_fit: PyReadonlyArray1<'py, f64>,
+) -> PyResult<Arr<'py, f64>> {
+    let py = distances.py();
+    let k = distances.as_array().ncols();
+    let indices = indices
+        .as_array()
+        .iter()
+        .map(|&i| u32::try_from(i))
+        .collect::<Result<Vec<u32>, _>>()
+        .map_err(|_| {
+            pyo3::exceptions::PyValueError::new_err("a neighbour index is out of range")
+        })?;
+    let nb = KNeighbors {
+        k,
+        distances: distances.as_array().iter().copied().collect(),
+        indices,
+    };
+    let out = core_lof_scores(
+        &nb,
+        slice(&kth_fit, "kth_fit")?,
+        slice(&lrd_fit, "lrd_fit")?,
+    )
+    .map_err(core_err)?;
+    Ok(out.into_pyarray(py))
 }
 
 impl KnnIndex {

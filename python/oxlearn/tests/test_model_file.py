@@ -14,7 +14,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy import sparse
 from sklearn import linear_model as sk
 from sklearn.base import clone, is_classifier
-from sklearn.datasets import make_classification, make_regression
+from sklearn.datasets import make_blobs, make_classification, make_regression
 
 import oxlearn
 from oxlearn import _core
@@ -478,6 +478,36 @@ def test_cli_knn_cosine_as_python(dtype, tmp_path):
                           str(tmp_path / "X.npy"), "--output", str(tmp_path / "y.npy")],
                          capture_output=True, text=True)
     assert out.returncode == 1 and "all-zero query row" in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "manhattan", "cosine"])
+def test_cli_lof_novelty_predicts_as_python(metric, tmp_path):
+    X, _ = make_blobs(400, 5, random_state=2)
+    rng = np.random.default_rng(0)
+    Xq = np.r_[X[:100] + 0.1, rng.uniform(-15, 15, size=(100, 5))]
+    model = LocalOutlierFactor(12, novelty=True, metric=metric).fit(X)
+    oxlearn.save(model, tmp_path / "m.oxl")
+    np.save(tmp_path / "X.npy", Xq)
+    subprocess.run([cli(), "predict", str(tmp_path / "m.oxl"), "--input",
+                    str(tmp_path / "X.npy"), "--output", str(tmp_path / "y.npy")], check=True)
+    got, expected = np.load(tmp_path / "y.npy"), model.predict(Xq)
+    assert got.dtype == expected.dtype
+    assert_array_equal(got, expected)
+    assert set(expected) == {-1, 1}
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda X: LocalOutlierFactor(10).fit(X), "novelty=False"),
+    (lambda X: LocalOutlierFactor(10, novelty=True).fit(X.astype(np.float32)), "float32"),
+])
+def test_cli_lof_refusals(make, match, tmp_path):
+    X, _ = make_blobs(100, 3, random_state=0)
+    oxlearn.save(make(X), tmp_path / "m.oxl")
+    np.save(tmp_path / "X.npy", X)
+    out = subprocess.run([cli(), "predict", str(tmp_path / "m.oxl"), "--input",
+                          str(tmp_path / "X.npy"), "--output", str(tmp_path / "y.npy")],
+                         capture_output=True, text=True)
+    assert out.returncode == 1 and match in out.stderr, out.stderr
 
 
 def test_cli_knn_errors(tmp_path):

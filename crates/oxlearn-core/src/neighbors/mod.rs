@@ -11,6 +11,7 @@
 
 mod brute;
 mod kdtree;
+mod lof;
 pub(crate) mod metric;
 mod pairwise;
 mod predict;
@@ -18,6 +19,7 @@ mod topk;
 
 pub use brute::BruteIndex;
 pub use kdtree::{KdTree, DEFAULT_LEAF_SIZE};
+pub use lof::lof_score_samples;
 pub use metric::Metric;
 pub use pairwise::{pairwise_distances, unit_rows, PairwiseMetric};
 pub use predict::{vote, weighted_mean, Weights};
