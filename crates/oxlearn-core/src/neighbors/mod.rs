@@ -713,6 +713,51 @@ mod tests {
         }
     }
 
+    /// The brute-force filter (single precision when the scale allows,
+    /// double otherwise) keeps every true neighbour at any scale and offset:
+    /// tiny coordinates (`f32` underflow), huge ones (past the single
+    /// precision range), a large common offset (cancellation), and the
+    /// 20-D integer grid (exact ties).
+    #[test]
+    fn brute_kneighbors_exact_at_any_scale() {
+        let (n, d) = (600, 20);
+        let base = data(n, d, 13);
+        let grid: Vec<f64> = (0..n * d).map(|k| ((k * 7 + k / 13) % 3) as f64).collect();
+        let cases: Vec<(Vec<f64>, &str)> = vec![
+            (base.iter().map(|v| v * 1e-25).collect(), "tiny"),
+            (base.iter().map(|v| v * 1e-42).collect(), "subnormal"),
+            (base.iter().map(|v| v * 1e20).collect(), "huge"),
+            (base.iter().map(|v| v + 1e9).collect(), "offset"),
+            (
+                base.iter().map(|v| v * 1e-3 + 1e4).collect(),
+                "offset small",
+            ),
+            (grid, "grid"),
+        ];
+        for (x, what) in &cases {
+            let xm = MatRef::from_row_major_slice(x, n, d);
+            let q: Vec<f64> = x[..90 * d].iter().rev().copied().collect();
+            let qm = MatRef::from_row_major_slice(&q, 90, d);
+            let index = NeighborIndex::build(
+                xm,
+                Metric::Euclidean,
+                IndexParams {
+                    algorithm: Algorithm::Brute,
+                    leaf_size: 0,
+                },
+            )
+            .unwrap();
+            for k in [1, 4, 30] {
+                for (queries, qmat) in [(&x[..], xm), (&q[..], qm)] {
+                    let want = knn_reference(x, queries, d, Metric::Euclidean, k);
+                    let got = index.kneighbors(qmat, k, 50).unwrap();
+                    assert_eq!(got.indices, want.indices, "{what} k={k}");
+                    assert_eq!(got.distances, want.distances, "{what} k={k}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn kneighbors_independent_of_thread_count_and_checks_k() {
         let (n, d) = (2000, 18);
