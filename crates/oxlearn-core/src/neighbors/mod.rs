@@ -147,6 +147,30 @@ pub struct NeighborIndex {
     /// The points, row-major, `f64`.
     data: Vec<f64>,
     engine: Engine,
+    /// The algorithm asked for.
+    algorithm: Algorithm,
+    /// [`Algorithm::Auto`] with a tree: a brute-force index built on the
+    /// first k-nearest query set the tree turns out to prune poorly for.
+    brute_knn: std::sync::OnceLock<BruteIndex>,
+}
+
+/// Queries sampled to measure how well a tree prunes.
+const PRUNE_SAMPLE: usize = 64;
+
+/// [`Algorithm::Auto`] sends euclidean k-nearest queries to brute force
+/// when the tree computes the distances of more than this fraction of the
+/// points per query (measured on a sample of the queries): a scanned point
+/// costs the tree about ten times what a point costs the brute-force
+/// product filter (timed on scikit-learn's make_blobs and
+/// make_classification data, 8 and 10 features), so past about 1/10 the
+/// tree loses.
+const TREE_MAX_SCANNED_FRACTION: f64 = 1.0 / 8.0;
+
+/// The engine answering one k-nearest query set.
+#[derive(Clone, Copy)]
+enum KnnEngine<'a> {
+    Tree(&'a KdTree),
+    Brute(&'a BruteIndex),
 }
 
 /// Copies `x` into a row-major `f64` array, failing on NaN or infinity
@@ -246,6 +270,8 @@ impl NeighborIndex {
             d,
             data,
             engine,
+            algorithm: p.algorithm,
+            brute_knn: std::sync::OnceLock::new(),
         }
     }
 
@@ -340,15 +366,51 @@ impl NeighborIndex {
         Ok(())
     }
 
+    /// The engine for the k-nearest queries `q` (row-major): the index's
+    /// own, except that [`Algorithm::Auto`] moves euclidean queries from a
+    /// tree that prunes poorly for them (measured on a sample) to brute
+    /// force. Answers are the same either way; only speed differs.
+    fn knn_engine(&self, q: &[f64], k: usize) -> KnnEngine<'_> {
+        let tree = match &self.engine {
+            Engine::Tree(t) => t,
+            Engine::Brute(b) => return KnnEngine::Brute(b),
+        };
+        if let Some(b) = self.brute_knn.get() {
+            return KnnEngine::Brute(b);
+        }
+        let d = self.d.max(1);
+        let nq = q.len() / d;
+        if self.algorithm != Algorithm::Auto
+            || self.metric != Metric::Euclidean
+            || nq < 4 * PRUNE_SAMPLE
+        {
+            return KnnEngine::Tree(tree);
+        }
+        let step = nq / PRUNE_SAMPLE;
+        let mut rows = Vec::with_capacity(PRUNE_SAMPLE * d);
+        for i in 0..PRUNE_SAMPLE {
+            rows.extend_from_slice(&q[i * step * d..(i * step + 1) * d]);
+        }
+        let (mut rds, mut idx) = (Vec::new(), Vec::new());
+        let scanned = kdtree::knn_rows(tree, metric::Euclid, true, &rows, k, &mut rds, &mut idx);
+        if (scanned as f64) <= TREE_MAX_SCANNED_FRACTION * (PRUNE_SAMPLE * self.n) as f64 {
+            return KnnEngine::Tree(tree);
+        }
+        KnnEngine::Brute(
+            self.brute_knn
+                .get_or_init(|| BruteIndex::build(&self.data, self.n, self.d, true)),
+        )
+    }
+
     /// Answers one chunk of k-nearest queries (row-major).
-    fn knn_chunk(&self, rows: &[f64], k: usize) -> (Vec<f64>, Vec<u32>) {
+    fn knn_chunk(&self, engine: KnnEngine<'_>, rows: &[f64], k: usize) -> (Vec<f64>, Vec<u32>) {
         let nq = rows.len() / self.d.max(1);
         let mut rds = Vec::with_capacity(nq * k);
         let mut idx = Vec::with_capacity(nq * k);
         let metric = self.metric;
         let exact_bounds = !matches!(metric, Metric::Minkowski(_));
-        match &self.engine {
-            Engine::Tree(t) => with_reduce!(metric, |m| kdtree::knn_rows(
+        match engine {
+            KnnEngine::Tree(t) => with_reduce!(metric, |m| kdtree::knn_rows(
                 t,
                 m,
                 exact_bounds,
@@ -357,7 +419,7 @@ impl NeighborIndex {
                 &mut rds,
                 &mut idx
             )),
-            Engine::Brute(b) => match metric {
+            KnnEngine::Brute(b) => match metric {
                 Metric::Euclidean => {
                     brute::knn_rows_euclidean(b, &self.data, rows, k, &mut rds, &mut idx)
                 }
@@ -397,9 +459,10 @@ impl NeighborIndex {
         } else {
             chunk_rows
         };
+        let engine = self.knn_engine(&q, k);
         let parts: Vec<_> = q
             .par_chunks(chunk * self.d)
-            .map(|rows| self.knn_chunk(rows, k))
+            .map(|rows| self.knn_chunk(engine, rows, k))
             .collect();
         let mut out = KNeighbors {
             k,
@@ -692,7 +755,7 @@ mod tests {
                         let nq = queries.len() / d;
                         let expected = knn_reference(&x, queries, d, metric, k);
                         let qm = MatRef::from_row_major_slice(queries, nq, d);
-                        for algorithm in [Algorithm::KdTree, Algorithm::Brute] {
+                        for algorithm in [Algorithm::KdTree, Algorithm::Brute, Algorithm::Auto] {
                             for leaf_size in [1, 7, 40] {
                                 let params = IndexParams {
                                     algorithm,
@@ -763,7 +826,7 @@ mod tests {
         let (n, d) = (2000, 18);
         let x = data(n, d, 9);
         let xm = MatRef::from_row_major_slice(&x, n, d);
-        for algorithm in [Algorithm::KdTree, Algorithm::Brute] {
+        for algorithm in [Algorithm::KdTree, Algorithm::Brute, Algorithm::Auto] {
             let index = NeighborIndex::build(
                 xm,
                 Metric::Euclidean,
