@@ -34,6 +34,12 @@ pub struct BruteIndex {
     /// the `f64` centred rows rounded to `f32`; `None` when the data's
     /// scale is outside what the filter's margin covers.
     single: Option<(Mat<f32>, Vec<f32>)>,
+    /// Original index of each stored point when the points are stored in
+    /// another order (k-nearest queries only; see [`BruteIndex::build_ordered`]).
+    order: Option<Vec<u32>>,
+    /// With `order`: the points in that order, row-major (the exact checks
+    /// of a tile then read neighbouring memory).
+    rows: Vec<f64>,
 }
 
 /// Largest squared norm (centred) for which the single-precision filter is
@@ -44,10 +50,37 @@ impl BruteIndex {
     /// The index of `x`, `n` rows of `d` coordinates (row-major, finite);
     /// `euclidean` prepares the matrix-product filter.
     pub fn build(x: &[f64], n: usize, d: usize, euclidean: bool) -> BruteIndex {
-        let mut xt = vec![0.0; n * d];
-        for (i, row) in x.chunks_exact(d.max(1)).enumerate().take(n) {
-            for (j, &v) in row.iter().enumerate() {
-                xt[j * n + i] = v;
+        Self::build_in(x, n, d, euclidean, None)
+    }
+
+    /// A euclidean index for k-nearest queries only, with the points stored
+    /// in `order` (original indices; a kd-tree's order keeps near points in
+    /// the same tiles, so a query's first tile can be its own neighbourhood).
+    pub(crate) fn build_ordered(x: &[f64], n: usize, d: usize, order: &[u32]) -> BruteIndex {
+        Self::build_in(x, n, d, true, Some(order))
+    }
+
+    /// Whether the points are stored in another order than the data's.
+    pub(crate) fn is_ordered(&self) -> bool {
+        self.order.is_some()
+    }
+
+    fn build_in(
+        x: &[f64],
+        n: usize,
+        d: usize,
+        euclidean: bool,
+        order: Option<&[u32]>,
+    ) -> BruteIndex {
+        let src = |i: usize| order.map_or(i, |o| o[i] as usize);
+        // The dimension-major copy serves the direct (non-product) scans,
+        // which an ordered index never runs.
+        let mut xt = vec![0.0; if order.is_some() { 0 } else { n * d }];
+        if order.is_none() {
+            for (i, row) in x.chunks_exact(d.max(1)).enumerate().take(n) {
+                for (j, &v) in row.iter().enumerate() {
+                    xt[j * n + i] = v;
+                }
             }
         }
         let centred = euclidean.then(|| {
@@ -60,7 +93,7 @@ impl BruteIndex {
             for m in &mut mean {
                 *m /= n.max(1) as f64;
             }
-            let xc = Mat::from_fn(n, d, |i, j| x[i * d + j] - mean[j]);
+            let xc = Mat::from_fn(n, d, |i, j| x[src(i) * d + j] - mean[j]);
             let norms: Vec<f64> = (0..n)
                 .map(|i| (0..d).map(|j| xc[(i, j)] * xc[(i, j)]).sum())
                 .collect();
@@ -81,6 +114,15 @@ impl BruteIndex {
             xt,
             centred,
             single,
+            order: order.map(<[u32]>::to_vec),
+            rows: match order {
+                Some(o) => o
+                    .iter()
+                    .flat_map(|&i| &x[i as usize * d..(i as usize + 1) * d])
+                    .copied()
+                    .collect(),
+                None => Vec::new(),
+            },
         }
     }
 }
@@ -97,6 +139,10 @@ pub(crate) fn radius_rows_euclidean(
     out: &mut Vec<u32>,
 ) -> usize {
     let (n, d) = (index.n, index.d);
+    debug_assert!(
+        index.order.is_none(),
+        "an ordered index answers k-nearest queries only"
+    );
     let Some((mean, xc, norms)) = &index.centred else {
         return radius_rows_direct(index, Euclid, rows, r_red, lens, out);
     };
@@ -253,18 +299,27 @@ const KNN_TILE: usize = 512;
 /// query's running k-th best (with a rigorous rounding margin); candidates
 /// that pass are ranked by their exact, difference-based distance. The full
 /// distance matrix is never formed.
+/// The tiles are taken in turn from the one holding stored position
+/// `first` (wrapping around): with an ordered index, the position of the
+/// queries' own neighbourhood, so that the first tile's cap is tight.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn knn_rows_euclidean(
     index: &BruteIndex,
     x: &[f64],
     rows: &[f64],
     k: usize,
+    first: usize,
     rds: &mut Vec<f64>,
     idx: &mut Vec<u32>,
 ) -> usize {
     let (n, d) = (index.n, index.d);
     let Some((mean, xc, norms)) = &index.centred else {
+        debug_assert!(index.order.is_none());
         return knn_rows_direct(index, Euclid, rows, k, rds, idx);
     };
+    let order = index.order.as_deref();
+    // The rows the exact checks read, in stored order.
+    let x = if order.is_some() { &index.rows[..] } else { x };
     let nq = rows.len() / d.max(1);
     let qc = Mat::from_fn(nq, d, |i, j| rows[i * d + j] - mean[j]);
     let qn: Vec<f64> = (0..nq)
@@ -273,7 +328,9 @@ pub(crate) fn knn_rows_euclidean(
     let mut best: Vec<TopK> = (0..nq).map(|_| TopK::new(k)).collect();
     if let Some((xc32, norms32)) = &index.single {
         if qn.iter().all(|&v| v <= SINGLE_MAX_NORM) {
-            knn_single(index, xc32, norms32, norms, x, rows, &qc, &qn, &mut best);
+            knn_single(
+                index, xc32, norms32, norms, x, rows, &qc, &qn, first, &mut best,
+            );
             for b in &mut best {
                 b.drain_sorted(rds, idx);
             }
@@ -303,6 +360,7 @@ pub(crate) fn knn_rows_euclidean(
             max_n,
             slack,
             t0,
+            order,
             rows,
             x,
             d,
@@ -323,6 +381,8 @@ struct KnnTile<'a> {
     max_n: f64,
     slack: f64,
     t0: usize,
+    /// Original index of each stored point, if reordered.
+    order: Option<&'a [u32]>,
     rows: &'a [f64],
     x: &'a [f64],
     d: usize,
@@ -380,8 +440,9 @@ fn knn_tile_portable<M: Reduce>(
             if hits > 0 {
                 for t in t0..t1 {
                     if f.xn[t] - 2.0 * col[t] <= thr {
-                        let j = f.t0 + t;
-                        let rd = rdist_with(m, q, &f.x[j * d..(j + 1) * d]);
+                        let jp = f.t0 + t;
+                        let rd = rdist_with(m, q, &f.x[jp * d..(jp + 1) * d]);
+                        let j = f.order.map_or(jp, |o| o[jp] as usize);
                         checked += 1;
                         if rd <= bound {
                             b.push(rd, j as u32);
@@ -424,9 +485,11 @@ fn knn_single(
     rows: &[f64],
     qc: &Mat<f64>,
     qn: &[f64],
+    first: usize,
     best: &mut [TopK],
 ) {
     let (n, d) = (index.n, index.d);
+    let order = index.order.as_deref();
     let nq = qn.len();
     let qc32 = Mat::from_fn(nq, d, |i, j| qc[(i, j)] as f32);
     let k = best.first().map_or(0, TopK::k);
@@ -434,7 +497,10 @@ fn knn_single(
     let slack = 2.0 * (d as f64 + 16.0) * f64::from(f32::EPSILON);
     let mut g = Mat::<f32>::zeros(KNN_TILE.min(n), nq);
     let mut caps = vec![f64::INFINITY; nq];
-    for t0 in (0..n).step_by(KNN_TILE) {
+    let n_tiles = n.div_ceil(KNN_TILE);
+    let first_tile = (first / KNN_TILE).min(n_tiles.saturating_sub(1));
+    for s in 0..n_tiles {
+        let t0 = (first_tile + s) % n_tiles * KNN_TILE;
         let t1 = (t0 + KNN_TILE).min(n);
         let mut gt = g.as_mut().subrows_mut(0, t1 - t0);
         matmul(
@@ -446,10 +512,10 @@ fn knn_single(
             Par::Seq,
         );
         let max_n = norms[t0..t1].iter().fold(0.0f64, |a, &b| a.max(b));
-        if t0 == 0 {
+        if s == 0 {
             single_caps(
                 gt.as_ref(),
-                &norms32[..t1],
+                &norms32[t0..t1],
                 max_n,
                 slack,
                 d,
@@ -465,6 +531,7 @@ fn knn_single(
             max_n,
             slack,
             t0,
+            order,
             rows,
             x,
             d,
@@ -486,6 +553,8 @@ struct SingleTile<'a> {
     max_n: f64,
     slack: f64,
     t0: usize,
+    /// Original index of each stored point, if reordered.
+    order: Option<&'a [u32]>,
     rows: &'a [f64],
     x: &'a [f64],
     d: usize,
@@ -606,8 +675,9 @@ fn knn_tile_single_portable<M: Reduce>(
                 if hits > 0 {
                     for t in s0..s1 {
                         if f.xn[t] - 2.0 * col[t] <= thr {
-                            let j = f.t0 + t;
-                            let rd = rdist_with(m, q, &f.x[j * d..(j + 1) * d]);
+                            let jp = f.t0 + t;
+                            let rd = rdist_with(m, q, &f.x[jp * d..(jp + 1) * d]);
+                            let j = f.order.map_or(jp, |o| o[jp] as usize);
                             checked += 1;
                             if rd <= bound {
                                 b.push(rd, j as u32);
@@ -649,6 +719,7 @@ fn knn_rows_direct_portable<M: Reduce>(
     idx: &mut Vec<u32>,
 ) -> usize {
     let (n, d) = (index.n, index.d);
+    debug_assert!(index.order.is_none());
     let mut acc = vec![0.0; TILE.min(n)];
     let mut best = TopK::new(k);
     let mut nq = 0;

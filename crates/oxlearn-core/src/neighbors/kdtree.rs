@@ -8,7 +8,7 @@
 //! each point's distance is still accumulated dimension by dimension, in
 //! order, exactly as scikit-learn's `rdist` does.
 
-use super::metric::Reduce;
+use super::metric::{Euclid, Reduce};
 use super::topk::TopK;
 use crate::simd::multiversion;
 
@@ -133,6 +133,18 @@ impl KdTree {
     /// Original index of each point, in tree order.
     pub fn order(&self) -> &[u32] {
         &self.idx
+    }
+
+    /// The tree position of the first point of the leaf `q` falls in (the
+    /// nearer child at every node, by the euclidean box bound).
+    pub(crate) fn home_position(&self, q: &[f64]) -> usize {
+        let mut node = 0;
+        while self.child[node] != 0 {
+            let c = self.child[node] as usize;
+            let near = box_min(self, Euclid, c, q) <= box_min(self, Euclid, c + 1, q);
+            node = if near { c } else { c + 1 };
+        }
+        self.start[node] as usize
     }
 
     /// Copies the coordinates of the points at tree positions `range` into

@@ -397,13 +397,21 @@ impl NeighborIndex {
             return KnnEngine::Tree(tree);
         }
         KnnEngine::Brute(
-            self.brute_knn
-                .get_or_init(|| BruteIndex::build(&self.data, self.n, self.d, true)),
+            self.brute_knn.get_or_init(|| {
+                BruteIndex::build_ordered(&self.data, self.n, self.d, tree.order())
+            }),
         )
     }
 
     /// Answers one chunk of k-nearest queries (row-major).
-    fn knn_chunk(&self, engine: KnnEngine<'_>, rows: &[f64], k: usize) -> (Vec<f64>, Vec<u32>) {
+    /// `first`: the stored position to start a brute-force scan at.
+    fn knn_chunk(
+        &self,
+        engine: KnnEngine<'_>,
+        rows: &[f64],
+        k: usize,
+        first: usize,
+    ) -> (Vec<f64>, Vec<u32>) {
         let nq = rows.len() / self.d.max(1);
         let mut rds = Vec::with_capacity(nq * k);
         let mut idx = Vec::with_capacity(nq * k);
@@ -421,7 +429,7 @@ impl NeighborIndex {
             )),
             KnnEngine::Brute(b) => match metric {
                 Metric::Euclidean => {
-                    brute::knn_rows_euclidean(b, &self.data, rows, k, &mut rds, &mut idx)
+                    brute::knn_rows_euclidean(b, &self.data, rows, k, first, &mut rds, &mut idx)
                 }
                 _ => with_reduce!(metric, |m| brute::knn_rows_direct(
                     b, m, rows, k, &mut rds, &mut idx
@@ -460,9 +468,14 @@ impl NeighborIndex {
             chunk_rows
         };
         let engine = self.knn_engine(&q, k);
+        if let (KnnEngine::Brute(b), Engine::Tree(tree)) = (engine, &self.engine) {
+            if b.is_ordered() {
+                return Ok(self.kneighbors_ordered(tree, b, &q, k, chunk));
+            }
+        }
         let parts: Vec<_> = q
             .par_chunks(chunk * self.d)
-            .map(|rows| self.knn_chunk(engine, rows, k))
+            .map(|rows| self.knn_chunk(engine, rows, k, 0))
             .collect();
         let mut out = KNeighbors {
             k,
@@ -474,6 +487,53 @@ impl NeighborIndex {
             out.indices.extend_from_slice(&i);
         }
         Ok(out)
+    }
+
+    /// k-nearest queries `q` (row-major) against a brute-force index stored
+    /// in `tree`'s order: queries are sorted by the tree position of their
+    /// leaf and chunked in that order, and each chunk's scan starts at its
+    /// own neighbourhood. Each query's answer is its exact k best, so the
+    /// grouping changes only speed; answers are put back in query order.
+    fn kneighbors_ordered(
+        &self,
+        tree: &KdTree,
+        b: &BruteIndex,
+        q: &[f64],
+        k: usize,
+        chunk: usize,
+    ) -> KNeighbors {
+        let d = self.d;
+        let nq = q.len() / d;
+        let home: Vec<u32> = q
+            .par_chunks(d)
+            .map(|r| tree.home_position(r) as u32)
+            .collect();
+        let mut perm: Vec<u32> = (0..nq as u32).collect();
+        perm.sort_unstable_by_key(|&i| (home[i as usize], i));
+        let parts: Vec<_> = perm
+            .par_chunks(chunk)
+            .map(|ids| {
+                let mut rows = Vec::with_capacity(ids.len() * d);
+                for &i in ids {
+                    rows.extend_from_slice(&q[i as usize * d..(i as usize + 1) * d]);
+                }
+                let first = home[ids[ids.len() / 2] as usize] as usize;
+                self.knn_chunk(KnnEngine::Brute(b), &rows, k, first)
+            })
+            .collect();
+        let mut out = KNeighbors {
+            k,
+            distances: vec![0.0; nq * k],
+            indices: vec![0; nq * k],
+        };
+        for (ids, (r, ix)) in perm.chunks(chunk).zip(parts) {
+            for (t, &i) in ids.iter().enumerate() {
+                let i = i as usize;
+                out.distances[i * k..(i + 1) * k].copy_from_slice(&r[t * k..(t + 1) * k]);
+                out.indices[i * k..(i + 1) * k].copy_from_slice(&ix[t * k..(t + 1) * k]);
+            }
+        }
+        out
     }
 
     /// The distances of the neighbour lists `nb` of the rows of `queries`
@@ -819,6 +879,52 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Auto on data a tree prunes poorly (10-D, few points per dimension
+    /// split): queries move to the tree-ordered brute-force index, with the
+    /// same answers for the data itself, new queries, any chunk size and
+    /// thread count; data a tree prunes well stay on the tree.
+    #[test]
+    fn auto_moves_poorly_pruned_queries_to_brute_force() {
+        let (n, d) = (3000, 10);
+        let x = data(n, d, 21);
+        let xm = MatRef::from_row_major_slice(&x, n, d);
+        let q: Vec<f64> = x.iter().map(|v| v * 0.9 + 0.05).collect();
+        let qm = MatRef::from_row_major_slice(&q, n, d);
+        for k in [1, 7, 21] {
+            let index =
+                NeighborIndex::build(xm, Metric::Euclidean, IndexParams::default()).unwrap();
+            assert!(index.uses_tree());
+            let want = knn_reference(&x, &x, d, Metric::Euclidean, k);
+            let run = |threads, chunk| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap()
+                    .install(|| index.kneighbors(xm, k, chunk).unwrap())
+            };
+            assert_eq!(run(1, 0), want, "k={k}");
+            if k == 21 {
+                assert!(index.brute_knn.get().is_some(), "brute force not chosen");
+            }
+            assert_eq!(run(3, 37), want);
+            let got = index.kneighbors(qm, k, 100).unwrap();
+            assert_eq!(got, knn_reference(&x, &q, d, Metric::Euclidean, k));
+        }
+        // A 2-D grid of many points: the tree prunes well and keeps the queries.
+        let (n, d) = (20_000, 2);
+        let x: Vec<f64> = (0..n)
+            .flat_map(|i| [(i % 141) as f64 * 0.7, (i / 141) as f64 * 1.3])
+            .collect();
+        let xm = MatRef::from_row_major_slice(&x, n, d);
+        let index = NeighborIndex::build(xm, Metric::Euclidean, IndexParams::default()).unwrap();
+        let got = index.kneighbors(xm.subrows(0, 500), 5, 0).unwrap();
+        assert!(index.brute_knn.get().is_none());
+        assert_eq!(
+            got,
+            knn_reference(&x, &x[..500 * d], d, Metric::Euclidean, 5)
+        );
     }
 
     #[test]
