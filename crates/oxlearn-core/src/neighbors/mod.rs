@@ -468,9 +468,13 @@ impl NeighborIndex {
             chunk_rows
         };
         let engine = self.knn_engine(&q, k);
-        if let (KnnEngine::Brute(b), Engine::Tree(tree)) = (engine, &self.engine) {
-            if b.is_ordered() {
-                return Ok(self.kneighbors_ordered(tree, b, &q, k, chunk));
+        if let Engine::Tree(tree) = &self.engine {
+            let ordered = match engine {
+                KnnEngine::Brute(b) => b.is_ordered(),
+                KnnEngine::Tree(_) => q.len() / self.d >= 2 * chunk,
+            };
+            if ordered {
+                return Ok(self.kneighbors_ordered(tree, engine, &q, k, chunk));
             }
         }
         let parts: Vec<_> = q
@@ -489,15 +493,16 @@ impl NeighborIndex {
         Ok(out)
     }
 
-    /// k-nearest queries `q` (row-major) against a brute-force index stored
-    /// in `tree`'s order: queries are sorted by the tree position of their
-    /// leaf and chunked in that order, and each chunk's scan starts at its
-    /// own neighbourhood. Each query's answer is its exact k best, so the
+    /// k-nearest queries `q` (row-major) sorted by the tree position of
+    /// their leaf and chunked in that order: consecutive queries of the tree
+    /// walk the same nodes and leaves (cache-friendly), and a brute-force
+    /// index stored in the tree's order starts each chunk's scan at its own
+    /// neighbourhood. Each query's answer is its exact k best, so the
     /// grouping changes only speed; answers are put back in query order.
     fn kneighbors_ordered(
         &self,
         tree: &KdTree,
-        b: &BruteIndex,
+        engine: KnnEngine<'_>,
         q: &[f64],
         k: usize,
         chunk: usize,
@@ -518,7 +523,7 @@ impl NeighborIndex {
                     rows.extend_from_slice(&q[i as usize * d..(i as usize + 1) * d]);
                 }
                 let first = home[ids[ids.len() / 2] as usize] as usize;
-                self.knn_chunk(KnnEngine::Brute(b), &rows, k, first)
+                self.knn_chunk(engine, &rows, k, first)
             })
             .collect();
         let mut out = KNeighbors {
