@@ -40,6 +40,10 @@ pub struct BruteIndex {
     /// With `order`: the points in that order, row-major (the exact checks
     /// of a tile then read neighbouring memory).
     rows: Vec<f64>,
+    /// With `order`: the bounding box of each k-nearest tile's points
+    /// (lower then upper corner, `2 d` per tile), to skip tiles too far
+    /// from a chunk of queries.
+    tile_boxes: Vec<f64>,
 }
 
 /// Largest squared norm (centred) for which the single-precision filter is
@@ -120,6 +124,24 @@ impl BruteIndex {
                     .iter()
                     .flat_map(|&i| &x[i as usize * d..(i as usize + 1) * d])
                     .copied()
+                    .collect(),
+                None => Vec::new(),
+            },
+            tile_boxes: match order {
+                Some(o) => o
+                    .chunks(KNN_TILE)
+                    .flat_map(|tile| {
+                        let mut b = vec![f64::INFINITY; d];
+                        b.resize(2 * d, f64::NEG_INFINITY);
+                        for &i in tile {
+                            let row = &x[i as usize * d..(i as usize + 1) * d];
+                            for (j, &v) in row.iter().enumerate() {
+                                b[j] = b[j].min(v);
+                                b[d + j] = b[d + j].max(v);
+                            }
+                        }
+                        b
+                    })
                     .collect(),
                 None => Vec::new(),
             },
@@ -499,8 +521,51 @@ fn knn_single(
     let mut caps = vec![f64::INFINITY; nq];
     let n_tiles = n.div_ceil(KNN_TILE);
     let first_tile = (first / KNN_TILE).min(n_tiles.saturating_sub(1));
-    for s in 0..n_tiles {
-        let t0 = (first_tile + s) % n_tiles * KNN_TILE;
+    // Tiles in turn from the first; with tile boxes, the others by their
+    // lower bound of the distance to the chunk's box, nearest first, and
+    // none once that bound exceeds every query's k-th best (the bounds
+    // only shrink, so no later tile could hold a neighbour; a tile exactly
+    // at the bound is still scanned, for ties with smaller indices).
+    let mut tiles: Vec<(f64, usize)> = (0..n_tiles)
+        .map(|s| (0.0, (first_tile + s) % n_tiles))
+        .collect();
+    let boxed = !index.tile_boxes.is_empty() && nq > 0;
+    if boxed {
+        let mut qbox = vec![f64::INFINITY; d];
+        qbox.resize(2 * d, f64::NEG_INFINITY);
+        for q in rows.chunks_exact(d) {
+            for (j, &v) in q.iter().enumerate() {
+                qbox[j] = qbox[j].min(v);
+                qbox[d + j] = qbox[d + j].max(v);
+            }
+        }
+        for t in tiles.iter_mut().skip(1) {
+            let b = &index.tile_boxes[2 * d * t.1..2 * d * (t.1 + 1)];
+            let mut lb = 0.0;
+            for j in 0..d {
+                // Both differences are exact bounds of any pair's
+                // difference after rounding (rounding is monotone).
+                let below = b[j] - qbox[d + j];
+                let above = qbox[j] - b[d + j];
+                let g = if below > above { below } else { above };
+                let gap = if g > 0.0 { g } else { 0.0 };
+                lb += gap * gap;
+            }
+            t.0 = lb;
+        }
+        tiles[1..].sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    }
+    for (s, &(lb, tile)) in tiles.iter().enumerate() {
+        if boxed && s > 0 {
+            let worst = best
+                .iter()
+                .zip(&caps)
+                .fold(0.0f64, |w, (b, &c)| w.max(b.bound().min(c)));
+            if lb > worst {
+                break;
+            }
+        }
+        let t0 = tile * KNN_TILE;
         let t1 = (t0 + KNN_TILE).min(n);
         let mut gt = g.as_mut().subrows_mut(0, t1 - t0);
         matmul(
