@@ -23,7 +23,7 @@ fn load(path: &str, d: usize) -> (Vec<f64>, usize) {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let v: Vec<f64> = bytes
         .chunks_exact(8)
-        .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
+        .map(|b| f64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
         .collect();
     let n = v.len() / d;
     (v, n)
@@ -75,14 +75,17 @@ fn main() {
         leaf_size,
     };
     let t = Instant::now();
-    let index = NeighborIndex::build(xm, Metric::Euclidean, params).unwrap();
+    let index = NeighborIndex::build(xm, Metric::Euclidean, params)
+        .unwrap_or_else(|e| panic!("build: {e}"));
     let build = t.elapsed().as_secs_f64() * 1e3;
     let mut times = vec![];
     let cpu0 = cpu_ms();
     let mut check = 0u64;
     for _ in 0..reps {
         let t = Instant::now();
-        let r = index.kneighbors(qm, k, 0).unwrap();
+        let r = index
+            .kneighbors(qm, k, 0)
+            .unwrap_or_else(|e| panic!("kneighbors: {e}"));
         times.push(t.elapsed().as_secs_f64() * 1e3);
         check = r.indices.iter().fold(0u64, |a, &i| {
             a.wrapping_mul(1_000_003).wrapping_add(i as u64)
