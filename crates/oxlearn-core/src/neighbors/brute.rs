@@ -673,9 +673,24 @@ fn single_threshold(bound: f64, slack: f64, ni: f64, max_n: f64) -> f32 {
     let t = bound + slack * (ni + max_n + bound) - ni + SINGLE_ABS_MARGIN;
     let t32 = t as f32;
     if f64::from(t32) < t {
-        t32.next_up()
+        next_up(t32)
     } else {
         t32
+    }
+}
+
+/// The next `f32` above `v` (finite or infinite `v`; `f32::next_up` needs a
+/// newer Rust than the crate's minimum).
+#[inline(always)]
+fn next_up(v: f32) -> f32 {
+    if v.is_nan() || v == f32::INFINITY {
+        v
+    } else if v == 0.0 {
+        f32::from_bits(1)
+    } else if v > 0.0 {
+        f32::from_bits(v.to_bits() + 1)
+    } else {
+        f32::from_bits(v.to_bits() - 1)
     }
 }
 

@@ -124,7 +124,7 @@ impl Neighborhoods {
 
 enum Engine {
     Tree(KdTree),
-    Brute(BruteIndex),
+    Brute(Box<BruteIndex>),
 }
 
 /// The `k` nearest fitted points of each query, row-major (`n_queries × k`),
@@ -151,7 +151,7 @@ pub struct NeighborIndex {
     algorithm: Algorithm,
     /// [`Algorithm::Auto`] with a tree: a brute-force index built on the
     /// first k-nearest query set the tree turns out to prune poorly for.
-    brute_knn: std::sync::OnceLock<BruteIndex>,
+    brute_knn: std::sync::OnceLock<Box<BruteIndex>>,
 }
 
 /// Queries sampled to measure how well a tree prunes.
@@ -262,7 +262,12 @@ impl NeighborIndex {
         let engine = if tree {
             Engine::Tree(KdTree::build(&data, n, d, p.leaf_size))
         } else {
-            Engine::Brute(BruteIndex::build(&data, n, d, metric == Metric::Euclidean))
+            Engine::Brute(Box::new(BruteIndex::build(
+                &data,
+                n,
+                d,
+                metric == Metric::Euclidean,
+            )))
         };
         NeighborIndex {
             metric,
@@ -396,11 +401,14 @@ impl NeighborIndex {
         if (scanned as f64) <= TREE_MAX_SCANNED_FRACTION * (PRUNE_SAMPLE * self.n) as f64 {
             return KnnEngine::Tree(tree);
         }
-        KnnEngine::Brute(
-            self.brute_knn.get_or_init(|| {
-                BruteIndex::build_ordered(&self.data, self.n, self.d, tree.order())
-            }),
-        )
+        KnnEngine::Brute(self.brute_knn.get_or_init(|| {
+            Box::new(BruteIndex::build_ordered(
+                &self.data,
+                self.n,
+                self.d,
+                tree.order(),
+            ))
+        }))
     }
 
     /// Answers one chunk of k-nearest queries (row-major).
