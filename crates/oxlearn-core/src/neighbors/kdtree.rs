@@ -55,6 +55,7 @@ impl KdTree {
         let mut child = vec![0u32];
         let mut bounds = Vec::new();
         let mut max_leaf = 0;
+        let mut keyed: Vec<(f64, u32)> = Vec::with_capacity(n);
         // Breadth-first: children are allocated in pairs, after their parent.
         let mut node = 0;
         while node < start.len() {
@@ -87,11 +88,16 @@ impl KdTree {
             // Identical points cannot be split: they stay in one leaf.
             if e - s > leaf_size && spread > 0.0 {
                 let mid = s + (e - s) / 2;
-                idx[s..e].select_nth_unstable_by(mid - s, |&a, &b| {
-                    x[a as usize * d + dim]
-                        .total_cmp(&x[b as usize * d + dim])
-                        .then(a.cmp(&b))
+                // Select on (coordinate, index) pairs gathered once: the
+                // comparisons then read contiguous memory, not rows of x.
+                keyed.clear();
+                keyed.extend(idx[s..e].iter().map(|&i| (x[i as usize * d + dim], i)));
+                keyed.select_nth_unstable_by(mid - s, |a, b| {
+                    a.0.total_cmp(&b.0).then(a.1.cmp(&b.1))
                 });
+                for (o, &(_, i)) in idx[s..e].iter_mut().zip(keyed.iter()) {
+                    *o = i;
+                }
                 child[node] = start.len() as u32;
                 start.extend([s as u32, mid as u32]);
                 end.extend([mid as u32, e as u32]);
