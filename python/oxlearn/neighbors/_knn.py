@@ -154,7 +154,10 @@ class _KNeighborsAccelerated(OxlearnEstimatorMixin):
                 self._unit_rows(self._fit_X) if cosine else self._as_float(self._fit_X),
                 "euclidean" if cosine else self.effective_metric_,
                 self.effective_metric_params_.get("p"),
-                self.__dict__.get("_oxl_fit_algorithm") or self._fit_method,
+                # "auto" lets the index measure how well its tree prunes and
+                # move k-nearest queries to brute force (same answers).
+                self.__dict__.get("_oxl_fit_algorithm")
+                or ("auto" if self.algorithm == "auto" else self._fit_method),
                 int(self.leaf_size), n_threads(self.n_jobs),
             )
             self._oxl_index = index

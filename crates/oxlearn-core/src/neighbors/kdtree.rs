@@ -8,7 +8,8 @@
 //! each point's distance is still accumulated dimension by dimension, in
 //! order, exactly as scikit-learn's `rdist` does.
 
-use super::metric::Reduce;
+use super::metric::{Euclid, Reduce};
+use super::topk::TopK;
 use crate::simd::multiversion;
 
 /// Default number of points of a leaf.
@@ -54,6 +55,7 @@ impl KdTree {
         let mut child = vec![0u32];
         let mut bounds = Vec::new();
         let mut max_leaf = 0;
+        let mut keyed: Vec<(f64, u32)> = Vec::with_capacity(n);
         // Breadth-first: children are allocated in pairs, after their parent.
         let mut node = 0;
         while node < start.len() {
@@ -86,11 +88,16 @@ impl KdTree {
             // Identical points cannot be split: they stay in one leaf.
             if e - s > leaf_size && spread > 0.0 {
                 let mid = s + (e - s) / 2;
-                idx[s..e].select_nth_unstable_by(mid - s, |&a, &b| {
-                    x[a as usize * d + dim]
-                        .total_cmp(&x[b as usize * d + dim])
-                        .then(a.cmp(&b))
+                // Select on (coordinate, index) pairs gathered once: the
+                // comparisons then read contiguous memory, not rows of x.
+                keyed.clear();
+                keyed.extend(idx[s..e].iter().map(|&i| (x[i as usize * d + dim], i)));
+                keyed.select_nth_unstable_by(mid - s, |a, b| {
+                    a.0.total_cmp(&b.0).then(a.1.cmp(&b.1))
                 });
+                for (o, &(_, i)) in idx[s..e].iter_mut().zip(keyed.iter()) {
+                    *o = i;
+                }
                 child[node] = start.len() as u32;
                 start.extend([s as u32, mid as u32]);
                 end.extend([mid as u32, e as u32]);
@@ -132,6 +139,18 @@ impl KdTree {
     /// Original index of each point, in tree order.
     pub fn order(&self) -> &[u32] {
         &self.idx
+    }
+
+    /// The tree position of the first point of the leaf `q` falls in (the
+    /// nearer child at every node, by the euclidean box bound).
+    pub(crate) fn home_position(&self, q: &[f64]) -> usize {
+        let mut node = 0;
+        while self.child[node] != 0 {
+            let c = self.child[node] as usize;
+            let near = box_min(self, Euclid, c, q) <= box_min(self, Euclid, c + 1, q);
+            node = if near { c } else { c + 1 };
+        }
+        self.start[node] as usize
     }
 
     /// Copies the coordinates of the points at tree positions `range` into
@@ -250,7 +269,8 @@ multiversion! {
     /// best first, to `rds` and `idx`. Depth-first, nearer child first; a
     /// node is skipped only when its box is farther than the worst kept
     /// candidate (a box at exactly that distance may still hold a tie with
-    /// a smaller index, so it is visited).
+    /// a smaller index, so it is visited). Returns the number of points
+    /// whose distances were computed (how well the tree prunes).
     pub(crate) fn knn_rows<M: Reduce>(
         tree: &KdTree,
         m: M,
@@ -271,15 +291,12 @@ fn box_min<M: Reduce>(tree: &KdTree, m: M, node: usize, q: &[f64]) -> f64 {
     let (lo, hi) = b.split_at(d);
     let mut rmin = 0.0;
     for j in 0..d {
+        // Branch-free (at most one of the two is positive): the sides a
+        // query falls on are unpredictable.
         let below = lo[j] - q[j];
         let above = q[j] - hi[j];
-        let gap = if below > 0.0 {
-            below
-        } else if above > 0.0 {
-            above
-        } else {
-            0.0
-        };
+        let g = if below > above { below } else { above };
+        let gap = if g > 0.0 { g } else { 0.0 };
         rmin = M::combine(rmin, m.term(gap));
     }
     rmin
@@ -300,11 +317,9 @@ fn knn_rows_portable<M: Reduce>(
     // gets a small margin (a few more nodes visited, same answer).
     let shrink = if exact_bounds { 1.0 } else { 1.0 - 1e-9 };
     let mut stack: Vec<(u32, f64)> = Vec::with_capacity(64);
-    let mut acc = vec![0.0f64; tree.max_leaf.max(1)];
-    let mut best = super::topk::TopK::new(k);
-    let mut nq = 0;
+    let mut best = TopK::new(k);
+    let mut scanned = 0;
     for q in rows.chunks_exact(d.max(1)) {
-        nq += 1;
         best.clear();
         stack.clear();
         if tree.n > 0 {
@@ -330,17 +345,84 @@ fn knn_rows_portable<M: Reduce>(
                 continue;
             }
             let (s, e) = (tree.start[node] as usize, tree.end[node] as usize);
-            let acc = &mut acc[..e - s];
-            scan_block(m, q, &tree.xt, tree.n, s, acc);
-            for (t, &a) in acc.iter().enumerate() {
-                if a <= best.bound() {
-                    best.push(a, tree.idx[s + t]);
-                }
-            }
+            scanned += e - s;
+            scan_leaf_knn(m, q, tree, s, e, &mut best);
         }
         best.drain_sorted(rds, idx);
     }
-    nq
+    scanned
+}
+
+/// Offers the points at tree positions `s..e` (one leaf) to `best`.
+///
+/// Blocks of 8 points are accumulated in registers, each distance over the
+/// dimensions in order (the same arithmetic as [`scan_block`]). A leaf's
+/// last, partial block reads its neighbours' coordinates too (positions
+/// stay inside the array) and ignores them. Terms are never negative and
+/// rounding is monotone, so a partial sum over the first dimensions never
+/// exceeds the full one: when `PARTIAL`, a block whose partial sums all
+/// exceed the current k-th best after half the dimensions is dropped
+/// without the rest.
+#[inline(always)]
+fn scan_leaf_knn<M: Reduce>(m: M, q: &[f64], tree: &KdTree, s: usize, e: usize, best: &mut TopK) {
+    const L: usize = 8;
+    const PARTIAL: bool = true;
+    let (n, d, xt) = (tree.n, tree.d, &tree.xt[..]);
+    if n < L {
+        for p in s..e {
+            let mut a = 0.0;
+            for (j, &qj) in q.iter().enumerate() {
+                a = M::combine(a, m.term(qj - xt[j * n + p]));
+            }
+            if a <= best.bound() {
+                best.push(a, tree.idx[p]);
+            }
+        }
+        return;
+    }
+    let half = if PARTIAL && d >= 6 { d / 2 } else { d };
+    let mut p = s;
+    while p < e {
+        // The block's first position, and its lanes that are in the leaf.
+        let b0 = p.min(n - L);
+        let (lo, hi) = (p - b0, (e - b0).min(L));
+        let mut acc = [0.0f64; L];
+        for (j, &qj) in q[..half].iter().enumerate() {
+            let col: &[f64; L] = xt[j * n + b0..j * n + b0 + L]
+                .try_into()
+                .unwrap_or(&[0.0; L]);
+            for l in 0..L {
+                acc[l] = M::combine(acc[l], m.term(qj - col[l]));
+            }
+        }
+        let bound = best.bound();
+        let mut alive = 0u32;
+        for &a in &acc[lo..hi] {
+            alive += (a <= bound) as u32;
+        }
+        if alive > 0 && half < d {
+            for (j, &qj) in q.iter().enumerate().skip(half) {
+                let col: &[f64; L] = xt[j * n + b0..j * n + b0 + L]
+                    .try_into()
+                    .unwrap_or(&[0.0; L]);
+                for l in 0..L {
+                    acc[l] = M::combine(acc[l], m.term(qj - col[l]));
+                }
+            }
+            alive = 0;
+            for &a in &acc[lo..hi] {
+                alive += (a <= bound) as u32;
+            }
+        }
+        if alive > 0 {
+            for (l, &a) in acc.iter().enumerate().take(hi).skip(lo) {
+                if a <= best.bound() {
+                    best.push(a, tree.idx[b0 + l]);
+                }
+            }
+        }
+        p = b0 + hi;
+    }
 }
 
 /// Reduced distances from `q` to the points at positions `s..s + acc.len()`

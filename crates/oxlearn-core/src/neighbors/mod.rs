@@ -128,7 +128,7 @@ impl Neighborhoods {
 
 enum Engine {
     Tree(KdTree),
-    Brute(BruteIndex),
+    Brute(Box<BruteIndex>),
 }
 
 /// The `k` nearest fitted points of each query, row-major (`n_queries × k`),
@@ -151,6 +151,30 @@ pub struct NeighborIndex {
     /// The points, row-major, `f64`.
     data: Vec<f64>,
     engine: Engine,
+    /// The algorithm asked for.
+    algorithm: Algorithm,
+    /// [`Algorithm::Auto`] with a tree: a brute-force index built on the
+    /// first k-nearest query set the tree turns out to prune poorly for.
+    brute_knn: std::sync::OnceLock<Box<BruteIndex>>,
+}
+
+/// Queries sampled to measure how well a tree prunes.
+const PRUNE_SAMPLE: usize = 64;
+
+/// [`Algorithm::Auto`] sends euclidean k-nearest queries to brute force
+/// when the tree computes the distances of more than this fraction of the
+/// points per query (measured on a sample of the queries): a scanned point
+/// costs the tree about ten times what a point costs the brute-force
+/// product filter (timed on scikit-learn's make_blobs and
+/// make_classification data, 8 and 10 features), so past about 1/10 the
+/// tree loses.
+const TREE_MAX_SCANNED_FRACTION: f64 = 1.0 / 8.0;
+
+/// The engine answering one k-nearest query set.
+#[derive(Clone, Copy)]
+enum KnnEngine<'a> {
+    Tree(&'a KdTree),
+    Brute(&'a BruteIndex),
 }
 
 /// Copies `x` into a row-major `f64` array, failing on NaN or infinity
@@ -242,7 +266,12 @@ impl NeighborIndex {
         let engine = if tree {
             Engine::Tree(KdTree::build(&data, n, d, p.leaf_size))
         } else {
-            Engine::Brute(BruteIndex::build(&data, n, d, metric == Metric::Euclidean))
+            Engine::Brute(Box::new(BruteIndex::build(
+                &data,
+                n,
+                d,
+                metric == Metric::Euclidean,
+            )))
         };
         NeighborIndex {
             metric,
@@ -250,6 +279,8 @@ impl NeighborIndex {
             d,
             data,
             engine,
+            algorithm: p.algorithm,
+            brute_knn: std::sync::OnceLock::new(),
         }
     }
 
@@ -344,15 +375,62 @@ impl NeighborIndex {
         Ok(())
     }
 
+    /// The engine for the k-nearest queries `q` (row-major): the index's
+    /// own, except that [`Algorithm::Auto`] moves euclidean queries from a
+    /// tree that prunes poorly for them (measured on a sample) to brute
+    /// force. Answers are the same either way; only speed differs.
+    fn knn_engine(&self, q: &[f64], k: usize) -> KnnEngine<'_> {
+        let tree = match &self.engine {
+            Engine::Tree(t) => t,
+            Engine::Brute(b) => return KnnEngine::Brute(b),
+        };
+        if let Some(b) = self.brute_knn.get() {
+            return KnnEngine::Brute(b);
+        }
+        let d = self.d.max(1);
+        let nq = q.len() / d;
+        if self.algorithm != Algorithm::Auto
+            || self.metric != Metric::Euclidean
+            || nq < 4 * PRUNE_SAMPLE
+        {
+            return KnnEngine::Tree(tree);
+        }
+        let step = nq / PRUNE_SAMPLE;
+        let mut rows = Vec::with_capacity(PRUNE_SAMPLE * d);
+        for i in 0..PRUNE_SAMPLE {
+            rows.extend_from_slice(&q[i * step * d..(i * step + 1) * d]);
+        }
+        let (mut rds, mut idx) = (Vec::new(), Vec::new());
+        let scanned = kdtree::knn_rows(tree, metric::Euclid, true, &rows, k, &mut rds, &mut idx);
+        if (scanned as f64) <= TREE_MAX_SCANNED_FRACTION * (PRUNE_SAMPLE * self.n) as f64 {
+            return KnnEngine::Tree(tree);
+        }
+        KnnEngine::Brute(self.brute_knn.get_or_init(|| {
+            Box::new(BruteIndex::build_ordered(
+                &self.data,
+                self.n,
+                self.d,
+                tree.order(),
+            ))
+        }))
+    }
+
     /// Answers one chunk of k-nearest queries (row-major).
-    fn knn_chunk(&self, rows: &[f64], k: usize) -> (Vec<f64>, Vec<u32>) {
+    /// `first`: the stored position to start a brute-force scan at.
+    fn knn_chunk(
+        &self,
+        engine: KnnEngine<'_>,
+        rows: &[f64],
+        k: usize,
+        first: usize,
+    ) -> (Vec<f64>, Vec<u32>) {
         let nq = rows.len() / self.d.max(1);
         let mut rds = Vec::with_capacity(nq * k);
         let mut idx = Vec::with_capacity(nq * k);
         let metric = self.metric;
         let exact_bounds = !matches!(metric, Metric::Minkowski(_));
-        match &self.engine {
-            Engine::Tree(t) => with_reduce!(metric, |m| kdtree::knn_rows(
+        match engine {
+            KnnEngine::Tree(t) => with_reduce!(metric, |m| kdtree::knn_rows(
                 t,
                 m,
                 exact_bounds,
@@ -361,9 +439,9 @@ impl NeighborIndex {
                 &mut rds,
                 &mut idx
             )),
-            Engine::Brute(b) => match metric {
+            KnnEngine::Brute(b) => match metric {
                 Metric::Euclidean => {
-                    brute::knn_rows_euclidean(b, &self.data, rows, k, &mut rds, &mut idx)
+                    brute::knn_rows_euclidean(b, &self.data, rows, k, first, &mut rds, &mut idx)
                 }
                 _ => with_reduce!(metric, |m| brute::knn_rows_direct(
                     b, m, rows, k, &mut rds, &mut idx
@@ -401,9 +479,19 @@ impl NeighborIndex {
         } else {
             chunk_rows
         };
+        let engine = self.knn_engine(&q, k);
+        if let Engine::Tree(tree) = &self.engine {
+            let ordered = match engine {
+                KnnEngine::Brute(b) => b.is_ordered(),
+                KnnEngine::Tree(_) => q.len() / self.d >= 2 * chunk,
+            };
+            if ordered {
+                return Ok(self.kneighbors_ordered(tree, engine, &q, k, chunk));
+            }
+        }
         let parts: Vec<_> = q
             .par_chunks(chunk * self.d)
-            .map(|rows| self.knn_chunk(rows, k))
+            .map(|rows| self.knn_chunk(engine, rows, k, 0))
             .collect();
         let mut out = KNeighbors {
             k,
@@ -415,6 +503,54 @@ impl NeighborIndex {
             out.indices.extend_from_slice(&i);
         }
         Ok(out)
+    }
+
+    /// k-nearest queries `q` (row-major) sorted by the tree position of
+    /// their leaf and chunked in that order: consecutive queries of the tree
+    /// walk the same nodes and leaves (cache-friendly), and a brute-force
+    /// index stored in the tree's order starts each chunk's scan at its own
+    /// neighbourhood. Each query's answer is its exact k best, so the
+    /// grouping changes only speed; answers are put back in query order.
+    fn kneighbors_ordered(
+        &self,
+        tree: &KdTree,
+        engine: KnnEngine<'_>,
+        q: &[f64],
+        k: usize,
+        chunk: usize,
+    ) -> KNeighbors {
+        let d = self.d;
+        let nq = q.len() / d;
+        let home: Vec<u32> = q
+            .par_chunks(d)
+            .map(|r| tree.home_position(r) as u32)
+            .collect();
+        let mut perm: Vec<u32> = (0..nq as u32).collect();
+        perm.sort_unstable_by_key(|&i| (home[i as usize], i));
+        let parts: Vec<_> = perm
+            .par_chunks(chunk)
+            .map(|ids| {
+                let mut rows = Vec::with_capacity(ids.len() * d);
+                for &i in ids {
+                    rows.extend_from_slice(&q[i as usize * d..(i as usize + 1) * d]);
+                }
+                let first = home[ids[ids.len() / 2] as usize] as usize;
+                self.knn_chunk(engine, &rows, k, first)
+            })
+            .collect();
+        let mut out = KNeighbors {
+            k,
+            distances: vec![0.0; nq * k],
+            indices: vec![0; nq * k],
+        };
+        for (ids, (r, ix)) in perm.chunks(chunk).zip(parts) {
+            for (t, &i) in ids.iter().enumerate() {
+                let i = i as usize;
+                out.distances[i * k..(i + 1) * k].copy_from_slice(&r[t * k..(t + 1) * k]);
+                out.indices[i * k..(i + 1) * k].copy_from_slice(&ix[t * k..(t + 1) * k]);
+            }
+        }
+        out
     }
 
     /// The distances of the neighbour lists `nb` of the rows of `queries`
@@ -696,7 +832,7 @@ mod tests {
                         let nq = queries.len() / d;
                         let expected = knn_reference(&x, queries, d, metric, k);
                         let qm = MatRef::from_row_major_slice(queries, nq, d);
-                        for algorithm in [Algorithm::KdTree, Algorithm::Brute] {
+                        for algorithm in [Algorithm::KdTree, Algorithm::Brute, Algorithm::Auto] {
                             for leaf_size in [1, 7, 40] {
                                 let params = IndexParams {
                                     algorithm,
@@ -717,12 +853,103 @@ mod tests {
         }
     }
 
+    /// The brute-force filter (single precision when the scale allows,
+    /// double otherwise) keeps every true neighbour at any scale and offset:
+    /// tiny coordinates (`f32` underflow), huge ones (past the single
+    /// precision range), a large common offset (cancellation), and the
+    /// 20-D integer grid (exact ties).
+    #[test]
+    fn brute_kneighbors_exact_at_any_scale() {
+        let (n, d) = (600, 20);
+        let base = data(n, d, 13);
+        let grid: Vec<f64> = (0..n * d).map(|k| ((k * 7 + k / 13) % 3) as f64).collect();
+        let cases: Vec<(Vec<f64>, &str)> = vec![
+            (base.iter().map(|v| v * 1e-25).collect(), "tiny"),
+            (base.iter().map(|v| v * 1e-42).collect(), "subnormal"),
+            (base.iter().map(|v| v * 1e20).collect(), "huge"),
+            (base.iter().map(|v| v + 1e9).collect(), "offset"),
+            (
+                base.iter().map(|v| v * 1e-3 + 1e4).collect(),
+                "offset small",
+            ),
+            (grid, "grid"),
+        ];
+        for (x, what) in &cases {
+            let xm = MatRef::from_row_major_slice(x, n, d);
+            let q: Vec<f64> = x[..90 * d].iter().rev().copied().collect();
+            let qm = MatRef::from_row_major_slice(&q, 90, d);
+            let index = NeighborIndex::build(
+                xm,
+                Metric::Euclidean,
+                IndexParams {
+                    algorithm: Algorithm::Brute,
+                    leaf_size: 0,
+                },
+            )
+            .unwrap();
+            for k in [1, 4, 30] {
+                for (queries, qmat) in [(&x[..], xm), (&q[..], qm)] {
+                    let want = knn_reference(x, queries, d, Metric::Euclidean, k);
+                    let got = index.kneighbors(qmat, k, 50).unwrap();
+                    assert_eq!(got.indices, want.indices, "{what} k={k}");
+                    assert_eq!(got.distances, want.distances, "{what} k={k}");
+                }
+            }
+        }
+    }
+
+    /// Auto on data a tree prunes poorly (10-D, few points per dimension
+    /// split): queries move to the tree-ordered brute-force index, with the
+    /// same answers for the data itself, new queries, any chunk size and
+    /// thread count; data a tree prunes well stay on the tree.
+    #[test]
+    fn auto_moves_poorly_pruned_queries_to_brute_force() {
+        let (n, d) = (3000, 10);
+        let x = data(n, d, 21);
+        let xm = MatRef::from_row_major_slice(&x, n, d);
+        let q: Vec<f64> = x.iter().map(|v| v * 0.9 + 0.05).collect();
+        let qm = MatRef::from_row_major_slice(&q, n, d);
+        for k in [1, 7, 21] {
+            let index =
+                NeighborIndex::build(xm, Metric::Euclidean, IndexParams::default()).unwrap();
+            assert!(index.uses_tree());
+            let want = knn_reference(&x, &x, d, Metric::Euclidean, k);
+            let run = |threads, chunk| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap()
+                    .install(|| index.kneighbors(xm, k, chunk).unwrap())
+            };
+            assert_eq!(run(1, 0), want, "k={k}");
+            if k == 21 {
+                assert!(index.brute_knn.get().is_some(), "brute force not chosen");
+            }
+            assert_eq!(run(3, 37), want);
+            let got = index.kneighbors(qm, k, 100).unwrap();
+            assert_eq!(got, knn_reference(&x, &q, d, Metric::Euclidean, k));
+        }
+        // A 2-D grid of many points: the tree prunes well and keeps the queries.
+        let (n, d) = (20_000, 2);
+        let x: Vec<f64> = (0..n)
+            .flat_map(|i| [(i % 141) as f64 * 0.7, (i / 141) as f64 * 1.3])
+            .collect();
+        let xm = MatRef::from_row_major_slice(&x, n, d);
+        let index = NeighborIndex::build(xm, Metric::Euclidean, IndexParams::default()).unwrap();
+        let got = index.kneighbors(xm.subrows(0, 500), 5, 0).unwrap();
+        assert!(index.brute_knn.get().is_none());
+        assert_eq!(
+            got,
+            knn_reference(&x, &x[..500 * d], d, Metric::Euclidean, 5)
+        );
+    }
+
     #[test]
     fn kneighbors_independent_of_thread_count_and_checks_k() {
         let (n, d) = (2000, 18);
         let x = data(n, d, 9);
         let xm = MatRef::from_row_major_slice(&x, n, d);
-        for algorithm in [Algorithm::KdTree, Algorithm::Brute] {
+        for algorithm in [Algorithm::KdTree, Algorithm::Brute, Algorithm::Auto] {
             let index = NeighborIndex::build(
                 xm,
                 Metric::Euclidean,

@@ -26,6 +26,11 @@ impl TopK {
         }
     }
 
+    /// The number of candidates kept.
+    pub(crate) fn k(&self) -> usize {
+        self.k
+    }
+
     pub(crate) fn clear(&mut self) {
         self.heap.clear();
     }
