@@ -1,0 +1,445 @@
+//! Random forests and extra trees over quantile-binned features.
+//!
+//! Every tree is grown from its own seed (given per tree by the caller), so a
+//! forest is the same whatever the thread count. The fitted forest is a set of
+//! flat arrays in scikit-learn's tree layout (child indices local to each
+//! tree, -1 at leaves) with per-tree offsets; it is also the persisted form.
+
+pub mod bins;
+mod rng;
+mod tree;
+
+use crate::error::Error;
+use crate::linalg::ChunkPlan;
+use crate::Real;
+use faer::MatRef;
+use rayon::prelude::*;
+
+pub use bins::{bin_matrix, Binned};
+pub use rng::Rng;
+
+/// Impurity criterion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Criterion {
+    /// Gini impurity (classification).
+    Gini,
+    /// Shannon entropy in bits (classification; scikit-learn's entropy/log_loss).
+    Entropy,
+    /// Mean squared error (regression).
+    SquaredError,
+}
+
+/// Training targets.
+#[derive(Debug, Clone, Copy)]
+pub enum Targets<'a> {
+    /// Class indices, row-major `n_rows × n_outputs`, with each output's class count.
+    Classes {
+        /// Encoded labels.
+        y: &'a [u32],
+        /// Classes per output.
+        n_classes: &'a [usize],
+    },
+    /// Real values, row-major `n_rows × n_outputs`.
+    Values {
+        /// Targets.
+        y: &'a [f64],
+        /// Outputs.
+        n_outputs: usize,
+    },
+}
+
+impl Targets<'_> {
+    fn n_outputs(&self) -> usize {
+        match self {
+            Targets::Classes { n_classes, .. } => n_classes.len(),
+            Targets::Values { n_outputs, .. } => *n_outputs,
+        }
+    }
+}
+
+/// Growth parameters of every tree of a forest (scikit-learn's, already
+/// resolved to counts by the caller).
+#[derive(Debug, Clone)]
+pub struct ForestParams {
+    /// Impurity criterion.
+    pub criterion: Criterion,
+    /// Maximum depth (`None`: unbounded).
+    pub max_depth: Option<usize>,
+    /// Minimum samples to split a node (>= 2).
+    pub min_samples_split: usize,
+    /// Minimum samples in a leaf (>= 1).
+    pub min_samples_leaf: usize,
+    /// Minimum fraction of the total weight in a leaf.
+    pub min_weight_fraction_leaf: f64,
+    /// Features drawn per node (1..=n_features).
+    pub max_features: usize,
+    /// Maximum leaves (best-first growth when set).
+    pub max_leaf_nodes: Option<usize>,
+    /// Minimum weighted impurity decrease for a split.
+    pub min_impurity_decrease: f64,
+    /// Draw a bootstrap sample per tree.
+    pub bootstrap: bool,
+    /// Draws per bootstrap sample.
+    pub n_bootstrap: usize,
+    /// Extremely randomised trees: one random threshold per feature.
+    pub extra: bool,
+    /// At most this many bins per feature (2..=256).
+    pub max_bins: usize,
+    /// One seed per tree.
+    pub seeds: Vec<u64>,
+}
+
+/// A fitted forest: scikit-learn's node arrays of all trees, concatenated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Forest {
+    /// Features seen at fit.
+    pub n_features: usize,
+    /// Outputs.
+    pub n_outputs: usize,
+    /// Largest class count (1 for regression): the last axis of `value`.
+    pub max_n_classes: usize,
+    /// Node offsets: tree t owns nodes `tree_offsets[t]..tree_offsets[t+1]`.
+    pub tree_offsets: Vec<i64>,
+    /// Split feature (-2 at leaves).
+    pub feature: Vec<i32>,
+    /// Split threshold: x <= threshold goes left (-2 at leaves).
+    pub threshold: Vec<f64>,
+    /// Left child, local to the tree (-1 at leaves).
+    pub left: Vec<i32>,
+    /// Right child, local to the tree (-1 at leaves).
+    pub right: Vec<i32>,
+    /// Node impurity.
+    pub impurity: Vec<f64>,
+    /// Training samples (distinct rows) reaching the node.
+    pub n_node_samples: Vec<i64>,
+    /// Training weight reaching the node.
+    pub weighted_n_node_samples: Vec<f64>,
+    /// `n_nodes × n_outputs × max_n_classes`: class fractions or means.
+    pub value: Vec<f64>,
+}
+
+/// Leaf marker of child arrays (scikit-learn's TREE_LEAF).
+pub const TREE_LEAF: i32 = -1;
+/// Feature/threshold marker of leaves (scikit-learn's TREE_UNDEFINED).
+pub const TREE_UNDEFINED: i32 = -2;
+
+impl Forest {
+    /// Number of trees.
+    pub fn n_trees(&self) -> usize {
+        self.tree_offsets.len().saturating_sub(1)
+    }
+
+    /// Values per node.
+    pub fn value_stride(&self) -> usize {
+        self.n_outputs * self.max_n_classes
+    }
+
+    /// Checks every index (children, features, offsets) and every array
+    /// length, so traversal can never leave the arrays or loop. Run on every
+    /// model that did not come from [`fit_forest`].
+    pub fn validate(&self) -> crate::Result<()> {
+        let bad = |reason: String| Error::InvalidParameter {
+            name: "forest",
+            reason,
+        };
+        let n_nodes = self.feature.len();
+        for (name, len) in [
+            ("threshold", self.threshold.len()),
+            ("left", self.left.len()),
+            ("right", self.right.len()),
+            ("impurity", self.impurity.len()),
+            ("n_node_samples", self.n_node_samples.len()),
+            ("weighted_n_node_samples", self.weighted_n_node_samples.len()),
+        ] {
+            if len != n_nodes {
+                return Err(bad(format!("{name} has {len} entries, expected {n_nodes}")));
+            }
+        }
+        if self.value.len() != n_nodes * self.value_stride() {
+            return Err(bad(format!(
+                "value has {} entries, expected {}",
+                self.value.len(),
+                n_nodes * self.value_stride()
+            )));
+        }
+        if self.tree_offsets.first() != Some(&0)
+            || self.tree_offsets.last().map(|&v| v as usize) != Some(n_nodes)
+        {
+            return Err(bad(format!(
+                "tree_offsets must start at 0 and end at {n_nodes}"
+            )));
+        }
+        for t in 0..self.n_trees() {
+            let (a, b) = (self.tree_offsets[t], self.tree_offsets[t + 1]);
+            if b <= a {
+                return Err(bad(format!("tree {t} has no nodes (offsets {a}..{b})")));
+            }
+            let size = (b - a) as usize;
+            for local in 0..size {
+                let g = a as usize + local;
+                let (l, r, f) = (self.left[g], self.right[g], self.feature[g]);
+                if l == TREE_LEAF && r == TREE_LEAF {
+                    continue;
+                }
+                // Children strictly after their parent: traversal always ends.
+                let ok = |c: i32| c > local as i32 && (c as usize) < size;
+                if !ok(l) || !ok(r) {
+                    return Err(bad(format!(
+                        "tree {t} node {local}: children ({l}, {r}) must be in ({local}, {size})"
+                    )));
+                }
+                if f < 0 || f as usize >= self.n_features {
+                    return Err(bad(format!(
+                        "tree {t} node {local}: feature {f} is not in [0, {})",
+                        self.n_features
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Grows the forest: one tree per seed, in parallel over trees.
+///
+/// `sample_weight` is the per-row weight (class weights already applied);
+/// bootstrap draws multiply it by the draw counts, as scikit-learn does.
+pub fn fit_forest<T: Real>(
+    x: MatRef<'_, T>,
+    targets: Targets<'_>,
+    sample_weight: Option<&[f64]>,
+    params: &ForestParams,
+) -> crate::Result<(Forest, Vec<f64>)> {
+    let binned = bin_matrix(x, params.max_bins)?;
+    fit_forest_binned(&binned, targets, sample_weight, params)
+}
+
+/// [`fit_forest`] on already binned data. Also returns the normalised
+/// impurity-based feature importances.
+pub fn fit_forest_binned(
+    binned: &Binned,
+    targets: Targets<'_>,
+    sample_weight: Option<&[f64]>,
+    params: &ForestParams,
+) -> crate::Result<(Forest, Vec<f64>)> {
+    let n = binned.n_rows;
+    let p = binned.edges.len();
+    let n_outputs = targets.n_outputs();
+    if n_outputs == 0 {
+        return Err(Error::EmptyInput { what: "y" });
+    }
+    match targets {
+        Targets::Classes { y, n_classes } => {
+            if y.len() != n * n_outputs {
+                return Err(Error::ShapeMismatch {
+                    what: "encoded y entries".into(),
+                    expected: n * n_outputs,
+                    got: y.len(),
+                });
+            }
+            for (i, &c) in y.iter().enumerate() {
+                if c as usize >= n_classes[i % n_outputs] {
+                    return Err(Error::InvalidParameter {
+                        name: "y",
+                        reason: format!("class index {c} at entry {i} exceeds the class count"),
+                    });
+                }
+            }
+            if params.criterion == Criterion::SquaredError {
+                return Err(Error::InvalidParameter {
+                    name: "criterion",
+                    reason: "squared_error is a regression criterion".into(),
+                });
+            }
+        }
+        Targets::Values { y, .. } => {
+            if y.len() != n * n_outputs {
+                return Err(Error::ShapeMismatch {
+                    what: "y entries".into(),
+                    expected: n * n_outputs,
+                    got: y.len(),
+                });
+            }
+            if params.criterion != Criterion::SquaredError {
+                return Err(Error::InvalidParameter {
+                    name: "criterion",
+                    reason: "gini and entropy are classification criteria".into(),
+                });
+            }
+        }
+    }
+    if let Some(w) = sample_weight {
+        if w.len() != n {
+            return Err(Error::ShapeMismatch {
+                what: "sample_weight length".into(),
+                expected: n,
+                got: w.len(),
+            });
+        }
+        for (i, &v) in w.iter().enumerate() {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(Error::InvalidSampleWeight { index: i, value: v });
+            }
+        }
+    }
+    if params.max_features == 0 || params.max_features > p {
+        return Err(Error::InvalidParameter {
+            name: "max_features",
+            reason: format!("must be in [1, {p}], got {}", params.max_features),
+        });
+    }
+    if params.seeds.is_empty() {
+        return Err(Error::InvalidParameter {
+            name: "n_estimators",
+            reason: "at least one tree is required".into(),
+        });
+    }
+    let trees: Vec<tree::Tree> = params
+        .seeds
+        .par_iter()
+        .map(|&seed| tree::grow(binned, targets, sample_weight, params, seed))
+        .collect();
+
+    let max_n_classes = match targets {
+        Targets::Classes { n_classes, .. } => n_classes.iter().copied().max().unwrap_or(1),
+        Targets::Values { .. } => 1,
+    };
+    let mut forest = Forest {
+        n_features: p,
+        n_outputs,
+        max_n_classes,
+        tree_offsets: vec![0],
+        feature: vec![],
+        threshold: vec![],
+        left: vec![],
+        right: vec![],
+        impurity: vec![],
+        n_node_samples: vec![],
+        weighted_n_node_samples: vec![],
+        value: vec![],
+    };
+    let mut importances = vec![0.0; p];
+    for t in &trees {
+        forest.feature.extend_from_slice(&t.feature);
+        forest.threshold.extend_from_slice(&t.threshold);
+        forest.left.extend_from_slice(&t.left);
+        forest.right.extend_from_slice(&t.right);
+        forest.impurity.extend_from_slice(&t.impurity);
+        forest.n_node_samples.extend_from_slice(&t.n_node_samples);
+        forest
+            .weighted_n_node_samples
+            .extend_from_slice(&t.weighted_n_node_samples);
+        forest.value.extend_from_slice(&t.value);
+        forest.tree_offsets.push(forest.feature.len() as i64);
+        let imp = t.feature_importances(p);
+        for (a, b) in importances.iter_mut().zip(&imp) {
+            *a += b;
+        }
+    }
+    let total: f64 = importances.iter().sum();
+    if total > 0.0 {
+        for a in &mut importances {
+            *a /= total;
+        }
+    }
+    Ok((forest, importances))
+}
+
+/// Leaf reached by one row in one tree (global node index).
+#[inline]
+fn leaf_of(forest: &Forest, base: usize, row: &[f64]) -> usize {
+    let mut node = 0usize;
+    loop {
+        let g = base + node;
+        let l = forest.left[g];
+        if l == TREE_LEAF {
+            return g;
+        }
+        // `validate` guarantees feature < n_features and children in range.
+        node = if row[forest.feature[g] as usize] <= forest.threshold[g] {
+            l as usize
+        } else {
+            forest.right[g] as usize
+        };
+    }
+}
+
+fn check_x<T: Real>(forest: &Forest, x: MatRef<'_, T>) -> crate::Result<()> {
+    if x.ncols() != forest.n_features {
+        return Err(Error::ShapeMismatch {
+            what: "X features (the forest was fitted with a different number)".into(),
+            expected: forest.n_features,
+            got: x.ncols(),
+        });
+    }
+    Ok(())
+}
+
+/// Mean over trees of the leaf values, row-major `n_rows × n_outputs ×
+/// max_n_classes`: class probabilities or regression predictions. Trees are
+/// summed in tree order, so the result is bit-identical for any thread count.
+pub fn predict_forest<T: Real>(forest: &Forest, x: MatRef<'_, T>) -> crate::Result<Vec<f64>> {
+    check_x(forest, x)?;
+    let (n, p) = (x.nrows(), x.ncols());
+    let k = forest.value_stride();
+    let plan = ChunkPlan::new(n, p, 256);
+    let inv = 1.0 / forest.n_trees() as f64;
+    let chunks: Vec<Vec<f64>> = (0..plan.n_chunks())
+        .into_par_iter()
+        .map(|c| {
+            let r = plan.range(c);
+            let mut rows = vec![0.0; r.len() * p];
+            for (li, i) in r.clone().enumerate() {
+                for j in 0..p {
+                    rows[li * p + j] = x[(i, j)].to_f64();
+                }
+            }
+            let mut out = vec![0.0; r.len() * k];
+            for t in 0..forest.n_trees() {
+                let base = forest.tree_offsets[t] as usize;
+                for li in 0..r.len() {
+                    let leaf = leaf_of(forest, base, &rows[li * p..(li + 1) * p]);
+                    let v = &forest.value[leaf * k..(leaf + 1) * k];
+                    for (o, &a) in out[li * k..(li + 1) * k].iter_mut().zip(v) {
+                        *o += a;
+                    }
+                }
+            }
+            for o in &mut out {
+                *o *= inv;
+            }
+            out
+        })
+        .collect();
+    Ok(chunks.concat())
+}
+
+/// Leaf index (local to each tree) per row and tree, row-major `n_rows × n_trees`.
+pub fn apply_forest<T: Real>(forest: &Forest, x: MatRef<'_, T>) -> crate::Result<Vec<i64>> {
+    check_x(forest, x)?;
+    let (n, p) = (x.nrows(), x.ncols());
+    let nt = forest.n_trees();
+    let plan = ChunkPlan::new(n, p, 256);
+    let chunks: Vec<Vec<i64>> = (0..plan.n_chunks())
+        .into_par_iter()
+        .map(|c| {
+            let r = plan.range(c);
+            let mut out = Vec::with_capacity(r.len() * nt);
+            let mut row = vec![0.0; p];
+            for i in r {
+                for j in 0..p {
+                    row[j] = x[(i, j)].to_f64();
+                }
+                for t in 0..nt {
+                    let base = forest.tree_offsets[t] as usize;
+                    out.push((leaf_of(forest, base, &row) - base) as i64);
+                }
+            }
+            out
+        })
+        .collect();
+    Ok(chunks.concat())
+}
+
+#[cfg(test)]
+mod tests;

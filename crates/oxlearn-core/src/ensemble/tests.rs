@@ -1,0 +1,226 @@
+use super::*;
+use faer::Mat;
+
+fn params(criterion: Criterion, n_trees: usize, max_features: usize) -> ForestParams {
+    ForestParams {
+        criterion,
+        max_depth: None,
+        min_samples_split: 2,
+        min_samples_leaf: 1,
+        min_weight_fraction_leaf: 0.0,
+        max_features,
+        max_leaf_nodes: None,
+        min_impurity_decrease: 0.0,
+        bootstrap: true,
+        n_bootstrap: 0,
+        extra: false,
+        max_bins: 256,
+        seeds: (0..n_trees as u64).map(|t| 1000 + t).collect(),
+    }
+}
+
+/// Two noisy classes separated by x0 + x1 > 0, with three noise features.
+fn blobs(n: usize) -> (Mat<f64>, Vec<u32>) {
+    let mut rng = Rng::new(42);
+    let mut u = || (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
+    let x = Mat::from_fn(n, 5, |_, _| u());
+    let y = (0..n)
+        .map(|i| u32::from(x[(i, 0)] + x[(i, 1)] > 0.0))
+        .collect();
+    (x, y)
+}
+
+#[test]
+fn classifier_learns_and_is_valid() {
+    let (x, y) = blobs(2000);
+    let mut p = params(Criterion::Gini, 20, 2);
+    p.n_bootstrap = 2000;
+    let t = Targets::Classes {
+        y: &y,
+        n_classes: &[2],
+    };
+    let (forest, imp) = fit_forest(x.as_ref(), t, None, &p).unwrap();
+    forest.validate().unwrap();
+    assert_eq!(forest.n_trees(), 20);
+    let (xt, yt) = {
+        let mut rng = Rng::new(9);
+        let mut u = || (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
+        let x = Mat::from_fn(500, 5, |_, _| u());
+        let y: Vec<u32> = (0..500)
+            .map(|i| u32::from(x[(i, 0)] + x[(i, 1)] > 0.0))
+            .collect();
+        (x, y)
+    };
+    let proba = predict_forest(&forest, xt.as_ref()).unwrap();
+    let acc = (0..500)
+        .filter(|&i| u32::from(proba[2 * i + 1] > proba[2 * i]) == yt[i])
+        .count() as f64
+        / 500.0;
+    assert!(acc > 0.9, "accuracy {acc}");
+    for i in 0..500 {
+        assert!((proba[2 * i] + proba[2 * i + 1] - 1.0).abs() < 1e-12);
+    }
+    // The two informative features carry most of the importance.
+    assert!((imp.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    assert!(imp[0] + imp[1] > 0.6, "{imp:?}");
+}
+
+#[test]
+fn same_forest_whatever_the_thread_count() {
+    let (x, y) = blobs(1500);
+    for extra in [false, true] {
+        let mut p = params(Criterion::Entropy, 8, 3);
+        p.n_bootstrap = 1500;
+        p.extra = extra;
+        let t = Targets::Classes {
+            y: &y,
+            n_classes: &[2],
+        };
+        let run = |threads| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let (f, _) = fit_forest(x.as_ref(), t, None, &p).unwrap();
+                let pr = predict_forest(&f, x.as_ref()).unwrap();
+                (f, pr)
+            })
+        };
+        let (f1, p1) = run(1);
+        let (f3, p3) = run(3);
+        assert_eq!(f1, f3);
+        assert_eq!(
+            p1.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            p3.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
+fn regression_fits_training_data_without_bootstrap() {
+    let n = 400;
+    let x = Mat::from_fn(n, 2, |i, j| ((i * (j + 3)) % 37) as f64);
+    let y: Vec<f64> = (0..n).map(|i| x[(i, 0)] * 2.0 - x[(i, 1)]).collect();
+    let mut p = params(Criterion::SquaredError, 3, 2);
+    p.bootstrap = false;
+    let t = Targets::Values { y: &y, n_outputs: 1 };
+    let (forest, _) = fit_forest(x.as_ref(), t, None, &p).unwrap();
+    forest.validate().unwrap();
+    let pred = predict_forest(&forest, x.as_ref()).unwrap();
+    for i in 0..n {
+        assert!((pred[i] - y[i]).abs() < 1e-9, "row {i}: {} vs {}", pred[i], y[i]);
+    }
+}
+
+#[test]
+fn limits_are_respected() {
+    let (x, y) = blobs(1000);
+    let t = Targets::Classes {
+        y: &y,
+        n_classes: &[2],
+    };
+    let mut p = params(Criterion::Gini, 4, 5);
+    p.n_bootstrap = 1000;
+    p.max_leaf_nodes = Some(7);
+    p.min_samples_leaf = 5;
+    let (forest, _) = fit_forest(x.as_ref(), t, None, &p).unwrap();
+    for tr in 0..4 {
+        let (a, b) = (
+            forest.tree_offsets[tr] as usize,
+            forest.tree_offsets[tr + 1] as usize,
+        );
+        let leaves = (a..b).filter(|&g| forest.left[g] == TREE_LEAF).count();
+        assert_eq!(leaves, 7);
+        assert_eq!(b - a, 13);
+        for g in a..b {
+            assert!(forest.n_node_samples[g] >= 5);
+        }
+    }
+    p.max_leaf_nodes = None;
+    p.max_depth = Some(2);
+    let (forest, _) = fit_forest(x.as_ref(), t, None, &p).unwrap();
+    assert!(forest.n_trees() == 4 && forest.feature.len() <= 4 * 7);
+    // A huge min_impurity_decrease leaves single-leaf trees.
+    p.min_impurity_decrease = 10.0;
+    let (forest, imp) = fit_forest(x.as_ref(), t, None, &p).unwrap();
+    assert_eq!(forest.feature.len(), 4);
+    assert!(imp.iter().all(|&v| v == 0.0));
+}
+
+#[test]
+fn multi_output_classification_values_have_padded_classes() {
+    let (x, y0) = blobs(600);
+    let y: Vec<u32> = y0
+        .iter()
+        .enumerate()
+        .flat_map(|(i, &a)| [a, (i % 3) as u32])
+        .collect();
+    let t = Targets::Classes {
+        y: &y,
+        n_classes: &[2, 3],
+    };
+    let mut p = params(Criterion::Gini, 5, 5);
+    p.n_bootstrap = 600;
+    let (forest, _) = fit_forest(x.as_ref(), t, None, &p).unwrap();
+    assert_eq!(forest.max_n_classes, 3);
+    assert_eq!(forest.value.len(), forest.feature.len() * 6);
+    // Output 0 has two classes: its third slot is always 0.
+    for node in 0..forest.feature.len() {
+        assert_eq!(forest.value[node * 6 + 2], 0.0);
+    }
+}
+
+#[test]
+fn validate_rejects_bad_indices() {
+    let (x, y) = blobs(300);
+    let t = Targets::Classes {
+        y: &y,
+        n_classes: &[2],
+    };
+    let mut p = params(Criterion::Gini, 2, 2);
+    p.n_bootstrap = 300;
+    let (forest, _) = fit_forest(x.as_ref(), t, None, &p).unwrap();
+    let mut f = forest.clone();
+    f.left[0] = 10_000;
+    assert!(f.validate().is_err());
+    let mut f = forest.clone();
+    f.left[0] = 0; // a cycle
+    assert!(f.validate().is_err());
+    let mut f = forest.clone();
+    f.feature[0] = 5;
+    assert!(f.validate().is_err());
+    let mut f = forest.clone();
+    f.tree_offsets[1] = 0;
+    assert!(f.validate().is_err());
+    let mut f = forest;
+    f.value.pop();
+    assert!(f.validate().is_err());
+}
+
+#[test]
+fn errors_name_the_problem() {
+    let (x, y) = blobs(50);
+    let t = Targets::Classes {
+        y: &y,
+        n_classes: &[2],
+    };
+    let mut p = params(Criterion::Gini, 2, 9);
+    p.n_bootstrap = 50;
+    assert!(matches!(
+        fit_forest(x.as_ref(), t, None, &p),
+        Err(Error::InvalidParameter {
+            name: "max_features",
+            ..
+        })
+    ));
+    p.max_features = 2;
+    let w = vec![-1.0; 50];
+    assert!(matches!(
+        fit_forest(x.as_ref(), t, Some(&w), &p),
+        Err(Error::InvalidSampleWeight { index: 0, .. })
+    ));
+    let (f, _) = fit_forest(x.as_ref(), t, None, &p).unwrap();
+    let x3 = Mat::<f64>::zeros(2, 3);
+    assert!(predict_forest(&f, x3.as_ref()).is_err());
+}
