@@ -33,6 +33,10 @@ _PATCHABLE = {
                                                    "sklearn.neighbors._classification")),
     "KNeighborsRegressor": ("oxlearn.neighbors", ("sklearn.neighbors",
                                                   "sklearn.neighbors._regression")),
+    "RandomForestClassifier": ("oxlearn.ensemble", ("sklearn.ensemble", "sklearn.ensemble._forest")),
+    "RandomForestRegressor": ("oxlearn.ensemble", ("sklearn.ensemble", "sklearn.ensemble._forest")),
+    "ExtraTreesClassifier": ("oxlearn.ensemble", ("sklearn.ensemble", "sklearn.ensemble._forest")),
+    "ExtraTreesRegressor": ("oxlearn.ensemble", ("sklearn.ensemble", "sklearn.ensemble._forest")),
 }
 
 _originals = {}  # (sklearn module, name) -> original class

@@ -7,6 +7,14 @@ use crate::Real;
 use faer::MatRef;
 use rayon::prelude::*;
 
+/// The value trees compare: X rounded to float32, as scikit-learn's trees
+/// see it, so the thresholds and the traversal agree with a scikit-learn tree
+/// built from the same arrays.
+#[inline(always)]
+pub fn to_tree_value<T: Real>(v: T) -> f64 {
+    v.to_f64() as f32 as f64
+}
+
 /// Binned training data, column-major, with the real edge of every bin.
 #[derive(Debug, Clone)]
 pub struct Binned {
@@ -84,7 +92,7 @@ pub fn bin_matrix<T: Real>(x: MatRef<'_, T>, max_bins: usize) -> crate::Result<B
         .map(|f| {
             let mut v = Vec::with_capacity(n);
             for i in 0..n {
-                let a = x[(i, f)].to_f64();
+                let a = to_tree_value(x[(i, f)]);
                 if !a.is_finite() {
                     return Err(Error::NonFinite {
                         what: "X",

@@ -2,7 +2,8 @@
 //!
 //! Every tree is grown from its own seed (given per tree by the caller), so a
 //! forest is the same whatever the thread count. The fitted forest is a set of
-//! flat arrays in scikit-learn's tree layout (child indices local to each
+//! flat arrays in scikit-learn's tree layout (features compared as float32,
+//! as scikit-learn's trees do) (child indices local to each
 //! tree, -1 at leaves) with per-tree offsets; it is also the persisted form.
 
 pub mod bins;
@@ -123,7 +124,76 @@ pub const TREE_LEAF: i32 = -1;
 /// Feature/threshold marker of leaves (scikit-learn's TREE_UNDEFINED).
 pub const TREE_UNDEFINED: i32 = -2;
 
+/// A borrowed forest: the arrays prediction reads (zero-copy from numpy or a
+/// mapped file). Call [`ForestRef::validate`] before predicting with one.
+#[derive(Debug, Clone, Copy)]
+pub struct ForestRef<'a> {
+    /// Features seen at fit.
+    pub n_features: usize,
+    /// Outputs.
+    pub n_outputs: usize,
+    /// Last axis of `value`.
+    pub max_n_classes: usize,
+    /// Per-tree node offsets.
+    pub tree_offsets: &'a [i64],
+    /// Split features.
+    pub feature: &'a [i32],
+    /// Split thresholds.
+    pub threshold: &'a [f64],
+    /// Left children.
+    pub left: &'a [i32],
+    /// Right children.
+    pub right: &'a [i32],
+    /// Node values.
+    pub value: &'a [f64],
+}
+
 impl Forest {
+    /// Number of trees.
+    pub fn n_trees(&self) -> usize {
+        self.tree_offsets.len().saturating_sub(1)
+    }
+
+    /// Values per node.
+    pub fn value_stride(&self) -> usize {
+        self.n_outputs * self.max_n_classes
+    }
+
+    /// The borrowed view prediction uses.
+    pub fn view(&self) -> ForestRef<'_> {
+        ForestRef {
+            n_features: self.n_features,
+            n_outputs: self.n_outputs,
+            max_n_classes: self.max_n_classes,
+            tree_offsets: &self.tree_offsets,
+            feature: &self.feature,
+            threshold: &self.threshold,
+            left: &self.left,
+            right: &self.right,
+            value: &self.value,
+        }
+    }
+
+    /// [`ForestRef::validate`] plus the lengths of the per-node statistics.
+    pub fn validate(&self) -> crate::Result<()> {
+        let n_nodes = self.feature.len();
+        for (name, len) in [
+            ("impurity", self.impurity.len()),
+            ("n_node_samples", self.n_node_samples.len()),
+            ("weighted_n_node_samples", self.weighted_n_node_samples.len()),
+        ] {
+            if len != n_nodes {
+                return Err(Error::InvalidParameter {
+                    name: "forest",
+                    reason: format!("{name} has {len} entries, expected {n_nodes}"),
+                });
+            }
+        }
+        self.view().validate()
+    }
+}
+
+impl ForestRef<'_> {
     /// Number of trees.
     pub fn n_trees(&self) -> usize {
         self.tree_offsets.len().saturating_sub(1)
@@ -147,9 +217,6 @@ impl Forest {
             ("threshold", self.threshold.len()),
             ("left", self.left.len()),
             ("right", self.right.len()),
-            ("impurity", self.impurity.len()),
-            ("n_node_samples", self.n_node_samples.len()),
-            ("weighted_n_node_samples", self.weighted_n_node_samples.len()),
         ] {
             if len != n_nodes {
                 return Err(bad(format!("{name} has {len} entries, expected {n_nodes}")));
@@ -347,7 +414,7 @@ pub fn fit_forest_binned(
 
 /// Leaf reached by one row in one tree (global node index).
 #[inline]
-fn leaf_of(forest: &Forest, base: usize, row: &[f64]) -> usize {
+fn leaf_of(forest: &ForestRef<'_>, base: usize, row: &[f64]) -> usize {
     let mut node = 0usize;
     loop {
         let g = base + node;
@@ -364,7 +431,7 @@ fn leaf_of(forest: &Forest, base: usize, row: &[f64]) -> usize {
     }
 }
 
-fn check_x<T: Real>(forest: &Forest, x: MatRef<'_, T>) -> crate::Result<()> {
+fn check_x<T: Real>(forest: &ForestRef<'_>, x: MatRef<'_, T>) -> crate::Result<()> {
     if x.ncols() != forest.n_features {
         return Err(Error::ShapeMismatch {
             what: "X features (the forest was fitted with a different number)".into(),
@@ -378,8 +445,14 @@ fn check_x<T: Real>(forest: &Forest, x: MatRef<'_, T>) -> crate::Result<()> {
 /// Mean over trees of the leaf values, row-major `n_rows × n_outputs ×
 /// max_n_classes`: class probabilities or regression predictions. Trees are
 /// summed in tree order, so the result is bit-identical for any thread count.
-pub fn predict_forest<T: Real>(forest: &Forest, x: MatRef<'_, T>) -> crate::Result<Vec<f64>> {
+pub fn predict_forest<T: Real>(forest: &ForestRef<'_>, x: MatRef<'_, T>) -> crate::Result<Vec<f64>> {
     check_x(forest, x)?;
+    if forest.n_trees() == 0 {
+        return Err(Error::InvalidParameter {
+            name: "forest",
+            reason: "the forest has no trees".into(),
+        });
+    }
     let (n, p) = (x.nrows(), x.ncols());
     let k = forest.value_stride();
     let plan = ChunkPlan::new(n, p, 256);
@@ -391,7 +464,7 @@ pub fn predict_forest<T: Real>(forest: &Forest, x: MatRef<'_, T>) -> crate::Resu
             let mut rows = vec![0.0; r.len() * p];
             for (li, i) in r.clone().enumerate() {
                 for j in 0..p {
-                    rows[li * p + j] = x[(i, j)].to_f64();
+                    rows[li * p + j] = bins::to_tree_value(x[(i, j)]);
                 }
             }
             let mut out = vec![0.0; r.len() * k];
@@ -415,8 +488,14 @@ pub fn predict_forest<T: Real>(forest: &Forest, x: MatRef<'_, T>) -> crate::Resu
 }
 
 /// Leaf index (local to each tree) per row and tree, row-major `n_rows × n_trees`.
-pub fn apply_forest<T: Real>(forest: &Forest, x: MatRef<'_, T>) -> crate::Result<Vec<i64>> {
+pub fn apply_forest<T: Real>(forest: &ForestRef<'_>, x: MatRef<'_, T>) -> crate::Result<Vec<i64>> {
     check_x(forest, x)?;
+    if forest.n_trees() == 0 {
+        return Err(Error::InvalidParameter {
+            name: "forest",
+            reason: "the forest has no trees".into(),
+        });
+    }
     let (n, p) = (x.nrows(), x.ncols());
     let nt = forest.n_trees();
     let plan = ChunkPlan::new(n, p, 256);
@@ -428,7 +507,7 @@ pub fn apply_forest<T: Real>(forest: &Forest, x: MatRef<'_, T>) -> crate::Result
             let mut row = vec![0.0; p];
             for i in r {
                 for j in 0..p {
-                    row[j] = x[(i, j)].to_f64();
+                    row[j] = bins::to_tree_value(x[(i, j)]);
                 }
                 for t in 0..nt {
                     let base = forest.tree_offsets[t] as usize;

@@ -51,7 +51,7 @@ fn classifier_learns_and_is_valid() {
             .collect();
         (x, y)
     };
-    let proba = predict_forest(&forest, xt.as_ref()).unwrap();
+    let proba = predict_forest(&forest.view(), xt.as_ref()).unwrap();
     let acc = (0..500)
         .filter(|&i| u32::from(proba[2 * i + 1] > proba[2 * i]) == yt[i])
         .count() as f64
@@ -83,7 +83,7 @@ fn same_forest_whatever_the_thread_count() {
                 .unwrap();
             pool.install(|| {
                 let (f, _) = fit_forest(x.as_ref(), t, None, &p).unwrap();
-                let pr = predict_forest(&f, x.as_ref()).unwrap();
+                let pr = predict_forest(&f.view(), x.as_ref()).unwrap();
                 (f, pr)
             })
         };
@@ -107,7 +107,7 @@ fn regression_fits_training_data_without_bootstrap() {
     let t = Targets::Values { y: &y, n_outputs: 1 };
     let (forest, _) = fit_forest(x.as_ref(), t, None, &p).unwrap();
     forest.validate().unwrap();
-    let pred = predict_forest(&forest, x.as_ref()).unwrap();
+    let pred = predict_forest(&forest.view(), x.as_ref()).unwrap();
     for i in 0..n {
         assert!((pred[i] - y[i]).abs() < 1e-9, "row {i}: {} vs {}", pred[i], y[i]);
     }
@@ -222,5 +222,5 @@ fn errors_name_the_problem() {
     ));
     let (f, _) = fit_forest(x.as_ref(), t, None, &p).unwrap();
     let x3 = Mat::<f64>::zeros(2, 3);
-    assert!(predict_forest(&f, x3.as_ref()).is_err());
+    assert!(predict_forest(&f.view(), x3.as_ref()).is_err());
 }

@@ -1,0 +1,395 @@
+"""Accelerated random forests and extra trees.
+
+Trees are grown in Rust on quantile-binned features (at most ``max_bins``
+bins per feature, computed once per fit), in parallel over trees, each from
+its own seed: the same ``random_state`` gives the same forest whatever the
+thread count. The fitted forest is a set of flat node arrays (scikit-learn's
+tree layout, concatenated, with per-tree offsets); ``estimators_`` is built
+from them on first access as real scikit-learn decision trees and is never
+pickled.
+"""
+
+import math
+from numbers import Integral
+
+import numpy as np
+from scipy.sparse import issparse
+from sklearn import ensemble as _sk
+from sklearn.base import BaseEstimator, is_classifier
+from sklearn.ensemble._forest import _get_n_samples_bootstrap
+from sklearn.exceptions import DataConversionWarning
+from sklearn.tree._tree import NODE_DTYPE, Tree
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from oxlearn import _core
+from oxlearn._docs import accelerated_doc
+from oxlearn.base import OxlearnEstimatorMixin, _validate_predict_X, n_threads
+
+_ACCELERATED_CRITERIA = {"gini", "entropy", "log_loss", "squared_error"}
+_MAX_INT = np.iinfo(np.int32).max
+
+
+def _resolve_max_features(max_features, n_features):
+    if max_features == "sqrt":
+        return max(1, int(np.sqrt(n_features)))
+    if max_features == "log2":
+        return max(1, int(np.log2(n_features)))
+    if max_features is None:
+        return n_features
+    if isinstance(max_features, Integral):
+        return int(max_features)
+    return max(1, int(max_features * n_features))
+
+
+def _tree_depth(left, right):
+    """Depth of a tree whose children always follow their parent."""
+    depth = np.zeros(left.shape[0], dtype=np.int64)
+    for i in range(left.shape[0]):
+        if left[i] >= 0:
+            depth[left[i]] = depth[right[i]] = depth[i] + 1
+    return int(depth.max())
+
+
+class _ForestMixin(OxlearnEstimatorMixin):
+    _oxlearn_extra = False
+    _oxlearn_dtype_attr = "_oxlearn_threshold_dtype"
+    _hyperparameter_specs = {"fit": {"max_bins": 256}}
+
+    # --- fit --------------------------------------------------------------
+    def _unsupported(self, X):
+        """Why this fit cannot run in Rust, or ``None``."""
+        if issparse(X):
+            return "sparse X"
+        if self.criterion not in _ACCELERATED_CRITERIA:
+            return f"criterion={self.criterion!r}"
+        if self.warm_start:
+            return "warm_start=True"
+        if self.oob_score:
+            return "oob_score"
+        if getattr(self, "monotonic_cst", None) is not None:
+            return "monotonic_cst"
+        if self.ccp_alpha != 0.0:
+            return "ccp_alpha"
+        if getattr(self, "class_weight", None) == "balanced_subsample" and self.bootstrap:
+            return "class_weight='balanced_subsample'"
+        return None
+
+    def fit(self, X, y, sample_weight=None):
+        """Build a forest of trees from the training set (X, y).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The training input samples.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The target values (class labels or real numbers).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        self._validate_params()
+        reason = self._unsupported(X)
+        if reason is not None:
+            return self._fallback_fit(reason, X, y, sample_weight)
+        return self._fit_accelerated(X, y, sample_weight)
+
+    def _fallback_fit(self, reason, X, y, sample_weight):
+        self._log_fallback("fit", reason)
+        self.__dict__.pop("_oxlearn_forest", None)
+        self.__dict__.pop("_oxlearn_estimators", None)
+        return super().fit(X, y, sample_weight)
+
+    def _fit_accelerated(self, X, y, sample_weight):
+        X0, y0 = X, y
+        Xv, y = validate_data(self, X, y, multi_output=True, dtype=[np.float64, np.float32],
+                              ensure_all_finite=False)
+        if not np.isfinite(Xv).all():
+            # NaN handling (and scikit-learn's error for infinity) stay scikit-learn's.
+            return self._fallback_fit("missing or infinite values in X", X0, y0, sample_weight)
+        X = Xv
+        self._check_device("fit")
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X)
+        y = np.atleast_1d(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            import warnings
+
+            warnings.warn(
+                "A column-vector y was passed when a 1d array was expected. Please change "
+                "the shape of y to (n_samples,), for example using ravel().",
+                DataConversionWarning, stacklevel=3,
+            )
+        if y.ndim == 1:
+            y = np.reshape(y, (-1, 1))
+        n_samples, n_features = X.shape
+        self._n_samples, self.n_outputs_ = y.shape
+        y, expanded_class_weight = self._validate_y_class_weight(y, sample_weight)
+        if sample_weight is None:
+            sw = expanded_class_weight
+        elif expanded_class_weight is None:
+            sw = sample_weight
+        else:
+            sw = sample_weight * expanded_class_weight
+        if not self.bootstrap and self.max_samples is not None:
+            raise ValueError(
+                "`max_sample` cannot be set if `bootstrap=False`. Either switch to "
+                "`bootstrap=True` or set `max_sample=None`."
+            )
+        n_bootstrap = (_get_n_samples_bootstrap(n_samples, self.max_samples, sw)
+                       if self.bootstrap else n_samples)
+        max_features = _resolve_max_features(self.max_features, n_features)
+        if max_features > n_features:
+            raise ValueError(
+                f"max_features must be in (0, n_features={n_features}], got {max_features}"
+            )
+        msl = self.min_samples_leaf
+        msl = int(msl) if isinstance(msl, Integral) else max(1, math.ceil(msl * n_samples))
+        mss = self.min_samples_split
+        mss = int(mss) if isinstance(mss, Integral) else max(2, math.ceil(mss * n_samples))
+        random_state = check_random_state(self.random_state)
+        seeds = random_state.randint(_MAX_INT, size=self.n_estimators)
+        self._log_accelerated("fit")
+        if is_classifier(self):
+            y_classes = np.ascontiguousarray(y, dtype=np.uint32)
+            n_classes = [int(c) for c in np.atleast_1d(self.n_classes_)]
+            y_values = None
+        else:
+            y_classes, n_classes = None, []
+            y_values = np.ascontiguousarray(y, dtype=np.float64)
+        forest = _core.fit_forest(
+            X, y_classes, n_classes, y_values,
+            None if sw is None else np.ascontiguousarray(sw, dtype=np.float64),
+            self.criterion, self.max_depth, mss, msl, float(self.min_weight_fraction_leaf),
+            max_features, self.max_leaf_nodes, float(self.min_impurity_decrease),
+            bool(self.bootstrap), int(n_bootstrap), self._oxlearn_extra,
+            int(self.get_hyperparameters("fit").max_bins), [int(s) for s in seeds],
+            n_threads(self.n_jobs),
+        )
+        self._oxlearn_feature_importances = forest.pop("feature_importances")
+        forest["seeds"] = seeds.astype(np.int64)
+        self._oxlearn_forest = forest
+        self._oxlearn_threshold_dtype = np.zeros(0, dtype=X.dtype)
+        self.__dict__.pop("_oxlearn_estimators", None)
+        self.__dict__.pop("estimators_", None)
+        self._validate_estimator()
+        if is_classifier(self) and self.n_outputs_ == 1:
+            self.n_classes_ = self.n_classes_[0]
+            self.classes_ = self.classes_[0]
+        return self
+
+    # --- fitted attributes ------------------------------------------------
+    @property
+    def estimators_(self):
+        """The fitted trees, as scikit-learn decision trees (built on first access)."""
+        if "estimators_" in self.__dict__:
+            return self.__dict__["estimators_"]
+        if "_oxlearn_forest" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__} has no attribute 'estimators_'")
+        cached = self.__dict__.get("_oxlearn_estimators")
+        if cached is None:
+            cached = self._build_estimators()
+            self.__dict__["_oxlearn_estimators"] = cached
+        return cached
+
+    @estimators_.setter
+    def estimators_(self, value):
+        self.__dict__["estimators_"] = value
+
+    def _build_estimators(self):
+        f = self._oxlearn_forest
+        off = f["tree_offsets"]
+        value = f["value"]
+        n_outputs, max_nc = value.shape[1], value.shape[2]
+        is_clf = is_classifier(self)
+        n_classes = (np.atleast_1d(self.n_classes_).astype(np.intp) if is_clf
+                     else np.ones(n_outputs, dtype=np.intp))
+        trees = []
+        for t in range(off.shape[0] - 1):
+            a, b = int(off[t]), int(off[t + 1])
+            nodes = np.zeros(b - a, dtype=NODE_DTYPE)
+            nodes["left_child"] = f["children_left"][a:b]
+            nodes["right_child"] = f["children_right"][a:b]
+            nodes["feature"] = f["feature"][a:b]
+            nodes["threshold"] = f["threshold"][a:b]
+            nodes["impurity"] = f["impurity"][a:b]
+            nodes["n_node_samples"] = f["n_node_samples"][a:b]
+            nodes["weighted_n_node_samples"] = f["weighted_n_node_samples"][a:b]
+            tree = Tree(self.n_features_in_, n_classes, n_outputs)
+            tree.__setstate__({
+                "max_depth": _tree_depth(nodes["left_child"], nodes["right_child"]),
+                "node_count": b - a,
+                "nodes": nodes,
+                "values": np.ascontiguousarray(value[a:b]).reshape(b - a, n_outputs, max_nc),
+            })
+            est = self._make_estimator(append=False)
+            est.set_params(random_state=int(f["seeds"][t]))
+            est.tree_ = tree
+            est.n_features_in_ = self.n_features_in_
+            if hasattr(self, "feature_names_in_"):
+                est.feature_names_in_ = self.feature_names_in_
+            est.n_outputs_ = self.n_outputs_
+            est.max_features_ = _resolve_max_features(self.max_features, self.n_features_in_)
+            if is_clf:
+                est.classes_ = self.classes_
+                est.n_classes_ = self.n_classes_
+            trees.append(est)
+        return trees
+
+    @property
+    def feature_importances_(self):
+        """Impurity-based feature importances (normalised, as scikit-learn's)."""
+        if "_oxlearn_forest" in self.__dict__:
+            return self._oxlearn_feature_importances.copy()
+        return super().feature_importances_
+
+    # --- prediction -------------------------------------------------------
+    def _forest_X(self, X):
+        X = _validate_predict_X(self, X)
+        if issparse(X) or not np.isfinite(X).all():
+            # scikit-learn's messages for what the Rust path does not read.
+            X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return X
+
+    def _raw_predict(self, X):
+        self._check_device("predict")
+        X = self._forest_X(X)
+        self._log_accelerated("predict")
+        return _core.forest_predict(self._oxlearn_forest, self.n_features_in_, X,
+                                    n_threads(self.n_jobs))
+
+    def apply(self, X):
+        """Apply trees in the forest to X, return leaf indices.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input samples.
+
+        Returns
+        -------
+        X_leaves : ndarray of shape (n_samples, n_estimators)
+            For each datapoint x in X and for each tree in the forest, the index
+            of the leaf x ends up in.
+        """
+        if "_oxlearn_forest" not in self.__dict__:
+            return super().apply(X)
+        check_is_fitted(self)
+        self._check_device("apply")
+        X = self._forest_X(X)
+        self._log_accelerated("apply")
+        return _core.forest_apply(self._oxlearn_forest, self.n_features_in_, X,
+                                  n_threads(self.n_jobs))
+
+    # --- persistence (canonical schema still to come: plain state for now) -
+    def __getstate__(self):
+        state = BaseEstimator.__getstate__(self)
+        state.pop("_oxlearn_estimators", None)
+        return state
+
+    def __setstate__(self, state):
+        BaseEstimator.__setstate__(self, state)
+
+
+class _ClassifierMixin(_ForestMixin):
+    def predict_proba(self, X):
+        """Predict class probabilities for X (mean of the trees' class fractions).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input samples.
+
+        Returns
+        -------
+        p : ndarray of shape (n_samples, n_classes), or a list of such arrays
+            The class probabilities, one array per output when there are several.
+        """
+        if "_oxlearn_forest" not in self.__dict__:
+            return super().predict_proba(X)
+        check_is_fitted(self)
+        raw = self._raw_predict(X)
+        if self.n_outputs_ == 1:
+            return raw[:, 0, : self.n_classes_]
+        return [raw[:, k, : self.n_classes_[k]] for k in range(self.n_outputs_)]
+
+    def predict(self, X):
+        """Predict class for X: the class of highest mean probability.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input samples.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The predicted classes.
+        """
+        if "_oxlearn_forest" not in self.__dict__:
+            return super().predict(X)
+        proba = self.predict_proba(X)
+        if self.n_outputs_ == 1:
+            return self.classes_.take(np.argmax(proba, axis=1), axis=0)
+        out = np.empty((proba[0].shape[0], self.n_outputs_), dtype=self.classes_[0].dtype)
+        for k in range(self.n_outputs_):
+            out[:, k] = self.classes_[k].take(np.argmax(proba[k], axis=1), axis=0)
+        return out
+
+
+class _RegressorMixin(_ForestMixin):
+    def predict(self, X):
+        """Predict regression target for X (mean of the trees' predictions).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input samples.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The predicted values.
+        """
+        if "_oxlearn_forest" not in self.__dict__:
+            return super().predict(X)
+        check_is_fitted(self)
+        raw = self._raw_predict(X)[:, :, 0]
+        return raw[:, 0] if self.n_outputs_ == 1 else raw
+
+
+_DOC = ("Accelerated by oxlearn (Rust): histogram trees on quantile bins (max_bins=256), "
+        "grown in parallel from per-tree seeds (thread-count independent); flat node arrays, "
+        "batched prediction.")
+
+
+class RandomForestClassifier(_ClassifierMixin, _sk.RandomForestClassifier):
+    __doc__ = accelerated_doc(_sk.RandomForestClassifier, _DOC)
+    _oxlearn_kind = "ensemble.RandomForestClassifier"
+
+
+class RandomForestRegressor(_RegressorMixin, _sk.RandomForestRegressor):
+    __doc__ = accelerated_doc(_sk.RandomForestRegressor, _DOC)
+    _oxlearn_kind = "ensemble.RandomForestRegressor"
+
+
+class ExtraTreesClassifier(_ClassifierMixin, _sk.ExtraTreesClassifier):
+    __doc__ = accelerated_doc(_sk.ExtraTreesClassifier, _DOC + " One random bin edge per "
+                              "drawn feature and node.")
+    _oxlearn_kind = "ensemble.ExtraTreesClassifier"
+    _oxlearn_extra = True
+
+
+class ExtraTreesRegressor(_RegressorMixin, _sk.ExtraTreesRegressor):
+    __doc__ = accelerated_doc(_sk.ExtraTreesRegressor, _DOC + " One random bin edge per "
+                              "drawn feature and node.")
+    _oxlearn_kind = "ensemble.ExtraTreesRegressor"
+    _oxlearn_extra = True
+
+
+__all__ = ["ExtraTreesClassifier", "ExtraTreesRegressor", "RandomForestClassifier",
+           "RandomForestRegressor"]
