@@ -75,8 +75,14 @@ fn feature_edges(mut v: Vec<f64>, max_bins: usize) -> Vec<f64> {
 }
 
 /// Bins every column of `x` (parallel over features; the result does not
-/// depend on the thread count).
-pub fn bin_matrix<T: Real>(x: MatRef<'_, T>, max_bins: usize) -> crate::Result<Binned> {
+/// depend on the thread count). Edges come from the rows of positive
+/// `weight` only (all rows when `None`): rows of zero weight take no part in
+/// the fit, as in scikit-learn, so they must not move the thresholds.
+pub fn bin_matrix<T: Real>(
+    x: MatRef<'_, T>,
+    weight: Option<&[f64]>,
+    max_bins: usize,
+) -> crate::Result<Binned> {
     if !(2..=256).contains(&max_bins) {
         return Err(Error::InvalidParameter {
             name: "max_bins",
@@ -108,7 +114,16 @@ pub fn bin_matrix<T: Real>(x: MatRef<'_, T>, max_bins: usize) -> crate::Result<B
                 }
                 v.push(a);
             }
-            let edges = feature_edges(v.clone(), max_bins);
+            let used: Vec<f64> = match weight {
+                Some(w) => v
+                    .iter()
+                    .zip(w)
+                    .filter(|(_, &wi)| wi > 0.0)
+                    .map(|(&a, _)| a)
+                    .collect(),
+                None => v.clone(),
+            };
+            let edges = feature_edges(used, max_bins);
             let codes = v
                 .iter()
                 .map(|&a| edges.partition_point(|&e| e < a) as u8)
@@ -144,7 +159,7 @@ mod tests {
     fn many_values_capped_and_consistent() {
         let v: Vec<f64> = (0..10_000).map(|i| ((i * 7919) % 10_000) as f64).collect();
         let x = faer::Mat::from_fn(v.len(), 1, |i, _| v[i]);
-        let b = bin_matrix(x.as_ref(), 256).unwrap();
+        let b = bin_matrix(x.as_ref(), None, 256).unwrap();
         assert!(b.edges[0].len() <= 255 && b.edges[0].len() > 200);
         for (i, &a) in v.iter().enumerate() {
             let code = b.codes[i] as usize;
@@ -159,7 +174,7 @@ mod tests {
     fn rejects_nan() {
         let x = faer::Mat::from_fn(3, 1, |i, _| if i == 1 { f64::NAN } else { 1.0 });
         assert!(matches!(
-            bin_matrix(x.as_ref(), 256),
+            bin_matrix(x.as_ref(), None, 256),
             Err(Error::NonFinite { row: 1, .. })
         ));
     }

@@ -277,7 +277,16 @@ pub fn fit_forest<T: Real>(
     sample_weight: Option<&[f64]>,
     params: &ForestParams,
 ) -> crate::Result<(Forest, Vec<f64>)> {
-    let binned = bin_matrix(x, params.max_bins)?;
+    if let Some(w) = sample_weight {
+        if w.len() != x.nrows() {
+            return Err(Error::ShapeMismatch {
+                what: "sample_weight length".into(),
+                expected: x.nrows(),
+                got: w.len(),
+            });
+        }
+    }
+    let binned = bin_matrix(x, sample_weight, params.max_bins)?;
     fit_forest_binned(&binned, targets, sample_weight, params)
 }
 
