@@ -21,6 +21,7 @@ import numpy as np
 import sklearn
 from sklearn import cluster as skc
 from sklearn import decomposition as sk_dec
+from sklearn import ensemble as ske
 from sklearn import linear_model as sk
 from sklearn import neighbors as skn
 from sklearn.datasets import make_blobs, make_classification, make_regression
@@ -29,6 +30,7 @@ import oxlearn
 from oxlearn import basic_statistics as ox_bs
 from oxlearn import cluster as oxc
 from oxlearn import decomposition as ox_dec
+from oxlearn import ensemble as oxe
 from oxlearn import linear_model as ox
 from oxlearn import neighbors as oxn
 
@@ -37,10 +39,11 @@ try:
     from sklearnex import basic_statistics as ix_bs
     from sklearnex import cluster as ixc
     from sklearnex import decomposition as ix_dec
+    from sklearnex import ensemble as ixe
     from sklearnex import linear_model as ix
     from sklearnex import neighbors as ixn
 except ImportError:  # the benchmark still runs, without the intelex columns
-    sklearnex = ix = ix_bs = ix_dec = ixc = ixn = None
+    sklearnex = ix = ix_bs = ix_dec = ixc = ixe = ixn = None
 
 
 def median_time(fn, repeat):
@@ -194,6 +197,33 @@ def workloads(scale):
                        X=Xk[:nk], y=yk[:nk], Xp=Xk[nk:],
                        impls={"oxlearn": knn(oxn), "sklearn": knn(skn), "intelex": knn(ixn)},
                        check=_knn_check(Xk[nk:]))
+
+    nf = int(50_000 * scale)
+    Xf, yf = make_classification(nf + 10_000, 20, random_state=0)
+    Xr, yr = make_regression(nf + 10_000, 20, noise=10.0, random_state=0)
+
+    def forest(module, name):
+        return module and (lambda: getattr(module, name)(n_estimators=50, random_state=0))
+
+    for name, (Xw, yw), check in [
+        ("RandomForestClassifier", (Xf, yf), _forest_check(Xf[nf:], yf[nf:], 0.01)),
+        ("RandomForestRegressor", (Xr, yr), _forest_check(Xr[nf:], yr[nf:], 0.02)),
+        ("ExtraTreesClassifier", (Xf, yf), _forest_check(Xf[nf:], yf[nf:], 0.01)),
+    ]:
+        kind = "classification" if "Classifier" in name else "regression"
+        yield Workload(f"{name}(n_estimators=50)", data=f"make_{kind} {nf}x20",
+                       X=Xw[:nf], y=yw[:nf], Xp=Xw[nf:],
+                       impls={"oxlearn": forest(oxe, name), "sklearn": forest(ske, name),
+                              "intelex": forest(ixe, name)},
+                       check=check)
+
+
+def _forest_check(Xp, yp, tol):
+    """Held-out score (accuracy or R²) within ``tol`` of scikit-learn's."""
+    def check(ox_model, sk_model):
+        ox_s, sk_s = ox_model.score(Xp, yp), sk_model.score(Xp, yp)
+        assert ox_s >= sk_s - tol, f"held-out score {ox_s:.4f} vs scikit-learn's {sk_s:.4f}"
+    return check
 
 
 def _knn_check(Xp):

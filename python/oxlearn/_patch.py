@@ -10,6 +10,8 @@ from oxlearn._logging import logger, set_verbose
 # is replaced there and in every other loaded ``sklearn.*`` module that
 # imported it, so scikit-learn's own internal uses (e.g. RANSACRegressor's
 # default estimator) are accelerated too.
+_FOREST_MODULES = ("sklearn.ensemble", "sklearn.ensemble._forest")
+
 _PATCHABLE = {
     "LinearRegression": (
         "oxlearn.linear_model", ("sklearn.linear_model", "sklearn.linear_model._base")
@@ -33,10 +35,10 @@ _PATCHABLE = {
                                                    "sklearn.neighbors._classification")),
     "KNeighborsRegressor": ("oxlearn.neighbors", ("sklearn.neighbors",
                                                   "sklearn.neighbors._regression")),
-    "RandomForestClassifier": ("oxlearn.ensemble", ("sklearn.ensemble", "sklearn.ensemble._forest")),
-    "RandomForestRegressor": ("oxlearn.ensemble", ("sklearn.ensemble", "sklearn.ensemble._forest")),
-    "ExtraTreesClassifier": ("oxlearn.ensemble", ("sklearn.ensemble", "sklearn.ensemble._forest")),
-    "ExtraTreesRegressor": ("oxlearn.ensemble", ("sklearn.ensemble", "sklearn.ensemble._forest")),
+    "RandomForestClassifier": ("oxlearn.ensemble", _FOREST_MODULES),
+    "RandomForestRegressor": ("oxlearn.ensemble", _FOREST_MODULES),
+    "ExtraTreesClassifier": ("oxlearn.ensemble", _FOREST_MODULES),
+    "ExtraTreesRegressor": ("oxlearn.ensemble", _FOREST_MODULES),
 }
 
 _originals = {}  # (sklearn module, name) -> original class

@@ -74,13 +74,20 @@ fn fit_forest<'py>(
         max_bins,
         seeds,
     };
-    let sw = sample_weight.as_ref().map(|w| slice(w, "sample_weight")).transpose()?;
-    let yc = y_classes.as_ref().map(|y| y.as_slice()).transpose().map_err(|_| {
-        PyValueError::new_err("encoded y must be C-contiguous")
-    })?;
-    let yv = y_values.as_ref().map(|y| y.as_slice()).transpose().map_err(|_| {
-        PyValueError::new_err("y must be C-contiguous")
-    })?;
+    let sw = sample_weight
+        .as_ref()
+        .map(|w| slice(w, "sample_weight"))
+        .transpose()?;
+    let yc = y_classes
+        .as_ref()
+        .map(|y| y.as_slice())
+        .transpose()
+        .map_err(|_| PyValueError::new_err("encoded y must be C-contiguous"))?;
+    let yv = y_values
+        .as_ref()
+        .map(|y| y.as_slice())
+        .transpose()
+        .map_err(|_| PyValueError::new_err("y must be C-contiguous"))?;
     let targets = match (yc, yv) {
         (Some(y), None) => Targets::Classes {
             y,
@@ -116,19 +123,31 @@ fn fit_forest<'py>(
         forest.value,
     )
     .map_err(|e| PyValueError::new_err(e.to_string()))?;
-    d.set_item("tree_offsets", Array1::from(forest.tree_offsets).into_pyarray(py))?;
+    d.set_item(
+        "tree_offsets",
+        Array1::from(forest.tree_offsets).into_pyarray(py),
+    )?;
     d.set_item("feature", Array1::from(forest.feature).into_pyarray(py))?;
     d.set_item("threshold", Array1::from(forest.threshold).into_pyarray(py))?;
     d.set_item("children_left", Array1::from(forest.left).into_pyarray(py))?;
-    d.set_item("children_right", Array1::from(forest.right).into_pyarray(py))?;
+    d.set_item(
+        "children_right",
+        Array1::from(forest.right).into_pyarray(py),
+    )?;
     d.set_item("impurity", Array1::from(forest.impurity).into_pyarray(py))?;
-    d.set_item("n_node_samples", Array1::from(forest.n_node_samples).into_pyarray(py))?;
+    d.set_item(
+        "n_node_samples",
+        Array1::from(forest.n_node_samples).into_pyarray(py),
+    )?;
     d.set_item(
         "weighted_n_node_samples",
         Array1::from(forest.weighted_n_node_samples).into_pyarray(py),
     )?;
     d.set_item("value", value.into_pyarray(py))?;
-    d.set_item("feature_importances", Array1::from(importances).into_pyarray(py))?;
+    d.set_item(
+        "feature_importances",
+        Array1::from(importances).into_pyarray(py),
+    )?;
     Ok(d)
 }
 
@@ -143,7 +162,9 @@ fn with_forest<R>(
         d.get_item(k)?
             .ok_or_else(|| PyValueError::new_err(format!("forest is missing the array {k:?}")))?
             .extract()
-            .map_err(|_| PyValueError::new_err(format!("forest array {k:?} has the wrong dtype or rank")))
+            .map_err(|_| {
+                PyValueError::new_err(format!("forest array {k:?} has the wrong dtype or rank"))
+            })
     }
     let offsets = get::<i64>(d, "tree_offsets")?;
     let feature = get::<i32>(d, "feature")?;

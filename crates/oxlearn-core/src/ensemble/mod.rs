@@ -180,7 +180,10 @@ impl Forest {
         for (name, len) in [
             ("impurity", self.impurity.len()),
             ("n_node_samples", self.n_node_samples.len()),
-            ("weighted_n_node_samples", self.weighted_n_node_samples.len()),
+            (
+                "weighted_n_node_samples",
+                self.weighted_n_node_samples.len(),
+            ),
         ] {
             if len != n_nodes {
                 return Err(Error::InvalidParameter {
@@ -454,7 +457,10 @@ fn check_x<T: Real>(forest: &ForestRef<'_>, x: MatRef<'_, T>) -> crate::Result<(
 /// Mean over trees of the leaf values, row-major `n_rows × n_outputs ×
 /// max_n_classes`: class probabilities or regression predictions. Trees are
 /// summed in tree order, so the result is bit-identical for any thread count.
-pub fn predict_forest<T: Real>(forest: &ForestRef<'_>, x: MatRef<'_, T>) -> crate::Result<Vec<f64>> {
+pub fn predict_forest<T: Real>(
+    forest: &ForestRef<'_>,
+    x: MatRef<'_, T>,
+) -> crate::Result<Vec<f64>> {
     check_x(forest, x)?;
     if forest.n_trees() == 0 {
         return Err(Error::InvalidParameter {

@@ -104,12 +104,20 @@ fn regression_fits_training_data_without_bootstrap() {
     let y: Vec<f64> = (0..n).map(|i| x[(i, 0)] * 2.0 - x[(i, 1)]).collect();
     let mut p = params(Criterion::SquaredError, 3, 2);
     p.bootstrap = false;
-    let t = Targets::Values { y: &y, n_outputs: 1 };
+    let t = Targets::Values {
+        y: &y,
+        n_outputs: 1,
+    };
     let (forest, _) = fit_forest(x.as_ref(), t, None, &p).unwrap();
     forest.validate().unwrap();
     let pred = predict_forest(&forest.view(), x.as_ref()).unwrap();
     for i in 0..n {
-        assert!((pred[i] - y[i]).abs() < 1e-9, "row {i}: {} vs {}", pred[i], y[i]);
+        assert!(
+            (pred[i] - y[i]).abs() < 1e-9,
+            "row {i}: {} vs {}",
+            pred[i],
+            y[i]
+        );
     }
 }
 

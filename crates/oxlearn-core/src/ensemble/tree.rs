@@ -233,7 +233,13 @@ impl Grower<'_> {
     }
 
     /// The split of a node, or `None` when it must stay a leaf.
-    fn find_split(&mut self, node: usize, start: usize, end: usize, depth: usize) -> Option<(Split, f64)> {
+    fn find_split(
+        &mut self,
+        node: usize,
+        start: usize,
+        end: usize,
+        depth: usize,
+    ) -> Option<(Split, f64)> {
         let p = self.params;
         let n_node = end - start;
         let w_node = self.tree.weighted_n_node_samples[node];
@@ -285,12 +291,20 @@ impl Grower<'_> {
             let stats = &self.stats[node];
             self.left_acc.fill(0.0);
             for b in 0..from {
-                for (a, &h) in self.left_acc.iter_mut().zip(&hist[b * width..(b + 1) * width]) {
+                for (a, &h) in self
+                    .left_acc
+                    .iter_mut()
+                    .zip(&hist[b * width..(b + 1) * width])
+                {
                     *a += h;
                 }
             }
             for k in from..=to {
-                for (a, &h) in self.left_acc.iter_mut().zip(&hist[k * width..(k + 1) * width]) {
+                for (a, &h) in self
+                    .left_acc
+                    .iter_mut()
+                    .zip(&hist[k * width..(k + 1) * width])
+                {
                     *a += h;
                 }
                 if self.left_acc[0] == 0.0 {
@@ -387,7 +401,9 @@ pub(crate) fn grow(
             *w *= c as f64;
         }
     }
-    let rows: Vec<u32> = (0..n as u32).filter(|&i| weights[i as usize] > 0.0).collect();
+    let rows: Vec<u32> = (0..n as u32)
+        .filter(|&i| weights[i as usize] > 0.0)
+        .collect();
     let total_weight: f64 = rows.iter().map(|&i| weights[i as usize]).sum();
     let layout = Layout::new(targets, params.criterion);
     let width = layout.width;
