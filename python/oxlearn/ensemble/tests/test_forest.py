@@ -213,3 +213,17 @@ def test_bad_input_errors():
         est.predict(np.full((2, 4), np.nan))
     with pytest.raises(ValueError, match="max_features"):
         RandomForestClassifier(n_estimators=2, max_features=9).fit(X, y)
+
+
+def test_patching_swaps_the_forests_in():
+    import sklearn.ensemble
+
+    import oxlearn
+
+    oxlearn.patch_sklearn(["RandomForestClassifier", "ExtraTreesRegressor"])
+    try:
+        assert sklearn.ensemble.RandomForestClassifier is RandomForestClassifier
+        assert sklearn.ensemble._forest.ExtraTreesRegressor is ExtraTreesRegressor
+    finally:
+        oxlearn.unpatch_sklearn()
+    assert sklearn.ensemble.RandomForestClassifier is not RandomForestClassifier
