@@ -130,8 +130,24 @@ def _logistic_check(Xp):
     return check
 
 
+def _kmeans_check(Xp):
+    def check(ox_model, sk_model):
+        # oxlearn's k-means++ takes scikit-learn's draws from the same seed, so
+        # both start from the same centres and reach the same optimum.
+        np.testing.assert_allclose(ox_model.inertia_, sk_model.inertia_, rtol=1e-6)
+        np.testing.assert_array_equal(ox_model.predict(Xp), sk_model.predict(Xp))
+    return check
+
+
 def workloads(scale):
     """Yield the BASELINE.md workloads as `Workload`s, sizes multiplied by ``scale``."""
+    n = int(200_000 * scale)
+    X, _ = make_blobs(n, 20, centers=10, random_state=0)
+    km = dict(n_clusters=10, n_init=1, max_iter=50, random_state=0)
+    yield Workload("KMeans(10, n_init=1)", data=f"make_blobs {n}x20", impls={
+        "oxlearn": lambda: oxc.KMeans(**km), "sklearn": lambda: skc.KMeans(**km),
+        "intelex": ixc and (lambda: ixc.KMeans(**km)),
+    }, X=X, Xp=X[:10_000], check=_kmeans_check(X[:10_000]))
     n = int(500_000 * scale)
     X, y = make_regression(n, 50, noise=1.0, random_state=0)
     common = dict(data=f"make_regression {n}x50", X=X, y=y, Xp=X[:10_000],
@@ -198,6 +214,16 @@ def workloads(scale):
                        impls={"oxlearn": knn(oxn), "sklearn": knn(skn), "intelex": knn(ixn)},
                        check=_knn_check(Xk[nk:]))
 
+    def lof(module):
+        cls = module and getattr(module, "LocalOutlierFactor", None)
+        return cls and (lambda: cls(n_neighbors=20))
+
+    # Fit only (op None): fit computes negative_outlier_factor_ of the
+    # training set, which is fit_predict's work (its labels are a threshold).
+    yield Workload("LocalOutlierFactor(20)", data=f"make_blobs {nb}x10", X=Xb, op=None,
+                   impls={"oxlearn": lof(oxn), "sklearn": lof(skn), "intelex": lof(ixn)},
+                   check=_lof_check)
+
     nf = int(50_000 * scale)
     Xf, yf = make_classification(nf + 10_000, 20, random_state=0)
     Xr, yr = make_regression(nf + 10_000, 20, noise=10.0, random_state=0)
@@ -224,6 +250,12 @@ def _forest_check(Xp, yp, tol):
         ox_s, sk_s = ox_model.score(Xp, yp), sk_model.score(Xp, yp)
         assert ox_s >= sk_s - tol, f"held-out score {ox_s:.4f} vs scikit-learn's {sk_s:.4f}"
     return check
+
+
+def _lof_check(ox_model, sk_model):
+    """oxlearn's outlier factors are scikit-learn's (continuous data: no ties)."""
+    np.testing.assert_allclose(ox_model.negative_outlier_factor_,
+                               sk_model.negative_outlier_factor_, rtol=1e-10)
 
 
 def _knn_check(Xp):

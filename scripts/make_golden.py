@@ -16,7 +16,7 @@ from sklearn.datasets import make_regression
 import oxlearn
 from oxlearn import _core
 from oxlearn.basic_statistics import BasicStatistics, IncrementalBasicStatistics
-from oxlearn.cluster import DBSCAN
+from oxlearn.cluster import DBSCAN, KMeans
 from oxlearn.covariance import EmpiricalCovariance, IncrementalEmpiricalCovariance
 from oxlearn.decomposition import PCA, IncrementalPCA
 from oxlearn.linear_model import (
@@ -26,6 +26,7 @@ from oxlearn.linear_model import (
     LogisticRegression,
     Ridge,
 )
+from oxlearn.neighbors import KNeighborsClassifier, KNeighborsRegressor, LocalOutlierFactor
 from oxlearn.tests._golden import output as golden_output
 
 OUT = Path(__file__).resolve().parent.parent / "python/oxlearn/tests/golden" / _core.FORMAT_VERSION
@@ -75,6 +76,23 @@ def models():
         C=np.inf, fit_intercept=False
     ).fit(X + 0.3 * np.random.default_rng(0).standard_normal(X.shape),
           np.array([-7, 3, 12], dtype=np.int16)[third])
+    yield "KMeans", KMeans(n_clusters=3, n_init=2, random_state=0).fit(X)
+    yield "KMeans-float32-elkan", KMeans(
+        n_clusters=4, init="random", algorithm="elkan", random_state=1
+    ).fit(X32)
+    # k-nearest neighbours: the training data is the model (_fit_X).
+    yield "KNeighborsClassifier", KNeighborsClassifier(5).fit(X, third)
+    yield "KNeighborsClassifier-distance-str-float32", KNeighborsClassifier(
+        4, weights="distance", metric="manhattan"
+    ).fit(X32, np.array(["high", "low", "mid"])[third])
+    yield "KNeighborsRegressor", KNeighborsRegressor(3, weights="distance").fit(X, y)
+    yield "KNeighborsRegressor-multi-minkowski-float32", KNeighborsRegressor(
+        6, metric="minkowski", p=3, algorithm="brute"
+    ).fit(X32, Y.astype(np.float32))
+    yield "LocalOutlierFactor", LocalOutlierFactor(10).fit(X)
+    # Outlier detection (no predict without novelty=True): the golden output
+    # is every fitted array (negative_outlier_factor_ among them).
+    yield "LocalOutlierFactor-float32", LocalOutlierFactor(8, contamination=0.1).fit(X32)
 
 
 def main():

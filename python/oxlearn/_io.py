@@ -19,7 +19,7 @@ from oxlearn import _core, _persistence
 def _registry():
     """``{kind: class}``: the only classes ``load`` ever builds."""
     from oxlearn.basic_statistics import BasicStatistics, IncrementalBasicStatistics
-    from oxlearn.cluster import DBSCAN
+    from oxlearn.cluster import DBSCAN, KMeans
     from oxlearn.covariance import EmpiricalCovariance, IncrementalEmpiricalCovariance
     from oxlearn.decomposition import PCA, IncrementalPCA
     from oxlearn.linear_model import (
@@ -29,13 +29,18 @@ def _registry():
         LogisticRegression,
         Ridge,
     )
-    from oxlearn.neighbors import KNeighborsClassifier, KNeighborsRegressor, NearestNeighbors
+    from oxlearn.neighbors import (
+        KNeighborsClassifier,
+        KNeighborsRegressor,
+        LocalOutlierFactor,
+        NearestNeighbors,
+    )
 
     classes = (LinearRegression, Ridge, IncrementalLinearRegression, IncrementalRidge,
                EmpiricalCovariance, IncrementalEmpiricalCovariance,
                BasicStatistics, IncrementalBasicStatistics, PCA, IncrementalPCA, DBSCAN,
                LogisticRegression, NearestNeighbors, KNeighborsClassifier,
-               KNeighborsRegressor)
+               KNeighborsRegressor, KMeans, LocalOutlierFactor)
     return {cls._oxlearn_kind: cls for cls in classes}
 
 

@@ -20,6 +20,7 @@ _PATCHABLE = {
     "LogisticRegression": (
         "oxlearn.linear_model", ("sklearn.linear_model", "sklearn.linear_model._logistic")
     ),
+    "KMeans": ("oxlearn.cluster", ("sklearn.cluster", "sklearn.cluster._kmeans")),
     "EmpiricalCovariance": (
         "oxlearn.covariance", ("sklearn.covariance", "sklearn.covariance._empirical_covariance")
     ),
@@ -39,6 +40,8 @@ _PATCHABLE = {
     "RandomForestRegressor": ("oxlearn.ensemble", _FOREST_MODULES),
     "ExtraTreesClassifier": ("oxlearn.ensemble", _FOREST_MODULES),
     "ExtraTreesRegressor": ("oxlearn.ensemble", _FOREST_MODULES),
+    "LocalOutlierFactor": ("oxlearn.neighbors", ("sklearn.neighbors",
+                                                 "sklearn.neighbors._lof")),
 }
 
 _originals = {}  # (sklearn module, name) -> original class

@@ -96,10 +96,7 @@ def _le_dtype(dtype):
 
 
 # The dtypes the format stores as arrays (oxlearn-format's DType).
-_ARRAY_DTYPES = frozenset(
-    np.dtype(t).newbyteorder("<")
-    for t in (np.float32, np.float64, np.int32, np.int64, np.uint8, np.bool_)
-)
+_ARRAY_DTYPES = frozenset(np.dtype(t).newbyteorder("<") for t in _core.ARRAY_DTYPES)
 
 
 def _le_contiguous(value):

@@ -118,8 +118,14 @@ class OxlearnEstimatorMixin:
         return self
 
     def _oxlearn_dtype(self):
-        """The model's dtype, recorded in its header."""
-        return np.asarray(getattr(self, self._oxlearn_dtype_attr)).dtype
+        """The model's dtype, recorded in its header.
+
+        That of ``_oxlearn_dtype_attr``: a numpy array, a scipy sparse matrix
+        or a numpy scalar.
+        """
+        value = getattr(self, self._oxlearn_dtype_attr)
+        dtype = getattr(value, "dtype", None)
+        return np.dtype(dtype) if dtype is not None else np.asarray(value).dtype
 
     def _oxlearn_after_load(self):
         """Rebuild what :meth:`_oxlearn_state_view` mapped, after a load."""

@@ -3,8 +3,12 @@
 
 use crate::npy::Matrix;
 use faer::MatRef;
+use oxlearn_core::cluster::predict_kmeans;
 use oxlearn_core::decomposition::pca_transform_map;
 use oxlearn_core::linear_model::{logistic_classes, predict_linear};
+use oxlearn_core::neighbors::{
+    vote, weighted_mean, Algorithm, IndexParams, KNeighbors, Metric, NeighborIndex, Weights,
+};
 use oxlearn_core::Real;
 use oxlearn_format::{
     open_checked, parse_file, ArrayView, DType, FormatError, Header, Labels, Runtime,
@@ -29,6 +33,33 @@ enum Kind {
     /// A linear decision function and the class of each row: `d > 0` for
     /// two classes (one coefficient row), else the largest.
     Classifier { decision: Linear, classes: Labels },
+    /// k-nearest neighbours: a vote among (classifier) or the mean of
+    /// (regressor) the targets of the `k` nearest training samples.
+    Neighbors(Knn),
+    /// Nearest of the k×p `centers` (float64; exact for float32 models):
+    /// int32 cluster labels, as `KMeans.predict`.
+    KMeans { centers: Vec<f64>, k: usize },
+}
+
+/// A k-nearest-neighbours model: the index over `_fit_X` and the targets.
+struct Knn {
+    index: NeighborIndex,
+    k: usize,
+    weights: Weights,
+    target: KnnTarget,
+}
+
+enum KnnTarget {
+    /// Class numbers of the training samples and their labels.
+    Classes { y: Vec<i64>, classes: Labels },
+    /// Targets, `n_fit × n_outputs` row-major, float64; `f32` when `_y` is
+    /// float32 (Python casts the prediction back); `one_dim` for 1-D `_y`.
+    Values {
+        y: Vec<f64>,
+        n_outputs: usize,
+        f32: bool,
+        one_dim: bool,
+    },
 }
 
 /// `X coefᵀ + intercept`; `one_dim` when `coef_` is 1-D (1-D output).
@@ -165,7 +196,7 @@ impl Model {
             kind: header.kind.clone(),
             writer: header.oxlearn_version.clone(),
             reader: env!("CARGO_PKG_VERSION").into(),
-            known: "linear models, logistic regression, PCA".into(),
+            known: "linear models, logistic regression, PCA, KMeans, k-nearest neighbours".into(),
         };
         let need = |name: &str| get(name).ok_or_else(|| unsupported().to_string());
         let linear = || Ok::<_, String>(Linear::from_arrays(need("coef_")?, need("intercept_")?));
@@ -175,6 +206,19 @@ impl Model {
                 classes: Labels::read(header, arrays, "classes_").map_err(|e| e.to_string())?,
             }),
             k if k.starts_with("linear_model.") => Ok(Kind::Linear(linear()?)),
+            "neighbors.KNeighborsClassifier" | "neighbors.KNeighborsRegressor" => {
+                Ok(Kind::Neighbors(Knn::load(header, arrays)?))
+            }
+            "neighbors.LocalOutlierFactor" => Err(format!(
+                "{} has no predict that the binary serves: outlier scores are computed in \
+                 Python (the file verified; `oxlearn inspect` lists its arrays)",
+                header.kind
+            )),
+            "neighbors.NearestNeighbors" => Err(format!(
+                "{} has no predict: it answers neighbour queries only (kneighbors), which \
+                 the binary does not serve; the file holds the training data (_fit_X)",
+                header.kind
+            )),
             // PCA transforms: the same linear map, in the same kernel, as Python.
             k if k.starts_with("decomposition.") => {
                 let components = need("components_")?;
@@ -214,6 +258,13 @@ impl Model {
                     one_dim: false,
                 }))
             }
+            "cluster.KMeans" => {
+                let c = need("cluster_centers_")?;
+                Ok(Kind::KMeans {
+                    centers: floats(c),
+                    k: c.shape.first().copied().unwrap_or(0) as usize,
+                })
+            }
             "cluster.DBSCAN" => Err(format!(
                 "{} has no predict: DBSCAN labels only the samples it was fitted on, and \
                  the file holds those labels (labels_, core_sample_indices_, components_; \
@@ -247,6 +298,285 @@ impl Model {
                     .map(Prediction::Labels)
                     .ok_or_else(|| "a predicted class index is out of range".into())
             }
+            Kind::Neighbors(knn) => knn.predict(x),
+            Kind::KMeans { centers, k } => Ok(Prediction::Labels(kmeans_labels(x, centers, *k)?)),
         }
     }
+}
+
+/// The JSON value of a header attribute or parameter, `None` when absent or null.
+fn setting<'a>(header: &'a Header, name: &str) -> Option<&'a serde_json::Value> {
+    header
+        .attrs
+        .get(name)
+        .or_else(|| header.params.get(name))
+        .filter(|v| !v.is_null())
+}
+
+fn ints_of(a: &ArrayView<'_>) -> Vec<i64> {
+    match a.dtype {
+        DType::Int64 => a
+            .data
+            .chunks_exact(8)
+            .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+            .collect(),
+        DType::Int32 => a
+            .data
+            .chunks_exact(4)
+            .map(|c| i64::from(i32::from_le_bytes(c.try_into().unwrap_or([0; 4]))))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+impl Knn {
+    /// Rebuilds the search index from `_fit_X`, as Python does after a load.
+    /// Models that Python serves with scikit-learn's implementation (sparse
+    /// training data, other metrics, `metric_params`, several outputs of a
+    /// classifier) are refused rather than approximated.
+    fn load(header: &Header, arrays: &[ArrayView<'_>]) -> Result<Knn, String> {
+        let kind = &header.kind;
+        let get = |name: &str| arrays.iter().find(|a| a.name == name);
+        let refuse = |why: String| {
+            format!(
+                "{kind}: {why}; Python predicts with scikit-learn's implementation there, \
+                 which the binary does not serve"
+            )
+        };
+        let fit_x = get("_fit_X")
+            .ok_or_else(|| refuse("the training data is sparse (stored as CSR arrays)".into()))?;
+        if let Some(mp) = header.params.get("metric_params") {
+            let empty = mp.is_null()
+                || mp
+                    .get("__dict__")
+                    .and_then(|d| d.as_object())
+                    .is_some_and(|d| d.is_empty());
+            if !empty {
+                return Err(refuse(format!("metric_params={mp}")));
+            }
+        }
+        let metric_name = setting(header, "effective_metric_")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| format!("{kind}: attrs.effective_metric_ is missing or not a string"))?;
+        let p = setting(header, "effective_metric_params_")
+            .and_then(|v| v.get("__dict__").unwrap_or(v).get("p"))
+            .and_then(|p| p.as_f64());
+        if metric_name == "cosine" {
+            // Python searches unit rows and converts distances: not here yet.
+            return Err(format!(
+                "{kind}: metric='cosine' is not served by the binary (predict in Python)"
+            ));
+        }
+        let metric = Metric::from_name(metric_name, p).map_err(|e| refuse(e.to_string()))?;
+        let algorithm = setting(header, "_fit_method")
+            .and_then(|v| v.as_str())
+            .unwrap_or("auto");
+        let params = IndexParams {
+            algorithm: Algorithm::from_name(algorithm).map_err(|e| e.to_string())?,
+            leaf_size: setting(header, "leaf_size")
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0) as usize,
+        };
+        let (n, d) = match fit_x.shape[..] {
+            [n, d] => (n as usize, d as usize),
+            _ => return Err(format!("{kind}: _fit_X is not two-dimensional")),
+        };
+        let index = match fit_x.dtype {
+            DType::Float32 => {
+                let v: Vec<f32> = floats(fit_x).into_iter().map(|x| x as f32).collect();
+                NeighborIndex::build(MatRef::from_row_major_slice(&v, n, d), metric, params)
+            }
+            _ => {
+                let v = floats(fit_x);
+                NeighborIndex::build(MatRef::from_row_major_slice(&v, n, d), metric, params)
+            }
+        }
+        .map_err(|e| e.to_string())?;
+        let k = setting(header, "n_neighbors")
+            .and_then(|v| v.as_u64())
+            .ok_or_else(|| format!("{kind}: params.n_neighbors is missing or not an integer"))?
+            as usize;
+        let weights = match setting(header, "weights").and_then(|v| v.as_str()) {
+            Some(w) => Weights::from_name(w).map_err(|e| refuse(e.to_string()))?,
+            None => return Err(refuse("weights is not a named weighting".into())),
+        };
+        let y = get("_y").ok_or_else(|| format!("{kind}: the _y array is missing"))?;
+        let target = if kind == "neighbors.KNeighborsClassifier" {
+            if y.shape.len() != 1 {
+                return Err(refuse("the classifier has several outputs".into()));
+            }
+            KnnTarget::Classes {
+                y: ints_of(y),
+                classes: knn_labels(header, arrays)?,
+            }
+        } else {
+            let one_dim = y.shape.len() == 1;
+            let n_outputs = if one_dim { 1 } else { y.shape[1] as usize };
+            let values = match y.dtype {
+                DType::Float64 | DType::Float32 => floats(y),
+                _ => ints_of(y).into_iter().map(|v| v as f64).collect(),
+            };
+            KnnTarget::Values {
+                y: values,
+                n_outputs,
+                f32: y.dtype == DType::Float32,
+                one_dim,
+            }
+        };
+        Ok(Knn {
+            index,
+            k,
+            weights,
+            target,
+        })
+    }
+
+    fn neighbors(&self, x: &Matrix) -> Result<KNeighbors, String> {
+        let n_fit = self.index.n_points();
+        if self.k > n_fit {
+            return Err(format!(
+                "Expected n_neighbors <= n_samples_fit, but n_neighbors = {}, \
+                 n_samples_fit = {n_fit}",
+                self.k
+            ));
+        }
+        let p = self.index.n_features();
+        let err = |e: oxlearn_core::Error| e.to_string();
+        match x {
+            Matrix::F64 {
+                rows, cols, data, ..
+            } => {
+                check_features(*cols, p)?;
+                self.index
+                    .kneighbors(MatRef::from_row_major_slice(data, *rows, *cols), self.k, 0)
+                    .map_err(err)
+            }
+            Matrix::F32 {
+                rows, cols, data, ..
+            } => {
+                check_features(*cols, p)?;
+                self.index
+                    .kneighbors(MatRef::from_row_major_slice(data, *rows, *cols), self.k, 0)
+                    .map_err(err)
+            }
+        }
+    }
+
+    /// Predicts as Python's `predict` does: the first class of largest
+    /// (weighted) share, or the (weighted) mean target.
+    fn predict(&self, x: &Matrix) -> Result<Prediction, String> {
+        let nb = self.neighbors(x)?;
+        let err = |e: oxlearn_core::Error| e.to_string();
+        match &self.target {
+            KnnTarget::Classes { y, classes } => {
+                let c = classes.len();
+                let proba = vote(&nb, y, c, self.weights).map_err(err)?;
+                let idx: Vec<usize> = proba
+                    .chunks_exact(c.max(1))
+                    .map(|row| {
+                        // numpy's argmax: the first of equal maxima.
+                        let mut best = 0;
+                        for (j, &v) in row.iter().enumerate() {
+                            if v > row[best] {
+                                best = j;
+                            }
+                        }
+                        best
+                    })
+                    .collect();
+                classes
+                    .take(&idx)
+                    .map(Prediction::Labels)
+                    .ok_or_else(|| "a predicted class index is out of range".into())
+            }
+            KnnTarget::Values {
+                y,
+                n_outputs,
+                f32,
+                one_dim,
+            } => {
+                let out = weighted_mean(&nb, y, *n_outputs, self.weights).map_err(err)?;
+                let rows = out.len() / (*n_outputs).max(1);
+                let cols = *n_outputs;
+                Ok(Prediction::Values(if *f32 {
+                    Matrix::F32 {
+                        rows,
+                        cols,
+                        data: out.iter().map(|&v| v as f32).collect(),
+                        one_dim: *one_dim,
+                    }
+                } else {
+                    Matrix::F64 {
+                        rows,
+                        cols,
+                        data: out,
+                        one_dim: *one_dim,
+                    }
+                }))
+            }
+        }
+    }
+}
+
+fn check_features(cols: usize, p: usize) -> Result<(), String> {
+    if cols != p {
+        return Err(format!(
+            "X has {cols} features, but the model expects {p} (n_features_in_)"
+        ));
+    }
+    Ok(())
+}
+
+/// The class labels of a kNN classifier: the `classes_` array, or the
+/// header attributes `_classes_list` and `_classes_dtype` (labels with no
+/// array dtype, e.g. strings), read through the format's label validation.
+fn knn_labels(header: &Header, arrays: &[ArrayView<'_>]) -> Result<Labels, String> {
+    if let (Some(list), Some(dtype)) = (
+        header.attrs.get("_classes_list"),
+        header.attrs.get("_classes_dtype"),
+    ) {
+        let n = list.as_array().map_or(0, |l| l.len());
+        let mut h = header.clone();
+        h.attrs.insert(
+            "classes_".into(),
+            serde_json::json!({"__ndarray__": list, "dtype": dtype, "shape": [n]}),
+        );
+        return Labels::read(&h, arrays, "classes_").map_err(|e| e.to_string());
+    }
+    Labels::read(header, arrays, "classes_").map_err(|e| e.to_string())
+}
+
+/// `KMeans.predict`: the nearest centre, ties to the lowest index, with the
+/// same kernel (and so the same labels) as Python.
+fn kmeans_labels(x: &Matrix, centers: &[f64], k: usize) -> Result<Labels, String> {
+    let (rows, cols) = match x {
+        Matrix::F64 { rows, cols, .. } | Matrix::F32 { rows, cols, .. } => (*rows, *cols),
+    };
+    let p = centers.len() / k.max(1);
+    if cols != p {
+        return Err(format!(
+            "X has {cols} features, but the model expects {p} (n_features_in_)"
+        ));
+    }
+    let c = MatRef::from_row_major_slice(centers, k, p);
+    let mut out = vec![0i32; rows];
+    match x {
+        Matrix::F64 { data, .. } => predict_kmeans(
+            MatRef::from_row_major_slice(data, rows, cols),
+            c,
+            0,
+            &mut out,
+        ),
+        Matrix::F32 { data, .. } => predict_kmeans(
+            MatRef::from_row_major_slice(data, rows, cols),
+            c,
+            0,
+            &mut out,
+        ),
+    }
+    .map_err(|e| e.to_string())?;
+    Ok(Labels::Int {
+        values: out.into_iter().map(i64::from).collect(),
+        descr: "<i4".into(),
+    })
 }

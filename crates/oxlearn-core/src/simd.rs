@@ -8,52 +8,24 @@
 
 /// Defines `fn $name` that calls `$portable` (an `#[inline(always)]` function
 /// with the same signature) compiled for the best SIMD level available.
+/// The function may be generic over one element type, or not generic.
 macro_rules! multiversion {
-    // A function without type parameters.
     (
         $(#[$meta:meta])*
-        $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty
+        $vis:vis fn $name:ident $(<$($lt:lifetime,)* $T:ident: $bound:path>)?
+            ($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty
         => $portable:ident
     ) => {
         $(#[$meta])*
-        $vis fn $name($($arg: $ty),*) -> $ret {
+        $vis fn $name $(<$($lt,)* $T: $bound>)? ($($arg: $ty),*) -> $ret {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f")]
-                unsafe fn avx512($($arg: $ty),*) -> $ret {
+                unsafe fn avx512 $(<$($lt,)* $T: $bound>)? ($($arg: $ty),*) -> $ret {
                     $portable($($arg),*)
                 }
                 #[target_feature(enable = "avx2")]
-                unsafe fn avx2($($arg: $ty),*) -> $ret {
-                    $portable($($arg),*)
-                }
-                if std::arch::is_x86_feature_detected!("avx512f") {
-                    // SAFETY: the CPU supports AVX-512F (checked just above).
-                    return unsafe { avx512($($arg),*) };
-                }
-                if std::arch::is_x86_feature_detected!("avx2") {
-                    // SAFETY: the CPU supports AVX2 (checked just above).
-                    return unsafe { avx2($($arg),*) };
-                }
-            }
-            $portable($($arg),*)
-        }
-    };
-    (
-        $(#[$meta:meta])*
-        $vis:vis fn $name:ident<$($lt:lifetime,)* $T:ident: $bound:path>($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty
-        => $portable:ident
-    ) => {
-        $(#[$meta])*
-        $vis fn $name<$($lt,)* $T: $bound>($($arg: $ty),*) -> $ret {
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx512f")]
-                unsafe fn avx512<$($lt,)* $T: $bound>($($arg: $ty),*) -> $ret {
-                    $portable($($arg),*)
-                }
-                #[target_feature(enable = "avx2")]
-                unsafe fn avx2<$($lt,)* $T: $bound>($($arg: $ty),*) -> $ret {
+                unsafe fn avx2 $(<$($lt,)* $T: $bound>)? ($($arg: $ty),*) -> $ret {
                     $portable($($arg),*)
                 }
                 if std::arch::is_x86_feature_detected!("avx512f") {

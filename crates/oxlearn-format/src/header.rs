@@ -57,6 +57,16 @@ pub enum DType {
 }
 
 impl DType {
+    /// Every dtype the format stores arrays in.
+    pub const ALL: [DType; 6] = [
+        DType::Float32,
+        DType::Float64,
+        DType::Int32,
+        DType::Int64,
+        DType::Uint8,
+        DType::Bool,
+    ];
+
     /// Bytes per element.
     pub fn itemsize(self) -> usize {
         match self {

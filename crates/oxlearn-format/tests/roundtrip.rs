@@ -155,6 +155,42 @@ fn unexpected_and_missing_arrays() {
 }
 
 #[test]
+fn kmeans_labels_and_attrs_are_validated() {
+    let centers = le(&[0.0, 0.0, 0.0, 1.0, 1.0, 1.0]);
+    let seal = |labels: &[i32], inertia: serde_json::Value, n_iter: serde_json::Value| {
+        let lab: Vec<u8> = labels.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let shape = [labels.len() as u64];
+        let views = [
+            ArrayView {
+                name: "cluster_centers_",
+                dtype: DType::Float64,
+                shape: &[2, 3],
+                data: &centers,
+            },
+            ArrayView {
+                name: "labels_",
+                dtype: DType::Int32,
+                shape: &shape,
+                data: &lab,
+            },
+        ];
+        let mut h = header("cluster.KMeans");
+        h.attrs.insert("inertia_".into(), inertia);
+        h.attrs.insert("n_iter_".into(), n_iter);
+        h.seal(&views, false)
+    };
+    assert!(seal(&[0, 1, 1], 2.5.into(), 3.into()).is_ok());
+    for bad in [[0, 2, 1], [0, -1, 1]] {
+        let err = seal(&bad, 2.5.into(), 3.into()).unwrap_err();
+        assert!(err.to_string().contains("labels_[1]"), "{err}");
+    }
+    let err = seal(&[0, 1], (-1.0).into(), 3.into()).unwrap_err();
+    assert!(err.to_string().contains("inertia_"), "{err}");
+    let err = seal(&[0, 1], 1.0.into(), 0.into()).unwrap_err();
+    assert!(err.to_string().contains("n_iter_"), "{err}");
+}
+
+#[test]
 fn compatibility_table() {
     let rt = Runtime {
         oxlearn_version: env!("CARGO_PKG_VERSION").into(),

@@ -23,6 +23,7 @@ mod decomposition;
 mod ensemble;
 mod error;
 mod format;
+mod kmeans;
 mod linear_model;
 mod neighbors;
 
@@ -32,6 +33,11 @@ use pyo3::prelude::*;
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("FORMAT_VERSION", oxlearn_format::FORMAT_VERSION)?;
+    let dtypes: Vec<&str> = oxlearn_format::DType::ALL
+        .iter()
+        .map(|d| d.name())
+        .collect();
+    m.add("ARRAY_DTYPES", dtypes)?;
     error::register(m)?;
     linear_model::register(m)?;
     covariance::register(m)?;
@@ -40,6 +46,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     cluster::register(m)?;
     ensemble::register(m)?;
     neighbors::register(m)?;
+    kmeans::register(m)?;
     format::register(m)?;
     Ok(())
 }

@@ -276,6 +276,22 @@ fn linear_from_moments<'py>(
         .into_pyobject(py)
 }
 
+/// `coef` (2-D) and `intercept` (1-D) as arrays of X's dtype `T`.
+fn linear_params<'py, T: Element>(
+    coef: &Bound<'py, PyAny>,
+    intercept: &Bound<'py, PyAny>,
+) -> PyResult<(PyReadonlyArray2<'py, T>, PyReadonlyArray1<'py, T>)> {
+    let coef = coef
+        .extract::<PyReadonlyArray2<'py, T>>()
+        .map_err(|_| PyTypeError::new_err("coef must be a 2-D array with the same dtype as X"))?;
+    let b = intercept
+        .extract::<PyReadonlyArray1<'py, T>>()
+        .map_err(|_| {
+            PyTypeError::new_err("intercept must be a 1-D array with the same dtype as X")
+        })?;
+    Ok((coef, b))
+}
+
 /// `X @ coef.T + intercept` as an (n, t) array of X's dtype.
 #[pyfunction]
 #[pyo3(signature = (x, coef, intercept, n_threads=None))]
@@ -293,14 +309,7 @@ fn predict_linear<'py>(
         n_threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = coef.py();
-        let coef = coef.extract::<PyReadonlyArray2<'py, T>>().map_err(|_| {
-            PyTypeError::new_err("coef must be a 2-D array with the same dtype as X")
-        })?;
-        let b = intercept
-            .extract::<PyReadonlyArray1<'py, T>>()
-            .map_err(|_| {
-                PyTypeError::new_err("intercept must be a 1-D array with the same dtype as X")
-            })?;
+        let (coef, b) = linear_params::<T>(coef, intercept)?;
         let (xv, cv) = (mat_ref(&x), mat_ref(&coef));
         let bv = slice(&b, "intercept")?;
         let (n, t) = (xv.nrows(), cv.nrows());
@@ -450,14 +459,7 @@ fn predict_logistic<'py>(
         n_threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = coef.py();
-        let coef = coef.extract::<PyReadonlyArray2<'py, T>>().map_err(|_| {
-            PyTypeError::new_err("coef must be a 2-D array with the same dtype as X")
-        })?;
-        let b = intercept
-            .extract::<PyReadonlyArray1<'py, T>>()
-            .map_err(|_| {
-                PyTypeError::new_err("intercept must be a 1-D array with the same dtype as X")
-            })?;
+        let (coef, b) = linear_params::<T>(coef, intercept)?;
         let (xv, cv) = (mat_ref(&x), mat_ref(&coef));
         let bv = slice(&b, "intercept")?;
         let (n, k) = (xv.nrows(), cv.nrows());

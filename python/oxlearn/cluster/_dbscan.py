@@ -118,9 +118,6 @@ class DBSCAN(OxlearnEstimatorMixin, _sk.DBSCAN):
         state.update(zip(_CSR, (csr.data, csr.indices, csr.indptr), strict=True))
         return SimpleNamespace(**state)
 
-    def _oxlearn_dtype(self):
-        return np.dtype(self.components_.dtype)
-
     def _oxlearn_after_load(self):
         if hasattr(self, _CSR[0]):
             data, indices, indptr = (self.__dict__.pop(name) for name in _CSR)

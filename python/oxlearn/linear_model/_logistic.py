@@ -373,9 +373,6 @@ class LogisticRegression(OxlearnEstimatorMixin, _sk.LogisticRegression):
         state._coef_sparse = True
         return state
 
-    def _oxlearn_dtype(self):
-        return np.dtype(self.coef_.dtype)  # dense or sparse coef_
-
     def _oxlearn_after_load(self):
         if self.__dict__.pop("_coef_sparse", False):
             self.coef_ = sparse.csr_matrix(self.coef_)

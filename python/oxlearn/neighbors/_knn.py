@@ -20,17 +20,21 @@ from oxlearn.base import OxlearnEstimatorMixin, n_threads
 
 # scikit-learn's names of the metrics oxlearn's exact search computes.
 _METRICS = frozenset(
-    {"euclidean", "l2", "manhattan", "cityblock", "l1", "chebyshev", "infinity", "minkowski"}
+    {"euclidean", "l2", "manhattan", "cityblock", "l1", "chebyshev", "infinity", "minkowski",
+     "cosine"}
 )
 _FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
 # dtypes the model format stores as arrays.
 _STORABLE = _FLOATS + (np.dtype(np.int64), np.dtype(np.int32))
+# dtypes of class labels stored as an array (the format's label dtypes).
+_LABEL_ARRAY = _STORABLE + (np.dtype(np.bool_),)
 _CSR = ("_fit_X_data", "_fit_X_indices", "_fit_X_indptr")
 _DOC = (
     "Accelerated by oxlearn (Rust): exact search, a kd-tree for few features and a "
     "brute force that fuses distance tiles with a running top-k for many (chosen "
-    "automatically), with metrics euclidean, manhattan, chebyshev and minkowski "
-    "(p >= 1) on dense input. Neighbours are sorted by distance, ties by index; "
+    "automatically), with metrics euclidean, manhattan, chebyshev, minkowski "
+    "(p >= 1) and cosine (a euclidean search on rows scaled to unit norm) on dense "
+    "input. Neighbours are sorted by distance, ties by index; "
     "distances are computed exactly (coordinate differences). ``algorithm`` and "
     "``leaf_size`` change speed only. Sparse input, other or callable metrics and "
     "``metric_params`` run scikit-learn's implementation{extra}."
@@ -41,6 +45,8 @@ def _sk_fit_method(est, n_samples, n_features):
     """The ``_fit_method`` scikit-learn would choose (its rule for ``"auto"``)."""
     if est.algorithm != "auto":
         return est.algorithm
+    if est.metric == "cosine":  # no tree supports it
+        return "brute"
     if n_features > 15 or (est.n_neighbors is not None and est.n_neighbors >= n_samples // 2):
         return "brute"
     return "kd_tree"
@@ -66,12 +72,36 @@ class _KNeighborsAccelerated(OxlearnEstimatorMixin):
             return "metric_params is not accelerated"
         if metric == "minkowski" and (self.p is None or not self.p >= 1):
             return f"metric='minkowski' with p={self.p!r} is not accelerated (needs p >= 1)"
+        if metric == "cosine" and self.algorithm not in ("auto", "brute"):
+            # scikit-learn's fit refuses trees for cosine: let it say so.
+            return f"metric='cosine' with algorithm={self.algorithm!r}"
         return None
+
+    def _cosine(self):
+        return getattr(self, "effective_metric_", None) == "cosine"
+
+    @staticmethod
+    def _unit_rows(X):
+        """Return the rows scaled to unit euclidean norm, in float64.
+
+        On them the squared euclidean distance is twice the cosine distance,
+        so the euclidean search finds the cosine neighbours.
+        """
+        X = np.asarray(X, dtype=np.float64)
+        norms = np.sqrt(np.einsum("ij,ij->i", X, X))
+        return X / norms[:, None]
+
+    @staticmethod
+    def _has_zero_rows(X):
+        # scikit-learn gives a zero row cosine distance 1 to everything; on
+        # unit rows it would be 0.5: such data runs scikit-learn's code.
+        return X.shape[0] > 0 and not np.all(np.any(X != 0, axis=1))
 
     def _fit_accelerated(self, X, y, fit):
         """Run scikit-learn's ``fit`` for validation and bookkeeping, then index in Rust."""
         self._validate_params()
         self._oxl_index = None
+        self.__dict__.pop("_oxl_cosine_ok", None)
         reason = self._fallback_reason(X)
         if reason:
             self._log_fallback("fit", reason)
@@ -83,14 +113,21 @@ class _KNeighborsAccelerated(OxlearnEstimatorMixin):
         # scikit-learn's brute "fit" validates and stores X without building a
         # tree; the algorithm it would have chosen is recorded afterwards.
         self.algorithm = "brute"
+        # An index built during that fit (LocalOutlierFactor's fit queries
+        # the training set) uses the algorithm asked for, not "brute".
+        self._oxl_fit_algorithm = algorithm
         try:
             fit(X, y)
         finally:
             self.algorithm = algorithm
+            self.__dict__.pop("_oxl_fit_algorithm", None)
         if self._fit_X.dtype not in _FLOATS:
             self._fit_X = self._fit_X.astype(np.float64)
         self._fit_method = _sk_fit_method(self, *self._fit_X.shape)
         self._tree = None
+        if not self._accelerated():  # cosine with an all-zero row
+            self._log_fallback("fit", "metric='cosine' with an all-zero training row")
+            return self
         self._log_accelerated("fit")
         self._index()
         return self
@@ -99,15 +136,26 @@ class _KNeighborsAccelerated(OxlearnEstimatorMixin):
     def _accelerated(self):
         """Whether the fitted model is searched by oxlearn (else scikit-learn)."""
         fit_X = getattr(self, "_fit_X", None)
-        return fit_X is not None and self._fallback_reason(fit_X) is None
+        if fit_X is None or self._fallback_reason(fit_X) is not None:
+            return False
+        if self._cosine():
+            ok = self.__dict__.get("_oxl_cosine_ok")
+            if ok is None:
+                ok = self._oxl_cosine_ok = not self._has_zero_rows(fit_X)
+            return ok
+        return True
 
     def _index(self):
         index = self.__dict__.get("_oxl_index")
         if index is None:
             self._verify_pending()
+            cosine = self._cosine()
             index = _core.build_neighbor_index(
-                self._fit_X, self.effective_metric_, self.effective_metric_params_.get("p"),
-                self._fit_method, int(self.leaf_size), n_threads(self.n_jobs),
+                self._unit_rows(self._fit_X) if cosine else self._as_float(self._fit_X),
+                "euclidean" if cosine else self.effective_metric_,
+                self.effective_metric_params_.get("p"),
+                self.__dict__.get("_oxl_fit_algorithm") or self._fit_method,
+                int(self.leaf_size), n_threads(self.n_jobs),
             )
             self._oxl_index = index
         return index
@@ -135,18 +183,28 @@ class _KNeighborsAccelerated(OxlearnEstimatorMixin):
         return X if X.dtype in _FLOATS else X.astype(np.float64)
 
     def _rust_kneighbors(self, X, k):
+        cosine = self._cosine()
         dist, ind = self._index().kneighbors(
-            self._as_float(X), int(k), self.get_hyperparameters("kneighbors").chunk_rows,
-            n_threads(self.n_jobs),
+            self._unit_rows(X) if cosine else self._as_float(X), int(k),
+            self.get_hyperparameters("kneighbors").chunk_rows, n_threads(self.n_jobs),
         )
+        if cosine:
+            dist = 0.5 * dist * dist
         return dist.reshape(-1, k), ind.reshape(-1, k)
 
     # --- queries --------------------------------------------------------
     def kneighbors(self, X=None, n_neighbors=None, return_distance=True):  # noqa: D102
         check_is_fitted(self)
-        if not self._accelerated() or (X is not None and sparse.issparse(X)):
+        reason = None
+        if X is not None and sparse.issparse(X):
+            reason = "sparse queries are not accelerated"
+        elif X is not None and self._cosine():
+            X = self._query_X(X)
+            if self._has_zero_rows(X):
+                reason = "metric='cosine' with an all-zero query row"
+        if not self._accelerated() or reason:
             if self._accelerated():
-                self._ensure_sklearn_tree("kneighbors", "sparse queries are not accelerated")
+                self._ensure_sklearn_tree("kneighbors", reason)
             return super().kneighbors(X, n_neighbors, return_distance)
         self._check_device("kneighbors")
         if n_neighbors is None:
@@ -190,6 +248,74 @@ class _KNeighborsAccelerated(OxlearnEstimatorMixin):
             return neigh_dist, neigh_ind
         return neigh_ind
 
+    # --- persistence ----------------------------------------------------
+    def _oxlearn_after_convert(self):
+        """After :func:`oxlearn.from_sklearn`: the index is built on first query."""
+        self._oxl_index = None
+        self.__dict__.pop("_oxl_cosine_ok", None)
+        self._tree = None
+        if not self._accelerated():
+            self._tree = self._sklearn_tree()
+
+    def _oxlearn_to_stock(self, est):
+        """After :func:`oxlearn.to_sklearn`: scikit-learn's tree, as its fit builds it."""
+        est._tree = self._sklearn_tree() if self._accelerated() else self._tree
+
+    def _oxlearn_state_view(self):
+        skip = ("_tree", "_oxl_index", "_oxl_cosine_ok")
+        state = {k: v for k, v in vars(self).items() if k not in skip}
+        fit_X = state.get("_fit_X")
+        if fit_X is not None and sparse.issparse(fit_X):
+            csr = sparse.csr_matrix(fit_X)
+            del state["_fit_X"]
+            state.update(zip(_CSR, (csr.data, csr.indices.astype(np.int64),
+                                    csr.indptr.astype(np.int64)), strict=True))
+        classes = state.get("classes_")
+        if classes is not None and not (
+            isinstance(classes, np.ndarray) and classes.dtype in _LABEL_ARRAY
+        ):
+            # Labels the format has no array dtype for (strings, objects),
+            # and the per-output lists of several outputs: header attributes.
+            del state["classes_"]
+            if isinstance(classes, list):
+                state["_classes_list"] = [np.asarray(c).tolist() for c in classes]
+                state["_classes_dtype"] = [np.asarray(c).dtype.str for c in classes]
+            else:
+                state["_classes_list"] = classes.tolist()
+                state["_classes_dtype"] = classes.dtype.str
+        y = state.get("_y")
+        if y is not None and np.asarray(y).dtype not in _STORABLE:
+            state["_y"] = np.asarray(y, dtype=np.float64)
+        return SimpleNamespace(**state)
+
+    def _oxlearn_after_load(self):
+        if _CSR[0] in self.__dict__:
+            data, indices, indptr = (self.__dict__.pop(name) for name in _CSR)
+            shape = (len(indptr) - 1, self.n_features_in_)
+            self._fit_X = sparse.csr_matrix((data, indices, indptr), shape=shape)
+        if "_classes_list" in self.__dict__:
+            labels = self.__dict__.pop("_classes_list")
+            dtypes = self.__dict__.pop("_classes_dtype")
+            if isinstance(dtypes, list):
+                self.classes_ = [np.asarray(c, dtype=np.dtype(d)) for c, d in
+                                 zip(labels, dtypes, strict=True)]
+            else:
+                self.classes_ = np.asarray(labels, dtype=np.dtype(dtypes))
+        self._oxl_index = None
+        self.__dict__.pop("_oxl_cosine_ok", None)
+        self._tree = None
+        if not self._accelerated():
+            self._tree = self._sklearn_tree()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.array_api_support = False
+        return tags
+
+
+class _RadiusAccelerated:
+    """The accelerated radius query (of the estimators scikit-learn gives one)."""
+
     def radius_neighbors(self, X=None, radius=None, return_distance=True,  # noqa: D102
                          sort_results=False):
         check_is_fitted(self)
@@ -202,6 +328,8 @@ class _KNeighborsAccelerated(OxlearnEstimatorMixin):
             reason = "sparse queries are not accelerated"
         elif np.ndim(radius) > 0:
             reason = "a radius per query is not accelerated"
+        elif self._cosine():
+            reason = "radius queries with metric='cosine' run in scikit-learn"
         if reason:
             if self._accelerated():
                 self._ensure_sklearn_tree("radius_neighbors", reason)
@@ -234,73 +362,8 @@ class _KNeighborsAccelerated(OxlearnEstimatorMixin):
             return neigh_dist, neigh_ind
         return neigh_ind
 
-    # --- persistence ----------------------------------------------------
-    def _oxlearn_after_convert(self):
-        """After :func:`oxlearn.from_sklearn`: the index is built on first query."""
-        self._oxl_index = None
-        self._tree = None
-        if not self._accelerated():
-            self._tree = self._sklearn_tree()
 
-    def _oxlearn_to_stock(self, est):
-        """After :func:`oxlearn.to_sklearn`: scikit-learn's tree, as its fit builds it."""
-        est._tree = self._sklearn_tree() if self._accelerated() else self._tree
-
-    def _oxlearn_state_view(self):
-        skip = ("_tree", "_oxl_index")
-        state = {k: v for k, v in vars(self).items() if k not in skip}
-        fit_X = state.get("_fit_X")
-        if fit_X is not None and sparse.issparse(fit_X):
-            csr = sparse.csr_matrix(fit_X)
-            del state["_fit_X"]
-            state.update(zip(_CSR, (csr.data, csr.indices.astype(np.int64),
-                                    csr.indptr.astype(np.int64)), strict=True))
-        classes = state.get("classes_")
-        if classes is not None and not (
-            isinstance(classes, np.ndarray) and classes.dtype in _STORABLE
-        ):
-            # Labels the format has no array dtype for (strings, objects),
-            # and the per-output lists of several outputs: header attributes.
-            del state["classes_"]
-            if isinstance(classes, list):
-                state["_classes_list"] = [np.asarray(c).tolist() for c in classes]
-                state["_classes_dtype"] = [np.asarray(c).dtype.str for c in classes]
-            else:
-                state["_classes_list"] = classes.tolist()
-                state["_classes_dtype"] = classes.dtype.str
-        y = state.get("_y")
-        if y is not None and np.asarray(y).dtype not in _STORABLE:
-            state["_y"] = np.asarray(y, dtype=np.float64)
-        return SimpleNamespace(**state)
-
-    def _oxlearn_dtype(self):
-        return np.dtype(self._fit_X.dtype)
-
-    def _oxlearn_after_load(self):
-        if _CSR[0] in self.__dict__:
-            data, indices, indptr = (self.__dict__.pop(name) for name in _CSR)
-            shape = (len(indptr) - 1, self.n_features_in_)
-            self._fit_X = sparse.csr_matrix((data, indices, indptr), shape=shape)
-        if "_classes_list" in self.__dict__:
-            labels = self.__dict__.pop("_classes_list")
-            dtypes = self.__dict__.pop("_classes_dtype")
-            if isinstance(dtypes, list):
-                self.classes_ = [np.asarray(c, dtype=np.dtype(d)) for c, d in
-                                 zip(labels, dtypes, strict=True)]
-            else:
-                self.classes_ = np.asarray(labels, dtype=np.dtype(dtypes))
-        self._oxl_index = None
-        self._tree = None
-        if not self._accelerated():
-            self._tree = self._sklearn_tree()
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.array_api_support = False
-        return tags
-
-
-class NearestNeighbors(_KNeighborsAccelerated, _sk.NearestNeighbors):
+class NearestNeighbors(_KNeighborsAccelerated, _RadiusAccelerated, _sk.NearestNeighbors):
     __doc__ = accelerated_doc(_sk.NearestNeighbors, _DOC.format(extra=""))
 
     _oxlearn_kind = "neighbors.NearestNeighbors"
@@ -361,6 +424,9 @@ class KNeighborsClassifier(_KNeighborsAccelerated, _sk.KNeighborsClassifier):
             return "several outputs vote in scikit-learn"
         if self.weights not in ("uniform", "distance"):
             return f"weights={self.weights!r} votes in scikit-learn"
+        if self._cosine() and (self.weights != "uniform" or self._has_zero_rows(
+                self._query_X(X))):
+            return "metric='cosine' votes in scikit-learn on oxlearn's neighbours"
         return None
 
     def _rust_proba(self, X):
@@ -492,6 +558,8 @@ class KNeighborsRegressor(_KNeighborsAccelerated, _sk.KNeighborsRegressor):
             reason = "sparse queries are not accelerated"
         elif self.weights not in ("uniform", "distance"):
             reason = f"weights={self.weights!r} averages in scikit-learn"
+        elif self._cosine():
+            reason = "metric='cosine' averages in scikit-learn on oxlearn's neighbours"
         if reason is not None:
             if self._accelerated():
                 self._log_fallback("predict", reason)

@@ -11,13 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
+from scipy import sparse
 from sklearn import linear_model as sk
 from sklearn.base import clone, is_classifier
 from sklearn.datasets import make_classification, make_regression
 
 import oxlearn
 from oxlearn import _core
-from oxlearn.cluster import DBSCAN
+from oxlearn.cluster import DBSCAN, KMeans
 from oxlearn.exceptions import IncompatibleModelError, ModelFileCorruptError
 from oxlearn.linear_model import (
     IncrementalLinearRegression,
@@ -25,6 +26,12 @@ from oxlearn.linear_model import (
     LinearRegression,
     LogisticRegression,
     Ridge,
+)
+from oxlearn.neighbors import (
+    KNeighborsClassifier,
+    KNeighborsRegressor,
+    LocalOutlierFactor,
+    NearestNeighbors,
 )
 from oxlearn.tests._golden import output as golden_output
 
@@ -40,6 +47,13 @@ ESTIMATORS = [
     DBSCAN(eps=1.5, min_samples=4),
     LogisticRegression(),
     LogisticRegression(solver="newton-cg", fit_intercept=False),
+    KMeans(n_clusters=3, n_init=2, random_state=0),
+    KNeighborsClassifier(),
+    KNeighborsClassifier(7, weights="distance", metric="manhattan", algorithm="brute"),
+    KNeighborsRegressor(4, weights="distance"),
+    KNeighborsRegressor(metric="minkowski", p=3, algorithm="kd_tree"),
+    KNeighborsRegressor(2, metric="chebyshev"),
+    LocalOutlierFactor(10),
 ]
 
 
@@ -266,8 +280,11 @@ def test_cli_predict_bit_identical(est, dtype, tmp_path):
             assert_array_equal(got, model.predict(X))
         else:
             X64 = np.loadtxt(tmp_path / "X.csv", delimiter=",", skiprows=1)
-            got = np.loadtxt(out, delimiter=",", ndmin=2).reshape(model.predict(X64).shape)
-            assert_array_equal(got, model.predict(X64))
+            expected = model.predict(X64)
+            # float32 predictions (a kNN regressor of float32 targets) are
+            # written in float32's shortest form: compare in their dtype.
+            got = np.loadtxt(out, delimiter=",", ndmin=2).reshape(expected.shape)
+            assert_array_equal(got.astype(expected.dtype), expected)
 
 
 def test_cli_inspect_and_errors(tmp_path):
@@ -341,11 +358,12 @@ def test_incremental_to_sklearn():
     np.array([False, True]),
 ])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_cli_predicts_class_labels(labels, dtype, tmp_path):
+@pytest.mark.parametrize("cls", [LogisticRegression, KNeighborsClassifier])
+def test_cli_predicts_class_labels(labels, dtype, cls, tmp_path):
     X, y = make_classification(300, 5, n_informative=3, n_redundant=0,
                                n_classes=len(labels), random_state=1)
     X = X.astype(dtype)
-    model = LogisticRegression().fit(X, labels[y])
+    model = cls().fit(X, labels[y])
     expected = model.predict(X)
     oxlearn.save(model, tmp_path / "m.oxl")
     np.save(tmp_path / "X.npy", X)
@@ -390,3 +408,69 @@ def test_logistic_from_and_to_sklearn():
     assert type(back) is sk.LogisticRegression
     assert b"oxlearn" not in pickle.dumps(back)
     assert_array_equal(back.predict(X), LogisticRegression().fit(X, y).predict(X))
+
+
+# --- k-nearest neighbours in the binary --------------------------------------
+
+
+@pytest.mark.parametrize("y_dtype", [np.float64, np.float32, np.int64])
+def test_cli_knn_regressor_outputs_and_dtypes(y_dtype, tmp_path):
+    """Several outputs and integer or float32 targets predict as in Python,
+    on queries that are not training points (ties of distance included:
+    integer-valued features)."""
+    rng = np.random.default_rng(3)
+    X = rng.integers(0, 4, size=(200, 3)).astype(np.float64)
+    Y = (rng.standard_normal((200, 2)) * 10).astype(y_dtype)
+    Xq = rng.integers(0, 4, size=(50, 3)).astype(np.float64) + 0.5 * rng.integers(0, 2, (50, 3))
+    for weights in ("uniform", "distance"):
+        model = KNeighborsRegressor(5, weights=weights).fit(X, Y)
+        oxlearn.save(model, tmp_path / "m.oxl")
+        np.save(tmp_path / "X.npy", Xq)
+        subprocess.run([cli(), "predict", str(tmp_path / "m.oxl"), "--input",
+                        str(tmp_path / "X.npy"), "--output", str(tmp_path / "y.npy")],
+                       check=True)
+        got, expected = np.load(tmp_path / "y.npy"), model.predict(Xq)
+        assert got.dtype == expected.dtype and got.shape == expected.shape == (50, 2)
+        assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda X, y: KNeighborsRegressor(metric="cosine").fit(X, y), "metric"),
+    (lambda X, y: KNeighborsRegressor().fit(sparse.csr_matrix(X), y), "sparse"),
+    (lambda X, y: KNeighborsClassifier().fit(X, np.c_[y > 0, y > 1].astype(int)),
+     "several outputs"),
+    (lambda X, y: KNeighborsRegressor(metric_params={"p": 3}, metric="minkowski").fit(X, y),
+     "metric_params"),
+    (lambda X, y: NearestNeighbors().fit(X), "has no predict"),
+])
+def test_cli_knn_refuses_what_python_serves_with_sklearn(make, match, tmp_path):
+    X, y = make_regression(80, 4, random_state=0)
+    model = make(X, y)
+    oxlearn.save(model, tmp_path / "m.oxl")
+    np.save(tmp_path / "X.npy", X)
+    out = subprocess.run([cli(), "predict", str(tmp_path / "m.oxl"), "--input",
+                          str(tmp_path / "X.npy"), "--output", str(tmp_path / "y.npy")],
+                         capture_output=True, text=True)
+    assert out.returncode == 1 and match in out.stderr, out.stderr
+    assert not (tmp_path / "y.npy").exists()
+
+
+def test_cli_knn_errors(tmp_path):
+    X, y = make_classification(30, 4, random_state=0)
+    model = KNeighborsClassifier(5).fit(X, y)
+    oxlearn.save(model, tmp_path / "m.oxl")
+    np.save(tmp_path / "X.npy", X[:, :3])
+    out = subprocess.run([cli(), "predict", str(tmp_path / "m.oxl"), "--input",
+                          str(tmp_path / "X.npy"), "--output", str(tmp_path / "y.npy")],
+                         capture_output=True, text=True)
+    assert out.returncode == 1 and "expects 4" in out.stderr
+    # More neighbours than training samples: refused, as Python's predict does.
+    big = KNeighborsClassifier(40).fit(X, y)
+    with pytest.raises(ValueError, match="n_neighbors <= n_samples_fit"):
+        big.predict(X)
+    oxlearn.save(big, tmp_path / "big.oxl")
+    np.save(tmp_path / "X.npy", X)
+    out = subprocess.run([cli(), "predict", str(tmp_path / "big.oxl"), "--input",
+                          str(tmp_path / "X.npy"), "--output", str(tmp_path / "y.npy")],
+                         capture_output=True, text=True)
+    assert out.returncode == 1 and "n_neighbors <= n_samples_fit" in out.stderr

@@ -26,7 +26,8 @@ def test_patch_and_unpatch():
     names = oxlearn.get_patch_names()
     assert names == sorted(names)
     assert {
-        "DBSCAN", "EmpiricalCovariance", "LinearRegression", "LogisticRegression", "PCA", "Ridge"
+        "DBSCAN", "EmpiricalCovariance", "KMeans", "LinearRegression", "LogisticRegression",
+        "PCA", "Ridge",
     } <= set(names)
     assert not oxlearn.sklearn_is_patched()
     oxlearn.patch_sklearn("LinearRegression")

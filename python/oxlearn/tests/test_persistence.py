@@ -19,7 +19,7 @@ from sklearn.exceptions import InconsistentVersionWarning
 
 import oxlearn
 from oxlearn import _core
-from oxlearn.cluster import DBSCAN
+from oxlearn.cluster import DBSCAN, KMeans
 from oxlearn.exceptions import (
     EnvironmentMismatchWarning,
     IncompatibleModelError,
@@ -33,7 +33,7 @@ from oxlearn.linear_model import (
     LogisticRegression,
     Ridge,
 )
-from oxlearn.neighbors import KNeighborsRegressor
+from oxlearn.neighbors import KNeighborsClassifier, KNeighborsRegressor, LocalOutlierFactor
 
 ESTIMATORS = [
     LinearRegression(),
@@ -45,6 +45,10 @@ ESTIMATORS = [
     LogisticRegression(),
     LogisticRegression(solver="newton-cg", C=0.5, class_weight="balanced"),
     KNeighborsRegressor(3, weights="distance"),
+    KMeans(n_clusters=3, n_init=2, random_state=0),
+    KNeighborsClassifier(),
+    KNeighborsClassifier(4, weights="distance", metric="minkowski", p=1.5),
+    LocalOutlierFactor(15, novelty=True, contamination=0.05),
 ]
 
 

@@ -5,6 +5,7 @@ mod basic_statistics;
 mod cluster;
 mod covariance;
 mod decomposition;
+mod kmeans;
 mod linear;
 mod neighbors;
 
@@ -68,6 +69,8 @@ static REGISTRY: &[&Schema] = &[
     &neighbors::NEAREST_NEIGHBORS,
     &neighbors::KNEIGHBORS_CLASSIFIER,
     &neighbors::KNEIGHBORS_REGRESSOR,
+    &kmeans::KMEANS,
+    &neighbors::LOCAL_OUTLIER_FACTOR,
 ];
 
 /// The schema of `kind`, if this build knows it.

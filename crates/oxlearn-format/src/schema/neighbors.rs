@@ -33,7 +33,7 @@ pub static NEAREST_NEIGHBORS: Schema = Schema {
     version: 1,
     arrays: ARRAYS,
     attrs: ATTRS,
-    validate: validate_neighbors,
+    validate: validate_neighbors_model,
 };
 
 /// `sklearn.neighbors.KNeighborsClassifier`: also `_y` (class numbers) and
@@ -44,7 +44,7 @@ pub static KNEIGHBORS_CLASSIFIER: Schema = Schema {
     version: 1,
     arrays: ARRAYS,
     attrs: ATTRS,
-    validate: validate_neighbors,
+    validate: validate_neighbors_model,
 };
 
 /// `sklearn.neighbors.KNeighborsRegressor`: also `_y` (the targets).
@@ -53,10 +53,72 @@ pub static KNEIGHBORS_REGRESSOR: Schema = Schema {
     version: 1,
     arrays: ARRAYS,
     attrs: ATTRS,
-    validate: validate_neighbors,
+    validate: validate_neighbors_model,
 };
 
-fn validate_neighbors(h: &Header, a: &Arrays<'_>) -> Result<()> {
+const LOF_ARRAYS: &[super::ArraySpec] = &[
+    opt("_fit_X"),
+    opt("_fit_X_data"),
+    opt("_fit_X_indices"),
+    opt("_fit_X_indptr"),
+    opt("_distances_fit_X_"),
+    opt("_lrd"),
+    opt("negative_outlier_factor_"),
+];
+
+const LOF_ATTRS: &[&str] = &[
+    "n_samples_fit_",
+    "_fit_method",
+    "effective_metric_",
+    "effective_metric_params_",
+    "n_neighbors_",
+    "offset_",
+];
+
+/// `sklearn.neighbors.LocalOutlierFactor`: the training data, each
+/// training sample's distances to its `n_neighbors_` nearest others
+/// (`_distances_fit_X_`), their local reachability densities (`_lrd`) and
+/// `negative_outlier_factor_`.
+pub static LOCAL_OUTLIER_FACTOR: Schema = Schema {
+    kind: "neighbors.LocalOutlierFactor",
+    version: 1,
+    arrays: LOF_ARRAYS,
+    attrs: LOF_ATTRS,
+    validate: validate_lof,
+};
+
+fn validate_lof(h: &Header, a: &Arrays<'_>) -> Result<()> {
+    let n = validate_neighbors(h, a)?;
+    let dt = float_dtype(h)?;
+    let k = match h.attrs.get("n_neighbors_").and_then(|v| v.as_u64()) {
+        Some(k) if k >= 1 && k < n.max(2) => k,
+        other => {
+            return Err(FormatError::InvalidField {
+                field: "attrs.n_neighbors_".into(),
+                reason: format!("{other:?}; must be at least 1 and below the {n} samples"),
+            })
+        }
+    };
+    a.check("_distances_fit_X_", dt, &[Some(n), Some(k)])?;
+    a.check("_lrd", dt, &[Some(n)])?;
+    a.check("negative_outlier_factor_", dt, &[Some(n)])?;
+    if !h.attrs.get("offset_").is_some_and(|v| v.is_number()) {
+        return Err(FormatError::InvalidField {
+            field: "attrs.offset_".into(),
+            reason: "missing or not a number".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Validates a k-nearest model (training data and targets).
+fn validate_neighbors_model(h: &Header, a: &Arrays<'_>) -> Result<()> {
+    validate_neighbors(h, a).map(|_| ())
+}
+
+/// Validates the training data and the targets; returns the number of
+/// training samples.
+fn validate_neighbors(h: &Header, a: &Arrays<'_>) -> Result<u64> {
     let dt = float_dtype(h)?;
     let p = h.n_features_in.unwrap_or(0);
     let sparse = ["_fit_X_data", "_fit_X_indices", "_fit_X_indptr"];
@@ -112,8 +174,8 @@ fn validate_neighbors(h: &Header, a: &Arrays<'_>) -> Result<()> {
             })
         }
     }
-    if h.kind == "neighbors.NearestNeighbors" {
-        return Ok(());
+    if h.kind == "neighbors.NearestNeighbors" || h.kind == "neighbors.LocalOutlierFactor" {
+        return Ok(n);
     }
     let y = a.require("_y")?;
     if y.shape.is_empty() || y.shape.len() > 2 || y.shape[0] != n {
@@ -161,5 +223,5 @@ fn validate_neighbors(h: &Header, a: &Arrays<'_>) -> Result<()> {
             ));
         }
     }
-    Ok(())
+    Ok(n)
 }

@@ -236,3 +236,55 @@ def test_pickle_size_close_to_stock():
     ours = len(pickle.dumps(KNeighborsClassifier().fit(X, y)))
     stock = len(pickle.dumps(sk.KNeighborsClassifier().fit(X, y)))
     assert ours <= 1.1 * stock, (ours, stock)
+
+
+@pytest.mark.parametrize("loader", [load_wine, load_digits, load_breast_cancer])
+def test_cosine_matches_scikit_learn(loader, caplog):
+    """Cosine neighbours by a euclidean search on unit rows (squared distance
+    = 2 × cosine distance): same neighbours and order as scikit-learn, the
+    distances to 1e-12 absolute (scikit-learn's ``1 - x·y`` cancels near 0)."""
+    X, y = loader(return_X_y=True)
+    Q = X[::5] * 1.01 + 0.02
+    ours = NearestNeighbors(n_neighbors=6, metric="cosine").fit(X)
+    ref = sk.NearestNeighbors(n_neighbors=6, metric="cosine").fit(X)
+    assert ours._fit_method == ref._fit_method == "brute"
+    with caplog.at_level(logging.INFO, logger="oxlearn"):
+        for q in (Q, None):
+            d_o, i_o = ours.kneighbors(q)
+            d_r, i_r = ref.kneighbors(q)
+            assert_allclose(d_o, d_r, rtol=1e-9, atol=1e-12)
+            assert np.all(np.diff(d_o, axis=1) >= 0)
+            assert np.mean(i_o == i_r) > 0.995  # the rest: distances tied to 1e-15
+    assert "fallback" not in caplog.text
+    for weights in ("uniform", "distance"):
+        clf = KNeighborsClassifier(5, metric="cosine", weights=weights).fit(X, y)
+        refc = sk.KNeighborsClassifier(5, metric="cosine", weights=weights).fit(X, y)
+        assert_array_equal(clf.predict(Q), refc.predict(Q))
+        assert_allclose(clf.predict_proba(Q), refc.predict_proba(Q), atol=1e-9)
+        reg = KNeighborsRegressor(5, metric="cosine", weights=weights).fit(X, y)
+        refr = sk.KNeighborsRegressor(5, metric="cosine", weights=weights).fit(X, y)
+        # 'distance' weights 1/d: scikit-learn's d carries ~1e-16 absolute error.
+        assert_allclose(reg.predict(Q), refr.predict(Q), rtol=1e-8, atol=1e-9)
+    assert type(clf.to_sklearn()) is sk.KNeighborsClassifier
+    assert_array_equal(pickle.loads(pickle.dumps(clf)).predict(Q), clf.predict(Q))
+
+
+def test_cosine_zero_rows_and_trees(caplog):
+    """Zero rows (cosine distance 1 to everything in scikit-learn) and tree
+    algorithms (which scikit-learn refuses) run scikit-learn's code."""
+    X, y = load_iris(return_X_y=True)
+    Xz = X.copy()
+    Xz[3] = 0.0
+    with caplog.at_level(logging.INFO, logger="oxlearn"):
+        ours = NearestNeighbors(n_neighbors=4, metric="cosine").fit(Xz)
+        ref = sk.NearestNeighbors(n_neighbors=4, metric="cosine").fit(Xz)
+        assert not ours._accelerated()
+        assert_allclose(ours.kneighbors(X[:9])[0], ref.kneighbors(X[:9])[0])
+        ours = NearestNeighbors(n_neighbors=4, metric="cosine").fit(X)
+        ref = sk.NearestNeighbors(n_neighbors=4, metric="cosine").fit(X)
+        assert ours._accelerated()
+        assert_allclose(ours.kneighbors(Xz[:9])[0], ref.kneighbors(Xz[:9])[0], atol=1e-12)
+        ours.radius_neighbors(X[:3], 0.01)
+    assert "all-zero training row" in caplog.text and "all-zero query row" in caplog.text
+    with pytest.raises(ValueError, match="cosine"):
+        NearestNeighbors(metric="cosine", algorithm="kd_tree").fit(X)
