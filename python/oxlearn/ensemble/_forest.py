@@ -9,13 +9,15 @@ from them on first access as real scikit-learn decision trees and is never
 pickled.
 """
 
+import copy
 import math
 from numbers import Integral
+from types import SimpleNamespace
 
 import numpy as np
 from scipy.sparse import issparse
 from sklearn import ensemble as _sk
-from sklearn.base import BaseEstimator, is_classifier
+from sklearn.base import is_classifier
 from sklearn.ensemble._forest import _get_n_samples_bootstrap
 from sklearn.exceptions import DataConversionWarning
 from sklearn.tree._tree import NODE_DTYPE, Tree
@@ -28,6 +30,14 @@ from oxlearn.base import OxlearnEstimatorMixin, _validate_predict_X, n_threads
 
 _ACCELERATED_CRITERIA = {"gini", "entropy", "log_loss", "squared_error"}
 _MAX_INT = np.iinfo(np.int32).max
+# The persisted forest: scikit-learn's node arrays of every tree,
+# concatenated, with per-tree offsets (oxlearn-format's ensemble schema).
+_NODE_ARRAYS = ("feature", "threshold", "children_left", "children_right", "impurity",
+                "n_node_samples", "weighted_n_node_samples", "value")
+_FOREST_ARRAYS = ("tree_offsets", *_NODE_ARRAYS, "_seeds", "_feature_importances",
+                  "missing_go_to_left")
+_FITTED_EXTRAS = ("_n_samples", "_n_samples_bootstrap", "oob_score_",
+                  "oob_decision_function_", "oob_prediction_")
 
 
 def _resolve_max_features(max_features, n_features):
@@ -42,6 +52,42 @@ def _resolve_max_features(max_features, n_features):
     return max(1, int(max_features * n_features))
 
 
+def _flatten_trees(trees):
+    """The flat forest arrays of fitted scikit-learn trees (as a forest of them)."""
+    tr = [t.tree_ for t in trees]
+    counts = np.array([t.node_count for t in tr], dtype=np.int64)
+    if counts.sum() >= _MAX_INT:
+        raise ValueError(f"the forest has {counts.sum()} nodes; at most {_MAX_INT - 1} are "
+                         "supported")
+    forest = {"tree_offsets": np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)}
+    for name, attr, dtype in (("feature", "feature", np.int32),
+                              ("threshold", "threshold", np.float64),
+                              ("children_left", "children_left", np.int32),
+                              ("children_right", "children_right", np.int32),
+                              ("impurity", "impurity", np.float64),
+                              ("n_node_samples", "n_node_samples", np.int64),
+                              ("weighted_n_node_samples", "weighted_n_node_samples",
+                               np.float64)):
+        forest[name] = np.concatenate([getattr(t, attr) for t in tr]).astype(dtype)
+    forest["value"] = np.ascontiguousarray(np.concatenate([t.value for t in tr]),
+                                           dtype=np.float64)
+    missing = np.concatenate([t.missing_go_to_left for t in tr]).astype(np.uint8)
+    if missing.any():  # only trees grown with missing values need it
+        forest["missing_go_to_left"] = missing
+    forest["_seeds"] = np.array(
+        [t.random_state if isinstance(t.random_state, Integral) else 0 for t in trees],
+        dtype=np.int64)
+    # scikit-learn's BaseForest.feature_importances_, on these trees.
+    imps = [t.feature_importances_ for t in trees if t.tree_.node_count > 1]
+    if imps:
+        imp = np.mean(imps, axis=0, dtype=np.float64)
+        imp = imp / np.sum(imp)
+    else:
+        imp = np.zeros(trees[0].n_features_in_, dtype=np.float64)
+    forest["_feature_importances"] = imp
+    return forest
+
+
 def _tree_depth(left, right):
     """Depth of a tree whose children always follow their parent."""
     depth = np.zeros(left.shape[0], dtype=np.int64)
@@ -53,7 +99,9 @@ def _tree_depth(left, right):
 
 class _ForestMixin(OxlearnEstimatorMixin):
     _oxlearn_extra = False
-    _oxlearn_dtype_attr = "_oxlearn_threshold_dtype"
+    # Thresholds and values are float64 whatever X's dtype (as scikit-learn's trees).
+    _oxlearn_dtype_attr = "_oxlearn_thresholds"
+    _oxlearn_private_fitted = ("_n_samples", "_n_samples_bootstrap")
     _hyperparameter_specs = {"fit": {"max_bins": 256}}
 
     # --- fit --------------------------------------------------------------
@@ -100,9 +148,22 @@ class _ForestMixin(OxlearnEstimatorMixin):
 
     def _fallback_fit(self, reason, X, y, sample_weight):
         self._log_fallback("fit", reason)
+        if self.warm_start and "_oxlearn_forest" in self.__dict__:
+            # scikit-learn's warm start extends the trees it finds.
+            self.__dict__["estimators_"] = list(self.estimators_)
         self.__dict__.pop("_oxlearn_forest", None)
         self.__dict__.pop("_oxlearn_estimators", None)
-        return super().fit(X, y, sample_weight)
+        super().fit(X, y, sample_weight)
+        self._adopt_estimators()
+        return self
+
+    def _adopt_estimators(self):
+        """Turn scikit-learn's fitted trees (``estimators_``) into the flat
+        forest: the form that predicts in Rust and persists. The trees are
+        kept as the cached ``estimators_``."""
+        trees = self.__dict__.pop("estimators_")
+        self._oxlearn_forest = _flatten_trees(trees)
+        self.__dict__["_oxlearn_estimators"] = trees
 
     def _fit_accelerated(self, X, y, sample_weight):
         X0, y0 = X, y
@@ -170,10 +231,10 @@ class _ForestMixin(OxlearnEstimatorMixin):
             int(self.get_hyperparameters("fit").max_bins), [int(s) for s in seeds],
             n_threads(self.n_jobs),
         )
-        self._oxlearn_feature_importances = forest.pop("feature_importances")
-        forest["seeds"] = seeds.astype(np.int64)
+        forest["_feature_importances"] = forest.pop("feature_importances")
+        forest["_seeds"] = seeds.astype(np.int64)
         self._oxlearn_forest = forest
-        self._oxlearn_threshold_dtype = np.zeros(0, dtype=X.dtype)
+        self._n_samples_bootstrap = int(n_bootstrap) if self.bootstrap else None
         self.__dict__.pop("_oxlearn_estimators", None)
         self.__dict__.pop("estimators_", None)
         self._validate_estimator()
@@ -201,6 +262,9 @@ class _ForestMixin(OxlearnEstimatorMixin):
         self.__dict__["estimators_"] = value
 
     def _build_estimators(self):
+        # scikit-learn's trees trust their indices: verify a lazily loaded
+        # model (checksums and every child/feature index) first.
+        self._verify_pending()
         f = self._oxlearn_forest
         off = f["tree_offsets"]
         value = f["value"]
@@ -219,6 +283,15 @@ class _ForestMixin(OxlearnEstimatorMixin):
             nodes["impurity"] = f["impurity"][a:b]
             nodes["n_node_samples"] = f["n_node_samples"][a:b]
             nodes["weighted_n_node_samples"] = f["weighted_n_node_samples"][a:b]
+            if "missing_go_to_left" in f:
+                nodes["missing_go_to_left"] = f["missing_go_to_left"][a:b]
+            else:
+                # As scikit-learn's trees grown without missing values: a
+                # missing value goes to the child with more samples.
+                split = nodes["left_child"] >= 0
+                counts = nodes["n_node_samples"]
+                nodes["missing_go_to_left"][split] = (
+                    counts[nodes["left_child"][split]] > counts[nodes["right_child"][split]])
             tree = Tree(self.n_features_in_, n_classes, n_outputs)
             tree.__setstate__({
                 "max_depth": _tree_depth(nodes["left_child"], nodes["right_child"]),
@@ -227,7 +300,7 @@ class _ForestMixin(OxlearnEstimatorMixin):
                 "values": np.ascontiguousarray(value[a:b]).reshape(b - a, n_outputs, max_nc),
             })
             est = self._make_estimator(append=False)
-            est.set_params(random_state=int(f["seeds"][t]))
+            est.set_params(random_state=int(f["_seeds"][t]))
             est.tree_ = tree
             est.n_features_in_ = self.n_features_in_
             if hasattr(self, "feature_names_in_"):
@@ -243,22 +316,28 @@ class _ForestMixin(OxlearnEstimatorMixin):
     @property
     def feature_importances_(self):
         """Impurity-based feature importances (normalised, as scikit-learn's)."""
-        if "_oxlearn_forest" in self.__dict__:
-            return self._oxlearn_feature_importances.copy()
-        return super().feature_importances_
+        check_is_fitted(self)
+        return np.array(self._oxlearn_forest["_feature_importances"])
+
+    @property
+    def _oxlearn_thresholds(self):
+        return self._oxlearn_forest["threshold"]
 
     # --- prediction -------------------------------------------------------
-    def _forest_X(self, X):
-        X = _validate_predict_X(self, X)
+    def _forest_X(self, method, X):
+        """X for the Rust traversal, or ``None`` when scikit-learn's own
+        prediction (on ``estimators_``) handles it: sparse X, missing values."""
+        check_is_fitted(self)
+        if not issparse(X):
+            X = _validate_predict_X(self, X)
         if issparse(X) or not np.isfinite(X).all():
-            # scikit-learn's messages for what the Rust path does not read.
-            X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+            self._log_fallback(method, "sparse X or missing values")
+            return None
+        self._check_device(method)
+        self._log_accelerated(method)
         return X
 
     def _raw_predict(self, X):
-        self._check_device("predict")
-        X = self._forest_X(X)
-        self._log_accelerated("predict")
         return _core.forest_predict(self._oxlearn_forest, self.n_features_in_, X,
                                     n_threads(self.n_jobs))
 
@@ -276,23 +355,49 @@ class _ForestMixin(OxlearnEstimatorMixin):
             For each datapoint x in X and for each tree in the forest, the index
             of the leaf x ends up in.
         """
-        if "_oxlearn_forest" not in self.__dict__:
+        Xr = self._forest_X("apply", X)
+        if Xr is None:
             return super().apply(X)
-        check_is_fitted(self)
-        self._check_device("apply")
-        X = self._forest_X(X)
-        self._log_accelerated("apply")
-        return _core.forest_apply(self._oxlearn_forest, self.n_features_in_, X,
+        return _core.forest_apply(self._oxlearn_forest, self.n_features_in_, Xr,
                                   n_threads(self.n_jobs))
 
-    # --- persistence (canonical schema still to come: plain state for now) -
-    def __getstate__(self):
-        state = BaseEstimator.__getstate__(self)
-        state.pop("_oxlearn_estimators", None)
-        return state
+    # --- persistence --------------------------------------------------------
+    def _oxlearn_state_view(self):
+        # The flat arrays and the scalars prediction needs; never the trees.
+        f = self._oxlearn_forest
+        state = {k: f[k] for k in _FOREST_ARRAYS if k in f}
+        state["n_outputs_"] = self.n_outputs_
+        for name in _FITTED_EXTRAS:
+            if name in self.__dict__:
+                state[name] = self.__dict__[name]
+        if is_classifier(self):
+            state["n_classes_"] = self.n_classes_
+            if self.n_outputs_ == 1:
+                state["classes_"] = self.classes_
+            else:  # one label array per output: a list of label objects
+                state["_classes_per_output"] = [np.asarray(c) for c in self.classes_]
+        return SimpleNamespace(**state)
 
-    def __setstate__(self, state):
-        BaseEstimator.__setstate__(self, state)
+    def _oxlearn_after_load(self):
+        d = self.__dict__
+        self._oxlearn_forest = {k: d.pop(k) for k in _FOREST_ARRAYS if k in d}
+        if "_classes_per_output" in d:
+            self.classes_ = d.pop("_classes_per_output")
+        d.pop("_oxlearn_estimators", None)
+        # Set by __init__, not parameters (the tree template): a fresh instance's.
+        fresh = type(self)()
+        self.estimator, self.estimator_params = fresh.estimator, fresh.estimator_params
+        self._validate_estimator()
+
+    def _oxlearn_after_convert(self):
+        """After :func:`oxlearn.from_sklearn`: the stock trees become the flat forest."""
+        self._adopt_estimators()
+        self.__dict__.pop("_sample_weight", None)
+
+    def _oxlearn_to_stock(self, est):
+        """After :func:`oxlearn.to_sklearn`: real scikit-learn trees, as its fit leaves them."""
+        est.estimators_ = copy.deepcopy(list(self.estimators_))
+        est._sample_weight = None
 
 
 class _ClassifierMixin(_ForestMixin):
@@ -309,10 +414,10 @@ class _ClassifierMixin(_ForestMixin):
         p : ndarray of shape (n_samples, n_classes), or a list of such arrays
             The class probabilities, one array per output when there are several.
         """
-        if "_oxlearn_forest" not in self.__dict__:
+        Xr = self._forest_X("predict_proba", X)
+        if Xr is None:
             return super().predict_proba(X)
-        check_is_fitted(self)
-        raw = self._raw_predict(X)
+        raw = self._raw_predict(Xr)
         if self.n_outputs_ == 1:
             return raw[:, 0, : self.n_classes_]
         return [raw[:, k, : self.n_classes_[k]] for k in range(self.n_outputs_)]
@@ -330,8 +435,6 @@ class _ClassifierMixin(_ForestMixin):
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             The predicted classes.
         """
-        if "_oxlearn_forest" not in self.__dict__:
-            return super().predict(X)
         proba = self.predict_proba(X)
         if self.n_outputs_ == 1:
             return self.classes_.take(np.argmax(proba, axis=1), axis=0)
@@ -355,10 +458,10 @@ class _RegressorMixin(_ForestMixin):
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             The predicted values.
         """
-        if "_oxlearn_forest" not in self.__dict__:
+        Xr = self._forest_X("predict", X)
+        if Xr is None:
             return super().predict(X)
-        check_is_fitted(self)
-        raw = self._raw_predict(X)[:, :, 0]
+        raw = self._raw_predict(Xr)[:, :, 0]
         return raw[:, 0] if self.n_outputs_ == 1 else raw
 
 

@@ -8,6 +8,7 @@
 
 pub mod bins;
 mod rng;
+pub mod structure;
 mod tree;
 
 use crate::error::Error;
@@ -232,41 +233,18 @@ impl ForestRef<'_> {
                 n_nodes * self.value_stride()
             )));
         }
-        if self.tree_offsets.first() != Some(&0)
-            || self.tree_offsets.last().map(|&v| v as usize) != Some(n_nodes)
-        {
-            return Err(bad(format!(
-                "tree_offsets must start at 0 and end at {n_nodes}"
-            )));
+        if self.tree_offsets.is_empty() {
+            return Err(bad("tree_offsets is empty; it has one entry more than trees".into()));
         }
-        for t in 0..self.n_trees() {
-            let (a, b) = (self.tree_offsets[t], self.tree_offsets[t + 1]);
-            if b <= a {
-                return Err(bad(format!("tree {t} has no nodes (offsets {a}..{b})")));
-            }
-            let size = (b - a) as usize;
-            for local in 0..size {
-                let g = a as usize + local;
-                let (l, r, f) = (self.left[g], self.right[g], self.feature[g]);
-                if l == TREE_LEAF && r == TREE_LEAF {
-                    continue;
-                }
-                // Children strictly after their parent: traversal always ends.
-                let ok = |c: i32| c > local as i32 && (c as usize) < size;
-                if !ok(l) || !ok(r) {
-                    return Err(bad(format!(
-                        "tree {t} node {local}: children ({l}, {r}) must be in ({local}, {size})"
-                    )));
-                }
-                if f < 0 || f as usize >= self.n_features {
-                    return Err(bad(format!(
-                        "tree {t} node {local}: feature {f} is not in [0, {})",
-                        self.n_features
-                    )));
-                }
-            }
-        }
-        Ok(())
+        structure::check_nodes(&structure::NodeIndex {
+            n_trees: self.n_trees(),
+            n_nodes,
+            n_features: self.n_features,
+            offset: |t| self.tree_offsets[t],
+            feature: |g| self.feature[g],
+            left: |g| self.left[g],
+            right: |g| self.right[g],
+        })
     }
 }
 

@@ -209,8 +209,17 @@ def test_bad_input_errors():
     est = RandomForestClassifier(n_estimators=3, random_state=0).fit(X, y)
     with pytest.raises(ValueError, match="4 features"):
         est.predict(X[:, :3])
-    with pytest.raises(ValueError, match="NaN"):
-        est.predict(np.full((2, 4), np.nan))
+    with pytest.raises(ValueError, match="infinity"):
+        est.predict(np.full((2, 4), np.inf))
+    # Missing values predict as scikit-learn's forests do (its trees, built
+    # from the flat arrays: a missing value goes to the child with more samples).
+    Xn = X.copy()
+    Xn[::3, 1] = np.nan
+    stock = ske.RandomForestClassifier(n_estimators=3)
+    stock.estimators_, stock.n_outputs_, stock.classes_ = est.estimators_, 1, est.classes_
+    stock.n_classes_, stock.n_features_in_ = est.n_classes_, 4
+    np.testing.assert_array_equal(est.predict_proba(Xn), stock.predict_proba(Xn))
+    np.testing.assert_array_equal(est.predict_proba(Xn[1::3]), est.predict_proba(X[1::3]))
     with pytest.raises(ValueError, match="max_features"):
         RandomForestClassifier(n_estimators=2, max_features=9).fit(X, y)
 
