@@ -7,8 +7,10 @@
 //! tree, -1 at leaves) with per-tree offsets; it is also the persisted form.
 
 pub mod bins;
+pub mod oob;
 mod rng;
 pub mod structure;
+pub mod subsample;
 mod tree;
 
 use crate::error::Error;

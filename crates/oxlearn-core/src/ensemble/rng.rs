@@ -48,6 +48,21 @@ impl Rng {
     }
 }
 
+/// How often each of `n` rows is drawn by a tree's bootstrap: `n_bootstrap`
+/// draws `rng.below(n)` from `rng`, the tree's generator fresh from its seed
+/// (the first draws a tree makes, so its growth and its out-of-bag rows
+/// agree). Rows with a count of 0 are the tree's out-of-bag rows.
+pub(crate) fn bootstrap_counts(rng: &mut Rng, n: usize, n_bootstrap: usize) -> Vec<u32> {
+    let mut counts = vec![0u32; n];
+    if n == 0 {
+        return counts;
+    }
+    for _ in 0..n_bootstrap {
+        counts[rng.below(n)] += 1;
+    }
+    counts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,5 +79,18 @@ mod tests {
         }
         assert!(seen.iter().all(|&c| c > 1800 && c < 2200), "{seen:?}");
         assert_ne!(Rng::new(1).next_u64(), Rng::new(2).next_u64());
+    }
+
+    #[test]
+    fn bootstrap_counts_are_the_first_draws() {
+        let counts = bootstrap_counts(&mut Rng::new(11), 50, 80);
+        assert_eq!(counts.iter().sum::<u32>(), 80);
+        let mut rng = Rng::new(11);
+        let mut again = vec![0u32; 50];
+        for _ in 0..80 {
+            again[rng.below(50)] += 1;
+        }
+        assert_eq!(counts, again);
+        assert!(bootstrap_counts(&mut Rng::new(1), 0, 5).is_empty());
     }
 }
