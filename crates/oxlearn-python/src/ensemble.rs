@@ -14,6 +14,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fit_forest, m)?)?;
     m.add_function(wrap_pyfunction!(forest_predict, m)?)?;
     m.add_function(wrap_pyfunction!(forest_apply, m)?)?;
+    m.add_function(wrap_pyfunction!(forest_oob_predict, m)?)?;
     Ok(())
 }
 
@@ -35,7 +36,7 @@ fn criterion(name: &str) -> PyResult<Criterion> {
 #[pyo3(signature = (x, y_classes, n_classes, y_values, sample_weight, criterion_name,
     max_depth, min_samples_split, min_samples_leaf, min_weight_fraction_leaf, max_features,
     max_leaf_nodes, min_impurity_decrease, bootstrap, n_bootstrap, extra, max_bins, seeds,
-    n_threads))]
+    n_threads, balanced_subsample=false))]
 #[allow(clippy::too_many_arguments)]
 fn fit_forest<'py>(
     x: &Bound<'py, PyAny>,
@@ -57,6 +58,7 @@ fn fit_forest<'py>(
     max_bins: usize,
     seeds: Vec<u64>,
     n_threads: Option<usize>,
+    balanced_subsample: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     let py = x.py();
     let params = ForestParams {
@@ -110,12 +112,24 @@ fn fit_forest<'py>(
         sw: Option<&[f64]>,
         params: &ForestParams,
         n_threads: Option<usize>,
+        balanced_subsample: bool,
     ) -> PyResult<(ens::Forest, Vec<f64>)> {
         let xv = mat_ref(&x);
-        py.detach(|| with_threads(n_threads, || ens::fit_forest(xv, targets, sw, params)))?
-            .map_err(core_err)
+        py.detach(|| {
+            with_threads(n_threads, || {
+                if balanced_subsample {
+                    ens::subsample::fit_forest_balanced_subsample(xv, targets, sw, params)
+                } else {
+                    ens::fit_forest(xv, targets, sw, params)
+                }
+            })
+        })?
+        .map_err(core_err)
     }
-    let (forest, importances) = dispatch_float!(x, go(py, targets, sw, &params, n_threads))?;
+    let (forest, importances) = dispatch_float!(
+        x,
+        go(py, targets, sw, &params, n_threads, balanced_subsample)
+    )?;
     let d = PyDict::new(py);
     let n_nodes = forest.feature.len();
     let value = Array3::from_shape_vec(
@@ -248,5 +262,60 @@ fn forest_apply<'py>(
         let a = Array2::from_shape_vec((v.len() / nt.max(1), nt), v)
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
         Ok(a.into_pyarray(py).into_any())
+    })
+}
+
+/// Out-of-bag predictions of the training rows `x`: `(n_rows, n_outputs,
+/// max_n_classes)` float64 means over the trees that left each row out, and
+/// that number of trees per row (uint32). Tree seeds come from the forest's
+/// `_seeds`; `n_bootstrap` is the draws per tree it was grown with.
+#[pyfunction]
+fn forest_oob_predict<'py>(
+    forest: &Bound<'py, PyDict>,
+    n_features: usize,
+    x: &Bound<'py, PyAny>,
+    n_bootstrap: usize,
+    n_threads: Option<usize>,
+) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    let py = x.py();
+    let seeds: PyReadonlyArray1<'py, i64> = forest
+        .get_item("_seeds")?
+        .ok_or_else(|| PyValueError::new_err("forest is missing the array \"_seeds\""))?
+        .extract()
+        .map_err(|_| PyValueError::new_err("forest _seeds must be a 1-D int64 array"))?;
+    let seeds: Vec<u64> = seeds
+        .as_array()
+        .iter()
+        .map(|&s| {
+            u64::try_from(s).map_err(|_| {
+                PyValueError::new_err(format!("tree seed {s} is negative; seeds are >= 0"))
+            })
+        })
+        .collect::<PyResult<_>>()?;
+    fn go<'py, T: Element + Real>(
+        x: PyReadonlyArray2<'py, T>,
+        py: Python<'py>,
+        fr: ForestRef<'_>,
+        seeds: &[u64],
+        n_bootstrap: usize,
+        n_threads: Option<usize>,
+    ) -> PyResult<(Vec<f64>, Vec<u32>)> {
+        let xv = mat_ref(&x);
+        py.detach(|| {
+            with_threads(n_threads, || {
+                ens::oob::oob_predict(&fr, xv, seeds, n_bootstrap)
+            })
+        })?
+        .map_err(core_err)
+    }
+    with_forest(forest, n_features, |fr| {
+        let (v, counts) = dispatch_float!(x, go(py, fr, &seeds, n_bootstrap, n_threads))?;
+        let n = counts.len();
+        let a = Array3::from_shape_vec((n, fr.n_outputs, fr.max_n_classes), v)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        Ok((
+            a.into_pyarray(py).into_any(),
+            Array1::from(counts).into_pyarray(py).into_any(),
+        ))
     })
 }

@@ -20,8 +20,10 @@ from sklearn import ensemble as _sk
 from sklearn.base import is_classifier
 from sklearn.ensemble._forest import _get_n_samples_bootstrap
 from sklearn.exceptions import DataConversionWarning
+from sklearn.metrics import accuracy_score, r2_score
 from sklearn.tree._tree import NODE_DTYPE, Tree
 from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from oxlearn import _core
@@ -37,7 +39,7 @@ _NODE_ARRAYS = ("feature", "threshold", "children_left", "children_right", "impu
 _FOREST_ARRAYS = ("tree_offsets", *_NODE_ARRAYS, "_seeds", "_feature_importances",
                   "missing_go_to_left")
 _FITTED_EXTRAS = ("_n_samples", "_n_samples_bootstrap", "oob_score_",
-                  "oob_decision_function_", "oob_prediction_")
+                  "oob_decision_function_", "oob_prediction_", "_grown_by")
 
 
 def _resolve_max_features(max_features, n_features):
@@ -88,6 +90,36 @@ def _flatten_trees(trees):
     return forest
 
 
+def _forest_importances(f, n_features):
+    """scikit-learn's forest feature importances from the flat arrays: each
+    tree's impurity decreases normalised, summed over trees, normalised."""
+    off = f["tree_offsets"]
+    n_trees = off.shape[0] - 1
+    tree_of = np.repeat(np.arange(n_trees), np.diff(off))
+    g = np.flatnonzero(f["children_left"] >= 0)
+    base = off[tree_of[g]]
+    w, imp = f["weighted_n_node_samples"], f["impurity"]
+    left, right = base + f["children_left"][g], base + f["children_right"][g]
+    dec = w[g] * imp[g] - w[left] * imp[left] - w[right] * imp[right]
+    per_tree = np.zeros((n_trees, n_features))
+    np.add.at(per_tree, (tree_of[g], f["feature"][g]), dec)
+    totals = per_tree.sum(axis=1, keepdims=True)
+    per_tree = np.divide(per_tree, totals, out=np.zeros_like(per_tree), where=totals > 0)
+    out = per_tree.sum(axis=0)
+    total = out.sum()
+    return out / total if total > 0 else out
+
+
+def _concat_forests(a, b, n_features):
+    """The trees of ``a`` then those of ``b`` (a warm start adds trees)."""
+    out = {"tree_offsets": np.concatenate(
+        [a["tree_offsets"], b["tree_offsets"][1:] + a["tree_offsets"][-1]])}
+    for key in (*_NODE_ARRAYS, "_seeds"):
+        out[key] = np.concatenate([a[key], b[key]])
+    out["_feature_importances"] = _forest_importances(out, n_features)
+    return out
+
+
 def _tree_depth(left, right):
     """Depth of a tree whose children always follow their parent."""
     depth = np.zeros(left.shape[0], dtype=np.int64)
@@ -111,16 +143,13 @@ class _ForestMixin(OxlearnEstimatorMixin):
             return "sparse X"
         if self.criterion not in _ACCELERATED_CRITERIA:
             return f"criterion={self.criterion!r}"
-        if self.warm_start:
-            return "warm_start=True"
-        if self.oob_score:
-            return "oob_score"
+        if (self.warm_start and "_oxlearn_forest" in self.__dict__
+                and self.__dict__.get("_grown_by") != "oxlearn"):
+            return "warm_start=True on trees grown by scikit-learn"
         if getattr(self, "monotonic_cst", None) is not None:
             return "monotonic_cst"
         if self.ccp_alpha != 0.0:
             return "ccp_alpha"
-        if getattr(self, "class_weight", None) == "balanced_subsample" and self.bootstrap:
-            return "class_weight='balanced_subsample'"
         return None
 
     def fit(self, X, y, sample_weight=None):
@@ -164,9 +193,30 @@ class _ForestMixin(OxlearnEstimatorMixin):
         trees = self.__dict__.pop("estimators_")
         self._oxlearn_forest = _flatten_trees(trees)
         self.__dict__["_oxlearn_estimators"] = trees
+        # Their bootstrap draws are scikit-learn's: out-of-bag rows and a
+        # warm start stay scikit-learn's too.
+        self._grown_by = "sklearn"
 
     def _fit_accelerated(self, X, y, sample_weight):
         X0, y0 = X, y
+        # A warm start keeps the trees fitted so far (grown here, from seeds).
+        old = None
+        if self.warm_start and "_oxlearn_forest" in self.__dict__:
+            classes = self.classes_ if is_classifier(self) else None
+            old = SimpleNamespace(
+                state=dict(self.__dict__), forest=self._oxlearn_forest, n_features=self.n_features_in_,
+                n_outputs=self.n_outputs_, n_samples=self._n_samples,
+                n_bootstrap=self._n_samples_bootstrap,
+                classes=None if classes is None else [
+                    np.asarray(c) for c in (classes if isinstance(classes, list)
+                                            else [classes])])
+            n_old = old.forest["tree_offsets"].shape[0] - 1
+            if self.n_estimators < n_old:
+                # Before anything is refitted: the model stays as it was.
+                raise ValueError(
+                    f"n_estimators={self.n_estimators} must be larger or equal to "
+                    f"len(estimators_)={n_old} when warm_start==True"
+                )
         Xv, y = validate_data(self, X, y, multi_output=True, dtype=[np.float64, np.float32],
                               ensure_all_finite=False)
         if not np.isfinite(Xv).all():
@@ -203,17 +253,74 @@ class _ForestMixin(OxlearnEstimatorMixin):
             )
         n_bootstrap = (_get_n_samples_bootstrap(n_samples, self.max_samples, sw)
                        if self.bootstrap else n_samples)
+        if not self.bootstrap and self.oob_score:
+            raise ValueError("Out of bag estimation only available if bootstrap=True")
         max_features = _resolve_max_features(self.max_features, n_features)
         if max_features > n_features:
             raise ValueError(
                 f"max_features must be in (0, n_features={n_features}], got {max_features}"
             )
+        n_old = 0 if old is None else old.forest["tree_offsets"].shape[0] - 1
+        n_more = self.n_estimators - n_old
+        if old is not None:
+            try:
+                self._check_warm_start(old, n_features, n_samples, n_bootstrap)
+            except ValueError:
+                # Refused: the fitted model stays exactly as it was.
+                self.__dict__.clear()
+                self.__dict__.update(old.state)
+                raise
+        if n_more == 0:
+            import warnings
+
+            warnings.warn("Warm-start fitting without increasing n_estimators does not fit "
+                          "new trees.", UserWarning, stacklevel=3)
+            forest = old.forest
+        else:
+            forest = self._grow(X, y, sw, n_features, n_samples, n_bootstrap, max_features,
+                                n_old)
+            if old is not None:
+                forest = _concat_forests(old.forest, forest, n_features)
+        self._oxlearn_forest = forest
+        self._n_samples_bootstrap = int(n_bootstrap) if self.bootstrap else None
+        self._grown_by = "oxlearn"
+        self.__dict__.pop("_oxlearn_estimators", None)
+        self.__dict__.pop("estimators_", None)
+        self._validate_estimator()
+        if self.oob_score and (n_more > 0 or not hasattr(self, "oob_score_")):
+            self._set_oob(X, y, n_bootstrap)
+        if is_classifier(self) and self.n_outputs_ == 1:
+            self.n_classes_ = self.n_classes_[0]
+            self.classes_ = self.classes_[0]
+        return self
+
+    def _check_warm_start(self, old, n_features, n_samples, n_bootstrap):
+        """The trees fitted so far must mean the same on the new data."""
+        what = None
+        if old.n_features != n_features:
+            what = f"{old.n_features} features, now {n_features}"
+        elif old.n_outputs != self.n_outputs_:
+            what = f"{old.n_outputs} outputs, now {self.n_outputs_}"
+        elif old.classes is not None and not all(
+                a.shape == b.shape and np.array_equal(a, b)
+                for a, b in zip(old.classes, self.classes_, strict=True)):
+            what = "other classes"
+        elif self.oob_score and (old.n_samples, old.n_bootstrap) != (n_samples, n_bootstrap):
+            what = (f"{old.n_samples} samples ({old.n_bootstrap} per bootstrap); out-of-bag "
+                    "rows of the earlier trees exist only for the same training set")
+        if what is not None:
+            raise ValueError(f"warm_start=True adds trees to a forest fitted on {what}; "
+                             "fit with warm_start=False to start a new forest")
+
+    def _grow(self, X, y, sw, n_features, n_samples, n_bootstrap, max_features, n_old):
         msl = self.min_samples_leaf
         msl = int(msl) if isinstance(msl, Integral) else max(1, math.ceil(msl * n_samples))
         mss = self.min_samples_split
         mss = int(mss) if isinstance(mss, Integral) else max(2, math.ceil(mss * n_samples))
         random_state = check_random_state(self.random_state)
-        seeds = random_state.randint(_MAX_INT, size=self.n_estimators)
+        # Tree t's seed is the t-th draw: a warm start grows the trees a fit
+        # of all n_estimators at once would have grown.
+        seeds = random_state.randint(_MAX_INT, size=self.n_estimators)[n_old:]
         self._log_accelerated("fit")
         if is_classifier(self):
             y_classes = np.ascontiguousarray(y, dtype=np.uint32)
@@ -222,6 +329,8 @@ class _ForestMixin(OxlearnEstimatorMixin):
         else:
             y_classes, n_classes = None, []
             y_values = np.ascontiguousarray(y, dtype=np.float64)
+        subsample = (getattr(self, "class_weight", None) == "balanced_subsample"
+                     and self.bootstrap)
         forest = _core.fit_forest(
             X, y_classes, n_classes, y_values,
             None if sw is None else np.ascontiguousarray(sw, dtype=np.float64),
@@ -229,19 +338,45 @@ class _ForestMixin(OxlearnEstimatorMixin):
             max_features, self.max_leaf_nodes, float(self.min_impurity_decrease),
             bool(self.bootstrap), int(n_bootstrap), self._oxlearn_extra,
             int(self.get_hyperparameters("fit").max_bins), [int(s) for s in seeds],
-            n_threads(self.n_jobs),
+            n_threads(self.n_jobs), balanced_subsample=subsample,
         )
         forest["_feature_importances"] = forest.pop("feature_importances")
         forest["_seeds"] = seeds.astype(np.int64)
-        self._oxlearn_forest = forest
-        self._n_samples_bootstrap = int(n_bootstrap) if self.bootstrap else None
-        self.__dict__.pop("_oxlearn_estimators", None)
-        self.__dict__.pop("estimators_", None)
-        self._validate_estimator()
-        if is_classifier(self) and self.n_outputs_ == 1:
-            self.n_classes_ = self.n_classes_[0]
-            self.classes_ = self.classes_[0]
-        return self
+        return forest
+
+    def _set_oob(self, X, y, n_bootstrap):
+        """``oob_score_`` and the out-of-bag predictions, as scikit-learn's
+        ``_set_oob_score_and_attributes`` (``y`` encoded, ``n × n_outputs``)."""
+        y_type = type_of_target(y)
+        if y_type == "unknown" or (is_classifier(self) and y_type == "multiclass-multioutput"):
+            raise ValueError(
+                "The type of target cannot be used to compute OOB estimates. Got "
+                f"{y_type} while only the following are supported: continuous, "
+                "continuous-multioutput, binary, multiclass, multilabel-indicator."
+            )
+        pred, n_oob = _core.forest_oob_predict(self._oxlearn_forest, self.n_features_in_, X,
+                                               int(n_bootstrap), n_threads(self.n_jobs))
+        if (n_oob == 0).any():
+            import warnings
+
+            warnings.warn("Some inputs do not have OOB scores. This probably means too few "
+                          "trees were used to compute any reliable OOB estimates.",
+                          UserWarning, stacklevel=4)
+        y = np.ascontiguousarray(y, dtype=np.float64)  # as scikit-learn scores it
+        scoring = self.oob_score if callable(self.oob_score) else None
+        if is_classifier(self):
+            n_classes = int(np.atleast_1d(self.n_classes_)[0])
+            oob = np.ascontiguousarray(pred.transpose(0, 2, 1)[:, :n_classes, :])
+            if oob.shape[-1] == 1:
+                oob = oob[..., 0]
+            self.oob_decision_function_ = oob
+            self.oob_score_ = (scoring or accuracy_score)(y, np.argmax(oob, axis=1))
+        else:
+            oob = np.ascontiguousarray(pred[:, :, 0])
+            if oob.shape[-1] == 1:
+                oob = oob[:, 0]
+            self.oob_prediction_ = oob
+            self.oob_score_ = (scoring or r2_score)(y, oob)
 
     # --- fitted attributes ------------------------------------------------
     @property

@@ -8,7 +8,9 @@
 //! (int64), `value` (float64, nodes × outputs × largest class count), and
 //! for trees grown by scikit-learn on data with missing values
 //! `missing_go_to_left` (uint8). `_seeds` holds each tree's `random_state`,
-//! `_feature_importances` the normalised importances. The trees themselves
+//! `_feature_importances` the normalised importances; the attribute
+//! `_grown_by` says whose bootstrap drew the trees (`oxlearn` or `sklearn`:
+//! out-of-bag rows and warm starts follow it). The trees themselves
 //! (`estimators_`) are rebuilt from these arrays, never stored.
 //!
 //! Every child and feature index is checked by `oxlearn-core`'s own forest
@@ -50,6 +52,7 @@ const ATTRS: &[&str] = &[
     "_n_samples",
     "_n_samples_bootstrap",
     "oob_score_",
+    "_grown_by",
 ];
 
 macro_rules! forest_schema {
@@ -182,6 +185,18 @@ fn validate_forest_with(h: &Header, a: &Arrays<'_>, deep: bool) -> Result<()> {
             return Err(field(
                 "_n_samples_bootstrap",
                 format!("{v}; must be null or a positive integer"),
+            ))
+        }
+    }
+    match h.attrs.get("_grown_by").map(Value::as_str) {
+        None | Some(Some("oxlearn" | "sklearn")) => {}
+        Some(_) => {
+            return Err(field(
+                "_grown_by",
+                format!(
+                    "{}; must be \"oxlearn\" or \"sklearn\" (whose bootstrap drew the trees)",
+                    h.attrs["_grown_by"]
+                ),
             ))
         }
     }
