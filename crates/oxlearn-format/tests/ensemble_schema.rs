@@ -7,6 +7,7 @@ use oxlearn_format::{
     checksum_of, digest_of, open_checked, ArrayEntry, ArrayView, DType, FormatError, Header,
     Runtime,
 };
+use proptest::prelude::*;
 use serde_json::json;
 
 fn header(kind: &str, attrs: serde_json::Value) -> Header {
@@ -262,4 +263,58 @@ fn forged_labels_and_attributes_are_refused() {
         json!({"n_outputs_": 1, "_n_samples": 10, "n_classes_": 1}),
         "regressor has no classes",
     );
+}
+
+/// Child indices, leaves (-1 on both sides) often enough that many forged
+/// forests are valid ones.
+fn child() -> impl Strategy<Value = i32> {
+    prop_oneof![2 => Just(-1i32), 3 => 0i32..12, 1 => -3i32..14]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1500, .. ProptestConfig::default() })]
+
+    /// Whatever a forger writes into the node arrays (checksums recomputed),
+    /// a forest that opens can be traversed: prediction ends, in bounds.
+    #[test]
+    fn forged_forests_that_open_predict_without_panicking(
+        nodes in proptest::collection::vec((child(), child(), -3i32..5), 1..12),
+        cuts in proptest::collection::vec(0i64..14, 0..4),
+        lazy in any::<bool>(),
+    ) {
+        let n = nodes.len() as i64;
+        let mut offsets = vec![0i64];
+        offsets.extend(cuts.iter().map(|&c| c.min(n)));
+        offsets.push(n);
+        let f = Forest {
+            offsets: offsets.clone(),
+            feature: nodes.iter().map(|t| t.2).collect(),
+            left: nodes.iter().map(|t| t.0).collect(),
+            right: nodes.iter().map(|t| t.1).collect(),
+            n_classes: 2,
+            value_rows: n as u64,
+        };
+        if f.open(RFC, clf_attrs(), lazy).is_ok() {
+            let value = vec![0.5; 2 * nodes.len()];
+            let threshold = vec![0.0; nodes.len()];
+            let fr = oxlearn_core::ensemble::ForestRef {
+                n_features: 2,
+                n_outputs: 1,
+                max_n_classes: 2,
+                tree_offsets: &offsets,
+                feature: &f.feature,
+                threshold: &threshold,
+                left: &f.left,
+                right: &f.right,
+                value: &value,
+            };
+            prop_assert!(fr.validate().is_ok());
+            let x = [-1.0, 1.0, 1.0, -1.0, 0.0, 0.0];
+            let p = oxlearn_core::ensemble::predict_forest(
+                &fr,
+                faer::MatRef::from_row_major_slice(&x, 3, 2),
+            );
+            prop_assert!(p.is_ok());
+        }
+    }
 }

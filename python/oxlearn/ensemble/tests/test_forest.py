@@ -40,6 +40,12 @@ ESTIMATORS = [
     RandomForestRegressor(n_estimators=5, max_features="sqrt", min_samples_leaf=3,
                           max_samples=0.5, random_state=0),
     ExtraTreesRegressor(n_estimators=5, random_state=0),
+    # Out-of-bag scores, warm starts and per-bootstrap class weights, in Rust.
+    RandomForestClassifier(n_estimators=5, oob_score=True, class_weight="balanced_subsample",
+                           random_state=0),
+    ExtraTreesRegressor(n_estimators=5, bootstrap=True, oob_score=True, warm_start=True,
+                        random_state=0),
+    RandomForestClassifier(n_estimators=4, warm_start=True, random_state=0),
 ]
 
 
@@ -52,9 +58,12 @@ def expected_failed_checks(estimator):
         reason = "sample_weight is not equivalent to removing/repeating samples (bootstrap)"
         failed["check_sample_weight_equivalence_on_dense_data"] = reason
         failed["check_sample_weight_equivalence_on_sparse_data"] = reason
-    if getattr(estimator, "class_weight", None) is not None:
+    class_weight = getattr(estimator, "class_weight", None)
+    if class_weight is not None and not (class_weight == "balanced_subsample"
+                                         and estimator.bootstrap):
         # scikit-learn lists it for its RandomForestClassifier: balanced class
-        # weights of a one-label fit raise a message without 'class'.
+        # weights of a one-label fit raise a message without 'class' (weights
+        # of each bootstrap sample are computed per tree, with no such error).
         failed["check_classifiers_one_label_sample_weights"] = (
             "failed when fitted on one label after sample_weight trimming."
         )
