@@ -78,24 +78,15 @@ impl Forest {
         let n = self.feature.len() as u64;
         let t = self.offsets.len() as u64 - 1;
         let c = self.n_classes;
-        let (s_off, s_n, s_t, s_p, s_v, s_c) = (
-            [t + 1],
-            [n],
-            [t],
-            [2u64],
-            [self.value_rows, 1, c],
-            [2u64],
-        );
+        let (s_off, s_n, s_t, s_p, s_v, s_c) =
+            ([t + 1], [n], [t], [2u64], [self.value_rows, 1, c], [2u64]);
         let offsets = le(&self.offsets, i64::to_le_bytes);
         let feature = le(&self.feature, i32::to_le_bytes);
         let left = le(&self.left, i32::to_le_bytes);
         let right = le(&self.right, i32::to_le_bytes);
         let f64n = le(&vec![0.5; n as usize], f64::to_le_bytes);
         let i64n = le(&vec![3i64; n as usize], i64::to_le_bytes);
-        let value = le(
-            &vec![0.5; (self.value_rows * c) as usize],
-            f64::to_le_bytes,
-        );
+        let value = le(&vec![0.5; (self.value_rows * c) as usize], f64::to_le_bytes);
         let seeds = le(&vec![7i64; t as usize], i64::to_le_bytes);
         let imp = le(&[0.0, 1.0], f64::to_le_bytes);
         let classes = le(&[0i64, 1], i64::to_le_bytes);

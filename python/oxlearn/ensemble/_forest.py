@@ -91,8 +91,10 @@ def _flatten_trees(trees):
 
 
 def _forest_importances(f, n_features):
-    """scikit-learn's forest feature importances from the flat arrays: each
-    tree's impurity decreases normalised, summed over trees, normalised."""
+    """Return scikit-learn's forest feature importances from the flat arrays.
+
+    Each tree's impurity decreases, normalised, summed over trees, normalised.
+    """
     off = f["tree_offsets"]
     n_trees = off.shape[0] - 1
     tree_of = np.repeat(np.arange(n_trees), np.diff(off))
@@ -187,9 +189,11 @@ class _ForestMixin(OxlearnEstimatorMixin):
         return self
 
     def _adopt_estimators(self):
-        """Turn scikit-learn's fitted trees (``estimators_``) into the flat
-        forest: the form that predicts in Rust and persists. The trees are
-        kept as the cached ``estimators_``."""
+        """Turn scikit-learn's fitted trees (``estimators_``) into the flat forest.
+
+        The flat forest predicts in Rust and persists; the trees are kept as
+        the cached ``estimators_``.
+        """
         trees = self.__dict__.pop("estimators_")
         self._oxlearn_forest = _flatten_trees(trees)
         self.__dict__["_oxlearn_estimators"] = trees
@@ -204,8 +208,8 @@ class _ForestMixin(OxlearnEstimatorMixin):
         if self.warm_start and "_oxlearn_forest" in self.__dict__:
             classes = self.classes_ if is_classifier(self) else None
             old = SimpleNamespace(
-                state=dict(self.__dict__), forest=self._oxlearn_forest, n_features=self.n_features_in_,
-                n_outputs=self.n_outputs_, n_samples=self._n_samples,
+                state=dict(self.__dict__), forest=self._oxlearn_forest,
+                n_features=self.n_features_in_, n_outputs=self.n_outputs_, n_samples=self._n_samples,
                 n_bootstrap=self._n_samples_bootstrap,
                 classes=None if classes is None else [
                     np.asarray(c) for c in (classes if isinstance(classes, list)
@@ -345,8 +349,11 @@ class _ForestMixin(OxlearnEstimatorMixin):
         return forest
 
     def _set_oob(self, X, y, n_bootstrap):
-        """``oob_score_`` and the out-of-bag predictions, as scikit-learn's
-        ``_set_oob_score_and_attributes`` (``y`` encoded, ``n × n_outputs``)."""
+        """Set ``oob_score_`` and the out-of-bag predictions.
+
+        As scikit-learn's ``_set_oob_score_and_attributes`` (``y`` encoded,
+        ``n × n_outputs``).
+        """
         y_type = type_of_target(y)
         if y_type == "unknown" or (is_classifier(self) and y_type == "multiclass-multioutput"):
             raise ValueError(
@@ -460,8 +467,11 @@ class _ForestMixin(OxlearnEstimatorMixin):
 
     # --- prediction -------------------------------------------------------
     def _forest_X(self, method, X):
-        """X for the Rust traversal, or ``None`` when scikit-learn's own
-        prediction (on ``estimators_``) handles it: sparse X, missing values."""
+        """Return X for the Rust traversal, or ``None`` for scikit-learn's own.
+
+        scikit-learn's prediction (on ``estimators_``) handles sparse X and
+        missing values.
+        """
         check_is_fitted(self)
         if not issparse(X):
             X = _validate_predict_X(self, X)

@@ -236,7 +236,9 @@ impl ForestRef<'_> {
             )));
         }
         if self.tree_offsets.is_empty() {
-            return Err(bad("tree_offsets is empty; it has one entry more than trees".into()));
+            return Err(bad(
+                "tree_offsets is empty; it has one entry more than trees".into(),
+            ));
         }
         structure::check_nodes(&structure::NodeIndex {
             n_trees: self.n_trees(),

@@ -12,11 +12,7 @@ use rayon::prelude::*;
 /// Balanced class weights of one bootstrap sample, per row: for each
 /// output, `n_bootstrap / (classes drawn × draws of the row's class)`, 0 for
 /// a class the sample does not contain; multiplied over outputs.
-pub(crate) fn subsample_class_weights(
-    y: &[u32],
-    n_classes: &[usize],
-    counts: &[u32],
-) -> Vec<f64> {
+pub(crate) fn subsample_class_weights(y: &[u32], n_classes: &[usize], counts: &[u32]) -> Vec<f64> {
     let n = counts.len();
     let n_outputs = n_classes.len();
     let mut w = vec![1.0; n];
@@ -215,7 +211,10 @@ mod forest_tests {
                 ..params.clone()
             };
             let (alone, _) = super::super::fit_forest(x.as_ref(), t, Some(&w), &one).unwrap();
-            let (a, b) = (forest.tree_offsets[ti] as usize, forest.tree_offsets[ti + 1] as usize);
+            let (a, b) = (
+                forest.tree_offsets[ti] as usize,
+                forest.tree_offsets[ti + 1] as usize,
+            );
             assert_eq!(&forest.threshold[a..b], &alone.threshold[..]);
             assert_eq!(&forest.value[2 * a..2 * b], &alone.value[..]);
             // Balanced: the root's weighted class fractions are equal.

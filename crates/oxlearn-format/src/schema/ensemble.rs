@@ -147,7 +147,10 @@ fn validate_forest_with(h: &Header, a: &Arrays<'_>, deep: bool) -> Result<()> {
     if n_outputs == 0 || max_nc == 0 {
         return Err(a.invalid(
             "value",
-            format!("shape is {:?}; outputs and classes must be >= 1", value.shape),
+            format!(
+                "shape is {:?}; outputs and classes must be >= 1",
+                value.shape
+            ),
         ));
     }
     let offsets = a.check("tree_offsets", DType::Int64, &[None])?;
@@ -267,10 +270,7 @@ fn validate_forest_with(h: &Header, a: &Arrays<'_>, deep: bool) -> Result<()> {
         })?;
         let counts = ints(a, "n_node_samples")?;
         if let Some(bad) = counts.iter().find(|&&c| c < 0) {
-            return Err(a.invalid(
-                "n_node_samples",
-                format!("holds {bad}; counts are >= 0"),
-            ));
+            return Err(a.invalid("n_node_samples", format!("holds {bad}; counts are >= 0")));
         }
     }
     Ok(())
@@ -287,7 +287,10 @@ fn validate_classes(h: &Header, a: &Arrays<'_>, n_outputs: u64, max_nc: u64) -> 
             other => {
                 return Err(field(
                     "n_classes_",
-                    format!("{other:?}; must equal the {} labels of classes_", labels.len()),
+                    format!(
+                        "{other:?}; must equal the {} labels of classes_",
+                        labels.len()
+                    ),
                 ))
             }
         }
@@ -314,7 +317,12 @@ fn validate_classes(h: &Header, a: &Arrays<'_>, n_outputs: u64, max_nc: u64) -> 
             .get("n_classes_")
             .and_then(Value::as_array)
             .filter(|l| l.len() as u64 == n_outputs)
-            .ok_or_else(|| field("n_classes_", format!("must be a list of {n_outputs} counts")))?;
+            .ok_or_else(|| {
+                field(
+                    "n_classes_",
+                    format!("must be a list of {n_outputs} counts"),
+                )
+            })?;
         let mut counts = Vec::with_capacity(per.len());
         for (k, (labels, count)) in per.iter().zip(n_classes).enumerate() {
             let labels = Labels::from_json(labels)
