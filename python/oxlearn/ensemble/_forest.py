@@ -209,8 +209,8 @@ class _ForestMixin(OxlearnEstimatorMixin):
             classes = self.classes_ if is_classifier(self) else None
             old = SimpleNamespace(
                 state=dict(self.__dict__), forest=self._oxlearn_forest,
-                n_features=self.n_features_in_, n_outputs=self.n_outputs_, n_samples=self._n_samples,
-                n_bootstrap=self._n_samples_bootstrap,
+                n_features=self.n_features_in_, n_outputs=self.n_outputs_,
+                n_samples=self._n_samples, n_bootstrap=self._n_samples_bootstrap,
                 classes=None if classes is None else [
                     np.asarray(c) for c in (classes if isinstance(classes, list)
                                             else [classes])])
