@@ -25,6 +25,7 @@ from sklearn import ensemble as ske
 from sklearn import linear_model as sk
 from sklearn import neighbors as skn
 from sklearn.datasets import make_blobs, make_classification, make_regression
+from sklearn.metrics import pairwise_distances as sk_pairwise_distances
 
 import oxlearn
 from oxlearn import basic_statistics as ox_bs
@@ -32,6 +33,7 @@ from oxlearn import cluster as oxc
 from oxlearn import decomposition as ox_dec
 from oxlearn import ensemble as oxe
 from oxlearn import linear_model as ox
+from oxlearn import metrics as ox_metrics
 from oxlearn import neighbors as oxn
 
 try:
@@ -41,9 +43,10 @@ try:
     from sklearnex import decomposition as ix_dec
     from sklearnex import ensemble as ixe
     from sklearnex import linear_model as ix
+    from sklearnex import metrics as ix_metrics
     from sklearnex import neighbors as ixn
 except ImportError:  # the benchmark still runs, without the intelex columns
-    sklearnex = ix = ix_bs = ix_dec = ixc = ixe = ixn = None
+    sklearnex = ix = ix_bs = ix_dec = ix_metrics = ixc = ixe = ixn = None
 
 
 def median_time(fn, repeat):
@@ -76,6 +79,22 @@ class Workload:
     Xp: np.ndarray = None
     op: str = "predict"
     check: Callable = None
+
+
+class _Pairwise:
+    """``pairwise_distances(X, metric=...)`` as a fit-only workload."""
+
+    def __init__(self, func, metric):
+        self.func, self.metric = func, metric
+
+    def fit(self, X, y=None):
+        self.distances_ = self.func(X, metric=self.metric)
+        return self
+
+
+def _pairwise_check(ox_model, sk_model):
+    # Exact distances versus scikit-learn's matrix-product expansion.
+    np.testing.assert_allclose(ox_model.distances_, sk_model.distances_, rtol=1e-7, atol=1e-7)
 
 
 def _linear_check(Xp, y):
@@ -224,12 +243,25 @@ def workloads(scale):
                    impls={"oxlearn": lof(oxn), "sklearn": lof(skn), "intelex": lof(ixn)},
                    check=_lof_check)
 
+    n_pd = int(4_000 * scale)
+    Xd, _ = make_blobs(n_pd, 50, centers=10, random_state=0)
+    for metric in ("euclidean", "cosine", "manhattan"):
+        yield Workload(f"pairwise_distances({metric})", data=f"make_blobs {n_pd}x50", X=Xd,
+                       op=None, check=_pairwise_check, impls={
+                           "oxlearn": lambda m=metric: _Pairwise(ox_metrics.pairwise_distances, m),
+                           "sklearn": lambda m=metric: _Pairwise(sk_pairwise_distances, m),
+                           "intelex": ix_metrics and (
+                               lambda m=metric: _Pairwise(ix_metrics.pairwise_distances, m)),
+                       })
+
     nf = int(50_000 * scale)
     Xf, yf = make_classification(nf + 10_000, 20, random_state=0)
     Xr, yr = make_regression(nf + 10_000, 20, noise=10.0, random_state=0)
 
+    # n_jobs=2 as BASELINE.md (stock scikit-learn otherwise grows on one core).
     def forest(module, name):
-        return module and (lambda: getattr(module, name)(n_estimators=50, random_state=0))
+        return module and (lambda: getattr(module, name)(n_estimators=50, n_jobs=2,
+                                                          random_state=0))
 
     for name, (Xw, yw), check in [
         ("RandomForestClassifier", (Xf, yf), _forest_check(Xf[nf:], yf[nf:], 0.01)),
@@ -237,7 +269,7 @@ def workloads(scale):
         ("ExtraTreesClassifier", (Xf, yf), _forest_check(Xf[nf:], yf[nf:], 0.01)),
     ]:
         kind = "classification" if "Classifier" in name else "regression"
-        yield Workload(f"{name}(n_estimators=50)", data=f"make_{kind} {nf}x20",
+        yield Workload(f"{name}(50, n_jobs=2)", data=f"make_{kind} {nf}x20",
                        X=Xw[:nf], y=yw[:nf], Xp=Xw[nf:],
                        impls={"oxlearn": forest(oxe, name), "sklearn": forest(ske, name),
                               "intelex": forest(ixe, name)},

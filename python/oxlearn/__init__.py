@@ -12,6 +12,7 @@ from oxlearn import (
     ensemble,
     exceptions,
     linear_model,
+    metrics,
     neighbors,
 )
 from oxlearn._config import config_context, get_config, set_config
@@ -33,6 +34,7 @@ __all__ = [
     "get_patch_names",
     "linear_model",
     "load",
+    "metrics",
     "neighbors",
     "patch_sklearn",
     "save",

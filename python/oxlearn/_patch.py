@@ -42,6 +42,7 @@ _PATCHABLE = {
     "ExtraTreesRegressor": ("oxlearn.ensemble", _FOREST_MODULES),
     "LocalOutlierFactor": ("oxlearn.neighbors", ("sklearn.neighbors",
                                                  "sklearn.neighbors._lof")),
+    "pairwise_distances": ("oxlearn.metrics", ("sklearn.metrics", "sklearn.metrics.pairwise")),
 }
 
 _originals = {}  # (sklearn module, name) -> original class

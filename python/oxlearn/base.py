@@ -26,6 +26,24 @@ def n_threads(n_jobs):
     return int(n_jobs)
 
 
+def check_device(what):
+    """Apply ``target_offload`` to the call named ``what``.
+
+    The CPU is the only device implemented so far.
+    """
+    config = oxlearn_config()
+    offload = config["target_offload"]
+    if offload.startswith("gpu"):
+        if not config["allow_fallback_to_host"]:
+            raise NotImplementedError(
+                f"{what}: GPU offload (target_offload={offload!r}) is not implemented in "
+                "oxlearn yet; use target_offload='cpu' or set allow_fallback_to_host=True to "
+                "run on the CPU"
+            )
+        logger.info("%s: GPU offload not implemented, running on host (allow_fallback_to_host)",
+                    what)
+
+
 class OxlearnEstimatorMixin:
     """Mixin for oxlearn estimators; comes first in the bases.
 
@@ -45,19 +63,7 @@ class OxlearnEstimatorMixin:
         The CPU is the only device implemented so far.
         """
         self._verify_pending()
-        config = oxlearn_config()
-        offload = config["target_offload"]
-        if offload.startswith("gpu"):
-            if not config["allow_fallback_to_host"]:
-                raise NotImplementedError(
-                    f"{type(self).__name__}.{method}: GPU offload (target_offload="
-                    f"{offload!r}) is not implemented in oxlearn yet; use target_offload='cpu' "
-                    "or set allow_fallback_to_host=True to run on the CPU"
-                )
-            logger.info(
-                "%s.%s: GPU offload not implemented, running on host (allow_fallback_to_host)",
-                type(self).__name__, method,
-            )
+        check_device(f"{type(self).__name__}.{method}")
 
     def _log_accelerated(self, method):
         logger.info("%s.%s: running accelerated version on CPU", type(self).__name__, method)

@@ -8,7 +8,8 @@ use oxlearn_core::decomposition::pca_transform_map;
 use oxlearn_core::ensemble::{predict_forest, ForestRef};
 use oxlearn_core::linear_model::{logistic_classes, predict_linear};
 use oxlearn_core::neighbors::{
-    vote, weighted_mean, Algorithm, IndexParams, KNeighbors, Metric, NeighborIndex, Weights,
+    lof_score_samples, unit_rows, vote, weighted_mean, Algorithm, IndexParams, KNeighbors, Metric,
+    NeighborIndex, Weights,
 };
 use oxlearn_core::Real;
 use oxlearn_format::{
@@ -64,6 +65,8 @@ struct Trees {
 /// A k-nearest-neighbours model: the index over `_fit_X` and the targets.
 struct Knn {
     index: NeighborIndex,
+    /// Cosine: the index holds unit rows and is searched with unit queries.
+    cosine: bool,
     k: usize,
     weights: Weights,
     target: KnnTarget,
@@ -79,6 +82,13 @@ enum KnnTarget {
         n_outputs: usize,
         f32: bool,
         one_dim: bool,
+    },
+    /// LocalOutlierFactor (novelty): each fitted point's k-th neighbour
+    /// distance and local reachability density, and the score threshold.
+    Outliers {
+        kth_fit: Vec<f64>,
+        lrd_fit: Vec<f64>,
+        offset: f64,
     },
 }
 
@@ -228,14 +238,9 @@ impl Model {
                 classes: Labels::read(header, arrays, "classes_").map_err(|e| e.to_string())?,
             }),
             k if k.starts_with("linear_model.") => Ok(Kind::Linear(linear()?)),
-            "neighbors.KNeighborsClassifier" | "neighbors.KNeighborsRegressor" => {
-                Ok(Kind::Neighbors(Knn::load(header, arrays)?))
-            }
-            "neighbors.LocalOutlierFactor" => Err(format!(
-                "{} has no predict that the binary serves: outlier scores are computed in \
-                 Python (the file verified; `oxlearn inspect` lists its arrays)",
-                header.kind
-            )),
+            "neighbors.KNeighborsClassifier"
+            | "neighbors.KNeighborsRegressor"
+            | "neighbors.LocalOutlierFactor" => Ok(Kind::Neighbors(Knn::load(header, arrays)?)),
             "neighbors.NearestNeighbors" => Err(format!(
                 "{} has no predict: it answers neighbour queries only (kneighbors), which \
                  the binary does not serve; the file holds the training data (_fit_X)",
@@ -388,13 +393,12 @@ impl Knn {
         let p = setting(header, "effective_metric_params_")
             .and_then(|v| v.get("__dict__").unwrap_or(v).get("p"))
             .and_then(|p| p.as_f64());
-        if metric_name == "cosine" {
-            // Python searches unit rows and converts distances: not here yet.
-            return Err(format!(
-                "{kind}: metric='cosine' is not served by the binary (predict in Python)"
-            ));
-        }
-        let metric = Metric::from_name(metric_name, p).map_err(|e| refuse(e.to_string()))?;
+        let cosine = metric_name == "cosine";
+        let metric = if cosine {
+            Metric::Euclidean
+        } else {
+            Metric::from_name(metric_name, p).map_err(|e| refuse(e.to_string()))?
+        };
         let algorithm = setting(header, "_fit_method")
             .and_then(|v| v.as_str())
             .unwrap_or("auto");
@@ -408,21 +412,46 @@ impl Knn {
             [n, d] => (n as usize, d as usize),
             _ => return Err(format!("{kind}: _fit_X is not two-dimensional")),
         };
-        let index = match fit_x.dtype {
-            DType::Float32 => {
-                let v: Vec<f32> = floats(fit_x).into_iter().map(|x| x as f32).collect();
-                NeighborIndex::build(MatRef::from_row_major_slice(&v, n, d), metric, params)
+        let index = if cosine {
+            // Python's arithmetic: unit rows of the float64 values.
+            let v = floats(fit_x);
+            let (unit, zero) =
+                unit_rows(MatRef::from_row_major_slice(&v, n, d)).map_err(|e| e.to_string())?;
+            if zero {
+                return Err(refuse(
+                    "metric='cosine' with an all-zero training row".into(),
+                ));
             }
-            _ => {
-                let v = floats(fit_x);
-                NeighborIndex::build(MatRef::from_row_major_slice(&v, n, d), metric, params)
+            NeighborIndex::build(MatRef::from_row_major_slice(&unit, n, d), metric, params)
+        } else {
+            match fit_x.dtype {
+                DType::Float32 => {
+                    let v: Vec<f32> = floats(fit_x).into_iter().map(|x| x as f32).collect();
+                    NeighborIndex::build(MatRef::from_row_major_slice(&v, n, d), metric, params)
+                }
+                _ => {
+                    let v = floats(fit_x);
+                    NeighborIndex::build(MatRef::from_row_major_slice(&v, n, d), metric, params)
+                }
             }
         }
         .map_err(|e| e.to_string())?;
-        let k = setting(header, "n_neighbors")
+        let lof = kind == "neighbors.LocalOutlierFactor";
+        let k_name = if lof { "n_neighbors_" } else { "n_neighbors" };
+        let k = setting(header, k_name)
             .and_then(|v| v.as_u64())
-            .ok_or_else(|| format!("{kind}: params.n_neighbors is missing or not an integer"))?
+            .ok_or_else(|| format!("{kind}: {k_name} is missing or not an integer"))?
             as usize;
+        if lof {
+            let target = lof_target(header, arrays, n, k, &refuse)?;
+            return Ok(Knn {
+                index,
+                cosine,
+                k,
+                weights: Weights::Uniform,
+                target,
+            });
+        }
         let weights = match setting(header, "weights").and_then(|v| v.as_str()) {
             Some(w) => Weights::from_name(w).map_err(|e| refuse(e.to_string()))?,
             None => return Err(refuse("weights is not a named weighting".into())),
@@ -446,12 +475,14 @@ impl Knn {
             KnnTarget::Values {
                 y: values,
                 n_outputs,
-                f32: y.dtype == DType::Float32,
+                // scikit-learn's mean keeps float32; its weighted sum is float64.
+                f32: y.dtype == DType::Float32 && weights == Weights::Uniform,
                 one_dim,
             }
         };
         Ok(Knn {
             index,
+            cosine,
             k,
             weights,
             target,
@@ -469,23 +500,46 @@ impl Knn {
         }
         let p = self.index.n_features();
         let err = |e: oxlearn_core::Error| e.to_string();
+        let (rows, cols) = match x {
+            Matrix::F64 { rows, cols, .. } | Matrix::F32 { rows, cols, .. } => (*rows, *cols),
+        };
+        check_features(cols, p)?;
+        if self.cosine {
+            let (unit, zero) = match x {
+                Matrix::F64 { data, .. } => {
+                    unit_rows(MatRef::from_row_major_slice(data, rows, cols))
+                }
+                Matrix::F32 { data, .. } => {
+                    unit_rows(MatRef::from_row_major_slice(data, rows, cols))
+                }
+            }
+            .map_err(err)?;
+            if zero {
+                return Err(
+                    "metric='cosine' with an all-zero query row: Python predicts with \
+                            scikit-learn's implementation there, which the binary does not serve"
+                        .into(),
+                );
+            }
+            let mut nb = self
+                .index
+                .kneighbors(MatRef::from_row_major_slice(&unit, rows, cols), self.k, 0)
+                .map_err(err)?;
+            // The cosine distance, as Python computes it from the euclidean one.
+            for d in &mut nb.distances {
+                *d = 0.5 * *d * *d;
+            }
+            return Ok(nb);
+        }
         match x {
-            Matrix::F64 {
-                rows, cols, data, ..
-            } => {
-                check_features(*cols, p)?;
-                self.index
-                    .kneighbors(MatRef::from_row_major_slice(data, *rows, *cols), self.k, 0)
-                    .map_err(err)
-            }
-            Matrix::F32 {
-                rows, cols, data, ..
-            } => {
-                check_features(*cols, p)?;
-                self.index
-                    .kneighbors(MatRef::from_row_major_slice(data, *rows, *cols), self.k, 0)
-                    .map_err(err)
-            }
+            Matrix::F64 { data, .. } => self
+                .index
+                .kneighbors(MatRef::from_row_major_slice(data, rows, cols), self.k, 0)
+                .map_err(err),
+            Matrix::F32 { data, .. } => self
+                .index
+                .kneighbors(MatRef::from_row_major_slice(data, rows, cols), self.k, 0)
+                .map_err(err),
         }
     }
 
@@ -516,6 +570,21 @@ impl Knn {
                     .map(Prediction::Labels)
                     .ok_or_else(|| "a predicted class index is out of range".into())
             }
+            KnnTarget::Outliers {
+                kth_fit,
+                lrd_fit,
+                offset,
+            } => {
+                // Python's predict: -1 where decision_function < 0, else 1.
+                let scores = lof_score_samples(&nb, kth_fit, lrd_fit).map_err(err)?;
+                Ok(Prediction::Labels(Labels::Int {
+                    values: scores
+                        .iter()
+                        .map(|s| if s - offset < 0.0 { -1 } else { 1 })
+                        .collect(),
+                    descr: "<i8".into(),
+                }))
+            }
             KnnTarget::Values {
                 y,
                 n_outputs,
@@ -543,6 +612,45 @@ impl Knn {
             }
         }
     }
+}
+
+/// The novelty-scoring state of a LocalOutlierFactor file: Python scores
+/// float64 models with the same core function; float32 ones and
+/// `novelty=False` (no predict) are refused.
+fn lof_target(
+    header: &Header,
+    arrays: &[ArrayView<'_>],
+    n: usize,
+    k: usize,
+    refuse: &dyn Fn(String) -> String,
+) -> Result<KnnTarget, String> {
+    let kind = &header.kind;
+    if setting(header, "novelty").and_then(|v| v.as_bool()) != Some(true) {
+        return Err(format!(
+            "{kind} has no predict: it was fitted with novelty=False (fit_predict labels \
+             the training data, whose scores are in the file as negative_outlier_factor_)"
+        ));
+    }
+    let get = |name: &str| arrays.iter().find(|a| a.name == name);
+    let (Some(dist), Some(lrd)) = (get("_distances_fit_X_"), get("_lrd")) else {
+        return Err(format!("{kind}: _distances_fit_X_ or _lrd is missing"));
+    };
+    if lrd.dtype != DType::Float64 || dist.dtype != DType::Float64 {
+        return Err(refuse("the model is float32".into()));
+    }
+    if dist.shape != [n as u64, k as u64] || lrd.shape != [n as u64] || k == 0 {
+        return Err(format!(
+            "{kind}: _distances_fit_X_ or _lrd does not match _fit_X"
+        ));
+    }
+    let offset = setting(header, "offset_")
+        .and_then(|v| v.as_f64())
+        .ok_or_else(|| format!("{kind}: attrs.offset_ is missing or not a number"))?;
+    Ok(KnnTarget::Outliers {
+        kth_fit: floats(dist).chunks_exact(k).map(|r| r[k - 1]).collect(),
+        lrd_fit: floats(lrd),
+        offset,
+    })
 }
 
 fn check_features(cols: usize, p: usize) -> Result<(), String> {

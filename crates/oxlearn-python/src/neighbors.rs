@@ -3,9 +3,12 @@
 
 use crate::arrays::{mat_ref, slice, with_threads};
 use crate::error::core_err;
+use numpy::ndarray::Array2;
 use numpy::{Element, IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2};
 use oxlearn_core::neighbors::{
-    vote, weighted_mean, Algorithm, IndexParams, KNeighbors, Metric, NeighborIndex, Weights,
+    lof_score_samples as core_lof_scores, pairwise_distances as core_pairwise,
+    unit_rows as core_unit_rows, vote, weighted_mean, Algorithm, IndexParams, KNeighbors, Metric,
+    NeighborIndex, PairwiseMetric, Weights,
 };
 use oxlearn_core::Real;
 use pyo3::prelude::*;
@@ -13,6 +16,9 @@ use pyo3::prelude::*;
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<KnnIndex>()?;
     m.add_function(wrap_pyfunction!(build_neighbor_index, m)?)?;
+    m.add_function(wrap_pyfunction!(pairwise_distances, m)?)?;
+    m.add_function(wrap_pyfunction!(unit_rows, m)?)?;
+    m.add_function(wrap_pyfunction!(lof_score_samples, m)?)?;
     Ok(())
 }
 
@@ -57,6 +63,112 @@ fn build_neighbor_index(
         leaf_size,
     };
     dispatch_float!(x, go(py, metric, params, n_threads))
+}
+
+/// The dense distance matrix between the rows of `x` and `y` (same float
+/// dtype; `same`: `y` is `x`), as float32 when `out_f32`, else float64.
+#[pyfunction]
+#[pyo3(signature = (x, y, metric, p, same, squared, out_f32, n_threads))]
+#[allow(clippy::too_many_arguments)]
+fn pairwise_distances<'py>(
+    x: &Bound<'py, PyAny>,
+    y: &Bound<'py, PyAny>,
+    metric: &str,
+    p: Option<f64>,
+    same: bool,
+    squared: bool,
+    out_f32: bool,
+    n_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    fn go<'py, T: Element + Real>(
+        x: PyReadonlyArray2<'py, T>,
+        y: &Bound<'py, PyAny>,
+        metric: PairwiseMetric,
+        flags: (bool, bool, bool),
+        n_threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        fn run<'py, T: Element + Real, O: Element + Real>(
+            x: &PyReadonlyArray2<'py, T>,
+            y: &PyReadonlyArray2<'py, T>,
+            metric: PairwiseMetric,
+            (same, squared): (bool, bool),
+            n_threads: Option<usize>,
+        ) -> PyResult<Bound<'py, PyAny>> {
+            let (xv, yv) = (mat_ref(x), mat_ref(y));
+            let (nx, ny) = (xv.nrows(), yv.nrows());
+            let py = x.py();
+            let out = py.detach(|| {
+                with_threads(n_threads, || {
+                    let mut out = vec![O::from_f64(0.0); nx * ny];
+                    core_pairwise(xv, yv, metric, same, squared, &mut out).map(|()| out)
+                })
+            })?;
+            let out = out.map_err(core_err)?;
+            let arr = Array2::from_shape_vec((nx, ny), out)
+                .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+            Ok(arr.into_pyarray(py).into_any())
+        }
+        let y: PyReadonlyArray2<'py, T> = y.extract().map_err(|_| {
+            pyo3::exceptions::PyTypeError::new_err("Y must be a 2-D array of the dtype of X")
+        })?;
+        let (same, squared, out_f32) = flags;
+        if out_f32 {
+            run::<T, f32>(&x, &y, metric, (same, squared), n_threads)
+        } else {
+            run::<T, f64>(&x, &y, metric, (same, squared), n_threads)
+        }
+    }
+    let metric = PairwiseMetric::from_name(metric, p).map_err(core_err)?;
+    dispatch_float!(x, go(y, metric, (same, squared, out_f32), n_threads))
+}
+
+/// The rows of `x` scaled to unit norm, in float64 (zero rows stay zero),
+/// with the arithmetic the `oxlearn` binary uses for cosine models.
+#[pyfunction]
+fn unit_rows<'py>(x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    fn go<'py, T: Element + Real>(x: PyReadonlyArray2<'py, T>) -> PyResult<Bound<'py, PyAny>> {
+        let xv = mat_ref(&x);
+        let shape = (xv.nrows(), xv.ncols());
+        let (rows, _) = core_unit_rows(xv).map_err(core_err)?;
+        let arr = Array2::from_shape_vec(shape, rows)
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+        Ok(arr.into_pyarray(x.py()).into_any())
+    }
+    dispatch_float!(x, go())
+}
+
+/// `LocalOutlierFactor.score_samples` from the queries' neighbours
+/// (`n × k` distances and indices), the fitted points' k-th neighbour
+/// distances and local reachability densities.
+#[pyfunction]
+fn lof_score_samples<'py>(
+    distances: PyReadonlyArray2<'py, f64>,
+    indices: PyReadonlyArray2<'py, i64>,
+    kth_fit: PyReadonlyArray1<'py, f64>,
+    lrd_fit: PyReadonlyArray1<'py, f64>,
+) -> PyResult<Arr<'py, f64>> {
+    let py = distances.py();
+    let k = distances.as_array().ncols();
+    let indices = indices
+        .as_array()
+        .iter()
+        .map(|&i| u32::try_from(i))
+        .collect::<Result<Vec<u32>, _>>()
+        .map_err(|_| {
+            pyo3::exceptions::PyValueError::new_err("a neighbour index is out of range")
+        })?;
+    let nb = KNeighbors {
+        k,
+        distances: distances.as_array().iter().copied().collect(),
+        indices,
+    };
+    let out = core_lof_scores(
+        &nb,
+        slice(&kth_fit, "kth_fit")?,
+        slice(&lrd_fit, "lrd_fit")?,
+    )
+    .map_err(core_err)?;
+    Ok(out.into_pyarray(py))
 }
 
 impl KnnIndex {

@@ -87,9 +87,9 @@ class _KNeighborsAccelerated(OxlearnEstimatorMixin):
         On them the squared euclidean distance is twice the cosine distance,
         so the euclidean search finds the cosine neighbours.
         """
-        X = np.asarray(X, dtype=np.float64)
-        norms = np.sqrt(np.einsum("ij,ij->i", X, X))
-        return X / norms[:, None]
+        X = np.asarray(X)
+        # One implementation with the binary's, so both find the same bits.
+        return _core.unit_rows(X if X.dtype in _FLOATS else X.astype(np.float64))
 
     @staticmethod
     def _has_zero_rows(X):
@@ -435,8 +435,10 @@ class KNeighborsClassifier(_KNeighborsAccelerated, _sk.KNeighborsClassifier):
             return None
         self._log_accelerated("predict")
         k = int(self.n_neighbors)
+        # Cosine: unit queries, as kneighbors and the binary search them.
         proba = self._index().classify(
-            self._as_float(X), k, np.ascontiguousarray(self._y, dtype=np.int64),
+            self._unit_rows(X) if self._cosine() else self._as_float(X), k,
+            np.ascontiguousarray(self._y, dtype=np.int64),
             len(self.classes_), self.weights,
             self.get_hyperparameters("kneighbors").chunk_rows, n_threads(self.n_jobs),
         )
@@ -576,7 +578,8 @@ class KNeighborsRegressor(_KNeighborsAccelerated, _sk.KNeighborsRegressor):
             self._as_float(X), k, y2, self.weights,
             self.get_hyperparameters("kneighbors").chunk_rows, n_threads(self.n_jobs),
         ).reshape(X.shape[0], y2.shape[1])
-        if y.dtype == np.float32:
+        if y.dtype == np.float32 and self.weights == "uniform":
+            # scikit-learn's mean keeps float32; its weighted sum is float64.
             pred = pred.astype(np.float32)
         if y.ndim == 1:
             pred = pred.ravel()

@@ -14,7 +14,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy import sparse
 from sklearn import linear_model as sk
 from sklearn.base import clone, is_classifier
-from sklearn.datasets import make_classification, make_regression
+from sklearn.datasets import make_blobs, make_classification, make_regression
 
 import oxlearn
 from oxlearn import _core
@@ -447,7 +447,8 @@ def test_cli_knn_regressor_outputs_and_dtypes(y_dtype, tmp_path):
 
 
 @pytest.mark.parametrize("make, match", [
-    (lambda X, y: KNeighborsRegressor(metric="cosine").fit(X, y), "metric"),
+    (lambda X, y: KNeighborsRegressor(metric="cosine").fit(np.r_[X[:-1], X[-1:] * 0], y),
+     "all-zero training row"),
     (lambda X, y: KNeighborsRegressor().fit(sparse.csr_matrix(X), y), "sparse"),
     (lambda X, y: KNeighborsClassifier().fit(X, np.c_[y > 0, y > 1].astype(int)),
      "several outputs"),
@@ -465,6 +466,60 @@ def test_cli_knn_refuses_what_python_serves_with_sklearn(make, match, tmp_path):
                          capture_output=True, text=True)
     assert out.returncode == 1 and match in out.stderr, out.stderr
     assert not (tmp_path / "y.npy").exists()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_cli_knn_cosine_as_python(dtype, tmp_path):
+    """Cosine models: the binary searches the same unit rows as Python."""
+    X, y = make_classification(300, 6, random_state=1)
+    X = X.astype(dtype)
+    Xq = (X[:60] + 0.3).astype(dtype)
+    np.save(tmp_path / "X.npy", Xq)
+    for model in (KNeighborsClassifier(7, metric="cosine", weights="distance").fit(X, y),
+                  KNeighborsRegressor(4, metric="cosine", weights="distance").fit(X, X[:, 0])):
+        oxlearn.save(model, tmp_path / "m.oxl")
+        subprocess.run([cli(), "predict", str(tmp_path / "m.oxl"), "--input",
+                        str(tmp_path / "X.npy"), "--output", str(tmp_path / "y.npy")],
+                       check=True)
+        got, expected = np.load(tmp_path / "y.npy"), model.predict(Xq)
+        assert got.dtype == expected.dtype
+        assert_array_equal(got, expected)
+    # An all-zero query row has no direction: Python runs scikit-learn's code.
+    np.save(tmp_path / "X.npy", np.r_[Xq[:3], np.zeros((1, 6), dtype)])
+    out = subprocess.run([cli(), "predict", str(tmp_path / "m.oxl"), "--input",
+                          str(tmp_path / "X.npy"), "--output", str(tmp_path / "y.npy")],
+                         capture_output=True, text=True)
+    assert out.returncode == 1 and "all-zero query row" in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "manhattan", "cosine"])
+def test_cli_lof_novelty_predicts_as_python(metric, tmp_path):
+    X, _ = make_blobs(400, 5, random_state=2)
+    rng = np.random.default_rng(0)
+    Xq = np.r_[X[:100] + 0.1, rng.uniform(-15, 15, size=(100, 5))]
+    model = LocalOutlierFactor(12, novelty=True, metric=metric).fit(X)
+    oxlearn.save(model, tmp_path / "m.oxl")
+    np.save(tmp_path / "X.npy", Xq)
+    subprocess.run([cli(), "predict", str(tmp_path / "m.oxl"), "--input",
+                    str(tmp_path / "X.npy"), "--output", str(tmp_path / "y.npy")], check=True)
+    got, expected = np.load(tmp_path / "y.npy"), model.predict(Xq)
+    assert got.dtype == expected.dtype
+    assert_array_equal(got, expected)
+    assert set(expected) == {-1, 1}
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda X: LocalOutlierFactor(10).fit(X), "novelty=False"),
+    (lambda X: LocalOutlierFactor(10, novelty=True).fit(X.astype(np.float32)), "float32"),
+])
+def test_cli_lof_refusals(make, match, tmp_path):
+    X, _ = make_blobs(100, 3, random_state=0)
+    oxlearn.save(make(X), tmp_path / "m.oxl")
+    np.save(tmp_path / "X.npy", X)
+    out = subprocess.run([cli(), "predict", str(tmp_path / "m.oxl"), "--input",
+                          str(tmp_path / "X.npy"), "--output", str(tmp_path / "y.npy")],
+                         capture_output=True, text=True)
+    assert out.returncode == 1 and match in out.stderr, out.stderr
 
 
 def test_cli_knn_errors(tmp_path):

@@ -11,13 +11,17 @@
 
 mod brute;
 mod kdtree;
+mod lof;
 pub(crate) mod metric;
+mod pairwise;
 mod predict;
 mod topk;
 
 pub use brute::BruteIndex;
 pub use kdtree::{KdTree, DEFAULT_LEAF_SIZE};
+pub use lof::lof_score_samples;
 pub use metric::Metric;
+pub use pairwise::{pairwise_distances, unit_rows, PairwiseMetric};
 pub use predict::{vote, weighted_mean, Weights};
 
 use crate::error::NonFiniteKind;

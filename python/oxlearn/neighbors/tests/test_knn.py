@@ -127,6 +127,11 @@ def test_predictions_match_scikit_learn(name, X, y, weights):
         refr = sk.KNeighborsRegressor(5, weights=weights).fit(Xd, y.astype(float))
         if name.startswith("synthetic"):
             assert_allclose(reg.predict(Qd), refr.predict(Qd), rtol=tol)
+        # Output dtype as scikit-learn's: float32 targets stay float32 under
+        # uniform weights only (its distance-weighted sum is float64).
+        y32 = y.astype(np.float32)
+        assert (KNeighborsRegressor(5, weights=weights).fit(Xd, y32).predict(Qd).dtype
+                == sk.KNeighborsRegressor(5, weights=weights).fit(Xd, y32).predict(Qd).dtype)
     # Predictions are the vote of the neighbours oxlearn returns (ties included).
     ours = KNeighborsClassifier(5, weights=weights).fit(X, y)
     dist, ind = ours.kneighbors(Q)
