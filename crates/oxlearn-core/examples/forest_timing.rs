@@ -1,0 +1,114 @@
+//! Times forest fit and predict on the benchmark's data, written by
+//! `python -c` as raw little-endian files in `$FOREST_DATA` (default
+//! `/tmp/fdata`): `xc.bin` (f64, 60000×20), `yc.bin` (u32), `xr.bin`, `yr.bin` (f64).
+//! `cargo run --profile bench-release -p oxlearn-core --example forest_timing -- rfc 50 3`
+//! (kind rfc|rfr|etc|etr, trees, repetitions). `ONLY=fit|predict` loops one
+//! phase only (for `perf record`).
+use faer::MatRef;
+use oxlearn_core::ensemble::{fit_forest, predict_forest, Criterion, ForestParams, Targets};
+use std::time::Instant;
+
+fn read(path: &str) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let kind = args.first().map_or("rfc", |s| s.as_str()).to_string();
+    let n_trees: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(50);
+    let reps: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(3);
+    let only = std::env::var("ONLY").unwrap_or_default();
+    let dir = std::env::var("FOREST_DATA").unwrap_or_else(|_| "/tmp/fdata".into());
+    let cls = kind.ends_with('c');
+    let (p, n, nt) = (20usize, 50_000usize, 10_000usize);
+    let xb = read(&format!("{dir}/x{}.bin", if cls { "c" } else { "r" }));
+    let x: Vec<f64> = xb
+        .chunks_exact(8)
+        .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    let xm = MatRef::from_row_major_slice(&x[..n * p], n, p);
+    let xt = MatRef::from_row_major_slice(&x[n * p..(n + nt) * p], nt, p);
+    let yc: Vec<u32> = read(&format!("{dir}/yc.bin"))
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    let yr: Vec<f64> = read(&format!("{dir}/yr.bin"))
+        .chunks_exact(8)
+        .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    let params = ForestParams {
+        criterion: if cls {
+            Criterion::Gini
+        } else {
+            Criterion::SquaredError
+        },
+        max_depth: None,
+        min_samples_split: 2,
+        min_samples_leaf: 1,
+        min_weight_fraction_leaf: 0.0,
+        max_features: if cls { 4 } else { 20 },
+        max_leaf_nodes: None,
+        min_impurity_decrease: 0.0,
+        bootstrap: kind.starts_with('r'),
+        n_bootstrap: n,
+        extra: kind.starts_with('e'),
+        max_bins: 256,
+        seeds: (0..n_trees as u64).map(|t| 17 + 7919 * t).collect(),
+    };
+    let targets = if cls {
+        Targets::Classes {
+            y: &yc[..n],
+            n_classes: &[2],
+        }
+    } else {
+        Targets::Values {
+            y: &yr[..n],
+            n_outputs: 1,
+        }
+    };
+    let fit = || fit_forest(xm, targets, None, &params).unwrap().0;
+    let mut forest = fit();
+    if only != "predict" {
+        let mut times = vec![];
+        for _ in 0..reps {
+            let t = Instant::now();
+            forest = fit();
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "{kind} fit: min {:.1} ms, median {:.1} ms; nodes {}",
+            times[0],
+            times[times.len() / 2],
+            forest.feature.len()
+        );
+    }
+    if only != "fit" {
+        let view = forest.view();
+        let mut times = vec![];
+        let mut pred = vec![];
+        for _ in 0..reps.max(3) * 3 {
+            let t = Instant::now();
+            pred = predict_forest(&view, xt).unwrap();
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        times.sort_by(f64::total_cmp);
+        let score = if cls {
+            (0..nt)
+                .filter(|&i| u32::from(pred[2 * i + 1] > pred[2 * i]) == yc[n + i])
+                .count() as f64
+                / nt as f64
+        } else {
+            let y = &yr[n..n + nt];
+            let m = y.iter().sum::<f64>() / nt as f64;
+            let ss: f64 = y.iter().map(|v| (v - m) * (v - m)).sum();
+            let se: f64 = y.iter().zip(&pred).map(|(a, b)| (a - b) * (a - b)).sum();
+            1.0 - se / ss
+        };
+        println!(
+            "{kind} predict: min {:.1} ms, median {:.1} ms; score {score:.4}",
+            times[0],
+            times[times.len() / 2]
+        );
+    }
+}
