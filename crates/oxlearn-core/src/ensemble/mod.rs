@@ -424,44 +424,137 @@ pub fn fit_forest_binned(
     Ok((forest, importances))
 }
 
-/// One node as traversal reads it: one cache line holds two or three nodes,
-/// where the separate arrays would cost four loads from four places.
+/// One node as traversal reads it (16 bytes, four to a cache line). Leaves
+/// point to themselves, so a block of rows can advance in lockstep until none
+/// moves. The threshold is the largest float32 not above the float64 one:
+/// for a float32 `x`, `x <= t32` exactly when `x <= threshold`.
 #[derive(Clone, Copy)]
 struct PackedNode {
-    threshold: f64,
-    feature: i32,
-    left: i32,
-    right: i32,
+    threshold: f32,
+    feature: u32,
+    left: u32,
+    right: u32,
 }
 
-fn pack(forest: &ForestRef<'_>) -> Vec<PackedNode> {
-    (0..forest.feature.len())
-        .map(|g| PackedNode {
-            threshold: forest.threshold[g],
-            feature: forest.feature[g],
-            left: forest.left[g],
-            right: forest.right[g],
+/// The largest float32 not above `t` (NaN stays NaN: nothing compares below it).
+fn f32_at_most(t: f64) -> f32 {
+    let r = t as f32;
+    if r as f64 > t {
+        r.next_down()
+    } else {
+        r
+    }
+}
+
+/// Each tree's packed nodes (child indices local to the tree).
+fn pack(forest: &ForestRef<'_>) -> Vec<Vec<PackedNode>> {
+    (0..forest.n_trees())
+        .into_par_iter()
+        .map(|t| {
+            let (a, b) = (
+                forest.tree_offsets[t] as usize,
+                forest.tree_offsets[t + 1] as usize,
+            );
+            (a..b)
+                .map(|g| {
+                    if forest.left[g] == TREE_LEAF {
+                        let me = (g - a) as u32;
+                        PackedNode {
+                            threshold: f32::INFINITY,
+                            feature: 0,
+                            left: me,
+                            right: me,
+                        }
+                    } else {
+                        // `validate` guarantees feature < n_features and children in range.
+                        PackedNode {
+                            threshold: f32_at_most(forest.threshold[g]),
+                            feature: forest.feature[g] as u32,
+                            left: forest.left[g] as u32,
+                            right: forest.right[g] as u32,
+                        }
+                    }
+                })
+                .collect()
         })
         .collect()
 }
 
-/// Leaf reached by one row in one tree (index local to `tree`).
+/// Rows traversed together: independent chains of loads hide each other's
+/// cache misses. A lane that reaches its leaf takes the next row at once, so
+/// all lanes stay busy whatever the leaves' depths.
+const LANES: usize = 16;
+
+/// The leaf (local index) reached from `node` by `row`.
 #[inline]
-fn leaf_of(tree: &[PackedNode], row: &[f64]) -> usize {
-    let mut node = 0usize;
+fn walk(tree: &[PackedNode], mut node: usize, row: &[f32]) -> u32 {
     loop {
-        let nd = &tree[node];
-        if nd.left == TREE_LEAF {
-            return node;
-        }
-        // `validate` guarantees feature < n_features and children in range.
-        node = if row[nd.feature as usize] <= nd.threshold {
-            nd.left as usize
+        let nd = tree[node];
+        let next = if row[nd.feature as usize] <= nd.threshold {
+            nd.left
         } else {
-            nd.right as usize
-        };
+            nd.right
+        } as usize;
+        if next == node {
+            return node as u32;
+        }
+        node = next;
     }
 }
+
+/// Leaf (local index) of each of the `n` rows of `rows` (row-major float32,
+/// `p` per row, `p >= 1`) in `tree`.
+fn leaves(tree: &[PackedNode], rows: &[f32], p: usize, out: &mut [u32]) {
+    let n = out.len();
+    if n < LANES {
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = walk(tree, 0, &rows[i * p..(i + 1) * p]);
+        }
+        return;
+    }
+    let mut node = [0u32; LANES];
+    let mut row: [usize; LANES] = std::array::from_fn(|g| g);
+    let mut next_row = LANES;
+    loop {
+        for g in 0..LANES {
+            let nd = tree[node[g] as usize];
+            let x = rows[row[g] * p + nd.feature as usize];
+            let nx = if x <= nd.threshold { nd.left } else { nd.right };
+            if nx != node[g] {
+                node[g] = nx;
+                continue;
+            }
+            out[row[g]] = nx;
+            if next_row == n {
+                // No rows left to hand out: finish the other lanes' rows.
+                for h in (0..LANES).filter(|&h| h != g) {
+                    let r = row[h];
+                    out[r] = walk(tree, node[h] as usize, &rows[r * p..(r + 1) * p]);
+                }
+                return;
+            }
+            row[g] = next_row;
+            node[g] = 0;
+            next_row += 1;
+        }
+    }
+}
+
+/// Rows of `x` in `r` as the trees compare them (float32), row-major.
+fn tree_rows<T: Real>(x: MatRef<'_, T>, r: std::ops::Range<usize>) -> Vec<f32> {
+    let p = x.ncols();
+    let mut rows = vec![0f32; r.len() * p];
+    for (li, i) in r.enumerate() {
+        for j in 0..p {
+            rows[li * p + j] = x[(i, j)].to_f64() as f32;
+        }
+    }
+    rows
+}
+
+/// Rows per parallel chunk: large enough that each tree's upper levels are
+/// reused from cache across many rows.
+const PREDICT_CHUNK: usize = 512;
 
 fn check_x<T: Real>(forest: &ForestRef<'_>, x: MatRef<'_, T>) -> crate::Result<()> {
     if x.ncols() != forest.n_features {
@@ -490,27 +583,41 @@ pub fn predict_forest<T: Real>(
     }
     let (n, p) = (x.nrows(), x.ncols());
     let k = forest.value_stride();
-    let plan = ChunkPlan::new(n, p, 256);
-    let inv = 1.0 / forest.n_trees() as f64;
+    let nt = forest.n_trees();
+    let plan = ChunkPlan::new(n, p, PREDICT_CHUNK);
+    let inv = 1.0 / nt as f64;
+    if k == 0 {
+        return Ok(Vec::new());
+    }
+    if p == 0 {
+        // No splits can exist: every tree is its root leaf.
+        let mut out = vec![0.0; n * k];
+        for t in 0..nt {
+            let root = forest.tree_offsets[t] as usize;
+            for row in out.chunks_exact_mut(k) {
+                for (o, &a) in row.iter_mut().zip(&forest.value[root * k..(root + 1) * k]) {
+                    *o += a;
+                }
+            }
+        }
+        out.iter_mut().for_each(|o| *o *= inv);
+        return Ok(out);
+    }
     let packed = pack(forest);
     let chunks: Vec<Vec<f64>> = (0..plan.n_chunks())
         .into_par_iter()
         .map(|c| {
             let r = plan.range(c);
-            let mut rows = vec![0.0; r.len() * p];
-            for (li, i) in r.clone().enumerate() {
-                for j in 0..p {
-                    rows[li * p + j] = bins::to_tree_value(x[(i, j)]);
-                }
-            }
+            let rows = tree_rows(x, r.clone());
             let mut out = vec![0.0; r.len() * k];
-            for t in 0..forest.n_trees() {
+            let mut leaf = vec![0u32; r.len()];
+            // Tree by tree, so each row sums its trees in tree order.
+            for (t, tree) in packed.iter().enumerate() {
                 let base = forest.tree_offsets[t] as usize;
-                let tree = &packed[base..forest.tree_offsets[t + 1] as usize];
-                for li in 0..r.len() {
-                    let leaf = base + leaf_of(tree, &rows[li * p..(li + 1) * p]);
-                    let v = &forest.value[leaf * k..(leaf + 1) * k];
-                    for (o, &a) in out[li * k..(li + 1) * k].iter_mut().zip(v) {
+                leaves(tree, &rows, p, &mut leaf);
+                for (o, &l) in out.chunks_exact_mut(k).zip(&leaf) {
+                    let g = base + l as usize;
+                    for (o, &a) in o.iter_mut().zip(&forest.value[g * k..(g + 1) * k]) {
                         *o += a;
                     }
                 }
@@ -535,22 +642,22 @@ pub fn apply_forest<T: Real>(forest: &ForestRef<'_>, x: MatRef<'_, T>) -> crate:
     }
     let (n, p) = (x.nrows(), x.ncols());
     let nt = forest.n_trees();
-    let plan = ChunkPlan::new(n, p, 256);
+    if p == 0 {
+        return Ok(vec![0; n * nt]);
+    }
+    let plan = ChunkPlan::new(n, p, PREDICT_CHUNK);
     let packed = pack(forest);
     let chunks: Vec<Vec<i64>> = (0..plan.n_chunks())
         .into_par_iter()
         .map(|c| {
             let r = plan.range(c);
-            let mut out = Vec::with_capacity(r.len() * nt);
-            let mut row = vec![0.0; p];
-            for i in r {
-                for j in 0..p {
-                    row[j] = bins::to_tree_value(x[(i, j)]);
-                }
-                for t in 0..nt {
-                    let tree = &packed
-                        [forest.tree_offsets[t] as usize..forest.tree_offsets[t + 1] as usize];
-                    out.push(leaf_of(tree, &row) as i64);
+            let rows = tree_rows(x, r.clone());
+            let mut out = vec![0i64; r.len() * nt];
+            let mut leaf = vec![0u32; r.len()];
+            for (t, tree) in packed.iter().enumerate() {
+                leaves(tree, &rows, p, &mut leaf);
+                for (li, &l) in leaf.iter().enumerate() {
+                    out[li * nt + t] = l as i64;
                 }
             }
             out

@@ -64,20 +64,33 @@ trait Stats: Sync {
     fn value(&self, e: &[f64], out: &mut Vec<f64>);
 }
 
-/// Single-output classification: `[count, weight, class weights...]`.
-struct Classes1<'a, const ENTROPY: bool> {
+/// Single-output classification: `[count, weight, class weights...]`; `NC`
+/// is the class count when known at compile time (binary), else 0.
+struct Classes1<'a, const ENTROPY: bool, const NC: usize> {
     y: &'a [u32],
     n_classes: usize,
 }
 
-impl<const ENTROPY: bool> Stats for Classes1<'_, ENTROPY> {
+impl<const ENTROPY: bool, const NC: usize> Classes1<'_, ENTROPY, NC> {
+    #[inline(always)]
+    fn nc(&self) -> usize {
+        if NC > 0 {
+            NC
+        } else {
+            self.n_classes
+        }
+    }
+}
+
+impl<const ENTROPY: bool, const NC: usize> Stats for Classes1<'_, ENTROPY, NC> {
     type Item = u32;
     #[inline(always)]
     fn item(&self, row: usize) -> u32 {
         self.y[row]
     }
+    #[inline(always)]
     fn width(&self) -> usize {
-        2 + self.n_classes
+        2 + self.nc()
     }
     #[inline(always)]
     fn add(&self, e: &mut [f64], it: u32, w: f64) {
@@ -91,7 +104,7 @@ impl<const ENTROPY: bool> Stats for Classes1<'_, ENTROPY> {
         if w <= 0.0 {
             return 0.0;
         }
-        let s = &e[2..2 + self.n_classes];
+        let s = &e[2..2 + self.nc()];
         if ENTROPY {
             let mut acc = 0.0;
             for &c in s {
@@ -112,15 +125,15 @@ impl<const ENTROPY: bool> Stats for Classes1<'_, ENTROPY> {
             -(l[1] * self.impurity(l) + r[1] * self.impurity(r))
         } else {
             // w·gini = w - Σc²/w.
-            let sl: f64 = l[2..2 + self.n_classes].iter().map(|&c| c * c).sum();
-            let sr: f64 = r[2..2 + self.n_classes].iter().map(|&c| c * c).sum();
+            let sl: f64 = l[2..2 + self.nc()].iter().map(|&c| c * c).sum();
+            let sr: f64 = r[2..2 + self.nc()].iter().map(|&c| c * c).sum();
             sl / l[1] + sr / r[1]
         }
     }
     fn value(&self, e: &[f64], out: &mut Vec<f64>) {
         let w = e[1];
         out.extend(
-            e[2..2 + self.n_classes]
+            e[2..2 + self.nc()]
                 .iter()
                 .map(|&c| if w > 0.0 { c / w } else { 0.0 }),
         );
@@ -138,6 +151,7 @@ impl Stats for Values1<'_> {
     fn item(&self, row: usize) -> f64 {
         self.y[row]
     }
+    #[inline(always)]
     fn width(&self) -> usize {
         4
     }
@@ -364,11 +378,17 @@ struct Grower<'a, S: Stats> {
     binned: &'a Binned,
     st: S,
     params: &'a ForestParams,
-    /// The used rows, partitioned so each node owns a contiguous range;
-    /// `wts` and `items` are kept in the same order.
-    rows: Vec<u32>,
+    /// The used rows' weights, items and codes (row-major, `n_features`
+    /// per row), partitioned at every split so each node owns a contiguous
+    /// range: filling a histogram reads them sequentially instead of
+    /// gathering from the column-major codes at random rows.
     wts: Vec<f64>,
     items: Vec<S::Item>,
+    codes: Vec<u8>,
+    /// Scratch of the stable partition.
+    s_wts: Vec<f64>,
+    s_items: Vec<S::Item>,
+    s_codes: Vec<u8>,
     perm: Vec<usize>,
     hist: Vec<f64>,
     left_acc: Vec<f64>,
@@ -377,7 +397,6 @@ struct Grower<'a, S: Stats> {
     rng: Rng,
     total_weight: f64,
     min_weight_leaf: f64,
-    width: usize,
     tree: Tree,
     /// Node entries, `width` per node.
     stats: Vec<f64>,
@@ -410,15 +429,14 @@ impl<S: Stats> Grower<'_, S> {
     /// Fills the histogram of feature `f` over the node's rows.
     #[inline(always)]
     fn fill(&mut self, f: usize, start: usize, end: usize) -> Occupied {
-        let n_rows = self.binned.n_rows;
-        let width = self.width;
-        let codes = &self.binned.codes[f * n_rows..(f + 1) * n_rows];
+        let p = self.perm.len();
+        let width = self.st.width();
         let mut occ = Occupied::default();
-        let rows = &self.rows[start..end];
+        let codes = self.codes[start * p..end * p].chunks_exact(p);
         let wts = &self.wts[start..end];
         let items = &self.items[start..end];
-        for ((&r, &w), &it) in rows.iter().zip(wts).zip(items) {
-            let b = codes[r as usize] as usize;
+        for ((c, &w), &it) in codes.zip(wts).zip(items) {
+            let b = c[f] as usize;
             occ.set(b);
             self.st
                 .add(&mut self.hist[b * width..(b + 1) * width], it, w);
@@ -446,7 +464,7 @@ impl<S: Stats> Grower<'_, S> {
         {
             return None;
         }
-        let width = self.width;
+        let width = self.st.width();
         let n_features = self.perm.len();
         let (msl, mwl) = (p.min_samples_leaf as f64, self.min_weight_leaf);
         let mut best: Option<(Split, f64)> = None;
@@ -465,8 +483,9 @@ impl<S: Stats> Grower<'_, S> {
                 visited += 1;
                 let node_e = &self.stats[node * width..(node + 1) * width];
                 let hist = &self.hist;
-                let left = &mut self.left_acc;
-                let right = &mut self.right_acc;
+                // Slices of the (often compile-time) entry width.
+                let left = &mut self.left_acc[..width];
+                let right = &mut self.right_acc[..width];
                 left.fill(0.0);
                 // Extra trees: one random cut in [lo, hi); else every cut
                 // between occupied bins.
@@ -540,25 +559,31 @@ impl<S: Stats> Grower<'_, S> {
             split,
             ..
         } = pend;
-        let n_rows = self.binned.n_rows;
-        let codes = &self.binned.codes[split.feature * n_rows..(split.feature + 1) * n_rows];
-        let mut a = start;
-        let mut b = end;
-        while a < b {
-            if codes[self.rows[a] as usize] as usize <= split.bin {
-                a += 1;
-            } else {
-                b -= 1;
-                self.rows.swap(a, b);
-                self.wts.swap(a, b);
-                self.items.swap(a, b);
-            }
-        }
-        let mid = a;
+        let p = self.perm.len();
+        let (f, bin) = (split.feature, split.bin as u8);
         let mut ls = std::mem::take(&mut self.left_acc);
         let mut rs = std::mem::take(&mut self.right_acc);
-        self.range_stats(start, mid, &mut ls);
-        self.range_stats(mid, end, &mut rs);
+        ls.fill(0.0);
+        rs.fill(0.0);
+        self.s_wts.clear();
+        self.s_items.clear();
+        self.s_codes.clear();
+        // Stable: the left rows, then the right rows, each in their order.
+        for (go_left, e) in [(true, &mut ls), (false, &mut rs)] {
+            for i in start..end {
+                let c = &self.codes[i * p..(i + 1) * p];
+                if (c[f] <= bin) == go_left {
+                    self.s_wts.push(self.wts[i]);
+                    self.s_items.push(self.items[i]);
+                    self.s_codes.extend_from_slice(c);
+                    self.st.add(e, self.items[i], self.wts[i]);
+                }
+            }
+        }
+        let mid = start + ls[0] as usize;
+        self.wts[start..end].copy_from_slice(&self.s_wts);
+        self.items[start..end].copy_from_slice(&self.s_items);
+        self.codes[start * p..end * p].copy_from_slice(&self.s_codes);
         let l = self.add_node(&ls);
         let r = self.add_node(&rs);
         self.left_acc = ls;
@@ -609,18 +634,36 @@ pub(crate) fn grow(
 ) -> Tree {
     match targets {
         Targets::Classes { y, n_classes } if n_classes.len() == 1 => {
-            if params.criterion == Criterion::Entropy {
-                let st = Classes1::<true> {
-                    y,
-                    n_classes: n_classes[0],
-                };
-                grow_with(binned, st, sample_weight, params, seed)
-            } else {
-                let st = Classes1::<false> {
-                    y,
-                    n_classes: n_classes[0],
-                };
-                grow_with(binned, st, sample_weight, params, seed)
+            let nc = n_classes[0];
+            match (params.criterion == Criterion::Entropy, nc == 2) {
+                (false, true) => grow_with(
+                    binned,
+                    Classes1::<false, 2> { y, n_classes: nc },
+                    sample_weight,
+                    params,
+                    seed,
+                ),
+                (false, false) => grow_with(
+                    binned,
+                    Classes1::<false, 0> { y, n_classes: nc },
+                    sample_weight,
+                    params,
+                    seed,
+                ),
+                (true, true) => grow_with(
+                    binned,
+                    Classes1::<true, 2> { y, n_classes: nc },
+                    sample_weight,
+                    params,
+                    seed,
+                ),
+                (true, false) => grow_with(
+                    binned,
+                    Classes1::<true, 0> { y, n_classes: nc },
+                    sample_weight,
+                    params,
+                    seed,
+                ),
             }
         }
         Targets::Values { y, n_outputs: 1 } => {
@@ -658,11 +701,17 @@ fn grow_with<S: Stats>(
             *w *= c as f64;
         }
     }
-    let rows: Vec<u32> = (0..n as u32)
-        .filter(|&i| weights[i as usize] > 0.0)
-        .collect();
-    let wts: Vec<f64> = rows.iter().map(|&i| weights[i as usize]).collect();
-    let items: Vec<S::Item> = rows.iter().map(|&i| st.item(i as usize)).collect();
+    let rows: Vec<usize> = (0..n).filter(|&i| weights[i] > 0.0).collect();
+    let wts: Vec<f64> = rows.iter().map(|&i| weights[i]).collect();
+    let items: Vec<S::Item> = rows.iter().map(|&i| st.item(i)).collect();
+    let p = binned.edges.len();
+    let mut codes = vec![0u8; rows.len() * p];
+    for f in 0..p {
+        let col = &binned.codes[f * n..(f + 1) * n];
+        for (k, &i) in rows.iter().enumerate() {
+            codes[k * p + f] = col[i];
+        }
+    }
     let total_weight: f64 = wts.iter().sum();
     let width = st.width();
     let max_nb = binned.edges.iter().map(|e| e.len() + 1).max().unwrap_or(1);
@@ -670,9 +719,12 @@ fn grow_with<S: Stats>(
         binned,
         st,
         params,
-        rows,
+        s_wts: Vec::with_capacity(wts.len()),
+        s_items: Vec::with_capacity(items.len()),
+        s_codes: Vec::with_capacity(codes.len()),
         wts,
         items,
+        codes,
         perm: (0..binned.edges.len()).collect(),
         hist: vec![0.0; max_nb * width],
         left_acc: vec![0.0; width],
@@ -681,7 +733,6 @@ fn grow_with<S: Stats>(
         rng,
         total_weight,
         min_weight_leaf: params.min_weight_fraction_leaf * total_weight,
-        width,
         tree: Tree {
             feature: vec![],
             threshold: vec![],
@@ -694,7 +745,7 @@ fn grow_with<S: Stats>(
         },
         stats: vec![],
     };
-    let n_used = g.rows.len();
+    let n_used = g.wts.len();
     let mut root_stats = vec![0.0; width];
     g.range_stats(0, n_used, &mut root_stats);
     let root = g.add_node(&root_stats);
