@@ -26,11 +26,21 @@ fn cpu_ms() -> f64 {
     ns as f64 / 1e6
 }
 
-fn read(path: &str) -> Vec<u8> {
-    std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"))
+fn read(path: &str) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    std::fs::read(path).map_err(|e| format!("{path}: {e}").into())
 }
 
-fn main() {
+fn f64s(b: &[u8]) -> Vec<f64> {
+    b.chunks_exact(8)
+        .map(|c| {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(c);
+            f64::from_le_bytes(a)
+        })
+        .collect()
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let kind = args.first().map_or("rfc", |s| s.as_str()).to_string();
     let n_trees: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(50);
@@ -39,21 +49,19 @@ fn main() {
     let dir = std::env::var("FOREST_DATA").unwrap_or_else(|_| "/tmp/fdata".into());
     let cls = kind.ends_with('c');
     let (p, n, nt) = (20usize, 50_000usize, 10_000usize);
-    let xb = read(&format!("{dir}/x{}.bin", if cls { "c" } else { "r" }));
-    let x: Vec<f64> = xb
-        .chunks_exact(8)
-        .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
-        .collect();
+    let x = f64s(&read(&format!(
+        "{dir}/x{}.bin",
+        if cls { "c" } else { "r" }
+    ))?);
     let xm = MatRef::from_row_major_slice(&x[..n * p], n, p);
     let xt = MatRef::from_row_major_slice(&x[n * p..(n + nt) * p], nt, p);
-    let yc: Vec<u32> = read(&format!("{dir}/yc.bin"))
+    let yc: Vec<u32> = read(&format!("{dir}/yc.bin"))?
         .chunks_exact(4)
-        .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
+        .map(|c| {
+            u32::from(c[0]) | u32::from(c[1]) << 8 | u32::from(c[2]) << 16 | u32::from(c[3]) << 24
+        })
         .collect();
-    let yr: Vec<f64> = read(&format!("{dir}/yr.bin"))
-        .chunks_exact(8)
-        .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
-        .collect();
+    let yr = f64s(&read(&format!("{dir}/yr.bin"))?);
     let params = ForestParams {
         criterion: if cls {
             Criterion::Gini
@@ -84,14 +92,14 @@ fn main() {
             n_outputs: 1,
         }
     };
-    let fit = || fit_forest(xm, targets, None, &params).unwrap().0;
-    let mut forest = fit();
+    let fit = || fit_forest(xm, targets, None, &params).map(|f| f.0);
+    let mut forest = fit()?;
     if only != "predict" {
         let mut times = vec![];
         let c0 = cpu_ms();
         for _ in 0..reps {
             let t = Instant::now();
-            forest = fit();
+            forest = fit()?;
             times.push(t.elapsed().as_secs_f64() * 1e3);
         }
         let cpu = (cpu_ms() - c0) / reps as f64;
@@ -111,7 +119,7 @@ fn main() {
         let np = reps.max(3) * 3;
         for _ in 0..np {
             let t = Instant::now();
-            pred = predict_forest(&view, xt).unwrap();
+            pred = predict_forest(&view, xt)?;
             times.push(t.elapsed().as_secs_f64() * 1e3);
         }
         let cpu = (cpu_ms() - c0) / np as f64;
@@ -134,4 +142,5 @@ fn main() {
             times[times.len() / 2]
         );
     }
+    Ok(())
 }

@@ -439,10 +439,17 @@ struct PackedNode {
 /// The largest float32 not above `t` (NaN stays NaN: nothing compares below it).
 fn f32_at_most(t: f64) -> f32 {
     let r = t as f32;
-    if r as f64 > t {
-        r.next_down()
+    if r as f64 <= t || t.is_nan() {
+        return r;
+    }
+    // The float32 just below `r` (`f32::next_down`, newer than the MSRV);
+    // `r > t` so `r` is neither NaN nor -inf.
+    if r == 0.0 {
+        -f32::from_bits(1)
+    } else if r > 0.0 {
+        f32::from_bits(r.to_bits() - 1)
     } else {
-        r
+        f32::from_bits(r.to_bits() + 1)
     }
 }
 
