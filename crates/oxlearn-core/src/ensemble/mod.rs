@@ -11,7 +11,6 @@ mod rng;
 mod tree;
 
 use crate::error::Error;
-use crate::linalg::ChunkPlan;
 use crate::Real;
 use faer::MatRef;
 use rayon::prelude::*;
@@ -244,29 +243,43 @@ impl ForestRef<'_> {
             if b <= a {
                 return Err(bad(format!("tree {t} has no nodes (offsets {a}..{b})")));
             }
-            let size = (b - a) as usize;
-            for local in 0..size {
-                let g = a as usize + local;
-                let (l, r, f) = (self.left[g], self.right[g], self.feature[g]);
-                if l == TREE_LEAF && r == TREE_LEAF {
-                    continue;
-                }
-                // Children strictly after their parent: traversal always ends.
-                let ok = |c: i32| c > local as i32 && (c as usize) < size;
-                if !ok(l) || !ok(r) {
-                    return Err(bad(format!(
-                        "tree {t} node {local}: children ({l}, {r}) must be in ({local}, {size})"
-                    )));
-                }
-                if f < 0 || f as usize >= self.n_features {
-                    return Err(bad(format!(
-                        "tree {t} node {local}: feature {f} is not in [0, {})",
-                        self.n_features
-                    )));
-                }
+        }
+        // Trees in parallel; the error reported is the first tree's.
+        let checks: Vec<Option<String>> = (0..self.n_trees())
+            .into_par_iter()
+            .map(|t| self.check_tree(t))
+            .collect();
+        match checks.into_iter().flatten().next() {
+            Some(reason) => Err(bad(reason)),
+            None => Ok(()),
+        }
+    }
+
+    /// What is wrong with tree `t`'s nodes, if anything.
+    fn check_tree(&self, t: usize) -> Option<String> {
+        let a = self.tree_offsets[t] as usize;
+        let size = self.tree_offsets[t + 1] as usize - a;
+        for local in 0..size {
+            let g = a + local;
+            let (l, r, f) = (self.left[g], self.right[g], self.feature[g]);
+            if l == TREE_LEAF && r == TREE_LEAF {
+                continue;
+            }
+            // Children strictly after their parent: traversal always ends.
+            let ok = |c: i32| c > local as i32 && (c as usize) < size;
+            if !ok(l) || !ok(r) {
+                return Some(format!(
+                    "tree {t} node {local}: children ({l}, {r}) must be in ({local}, {size})"
+                ));
+            }
+            if f < 0 || f as usize >= self.n_features {
+                return Some(format!(
+                    "tree {t} node {local}: feature {f} is not in [0, {})",
+                    self.n_features
+                ));
             }
         }
-        Ok(())
+        None
     }
 }
 
@@ -453,38 +466,62 @@ fn f32_at_most(t: f64) -> f32 {
     }
 }
 
-/// Each tree's packed nodes (child indices local to the tree).
-fn pack(forest: &ForestRef<'_>) -> Vec<Vec<PackedNode>> {
+/// Packs tree `t` into `buf` (child indices local to the tree). Packing a
+/// tree just before traversing it also brings its nodes into cache.
+fn pack_tree(forest: &ForestRef<'_>, t: usize, buf: &mut Vec<PackedNode>) {
+    let (a, b) = (
+        forest.tree_offsets[t] as usize,
+        forest.tree_offsets[t + 1] as usize,
+    );
+    buf.clear();
+    buf.extend((a..b).map(|g| {
+        if forest.left[g] == TREE_LEAF {
+            let me = (g - a) as u32;
+            PackedNode {
+                threshold: f32::INFINITY,
+                feature: 0,
+                left: me,
+                right: me,
+            }
+        } else {
+            // `validate` guarantees feature < n_features and children in range.
+            PackedNode {
+                threshold: f32_at_most(forest.threshold[g]),
+                feature: forest.feature[g] as u32,
+                left: forest.left[g] as u32,
+                right: forest.right[g] as u32,
+            }
+        }
+    }));
+}
+
+/// Runs `per_tree(t, leaves)` for every tree on the leaves (local indices)
+/// of the rows `rows` (row-major float32, `p >= 1` per row), in parallel over
+/// trees, and returns the results in tree order.
+fn map_trees<R: Send>(
+    forest: &ForestRef<'_>,
+    rows: &[f32],
+    p: usize,
+    per_tree: impl Fn(usize, &[u32]) -> R + Sync,
+) -> Vec<R> {
+    let n = rows.len() / p;
     (0..forest.n_trees())
         .into_par_iter()
-        .map(|t| {
-            let (a, b) = (
-                forest.tree_offsets[t] as usize,
-                forest.tree_offsets[t + 1] as usize,
-            );
-            (a..b)
-                .map(|g| {
-                    if forest.left[g] == TREE_LEAF {
-                        let me = (g - a) as u32;
-                        PackedNode {
-                            threshold: f32::INFINITY,
-                            feature: 0,
-                            left: me,
-                            right: me,
-                        }
-                    } else {
-                        // `validate` guarantees feature < n_features and children in range.
-                        PackedNode {
-                            threshold: f32_at_most(forest.threshold[g]),
-                            feature: forest.feature[g] as u32,
-                            left: forest.left[g] as u32,
-                            right: forest.right[g] as u32,
-                        }
-                    }
-                })
-                .collect()
-        })
+        .map_init(
+            || (Vec::new(), vec![0u32; n]),
+            |(buf, leaf), t| {
+                pack_tree(forest, t, buf);
+                leaves(buf, rows, p, leaf);
+                per_tree(t, leaf)
+            },
+        )
         .collect()
+}
+
+/// Rows predicted per block: bounds the per-tree results held at once
+/// (`rows × trees × values` floats) to about 64 MB.
+fn block_rows(n_trees: usize, stride: usize) -> usize {
+    ((8usize << 20) / (n_trees * stride).max(1)).clamp(1024, 1 << 16)
 }
 
 /// Rows traversed together: independent chains of loads hide each other's
@@ -551,17 +588,21 @@ fn leaves(tree: &[PackedNode], rows: &[f32], p: usize, out: &mut [u32]) {
 fn tree_rows<T: Real>(x: MatRef<'_, T>, r: std::ops::Range<usize>) -> Vec<f32> {
     let p = x.ncols();
     let mut rows = vec![0f32; r.len() * p];
-    for (li, i) in r.enumerate() {
-        for j in 0..p {
-            rows[li * p + j] = x[(i, j)].to_f64() as f32;
-        }
-    }
+    rows.par_chunks_mut(SUM_CHUNK * p)
+        .enumerate()
+        .for_each(|(c, out)| {
+            for (li, row) in out.chunks_exact_mut(p).enumerate() {
+                let i = r.start + c * SUM_CHUNK + li;
+                for (j, v) in row.iter_mut().enumerate() {
+                    *v = x[(i, j)].to_f64() as f32;
+                }
+            }
+        });
     rows
 }
 
-/// Rows per parallel chunk: large enough that each tree's upper levels are
-/// reused from cache across many rows.
-const PREDICT_CHUNK: usize = 512;
+/// Rows per parallel chunk when summing the trees' values.
+const SUM_CHUNK: usize = 256;
 
 fn check_x<T: Real>(forest: &ForestRef<'_>, x: MatRef<'_, T>) -> crate::Result<()> {
     if x.ncols() != forest.n_features {
@@ -591,7 +632,6 @@ pub fn predict_forest<T: Real>(
     let (n, p) = (x.nrows(), x.ncols());
     let k = forest.value_stride();
     let nt = forest.n_trees();
-    let plan = ChunkPlan::new(n, p, PREDICT_CHUNK);
     let inv = 1.0 / nt as f64;
     if k == 0 {
         return Ok(Vec::new());
@@ -610,32 +650,40 @@ pub fn predict_forest<T: Real>(
         out.iter_mut().for_each(|o| *o *= inv);
         return Ok(out);
     }
-    let packed = pack(forest);
-    let chunks: Vec<Vec<f64>> = (0..plan.n_chunks())
-        .into_par_iter()
-        .map(|c| {
-            let r = plan.range(c);
-            let rows = tree_rows(x, r.clone());
-            let mut out = vec![0.0; r.len() * k];
-            let mut leaf = vec![0u32; r.len()];
-            // Tree by tree, so each row sums its trees in tree order.
-            for (t, tree) in packed.iter().enumerate() {
-                let base = forest.tree_offsets[t] as usize;
-                leaves(tree, &rows, p, &mut leaf);
-                for (o, &l) in out.chunks_exact_mut(k).zip(&leaf) {
-                    let g = base + l as usize;
-                    for (o, &a) in o.iter_mut().zip(&forest.value[g * k..(g + 1) * k]) {
+    let mut out = vec![0.0; n * k];
+    let bs = block_rows(nt, k);
+    for start in (0..n).step_by(bs) {
+        let r = start..(start + bs).min(n);
+        let rows = tree_rows(x, r.clone());
+        // Each tree's leaf values for the block, trees in parallel (each
+        // tree's nodes stay in cache while all the block's rows go through).
+        let vals: Vec<Vec<f64>> = map_trees(forest, &rows, p, |t, leaf| {
+            let base = forest.tree_offsets[t] as usize;
+            let mut v = Vec::with_capacity(leaf.len() * k);
+            for &l in leaf {
+                let g = base + l as usize;
+                v.extend_from_slice(&forest.value[g * k..(g + 1) * k]);
+            }
+            v
+        });
+        // Each row sums its trees in tree order: the same bits for any
+        // thread count.
+        out[r.start * k..r.end * k]
+            .par_chunks_mut(SUM_CHUNK * k)
+            .enumerate()
+            .for_each(|(c, o)| {
+                let (off, len) = (c * SUM_CHUNK * k, o.len());
+                for v in &vals {
+                    for (o, &a) in o.iter_mut().zip(&v[off..off + len]) {
                         *o += a;
                     }
                 }
-            }
-            for o in &mut out {
-                *o *= inv;
-            }
-            out
-        })
-        .collect();
-    Ok(chunks.concat())
+                for o in o.iter_mut() {
+                    *o *= inv;
+                }
+            });
+    }
+    Ok(out)
 }
 
 /// Leaf index (local to each tree) per row and tree, row-major `n_rows × n_trees`.
@@ -652,25 +700,24 @@ pub fn apply_forest<T: Real>(forest: &ForestRef<'_>, x: MatRef<'_, T>) -> crate:
     if p == 0 {
         return Ok(vec![0; n * nt]);
     }
-    let plan = ChunkPlan::new(n, p, PREDICT_CHUNK);
-    let packed = pack(forest);
-    let chunks: Vec<Vec<i64>> = (0..plan.n_chunks())
-        .into_par_iter()
-        .map(|c| {
-            let r = plan.range(c);
-            let rows = tree_rows(x, r.clone());
-            let mut out = vec![0i64; r.len() * nt];
-            let mut leaf = vec![0u32; r.len()];
-            for (t, tree) in packed.iter().enumerate() {
-                leaves(tree, &rows, p, &mut leaf);
-                for (li, &l) in leaf.iter().enumerate() {
-                    out[li * nt + t] = l as i64;
+    let mut out = vec![0i64; n * nt];
+    let bs = block_rows(nt, 1);
+    for start in (0..n).step_by(bs) {
+        let r = start..(start + bs).min(n);
+        let rows = tree_rows(x, r.clone());
+        let per_tree: Vec<Vec<u32>> = map_trees(forest, &rows, p, |_, leaf| leaf.to_vec());
+        out[r.start * nt..r.end * nt]
+            .par_chunks_mut(SUM_CHUNK * nt)
+            .enumerate()
+            .for_each(|(c, o)| {
+                for (t, lv) in per_tree.iter().enumerate() {
+                    for (li, &l) in lv[c * SUM_CHUNK..].iter().take(o.len() / nt).enumerate() {
+                        o[li * nt + t] = l as i64;
+                    }
                 }
-            }
-            out
-        })
-        .collect();
-    Ok(chunks.concat())
+            });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
