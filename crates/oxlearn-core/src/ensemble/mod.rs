@@ -495,27 +495,42 @@ fn pack_tree(forest: &ForestRef<'_>, t: usize, buf: &mut Vec<PackedNode>) {
     }));
 }
 
-/// Runs `per_tree(t, leaves)` for every tree on the leaves (local indices)
-/// of the rows `rows` (row-major float32, `p >= 1` per row), in parallel over
-/// trees, and returns the results in tree order.
-fn map_trees<R: Send>(
+/// Runs `per_tree(t, leaves)` on the leaves (local indices) of the rows
+/// `rows` (row-major float32, `p >= 1` per row) in every tree `t`, in
+/// parallel over trees (and over row ranges when there are fewer trees than
+/// threads to keep busy: results never depend on that split), and returns
+/// each tree's results concatenated over rows, in tree order.
+fn map_trees<E: Send + Clone>(
     forest: &ForestRef<'_>,
     rows: &[f32],
     p: usize,
-    per_tree: impl Fn(usize, &[u32]) -> R + Sync,
-) -> Vec<R> {
+    per_tree: impl Fn(usize, &[u32]) -> Vec<E> + Sync,
+) -> Vec<Vec<E>> {
     let n = rows.len() / p;
-    (0..forest.n_trees())
+    let nt = forest.n_trees();
+    let split = (4 * rayon::current_num_threads())
+        .div_ceil(nt)
+        .min(n.div_ceil(1024))
+        .max(1);
+    let len = n.div_ceil(split);
+    let pieces: Vec<Vec<E>> = (0..nt * split)
         .into_par_iter()
         .map_init(
-            || (Vec::new(), vec![0u32; n]),
-            |(buf, leaf), t| {
+            || (Vec::new(), Vec::new()),
+            |(buf, leaf): &mut (Vec<PackedNode>, Vec<u32>), task| {
+                let (t, s) = (task / split, task % split);
+                let r = (s * len).min(n)..((s + 1) * len).min(n);
                 pack_tree(forest, t, buf);
-                leaves(buf, rows, p, leaf);
+                leaf.resize(r.len(), 0);
+                leaves(buf, &rows[r.start * p..r.end * p], p, leaf);
                 per_tree(t, leaf)
             },
         )
-        .collect()
+        .collect();
+    if split == 1 {
+        return pieces;
+    }
+    pieces.chunks(split).map(|c| c.concat()).collect()
 }
 
 /// Rows predicted per block: bounds the per-tree results held at once

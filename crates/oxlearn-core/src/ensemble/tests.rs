@@ -320,3 +320,42 @@ fn batched_traversal_matches_the_plain_rule() {
         }
     }
 }
+
+#[test]
+fn few_trees_split_rows_and_agree_with_the_plain_rule() {
+    // One tree and 5000 rows: the rows are split over 4 tasks with one
+    // thread, 5 with four; leaves and values must not depend on that.
+    let (x, y) = blobs(5000);
+    let t = Targets::Classes {
+        y: &y,
+        n_classes: &[2],
+    };
+    let mut p = params(Criterion::Gini, 1, 2);
+    p.n_bootstrap = 5000;
+    let (forest, _) = fit_forest(x.as_ref(), t, None, &p).unwrap();
+    let run = |threads| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            (
+                apply_forest(&forest.view(), x.as_ref()).unwrap(),
+                predict_forest(&forest.view(), x.as_ref()).unwrap(),
+            )
+        })
+    };
+    let (a1, p1) = run(1);
+    let (a4, p4) = run(4);
+    assert_eq!(a1, a4);
+    assert_eq!(
+        p1.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        p4.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+    );
+    for i in 0..5000 {
+        let row: Vec<f64> = (0..5).map(|j| x[(i, j)]).collect();
+        let leaf = reference_leaf(&forest, 0, &row);
+        assert_eq!(a4[i], leaf as i64);
+        assert_eq!(p4[2 * i].to_bits(), forest.value[2 * leaf].to_bits());
+    }
+}

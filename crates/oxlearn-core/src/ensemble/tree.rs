@@ -481,12 +481,6 @@ impl<S: Stats> Grower<'_, S> {
             };
             if lo != hi {
                 visited += 1;
-                let node_e = &self.stats[node * width..(node + 1) * width];
-                let hist = &self.hist;
-                // Slices of the (often compile-time) entry width.
-                let left = &mut self.left_acc[..width];
-                let right = &mut self.right_acc[..width];
-                left.fill(0.0);
                 // Extra trees: one random cut in [lo, hi); else every cut
                 // between occupied bins.
                 let only = if p.extra {
@@ -494,37 +488,37 @@ impl<S: Stats> Grower<'_, S> {
                 } else {
                     None
                 };
-                for b in occ.iter() {
-                    if b == hi || only.is_some_and(|k| b > k) {
-                        break;
-                    }
-                    for (a, &h) in left.iter_mut().zip(&hist[b * width..(b + 1) * width]) {
-                        *a += h;
-                    }
-                    if only.is_some() {
-                        continue; // evaluated once, after the loop
-                    }
-                    consider(
+                let node_e = &self.stats[node * width..(node + 1) * width];
+                let cut = Cuts {
+                    occ,
+                    hi,
+                    only,
+                    feature: f,
+                    lim: (msl, mwl),
+                };
+                if width == 4 {
+                    // The common entries (binary classes, one regression
+                    // output) accumulate in registers, not through memory.
+                    let mut node4 = [0.0; 4];
+                    node4.copy_from_slice(node_e);
+                    let (mut l, mut r) = ([0.0; 4], [0.0; 4]);
+                    cut.scan(
                         &self.st,
-                        node_e,
-                        left,
-                        right,
-                        (msl, mwl),
-                        f,
-                        b,
+                        &self.hist,
+                        &node4,
+                        &mut l,
+                        &mut r,
                         &mut best,
                         &mut self.best_left,
                     );
-                }
-                if let Some(k) = only {
-                    consider(
+                } else {
+                    let (l, r) = (&mut self.left_acc[..width], &mut self.right_acc[..width]);
+                    cut.scan(
                         &self.st,
+                        &self.hist,
                         node_e,
-                        left,
-                        right,
-                        (msl, mwl),
-                        f,
-                        k,
+                        l,
+                        r,
                         &mut best,
                         &mut self.best_left,
                     );
@@ -593,6 +587,72 @@ impl<S: Stats> Grower<'_, S> {
         self.tree.left[node] = l as i32;
         self.tree.right[node] = r as i32;
         [(l, start, mid), (r, mid, end)]
+    }
+}
+
+/// The cuts of one feature's filled histogram to score.
+struct Cuts {
+    occ: Occupied,
+    /// Last occupied bin: a cut there leaves the right side empty.
+    hi: usize,
+    /// Extra trees: the one cut to score.
+    only: Option<usize>,
+    feature: usize,
+    /// Minimum samples and weight in a leaf.
+    lim: (f64, f64),
+}
+
+impl Cuts {
+    /// Scores the cuts, keeping the best in `best` (its left entry in
+    /// `best_left`). `left`/`right` are scratch entries of the node's width.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn scan<S: Stats>(
+        &self,
+        st: &S,
+        hist: &[f64],
+        node_e: &[f64],
+        left: &mut [f64],
+        right: &mut [f64],
+        best: &mut Option<(Split, f64)>,
+        best_left: &mut [f64],
+    ) {
+        let width = st.width();
+        left.fill(0.0);
+        for b in self.occ.iter() {
+            if b == self.hi || self.only.is_some_and(|k| b > k) {
+                break;
+            }
+            for (a, &h) in left.iter_mut().zip(&hist[b * width..(b + 1) * width]) {
+                *a += h;
+            }
+            if self.only.is_none() {
+                consider(
+                    st,
+                    node_e,
+                    left,
+                    right,
+                    self.lim,
+                    self.feature,
+                    b,
+                    best,
+                    best_left,
+                );
+            }
+        }
+        if let Some(k) = self.only {
+            consider(
+                st,
+                node_e,
+                left,
+                right,
+                self.lim,
+                self.feature,
+                k,
+                best,
+                best_left,
+            );
+        }
     }
 }
 
