@@ -14,7 +14,6 @@ pub mod subsample;
 mod tree;
 
 use crate::error::Error;
-use crate::linalg::ChunkPlan;
 use crate::Real;
 use faer::MatRef;
 use rayon::prelude::*;
@@ -406,44 +405,187 @@ pub fn fit_forest_binned(
     Ok((forest, importances))
 }
 
-/// One node as traversal reads it: one cache line holds two or three nodes,
-/// where the separate arrays would cost four loads from four places.
+/// One node as traversal reads it (16 bytes, four to a cache line). Leaves
+/// point to themselves, so a block of rows can advance in lockstep until none
+/// moves. The threshold is the largest float32 not above the float64 one:
+/// for a float32 `x`, `x <= t32` exactly when `x <= threshold`.
 #[derive(Clone, Copy)]
 struct PackedNode {
-    threshold: f64,
-    feature: i32,
-    left: i32,
-    right: i32,
+    threshold: f32,
+    feature: u32,
+    left: u32,
+    right: u32,
 }
 
-fn pack(forest: &ForestRef<'_>) -> Vec<PackedNode> {
-    (0..forest.feature.len())
-        .map(|g| PackedNode {
-            threshold: forest.threshold[g],
-            feature: forest.feature[g],
-            left: forest.left[g],
-            right: forest.right[g],
-        })
-        .collect()
-}
-
-/// Leaf reached by one row in one tree (index local to `tree`).
-#[inline]
-fn leaf_of(tree: &[PackedNode], row: &[f64]) -> usize {
-    let mut node = 0usize;
-    loop {
-        let nd = &tree[node];
-        if nd.left == TREE_LEAF {
-            return node;
-        }
-        // `validate` guarantees feature < n_features and children in range.
-        node = if row[nd.feature as usize] <= nd.threshold {
-            nd.left as usize
-        } else {
-            nd.right as usize
-        };
+/// The largest float32 not above `t` (NaN stays NaN: nothing compares below it).
+fn f32_at_most(t: f64) -> f32 {
+    let r = t as f32;
+    if r as f64 <= t || t.is_nan() {
+        return r;
+    }
+    // The float32 just below `r` (`f32::next_down`, newer than the MSRV);
+    // `r > t` so `r` is neither NaN nor -inf.
+    if r == 0.0 {
+        -f32::from_bits(1)
+    } else if r > 0.0 {
+        f32::from_bits(r.to_bits() - 1)
+    } else {
+        f32::from_bits(r.to_bits() + 1)
     }
 }
+
+/// Packs tree `t` into `buf` (child indices local to the tree). Packing a
+/// tree just before traversing it also brings its nodes into cache.
+fn pack_tree(forest: &ForestRef<'_>, t: usize, buf: &mut Vec<PackedNode>) {
+    let (a, b) = (
+        forest.tree_offsets[t] as usize,
+        forest.tree_offsets[t + 1] as usize,
+    );
+    buf.clear();
+    buf.extend((a..b).map(|g| {
+        if forest.left[g] == TREE_LEAF {
+            let me = (g - a) as u32;
+            PackedNode {
+                threshold: f32::INFINITY,
+                feature: 0,
+                left: me,
+                right: me,
+            }
+        } else {
+            // `validate` guarantees feature < n_features and children in range.
+            PackedNode {
+                threshold: f32_at_most(forest.threshold[g]),
+                feature: forest.feature[g] as u32,
+                left: forest.left[g] as u32,
+                right: forest.right[g] as u32,
+            }
+        }
+    }));
+}
+
+/// Runs `per_tree(t, leaves)` on the leaves (local indices) of the rows
+/// `rows` (row-major float32, `p >= 1` per row) in every tree `t`, in
+/// parallel over trees (and over row ranges when there are fewer trees than
+/// threads to keep busy: results never depend on that split), and returns
+/// each tree's results concatenated over rows, in tree order.
+fn map_trees<E: Send + Clone>(
+    forest: &ForestRef<'_>,
+    rows: &[f32],
+    p: usize,
+    per_tree: impl Fn(usize, &[u32]) -> Vec<E> + Sync,
+) -> Vec<Vec<E>> {
+    let n = rows.len() / p;
+    let nt = forest.n_trees();
+    let split = (4 * rayon::current_num_threads())
+        .div_ceil(nt)
+        .min(n.div_ceil(1024))
+        .max(1);
+    let len = n.div_ceil(split);
+    let pieces: Vec<Vec<E>> = (0..nt * split)
+        .into_par_iter()
+        .map_init(
+            || (Vec::new(), Vec::new()),
+            |(buf, leaf): &mut (Vec<PackedNode>, Vec<u32>), task| {
+                let (t, s) = (task / split, task % split);
+                let r = (s * len).min(n)..((s + 1) * len).min(n);
+                pack_tree(forest, t, buf);
+                leaf.resize(r.len(), 0);
+                leaves(buf, &rows[r.start * p..r.end * p], p, leaf);
+                per_tree(t, leaf)
+            },
+        )
+        .collect();
+    if split == 1 {
+        return pieces;
+    }
+    pieces.chunks(split).map(|c| c.concat()).collect()
+}
+
+/// Rows predicted per block: bounds the per-tree results held at once
+/// (`rows × trees × values` floats) to about 64 MB.
+fn block_rows(n_trees: usize, stride: usize) -> usize {
+    ((8usize << 20) / (n_trees * stride).max(1)).clamp(1024, 1 << 16)
+}
+
+/// Rows traversed together: independent chains of loads hide each other's
+/// cache misses. A lane that reaches its leaf takes the next row at once, so
+/// all lanes stay busy whatever the leaves' depths.
+const LANES: usize = 16;
+
+/// The leaf (local index) reached from `node` by `row`.
+#[inline]
+fn walk(tree: &[PackedNode], mut node: usize, row: &[f32]) -> u32 {
+    loop {
+        let nd = tree[node];
+        let next = if row[nd.feature as usize] <= nd.threshold {
+            nd.left
+        } else {
+            nd.right
+        } as usize;
+        if next == node {
+            return node as u32;
+        }
+        node = next;
+    }
+}
+
+/// Leaf (local index) of each of the `n` rows of `rows` (row-major float32,
+/// `p` per row, `p >= 1`) in `tree`.
+fn leaves(tree: &[PackedNode], rows: &[f32], p: usize, out: &mut [u32]) {
+    let n = out.len();
+    if n < LANES {
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = walk(tree, 0, &rows[i * p..(i + 1) * p]);
+        }
+        return;
+    }
+    let mut node = [0u32; LANES];
+    let mut row: [usize; LANES] = std::array::from_fn(|g| g);
+    let mut next_row = LANES;
+    loop {
+        for g in 0..LANES {
+            let nd = tree[node[g] as usize];
+            let x = rows[row[g] * p + nd.feature as usize];
+            let nx = if x <= nd.threshold { nd.left } else { nd.right };
+            if nx != node[g] {
+                node[g] = nx;
+                continue;
+            }
+            out[row[g]] = nx;
+            if next_row == n {
+                // No rows left to hand out: finish the other lanes' rows.
+                for h in (0..LANES).filter(|&h| h != g) {
+                    let r = row[h];
+                    out[r] = walk(tree, node[h] as usize, &rows[r * p..(r + 1) * p]);
+                }
+                return;
+            }
+            row[g] = next_row;
+            node[g] = 0;
+            next_row += 1;
+        }
+    }
+}
+
+/// Rows of `x` in `r` as the trees compare them (float32), row-major.
+fn tree_rows<T: Real>(x: MatRef<'_, T>, r: std::ops::Range<usize>) -> Vec<f32> {
+    let p = x.ncols();
+    let mut rows = vec![0f32; r.len() * p];
+    rows.par_chunks_mut(SUM_CHUNK * p)
+        .enumerate()
+        .for_each(|(c, out)| {
+            for (li, row) in out.chunks_exact_mut(p).enumerate() {
+                let i = r.start + c * SUM_CHUNK + li;
+                for (j, v) in row.iter_mut().enumerate() {
+                    *v = x[(i, j)].to_f64() as f32;
+                }
+            }
+        });
+    rows
+}
+
+/// Rows per parallel chunk when summing the trees' values.
+const SUM_CHUNK: usize = 256;
 
 fn check_x<T: Real>(forest: &ForestRef<'_>, x: MatRef<'_, T>) -> crate::Result<()> {
     if x.ncols() != forest.n_features {
@@ -472,38 +614,59 @@ pub fn predict_forest<T: Real>(
     }
     let (n, p) = (x.nrows(), x.ncols());
     let k = forest.value_stride();
-    let plan = ChunkPlan::new(n, p, 256);
-    let inv = 1.0 / forest.n_trees() as f64;
-    let packed = pack(forest);
-    let chunks: Vec<Vec<f64>> = (0..plan.n_chunks())
-        .into_par_iter()
-        .map(|c| {
-            let r = plan.range(c);
-            let mut rows = vec![0.0; r.len() * p];
-            for (li, i) in r.clone().enumerate() {
-                for j in 0..p {
-                    rows[li * p + j] = bins::to_tree_value(x[(i, j)]);
+    let nt = forest.n_trees();
+    let inv = 1.0 / nt as f64;
+    if k == 0 {
+        return Ok(Vec::new());
+    }
+    if p == 0 {
+        // No splits can exist: every tree is its root leaf.
+        let mut out = vec![0.0; n * k];
+        for t in 0..nt {
+            let root = forest.tree_offsets[t] as usize;
+            for row in out.chunks_exact_mut(k) {
+                for (o, &a) in row.iter_mut().zip(&forest.value[root * k..(root + 1) * k]) {
+                    *o += a;
                 }
             }
-            let mut out = vec![0.0; r.len() * k];
-            for t in 0..forest.n_trees() {
-                let base = forest.tree_offsets[t] as usize;
-                let tree = &packed[base..forest.tree_offsets[t + 1] as usize];
-                for li in 0..r.len() {
-                    let leaf = base + leaf_of(tree, &rows[li * p..(li + 1) * p]);
-                    let v = &forest.value[leaf * k..(leaf + 1) * k];
-                    for (o, &a) in out[li * k..(li + 1) * k].iter_mut().zip(v) {
+        }
+        out.iter_mut().for_each(|o| *o *= inv);
+        return Ok(out);
+    }
+    let mut out = vec![0.0; n * k];
+    let bs = block_rows(nt, k);
+    for start in (0..n).step_by(bs) {
+        let r = start..(start + bs).min(n);
+        let rows = tree_rows(x, r.clone());
+        // Each tree's leaf values for the block, trees in parallel (each
+        // tree's nodes stay in cache while all the block's rows go through).
+        let vals: Vec<Vec<f64>> = map_trees(forest, &rows, p, |t, leaf| {
+            let base = forest.tree_offsets[t] as usize;
+            let mut v = Vec::with_capacity(leaf.len() * k);
+            for &l in leaf {
+                let g = base + l as usize;
+                v.extend_from_slice(&forest.value[g * k..(g + 1) * k]);
+            }
+            v
+        });
+        // Each row sums its trees in tree order: the same bits for any
+        // thread count.
+        out[r.start * k..r.end * k]
+            .par_chunks_mut(SUM_CHUNK * k)
+            .enumerate()
+            .for_each(|(c, o)| {
+                let (off, len) = (c * SUM_CHUNK * k, o.len());
+                for v in &vals {
+                    for (o, &a) in o.iter_mut().zip(&v[off..off + len]) {
                         *o += a;
                     }
                 }
-            }
-            for o in &mut out {
-                *o *= inv;
-            }
-            out
-        })
-        .collect();
-    Ok(chunks.concat())
+                for o in o.iter_mut() {
+                    *o *= inv;
+                }
+            });
+    }
+    Ok(out)
 }
 
 /// Leaf index (local to each tree) per row and tree, row-major `n_rows × n_trees`.
@@ -517,28 +680,27 @@ pub fn apply_forest<T: Real>(forest: &ForestRef<'_>, x: MatRef<'_, T>) -> crate:
     }
     let (n, p) = (x.nrows(), x.ncols());
     let nt = forest.n_trees();
-    let plan = ChunkPlan::new(n, p, 256);
-    let packed = pack(forest);
-    let chunks: Vec<Vec<i64>> = (0..plan.n_chunks())
-        .into_par_iter()
-        .map(|c| {
-            let r = plan.range(c);
-            let mut out = Vec::with_capacity(r.len() * nt);
-            let mut row = vec![0.0; p];
-            for i in r {
-                for j in 0..p {
-                    row[j] = bins::to_tree_value(x[(i, j)]);
+    if p == 0 {
+        return Ok(vec![0; n * nt]);
+    }
+    let mut out = vec![0i64; n * nt];
+    let bs = block_rows(nt, 1);
+    for start in (0..n).step_by(bs) {
+        let r = start..(start + bs).min(n);
+        let rows = tree_rows(x, r.clone());
+        let per_tree: Vec<Vec<u32>> = map_trees(forest, &rows, p, |_, leaf| leaf.to_vec());
+        out[r.start * nt..r.end * nt]
+            .par_chunks_mut(SUM_CHUNK * nt)
+            .enumerate()
+            .for_each(|(c, o)| {
+                for (t, lv) in per_tree.iter().enumerate() {
+                    for (li, &l) in lv[c * SUM_CHUNK..].iter().take(o.len() / nt).enumerate() {
+                        o[li * nt + t] = l as i64;
+                    }
                 }
-                for t in 0..nt {
-                    let tree = &packed
-                        [forest.tree_offsets[t] as usize..forest.tree_offsets[t + 1] as usize];
-                    out.push(leaf_of(tree, &row) as i64);
-                }
-            }
-            out
-        })
-        .collect();
-    Ok(chunks.concat())
+            });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -232,3 +232,130 @@ fn errors_name_the_problem() {
     let x3 = Mat::<f64>::zeros(2, 3);
     assert!(predict_forest(&f.view(), x3.as_ref()).is_err());
 }
+
+#[test]
+fn float32_thresholds_compare_as_the_float64_ones() {
+    let mut rng = Rng::new(3);
+    let mut ts = vec![0.0, -0.0, 1e-300, -1e-300, 1e300, -1e300, f64::INFINITY];
+    for _ in 0..10_000 {
+        let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+        ts.push(u * 10f64.powi((rng.below(20) as i32) - 10));
+    }
+    for &t in &ts {
+        let r = f32_at_most(t);
+        // The largest float32 not above t: the next one up is above it.
+        assert!(r as f64 <= t, "{t}: {r}");
+        let up = if r == f32::MAX {
+            f32::INFINITY
+        } else if r >= 0.0 {
+            f32::from_bits(if r == 0.0 { 1 } else { r.to_bits() + 1 })
+        } else {
+            f32::from_bits(r.to_bits() - 1)
+        };
+        assert!(up as f64 > t || t == f64::INFINITY, "{t}: {r} {up}");
+    }
+}
+
+/// Leaf of one row by the plain float64 rule `x <= threshold`.
+fn reference_leaf(f: &Forest, t: usize, row: &[f64]) -> usize {
+    let base = f.tree_offsets[t] as usize;
+    let mut node = 0usize;
+    while f.left[base + node] != TREE_LEAF {
+        let g = base + node;
+        let x = bins::to_tree_value(row[f.feature[g] as usize]);
+        node = if x <= f.threshold[g] {
+            f.left[g] as usize
+        } else {
+            f.right[g] as usize
+        };
+    }
+    node
+}
+
+#[test]
+fn batched_traversal_matches_the_plain_rule() {
+    let (x, y) = blobs(1200);
+    let t = Targets::Classes {
+        y: &y,
+        n_classes: &[2],
+    };
+    for extra in [false, true] {
+        let mut p = params(Criterion::Gini, 6, 2);
+        p.n_bootstrap = 1200;
+        p.extra = extra;
+        let (forest, _) = fit_forest(x.as_ref(), t, None, &p).unwrap();
+        // Rows on thresholds exactly, just around them, and at random; 37 rows
+        // (not a multiple of the lanes) and 5 (fewer than the lanes).
+        let thr: Vec<(usize, f64)> = (0..forest.feature.len())
+            .filter(|&g| forest.left[g] != TREE_LEAF)
+            .map(|g| (forest.feature[g] as usize, forest.threshold[g]))
+            .collect();
+        for n in [37usize, 5] {
+            let xt = Mat::from_fn(n, 5, |i, j| {
+                let (f, v) = thr[(i * 7 + j * 3) % thr.len()];
+                match (i + j) % 4 {
+                    0 if f == j => v,
+                    1 => v + 1e-9,
+                    2 => v - 1e-9,
+                    _ => x[((i * 13 + j) % 1200, j)],
+                }
+            });
+            let leaves = apply_forest(&forest.view(), xt.as_ref()).unwrap();
+            let proba = predict_forest(&forest.view(), xt.as_ref()).unwrap();
+            for i in 0..n {
+                let row: Vec<f64> = (0..5).map(|j| xt[(i, j)]).collect();
+                let mut want = [0.0; 2];
+                for tr in 0..forest.n_trees() {
+                    let leaf = reference_leaf(&forest, tr, &row);
+                    assert_eq!(leaves[i * forest.n_trees() + tr], leaf as i64);
+                    let g = forest.tree_offsets[tr] as usize + leaf;
+                    want[0] += forest.value[2 * g];
+                    want[1] += forest.value[2 * g + 1];
+                }
+                for c in 0..2 {
+                    let w = want[c] * (1.0 / forest.n_trees() as f64);
+                    assert_eq!(proba[2 * i + c].to_bits(), w.to_bits());
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn few_trees_split_rows_and_agree_with_the_plain_rule() {
+    // One tree and 5000 rows: the rows are split over 4 tasks with one
+    // thread, 5 with four; leaves and values must not depend on that.
+    let (x, y) = blobs(5000);
+    let t = Targets::Classes {
+        y: &y,
+        n_classes: &[2],
+    };
+    let mut p = params(Criterion::Gini, 1, 2);
+    p.n_bootstrap = 5000;
+    let (forest, _) = fit_forest(x.as_ref(), t, None, &p).unwrap();
+    let run = |threads| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            (
+                apply_forest(&forest.view(), x.as_ref()).unwrap(),
+                predict_forest(&forest.view(), x.as_ref()).unwrap(),
+            )
+        })
+    };
+    let (a1, p1) = run(1);
+    let (a4, p4) = run(4);
+    assert_eq!(a1, a4);
+    assert_eq!(
+        p1.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        p4.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+    );
+    for i in 0..5000 {
+        let row: Vec<f64> = (0..5).map(|j| x[(i, j)]).collect();
+        let leaf = reference_leaf(&forest, 0, &row);
+        assert_eq!(a4[i], leaf as i64);
+        assert_eq!(p4[2 * i].to_bits(), forest.value[2 * leaf].to_bits());
+    }
+}
