@@ -21,6 +21,7 @@ import numpy as np
 import sklearn
 from sklearn import cluster as skc
 from sklearn import decomposition as sk_dec
+from sklearn import ensemble as ske
 from sklearn import linear_model as sk
 from sklearn import neighbors as skn
 from sklearn.datasets import make_blobs, make_classification, make_regression
@@ -30,6 +31,7 @@ import oxlearn
 from oxlearn import basic_statistics as ox_bs
 from oxlearn import cluster as oxc
 from oxlearn import decomposition as ox_dec
+from oxlearn import ensemble as oxe
 from oxlearn import linear_model as ox
 from oxlearn import metrics as ox_metrics
 from oxlearn import neighbors as oxn
@@ -39,11 +41,12 @@ try:
     from sklearnex import basic_statistics as ix_bs
     from sklearnex import cluster as ixc
     from sklearnex import decomposition as ix_dec
+    from sklearnex import ensemble as ixe
     from sklearnex import linear_model as ix
     from sklearnex import metrics as ix_metrics
     from sklearnex import neighbors as ixn
 except ImportError:  # the benchmark still runs, without the intelex columns
-    sklearnex = ix = ix_bs = ix_dec = ix_metrics = ixc = ixn = None
+    sklearnex = ix = ix_bs = ix_dec = ix_metrics = ixc = ixe = ixn = None
 
 
 def median_time(fn, repeat):
@@ -250,6 +253,35 @@ def workloads(scale):
                            "intelex": ix_metrics and (
                                lambda m=metric: _Pairwise(ix_metrics.pairwise_distances, m)),
                        })
+
+    nf = int(50_000 * scale)
+    Xf, yf = make_classification(nf + 10_000, 20, random_state=0)
+    Xr, yr = make_regression(nf + 10_000, 20, noise=10.0, random_state=0)
+
+    # n_jobs=2 as BASELINE.md (stock scikit-learn otherwise grows on one core).
+    def forest(module, name):
+        return module and (lambda: getattr(module, name)(n_estimators=50, n_jobs=2,
+                                                          random_state=0))
+
+    for name, (Xw, yw), check in [
+        ("RandomForestClassifier", (Xf, yf), _forest_check(Xf[nf:], yf[nf:], 0.01)),
+        ("RandomForestRegressor", (Xr, yr), _forest_check(Xr[nf:], yr[nf:], 0.02)),
+        ("ExtraTreesClassifier", (Xf, yf), _forest_check(Xf[nf:], yf[nf:], 0.01)),
+    ]:
+        kind = "classification" if "Classifier" in name else "regression"
+        yield Workload(f"{name}(50, n_jobs=2)", data=f"make_{kind} {nf}x20",
+                       X=Xw[:nf], y=yw[:nf], Xp=Xw[nf:],
+                       impls={"oxlearn": forest(oxe, name), "sklearn": forest(ske, name),
+                              "intelex": forest(ixe, name)},
+                       check=check)
+
+
+def _forest_check(Xp, yp, tol):
+    """Held-out score (accuracy or R²) within ``tol`` of scikit-learn's."""
+    def check(ox_model, sk_model):
+        ox_s, sk_s = ox_model.score(Xp, yp), sk_model.score(Xp, yp)
+        assert ox_s >= sk_s - tol, f"held-out score {ox_s:.4f} vs scikit-learn's {sk_s:.4f}"
+    return check
 
 
 def _lof_check(ox_model, sk_model):

@@ -19,6 +19,12 @@ from oxlearn.basic_statistics import BasicStatistics, IncrementalBasicStatistics
 from oxlearn.cluster import DBSCAN, KMeans
 from oxlearn.covariance import EmpiricalCovariance, IncrementalEmpiricalCovariance
 from oxlearn.decomposition import PCA, IncrementalPCA
+from oxlearn.ensemble import (
+    ExtraTreesClassifier,
+    ExtraTreesRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
 from oxlearn.linear_model import (
     IncrementalLinearRegression,
     IncrementalRidge,
@@ -93,6 +99,26 @@ def models():
     # Outlier detection (no predict without novelty=True): the golden output
     # is every fitted array (negative_outlier_factor_ among them).
     yield "LocalOutlierFactor-float32", LocalOutlierFactor(8, contamination=0.1).fit(X32)
+    # Forests: flat node arrays (thresholds and values float64 whatever X's dtype).
+    labels = np.array(["high", "low", "mid"])[third]
+    yield "RandomForestClassifier", RandomForestClassifier(
+        4, max_depth=4, random_state=0).fit(X, third)
+    yield "RandomForestClassifier-str-float32", RandomForestClassifier(
+        3, max_features=None, bootstrap=False, random_state=1).fit(X32, labels)
+    yield "ExtraTreesClassifier-balanced", ExtraTreesClassifier(
+        4, class_weight="balanced", max_leaf_nodes=6, random_state=0).fit(X, labels)
+    yield "RandomForestRegressor", RandomForestRegressor(
+        4, max_depth=5, max_samples=0.7, random_state=0).fit(X, y)
+    yield "ExtraTreesRegressor-multi-float32", ExtraTreesRegressor(
+        3, min_samples_leaf=3, random_state=0).fit(X32, Y.astype(np.float32))
+    # scikit-learn's own fit (absolute_error; missing values): the same flat form,
+    # with missing_go_to_left for the trees grown on missing values.
+    yield "RandomForestRegressor-sklearn-absolute-error", RandomForestRegressor(
+        3, criterion="absolute_error", max_depth=4, random_state=0).fit(X, y)
+    Xnan = X.copy()
+    Xnan[::6, 1] = np.nan
+    yield "RandomForestClassifier-sklearn-missing", RandomForestClassifier(
+        3, max_depth=4, random_state=0).fit(Xnan, third)
 
 
 def main():

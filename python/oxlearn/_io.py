@@ -22,6 +22,12 @@ def _registry():
     from oxlearn.cluster import DBSCAN, KMeans
     from oxlearn.covariance import EmpiricalCovariance, IncrementalEmpiricalCovariance
     from oxlearn.decomposition import PCA, IncrementalPCA
+    from oxlearn.ensemble import (
+        ExtraTreesClassifier,
+        ExtraTreesRegressor,
+        RandomForestClassifier,
+        RandomForestRegressor,
+    )
     from oxlearn.linear_model import (
         IncrementalLinearRegression,
         IncrementalRidge,
@@ -40,7 +46,8 @@ def _registry():
                EmpiricalCovariance, IncrementalEmpiricalCovariance,
                BasicStatistics, IncrementalBasicStatistics, PCA, IncrementalPCA, DBSCAN,
                LogisticRegression, NearestNeighbors, KNeighborsClassifier,
-               KNeighborsRegressor, KMeans, LocalOutlierFactor)
+               KNeighborsRegressor, KMeans, LocalOutlierFactor, RandomForestClassifier,
+               RandomForestRegressor, ExtraTreesClassifier, ExtraTreesRegressor)
     return {cls._oxlearn_kind: cls for cls in classes}
 
 

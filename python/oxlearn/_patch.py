@@ -10,6 +10,8 @@ from oxlearn._logging import logger, set_verbose
 # is replaced there and in every other loaded ``sklearn.*`` module that
 # imported it, so scikit-learn's own internal uses (e.g. RANSACRegressor's
 # default estimator) are accelerated too.
+_FOREST_MODULES = ("sklearn.ensemble", "sklearn.ensemble._forest")
+
 _PATCHABLE = {
     "LinearRegression": (
         "oxlearn.linear_model", ("sklearn.linear_model", "sklearn.linear_model._base")
@@ -34,6 +36,10 @@ _PATCHABLE = {
                                                    "sklearn.neighbors._classification")),
     "KNeighborsRegressor": ("oxlearn.neighbors", ("sklearn.neighbors",
                                                   "sklearn.neighbors._regression")),
+    "RandomForestClassifier": ("oxlearn.ensemble", _FOREST_MODULES),
+    "RandomForestRegressor": ("oxlearn.ensemble", _FOREST_MODULES),
+    "ExtraTreesClassifier": ("oxlearn.ensemble", _FOREST_MODULES),
+    "ExtraTreesRegressor": ("oxlearn.ensemble", _FOREST_MODULES),
     "LocalOutlierFactor": ("oxlearn.neighbors", ("sklearn.neighbors",
                                                  "sklearn.neighbors._lof")),
     "pairwise_distances": ("oxlearn.metrics", ("sklearn.metrics", "sklearn.metrics.pairwise")),

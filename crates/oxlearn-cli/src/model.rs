@@ -5,6 +5,7 @@ use crate::npy::Matrix;
 use faer::MatRef;
 use oxlearn_core::cluster::predict_kmeans;
 use oxlearn_core::decomposition::pca_transform_map;
+use oxlearn_core::ensemble::{predict_forest, ForestRef};
 use oxlearn_core::linear_model::{logistic_classes, predict_linear};
 use oxlearn_core::neighbors::{
     lof_score_samples, unit_rows, vote, weighted_mean, Algorithm, IndexParams, KNeighbors, Metric,
@@ -40,6 +41,25 @@ enum Kind {
     /// Nearest of the k×p `centers` (float64; exact for float32 models):
     /// int32 cluster labels, as `KMeans.predict`.
     KMeans { centers: Vec<f64>, k: usize },
+    /// A random forest or extra trees: the flat node arrays of every tree.
+    Forest(Trees),
+}
+
+/// A tree ensemble: scikit-learn's node arrays of all trees, concatenated
+/// with per-tree offsets (as `oxlearn-format`'s ensemble schema), and the
+/// labels of a (single-output) classifier.
+struct Trees {
+    n_features: usize,
+    n_outputs: usize,
+    max_n_classes: usize,
+    offsets: Vec<i64>,
+    feature: Vec<i32>,
+    threshold: Vec<f64>,
+    left: Vec<i32>,
+    right: Vec<i32>,
+    value: Vec<f64>,
+    /// Classifier labels; `None` for a regressor.
+    classes: Option<Labels>,
 }
 
 /// A k-nearest-neighbours model: the index over `_fit_X` and the targets.
@@ -206,7 +226,9 @@ impl Model {
             kind: header.kind.clone(),
             writer: header.oxlearn_version.clone(),
             reader: env!("CARGO_PKG_VERSION").into(),
-            known: "linear models, logistic regression, PCA, KMeans, k-nearest neighbours".into(),
+            known: "linear models, logistic regression, PCA, KMeans, k-nearest neighbours, \
+                    random forests, extra trees"
+                .into(),
         };
         let need = |name: &str| get(name).ok_or_else(|| unsupported().to_string());
         let linear = || Ok::<_, String>(Linear::from_arrays(need("coef_")?, need("intercept_")?));
@@ -263,6 +285,10 @@ impl Model {
                     one_dim: false,
                 }))
             }
+            "ensemble.RandomForestClassifier"
+            | "ensemble.RandomForestRegressor"
+            | "ensemble.ExtraTreesClassifier"
+            | "ensemble.ExtraTreesRegressor" => Ok(Kind::Forest(Trees::load(header, arrays)?)),
             "cluster.KMeans" => {
                 let c = need("cluster_centers_")?;
                 Ok(Kind::KMeans {
@@ -305,6 +331,7 @@ impl Model {
             }
             Kind::Neighbors(knn) => knn.predict(x),
             Kind::KMeans { centers, k } => Ok(Prediction::Labels(kmeans_labels(x, centers, *k)?)),
+            Kind::Forest(trees) => trees.predict(x),
         }
     }
 }
@@ -687,4 +714,114 @@ fn kmeans_labels(x: &Matrix, centers: &[f64], k: usize) -> Result<Labels, String
         values: out.into_iter().map(i64::from).collect(),
         descr: "<i4".into(),
     })
+}
+
+impl Trees {
+    /// The forest arrays of a (validated) model file. Multi-output
+    /// classifiers are refused: the binary writes one label per row.
+    fn load(header: &Header, arrays: &[ArrayView<'_>]) -> Result<Trees, String> {
+        let kind = &header.kind;
+        let need = |name: &str| {
+            arrays
+                .iter()
+                .find(|a| a.name == name)
+                .ok_or_else(|| format!("{kind}: the {name} array is missing"))
+        };
+        let value = need("value")?;
+        let (n_outputs, max_n_classes) = match value.shape[..] {
+            [_, o, c] => (o as usize, c as usize),
+            _ => return Err(format!("{kind}: value is not three-dimensional")),
+        };
+        let i32s = |name: &str| -> Result<Vec<i32>, String> {
+            Ok(ints_of(need(name)?).into_iter().map(|v| v as i32).collect())
+        };
+        let classes = if kind.ends_with("Classifier") {
+            if n_outputs != 1 {
+                return Err(format!(
+                    "{kind}: the classifier has several outputs ({n_outputs}); the binary \
+                     writes one label per row (predict in Python)"
+                ));
+            }
+            Some(Labels::read(header, arrays, "classes_").map_err(|e| e.to_string())?)
+        } else {
+            None
+        };
+        let trees = Trees {
+            n_features: header.n_features_in.unwrap_or(0) as usize,
+            n_outputs,
+            max_n_classes,
+            offsets: ints_of(need("tree_offsets")?),
+            feature: i32s("feature")?,
+            threshold: floats(need("threshold")?),
+            left: i32s("children_left")?,
+            right: i32s("children_right")?,
+            value: floats(value),
+            classes,
+        };
+        trees.view().validate().map_err(|e| e.to_string())?;
+        Ok(trees)
+    }
+
+    fn view(&self) -> ForestRef<'_> {
+        ForestRef {
+            n_features: self.n_features,
+            n_outputs: self.n_outputs,
+            max_n_classes: self.max_n_classes,
+            tree_offsets: &self.offsets,
+            feature: &self.feature,
+            threshold: &self.threshold,
+            left: &self.left,
+            right: &self.right,
+            value: &self.value,
+        }
+    }
+
+    /// As Python's `predict`: the mean of the trees' leaf values (the same
+    /// core function, so the same bits), then for a classifier the first
+    /// class of largest mean probability.
+    fn predict(&self, x: &Matrix) -> Result<Prediction, String> {
+        let (rows, cols) = match x {
+            Matrix::F64 { rows, cols, .. } | Matrix::F32 { rows, cols, .. } => (*rows, *cols),
+        };
+        check_features(cols, self.n_features)?;
+        let fr = self.view();
+        let raw = match x {
+            Matrix::F64 { data, .. } => {
+                predict_forest(&fr, MatRef::from_row_major_slice(data, rows, cols))
+            }
+            Matrix::F32 { data, .. } => {
+                predict_forest(&fr, MatRef::from_row_major_slice(data, rows, cols))
+            }
+        }
+        .map_err(|e| e.to_string())?;
+        let stride = fr.value_stride().max(1);
+        match &self.classes {
+            Some(classes) => {
+                let c = classes.len();
+                let idx: Vec<usize> = raw
+                    .chunks_exact(stride)
+                    .map(|row| {
+                        // numpy's argmax over the first c entries: the first of equal maxima.
+                        let mut best = 0;
+                        for (j, &v) in row[..c.min(row.len())].iter().enumerate() {
+                            if v > row[best] {
+                                best = j;
+                            }
+                        }
+                        best
+                    })
+                    .collect();
+                classes
+                    .take(&idx)
+                    .map(Prediction::Labels)
+                    .ok_or_else(|| "a predicted class index is out of range".into())
+            }
+            None => Ok(Prediction::Values(Matrix::F64 {
+                rows,
+                cols: self.n_outputs,
+                data: raw,
+                one_dim: self.n_outputs == 1,
+            })),
+        }
+    }
 }

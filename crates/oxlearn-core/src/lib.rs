@@ -15,6 +15,7 @@ pub mod basic_statistics;
 pub mod cluster;
 pub mod covariance;
 pub mod decomposition;
+pub mod ensemble;
 pub mod error;
 pub mod linalg;
 pub mod linear_model;

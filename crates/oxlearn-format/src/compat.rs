@@ -211,7 +211,8 @@ pub fn check_compatibility(h: &Header, rt: &Runtime) -> Result<Vec<CompatWarning
 /// the header checksum (so that any damaged byte reads as corruption), the
 /// array digests unless `lazy_digests` (the caller then verifies them before
 /// first use, see [`Header::verify_digests`]), apply the compatibility table,
-/// then validate the structure.
+/// then validate the structure (its element-wise checks also deferred when
+/// `lazy_digests`: the caller's full verification runs them).
 pub fn open_checked(
     raw: &str,
     arrays: &[ArrayView<'_>],
@@ -224,6 +225,7 @@ pub fn open_checked(
         h.verify_digests(arrays)?;
     }
     let warnings = check_compatibility(&h, rt)?;
-    h.verify_structure(arrays)?;
+    // Element-wise structure checks go with the digests: deferred together.
+    h.verify_structure_with(arrays, !lazy_digests)?;
     Ok((h, warnings))
 }

@@ -287,8 +287,15 @@ impl Header {
 
     /// Verifies the manifest against the arrays, then the kind's schema.
     pub fn verify_structure(&self, arrays: &[ArrayView<'_>]) -> Result<()> {
+        self.verify_structure_with(arrays, true)
+    }
+
+    /// [`Header::verify_structure`]; `deep = false` defers the checks that
+    /// read every element (see [`schema::Arrays::deep`]) to a later full
+    /// verification, as lazily verified digests are.
+    pub fn verify_structure_with(&self, arrays: &[ArrayView<'_>], deep: bool) -> Result<()> {
         self.check_manifest(arrays)?;
-        schema::validate(self, arrays)
+        schema::validate_with(self, arrays, deep)
     }
 
     fn check_manifest(&self, arrays: &[ArrayView<'_>]) -> Result<()> {

@@ -113,6 +113,15 @@ impl Labels {
         check_increasing(&labels).map_err(invalid)?;
         Ok(labels)
     }
+
+    /// Reads and validates labels given as a JSON label object (the
+    /// attribute form above), e.g. one output's labels of a multi-output
+    /// classifier.
+    pub fn from_json(v: &Value) -> std::result::Result<Labels, String> {
+        let labels = from_attr(v)?;
+        check_increasing(&labels)?;
+        Ok(labels)
+    }
 }
 
 fn from_array(a: &ArrayView<'_>) -> std::result::Result<Labels, String> {

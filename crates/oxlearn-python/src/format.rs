@@ -202,7 +202,10 @@ fn open_header(
 fn verify_array_digests(header_json: &str, arrays: &Bound<'_, PyDict>) -> PyResult<()> {
     let h = Header::parse(header_json).map_err(format_err)?;
     let b = Borrowed::new(in_manifest_order(&h, arrays)?)?;
-    h.verify_digests(&b.views()).map_err(format_err)
+    let views = b.views();
+    h.verify_digests(&views).map_err(format_err)?;
+    // The element-wise structure checks a lazy load deferred (tree indices).
+    h.verify_structure(&views).map_err(format_err)
 }
 
 /// Writes a model file: `header_json` sealed with `file_layout=True`.

@@ -20,6 +20,7 @@ mod basic_statistics;
 mod cluster;
 mod covariance;
 mod decomposition;
+mod ensemble;
 mod error;
 mod format;
 mod kmeans;
@@ -43,6 +44,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     basic_statistics::register(m)?;
     decomposition::register(m)?;
     cluster::register(m)?;
+    ensemble::register(m)?;
     neighbors::register(m)?;
     kmeans::register(m)?;
     format::register(m)?;

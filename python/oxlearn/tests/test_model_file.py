@@ -19,6 +19,12 @@ from sklearn.datasets import make_blobs, make_classification, make_regression
 import oxlearn
 from oxlearn import _core
 from oxlearn.cluster import DBSCAN, KMeans
+from oxlearn.ensemble import (
+    ExtraTreesClassifier,
+    ExtraTreesRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
 from oxlearn.exceptions import IncompatibleModelError, ModelFileCorruptError
 from oxlearn.linear_model import (
     IncrementalLinearRegression,
@@ -54,6 +60,12 @@ ESTIMATORS = [
     KNeighborsRegressor(metric="minkowski", p=3, algorithm="kd_tree"),
     KNeighborsRegressor(2, metric="chebyshev"),
     LocalOutlierFactor(10),
+    RandomForestClassifier(n_estimators=5, random_state=0),
+    ExtraTreesClassifier(n_estimators=4, max_depth=5, random_state=0),
+    RandomForestRegressor(n_estimators=5, min_samples_leaf=2, random_state=0),
+    ExtraTreesRegressor(n_estimators=4, random_state=0),
+    RandomForestClassifier(n_estimators=3, criterion="entropy", ccp_alpha=0.01,
+                           random_state=0),  # fitted by scikit-learn (fallback)
 ]
 
 

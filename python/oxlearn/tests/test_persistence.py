@@ -20,6 +20,12 @@ from sklearn.exceptions import InconsistentVersionWarning
 import oxlearn
 from oxlearn import _core
 from oxlearn.cluster import DBSCAN, KMeans
+from oxlearn.ensemble import (
+    ExtraTreesClassifier,
+    ExtraTreesRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
 from oxlearn.exceptions import (
     EnvironmentMismatchWarning,
     IncompatibleModelError,
@@ -49,6 +55,12 @@ ESTIMATORS = [
     KNeighborsClassifier(),
     KNeighborsClassifier(4, weights="distance", metric="minkowski", p=1.5),
     LocalOutlierFactor(15, novelty=True, contamination=0.05),
+    RandomForestClassifier(n_estimators=5, random_state=0),
+    ExtraTreesClassifier(n_estimators=4, max_depth=5, class_weight="balanced", random_state=0),
+    RandomForestRegressor(n_estimators=5, max_samples=0.5, random_state=0),
+    ExtraTreesRegressor(n_estimators=4, bootstrap=True, random_state=0),
+    # Fitted by scikit-learn (fallback): persists in the same flat form.
+    RandomForestRegressor(n_estimators=3, criterion="absolute_error", random_state=0),
 ]
 
 

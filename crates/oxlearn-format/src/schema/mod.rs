@@ -5,6 +5,7 @@ mod basic_statistics;
 mod cluster;
 mod covariance;
 mod decomposition;
+mod ensemble;
 mod kmeans;
 mod linear;
 mod neighbors;
@@ -71,6 +72,10 @@ static REGISTRY: &[&Schema] = &[
     &neighbors::KNEIGHBORS_REGRESSOR,
     &kmeans::KMEANS,
     &neighbors::LOCAL_OUTLIER_FACTOR,
+    &ensemble::RANDOM_FOREST_CLASSIFIER,
+    &ensemble::RANDOM_FOREST_REGRESSOR,
+    &ensemble::EXTRA_TREES_CLASSIFIER,
+    &ensemble::EXTRA_TREES_REGRESSOR,
 ];
 
 /// The schema of `kind`, if this build knows it.
@@ -87,9 +92,17 @@ pub fn known_kinds() -> Vec<&'static str> {
 pub struct Arrays<'a> {
     kind: &'a str,
     views: &'a [ArrayView<'a>],
+    deep: bool,
 }
 
 impl<'a> Arrays<'a> {
+    /// Whether checks that read every element (O(model size), e.g. a
+    /// forest's node walk) run now. A lazily verified load defers them, with
+    /// the array checksums, to first use.
+    pub fn deep(&self) -> bool {
+        self.deep
+    }
+
     /// Every array of the model.
     pub fn views(&self) -> &'a [ArrayView<'a>] {
         self.views
@@ -148,6 +161,13 @@ impl<'a> Arrays<'a> {
 /// Validates a model against its kind's schema: known kind, only known
 /// arrays, required arrays present when fitted, then the kind's own checks.
 pub fn validate(h: &Header, views: &[ArrayView<'_>]) -> Result<()> {
+    validate_with(h, views, true)
+}
+
+/// [`validate`]; `deep = false` leaves out the checks that read every
+/// element of an array (see [`Arrays::deep`]): a lazily verified load runs
+/// them before first use.
+pub fn validate_with(h: &Header, views: &[ArrayView<'_>], deep: bool) -> Result<()> {
     let s = lookup(&h.kind).ok_or_else(|| FormatError::UnknownKind {
         kind: h.kind.clone(),
         writer: h.oxlearn_version.clone(),
@@ -157,6 +177,7 @@ pub fn validate(h: &Header, views: &[ArrayView<'_>]) -> Result<()> {
     let arrays = Arrays {
         kind: s.kind,
         views,
+        deep,
     };
     for v in views {
         if !s.arrays.iter().any(|a| a.name == v.name) {

@@ -1,0 +1,707 @@
+//! Random forests and extra trees over quantile-binned features.
+//!
+//! Every tree is grown from its own seed (given per tree by the caller), so a
+//! forest is the same whatever the thread count. The fitted forest is a set of
+//! flat arrays in scikit-learn's tree layout (features compared as float32,
+//! as scikit-learn's trees do) (child indices local to each
+//! tree, -1 at leaves) with per-tree offsets; it is also the persisted form.
+
+pub mod bins;
+pub mod oob;
+mod rng;
+pub mod structure;
+pub mod subsample;
+mod tree;
+
+use crate::error::Error;
+use crate::Real;
+use faer::MatRef;
+use rayon::prelude::*;
+
+pub use bins::{bin_matrix, Binned};
+pub use rng::Rng;
+
+/// Impurity criterion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Criterion {
+    /// Gini impurity (classification).
+    Gini,
+    /// Shannon entropy in bits (classification; scikit-learn's entropy/log_loss).
+    Entropy,
+    /// Mean squared error (regression).
+    SquaredError,
+}
+
+/// Training targets.
+#[derive(Debug, Clone, Copy)]
+pub enum Targets<'a> {
+    /// Class indices, row-major `n_rows × n_outputs`, with each output's class count.
+    Classes {
+        /// Encoded labels.
+        y: &'a [u32],
+        /// Classes per output.
+        n_classes: &'a [usize],
+    },
+    /// Real values, row-major `n_rows × n_outputs`.
+    Values {
+        /// Targets.
+        y: &'a [f64],
+        /// Outputs.
+        n_outputs: usize,
+    },
+}
+
+impl Targets<'_> {
+    fn n_outputs(&self) -> usize {
+        match self {
+            Targets::Classes { n_classes, .. } => n_classes.len(),
+            Targets::Values { n_outputs, .. } => *n_outputs,
+        }
+    }
+}
+
+/// Growth parameters of every tree of a forest (scikit-learn's, already
+/// resolved to counts by the caller).
+#[derive(Debug, Clone)]
+pub struct ForestParams {
+    /// Impurity criterion.
+    pub criterion: Criterion,
+    /// Maximum depth (`None`: unbounded).
+    pub max_depth: Option<usize>,
+    /// Minimum samples to split a node (>= 2).
+    pub min_samples_split: usize,
+    /// Minimum samples in a leaf (>= 1).
+    pub min_samples_leaf: usize,
+    /// Minimum fraction of the total weight in a leaf.
+    pub min_weight_fraction_leaf: f64,
+    /// Features drawn per node (1..=n_features).
+    pub max_features: usize,
+    /// Maximum leaves (best-first growth when set).
+    pub max_leaf_nodes: Option<usize>,
+    /// Minimum weighted impurity decrease for a split.
+    pub min_impurity_decrease: f64,
+    /// Draw a bootstrap sample per tree.
+    pub bootstrap: bool,
+    /// Draws per bootstrap sample.
+    pub n_bootstrap: usize,
+    /// Extremely randomised trees: one random threshold per feature.
+    pub extra: bool,
+    /// At most this many bins per feature (2..=256).
+    pub max_bins: usize,
+    /// One seed per tree.
+    pub seeds: Vec<u64>,
+}
+
+/// A fitted forest: scikit-learn's node arrays of all trees, concatenated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Forest {
+    /// Features seen at fit.
+    pub n_features: usize,
+    /// Outputs.
+    pub n_outputs: usize,
+    /// Largest class count (1 for regression): the last axis of `value`.
+    pub max_n_classes: usize,
+    /// Node offsets: tree t owns nodes `tree_offsets[t]..tree_offsets[t+1]`.
+    pub tree_offsets: Vec<i64>,
+    /// Split feature (-2 at leaves).
+    pub feature: Vec<i32>,
+    /// Split threshold: x <= threshold goes left (-2 at leaves).
+    pub threshold: Vec<f64>,
+    /// Left child, local to the tree (-1 at leaves).
+    pub left: Vec<i32>,
+    /// Right child, local to the tree (-1 at leaves).
+    pub right: Vec<i32>,
+    /// Node impurity.
+    pub impurity: Vec<f64>,
+    /// Training samples (distinct rows) reaching the node.
+    pub n_node_samples: Vec<i64>,
+    /// Training weight reaching the node.
+    pub weighted_n_node_samples: Vec<f64>,
+    /// `n_nodes × n_outputs × max_n_classes`: class fractions or means.
+    pub value: Vec<f64>,
+}
+
+/// Leaf marker of child arrays (scikit-learn's TREE_LEAF).
+pub const TREE_LEAF: i32 = -1;
+/// Feature/threshold marker of leaves (scikit-learn's TREE_UNDEFINED).
+pub const TREE_UNDEFINED: i32 = -2;
+
+/// A borrowed forest: the arrays prediction reads (zero-copy from numpy or a
+/// mapped file). Call [`ForestRef::validate`] before predicting with one.
+#[derive(Debug, Clone, Copy)]
+pub struct ForestRef<'a> {
+    /// Features seen at fit.
+    pub n_features: usize,
+    /// Outputs.
+    pub n_outputs: usize,
+    /// Last axis of `value`.
+    pub max_n_classes: usize,
+    /// Per-tree node offsets.
+    pub tree_offsets: &'a [i64],
+    /// Split features.
+    pub feature: &'a [i32],
+    /// Split thresholds.
+    pub threshold: &'a [f64],
+    /// Left children.
+    pub left: &'a [i32],
+    /// Right children.
+    pub right: &'a [i32],
+    /// Node values.
+    pub value: &'a [f64],
+}
+
+impl Forest {
+    /// Number of trees.
+    pub fn n_trees(&self) -> usize {
+        self.tree_offsets.len().saturating_sub(1)
+    }
+
+    /// Values per node.
+    pub fn value_stride(&self) -> usize {
+        self.n_outputs * self.max_n_classes
+    }
+
+    /// The borrowed view prediction uses.
+    pub fn view(&self) -> ForestRef<'_> {
+        ForestRef {
+            n_features: self.n_features,
+            n_outputs: self.n_outputs,
+            max_n_classes: self.max_n_classes,
+            tree_offsets: &self.tree_offsets,
+            feature: &self.feature,
+            threshold: &self.threshold,
+            left: &self.left,
+            right: &self.right,
+            value: &self.value,
+        }
+    }
+
+    /// [`ForestRef::validate`] plus the lengths of the per-node statistics.
+    pub fn validate(&self) -> crate::Result<()> {
+        let n_nodes = self.feature.len();
+        for (name, len) in [
+            ("impurity", self.impurity.len()),
+            ("n_node_samples", self.n_node_samples.len()),
+            (
+                "weighted_n_node_samples",
+                self.weighted_n_node_samples.len(),
+            ),
+        ] {
+            if len != n_nodes {
+                return Err(Error::InvalidParameter {
+                    name: "forest",
+                    reason: format!("{name} has {len} entries, expected {n_nodes}"),
+                });
+            }
+        }
+        self.view().validate()
+    }
+}
+
+impl ForestRef<'_> {
+    /// Number of trees.
+    pub fn n_trees(&self) -> usize {
+        self.tree_offsets.len().saturating_sub(1)
+    }
+
+    /// Values per node.
+    pub fn value_stride(&self) -> usize {
+        self.n_outputs * self.max_n_classes
+    }
+
+    /// Checks every index (children, features, offsets) and every array
+    /// length, so traversal can never leave the arrays or loop. Run on every
+    /// model that did not come from [`fit_forest`].
+    pub fn validate(&self) -> crate::Result<()> {
+        let bad = |reason: String| Error::InvalidParameter {
+            name: "forest",
+            reason,
+        };
+        let n_nodes = self.feature.len();
+        for (name, len) in [
+            ("threshold", self.threshold.len()),
+            ("left", self.left.len()),
+            ("right", self.right.len()),
+        ] {
+            if len != n_nodes {
+                return Err(bad(format!("{name} has {len} entries, expected {n_nodes}")));
+            }
+        }
+        if self.value.len() != n_nodes * self.value_stride() {
+            return Err(bad(format!(
+                "value has {} entries, expected {}",
+                self.value.len(),
+                n_nodes * self.value_stride()
+            )));
+        }
+        if self.tree_offsets.is_empty() {
+            return Err(bad(
+                "tree_offsets is empty; it has one entry more than trees".into(),
+            ));
+        }
+        structure::check_nodes(&structure::NodeIndex {
+            n_trees: self.n_trees(),
+            n_nodes,
+            n_features: self.n_features,
+            offset: |t| self.tree_offsets[t],
+            feature: |g| self.feature[g],
+            left: |g| self.left[g],
+            right: |g| self.right[g],
+        })
+    }
+}
+
+/// Grows the forest: one tree per seed, in parallel over trees.
+///
+/// `sample_weight` is the per-row weight (class weights already applied);
+/// bootstrap draws multiply it by the draw counts, as scikit-learn does.
+pub fn fit_forest<T: Real>(
+    x: MatRef<'_, T>,
+    targets: Targets<'_>,
+    sample_weight: Option<&[f64]>,
+    params: &ForestParams,
+) -> crate::Result<(Forest, Vec<f64>)> {
+    if let Some(w) = sample_weight {
+        if w.len() != x.nrows() {
+            return Err(Error::ShapeMismatch {
+                what: "sample_weight length".into(),
+                expected: x.nrows(),
+                got: w.len(),
+            });
+        }
+    }
+    let binned = bin_matrix(x, sample_weight, params.max_bins)?;
+    fit_forest_binned(&binned, targets, sample_weight, params)
+}
+
+/// [`fit_forest`] on already binned data. Also returns the normalised
+/// impurity-based feature importances.
+pub fn fit_forest_binned(
+    binned: &Binned,
+    targets: Targets<'_>,
+    sample_weight: Option<&[f64]>,
+    params: &ForestParams,
+) -> crate::Result<(Forest, Vec<f64>)> {
+    let n = binned.n_rows;
+    let p = binned.edges.len();
+    let n_outputs = targets.n_outputs();
+    if n_outputs == 0 {
+        return Err(Error::EmptyInput { what: "y" });
+    }
+    match targets {
+        Targets::Classes { y, n_classes } => {
+            if y.len() != n * n_outputs {
+                return Err(Error::ShapeMismatch {
+                    what: "encoded y entries".into(),
+                    expected: n * n_outputs,
+                    got: y.len(),
+                });
+            }
+            for (i, &c) in y.iter().enumerate() {
+                if c as usize >= n_classes[i % n_outputs] {
+                    return Err(Error::InvalidParameter {
+                        name: "y",
+                        reason: format!("class index {c} at entry {i} exceeds the class count"),
+                    });
+                }
+            }
+            if params.criterion == Criterion::SquaredError {
+                return Err(Error::InvalidParameter {
+                    name: "criterion",
+                    reason: "squared_error is a regression criterion".into(),
+                });
+            }
+        }
+        Targets::Values { y, .. } => {
+            if y.len() != n * n_outputs {
+                return Err(Error::ShapeMismatch {
+                    what: "y entries".into(),
+                    expected: n * n_outputs,
+                    got: y.len(),
+                });
+            }
+            if params.criterion != Criterion::SquaredError {
+                return Err(Error::InvalidParameter {
+                    name: "criterion",
+                    reason: "gini and entropy are classification criteria".into(),
+                });
+            }
+        }
+    }
+    if let Some(w) = sample_weight {
+        if w.len() != n {
+            return Err(Error::ShapeMismatch {
+                what: "sample_weight length".into(),
+                expected: n,
+                got: w.len(),
+            });
+        }
+        for (i, &v) in w.iter().enumerate() {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(Error::InvalidSampleWeight { index: i, value: v });
+            }
+        }
+    }
+    if params.max_features == 0 || params.max_features > p {
+        return Err(Error::InvalidParameter {
+            name: "max_features",
+            reason: format!("must be in [1, {p}], got {}", params.max_features),
+        });
+    }
+    if params.seeds.is_empty() {
+        return Err(Error::InvalidParameter {
+            name: "n_estimators",
+            reason: "at least one tree is required".into(),
+        });
+    }
+    let trees: Vec<tree::Tree> = params
+        .seeds
+        .par_iter()
+        .map(|&seed| tree::grow(binned, targets, sample_weight, params, seed))
+        .collect();
+
+    let max_n_classes = match targets {
+        Targets::Classes { n_classes, .. } => n_classes.iter().copied().max().unwrap_or(1),
+        Targets::Values { .. } => 1,
+    };
+    let mut forest = Forest {
+        n_features: p,
+        n_outputs,
+        max_n_classes,
+        tree_offsets: vec![0],
+        feature: vec![],
+        threshold: vec![],
+        left: vec![],
+        right: vec![],
+        impurity: vec![],
+        n_node_samples: vec![],
+        weighted_n_node_samples: vec![],
+        value: vec![],
+    };
+    let mut importances = vec![0.0; p];
+    for t in &trees {
+        forest.feature.extend_from_slice(&t.feature);
+        forest.threshold.extend_from_slice(&t.threshold);
+        forest.left.extend_from_slice(&t.left);
+        forest.right.extend_from_slice(&t.right);
+        forest.impurity.extend_from_slice(&t.impurity);
+        forest.n_node_samples.extend_from_slice(&t.n_node_samples);
+        forest
+            .weighted_n_node_samples
+            .extend_from_slice(&t.weighted_n_node_samples);
+        forest.value.extend_from_slice(&t.value);
+        forest.tree_offsets.push(forest.feature.len() as i64);
+        let imp = t.feature_importances(p);
+        for (a, b) in importances.iter_mut().zip(&imp) {
+            *a += b;
+        }
+    }
+    let total: f64 = importances.iter().sum();
+    if total > 0.0 {
+        for a in &mut importances {
+            *a /= total;
+        }
+    }
+    Ok((forest, importances))
+}
+
+/// One node as traversal reads it (16 bytes, four to a cache line). Leaves
+/// point to themselves, so a block of rows can advance in lockstep until none
+/// moves. The threshold is the largest float32 not above the float64 one:
+/// for a float32 `x`, `x <= t32` exactly when `x <= threshold`.
+#[derive(Clone, Copy)]
+struct PackedNode {
+    threshold: f32,
+    feature: u32,
+    left: u32,
+    right: u32,
+}
+
+/// The largest float32 not above `t` (NaN stays NaN: nothing compares below it).
+fn f32_at_most(t: f64) -> f32 {
+    let r = t as f32;
+    if r as f64 <= t || t.is_nan() {
+        return r;
+    }
+    // The float32 just below `r` (`f32::next_down`, newer than the MSRV);
+    // `r > t` so `r` is neither NaN nor -inf.
+    if r == 0.0 {
+        -f32::from_bits(1)
+    } else if r > 0.0 {
+        f32::from_bits(r.to_bits() - 1)
+    } else {
+        f32::from_bits(r.to_bits() + 1)
+    }
+}
+
+/// Packs tree `t` into `buf` (child indices local to the tree). Packing a
+/// tree just before traversing it also brings its nodes into cache.
+fn pack_tree(forest: &ForestRef<'_>, t: usize, buf: &mut Vec<PackedNode>) {
+    let (a, b) = (
+        forest.tree_offsets[t] as usize,
+        forest.tree_offsets[t + 1] as usize,
+    );
+    buf.clear();
+    buf.extend((a..b).map(|g| {
+        if forest.left[g] == TREE_LEAF {
+            let me = (g - a) as u32;
+            PackedNode {
+                threshold: f32::INFINITY,
+                feature: 0,
+                left: me,
+                right: me,
+            }
+        } else {
+            // `validate` guarantees feature < n_features and children in range.
+            PackedNode {
+                threshold: f32_at_most(forest.threshold[g]),
+                feature: forest.feature[g] as u32,
+                left: forest.left[g] as u32,
+                right: forest.right[g] as u32,
+            }
+        }
+    }));
+}
+
+/// Runs `per_tree(t, leaves)` on the leaves (local indices) of the rows
+/// `rows` (row-major float32, `p >= 1` per row) in every tree `t`, in
+/// parallel over trees (and over row ranges when there are fewer trees than
+/// threads to keep busy: results never depend on that split), and returns
+/// each tree's results concatenated over rows, in tree order.
+fn map_trees<E: Send + Clone>(
+    forest: &ForestRef<'_>,
+    rows: &[f32],
+    p: usize,
+    per_tree: impl Fn(usize, &[u32]) -> Vec<E> + Sync,
+) -> Vec<Vec<E>> {
+    let n = rows.len() / p;
+    let nt = forest.n_trees();
+    let split = (4 * rayon::current_num_threads())
+        .div_ceil(nt)
+        .min(n.div_ceil(1024))
+        .max(1);
+    let len = n.div_ceil(split);
+    let pieces: Vec<Vec<E>> = (0..nt * split)
+        .into_par_iter()
+        .map_init(
+            || (Vec::new(), Vec::new()),
+            |(buf, leaf): &mut (Vec<PackedNode>, Vec<u32>), task| {
+                let (t, s) = (task / split, task % split);
+                let r = (s * len).min(n)..((s + 1) * len).min(n);
+                pack_tree(forest, t, buf);
+                leaf.resize(r.len(), 0);
+                leaves(buf, &rows[r.start * p..r.end * p], p, leaf);
+                per_tree(t, leaf)
+            },
+        )
+        .collect();
+    if split == 1 {
+        return pieces;
+    }
+    pieces.chunks(split).map(|c| c.concat()).collect()
+}
+
+/// Rows predicted per block: bounds the per-tree results held at once
+/// (`rows × trees × values` floats) to about 64 MB.
+fn block_rows(n_trees: usize, stride: usize) -> usize {
+    ((8usize << 20) / (n_trees * stride).max(1)).clamp(1024, 1 << 16)
+}
+
+/// Rows traversed together: independent chains of loads hide each other's
+/// cache misses. A lane that reaches its leaf takes the next row at once, so
+/// all lanes stay busy whatever the leaves' depths.
+const LANES: usize = 16;
+
+/// The leaf (local index) reached from `node` by `row`.
+#[inline]
+fn walk(tree: &[PackedNode], mut node: usize, row: &[f32]) -> u32 {
+    loop {
+        let nd = tree[node];
+        let next = if row[nd.feature as usize] <= nd.threshold {
+            nd.left
+        } else {
+            nd.right
+        } as usize;
+        if next == node {
+            return node as u32;
+        }
+        node = next;
+    }
+}
+
+/// Leaf (local index) of each of the `n` rows of `rows` (row-major float32,
+/// `p` per row, `p >= 1`) in `tree`.
+fn leaves(tree: &[PackedNode], rows: &[f32], p: usize, out: &mut [u32]) {
+    let n = out.len();
+    if n < LANES {
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = walk(tree, 0, &rows[i * p..(i + 1) * p]);
+        }
+        return;
+    }
+    let mut node = [0u32; LANES];
+    let mut row: [usize; LANES] = std::array::from_fn(|g| g);
+    let mut next_row = LANES;
+    loop {
+        for g in 0..LANES {
+            let nd = tree[node[g] as usize];
+            let x = rows[row[g] * p + nd.feature as usize];
+            let nx = if x <= nd.threshold { nd.left } else { nd.right };
+            if nx != node[g] {
+                node[g] = nx;
+                continue;
+            }
+            out[row[g]] = nx;
+            if next_row == n {
+                // No rows left to hand out: finish the other lanes' rows.
+                for h in (0..LANES).filter(|&h| h != g) {
+                    let r = row[h];
+                    out[r] = walk(tree, node[h] as usize, &rows[r * p..(r + 1) * p]);
+                }
+                return;
+            }
+            row[g] = next_row;
+            node[g] = 0;
+            next_row += 1;
+        }
+    }
+}
+
+/// Rows of `x` in `r` as the trees compare them (float32), row-major.
+fn tree_rows<T: Real>(x: MatRef<'_, T>, r: std::ops::Range<usize>) -> Vec<f32> {
+    let p = x.ncols();
+    let mut rows = vec![0f32; r.len() * p];
+    rows.par_chunks_mut(SUM_CHUNK * p)
+        .enumerate()
+        .for_each(|(c, out)| {
+            for (li, row) in out.chunks_exact_mut(p).enumerate() {
+                let i = r.start + c * SUM_CHUNK + li;
+                for (j, v) in row.iter_mut().enumerate() {
+                    *v = x[(i, j)].to_f64() as f32;
+                }
+            }
+        });
+    rows
+}
+
+/// Rows per parallel chunk when summing the trees' values.
+const SUM_CHUNK: usize = 256;
+
+fn check_x<T: Real>(forest: &ForestRef<'_>, x: MatRef<'_, T>) -> crate::Result<()> {
+    if x.ncols() != forest.n_features {
+        return Err(Error::ShapeMismatch {
+            what: "X features (the forest was fitted with a different number)".into(),
+            expected: forest.n_features,
+            got: x.ncols(),
+        });
+    }
+    Ok(())
+}
+
+/// Mean over trees of the leaf values, row-major `n_rows × n_outputs ×
+/// max_n_classes`: class probabilities or regression predictions. Trees are
+/// summed in tree order, so the result is bit-identical for any thread count.
+pub fn predict_forest<T: Real>(
+    forest: &ForestRef<'_>,
+    x: MatRef<'_, T>,
+) -> crate::Result<Vec<f64>> {
+    check_x(forest, x)?;
+    if forest.n_trees() == 0 {
+        return Err(Error::InvalidParameter {
+            name: "forest",
+            reason: "the forest has no trees".into(),
+        });
+    }
+    let (n, p) = (x.nrows(), x.ncols());
+    let k = forest.value_stride();
+    let nt = forest.n_trees();
+    let inv = 1.0 / nt as f64;
+    if k == 0 {
+        return Ok(Vec::new());
+    }
+    if p == 0 {
+        // No splits can exist: every tree is its root leaf.
+        let mut out = vec![0.0; n * k];
+        for t in 0..nt {
+            let root = forest.tree_offsets[t] as usize;
+            for row in out.chunks_exact_mut(k) {
+                for (o, &a) in row.iter_mut().zip(&forest.value[root * k..(root + 1) * k]) {
+                    *o += a;
+                }
+            }
+        }
+        out.iter_mut().for_each(|o| *o *= inv);
+        return Ok(out);
+    }
+    let mut out = vec![0.0; n * k];
+    let bs = block_rows(nt, k);
+    for start in (0..n).step_by(bs) {
+        let r = start..(start + bs).min(n);
+        let rows = tree_rows(x, r.clone());
+        // Each tree's leaf values for the block, trees in parallel (each
+        // tree's nodes stay in cache while all the block's rows go through).
+        let vals: Vec<Vec<f64>> = map_trees(forest, &rows, p, |t, leaf| {
+            let base = forest.tree_offsets[t] as usize;
+            let mut v = Vec::with_capacity(leaf.len() * k);
+            for &l in leaf {
+                let g = base + l as usize;
+                v.extend_from_slice(&forest.value[g * k..(g + 1) * k]);
+            }
+            v
+        });
+        // Each row sums its trees in tree order: the same bits for any
+        // thread count.
+        out[r.start * k..r.end * k]
+            .par_chunks_mut(SUM_CHUNK * k)
+            .enumerate()
+            .for_each(|(c, o)| {
+                let (off, len) = (c * SUM_CHUNK * k, o.len());
+                for v in &vals {
+                    for (o, &a) in o.iter_mut().zip(&v[off..off + len]) {
+                        *o += a;
+                    }
+                }
+                for o in o.iter_mut() {
+                    *o *= inv;
+                }
+            });
+    }
+    Ok(out)
+}
+
+/// Leaf index (local to each tree) per row and tree, row-major `n_rows × n_trees`.
+pub fn apply_forest<T: Real>(forest: &ForestRef<'_>, x: MatRef<'_, T>) -> crate::Result<Vec<i64>> {
+    check_x(forest, x)?;
+    if forest.n_trees() == 0 {
+        return Err(Error::InvalidParameter {
+            name: "forest",
+            reason: "the forest has no trees".into(),
+        });
+    }
+    let (n, p) = (x.nrows(), x.ncols());
+    let nt = forest.n_trees();
+    if p == 0 {
+        return Ok(vec![0; n * nt]);
+    }
+    let mut out = vec![0i64; n * nt];
+    let bs = block_rows(nt, 1);
+    for start in (0..n).step_by(bs) {
+        let r = start..(start + bs).min(n);
+        let rows = tree_rows(x, r.clone());
+        let per_tree: Vec<Vec<u32>> = map_trees(forest, &rows, p, |_, leaf| leaf.to_vec());
+        out[r.start * nt..r.end * nt]
+            .par_chunks_mut(SUM_CHUNK * nt)
+            .enumerate()
+            .for_each(|(c, o)| {
+                for (t, lv) in per_tree.iter().enumerate() {
+                    for (li, &l) in lv[c * SUM_CHUNK..].iter().take(o.len() / nt).enumerate() {
+                        o[li * nt + t] = l as i64;
+                    }
+                }
+            });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;
