@@ -15,6 +15,8 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(forest_predict, m)?)?;
     m.add_function(wrap_pyfunction!(forest_apply, m)?)?;
     m.add_function(wrap_pyfunction!(forest_oob_predict, m)?)?;
+    m.add_function(wrap_pyfunction!(forest_pack, m)?)?;
+    m.add_class::<ForestPack>()?;
     Ok(())
 }
 
@@ -172,6 +174,17 @@ fn with_forest<R>(
     n_features: usize,
     f: impl FnOnce(ForestRef<'_>) -> PyResult<R>,
 ) -> PyResult<R> {
+    with_forest_checked(d, n_features, true, f)
+}
+
+/// [`with_forest`]; `validate: false` skips the node walk (the caller
+/// holds a [`ForestPack`] of these arrays, validated when it was built).
+fn with_forest_checked<R>(
+    d: &Bound<'_, PyDict>,
+    n_features: usize,
+    validate: bool,
+    f: impl FnOnce(ForestRef<'_>) -> PyResult<R>,
+) -> PyResult<R> {
     fn get<'py, T: Element>(d: &Bound<'py, PyDict>, k: &str) -> PyResult<PyReadonlyArray1<'py, T>> {
         d.get_item(k)?
             .ok_or_else(|| PyValueError::new_err(format!("forest is missing the array {k:?}")))?
@@ -205,31 +218,57 @@ fn with_forest<R>(
             .as_slice()
             .map_err(|_| PyValueError::new_err("forest value must be C-contiguous"))?,
     };
-    fr.validate().map_err(core_err)?;
+    if validate {
+        fr.validate().map_err(core_err)?;
+    }
     f(fr)
 }
 
-/// Mean leaf value over trees: `(n_rows, n_outputs, max_n_classes)` float64.
+/// A forest's nodes validated and packed for traversal once (not pickled:
+/// rebuilt from the flat arrays).
+#[pyclass(frozen, module = "oxlearn._core")]
+pub struct ForestPack {
+    inner: ens::PackedForest,
+}
+
+/// Validates and packs the forest's trees for repeated predictions.
 #[pyfunction]
+fn forest_pack(forest: &Bound<'_, PyDict>, n_features: usize) -> PyResult<ForestPack> {
+    let py = forest.py();
+    with_forest_checked(forest, n_features, false, |fr| {
+        let inner = py
+            .detach(|| ens::PackedForest::new(&fr))
+            .map_err(core_err)?;
+        Ok(ForestPack { inner })
+    })
+}
+
+/// Mean leaf value over trees: `(n_rows, n_outputs, max_n_classes)` float64.
+/// `packed`: the forest's [`ForestPack`] (skips validating and packing).
+#[pyfunction]
+#[pyo3(signature = (forest, n_features, x, n_threads, packed=None))]
 fn forest_predict<'py>(
     forest: &Bound<'py, PyDict>,
     n_features: usize,
     x: &Bound<'py, PyAny>,
     n_threads: Option<usize>,
+    packed: Option<PyRef<'py, ForestPack>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = x.py();
     fn go<'py, T: Element + Real>(
         x: PyReadonlyArray2<'py, T>,
         py: Python<'py>,
         fr: ForestRef<'_>,
+        packed: Option<&ens::PackedForest>,
         n_threads: Option<usize>,
     ) -> PyResult<Vec<f64>> {
         let xv = mat_ref(&x);
-        py.detach(|| with_threads(n_threads, || ens::predict_forest(&fr, xv)))?
+        py.detach(|| with_threads(n_threads, || ens::predict_forest_with(&fr, packed, xv)))?
             .map_err(core_err)
     }
-    with_forest(forest, n_features, |fr| {
-        let v = dispatch_float!(x, go(py, fr, n_threads))?;
+    let pk = packed.as_ref().map(|p| &p.inner);
+    with_forest_checked(forest, n_features, pk.is_none(), |fr| {
+        let v = dispatch_float!(x, go(py, fr, pk, n_threads))?;
         let n = v.len() / fr.value_stride().max(1);
         let a = Array3::from_shape_vec((n, fr.n_outputs, fr.max_n_classes), v)
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
@@ -239,25 +278,29 @@ fn forest_predict<'py>(
 
 /// Leaf index per row and tree: `(n_rows, n_trees)` int64.
 #[pyfunction]
+#[pyo3(signature = (forest, n_features, x, n_threads, packed=None))]
 fn forest_apply<'py>(
     forest: &Bound<'py, PyDict>,
     n_features: usize,
     x: &Bound<'py, PyAny>,
     n_threads: Option<usize>,
+    packed: Option<PyRef<'py, ForestPack>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = x.py();
     fn go<'py, T: Element + Real>(
         x: PyReadonlyArray2<'py, T>,
         py: Python<'py>,
         fr: ForestRef<'_>,
+        packed: Option<&ens::PackedForest>,
         n_threads: Option<usize>,
     ) -> PyResult<Vec<i64>> {
         let xv = mat_ref(&x);
-        py.detach(|| with_threads(n_threads, || ens::apply_forest(&fr, xv)))?
+        py.detach(|| with_threads(n_threads, || ens::apply_forest_with(&fr, packed, xv)))?
             .map_err(core_err)
     }
-    with_forest(forest, n_features, |fr| {
-        let v = dispatch_float!(x, go(py, fr, n_threads))?;
+    let pk = packed.as_ref().map(|p| &p.inner);
+    with_forest_checked(forest, n_features, pk.is_none(), |fr| {
+        let v = dispatch_float!(x, go(py, fr, pk, n_threads))?;
         let nt = fr.n_trees();
         let a = Array2::from_shape_vec((v.len() / nt.max(1), nt), v)
             .map_err(|e| PyValueError::new_err(e.to_string()))?;

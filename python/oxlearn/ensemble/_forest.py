@@ -40,6 +40,9 @@ _FOREST_ARRAYS = ("tree_offsets", *_NODE_ARRAYS, "_seeds", "_feature_importances
                   "missing_go_to_left")
 _FITTED_EXTRAS = ("_n_samples", "_n_samples_bootstrap", "oob_score_",
                   "oob_decision_function_", "oob_prediction_", "_grown_by")
+# What a ForestPack is built from: replacing any of them re-packs.
+_PACKED_ARRAYS = ("tree_offsets", "feature", "threshold", "children_left", "children_right",
+                  "value")
 
 
 def _resolve_max_features(max_features, n_features):
@@ -174,8 +177,12 @@ class _ForestMixin(OxlearnEstimatorMixin):
         self._validate_params()
         reason = self._unsupported(X)
         if reason is not None:
-            return self._fallback_fit(reason, X, y, sample_weight)
-        return self._fit_accelerated(X, y, sample_weight)
+            self._fallback_fit(reason, X, y, sample_weight)
+        else:
+            self._fit_accelerated(X, y, sample_weight)
+        if "_oxlearn_forest" in self.__dict__:
+            self._packed()  # at fit, so that predict leaves the estimator unchanged
+        return self
 
     def _fallback_fit(self, reason, X, y, sample_weight):
         self._log_fallback("fit", reason)
@@ -482,9 +489,22 @@ class _ForestMixin(OxlearnEstimatorMixin):
         self._log_accelerated(method)
         return X
 
+    def _packed(self):
+        """The forest validated and packed for traversal once (never pickled).
+
+        Rebuilt whenever the flat arrays are replaced (fit, warm start, load).
+        """
+        f = self._oxlearn_forest
+        arrays = tuple(f[k] for k in _PACKED_ARRAYS)
+        cached = self.__dict__.get("_oxl_packed")
+        if cached is None or any(a is not b for a, b in zip(cached[0], arrays)):
+            cached = (arrays, _core.forest_pack(f, self.n_features_in_))
+            self.__dict__["_oxl_packed"] = cached
+        return cached[1]
+
     def _raw_predict(self, X):
         return _core.forest_predict(self._oxlearn_forest, self.n_features_in_, X,
-                                    n_threads(self.n_jobs))
+                                    n_threads(self.n_jobs), self._packed())
 
     def apply(self, X):
         """Apply trees in the forest to X, return leaf indices.
@@ -504,7 +524,7 @@ class _ForestMixin(OxlearnEstimatorMixin):
         if Xr is None:
             return super().apply(X)
         return _core.forest_apply(self._oxlearn_forest, self.n_features_in_, Xr,
-                                  n_threads(self.n_jobs))
+                                  n_threads(self.n_jobs), self._packed())
 
     # --- persistence --------------------------------------------------------
     def _oxlearn_state_view(self):

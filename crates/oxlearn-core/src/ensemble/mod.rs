@@ -463,6 +463,71 @@ fn pack_tree(forest: &ForestRef<'_>, t: usize, buf: &mut Vec<PackedNode>) {
     }));
 }
 
+/// A validated forest's nodes packed for traversal once: repeated
+/// predictions then skip validating and packing every node (for large
+/// forests that is most of a small batch's time).
+pub struct PackedForest {
+    nodes: Vec<PackedNode>,
+    /// Start of each tree in `nodes`, then the node count.
+    offsets: Vec<usize>,
+    n_features: usize,
+}
+
+impl PackedForest {
+    /// Validates `forest` and packs all its trees.
+    pub fn new(forest: &ForestRef<'_>) -> crate::Result<PackedForest> {
+        forest.validate()?;
+        let trees: Vec<Vec<PackedNode>> = (0..forest.n_trees())
+            .into_par_iter()
+            .map(|t| {
+                let mut buf = Vec::new();
+                pack_tree(forest, t, &mut buf);
+                buf
+            })
+            .collect();
+        let mut nodes = Vec::with_capacity(forest.feature.len());
+        let mut offsets = Vec::with_capacity(trees.len() + 1);
+        offsets.push(0);
+        for t in trees {
+            nodes.extend_from_slice(&t);
+            offsets.push(nodes.len());
+        }
+        Ok(PackedForest {
+            nodes,
+            offsets,
+            n_features: forest.n_features,
+        })
+    }
+
+    /// Fails unless `forest` has the trees this was packed from (same tree
+    /// sizes and features; values of the expected size), so leaf values are
+    /// read in range.
+    fn check(&self, forest: &ForestRef<'_>) -> crate::Result<()> {
+        let same_trees = forest.tree_offsets.len() == self.offsets.len()
+            && forest
+                .tree_offsets
+                .iter()
+                .zip(&self.offsets)
+                .all(|(&a, &b)| a >= 0 && a as usize == b);
+        let n_nodes = self.nodes.len();
+        if !same_trees
+            || forest.n_features != self.n_features
+            || forest.value.len() != n_nodes * forest.value_stride()
+        {
+            return Err(Error::InvalidParameter {
+                name: "forest",
+                reason: "its arrays changed since it was packed for prediction; pack it again"
+                    .into(),
+            });
+        }
+        Ok(())
+    }
+
+    fn tree(&self, t: usize) -> &[PackedNode] {
+        &self.nodes[self.offsets[t]..self.offsets[t + 1]]
+    }
+}
+
 /// Runs `per_tree(t, leaves)` on the leaves (local indices) of the rows
 /// `rows` (row-major float32, `p >= 1` per row) in every tree `t`, in
 /// parallel over trees (and over row ranges when there are fewer trees than
@@ -470,6 +535,7 @@ fn pack_tree(forest: &ForestRef<'_>, t: usize, buf: &mut Vec<PackedNode>) {
 /// each tree's results concatenated over rows, in tree order.
 fn map_trees<E: Send + Clone>(
     forest: &ForestRef<'_>,
+    packed: Option<&PackedForest>,
     rows: &[f32],
     p: usize,
     per_tree: impl Fn(usize, &[u32]) -> Vec<E> + Sync,
@@ -488,9 +554,15 @@ fn map_trees<E: Send + Clone>(
             |(buf, leaf): &mut (Vec<PackedNode>, Vec<u32>), task| {
                 let (t, s) = (task / split, task % split);
                 let r = (s * len).min(n)..((s + 1) * len).min(n);
-                pack_tree(forest, t, buf);
+                let tree = match packed {
+                    Some(pk) => pk.tree(t),
+                    None => {
+                        pack_tree(forest, t, buf);
+                        &buf[..]
+                    }
+                };
                 leaf.resize(r.len(), 0);
-                leaves(buf, &rows[r.start * p..r.end * p], p, leaf);
+                leaves(tree, &rows[r.start * p..r.end * p], p, leaf);
                 per_tree(t, leaf)
             },
         )
@@ -605,7 +677,20 @@ pub fn predict_forest<T: Real>(
     forest: &ForestRef<'_>,
     x: MatRef<'_, T>,
 ) -> crate::Result<Vec<f64>> {
+    predict_forest_with(forest, None, x)
+}
+
+/// [`predict_forest`] with the trees of `packed` (built from `forest` by
+/// [`PackedForest::new`]), or packed on the fly when `None`.
+pub fn predict_forest_with<T: Real>(
+    forest: &ForestRef<'_>,
+    packed: Option<&PackedForest>,
+    x: MatRef<'_, T>,
+) -> crate::Result<Vec<f64>> {
     check_x(forest, x)?;
+    if let Some(pk) = packed {
+        pk.check(forest)?;
+    }
     if forest.n_trees() == 0 {
         return Err(Error::InvalidParameter {
             name: "forest",
@@ -640,7 +725,7 @@ pub fn predict_forest<T: Real>(
         let rows = tree_rows(x, r.clone());
         // Each tree's leaf values for the block, trees in parallel (each
         // tree's nodes stay in cache while all the block's rows go through).
-        let vals: Vec<Vec<f64>> = map_trees(forest, &rows, p, |t, leaf| {
+        let vals: Vec<Vec<f64>> = map_trees(forest, packed, &rows, p, |t, leaf| {
             let base = forest.tree_offsets[t] as usize;
             let mut v = Vec::with_capacity(leaf.len() * k);
             for &l in leaf {
@@ -671,7 +756,19 @@ pub fn predict_forest<T: Real>(
 
 /// Leaf index (local to each tree) per row and tree, row-major `n_rows × n_trees`.
 pub fn apply_forest<T: Real>(forest: &ForestRef<'_>, x: MatRef<'_, T>) -> crate::Result<Vec<i64>> {
+    apply_forest_with(forest, None, x)
+}
+
+/// [`apply_forest`] with the trees of `packed` (see [`predict_forest_with`]).
+pub fn apply_forest_with<T: Real>(
+    forest: &ForestRef<'_>,
+    packed: Option<&PackedForest>,
+    x: MatRef<'_, T>,
+) -> crate::Result<Vec<i64>> {
     check_x(forest, x)?;
+    if let Some(pk) = packed {
+        pk.check(forest)?;
+    }
     if forest.n_trees() == 0 {
         return Err(Error::InvalidParameter {
             name: "forest",
@@ -688,7 +785,7 @@ pub fn apply_forest<T: Real>(forest: &ForestRef<'_>, x: MatRef<'_, T>) -> crate:
     for start in (0..n).step_by(bs) {
         let r = start..(start + bs).min(n);
         let rows = tree_rows(x, r.clone());
-        let per_tree: Vec<Vec<u32>> = map_trees(forest, &rows, p, |_, leaf| leaf.to_vec());
+        let per_tree: Vec<Vec<u32>> = map_trees(forest, packed, &rows, p, |_, leaf| leaf.to_vec());
         out[r.start * nt..r.end * nt]
             .par_chunks_mut(SUM_CHUNK * nt)
             .enumerate()

@@ -1,18 +1,21 @@
 //! Dense pairwise distance matrices (scikit-learn's `pairwise_distances`).
 //!
-//! Every entry is the exact, difference-based distance of [`Metric`] (the
-//! arithmetic of scikit-learn's `DistanceMetric` and of scipy's `cdist`:
-//! coordinate differences accumulated in dimension order in `f64`), never
-//! `‖x‖² − 2x·y + ‖y‖²`, which loses all digits for near-identical rows. The
-//! kernel keeps a 4 × 8 block of distances in registers while it walks the
-//! dimensions of a tile of `y`, so it runs at matrix-product speed for the
-//! small and moderate dimensions these metrics are used with.
+//! Every entry of the [`Metric`] distances is the exact, difference-based
+//! distance (the arithmetic of scikit-learn's `DistanceMetric` and of scipy's
+//! `cdist`: coordinate differences accumulated in dimension order in `f64`),
+//! never `‖x‖² − 2x·y + ‖y‖²`, which loses all digits for near-identical
+//! rows. The kernel keeps a 4 × 16 block of distances in registers while it
+//! walks the dimensions of a tile of `y`, so it runs at matrix-product speed
+//! for the small and moderate dimensions these metrics are used with. Cosine
+//! is `1 − u·v` of unit rows through a matrix product, as scikit-learn
+//! defines it.
 
 use super::metric::{with_reduce, Reduce};
 use super::{rows_f64, Metric};
 use crate::simd::multiversion;
 use crate::{Error, Real, Result};
-use faer::MatRef;
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatRef, Par};
 use rayon::prelude::*;
 
 /// What `pairwise_distances` computes.
@@ -82,31 +85,27 @@ pub fn pairwise_distances<T: Real, O: Real>(
     }
     let mut xr = rows_f64(x, "X")?;
     let mut yr = if same { Vec::new() } else { rows_f64(y, "Y")? };
-    let (mut zero_x, mut zero_y) = (Vec::new(), Vec::new());
     let reduce_metric = match metric {
         PairwiseMetric::Metric(m) => m,
         PairwiseMetric::Cosine => {
-            // ‖u − v‖² / 2 of unit rows is 1 − u·v without its cancellation.
-            zero_x = normalise_rows(&mut xr, d);
-            if !same {
-                zero_y = normalise_rows(&mut yr, d);
-            }
-            Metric::Euclidean
+            let zero_x = normalise_rows(&mut xr, d);
+            let zero_y = if same {
+                zero_x.clone()
+            } else {
+                normalise_rows(&mut yr, d)
+            };
+            let yr = if same { &xr } else { &yr };
+            cosine(&xr, yr, d, &zero_x, &zero_y, same, out);
+            return Ok(());
         }
     };
     let yr = if same { &xr } else { &yr };
     let yt = tiles(yr, ny, d);
-    let zero_y = if same { &zero_x } else { &zero_y };
-    let finish = match metric {
-        PairwiseMetric::Cosine => Finish::Cosine {
-            zero_x: &zero_x,
-            zero_y,
-            same,
-        },
-        PairwiseMetric::Metric(_) if squared => Finish::Identity,
-        PairwiseMetric::Metric(Metric::Euclidean) => Finish::Sqrt,
-        PairwiseMetric::Metric(Metric::Minkowski(p)) => Finish::Root(1.0 / p),
-        PairwiseMetric::Metric(_) => Finish::Identity,
+    let finish = match reduce_metric {
+        _ if squared => Finish::Identity,
+        Metric::Euclidean => Finish::Sqrt,
+        Metric::Minkowski(p) => Finish::Root(1.0 / p),
+        Metric::Manhattan | Metric::Chebyshev => Finish::Identity,
     };
     with_reduce!(reduce_metric, |m| {
         out.par_chunks_mut(CHUNK_ROWS * ny)
@@ -130,9 +129,8 @@ pub fn pairwise_distances<T: Real, O: Real>(
                         }
                         tile_kernel(m, &block, tile, d, &mut acc);
                         for r in 0..nq {
-                            let i = r0 + q0 + r;
                             let o = &mut out[(q0 + r) * ny + j0..(q0 + r) * ny + j0 + width];
-                            finish.apply(&acc[r * TILE..r * TILE + width], i, j0, o);
+                            finish.apply(&acc[r * TILE..r * TILE + width], o);
                         }
                     }
                 }
@@ -143,24 +141,17 @@ pub fn pairwise_distances<T: Real, O: Real>(
 
 /// How reduced distances become the returned ones (decided once, so the
 /// per-entry loop has no branch on the metric).
-enum Finish<'a> {
+enum Finish {
     Identity,
     Sqrt,
     /// `rd^(1/p)`.
     Root(f64),
-    /// `rd / 2` of unit rows, clipped to `[0, 2]`; 1 for zero rows, 0 on
-    /// the diagonal of `X` against itself.
-    Cosine {
-        zero_x: &'a [bool],
-        zero_y: &'a [bool],
-        same: bool,
-    },
 }
 
-impl Finish<'_> {
-    /// Writes row `i`'s distances to points `j0..j0 + out.len()`.
+impl Finish {
+    /// Writes one row's distances.
     #[inline]
-    fn apply<O: Real>(&self, acc: &[f64], i: usize, j0: usize, out: &mut [O]) {
+    fn apply<O: Real>(&self, acc: &[f64], out: &mut [O]) {
         match *self {
             Finish::Identity => {
                 for (o, &a) in out.iter_mut().zip(acc) {
@@ -177,25 +168,58 @@ impl Finish<'_> {
                     *o = O::from_f64(a.powf(inv_p));
                 }
             }
-            Finish::Cosine {
-                zero_x,
-                zero_y,
-                same,
-            } => {
-                if zero_x[i] {
-                    out.fill(O::from_f64(1.0));
-                } else {
-                    let zy = &zero_y[j0..j0 + out.len()];
-                    for ((o, &a), &z) in out.iter_mut().zip(acc).zip(zy) {
-                        *o = O::from_f64(if z { 1.0 } else { (a * 0.5).clamp(0.0, 2.0) });
-                    }
-                }
-                if same && (j0..j0 + out.len()).contains(&i) {
-                    out[i - j0] = O::from_f64(0.0);
-                }
-            }
         }
     }
+}
+
+/// Rows of `x` per parallel task of the cosine product.
+const COSINE_ROWS: usize = 128;
+
+/// Cosine distances `1 − u·v` of unit rows `x` (`n_x × d`) and `y`, clipped
+/// to `[0, 2]`, as scikit-learn computes them: one matrix product per fixed
+/// chunk of rows (sequential inside, so results do not depend on the thread
+/// count); 1 for zero rows, 0 on the diagonal of `X` against itself.
+fn cosine<O: Real>(
+    x: &[f64],
+    y: &[f64],
+    d: usize,
+    zero_x: &[bool],
+    zero_y: &[bool],
+    same: bool,
+    out: &mut [O],
+) {
+    let ny = zero_y.len();
+    let yv = MatRef::from_row_major_slice(y, ny, d);
+    out.par_chunks_mut(COSINE_ROWS * ny)
+        .enumerate()
+        .for_each(|(c, out)| {
+            let r0 = c * COSINE_ROWS;
+            let rows = out.len() / ny;
+            let xc = MatRef::from_row_major_slice(&x[r0 * d..(r0 + rows) * d], rows, d);
+            // Column r of Y·Xcᵀ is row r of the output.
+            let mut dots = Mat::<f64>::zeros(ny, rows);
+            matmul(
+                dots.as_mut(),
+                Accum::Replace,
+                yv,
+                xc.transpose(),
+                1.0,
+                Par::Seq,
+            );
+            for (r, o) in out.chunks_exact_mut(ny).enumerate() {
+                let i = r0 + r;
+                if zero_x[i] {
+                    o.fill(O::from_f64(1.0));
+                } else {
+                    for ((o, &dot), &z) in o.iter_mut().zip(dots.col(r).iter()).zip(zero_y) {
+                        *o = O::from_f64(if z { 1.0 } else { (1.0 - dot).clamp(0.0, 2.0) });
+                    }
+                }
+                if same {
+                    o[i] = O::from_f64(0.0);
+                }
+            }
+        });
 }
 
 /// The rows of `x` scaled to unit euclidean norm (row-major `f64`), and

@@ -245,3 +245,23 @@ def test_patching_swaps_the_forests_in():
     finally:
         oxlearn.unpatch_sklearn()
     assert sklearn.ensemble.RandomForestClassifier is not RandomForestClassifier
+
+
+def test_packed_forest_is_reused_and_rebuilt_when_arrays_change():
+    from oxlearn import _core
+    from oxlearn.ensemble import RandomForestClassifier
+
+    X, y = make_classification(300, 6, random_state=0)
+    a = RandomForestClassifier(5, random_state=0).fit(X, y)
+    b = RandomForestClassifier(7, random_state=1).fit(X, y)
+    expected = a.predict_proba(X)
+    pack = a._packed()
+    assert a._packed() is pack  # reused across calls
+    np.testing.assert_array_equal(a.predict_proba(X), expected)
+    # A pack of other arrays is refused, never traversed.
+    with pytest.raises(ValueError, match="changed since it was packed"):
+        _core.forest_predict(a._oxlearn_forest, a.n_features_in_, X, None, b._packed())
+    # Replacing the arrays (as a refit or load does) re-packs.
+    a._oxlearn_forest = dict(b._oxlearn_forest)
+    assert a._packed() is not pack
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
