@@ -15,7 +15,7 @@ use super::{rows_f64, Metric};
 use crate::simd::multiversion;
 use crate::{Error, Real, Result};
 use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef, Par};
+use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
 /// What `pairwise_distances` computes.
@@ -190,29 +190,30 @@ fn cosine<O: Real>(
 ) {
     let ny = zero_y.len();
     let yv = MatRef::from_row_major_slice(y, ny, d);
+    let zero_cols: Vec<usize> = (0..ny).filter(|&j| zero_y[j]).collect();
     out.par_chunks_mut(COSINE_ROWS * ny)
         .enumerate()
-        .for_each(|(c, out)| {
+        .for_each_init(Vec::new, |scratch: &mut Vec<f64>, (c, out)| {
             let r0 = c * COSINE_ROWS;
             let rows = out.len() / ny;
             let xc = MatRef::from_row_major_slice(&x[r0 * d..(r0 + rows) * d], rows, d);
-            // Column r of Y·Xcᵀ is row r of the output.
-            let mut dots = Mat::<f64>::zeros(ny, rows);
-            matmul(
-                dots.as_mut(),
-                Accum::Replace,
-                yv,
-                xc.transpose(),
-                1.0,
-                Par::Seq,
-            );
+            // Column r of Y·Xcᵀ is row r of the output. The scratch is reused
+            // by the thread's next chunk (no fresh pages to fault in).
+            scratch.resize(ny * rows, 0.0);
+            let dots = MatMut::from_column_major_slice_mut(&mut scratch[..], ny, rows);
+            matmul(dots, Accum::Replace, yv, xc.transpose(), 1.0, Par::Seq);
             for (r, o) in out.chunks_exact_mut(ny).enumerate() {
                 let i = r0 + r;
                 if zero_x[i] {
                     o.fill(O::from_f64(1.0));
                 } else {
-                    for ((o, &dot), &z) in o.iter_mut().zip(dots.col(r).iter()).zip(zero_y) {
-                        *o = O::from_f64(if z { 1.0 } else { (1.0 - dot).clamp(0.0, 2.0) });
+                    let col = &scratch[r * ny..(r + 1) * ny];
+                    // Branch-free so it vectorises; zero columns patched after.
+                    for (o, &dot) in o.iter_mut().zip(col) {
+                        *o = O::from_f64((1.0 - dot).max(0.0).min(2.0));
+                    }
+                    for &j in &zero_cols {
+                        o[j] = O::from_f64(1.0);
                     }
                 }
                 if same {
