@@ -210,7 +210,7 @@ fn cosine<O: Real>(
                     let col = &scratch[r * ny..(r + 1) * ny];
                     // Branch-free so it vectorises; zero columns patched after.
                     for (o, &dot) in o.iter_mut().zip(col) {
-                        *o = O::from_f64((1.0 - dot).max(0.0).min(2.0));
+                        *o = O::from_f64((1.0 - dot).clamp(0.0, 2.0));
                     }
                     for &j in &zero_cols {
                         o[j] = O::from_f64(1.0);
