@@ -2,6 +2,7 @@
 
 use crate::arrays::{mat_ref, slice, with_threads};
 use crate::error::core_err;
+use faer::MatRef;
 use numpy::ndarray::{Array1, Array2, Array3};
 use numpy::{Element, IntoPyArray, PyReadonlyArray1, PyReadonlyArray2};
 use oxlearn_core::ensemble::{self as ens, Criterion, ForestParams, ForestRef, Targets};
@@ -243,6 +244,77 @@ fn forest_pack(forest: &Bound<'_, PyDict>, n_features: usize) -> PyResult<Forest
     })
 }
 
+/// A traversal of rows through the forest's trees (predict or apply).
+trait Traversal {
+    type Out: Send;
+    fn run<T: Real>(
+        fr: &ForestRef<'_>,
+        packed: Option<&ens::PackedForest>,
+        x: MatRef<'_, T>,
+    ) -> oxlearn_core::Result<Vec<Self::Out>>;
+}
+
+struct Predict;
+struct Apply;
+
+impl Traversal for Predict {
+    type Out = f64;
+    fn run<T: Real>(
+        fr: &ForestRef<'_>,
+        packed: Option<&ens::PackedForest>,
+        x: MatRef<'_, T>,
+    ) -> oxlearn_core::Result<Vec<f64>> {
+        ens::predict_forest_with(fr, packed, x)
+    }
+}
+
+impl Traversal for Apply {
+    type Out = i64;
+    fn run<T: Real>(
+        fr: &ForestRef<'_>,
+        packed: Option<&ens::PackedForest>,
+        x: MatRef<'_, T>,
+    ) -> oxlearn_core::Result<Vec<i64>> {
+        ens::apply_forest_with(fr, packed, x)
+    }
+}
+
+/// Runs traversal `R` on `x` (GIL released) and shapes its output with
+/// `shape`; the arrays are validated unless `packed` (validated when built).
+fn traverse<'py, R: Traversal>(
+    forest: &Bound<'py, PyDict>,
+    n_features: usize,
+    x: &Bound<'py, PyAny>,
+    n_threads: Option<usize>,
+    packed: Option<PyRef<'py, ForestPack>>,
+    shape: impl FnOnce(&ForestRef<'_>, Vec<R::Out>) -> PyResult<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    fn go<'py, T: Element + Real, R: Traversal>(
+        x: PyReadonlyArray2<'py, T>,
+        fr: &ForestRef<'_>,
+        packed: Option<&ens::PackedForest>,
+        n_threads: Option<usize>,
+    ) -> PyResult<Vec<R::Out>> {
+        let xv = mat_ref(&x);
+        x.py()
+            .detach(|| with_threads(n_threads, || R::run(fr, packed, xv)))?
+            .map_err(core_err)
+    }
+    let pk = packed.as_ref().map(|p| &p.inner);
+    with_forest_checked(forest, n_features, pk.is_none(), |fr| {
+        let v = if let Ok(x) = x.extract::<PyReadonlyArray2<'_, f64>>() {
+            go::<f64, R>(x, &fr, pk, n_threads)?
+        } else if let Ok(x) = x.extract::<PyReadonlyArray2<'_, f32>>() {
+            go::<f32, R>(x, &fr, pk, n_threads)?
+        } else {
+            return Err(pyo3::exceptions::PyTypeError::new_err(
+                "X must be a 2-D numpy array of dtype float32 or float64",
+            ));
+        };
+        shape(&fr, v)
+    })
+}
+
 /// Mean leaf value over trees: `(n_rows, n_outputs, max_n_classes)` float64.
 /// `packed`: the forest's [`ForestPack`] (skips validating and packing).
 #[pyfunction]
@@ -255,20 +327,7 @@ fn forest_predict<'py>(
     packed: Option<PyRef<'py, ForestPack>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = x.py();
-    fn go<'py, T: Element + Real>(
-        x: PyReadonlyArray2<'py, T>,
-        py: Python<'py>,
-        fr: ForestRef<'_>,
-        packed: Option<&ens::PackedForest>,
-        n_threads: Option<usize>,
-    ) -> PyResult<Vec<f64>> {
-        let xv = mat_ref(&x);
-        py.detach(|| with_threads(n_threads, || ens::predict_forest_with(&fr, packed, xv)))?
-            .map_err(core_err)
-    }
-    let pk = packed.as_ref().map(|p| &p.inner);
-    with_forest_checked(forest, n_features, pk.is_none(), |fr| {
-        let v = dispatch_float!(x, go(py, fr, pk, n_threads))?;
+    traverse::<Predict>(forest, n_features, x, n_threads, packed, |fr, v| {
         let n = v.len() / fr.value_stride().max(1);
         let a = Array3::from_shape_vec((n, fr.n_outputs, fr.max_n_classes), v)
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
@@ -287,20 +346,7 @@ fn forest_apply<'py>(
     packed: Option<PyRef<'py, ForestPack>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = x.py();
-    fn go<'py, T: Element + Real>(
-        x: PyReadonlyArray2<'py, T>,
-        py: Python<'py>,
-        fr: ForestRef<'_>,
-        packed: Option<&ens::PackedForest>,
-        n_threads: Option<usize>,
-    ) -> PyResult<Vec<i64>> {
-        let xv = mat_ref(&x);
-        py.detach(|| with_threads(n_threads, || ens::apply_forest_with(&fr, packed, xv)))?
-            .map_err(core_err)
-    }
-    let pk = packed.as_ref().map(|p| &p.inner);
-    with_forest_checked(forest, n_features, pk.is_none(), |fr| {
-        let v = dispatch_float!(x, go(py, fr, pk, n_threads))?;
+    traverse::<Apply>(forest, n_features, x, n_threads, packed, |fr, v| {
         let nt = fr.n_trees();
         let a = Array2::from_shape_vec((v.len() / nt.max(1), nt), v)
             .map_err(|e| PyValueError::new_err(e.to_string()))?;

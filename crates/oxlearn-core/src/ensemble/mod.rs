@@ -670,6 +670,26 @@ fn check_x<T: Real>(forest: &ForestRef<'_>, x: MatRef<'_, T>) -> crate::Result<(
     Ok(())
 }
 
+/// What every traversal checks first: X's shape, that the forest has trees
+/// and, when given, that `packed` was built from these arrays.
+fn check_traversal<T: Real>(
+    forest: &ForestRef<'_>,
+    packed: Option<&PackedForest>,
+    x: MatRef<'_, T>,
+) -> crate::Result<()> {
+    check_x(forest, x)?;
+    if let Some(pk) = packed {
+        pk.check(forest)?;
+    }
+    if forest.n_trees() == 0 {
+        return Err(Error::InvalidParameter {
+            name: "forest",
+            reason: "the forest has no trees".into(),
+        });
+    }
+    Ok(())
+}
+
 /// Mean over trees of the leaf values, row-major `n_rows × n_outputs ×
 /// max_n_classes`: class probabilities or regression predictions. Trees are
 /// summed in tree order, so the result is bit-identical for any thread count.
@@ -687,16 +707,7 @@ pub fn predict_forest_with<T: Real>(
     packed: Option<&PackedForest>,
     x: MatRef<'_, T>,
 ) -> crate::Result<Vec<f64>> {
-    check_x(forest, x)?;
-    if let Some(pk) = packed {
-        pk.check(forest)?;
-    }
-    if forest.n_trees() == 0 {
-        return Err(Error::InvalidParameter {
-            name: "forest",
-            reason: "the forest has no trees".into(),
-        });
-    }
+    check_traversal(forest, packed, x)?;
     let (n, p) = (x.nrows(), x.ncols());
     let k = forest.value_stride();
     let nt = forest.n_trees();
@@ -765,16 +776,7 @@ pub fn apply_forest_with<T: Real>(
     packed: Option<&PackedForest>,
     x: MatRef<'_, T>,
 ) -> crate::Result<Vec<i64>> {
-    check_x(forest, x)?;
-    if let Some(pk) = packed {
-        pk.check(forest)?;
-    }
-    if forest.n_trees() == 0 {
-        return Err(Error::InvalidParameter {
-            name: "forest",
-            reason: "the forest has no trees".into(),
-        });
-    }
+    check_traversal(forest, packed, x)?;
     let (n, p) = (x.nrows(), x.ncols());
     let nt = forest.n_trees();
     if p == 0 {
