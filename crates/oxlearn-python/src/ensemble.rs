@@ -302,15 +302,7 @@ fn traverse<'py, R: Traversal>(
     }
     let pk = packed.as_ref().map(|p| &p.inner);
     with_forest_checked(forest, n_features, pk.is_none(), |fr| {
-        let v = if let Ok(x) = x.extract::<PyReadonlyArray2<'_, f64>>() {
-            go::<f64, R>(x, &fr, pk, n_threads)?
-        } else if let Ok(x) = x.extract::<PyReadonlyArray2<'_, f32>>() {
-            go::<f32, R>(x, &fr, pk, n_threads)?
-        } else {
-            return Err(pyo3::exceptions::PyTypeError::new_err(
-                "X must be a 2-D numpy array of dtype float32 or float64",
-            ));
-        };
+        let v = dispatch_float!(x, go::<_, R>(&fr, pk, n_threads))?;
         shape(&fr, v)
     })
 }
