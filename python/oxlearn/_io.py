@@ -9,11 +9,13 @@ closed registry and never executes anything from a file.
 
 import json
 import os
+import warnings
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from oxlearn import _core, _persistence
+from oxlearn.exceptions import ModelFileCorruptError
 
 
 def _registry():
@@ -141,18 +143,45 @@ def save(model, path):
 
     The file is deterministic (the same model saves to identical bytes),
     checksummed, and loads without executing code, from Python
-    (:func:`load`) or from the ``oxlearn`` binary.
+    (:func:`load`) or from the ``oxlearn`` binary. It holds the parameters
+    and the fitted model; attributes set on the estimator otherwise are not
+    saved (a ``UserWarning`` names public ones; pickle keeps them).
 
     Parameters
     ----------
     model : oxlearn estimator or supported scikit-learn estimator
         Stock scikit-learn estimators are converted with :func:`from_sklearn`.
     path : str or os.PathLike
-        Destination; written atomically (a temporary file, then a rename).
+        Destination. Written atomically: the bytes go to a new temporary
+        file ``<name>.<random>.oxl-partial`` in the same directory, which is
+        synced and renamed over ``path``; readers see the old file or the
+        complete new one. A crash mid-save may leave that temporary file
+        behind (delete it); it never leaves a broken file at ``path``.
+
+    Raises
+    ------
+    TypeError
+        A parameter the file cannot represent (a callable, an estimator, a
+        ``RandomState``); the message names it.
+    ValueError
+        The model is not savable as it is (a parameter out of range, an
+        incompletely fitted model).
+    OSError
+        The file cannot be written (its ``errno`` says why, e.g. ``ENOSPC``).
     """
     if not hasattr(model, "_oxlearn_kind"):
         model = from_sklearn(model)
-    header, arrays = _persistence.seal(model, file_layout=True)
+    _persistence.validate_params(model)
+    header, arrays, extras = _persistence.seal(model, file_layout=True, strict=True)
+    public = sorted(k for k in extras.get("attrs", {})
+                    if not k.startswith("_")
+                    and k not in _persistence._init_attributes(type(model)))
+    if public:
+        warnings.warn(
+            f"{type(model).__name__}: attributes {public} are not part of the model and are "
+            "not saved in the model file; pickle or joblib keep them",
+            UserWarning, stacklevel=2,
+        )
     _core.write_model_file(os.fspath(path), header, arrays)
 
 
@@ -167,11 +196,19 @@ def load(path, *, mmap=False):
     ----------
     path : str or os.PathLike
         The model file.
-    mmap : bool, default=False
-        Map the arrays read-only instead of reading them: loading then costs
-        the same whatever the model's size, and the data is read only when
-        used. The arrays' checksums are verified before the model's first
-        computation (or pickling), not at load.
+    mmap : bool or "copy-on-verify", default=False
+        ``True`` maps the arrays read-only instead of reading them: loading
+        then costs the same whatever the model's size, and the data is read
+        only when used. The arrays' checksums and element-wise structure are
+        verified once, before the model's first use of any fitted attribute
+        (computation, attribute access, refit or pickling); a failure is
+        raised at that use and every later one. The model keeps using the
+        mapped file: do not truncate or rewrite it in place while the model
+        is in use (the process may get SIGBUS, or see the new bytes); replace
+        it by renaming a new file over it, as :func:`save` does.
+        ``"copy-on-verify"`` loads as lazily but, at that first use, copies
+        the arrays into memory and verifies the copies: the model no longer
+        depends on the file.
 
     Returns
     -------
@@ -184,10 +221,17 @@ def load(path, *, mmap=False):
     oxlearn.exceptions.IncompatibleModelError
         The file is intact but this oxlearn cannot load it.
     """
+    if not (isinstance(mmap, (bool, np.bool_)) or mmap == "copy-on-verify"):
+        raise ValueError(f"mmap={mmap!r} is not valid; use False, True or 'copy-on-verify'")
     path = os.fspath(path)
-    buf = np.memmap(path, dtype=np.uint8, mode="r") if mmap else np.fromfile(path, np.uint8)
+    if os.path.getsize(path) == 0:
+        raise ModelFileCorruptError(
+            f"{path} is empty (0 bytes); it is not an oxlearn model file, or it was truncated"
+        )
+    lazy = mmap == "copy-on-verify" or bool(mmap)
+    buf = np.memmap(path, dtype=np.uint8, mode="r") if lazy else np.fromfile(path, np.uint8)
     header_json, spans, found = _core.open_model_file(
-        buf, _persistence.runtime_versions(), mmap
+        buf, _persistence.runtime_versions(), lazy
     )
     header = json.loads(header_json)
     cls = _registry()[header["kind"]]  # Rust refused unknown kinds already
@@ -197,9 +241,6 @@ def load(path, *, mmap=False):
         arrays[name] = buf[start:end].view(dtype).reshape(entry["shape"])
     model = cls.__new__(cls)
     _persistence._report(model, header, found)
-    _persistence.apply(model, header, arrays)
-    if mmap and arrays:
-        model._oxlearn_pending_verification = (header_json, arrays)
+    _persistence.apply(model, header, arrays,
+                       lazy=(header_json, mmap == "copy-on-verify") if lazy else None)
     return model
-
-

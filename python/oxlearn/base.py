@@ -55,6 +55,12 @@ class OxlearnEstimatorMixin:
     # The fitted attribute whose dtype is the model's dtype.
     _oxlearn_dtype_attr = "coef_"
     _hyperparameter_specs = {}
+    # Attributes the canonical form holds in another shape than their own, or
+    # that loading rebuilds from it (besides the schema's arrays and attrs),
+    # e.g. a forest's flat arrays and tree template.
+    _oxlearn_canonical = ()
+    # Caches rebuilt after a load, never persisted (also any ``_oxl_*`` name).
+    _oxlearn_transient = ()
 
     # --- dispatch ---------------------------------------------------------
     def _check_device(self, method):
@@ -137,15 +143,36 @@ class OxlearnEstimatorMixin:
         """Rebuild what :meth:`_oxlearn_state_view` mapped, after a load."""
 
     def _verify_pending(self):
-        """Verify the array checksums of a model loaded with ``mmap=True``.
+        """Verify the arrays of a model loaded with ``mmap=True``, then set them.
 
-        Runs once, before the first computation or pickling; a failure is
-        raised again on every later call, never skipped.
+        Runs once (thread-safe), before anything reads or replaces a fitted
+        attribute: the first read of an attribute the model lacks so far
+        (:meth:`__getattr__`), the first attribute write, ``fit``, pickling.
+        A failure is raised again on every later use, never skipped.
         """
-        pending = self.__dict__.get("_oxlearn_pending_verification")
-        if pending is not None:
-            _core.verify_array_digests(*pending)
-            del self.__dict__["_oxlearn_pending_verification"]
+        if _persistence.PENDING in self.__dict__:
+            _persistence.materialize(self)
+
+    def __getattr__(self, name):
+        # Reached only when normal lookup fails: a lazily loaded model sets
+        # its fitted attributes once they are verified.
+        if not name.startswith("__") and _persistence.PENDING in self.__dict__:
+            _persistence.materialize(self)
+            return object.__getattribute__(self, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __setattr__(self, name, value):
+        # A lazily loaded model is verified before anything replaces a fitted
+        # attribute, so that verification never overwrites a newer one.
+        if _persistence.PENDING in self.__dict__:
+            _persistence.materialize(self)
+        super().__setattr__(name, value)
+
+    def _validate_params(self):
+        # Every fit starts here (ours and scikit-learn's): refitting a lazily
+        # loaded model (warm start, partial_fit) sees its verified state.
+        self._verify_pending()
+        super()._validate_params()
 
     def __getstate__(self):
         return _persistence.get_state(self)

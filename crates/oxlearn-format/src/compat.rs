@@ -106,15 +106,43 @@ impl fmt::Display for CompatWarning {
     }
 }
 
-fn major(v: &str) -> Option<u64> {
-    v.split('.').next()?.trim().parse().ok()
+/// A version number: ASCII digits, no sign, no spaces, no leading zero
+/// (`u64::from_str` would take `"+1"` and `.trim()` `" 1"`).
+fn uint(s: &str) -> Option<u64> {
+    let digits = !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits || (s.len() > 1 && s.starts_with('0')) {
+        return None;
+    }
+    s.parse().ok()
 }
 
-fn major_minor(v: &str) -> Option<(u64, u64)> {
-    let mut it = v.split('.');
-    let a = it.next()?.trim().parse().ok()?;
-    let b = it.next()?.trim().parse().ok()?;
-    Some((a, b))
+/// The major version of a numpy-style version string (`2.4.6`,
+/// `2.5.0.dev0+git…`): a number, then a dot and a number-led rest.
+fn major(v: &str) -> Option<u64> {
+    let (major, rest) = v.split_once('.')?;
+    rest.starts_with(|c: char| c.is_ascii_digit())
+        .then(|| uint(major))
+        .flatten()
+}
+
+/// `major.minor` of the format version: exactly two numbers.
+fn format_major_minor(v: &str) -> Option<(u64, u64)> {
+    let (a, b) = v.split_once('.')?;
+    Some((uint(a)?, uint(b)?))
+}
+
+/// `major.minor` of a Python version as `platform.python_version()` writes
+/// it: `3.11.7`, `3.13.0rc1`, `3.14.0a2`, `3.11.7+`.
+fn python_major_minor(v: &str) -> Option<(u64, u64)> {
+    let mut it = v.splitn(3, '.');
+    let (a, b, c) = (uint(it.next()?)?, uint(it.next()?)?, it.next()?);
+    let micro_len = c.bytes().take_while(u8::is_ascii_digit).count();
+    uint(&c[..micro_len])?;
+    let rest = c[micro_len..].strip_suffix('+').unwrap_or(&c[micro_len..]);
+    let letters = rest.bytes().take_while(u8::is_ascii_lowercase).count();
+    let serial = &rest[letters..];
+    let ok = rest.is_empty() || (letters > 0 && (serial.is_empty() || uint(serial).is_some()));
+    ok.then_some((a, b))
 }
 
 /// Applies the compatibility table to a header. Errors for what cannot load,
@@ -125,10 +153,10 @@ pub fn check_compatibility(h: &Header, rt: &Runtime) -> Result<Vec<CompatWarning
         field: field.into(),
         reason: format!("{v:?} is not a major.minor version"),
     };
-    let (wmaj, wmin) =
-        major_minor(&h.format_version).ok_or_else(|| bad("format_version", &h.format_version))?;
+    let (wmaj, wmin) = format_major_minor(&h.format_version)
+        .ok_or_else(|| bad("format_version", &h.format_version))?;
     let (rmaj, rmin) =
-        major_minor(FORMAT_VERSION).ok_or_else(|| bad("format_version", FORMAT_VERSION))?;
+        format_major_minor(FORMAT_VERSION).ok_or_else(|| bad("format_version", FORMAT_VERSION))?;
     if wmaj != rmaj {
         return Err(FormatError::IncompatibleFormat {
             written: h.format_version.clone(),
@@ -144,6 +172,12 @@ pub fn check_compatibility(h: &Header, rt: &Runtime) -> Result<Vec<CompatWarning
             supported: FORMAT_VERSION.into(),
             reader: rt.oxlearn_version.clone(),
             writer_oxlearn: h.oxlearn_version.clone(),
+        });
+    }
+    if h.schema_version == 0 {
+        return Err(FormatError::InvalidField {
+            field: "schema_version".into(),
+            reason: "0; schema versions start at 1".into(),
         });
     }
     let s = schema::lookup(&h.kind).ok_or_else(|| FormatError::UnknownKind {
@@ -163,9 +197,9 @@ pub fn check_compatibility(h: &Header, rt: &Runtime) -> Result<Vec<CompatWarning
     }
     let mut warnings = Vec::new();
     if !rt.python_version.is_empty() {
-        let w = major_minor(&h.python_version)
+        let w = python_major_minor(&h.python_version)
             .ok_or_else(|| bad("python_version", &h.python_version))?;
-        let r = major_minor(&rt.python_version)
+        let r = python_major_minor(&rt.python_version)
             .ok_or_else(|| bad("python_version", &rt.python_version))?;
         if w.0 != r.0 {
             return Err(FormatError::PythonMajor {
@@ -228,4 +262,39 @@ pub fn open_checked(
     // Element-wise structure checks go with the digests: deferred together.
     h.verify_structure_with(arrays, !lazy_digests)?;
     Ok((h, warnings))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_parsed_strictly() {
+        assert_eq!(format_major_minor("1.0"), Some((1, 0)));
+        assert_eq!(format_major_minor("12.34"), Some((12, 34)));
+        for bad in [
+            "1.0.9", "+1.+0", " 1.0", "1.0 ", "1", "1.", ".0", "01.0", "1.-0", "a.b",
+        ] {
+            assert_eq!(format_major_minor(bad), None, "{bad:?}");
+        }
+        for ok in ["3.11.7", "3.13.0rc1", "3.14.0a2", "3.11.7+", "3.12.0b"] {
+            assert!(python_major_minor(ok).is_some(), "{ok:?}");
+        }
+        for bad in [
+            "3.11",
+            "3.11.x",
+            "+3.11.7",
+            "3. 11.7",
+            "3.11.7rc1rc",
+            "3.11.7rc01",
+            "3.11.7++",
+        ] {
+            assert_eq!(python_major_minor(bad), None, "{bad:?}");
+        }
+        assert_eq!(major("2.4.6"), Some(2));
+        assert_eq!(major("2.5.0.dev0+git20250101.abc"), Some(2));
+        for bad in ["+2.4", "2", "2.x", " 2.4", "02.4"] {
+            assert_eq!(major(bad), None, "{bad:?}");
+        }
+    }
 }

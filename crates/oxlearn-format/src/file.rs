@@ -5,19 +5,50 @@
 
 use crate::error::{FormatError, Result};
 use crate::header::{ArrayView, Header, FILE_ALIGN, MAX_HEADER_BYTES};
-use std::io::Write;
+use std::ffi::OsStr;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
 use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+/// Why a model could not be saved: the model (its header or arrays) or the
+/// disk.
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    /// The header or the arrays do not form a valid model.
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    /// Writing, syncing or renaming failed (full disk, permissions, ...).
+    #[error("cannot write {path}: {source}")]
+    Io {
+        /// The file being written.
+        path: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
+}
 
 /// Writes a model file. `header_json` must have been sealed with
 /// `file_layout = true` for these arrays (their offsets are in it).
-pub fn write_file(w: &mut impl Write, header_json: &str, arrays: &[ArrayView<'_>]) -> Result<()> {
+/// Validation errors come before any byte is written.
+pub fn write_file(
+    w: &mut impl Write,
+    header_json: &str,
+    arrays: &[ArrayView<'_>],
+) -> std::result::Result<(), WriteError> {
     let h = Header::parse(header_json)?;
-    let io = |e: std::io::Error| FormatError::BadLayout(format!("write failed: {e}"));
     let padded = (8 + header_json.len() as u64).div_ceil(FILE_ALIGN) * FILE_ALIGN - 8;
-    w.write_all(&padded.to_le_bytes()).map_err(io)?;
-    w.write_all(header_json.as_bytes()).map_err(io)?;
-    w.write_all(&vec![b' '; (padded as usize) - header_json.len()])
-        .map_err(io)?;
+    if h.arrays.len() != arrays.len() {
+        return Err(FormatError::BadLayout(format!(
+            "the header lists {} arrays, {} were given",
+            h.arrays.len(),
+            arrays.len()
+        ))
+        .into());
+    }
     let mut pos = 0u64;
     for (e, a) in h.arrays.iter().zip(arrays) {
         let off = e
@@ -25,14 +56,124 @@ pub fn write_file(w: &mut impl Write, header_json: &str, arrays: &[ArrayView<'_>
             .ok_or_else(|| FormatError::BadLayout(format!("array {:?} has no offset", e.name)))?;
         if off < pos {
             return Err(FormatError::BadLayout(format!(
-                "array {:?} offset {off} goes backwards",
+                "array {:?} offset {off} overlaps the previous array",
                 e.name
-            )));
+            ))
+            .into());
         }
-        w.write_all(&vec![0u8; (off - pos) as usize]).map_err(io)?;
-        w.write_all(a.data).map_err(io)?;
+        pos = off.saturating_add(a.data.len() as u64);
+    }
+    w.write_all(&padded.to_le_bytes())?;
+    w.write_all(header_json.as_bytes())?;
+    w.write_all(&vec![b' '; (padded as usize) - header_json.len()])?;
+    let mut pos = 0u64;
+    for (e, a) in h.arrays.iter().zip(arrays) {
+        let off = e.offset.unwrap_or(pos);
+        // Streamed: a forged offset must not allocate its gap.
+        std::io::copy(&mut std::io::repeat(0).take(off - pos), w)?;
+        w.write_all(a.data)?;
         pos = off + a.data.len() as u64;
     }
+    Ok(())
+}
+
+/// [`write_file`]'s failure: the model, or the writer.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The header does not describe a model file.
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    /// The writer failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// The suffix of the temporary files [`save_file`] writes next to the
+/// target, named `<file name>.<16 hex digits>.oxl-partial`. One left
+/// behind is a save that was killed before it finished: delete it.
+pub const PARTIAL_SUFFIX: &str = ".oxl-partial";
+
+/// Saves a model file at `path` atomically: the bytes go to a new,
+/// uniquely named temporary file in the same directory (created with
+/// `O_CREAT | O_EXCL`, so never through an existing file or symbolic
+/// link), which is flushed to disk and then renamed over `path`, and the
+/// directory is synced. Readers see the old file or the complete new one,
+/// never a mix; concurrent saves never write to the same temporary file;
+/// on any failure the temporary file is removed and `path` is untouched.
+pub fn save_file(
+    path: &Path,
+    header_json: &str,
+    arrays: &[ArrayView<'_>],
+) -> std::result::Result<(), SaveError> {
+    // Refuse an invalid model before creating anything on disk.
+    Header::parse(header_json)?;
+    let io = |source: std::io::Error| SaveError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let name = path.file_name().ok_or_else(|| {
+        io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the path does not name a file",
+        ))
+    })?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let (tmp, file) = create_unique(&dir, name).map_err(io)?;
+    let result = (|| {
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+        write_file(&mut w, header_json, arrays).map_err(|e| match e {
+            WriteError::Format(f) => SaveError::Format(f),
+            WriteError::Io(e) => io(e),
+        })?;
+        let file = w.into_inner().map_err(|e| io(e.into_error()))?;
+        file.sync_all().map_err(io)?;
+        drop(file);
+        std::fs::rename(&tmp, path).map_err(io)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    // The rename is durable once the directory entry is.
+    sync_dir(&dir).map_err(io)
+}
+
+/// Creates `<dir>/<name>.<unique>.oxl-partial` exclusively.
+fn create_unique(dir: &Path, name: &OsStr) -> std::io::Result<(PathBuf, File)> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut last = None;
+    for _ in 0..16 {
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let seed = format!(
+            "{}-{}-{nanos}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let tag = xxhash_rust::xxh3::xxh3_64(seed.as_bytes());
+        let mut file_name = name.to_os_string();
+        file_name.push(format!(".{tag:016x}{PARTIAL_SUFFIX}"));
+        let tmp = dir.join(file_name);
+        match OpenOptions::new().write(true).create_new(true).open(&tmp) {
+            Ok(f) => return Ok((tmp, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no unique temporary name")))
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 

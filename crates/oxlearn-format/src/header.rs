@@ -198,6 +198,15 @@ impl Header {
                 MAX_HEADER_BYTES
             )));
         }
+        // Parsing costs tens of bytes per value however short its text:
+        // count them first, without allocating.
+        let values = crate::value::count_values(json);
+        if values > crate::value::MAX_HEADER_VALUES {
+            return Err(FormatError::BadHeader(format!(
+                "{values} JSON values is over the limit of {}",
+                crate::value::MAX_HEADER_VALUES
+            )));
+        }
         serde_json::from_str(json).map_err(|e| FormatError::BadHeader(e.to_string()))
     }
 

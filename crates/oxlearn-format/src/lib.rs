@@ -18,9 +18,13 @@ pub mod file;
 pub mod header;
 pub mod labels;
 pub mod schema;
+pub mod value;
 
 pub use compat::{check_compatibility, open_checked, CompatWarning, Runtime};
 pub use error::{FormatError, Result};
-pub use file::{parse_file, write_file, ModelFile};
+pub use file::{
+    parse_file, save_file, write_file, ModelFile, SaveError, WriteError, PARTIAL_SUFFIX,
+};
 pub use header::{checksum_of, digest_of, ArrayEntry, ArrayView, DType, Header, FORMAT_VERSION};
 pub use labels::Labels;
+pub use value::{check_values, MAX_HEADER_VALUES};

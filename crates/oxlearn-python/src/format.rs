@@ -3,8 +3,8 @@
 use crate::error::format_err;
 use numpy::{PyArrayDescrMethods, PyReadonlyArray1, PyUntypedArray, PyUntypedArrayMethods};
 use oxlearn_format::{
-    checksum_of, digest_of, open_checked, parse_file, schema, write_file, ArrayView, DType,
-    FormatError, Header, Runtime,
+    checksum_of, digest_of, open_checked, parse_file, save_file, schema, ArrayView, DType,
+    FormatError, Header, Runtime, SaveError,
 };
 use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -208,7 +208,10 @@ fn verify_array_digests(header_json: &str, arrays: &Bound<'_, PyDict>) -> PyResu
     h.verify_structure(&views).map_err(format_err)
 }
 
-/// Writes a model file: `header_json` sealed with `file_layout=True`.
+/// Writes a model file: `header_json` sealed with `file_layout=True`,
+/// atomically (see `oxlearn_format::save_file`). A failure of the disk is
+/// an `OSError` with its errno (e.g. `ENOSPC`); an invalid model a
+/// `ValueError`.
 #[pyfunction]
 fn write_model_file(
     path: std::path::PathBuf,
@@ -216,22 +219,25 @@ fn write_model_file(
     arrays: &Bound<'_, PyList>,
 ) -> PyResult<()> {
     let b = Borrowed::new(list_items(arrays)?)?;
-    // Write then rename: a crash mid-save never leaves a half-written model
-    // under the user's file name.
-    let tmp = path.with_extension("oxl-partial");
-    let os_err =
-        |e: std::io::Error| PyOSError::new_err(format!("cannot write {}: {e}", path.display()));
-    let file = std::fs::File::create(&tmp).map_err(os_err)?;
-    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-    let written = write_file(&mut w, header_json, &b.views())
-        .map_err(|e| PyValueError::new_err(format!("cannot save model: {e}")))
-        .and_then(|()| w.into_inner().map_err(|e| os_err(e.into_error())))
-        .and_then(|file| file.sync_all().map_err(os_err));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
+    // The GIL stays held: the digests in the header were computed from these
+    // arrays, and no other thread may change them until they are written.
+    match save_file(&path, header_json, &b.views()) {
+        Ok(()) => Ok(()),
+        Err(SaveError::Format(e)) => Err(PyValueError::new_err(format!("cannot save model: {e}"))),
+        Err(e @ SaveError::Io { .. }) => {
+            let errno = match &e {
+                SaveError::Io { source, .. } => source.raw_os_error(),
+                SaveError::Format(_) => None,
+            };
+            let message = e.to_string();
+            Err(match errno {
+                // OSError(errno, strerror, filename) picks the subclass
+                // (PermissionError, ...) from the errno.
+                Some(n) => PyOSError::new_err((n, message, path)),
+                None => PyOSError::new_err(message),
+            })
+        }
     }
-    std::fs::rename(&tmp, &path).map_err(os_err)
 }
 
 /// Parses and checks a model file held in `buffer` (bytes or a read-only

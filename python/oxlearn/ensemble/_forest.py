@@ -139,6 +139,9 @@ class _ForestMixin(OxlearnEstimatorMixin):
     # Thresholds and values are float64 whatever X's dtype (as scikit-learn's trees).
     _oxlearn_dtype_attr = "_oxlearn_thresholds"
     _oxlearn_private_fitted = ("_n_samples", "_n_samples_bootstrap")
+    _oxlearn_canonical = ("_oxlearn_forest", "classes_", "n_classes_", "n_outputs_",
+                          "estimator_")
+    _oxlearn_transient = ("_oxlearn_estimators",)
     _hyperparameter_specs = {"fit": {"max_bins": 256}}
 
     # --- fit --------------------------------------------------------------
@@ -549,9 +552,6 @@ class _ForestMixin(OxlearnEstimatorMixin):
         if "_classes_per_output" in d:
             self.classes_ = d.pop("_classes_per_output")
         d.pop("_oxlearn_estimators", None)
-        # Set by __init__, not parameters (the tree template): a fresh instance's.
-        fresh = type(self)()
-        self.estimator, self.estimator_params = fresh.estimator, fresh.estimator_params
         self._validate_estimator()
 
     def _oxlearn_after_convert(self):

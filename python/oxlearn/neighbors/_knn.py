@@ -58,6 +58,8 @@ class _KNeighborsAccelerated(OxlearnEstimatorMixin):
     _oxlearn_dtype_attr = "_fit_X"
     # Private fitted attributes copied by from_sklearn / to_sklearn.
     _oxlearn_private_fitted = ("_fit_X", "_y", "_fit_method")
+    # scikit-learn's tree (for its own query paths) is rebuilt from _fit_X.
+    _oxlearn_transient = ("_tree",)
     _hyperparameter_specs = {"kneighbors": {"chunk_rows": 0}}
 
     def _fallback_reason(self, X):

@@ -244,9 +244,17 @@ def test_golden_files_load_and_predict_exactly(path, tmp_path):
         assert not hasattr(oxlearn.load(path), "coef_")
         return
     X, expected = np.load(stem + ".X.npy"), np.load(stem + ".pred.npy")
-    for mmap in (False, True):
+    for mmap in (False, True, "copy-on-verify"):
         model = oxlearn.load(path, mmap=mmap)
-        assert_array_equal(golden_output(model, X), expected)
+        if hasattr(model, "mahalanobis"):
+            # Covariance models have no oxlearn predict: mahalanobis is
+            # scikit-learn's numpy code, whose LAPACK pseudo-inverse (for a
+            # model saved without precision_) depends on the BLAS build. The
+            # fitted arrays themselves are exact (checksummed).
+            tol = 1e-4 if model.covariance_.dtype == np.float32 else 1e-10
+            assert_allclose(golden_output(model, X), expected, rtol=tol)
+        else:
+            assert_array_equal(golden_output(model, X), expected)
     if hasattr(model, "labels_") and not hasattr(model, "predict"):
         # DBSCAN: X is the data it was fitted on; fitting again labels it the same.
         assert_array_equal(clone(model).fit(X).labels_, expected)

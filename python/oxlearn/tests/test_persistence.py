@@ -399,9 +399,10 @@ def _load_logistic(state):
     ({"__ndarray__": ["a", "a", "c"], "dtype": "<U1", "shape": [3]}, "not strictly increasing"),
     ({"__ndarray__": ["a", "b"], "dtype": "<U1", "shape": [2]}, "coef_"),
     ({"__ndarray__": ["a", "b", "cc"], "dtype": "<U1", "shape": [3]}, "longer than dtype"),
-    ({"__ndarray__": ["a", "b", "c"], "dtype": "<f2", "shape": [3]}, "not a label dtype"),
-    ({"__ndarray__": [1, 2, 300], "dtype": "|i1", "shape": [3]}, "not an integer of dtype"),
-    ({"__ndarray__": ["a", "b", "c"], "dtype": "|O", "shape": [4]}, "does not describe"),
+    ({"__ndarray__": ["a", "b", "c"], "dtype": "<f2", "shape": [3]}, "not a value of dtype <f2"),
+        ({"__ndarray__": [0.5, 1.5, 2.5], "dtype": "<f2", "shape": [3]}, "not a label dtype"),
+    ({"__ndarray__": [1, 2, 300], "dtype": "|i1", "shape": [3]}, "not a value of dtype [|]i1"),
+    ({"__ndarray__": ["a", "b", "c"], "dtype": "|O", "shape": [4]}, "holds 4 elements"),
     ("abc", "expected an object"),
 ])
 def test_forged_class_labels_are_refused(classes, match):

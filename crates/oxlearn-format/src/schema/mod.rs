@@ -10,6 +10,8 @@ mod kmeans;
 mod linear;
 mod neighbors;
 
+pub use neighbors::classifier_labels;
+
 use crate::error::{FormatError, Result};
 use crate::header::{ArrayView, DType, Header};
 
@@ -187,6 +189,16 @@ pub fn validate_with(h: &Header, views: &[ArrayView<'_>], deep: bool) -> Result<
             });
         }
     }
+    // What the encoder writes, and what decoding it may cost, for every
+    // kind: measured on the canonical JSON of the two sections, so that a
+    // writer and every reader agree on the bound.
+    let text_len = serde_json::to_string(&h.params)
+        .map_err(|e| FormatError::BadHeader(e.to_string()))?
+        .len()
+        + serde_json::to_string(&h.attrs)
+            .map_err(|e| FormatError::BadHeader(e.to_string()))?
+            .len();
+    crate::value::check_values(&h.params, &h.attrs, text_len)?;
     for key in h.attrs.keys() {
         if !s.attrs.contains(&key.as_str()) {
             return Err(FormatError::InvalidField {

@@ -6,7 +6,9 @@
 use super::cluster::ints;
 use super::{float_dtype, opt, Arrays, Schema};
 use crate::error::{FormatError, Result};
-use crate::header::{DType, Header};
+use crate::header::{ArrayView, DType, Header};
+use crate::labels::Labels;
+use serde_json::{json, Value};
 
 const ARRAYS: &[super::ArraySpec] = &[
     opt("_fit_X"),
@@ -174,6 +176,7 @@ fn validate_neighbors(h: &Header, a: &Arrays<'_>) -> Result<u64> {
             })
         }
     }
+    check_search_attrs(h)?;
     if h.kind == "neighbors.NearestNeighbors" || h.kind == "neighbors.LocalOutlierFactor" {
         return Ok(n);
     }
@@ -194,34 +197,143 @@ fn validate_neighbors(h: &Header, a: &Arrays<'_>) -> Result<u64> {
                 format!("dtype is {}, expected int64 class numbers", y.dtype.name()),
             ));
         }
-        let codes: Vec<i64> = y
+        let outputs_2d = match h.attrs.get("outputs_2d_") {
+            Some(Value::Bool(b)) => *b,
+            other => {
+                return Err(FormatError::InvalidField {
+                    field: "attrs.outputs_2d_".into(),
+                    reason: format!("{other:?}; must be true or false"),
+                })
+            }
+        };
+        // scikit-learn keeps a classifier's `_y` 1-D unless it has several outputs.
+        if y.shape.len() != if outputs_2d { 2 } else { 1 } || y.shape.get(1) == Some(&0) {
+            return Err(a.invalid(
+                "_y",
+                format!(
+                    "shape is {:?} but outputs_2d_ is {outputs_2d}: one output is ({n},), \
+                     several are ({n}, n_outputs)",
+                    y.shape
+                ),
+            ));
+        }
+        let classes = classifier_labels(h, a.views())?;
+        let n_outputs = if outputs_2d { y.shape[1] as usize } else { 1 };
+        if classes.len() != n_outputs {
+            return Err(FormatError::InvalidField {
+                field: "_classes_list (class labels)".into(),
+                reason: format!("{} label lists for {n_outputs} outputs", classes.len()),
+            });
+        }
+        for (i, c) in y
             .data
             .chunks_exact(8)
             .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
-            .collect();
-        if let Some(&bad) = codes.iter().find(|&&c| c < 0) {
-            return Err(a.invalid("_y", format!("holds {bad}; class numbers are >= 0")));
-        }
-        if let Some(classes) = a.get("classes_") {
-            if y.shape.len() != 1 || classes.shape.len() != 1 {
-                return Err(a.invalid(
-                    "classes_",
-                    "a classes_ array is stored for one output only".into(),
-                ));
-            }
-            let k = classes.shape[0] as i64;
-            if let Some(&bad) = codes.iter().find(|&&c| c >= k) {
+            .enumerate()
+        {
+            let k = classes[i % n_outputs].len() as i64;
+            if !(0..k).contains(&c) {
                 return Err(a.invalid(
                     "_y",
-                    format!("holds class number {bad}; there are {k} classes"),
+                    format!(
+                        "holds class number {c} for output {}, which has {k} classes",
+                        i % n_outputs
+                    ),
                 ));
             }
-        } else if !h.attrs.contains_key("_classes_list") {
-            return Err(a.invalid(
-                "classes_",
-                "is missing (and no _classes_list attribute holds the labels)".into(),
-            ));
         }
     }
     Ok(n)
+}
+
+/// The attributes a neighbours search reads: how it was fitted, its metric.
+fn check_search_attrs(h: &Header) -> Result<()> {
+    let field = |name: &str, reason: String| FormatError::InvalidField {
+        field: format!("attrs.{name}"),
+        reason,
+    };
+    match h.attrs.get("_fit_method").and_then(Value::as_str) {
+        Some("brute" | "kd_tree" | "ball_tree") => {}
+        other => {
+            return Err(field(
+                "_fit_method",
+                format!("{other:?}; must be \"brute\", \"kd_tree\" or \"ball_tree\""),
+            ))
+        }
+    }
+    if !h
+        .attrs
+        .get("effective_metric_")
+        .is_some_and(Value::is_string)
+    {
+        return Err(field(
+            "effective_metric_",
+            format!(
+                "{:?}; must be a metric name",
+                h.attrs.get("effective_metric_")
+            ),
+        ));
+    }
+    let dict = h
+        .attrs
+        .get("effective_metric_params_")
+        .and_then(|v| v.get("__dict__"));
+    if !dict.is_some_and(Value::is_object) {
+        return Err(field(
+            "effective_metric_params_",
+            "must be a dict of the metric's parameters".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The class labels of a k-nearest-neighbours classifier, one entry per
+/// output, validated as every kind's labels are ([`Labels`]): the
+/// `classes_` array (one output, array dtype), or the header attributes
+/// `_classes_list` and `_classes_dtype` — a list of labels and its numpy
+/// dtype string for one output, a list of such lists and a list of dtype
+/// strings for several.
+pub fn classifier_labels(h: &Header, arrays: &[ArrayView<'_>]) -> Result<Vec<Labels>> {
+    let invalid = |reason: String| FormatError::InvalidField {
+        field: "_classes_list (class labels)".into(),
+        reason,
+    };
+    let one = |list: &Value, dtype: &Value| -> Result<Labels> {
+        let n = list
+            .as_array()
+            .map(Vec::len)
+            .ok_or_else(|| invalid(format!("{list} is not a list")))?;
+        if !dtype.is_string() {
+            return Err(invalid(format!(
+                "_classes_dtype {dtype} is not a dtype string"
+            )));
+        }
+        Labels::from_json(&json!({"__ndarray__": list, "dtype": dtype, "shape": [n]}))
+            .map_err(invalid)
+    };
+    match (h.attrs.get("_classes_list"), h.attrs.get("_classes_dtype")) {
+        (None, None) => Ok(vec![Labels::read(h, arrays, "classes_")?]),
+        (Some(list), Some(dtype)) => {
+            if arrays.iter().any(|a| a.name == "classes_") {
+                return Err(invalid(
+                    "stored both as the classes_ array and as _classes_list".into(),
+                ));
+            }
+            match dtype {
+                Value::Array(dtypes) => {
+                    let lists = list
+                        .as_array()
+                        .filter(|l| l.len() == dtypes.len() && !l.is_empty())
+                        .ok_or_else(|| {
+                            invalid(format!("{} dtypes need as many label lists", dtypes.len()))
+                        })?;
+                    lists.iter().zip(dtypes).map(|(l, d)| one(l, d)).collect()
+                }
+                _ => Ok(vec![one(list, dtype)?]),
+            }
+        }
+        _ => Err(invalid(
+            "_classes_list and _classes_dtype go together".into(),
+        )),
+    }
 }
