@@ -78,6 +78,10 @@ def models():
     yield "LogisticRegression-multinomial-str-float32", LogisticRegression(
         solver="newton-cg", class_weight="balanced"
     ).fit(X32, np.array(["high", "low", "mid"])[third])
+    # Format 1.1: a dict parameter whose keys are not strings (__items__).
+    yield "LogisticRegression-class-weight-dict", LogisticRegression(
+        class_weight={0: 1.0, 1: 2.5}
+    ).fit(X, (y > np.median(y)).astype(int))
     yield "LogisticRegression-nopenalty-int16", LogisticRegression(
         C=np.inf, fit_intercept=False
     ).fit(X + 0.3 * np.random.default_rng(0).standard_normal(X.shape),
@@ -91,6 +95,10 @@ def models():
     yield "KNeighborsClassifier-distance-str-float32", KNeighborsClassifier(
         4, weights="distance", metric="manhattan"
     ).fit(X32, np.array(["high", "low", "mid"])[third])
+    # Several outputs with string labels: one label list per output (attrs).
+    yield "KNeighborsClassifier-multi-str", KNeighborsClassifier(3).fit(
+        X, np.c_[np.array(["high", "low", "mid"])[third], (third % 2).astype(str)]
+    )
     yield "KNeighborsRegressor", KNeighborsRegressor(3, weights="distance").fit(X, y)
     yield "KNeighborsRegressor-multi-minkowski-float32", KNeighborsRegressor(
         6, metric="minkowski", p=3, algorithm="brute"

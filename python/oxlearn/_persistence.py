@@ -272,7 +272,17 @@ def seal(est, file_layout=False, strict=True):
             logger.debug("%s: pickling a partially fitted estimator (%s)", cls.__name__, e)
             fitted = False
     header = _header(est, schema, fitted, dtype, attrs, params)
-    sealed = _core.seal_header(json.dumps(header, allow_nan=False), arrays, file_layout)
+    try:
+        sealed = _core.seal_header(json.dumps(header, allow_nan=False), arrays, file_layout)
+    except ValueError as e:
+        if strict or not fitted:
+            raise
+        # Attributes that do not (yet) form a valid model: as above.
+        logger.debug("%s: pickling an estimator whose fitted state is not a model (%s)",
+                     cls.__name__, e)
+        fitted, arrays = False, []
+        header = _header(est, schema, fitted, None, {}, params)
+        sealed = _core.seal_header(json.dumps(header, allow_nan=False), arrays, file_layout)
     canonical = _canonical_names(est, schema) if fitted else set()
     canonical |= set(params) | set(extra_params)
     extra_attrs = {k: v for k, v in vars(est).items()

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use xxhash_rust::xxh3::Xxh3;
 
 /// The format version this build writes and reads (major.minor).
-pub const FORMAT_VERSION: &str = "1.0";
+pub const FORMAT_VERSION: &str = "1.1";
 
 /// Largest accepted header, in bytes of JSON.
 pub const MAX_HEADER_BYTES: usize = 64 << 20;
