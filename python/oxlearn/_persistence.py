@@ -461,13 +461,12 @@ def _set_arrays(est, arrays):
 class _Pending:
     """The unverified arrays of a model loaded with ``mmap``."""
 
-    __slots__ = ("header_json", "arrays", "copy", "busy", "error")
+    __slots__ = ("header_json", "arrays", "copy", "error")
 
     def __init__(self, header_json, arrays, copy):
         self.header_json = header_json
         self.arrays = arrays
         self.copy = copy
-        self.busy = False
         self.error = None
 
     def verified(self):
@@ -490,26 +489,27 @@ def materialize(est):
     """Verify and set the arrays of a model loaded with ``mmap`` (once, thread-safe).
 
     A failed verification is raised again on every later call, never skipped.
-    Called again from the same thread while it runs (the post-load hook
-    reads attributes), it returns at once.
+    The verified model is assembled in a new ``__dict__`` that then replaces
+    the old one in one step: a thread reading the model meanwhile (e.g.
+    scikit-learn's ``check_is_fitted`` iterating ``vars(est)``) never sees it
+    change under its feet.
     """
-    d = est.__dict__
-    if PENDING not in d:
+    if PENDING not in est.__dict__:
         return
     with _MATERIALIZE:
-        pending = d.get(PENDING)
-        if pending is None or pending.busy:
+        pending = est.__dict__.get(PENDING)
+        if pending is None:
             return
         if pending.error is not None:
             raise ModelFileCorruptError(str(pending.error))
-        pending.busy = True
         try:
             arrays = pending.verified()
-            _set_arrays(est, arrays)
-            est._oxlearn_after_load()
-            del d[PENDING]
         except ModelFileCorruptError as e:
             pending.error = e
             raise
-        finally:
-            pending.busy = False
+        cls = type(est)
+        shadow = cls.__new__(cls)
+        shadow.__dict__.update((k, v) for k, v in est.__dict__.items() if k != PENDING)
+        _set_arrays(shadow, arrays)
+        shadow._oxlearn_after_load()
+        object.__setattr__(est, "__dict__", shadow.__dict__)

@@ -156,10 +156,13 @@ class OxlearnEstimatorMixin:
     def __getattr__(self, name):
         # Reached only when normal lookup fails: a lazily loaded model sets
         # its fitted attributes once they are verified.
-        if not name.startswith("__") and _persistence.PENDING in self.__dict__:
+        if name.startswith("__"):
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        if _persistence.PENDING in self.__dict__:
             _persistence.materialize(self)
-            return object.__getattribute__(self, name)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        # Look again: the lookup that failed may have raced another thread
+        # that has materialized the model since.
+        return object.__getattribute__(self, name)
 
     def __setattr__(self, name, value):
         # A lazily loaded model is verified before anything replaces a fitted

@@ -389,6 +389,18 @@ pub fn check_values(
     Ok(())
 }
 
+/// Checks one value as [`check_values`] does, with its own budget for
+/// `text_len` bytes of JSON: for values a schema assembles from several
+/// header fields (a neighbours model's label list and dtype).
+pub(crate) fn check_value(v: &Value, path: &str, text_len: usize) -> Result<()> {
+    let limit = DECODE_BASE.saturating_add(DECODE_FACTOR.saturating_mul(text_len as u64));
+    Walker {
+        budget: limit,
+        limit,
+    }
+    .value(v, path, 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

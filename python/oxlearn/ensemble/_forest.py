@@ -298,7 +298,9 @@ class _ForestMixin(OxlearnEstimatorMixin):
         self._oxlearn_forest = forest
         self._n_samples_bootstrap = int(n_bootstrap) if self.bootstrap else None
         self._grown_by = "oxlearn"
-        self.__dict__.pop("_oxlearn_estimators", None)
+        # Built on first access; the key exists so that building it never
+        # resizes __dict__ under a thread iterating it (check_is_fitted).
+        self.__dict__["_oxlearn_estimators"] = None
         self.__dict__.pop("estimators_", None)
         self._validate_estimator()
         if self.oob_score and (n_more > 0 or not hasattr(self, "oob_score_")):
@@ -551,8 +553,9 @@ class _ForestMixin(OxlearnEstimatorMixin):
         self._oxlearn_forest = {k: d.pop(k) for k in _FOREST_ARRAYS if k in d}
         if "_classes_per_output" in d:
             self.classes_ = d.pop("_classes_per_output")
-        d.pop("_oxlearn_estimators", None)
+        d["_oxlearn_estimators"] = None  # built on first access (see fit)
         self._validate_estimator()
+        self._packed()  # now, so that predict leaves __dict__ as it is
 
     def _oxlearn_after_convert(self):
         """After :func:`oxlearn.from_sklearn`: the stock trees become the flat forest."""

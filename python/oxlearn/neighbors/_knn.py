@@ -103,7 +103,9 @@ class _KNeighborsAccelerated(OxlearnEstimatorMixin):
         """Run scikit-learn's ``fit`` for validation and bookkeeping, then index in Rust."""
         self._validate_params()
         self._oxl_index = None
-        self.__dict__.pop("_oxl_cosine_ok", None)
+        # Computed on first use; the key exists so that setting it never
+        # resizes __dict__ under a thread iterating it (check_is_fitted).
+        self._oxl_cosine_ok = None
         reason = self._fallback_reason(X)
         if reason:
             self._log_fallback("fit", reason)
@@ -142,7 +144,7 @@ class _KNeighborsAccelerated(OxlearnEstimatorMixin):
             return False
         if self._cosine():
             ok = self.__dict__.get("_oxl_cosine_ok")
-            if ok is None:
+            if ok is None:  # value replaced, key kept (see _fit_accelerated)
                 ok = self._oxl_cosine_ok = not self._has_zero_rows(fit_X)
             return ok
         return True
@@ -257,7 +259,9 @@ class _KNeighborsAccelerated(OxlearnEstimatorMixin):
     def _oxlearn_after_convert(self):
         """After :func:`oxlearn.from_sklearn`: the index is built on first query."""
         self._oxl_index = None
-        self.__dict__.pop("_oxl_cosine_ok", None)
+        # Computed on first use; the key exists so that setting it never
+        # resizes __dict__ under a thread iterating it (check_is_fitted).
+        self._oxl_cosine_ok = None
         self._tree = None
         if not self._accelerated():
             self._tree = self._sklearn_tree()
@@ -307,7 +311,9 @@ class _KNeighborsAccelerated(OxlearnEstimatorMixin):
             else:
                 self.classes_ = np.asarray(labels, dtype=np.dtype(dtypes))
         self._oxl_index = None
-        self.__dict__.pop("_oxl_cosine_ok", None)
+        # Computed on first use; the key exists so that setting it never
+        # resizes __dict__ under a thread iterating it (check_is_fitted).
+        self._oxl_cosine_ok = None
         self._tree = None
         if not self._accelerated():
             self._tree = self._sklearn_tree()

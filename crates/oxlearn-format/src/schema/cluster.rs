@@ -23,6 +23,21 @@ pub static DBSCAN: Schema = Schema {
     validate: validate_dbscan,
 };
 
+/// The length of a 1-D integer array (int32 or int64), without reading it.
+pub(crate) fn len_1d(a: &Arrays<'_>, name: &str) -> Result<usize> {
+    let v: &ArrayView<'_> = a.require(name)?;
+    match (v.dtype, v.shape) {
+        (DType::Int64 | DType::Int32, [n]) => Ok(*n as usize),
+        (DType::Int64 | DType::Int32, shape) => {
+            Err(a.invalid(name, format!("shape is {shape:?}, expected 1-D")))
+        }
+        (other, _) => Err(a.invalid(
+            name,
+            format!("dtype is {}, expected int64 or int32", other.name()),
+        )),
+    }
+}
+
 /// The values of an integer array (int32 or int64), or why not.
 pub(crate) fn ints(a: &Arrays<'_>, name: &str) -> Result<Vec<i64>> {
     let v: &ArrayView<'_> = a.require(name)?;
@@ -53,38 +68,42 @@ fn validate_dbscan(h: &Header, a: &Arrays<'_>) -> Result<()> {
         reason: "null; a fitted DBSCAN records the dtype of components_".into(),
     })?;
     let p = h.n_features_in.unwrap_or(0);
-    let labels = ints(a, "labels_")?;
-    let n = labels.len() as i64;
+    // The element checks read every index: with the digests when a load
+    // defers them; the shapes are checked now.
+    let deep = a.deep();
+    let n = len_1d(a, "labels_")? as i64;
     if n == 0 {
         return Err(a.invalid(
             "labels_",
             "is empty; a fitted model has labelled samples".into(),
         ));
     }
-    if let Some(&bad) = labels.iter().find(|&&l| l < -1 || l >= n) {
-        return Err(a.invalid(
-            "labels_",
-            format!("holds {bad}; labels are -1 (noise) or cluster numbers below {n}"),
-        ));
-    }
-    let core = ints(a, "core_sample_indices_")?;
-    let mut prev = -1;
-    for &i in &core {
-        if i <= prev || i >= n {
+    let k = len_1d(a, "core_sample_indices_")? as u64;
+    if deep {
+        let labels = ints(a, "labels_")?;
+        if let Some(&bad) = labels.iter().find(|&&l| l < -1 || l >= n) {
             return Err(a.invalid(
-                "core_sample_indices_",
-                format!("holds {i} after {prev}; indices must increase and be below {n}"),
+                "labels_",
+                format!("holds {bad}; labels are -1 (noise) or cluster numbers below {n}"),
             ));
         }
-        if labels[i as usize] == -1 {
-            return Err(a.invalid(
-                "core_sample_indices_",
-                format!("core sample {i} is labelled noise in labels_"),
-            ));
+        let mut prev = -1;
+        for &i in &ints(a, "core_sample_indices_")? {
+            if i <= prev || i >= n {
+                return Err(a.invalid(
+                    "core_sample_indices_",
+                    format!("holds {i} after {prev}; indices must increase and be below {n}"),
+                ));
+            }
+            if labels[i as usize] == -1 {
+                return Err(a.invalid(
+                    "core_sample_indices_",
+                    format!("core sample {i} is labelled noise in labels_"),
+                ));
+            }
+            prev = i;
         }
-        prev = i;
     }
-    let k = core.len() as u64;
     let sparse = [
         "_components_data",
         "_components_indices",
@@ -98,10 +117,24 @@ fn validate_dbscan(h: &Header, a: &Arrays<'_>) -> Result<()> {
         (false, 3) => {
             let data = a.check("_components_data", dt, &[None])?;
             let nnz = data.shape[0];
+            if len_1d(a, "_components_indptr")? as u64 != k + 1 {
+                return Err(a.invalid(
+                    "_components_indptr",
+                    format!("must hold {} offsets (the CSR row pointers)", k + 1),
+                ));
+            }
+            if len_1d(a, "_components_indices")? as u64 != nnz {
+                return Err(a.invalid(
+                    "_components_indices",
+                    format!("must hold {nnz} entries, one per stored value"),
+                ));
+            }
+            if !deep {
+                return Ok(());
+            }
             let indptr = ints(a, "_components_indptr")?;
             let indices = ints(a, "_components_indices")?;
-            if indptr.len() as u64 != k + 1
-                || indptr.first() != Some(&0)
+            if indptr.first() != Some(&0)
                 || indptr.last().map(|&v| v as u64) != Some(nnz)
                 || indptr.windows(2).any(|w| w[0] > w[1])
             {

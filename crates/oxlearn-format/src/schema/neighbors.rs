@@ -3,7 +3,7 @@
 //! fallback on sparse data the three arrays of a CSR matrix); the search
 //! index is rebuilt from it on the first query, never stored.
 
-use super::cluster::ints;
+use super::cluster::{ints, len_1d};
 use super::{float_dtype, opt, Arrays, Schema};
 use crate::error::{FormatError, Result};
 use crate::header::{ArrayView, DType, Header};
@@ -129,31 +129,45 @@ fn validate_neighbors(h: &Header, a: &Arrays<'_>) -> Result<u64> {
         (true, 0) => a.check("_fit_X", dt, &[None, Some(p)])?.shape[0],
         (false, 3) => {
             let nnz = a.check("_fit_X_data", dt, &[None])?.shape[0];
-            let indptr = ints(a, "_fit_X_indptr")?;
-            let indices = ints(a, "_fit_X_indices")?;
-            if indptr.is_empty()
-                || indptr[0] != 0
-                || indptr.last().map(|&v| v as u64) != Some(nnz)
-                || indptr.windows(2).any(|w| w[0] > w[1])
-            {
-                return Err(a.invalid(
-                    "_fit_X_indptr",
-                    format!("must hold non-decreasing offsets from 0 to {nnz} (CSR row pointers)"),
-                ));
-            }
-            if indices.len() as u64 != nnz {
+            let rows = len_1d(a, "_fit_X_indptr")?;
+            if len_1d(a, "_fit_X_indices")? as u64 != nnz || rows == 0 {
                 return Err(a.invalid(
                     "_fit_X_indices",
-                    format!("has {} entries for {nnz} stored values", indices.len()),
+                    format!("must hold {nnz} entries, and _fit_X_indptr at least one"),
                 ));
             }
-            if let Some(&bad) = indices.iter().find(|&&j| j < 0 || j as u64 >= p) {
-                return Err(a.invalid(
-                    "_fit_X_indices",
-                    format!("holds column {bad}; columns must be below n_features_in = {p}"),
-                ));
+            if !a.deep() {
+                // The element checks come with the deferred digests.
+                rows as u64 - 1
+            } else {
+                let indptr = ints(a, "_fit_X_indptr")?;
+                let indices = ints(a, "_fit_X_indices")?;
+                if indptr.is_empty()
+                    || indptr[0] != 0
+                    || indptr.last().map(|&v| v as u64) != Some(nnz)
+                    || indptr.windows(2).any(|w| w[0] > w[1])
+                {
+                    return Err(a.invalid(
+                        "_fit_X_indptr",
+                        format!(
+                            "must hold non-decreasing offsets from 0 to {nnz} (CSR row pointers)"
+                        ),
+                    ));
+                }
+                if indices.len() as u64 != nnz {
+                    return Err(a.invalid(
+                        "_fit_X_indices",
+                        format!("has {} entries for {nnz} stored values", indices.len()),
+                    ));
+                }
+                if let Some(&bad) = indices.iter().find(|&&j| j < 0 || j as u64 >= p) {
+                    return Err(a.invalid(
+                        "_fit_X_indices",
+                        format!("holds column {bad}; columns must be below n_features_in = {p}"),
+                    ));
+                }
+                indptr.len() as u64 - 1
             }
-            indptr.len() as u64 - 1
         }
         _ => {
             return Err(FormatError::InvalidField {
@@ -225,8 +239,9 @@ fn validate_neighbors(h: &Header, a: &Arrays<'_>) -> Result<u64> {
                 reason: format!("{} label lists for {n_outputs} outputs", classes.len()),
             });
         }
-        for (i, c) in y
-            .data
+        // Every class number: with the digests when a load defers them.
+        let codes = if a.deep() { y.data } else { &[][..] };
+        for (i, c) in codes
             .chunks_exact(8)
             .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
             .enumerate()
@@ -308,8 +323,10 @@ pub fn classifier_labels(h: &Header, arrays: &[ArrayView<'_>]) -> Result<Vec<Lab
                 "_classes_dtype {dtype} is not a dtype string"
             )));
         }
-        Labels::from_json(&json!({"__ndarray__": list, "dtype": dtype, "shape": [n]}))
-            .map_err(invalid)
+        let labels = json!({"__ndarray__": list, "dtype": dtype, "shape": [n]});
+        // The dtype decides what decoding allocates (`<U100000000`).
+        crate::value::check_value(&labels, "attrs._classes_list", labels.to_string().len())?;
+        Labels::from_json(&labels).map_err(invalid)
     };
     match (h.attrs.get("_classes_list"), h.attrs.get("_classes_dtype")) {
         (None, None) => Ok(vec![Labels::read(h, arrays, "classes_")?]),

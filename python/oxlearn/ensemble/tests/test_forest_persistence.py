@@ -180,7 +180,7 @@ def test_mmap_load_maps_the_node_arrays(tmp_path):
     with pytest.raises(ModelFileCorruptError, match="checksum mismatch"):
         lazy.predict(X)
     assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
-    assert "_oxlearn_estimators" not in loaded.__dict__  # trees are built only on request
+    assert loaded.__dict__.get("_oxlearn_estimators") is None  # trees are built only on request
     assert len(loaded.estimators_) == 10
 
 
