@@ -29,7 +29,7 @@ const OBJECT_ITEM_BYTES: u64 = 64;
 /// An upper bound on the number of JSON values in `json`, counted without
 /// parsing (so without allocating): one per `[`, `{`, `,` and `:` outside
 /// strings, plus one. Every value but the first follows one of them.
-pub(crate) fn count_values(json: &str) -> usize {
+pub fn count_values(json: &str) -> usize {
     let mut n = 1usize;
     let mut in_string = false;
     let mut escaped = false;
