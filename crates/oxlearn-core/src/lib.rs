@@ -22,7 +22,7 @@ pub mod linear_model;
 pub mod neighbors;
 pub mod optimize;
 pub mod real;
-mod simd;
+pub mod simd;
 mod special;
 
 pub use error::{Error, Result};

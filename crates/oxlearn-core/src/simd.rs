@@ -5,9 +5,108 @@
 //! CPU has them. Every copy is the same portable Rust (no fused
 //! multiply-add, no reassociation), so the choice changes speed, never a bit
 //! of the result.
+//!
+//! `OXLEARN_SIMD=portable|avx2|avx512` (read once, at the first use) forces a
+//! level, so that every copy can be run and compared on one machine; `auto`
+//! or unset picks the best the CPU has. A level the CPU lacks is refused:
+//! the Python extension fails to import and the binary exits, both saying
+//! why ([`configured`]). faer's own kernels (the GEMMs some fits use) choose
+//! their level themselves and are not affected.
+
+use std::sync::OnceLock;
+
+/// A SIMD level of oxlearn's own kernels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// Baseline instructions only (SSE2 on x86-64).
+    Portable,
+    /// AVX2.
+    Avx2,
+    /// AVX-512F.
+    Avx512,
+}
+
+impl Level {
+    /// Every level, lowest first.
+    pub const ALL: [Level; 3] = [Level::Portable, Level::Avx2, Level::Avx512];
+
+    /// The level's name, as `OXLEARN_SIMD` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Portable => "portable",
+            Level::Avx2 => "avx2",
+            Level::Avx512 => "avx512",
+        }
+    }
+}
+
+/// The best level this CPU supports.
+pub fn detected() -> Level {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return Level::Avx512;
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            return Level::Avx2;
+        }
+    }
+    Level::Portable
+}
+
+/// The level to run: `requested` (the value of `OXLEARN_SIMD`) on a CPU
+/// whose best level is `cpu`.
+pub fn resolve(requested: Option<&str>, cpu: Level) -> Result<Level, String> {
+    let name = requested.map(str::trim).unwrap_or("");
+    if name.is_empty() || name.eq_ignore_ascii_case("auto") {
+        return Ok(cpu);
+    }
+    let want = Level::ALL
+        .into_iter()
+        .find(|l| l.name().eq_ignore_ascii_case(name))
+        .ok_or_else(|| {
+            format!(
+                "OXLEARN_SIMD={name:?} is not a SIMD level; use auto, portable, avx2 or avx512 \
+                 (or leave it unset)"
+            )
+        })?;
+    if want > cpu {
+        return Err(format!(
+            "OXLEARN_SIMD={} asks for instructions this CPU does not have (its best level is \
+             {}); use {} or lower, or leave OXLEARN_SIMD unset",
+            want.name(),
+            cpu.name(),
+            cpu.name()
+        ));
+    }
+    Ok(want)
+}
+
+static CONFIGURED: OnceLock<Result<Level, String>> = OnceLock::new();
+
+/// The level chosen for this process from `OXLEARN_SIMD` (read once), or
+/// why the request cannot be honoured. Entry points (the Python extension's
+/// import, the binary's start) call this and refuse to run on an error.
+pub fn configured() -> Result<Level, String> {
+    CONFIGURED
+        .get_or_init(|| resolve(std::env::var("OXLEARN_SIMD").ok().as_deref(), detected()))
+        .clone()
+}
+
+/// The level kernels run at: [`configured`], or the CPU's best level when
+/// the request was refused (entry points have reported that already).
+/// Never a level the CPU lacks.
+#[inline]
+pub fn level() -> Level {
+    match CONFIGURED.get() {
+        Some(Ok(l)) => *l,
+        Some(Err(_)) => detected(),
+        None => configured().unwrap_or_else(|_| detected()),
+    }
+}
 
 /// Defines `fn $name` that calls `$portable` (an `#[inline(always)]` function
-/// with the same signature) compiled for the best SIMD level available.
+/// with the same signature) compiled for the SIMD level [`level`] chose.
 /// The function may be generic over one element type, or not generic.
 macro_rules! multiversion {
     (
@@ -28,13 +127,13 @@ macro_rules! multiversion {
                 unsafe fn avx2 $(<$($lt,)* $T: $bound>)? ($($arg: $ty),*) -> $ret {
                     $portable($($arg),*)
                 }
-                if std::arch::is_x86_feature_detected!("avx512f") {
-                    // SAFETY: the CPU supports AVX-512F (checked just above).
-                    return unsafe { avx512($($arg),*) };
-                }
-                if std::arch::is_x86_feature_detected!("avx2") {
-                    // SAFETY: the CPU supports AVX2 (checked just above).
-                    return unsafe { avx2($($arg),*) };
+                match $crate::simd::level() {
+                    // SAFETY: `level()` never returns a level the CPU lacks
+                    // (`resolve` refuses one, and detection found this one).
+                    $crate::simd::Level::Avx512 => return unsafe { avx512($($arg),*) },
+                    // SAFETY: as above, for AVX2.
+                    $crate::simd::Level::Avx2 => return unsafe { avx2($($arg),*) },
+                    $crate::simd::Level::Portable => {}
                 }
             }
             $portable($($arg),*)
@@ -43,3 +142,34 @@ macro_rules! multiversion {
 }
 
 pub(crate) use multiversion;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_resolve_or_are_refused_with_the_reason() {
+        assert_eq!(resolve(None, Level::Avx2), Ok(Level::Avx2));
+        assert_eq!(resolve(Some(""), Level::Avx512), Ok(Level::Avx512));
+        assert_eq!(resolve(Some("AUTO"), Level::Portable), Ok(Level::Portable));
+        assert_eq!(
+            resolve(Some("portable"), Level::Avx512),
+            Ok(Level::Portable)
+        );
+        assert_eq!(resolve(Some(" avx2 "), Level::Avx512), Ok(Level::Avx2));
+        assert_eq!(resolve(Some("avx512"), Level::Avx512), Ok(Level::Avx512));
+        let higher = resolve(Some("avx512"), Level::Avx2).unwrap_err();
+        assert!(
+            higher.contains("does not have") && higher.contains("avx2"),
+            "{higher}"
+        );
+        assert!(resolve(Some("avx2"), Level::Portable).is_err());
+        let bad = resolve(Some("sse9"), Level::Avx512).unwrap_err();
+        assert!(bad.contains("not a SIMD level"), "{bad}");
+    }
+
+    #[test]
+    fn the_level_is_never_above_the_cpu() {
+        assert!(level() <= detected());
+    }
+}

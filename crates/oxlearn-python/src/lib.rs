@@ -39,9 +39,18 @@ mod neighbors;
 
 use pyo3::prelude::*;
 
+/// The SIMD level oxlearn's kernels run at (`OXLEARN_SIMD`, else the CPU's best).
+#[pyfunction]
+fn simd_level() -> &'static str {
+    oxlearn_core::simd::level().name()
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // A SIMD level the CPU lacks is refused here, before any kernel runs.
+    oxlearn_core::simd::configured().map_err(pyo3::exceptions::PyRuntimeError::new_err)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(simd_level, m)?)?;
     m.add("FORMAT_VERSION", oxlearn_format::FORMAT_VERSION)?;
     let dtypes: Vec<&str> = oxlearn_format::DType::ALL
         .iter()
