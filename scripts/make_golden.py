@@ -32,7 +32,12 @@ from oxlearn.linear_model import (
     LogisticRegression,
     Ridge,
 )
-from oxlearn.neighbors import KNeighborsClassifier, KNeighborsRegressor, LocalOutlierFactor
+from oxlearn.neighbors import (
+    KNeighborsClassifier,
+    KNeighborsRegressor,
+    LocalOutlierFactor,
+    NearestNeighbors,
+)
 from oxlearn.tests._golden import output as golden_output
 
 OUT = Path(__file__).resolve().parent.parent / "python/oxlearn/tests/golden" / _core.FORMAT_VERSION
@@ -103,6 +108,7 @@ def models():
     yield "KNeighborsRegressor-multi-minkowski-float32", KNeighborsRegressor(
         6, metric="minkowski", p=3, algorithm="brute"
     ).fit(X32, Y.astype(np.float32))
+    yield "NearestNeighbors", NearestNeighbors(n_neighbors=4, metric="manhattan").fit(X)
     yield "LocalOutlierFactor", LocalOutlierFactor(10).fit(X)
     # Outlier detection (no predict without novelty=True): the golden output
     # is every fitted array (negative_outlier_factor_ among them).

@@ -15,6 +15,7 @@
 pub mod compat;
 pub mod error;
 pub mod file;
+pub mod forge;
 pub mod header;
 pub mod labels;
 pub mod schema;
