@@ -1,8 +1,9 @@
 """Benchmark oxlearn against stock scikit-learn and scikit-learn-intelex.
 
-All three run in the same process on the same data (BASELINE.md's
-workloads), several repetitions each; the table shows median wall times and
-ratios (oxlearn time / other time: below 1.0 means oxlearn is faster).
+All three run in the same process on the same data (the baseline
+workloads, recorded in bench/RESULTS.md), several repetitions each; the
+table shows median wall times and ratios (oxlearn time / other time:
+below 1.0 means oxlearn is faster).
 Run it with ``bash scripts/bench.sh`` (builds with the LTO profile and
 installs scikit-learn-intelex into its own environment).
 """
@@ -62,7 +63,7 @@ def median_time(fn, repeat):
 
 @dataclass
 class Workload:
-    """One BASELINE.md row: the same data fitted by each implementation.
+    """One baseline workload: the same data fitted by each implementation.
 
     ``impls`` maps ``"oxlearn"``, ``"sklearn"``, ``"intelex"`` to a factory
     (``None`` when that implementation is unavailable). After ``fit(X, y)``
@@ -159,7 +160,7 @@ def _kmeans_check(Xp):
 
 
 def workloads(scale):
-    """Yield the BASELINE.md workloads as `Workload`s, sizes multiplied by ``scale``."""
+    """Yield the baseline workloads (bench/RESULTS.md), sizes multiplied by ``scale``."""
     n = int(200_000 * scale)
     X, _ = make_blobs(n, 20, centers=10, random_state=0)
     km = dict(n_clusters=10, n_init=1, max_iter=50, random_state=0)
@@ -258,7 +259,7 @@ def workloads(scale):
     Xf, yf = make_classification(nf + 10_000, 20, random_state=0)
     Xr, yr = make_regression(nf + 10_000, 20, noise=10.0, random_state=0)
 
-    # n_jobs=2 as BASELINE.md (stock scikit-learn otherwise grows on one core).
+    # n_jobs=2 as in the baseline (stock scikit-learn otherwise grows on one core).
     def forest(module, name):
         return module and (lambda: getattr(module, name)(n_estimators=50, n_jobs=2,
                                                           random_state=0))

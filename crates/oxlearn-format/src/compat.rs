@@ -1,5 +1,5 @@
-//! PERSISTENCE.md §3: what a reader does when its versions differ from the
-//! writer's. One function, called on every load by every path.
+//! docs/format.md §4 (compatibility rules): what a reader does when its
+//! versions differ from the writer's. One function, called on every load.
 
 use crate::error::{FormatError, Result};
 use crate::header::{ArrayView, Header, FORMAT_VERSION};

@@ -142,7 +142,7 @@ pub struct ArrayView<'a> {
     pub data: &'a [u8],
 }
 
-/// Everything PERSISTENCE.md §2 requires a serialized model to carry.
+/// Everything a serialized model carries (docs/format.md §1.1).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Header {
     /// `major.minor` of the serialized form.

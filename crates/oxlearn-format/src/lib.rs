@@ -3,12 +3,14 @@
 //! A model is **metadata (a JSON header) + named arrays**. Everything that
 //! persists a model (the pickle state, joblib, the native file, the `oxlearn`
 //! binary) goes through this crate, so version rules, checksums and structural
-//! validation live in one place. See `docs/format.md` and
-//! `shared/design/PERSISTENCE.md`.
+//! validation live in one place. See `docs/format.md`
+//! (the specification) and `docs/saving-and-serving.md`.
 //!
 //! The reader treats its input as hostile: every failure is a typed
 //! [`FormatError`], never a panic.
 
+// The reader's safety rests on checked offsets, never on unsafe code.
+#![forbid(unsafe_code)]
 // Tests may unwrap: a panic there is a test failure with a backtrace.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
