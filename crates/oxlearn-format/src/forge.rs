@@ -66,22 +66,46 @@ pub fn seal(parts: &Parts) -> Vec<u8> {
 }
 
 /// A small deterministic generator (xorshift64*), so that a failing case is
-/// replayed from its seed.
+/// replayed from its seed; or a tape of choices (a fuzzer's input), read
+/// first, so that a coverage-guided fuzzer steers each choice by its bytes.
 #[derive(Debug, Clone)]
-pub struct Rng(u64);
+pub struct Rng {
+    state: u64,
+    tape: Vec<u8>,
+    at: usize,
+}
 
 impl Rng {
     /// A generator from `seed` (any value).
     pub fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+        Rng {
+            state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+            tape: Vec::new(),
+            at: 0,
+        }
+    }
+
+    /// Choices read from `tape`, 8 bytes each, then from a generator seeded
+    /// by the tape's length once it runs out.
+    pub fn from_tape(tape: &[u8]) -> Rng {
+        Rng {
+            tape: tape.to_vec(),
+            ..Rng::new(tape.len() as u64)
+        }
     }
 
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        if let Some(chunk) = self.tape.get(self.at..self.at + 8) {
+            self.at += 8;
+            let mut b = [0u8; 8];
+            b.copy_from_slice(chunk);
+            return u64::from_le_bytes(b);
+        }
+        self.state ^= self.state >> 12;
+        self.state ^= self.state << 25;
+        self.state ^= self.state >> 27;
+        self.state.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 
     /// A number below `n` (0 when `n` is 0).
@@ -316,6 +340,16 @@ pub fn mutate(parts: &mut Parts, rng: &mut Rng) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tape_is_read_first_then_the_generator_takes_over() {
+        let mut tape = 7u64.to_le_bytes().to_vec();
+        tape.extend_from_slice(&[1, 2, 3]);
+        let mut rng = Rng::from_tape(&tape);
+        assert_eq!(rng.next_u64(), 7);
+        // The 3 bytes left are too few for a choice: the seeded generator.
+        assert_eq!(rng.next_u64(), Rng::new(tape.len() as u64).next_u64());
+    }
 
     #[test]
     fn split_then_seal_gives_back_an_openable_file() {
