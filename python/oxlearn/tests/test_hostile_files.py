@@ -454,6 +454,35 @@ def test_threads_racing_for_first_use(est, tmp_path):
         sys.setswitchinterval(old)
 
 
+@pytest.mark.parametrize("est", [LinearRegression(), KMeans(3, n_init=1, random_state=0),
+                                 KNeighborsClassifier(), RandomForestRegressor(4, random_state=0)],
+                         ids=lambda e: type(e).__name__)
+def test_input_mutated_by_another_thread_during_a_call(est):
+    """The GIL is released while oxlearn computes on the caller's array in
+    place (as scikit-learn's nogil code does): another thread that writes to
+    it meanwhile makes that call's result unspecified, never unsafe: the
+    call holds a reference, so the buffer stays alive and its size fixed."""
+    model, X, y = _fit(est)
+    big = np.ascontiguousarray(np.tile(X, (200, 1)))
+    stop = threading.Event()
+
+    def scribble():
+        while not stop.is_set():
+            big[::7] *= -1.0
+
+    t = threading.Thread(target=scribble)
+    t.start()
+    try:
+        for _ in range(5):
+            out = model.predict(big)
+            assert out.shape == (big.shape[0],)
+            refit = clone(est).fit(big, np.tile(y, 200))
+            assert refit.predict(X).shape == (X.shape[0],)
+    finally:
+        stop.set()
+        t.join(60)
+
+
 # --- 7. saving -------------------------------------------------------------
 
 SAVER = textwrap.dedent(
