@@ -263,6 +263,10 @@ class LogisticRegression(OxlearnEstimatorMixin, _sk.LogisticRegression):
 
     def _outputs(self, X, what):
         coef = np.asarray(self.coef_)
+        if coef.ndim == 1:
+            # Set by hand (LogisticRegressionCV's scoring sets a binary coef_
+            # of shape (n_features,)): scikit-learn predicts with it as is.
+            coef = coef.reshape(1, -1)
         dtype = X.dtype if X.dtype == coef.dtype else np.result_type(X.dtype, coef.dtype)
         intercept = np.asarray(self.intercept_, dtype=dtype)
         if intercept.shape != coef.shape[:1]:  # scalar 0.0 (liblinear, no intercept)
