@@ -176,6 +176,7 @@ class KMeans(OxlearnEstimatorMixin, _sk.KMeans):
         X = validate_data(self, X, dtype=[np.float64, np.float32], order=None,
                           ensure_all_finite=False)
         n_init = self._n_init_for(X)
+        self._n_init = n_init  # as scikit-learn's _check_params_vs_input records it
         sw = None
         if sample_weight is not None:
             sw = np.ascontiguousarray(_check_sample_weight(sample_weight, X, dtype=X.dtype))
