@@ -18,16 +18,20 @@ import numpy as np
 from scipy.sparse import issparse
 from sklearn import ensemble as _sk
 from sklearn.base import is_classifier
-from sklearn.ensemble._forest import _get_n_samples_bootstrap
 from sklearn.exceptions import DataConversionWarning
 from sklearn.metrics import accuracy_score, r2_score
-from sklearn.tree._tree import NODE_DTYPE, Tree
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from oxlearn import _core
 from oxlearn._docs import accelerated_doc
+from oxlearn._sklearn_private import (
+    NODE_DTYPE,
+    Tree,
+    _check_sample_weight,
+    _get_n_samples_bootstrap,
+)
 from oxlearn.base import OxlearnEstimatorMixin, _validate_predict_X, n_threads
 
 _ACCELERATED_CRITERIA = {"gini", "entropy", "log_loss", "squared_error"}

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import numpy as np
 from scipy import sparse
 from sklearn import neighbors as _sk
-from sklearn.utils._tags import get_tags
+from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from oxlearn import _core
