@@ -141,6 +141,22 @@ def _tree_depth(left, right):
     return int(depth.max())
 
 
+def _custom_joblib_backend():
+    """The name of a user-registered joblib backend in effect (dask, ray...), or None.
+
+    scikit-learn grows a forest's trees through joblib, so such a backend
+    (``with joblib.parallel_backend("dask"):``) distributes them; oxlearn's
+    threads cannot, so that fit is scikit-learn's. joblib's own backends are
+    not a request to distribute anything.
+    """
+    from joblib import parallel
+
+    backend, _ = parallel.get_active_backend()
+    builtin = {parallel.BACKENDS.get(n) for n in ("loky", "threading", "multiprocessing",
+                                                  "sequential")}
+    return None if type(backend) in builtin else type(backend).__name__
+
+
 class _ForestMixin(OxlearnEstimatorMixin):
     _oxlearn_extra = False
     # Thresholds and values are float64 whatever X's dtype (as scikit-learn's trees).
@@ -156,6 +172,9 @@ class _ForestMixin(OxlearnEstimatorMixin):
         """Why this fit cannot run in Rust, or ``None``."""
         if issparse(X) and X.shape[0] * X.shape[1] * X.dtype.itemsize > _MAX_DENSIFIED_BYTES:
             return "sparse X too large to densify"
+        backend = _custom_joblib_backend()
+        if backend is not None:
+            return f"joblib backend {backend} in effect"
         if self.criterion not in _ACCELERATED_CRITERIA:
             return f"criterion={self.criterion!r}"
         if (self.warm_start and "_oxlearn_forest" in self.__dict__
@@ -664,7 +683,9 @@ class _RegressorMixin(_ForestMixin):
 
 _DOC = ("Accelerated by oxlearn (Rust): histogram trees on quantile bins (max_bins=256), "
         "grown in parallel from per-tree seeds (thread-count independent); flat node arrays, "
-        "batched prediction.")
+        "batched prediction. Bootstraps are scikit-learn's draws (``estimators_samples_``); "
+        "a weighted bootstrap, a user-registered joblib backend (e.g. dask) and large sparse "
+        "X run scikit-learn's fit.")
 
 
 class RandomForestClassifier(_ClassifierMixin, _sk.RandomForestClassifier):

@@ -96,3 +96,24 @@ def test_sparse_X_grows_the_dense_forest(cls):
         np.testing.assert_array_equal(forest.predict(X), dense.predict(X))
         np.testing.assert_array_equal(forest.predict(fmt(X)), dense.predict(X))
         np.testing.assert_array_equal(forest.apply(fmt(X)), dense.apply(X))
+
+
+def test_a_custom_joblib_backend_gets_scikit_learns_fit():
+    import joblib
+    from joblib._parallel_backends import ThreadingBackend
+
+    class CountingBackend(ThreadingBackend):
+        calls = 0
+
+        def start_call(self):
+            type(self).calls += 1
+            return super().start_call()
+
+    joblib.register_parallel_backend("oxlearn-test-counting", CountingBackend)
+    X, y = _data(RandomForestClassifier)
+    with joblib.parallel_backend("oxlearn-test-counting"):
+        forest = RandomForestClassifier(n_estimators=4, n_jobs=2, random_state=0).fit(X, y)
+    assert forest._grown_by == "sklearn" and CountingBackend.calls > 0
+    with joblib.parallel_backend("threading"):
+        forest = RandomForestClassifier(n_estimators=4, n_jobs=2, random_state=0).fit(X, y)
+    assert forest._grown_by == "oxlearn"
