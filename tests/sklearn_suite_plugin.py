@@ -10,11 +10,11 @@ run. A per-file table of outcomes is printed at the end.
 
 import os
 import re
-import tomllib
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
+import tomllib
 
 _HERE = Path(__file__).resolve().parent
 _CATEGORIES = ("deliberate", "internals")

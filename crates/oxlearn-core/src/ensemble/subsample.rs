@@ -152,7 +152,6 @@ fn append(a: &mut Forest, b: Forest) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ensemble::rng::Rng;
 
     #[test]
     fn weights_balance_the_drawn_classes() {
@@ -172,6 +171,7 @@ mod tests {
 mod forest_tests {
     use super::super::{Criterion, ForestParams, Targets};
     use super::*;
+    use crate::ensemble::rng::Rng;
     use faer::Mat;
 
     #[test]
