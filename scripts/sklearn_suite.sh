@@ -11,6 +11,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY="${PYTHON:-python}"
+case "$PY" in /*) ;; */*) PY="$PWD/$PY" ;; esac  # the script changes directory
 export SKLEARN_SUITE_PATCH="${1:-oxlearn}"
 shift || true
 SK="$("$PY" -c 'import os, sklearn; print(os.path.dirname(sklearn.__file__))')"
