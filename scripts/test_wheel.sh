@@ -22,7 +22,7 @@ cd "$RUN"
 "$WVENV/bin/python" - "$ROOT" <<'PY'
 import sys, pathlib, oxlearn
 where = pathlib.Path(oxlearn.__file__).resolve()
-assert pathlib.Path(sys.argv[1]) not in where.parents, f"imported from the source tree: {where}"
+assert pathlib.Path(sys.argv[1]) / "python" not in where.parents, f"imported from the source tree: {where}"
 print(f"==> testing the installed wheel: {where.parent}")
 PY
 echo "==> persistence tests (installed wheel)"

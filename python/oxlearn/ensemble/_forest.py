@@ -409,6 +409,9 @@ class _ForestMixin(OxlearnEstimatorMixin):
         scikit-learn's method, on the trees grown here (``y`` encoded,
         ``n × n_outputs``).
         """
+        if "_oxlearn_forest" not in self.__dict__:
+            # Called by scikit-learn's own fit (a fallback): its trees, its oob.
+            return super()._set_oob_score_and_attributes(X, y, scoring_function)
         n_bootstrap = self._n_samples_bootstrap
         y_type = type_of_target(y)
         if y_type == "unknown" or (is_classifier(self) and y_type == "multiclass-multioutput"):
