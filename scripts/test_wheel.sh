@@ -25,6 +25,8 @@ where = pathlib.Path(oxlearn.__file__).resolve()
 assert pathlib.Path(sys.argv[1]) / "python" not in where.parents, f"imported from the source tree: {where}"
 print(f"==> testing the installed wheel: {where.parent}")
 PY
+cargo build --quiet -p oxlearn-cli  # the model-file tests compare the binary's predictions
+export OXLEARN_CLI="$ROOT/target/debug/oxlearn"
 echo "==> persistence tests (installed wheel)"
 SCIPY_ARRAY_API=1 "$WVENV/bin/python" -m pytest -q -p no:cacheprovider \
   -c "$ROOT/tests/sklearn_suite.ini" --rootdir="$RUN" --pyargs \
