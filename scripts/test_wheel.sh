@@ -25,7 +25,7 @@ where = pathlib.Path(oxlearn.__file__).resolve()
 assert pathlib.Path(sys.argv[1]) / "python" not in where.parents, f"imported from the source tree: {where}"
 print(f"==> testing the installed wheel: {where.parent}")
 PY
-cargo build --quiet -p oxlearn-cli  # the model-file tests compare the binary's predictions
+cargo build --quiet --manifest-path "$ROOT/Cargo.toml" -p oxlearn-cli  # model-file tests use it
 export OXLEARN_CLI="$ROOT/target/debug/oxlearn"
 echo "==> persistence tests (installed wheel)"
 SCIPY_ARRAY_API=1 "$WVENV/bin/python" -m pytest -q -p no:cacheprovider \
