@@ -16,3 +16,5 @@ cargo build --quiet -p oxlearn-cli
 export OXLEARN_CLI="$ROOT/target/debug/oxlearn"
 echo "==> pytest"
 python -m pytest python/oxlearn --doctest-modules
+echo "==> scikit-learn's own test files under patch_sklearn() (tests/sklearn_deselected.toml)"
+scripts/sklearn_suite.sh oxlearn

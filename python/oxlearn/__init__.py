@@ -4,7 +4,8 @@ Estimators subclass their scikit-learn counterparts and keep their API and
 fitted attributes; :func:`patch_sklearn` swaps them into ``sklearn.*``.
 """
 
-from oxlearn import (
+from oxlearn import (  # _aligned first: it guards every call into Rust
+    _aligned,  # noqa: F401
     basic_statistics,
     cluster,
     covariance,

@@ -377,10 +377,7 @@ def _check_params(cls, header, params, check_values):
         defaults = cls().get_params(deep=False)
         params = {**{k: defaults[k] for k in missing}, **params}
     if check_values:
-        from sklearn.utils._param_validation import (
-            InvalidParameterError,
-            validate_parameter_constraints,
-        )
+        from oxlearn._sklearn_private import InvalidParameterError, validate_parameter_constraints
 
         try:
             validate_parameter_constraints(
@@ -393,10 +390,7 @@ def _check_params(cls, header, params, check_values):
 
 def validate_params(est):
     """Check ``est``'s parameters as loading will (``oxlearn.save`` refuses what load would)."""
-    from sklearn.utils._param_validation import (
-        InvalidParameterError,
-        validate_parameter_constraints,
-    )
+    from oxlearn._sklearn_private import InvalidParameterError, validate_parameter_constraints
 
     cls = type(est)
     try:

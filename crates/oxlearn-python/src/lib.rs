@@ -7,18 +7,18 @@ macro_rules! dispatch_float {
     // `f::<_, G>(...)`: `f` has more generic parameters after the float type.
     ($x:expr, $f:ident ::<_, $($g:ty),+> ( $($arg:expr),* )) => {{
         if let Ok(x) = $x.extract::<numpy::PyReadonlyArray2<'_, f64>>() {
-            $f::<f64, $($g),+>(x, $($arg),*)
+            $f::<f64, $($g),+>($crate::arrays::aligned(x)?, $($arg),*)
         } else if let Ok(x) = $x.extract::<numpy::PyReadonlyArray2<'_, f32>>() {
-            $f::<f32, $($g),+>(x, $($arg),*)
+            $f::<f32, $($g),+>($crate::arrays::aligned(x)?, $($arg),*)
         } else {
             Err(pyo3::exceptions::PyTypeError::new_err("X must be a 2-D numpy array of dtype float32 or float64"))
         }
     }};
     ($x:expr, $f:ident ( $($arg:expr),* )) => {{
         if let Ok(x) = $x.extract::<numpy::PyReadonlyArray2<'_, f64>>() {
-            $f::<f64>(x, $($arg),*)
+            $f::<f64>($crate::arrays::aligned(x)?, $($arg),*)
         } else if let Ok(x) = $x.extract::<numpy::PyReadonlyArray2<'_, f32>>() {
-            $f::<f32>(x, $($arg),*)
+            $f::<f32>($crate::arrays::aligned(x)?, $($arg),*)
         } else {
             Err(pyo3::exceptions::PyTypeError::new_err("X must be a 2-D numpy array of dtype float32 or float64"))
         }

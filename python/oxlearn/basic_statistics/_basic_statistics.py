@@ -9,11 +9,11 @@ scikit-learn has no such estimator: these follow scikit-learn-intelex's
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import BaseEstimator, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import validate_data
 
 from oxlearn import _core
+from oxlearn._sklearn_private import Interval, StrOptions, _check_sample_weight, _fit_context
 from oxlearn.base import IncrementalFitMixin, OxlearnEstimatorMixin, n_threads
 
 OPTIONS = (

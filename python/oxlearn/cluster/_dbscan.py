@@ -5,10 +5,11 @@ from types import SimpleNamespace
 import numpy as np
 from scipy import sparse
 from sklearn import cluster as _sk
-from sklearn.utils.validation import _check_sample_weight, check_array, validate_data
+from sklearn.utils.validation import check_array, validate_data
 
 from oxlearn import _core
 from oxlearn._docs import accelerated_doc
+from oxlearn._sklearn_private import _check_sample_weight
 from oxlearn.base import OxlearnEstimatorMixin, n_threads
 
 # scikit-learn's names of the metrics oxlearn's exact search computes.

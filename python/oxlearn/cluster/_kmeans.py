@@ -7,17 +7,16 @@ from scipy import sparse
 from sklearn import cluster as _sk
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
-from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
-from sklearn.utils.validation import (
-    _assert_all_finite,
-    _check_sample_weight,
-    _is_arraylike_not_scalar,
-    check_is_fitted,
-    validate_data,
-)
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from oxlearn import _core
 from oxlearn._docs import accelerated_doc
+from oxlearn._sklearn_private import (
+    _assert_all_finite,
+    _check_sample_weight,
+    _is_arraylike_not_scalar,
+    _openmp_effective_n_threads,
+)
 from oxlearn.base import OxlearnEstimatorMixin, _validate_predict_X
 
 
@@ -176,6 +175,7 @@ class KMeans(OxlearnEstimatorMixin, _sk.KMeans):
         X = validate_data(self, X, dtype=[np.float64, np.float32], order=None,
                           ensure_all_finite=False)
         n_init = self._n_init_for(X)
+        self._n_init = n_init  # as scikit-learn's _check_params_vs_input records it
         sw = None
         if sample_weight is not None:
             sw = np.ascontiguousarray(_check_sample_weight(sample_weight, X, dtype=X.dtype))

@@ -5,12 +5,11 @@ from numbers import Integral
 
 import numpy as np
 from sklearn import covariance as _sk
-from sklearn.base import _fit_context
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import validate_data
 
 from oxlearn import _core
 from oxlearn._docs import accelerated_doc
+from oxlearn._sklearn_private import Interval, _fit_context
 from oxlearn.base import IncrementalFitMixin, OxlearnEstimatorMixin
 
 

@@ -3,12 +3,12 @@
 import numpy as np
 from scipy import sparse
 from sklearn import decomposition as _sk
-from sklearn.base import _fit_context
 from sklearn.utils import gen_batches
 from sklearn.utils.validation import validate_data
 
 from oxlearn import _core
 from oxlearn._docs import accelerated_doc
+from oxlearn._sklearn_private import _fit_context
 from oxlearn.base import OxlearnEstimatorMixin
 from oxlearn.decomposition._transform import PCATransformMixin
 

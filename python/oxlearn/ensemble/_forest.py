@@ -18,20 +18,27 @@ import numpy as np
 from scipy.sparse import issparse
 from sklearn import ensemble as _sk
 from sklearn.base import is_classifier
-from sklearn.ensemble._forest import _get_n_samples_bootstrap
 from sklearn.exceptions import DataConversionWarning
 from sklearn.metrics import accuracy_score, r2_score
-from sklearn.tree._tree import NODE_DTYPE, Tree
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from oxlearn import _core
 from oxlearn._docs import accelerated_doc
+from oxlearn._sklearn_private import (
+    NODE_DTYPE,
+    Tree,
+    _check_sample_weight,
+    _get_n_samples_bootstrap,
+)
 from oxlearn.base import OxlearnEstimatorMixin, _validate_predict_X, n_threads
 
 _ACCELERATED_CRITERIA = {"gini", "entropy", "log_loss", "squared_error"}
 _MAX_INT = np.iinfo(np.int32).max
+# Sparse X up to this size is densified and grown in Rust: the same forest as
+# on the dense array, as scikit-learn's trees are the same on both.
+_MAX_DENSIFIED_BYTES = 1 << 30
 # The persisted forest: scikit-learn's node arrays of every tree,
 # concatenated, with per-tree offsets (oxlearn-format's ensemble schema).
 _NODE_ARRAYS = ("feature", "threshold", "children_left", "children_right", "impurity",
@@ -134,6 +141,22 @@ def _tree_depth(left, right):
     return int(depth.max())
 
 
+def _custom_joblib_backend():
+    """The name of a user-registered joblib backend in effect (dask, ray...), or None.
+
+    scikit-learn grows a forest's trees through joblib, so such a backend
+    (``with joblib.parallel_backend("dask"):``) distributes them; oxlearn's
+    threads cannot, so that fit is scikit-learn's. joblib's own backends are
+    not a request to distribute anything.
+    """
+    from joblib import parallel
+
+    backend, _ = parallel.get_active_backend()
+    builtin = {parallel.BACKENDS.get(n) for n in ("loky", "threading", "multiprocessing",
+                                                  "sequential")}
+    return None if type(backend) in builtin else type(backend).__name__
+
+
 class _ForestMixin(OxlearnEstimatorMixin):
     _oxlearn_extra = False
     # Thresholds and values are float64 whatever X's dtype (as scikit-learn's trees).
@@ -147,8 +170,11 @@ class _ForestMixin(OxlearnEstimatorMixin):
     # --- fit --------------------------------------------------------------
     def _unsupported(self, X):
         """Why this fit cannot run in Rust, or ``None``."""
-        if issparse(X):
-            return "sparse X"
+        if issparse(X) and X.shape[0] * X.shape[1] * X.dtype.itemsize > _MAX_DENSIFIED_BYTES:
+            return "sparse X too large to densify"
+        backend = _custom_joblib_backend()
+        if backend is not None:
+            return f"joblib backend {backend} in effect"
         if self.criterion not in _ACCELERATED_CRITERIA:
             return f"criterion={self.criterion!r}"
         if (self.warm_start and "_oxlearn_forest" in self.__dict__
@@ -231,8 +257,13 @@ class _ForestMixin(OxlearnEstimatorMixin):
                     f"n_estimators={self.n_estimators} must be larger or equal to "
                     f"len(estimators_)={n_old} when warm_start==True"
                 )
+        if issparse(y):
+            raise ValueError("sparse multilabel-indicator for y is not supported.")
         Xv, y = validate_data(self, X, y, multi_output=True, dtype=[np.float64, np.float32],
-                              ensure_all_finite=False)
+                              ensure_all_finite=False, accept_sparse="csr")
+        if issparse(Xv):
+            self._log_fallback("fit", "sparse X densified for the accelerated fit")
+            Xv = Xv.toarray()
         if not np.isfinite(Xv).all():
             # NaN handling (and scikit-learn's error for infinity) stay scikit-learn's.
             return self._fallback_fit("missing or infinite values in X", X0, y0, sample_weight)
@@ -260,6 +291,11 @@ class _ForestMixin(OxlearnEstimatorMixin):
             sw = sample_weight
         else:
             sw = sample_weight * expanded_class_weight
+        if self.bootstrap and sw is not None:
+            # scikit-learn draws each bootstrap with probability proportional
+            # to the weights and grows the tree on the counts alone.
+            return self._fallback_fit("bootstrap with sample or class weights", X0, y0,
+                                      sample_weight)
         if not self.bootstrap and self.max_samples is not None:
             raise ValueError(
                 "`max_sample` cannot be set if `bootstrap=False`. Either switch to "
@@ -276,6 +312,16 @@ class _ForestMixin(OxlearnEstimatorMixin):
             )
         n_old = 0 if old is None else old.forest["tree_offsets"].shape[0] - 1
         n_more = self.n_estimators - n_old
+        if old is not None and n_more == 0:
+            import warnings
+
+            warnings.warn("Warm-start fitting without increasing n_estimators does not fit "
+                          "new trees.", UserWarning, stacklevel=3)
+            if not (self.oob_score and "oob_score_" not in old.state):
+                # Nothing to fit: the model stays exactly as it was.
+                self.__dict__.clear()
+                self.__dict__.update(old.state)
+                return self
         if old is not None:
             try:
                 self._check_warm_start(old, n_features, n_samples, n_bootstrap)
@@ -284,11 +330,7 @@ class _ForestMixin(OxlearnEstimatorMixin):
                 self.__dict__.clear()
                 self.__dict__.update(old.state)
                 raise
-        if n_more == 0:
-            import warnings
-
-            warnings.warn("Warm-start fitting without increasing n_estimators does not fit "
-                          "new trees.", UserWarning, stacklevel=3)
+        if n_more == 0:  # only the out-of-bag score is new
             forest = old.forest
         else:
             forest = self._grow(X, y, sw, n_features, n_samples, n_bootstrap, max_features,
@@ -303,8 +345,9 @@ class _ForestMixin(OxlearnEstimatorMixin):
         self.__dict__["_oxlearn_estimators"] = None
         self.__dict__.pop("estimators_", None)
         self._validate_estimator()
+        self._sample_weight = sw  # as scikit-learn's fit records it
         if self.oob_score and (n_more > 0 or not hasattr(self, "oob_score_")):
-            self._set_oob(X, y, n_bootstrap)
+            self._set_oob_score_and_attributes(X, y)
         if is_classifier(self) and self.n_outputs_ == 1:
             self.n_classes_ = self.n_classes_[0]
             self.classes_ = self.classes_[0]
@@ -360,12 +403,16 @@ class _ForestMixin(OxlearnEstimatorMixin):
         forest["_seeds"] = seeds.astype(np.int64)
         return forest
 
-    def _set_oob(self, X, y, n_bootstrap):
+    def _set_oob_score_and_attributes(self, X, y, scoring_function=None):
         """Set ``oob_score_`` and the out-of-bag predictions.
 
-        As scikit-learn's ``_set_oob_score_and_attributes`` (``y`` encoded,
+        scikit-learn's method, on the trees grown here (``y`` encoded,
         ``n × n_outputs``).
         """
+        if "_oxlearn_forest" not in self.__dict__:
+            # Called by scikit-learn's own fit (a fallback): its trees, its oob.
+            return super()._set_oob_score_and_attributes(X, y, scoring_function)
+        n_bootstrap = self._n_samples_bootstrap
         y_type = type_of_target(y)
         if y_type == "unknown" or (is_classifier(self) and y_type == "multiclass-multioutput"):
             raise ValueError(
@@ -382,7 +429,7 @@ class _ForestMixin(OxlearnEstimatorMixin):
                           "trees were used to compute any reliable OOB estimates.",
                           UserWarning, stacklevel=4)
         y = np.ascontiguousarray(y, dtype=np.float64)  # as scikit-learn scores it
-        scoring = self.oob_score if callable(self.oob_score) else None
+        scoring = scoring_function or (self.oob_score if callable(self.oob_score) else None)
         if is_classifier(self):
             n_classes = int(np.atleast_1d(self.n_classes_)[0])
             oob = np.ascontiguousarray(pred.transpose(0, 2, 1)[:, :n_classes, :])
@@ -554,6 +601,10 @@ class _ForestMixin(OxlearnEstimatorMixin):
         if "_classes_per_output" in d:
             self.classes_ = d.pop("_classes_per_output")
         d["_oxlearn_estimators"] = None  # built on first access (see fit)
+        if d.get("_grown_by") == "oxlearn":
+            # Grown here: bootstraps are unweighted randint draws (a weighted
+            # one is scikit-learn's fit), which estimators_samples_ redraws.
+            d["_sample_weight"] = None
         self._validate_estimator()
         self._packed()  # now, so that predict leaves __dict__ as it is
 
@@ -635,7 +686,9 @@ class _RegressorMixin(_ForestMixin):
 
 _DOC = ("Accelerated by oxlearn (Rust): histogram trees on quantile bins (max_bins=256), "
         "grown in parallel from per-tree seeds (thread-count independent); flat node arrays, "
-        "batched prediction.")
+        "batched prediction. Bootstraps are scikit-learn's draws (``estimators_samples_``); "
+        "a weighted bootstrap, a user-registered joblib backend (e.g. dask) and large sparse "
+        "X run scikit-learn's fit.")
 
 
 class RandomForestClassifier(_ClassifierMixin, _sk.RandomForestClassifier):

@@ -1,7 +1,9 @@
 """Input handling shared by the linear models (sklearn plumbing only)."""
 
 import numpy as np
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import validate_data
+
+from oxlearn._sklearn_private import _check_sample_weight
 
 
 def validate_fit_data(est, X, y, sample_weight, reset=True):

@@ -9,10 +9,10 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn import linear_model as _sk
-from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin, _fit_context
-from sklearn.utils._param_validation import Interval
+from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin
 
 from oxlearn import _core
+from oxlearn._sklearn_private import Interval, _fit_context
 from oxlearn.base import (
     IncrementalFitMixin,
     LinearPredictMixin,

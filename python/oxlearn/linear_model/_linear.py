@@ -15,7 +15,8 @@ class LinearRegression(
     __doc__ = accelerated_doc(
         _sk.LinearRegression,
         "Accelerated by oxlearn (Rust): dense float input, any ``sample_weight``; "
-        "``positive=True`` and sparse input run scikit-learn's implementation.",
+        "``positive=True`` and sparse input run scikit-learn's implementation. ``X`` is read, "
+        "never modified: ``copy_X=False`` does not overwrite it.",
     )
 
     _oxlearn_kind = "linear_model.LinearRegression"

@@ -7,13 +7,13 @@ from scipy import sparse
 from sklearn import get_config
 from sklearn import linear_model as _sk
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model._logistic import _LOGISTIC_SOLVER_CONVERGENCE_MSG
 from sklearn.utils import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from oxlearn import _core
 from oxlearn._docs import accelerated_doc
+from oxlearn._sklearn_private import _LOGISTIC_SOLVER_CONVERGENCE_MSG, _check_sample_weight
 from oxlearn.base import OxlearnEstimatorMixin, _validate_predict_X, n_threads
 
 _ACCELERATED_SOLVERS = ("lbfgs", "newton-cg")
@@ -263,6 +263,10 @@ class LogisticRegression(OxlearnEstimatorMixin, _sk.LogisticRegression):
 
     def _outputs(self, X, what):
         coef = np.asarray(self.coef_)
+        if coef.ndim == 1:
+            # Set by hand (LogisticRegressionCV's scoring sets a binary coef_
+            # of shape (n_features,)): scikit-learn predicts with it as is.
+            coef = coef.reshape(1, -1)
         dtype = X.dtype if X.dtype == coef.dtype else np.result_type(X.dtype, coef.dtype)
         intercept = np.asarray(self.intercept_, dtype=dtype)
         if intercept.shape != coef.shape[:1]:  # scalar 0.0 (liblinear, no intercept)

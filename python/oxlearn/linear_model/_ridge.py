@@ -69,6 +69,14 @@ class Ridge(OxlearnEstimatorMixin, LinearPredictMixin, AcceleratedLinearFitMixin
         self.solver_ = "svd" if self.solver == "svd" else "cholesky"
         return coef, intercept
 
+    def _fit(self, X, y, sample_weight):
+        super()._fit(X, y, sample_weight)
+        if np.ndim(self.coef_) == 2 and self.coef_.shape[0] == 1:
+            # scikit-learn's Ridge ravels the coefficients of a single
+            # two-dimensional target (but keeps intercept_ of shape (1,)).
+            self.coef_ = self.coef_[0]
+        return self
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         # Inputs are handed to Rust as numpy arrays: no array API dispatch.

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import numpy as np
 from scipy import sparse
 from sklearn import neighbors as _sk
-from sklearn.utils._tags import get_tags
+from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from oxlearn import _core
@@ -65,6 +65,10 @@ class _KNeighborsAccelerated(OxlearnEstimatorMixin):
     def _fallback_reason(self, X):
         if sparse.issparse(X):
             return "sparse input is not accelerated"
+        if isinstance(X, (_sk.BallTree, _sk.KDTree)) or hasattr(X, "_fit_method"):
+            # scikit-learn takes over a fitted index (a BallTree, a KDTree or
+            # a fitted neighbours estimator) as the training data.
+            return f"fitting on a {type(X).__name__} is not accelerated"
         metric = self.metric
         if not isinstance(metric, str):
             return f"metric={metric!r} is not accelerated (only named metrics)"
@@ -141,6 +145,9 @@ class _KNeighborsAccelerated(OxlearnEstimatorMixin):
         """Whether the fitted model is searched by oxlearn (else scikit-learn)."""
         fit_X = getattr(self, "_fit_X", None)
         if fit_X is None or self._fallback_reason(fit_X) is not None:
+            return False
+        if not isinstance(fit_X, np.ndarray):
+            # Fitted on a BallTree or KDTree: scikit-learn keeps its data view.
             return False
         if self._cosine():
             ok = self.__dict__.get("_oxl_cosine_ok")
@@ -429,6 +436,8 @@ class KNeighborsClassifier(_KNeighborsAccelerated, _sk.KNeighborsClassifier):
     def _vote_reason(self, X):
         if not self._accelerated():
             return "fit was not accelerated"
+        if X is None:
+            return "X=None (each training row's neighbours but itself) votes in scikit-learn"
         if sparse.issparse(X):
             return "sparse queries are not accelerated"
         if self.outputs_2d_:
@@ -567,6 +576,8 @@ class KNeighborsRegressor(_KNeighborsAccelerated, _sk.KNeighborsRegressor):
         reason = None
         if not self._accelerated():
             reason = "fit was not accelerated"
+        elif X is None:
+            reason = "X=None (each training row's neighbours but itself) averages in scikit-learn"
         elif sparse.issparse(X):
             reason = "sparse queries are not accelerated"
         elif self.weights not in ("uniform", "distance"):

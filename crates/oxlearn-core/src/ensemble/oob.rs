@@ -3,7 +3,7 @@
 //! `oob_score`). A tree's in-bag rows are recomputed from its seed with the
 //! same draws that grew it ([`super::rng::bootstrap_counts`]).
 
-use super::rng::{bootstrap_counts, Rng};
+use super::rng::bootstrap_counts;
 use super::{bins, ForestRef, TREE_LEAF};
 use crate::error::Error;
 use crate::linalg::ChunkPlan;
@@ -16,7 +16,7 @@ fn in_bag_bits(seeds: &[u64], n: usize, n_bootstrap: usize) -> Vec<Vec<u64>> {
     seeds
         .par_iter()
         .map(|&seed| {
-            let counts = bootstrap_counts(&mut Rng::new(seed), n, n_bootstrap);
+            let counts = bootstrap_counts(seed, n, n_bootstrap);
             let mut bits = vec![0u64; n.div_ceil(64)];
             for (i, &c) in counts.iter().enumerate() {
                 if c > 0 {
@@ -127,6 +127,7 @@ fn leaf_of(f: &ForestRef<'_>, base: usize, row: &[f64]) -> usize {
 mod tests {
     use super::super::{apply_forest, fit_forest, Criterion, ForestParams, Targets};
     use super::*;
+    use crate::ensemble::rng::Rng;
     use faer::Mat;
 
     fn data(n: usize) -> (Mat<f64>, Vec<u32>) {
@@ -167,7 +168,7 @@ mod tests {
         let fr = forest.view();
         // The root of each tree counts its distinct in-bag rows.
         for (ti, &seed) in p.seeds.iter().enumerate() {
-            let counts = bootstrap_counts(&mut Rng::new(seed), 300, 240);
+            let counts = bootstrap_counts(seed, 300, 240);
             let root = forest.tree_offsets[ti] as usize;
             let in_bag = counts.iter().filter(|&&c| c > 0).count() as i64;
             assert_eq!(forest.n_node_samples[root], in_bag, "tree {ti}");
@@ -178,7 +179,7 @@ mod tests {
         let bags: Vec<Vec<u32>> = p
             .seeds
             .iter()
-            .map(|&s| bootstrap_counts(&mut Rng::new(s), 300, 240))
+            .map(|&s| bootstrap_counts(s, 300, 240))
             .collect();
         let mut some_without = false;
         for i in 0..300 {

@@ -2,7 +2,7 @@
 //! own bootstrap sample (scikit-learn's `compute_sample_weight("balanced",
 //! y, indices=bootstrap)`), so every tree is grown with its own weights.
 
-use super::rng::{bootstrap_counts, Rng};
+use super::rng::bootstrap_counts;
 use super::{bin_matrix, fit_forest_binned, Forest, ForestParams, Targets};
 use crate::error::Error;
 use crate::Real;
@@ -94,7 +94,7 @@ pub fn fit_forest_balanced_subsample<T: Real>(
         .par_iter()
         .map(|&seed| {
             // The same draws the tree's growth makes from this seed.
-            let counts = bootstrap_counts(&mut Rng::new(seed), n, params.n_bootstrap);
+            let counts = bootstrap_counts(seed, n, params.n_bootstrap);
             let mut w = subsample_class_weights(y, n_classes, &counts);
             if let Some(sw) = sample_weight {
                 for (a, b) in w.iter_mut().zip(sw) {
@@ -171,6 +171,7 @@ mod tests {
 mod forest_tests {
     use super::super::{Criterion, ForestParams, Targets};
     use super::*;
+    use crate::ensemble::rng::Rng;
     use faer::Mat;
 
     #[test]
@@ -204,7 +205,7 @@ mod forest_tests {
         assert!((imp.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         // Each tree equals the one the shared path grows with that tree's weights.
         for (ti, &seed) in params.seeds.iter().enumerate() {
-            let counts = bootstrap_counts(&mut Rng::new(seed), 400, 400);
+            let counts = bootstrap_counts(seed, 400, 400);
             let w = subsample_class_weights(&y, &[2], &counts);
             let one = ForestParams {
                 seeds: vec![seed],

@@ -747,14 +747,14 @@ fn grow_with<S: Stats>(
     seed: u64,
 ) -> Tree {
     let n = binned.n_rows;
-    let mut rng = Rng::new(seed);
+    let rng = Rng::new(seed);
     let mut weights: Vec<f64> = match sample_weight {
         Some(w) => w.to_vec(),
         None => vec![1.0; n],
     };
     if params.bootstrap {
         // The same draws give the out-of-bag rows (oob.rs).
-        let counts = bootstrap_counts(&mut rng, n, params.n_bootstrap);
+        let counts = bootstrap_counts(seed, n, params.n_bootstrap);
         for (w, &c) in weights.iter_mut().zip(&counts) {
             *w *= c as f64;
         }

@@ -107,7 +107,7 @@ fn validate_logistic(h: &Header, a: &Arrays<'_>) -> Result<()> {
     Ok(())
 }
 
-/// coef_ (p) or (t, p); intercept_ () or (t) (or () for (t, p) without an
+/// coef_ (p) or (t, p); intercept_ () or (1) for (p), () or (t) (or () for (t, p) without an
 /// intercept); singular_ (k ≤ p); rank_ ≤ p.
 /// Returns the number of targets in the moments' sense (1 for 1-D y).
 fn validate_linear(h: &Header, a: &Arrays<'_>) -> Result<u64> {
@@ -117,7 +117,12 @@ fn validate_linear(h: &Header, a: &Arrays<'_>) -> Result<u64> {
     let t = match coef.shape.len() {
         1 => {
             a.check("coef_", dt, &[Some(p)])?;
-            a.check("intercept_", dt, &[])?;
+            // Ridge fitted on a (n, 1) target ravels coef_ but keeps intercept_ (1).
+            if a.require("intercept_")?.shape.is_empty() {
+                a.check("intercept_", dt, &[])?;
+            } else {
+                a.check("intercept_", dt, &[Some(1)])?;
+            }
             1
         }
         2 => {

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import sklearn.ensemble as ske
 from numpy.testing import assert_allclose, assert_array_equal
-from scipy import sparse
 from sklearn.datasets import load_breast_cancer, load_diabetes, make_classification
 from sklearn.metrics import accuracy_score, r2_score
 
@@ -144,7 +143,7 @@ def test_warm_start_oob_errors_and_warnings():
 def test_warm_start_on_scikit_learn_trees_falls_back(caplog):
     X, y = make_classification(300, 5, random_state=0)
     m = RandomForestClassifier(n_estimators=3, warm_start=True, random_state=0)
-    m.fit(sparse.csr_matrix(X), y)  # grown by scikit-learn
+    m.fit(X, y, sample_weight=np.ones(len(y)))  # weighted bootstrap: grown by scikit-learn
     first = [e.tree_.threshold.copy() for e in m.estimators_]
     with caplog.at_level(logging.INFO, logger="oxlearn"):
         m.set_params(n_estimators=6).fit(X, y)

@@ -1,0 +1,54 @@
+"""Every private scikit-learn name oxlearn uses, imported here and only here.
+
+Private names are not part of scikit-learn's API and change between
+releases, so oxlearn declares (``pyproject.toml``) exactly the scikit-learn
+versions it is tested with, and a missing name fails the import of oxlearn
+with a message naming that range instead of an ``ImportError`` deep inside.
+"""
+
+SUPPORTED_SKLEARN = ">=1.9.1,<1.10"
+
+try:
+    from sklearn.base import _fit_context
+    from sklearn.decomposition._pca import _infer_dimension
+    from sklearn.ensemble._forest import _get_n_samples_bootstrap
+    from sklearn.linear_model._logistic import _LOGISTIC_SOLVER_CONVERGENCE_MSG
+    from sklearn.tree._tree import NODE_DTYPE, Tree
+    from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+    from sklearn.utils._param_validation import (
+        Interval,
+        InvalidParameterError,
+        StrOptions,
+        validate_parameter_constraints,
+    )
+    from sklearn.utils.validation import (
+        _assert_all_finite,
+        _check_sample_weight,
+        _is_arraylike_not_scalar,
+    )
+except ImportError as e:  # pragma: no cover - exercised with a stubbed module
+    import sklearn
+
+    raise ImportError(
+        f"oxlearn supports scikit-learn {SUPPORTED_SKLEARN} and uses private names of it; "
+        f"the installed scikit-learn {sklearn.__version__} lacks one ({e}). Install a "
+        f"supported version: pip install 'scikit-learn{SUPPORTED_SKLEARN}'"
+    ) from e
+
+__all__ = [
+    "NODE_DTYPE",
+    "SUPPORTED_SKLEARN",
+    "Interval",
+    "InvalidParameterError",
+    "StrOptions",
+    "Tree",
+    "_LOGISTIC_SOLVER_CONVERGENCE_MSG",
+    "_assert_all_finite",
+    "_check_sample_weight",
+    "_fit_context",
+    "_get_n_samples_bootstrap",
+    "_infer_dimension",
+    "_is_arraylike_not_scalar",
+    "_openmp_effective_n_threads",
+    "validate_parameter_constraints",
+]
