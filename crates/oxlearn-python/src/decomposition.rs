@@ -129,7 +129,7 @@ fn ipca_partial_fit<'py>(
     ) -> PyResult<Bound<'py, PyDict>> {
         let xv = mat_ref(&x);
         let step = py
-            .detach(|| dec::partial_fit_ipca(state, xv, k))
+            .detach(|| with_threads(None, || dec::partial_fit_ipca(state, xv, k)))?
             .map_err(core_err)?;
         let d = PyDict::new(py);
         d.set_item("n_samples_seen", step.state.n_samples_seen)?;
