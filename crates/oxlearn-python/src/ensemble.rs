@@ -233,13 +233,22 @@ pub struct ForestPack {
     inner: ens::PackedForest,
 }
 
-/// Validates and packs the forest's trees for repeated predictions.
+/// Validates and packs the forest's trees for repeated predictions, on
+/// `n_threads` threads (`None`: all cores) when the forest is large.
 #[pyfunction]
-fn forest_pack(forest: &Bound<'_, PyDict>, n_features: usize) -> PyResult<ForestPack> {
+#[pyo3(signature = (forest, n_features, n_threads=None))]
+fn forest_pack(
+    forest: &Bound<'_, PyDict>,
+    n_features: usize,
+    n_threads: Option<usize>,
+) -> PyResult<ForestPack> {
     let py = forest.py();
     with_forest_checked(forest, n_features, false, |fr| {
         let inner = py
-            .detach(|| with_threads(None, || ens::PackedForest::new(&fr)))?
+            .detach(|| {
+                let w = work(&[fr.feature.len(), 16]);
+                with_threads_for(n_threads, w, || ens::PackedForest::new(&fr))
+            })?
             .map_err(core_err)?;
         Ok(ForestPack { inner })
     })
