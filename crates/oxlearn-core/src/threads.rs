@@ -255,6 +255,17 @@ mod tests {
     }
 
     #[test]
+    fn threads_past_the_inline_limit_still_compute() {
+        // A thread-per-request server: more short-lived callers than
+        // MAX_INLINE_THREADS; the later ones hand their work to a pool.
+        let sum = || run(Some(1), 10, || (0..100u64).into_par_iter().sum::<u64>());
+        for _ in 0..MAX_INLINE_THREADS + 8 {
+            assert_eq!(std::thread::spawn(sum).join().unwrap(), 4950);
+        }
+        assert!(INLINE_THREADS.load(Ordering::Acquire) > MAX_INLINE_THREADS);
+    }
+
+    #[test]
     fn large_work_runs_on_a_pool_and_gives_identical_results() {
         let sum = |n| {
             run(n, usize::MAX, || {
