@@ -178,16 +178,22 @@ def test_n_jobs_none_follows_scikit_learns_openmp_limits():
 
 
 def _in_worker():
-    return n_threads(None), _openmp_effective_n_threads(), os.environ.get("OMP_NUM_THREADS")
+    LinearRegression().fit(X_BIG, X_BIG[:, 0]).predict(X_BIG)
+    LogisticRegression().fit(X_BIG, X_BIG[:, 0] > 0).predict_proba(X_BIG)
+    return (n_threads(None), _openmp_effective_n_threads(), os.environ.get("OMP_NUM_THREADS"),
+            _core.thread_pools(), _os_threads())
 
 
 def test_joblib_workers_get_their_share_of_the_cores():
     got = Parallel(n_jobs=2, backend="loky")(delayed(_in_worker)() for _ in range(2))
-    for ours, openmp, env in got:
+    for ours, openmp, env, pools, threads in got:
         # loky limits each worker (OMP_NUM_THREADS: its share of the cores);
-        # oxlearn follows, as scikit-learn's OpenMP code does.
+        # oxlearn follows, as scikit-learn's OpenMP code does, and a fit or
+        # predict in the worker starts no more threads than that share.
         assert env is not None
         assert ours == max(1, min(openmp, CORES)) <= int(env)
+        assert all(n <= int(env) for n in pools)
+        assert threads <= sum(pools)
 
 
 def test_within_thread_limits_no_pool_is_started():
