@@ -4,9 +4,10 @@ Dispatch logging, fallback, device policy, tuning knobs and the canonical
 pickled state.
 """
 
-import os
+import operator
 
 import numpy as np
+from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
 from oxlearn import _core, _hyperparameters, _persistence
 from oxlearn._config import oxlearn_config
@@ -14,16 +15,35 @@ from oxlearn._logging import logger
 
 
 def n_threads(n_jobs):
-    """Map scikit-learn's ``n_jobs`` to a thread count (``None``: all cores).
+    """Map scikit-learn's ``n_jobs`` to the thread count oxlearn's compute uses.
 
-    Results never depend on it: oxlearn's reductions run over fixed chunks
-    combined in order.
+    ``None`` follows scikit-learn's OpenMP code
+    (``_openmp_effective_n_threads``): the cores, limited by ``OMP_NUM_THREADS``
+    and threadpoolctl, so oxlearn inside ``joblib.Parallel`` or
+    ``GridSearchCV(n_jobs=k)`` workers uses the share joblib gives each worker
+    instead of oversubscribing the machine. An integer follows joblib: ``-1``
+    is all cores, ``-2`` all but one, and so on. Every count is capped at the
+    cores this process may use, so ``n_jobs=10**6`` (even from a model file)
+    costs what ``n_jobs=-1`` does. Results never depend on it: oxlearn's
+    reductions run over fixed chunks combined in order.
+
+    Raises
+    ------
+    ValueError
+        If ``n_jobs`` is 0, which means nothing in joblib either.
     """
-    if n_jobs is None or n_jobs == -1:
-        return None
+    cores = _core.available_cores()
+    if n_jobs is None:
+        return max(1, min(_openmp_effective_n_threads(), cores))
+    n_jobs = operator.index(n_jobs)
+    if n_jobs == 0:
+        raise ValueError(
+            "n_jobs == 0 has no meaning; use None, a positive number of threads, or a "
+            "negative one (-1: all cores, -2: all but one, ...)"
+        )
     if n_jobs < 0:
-        return max(1, (os.cpu_count() or 1) + 1 + n_jobs)
-    return int(n_jobs)
+        return max(1, cores + 1 + n_jobs)
+    return min(n_jobs, cores)
 
 
 def check_device(what):

@@ -36,7 +36,10 @@ fn main() -> ExitCode {
         ["inspect", path] => inspect(Path::new(path)),
         ["predict", path, "--input", input, "--output", output]
         | ["predict", path, "--output", output, "--input", input] => {
-            predict(Path::new(path), Path::new(input), Path::new(output))
+            // All cores, on oxlearn's capped pool rather than rayon's global one.
+            oxlearn_core::threads::run(None, usize::MAX, || {
+                predict(Path::new(path), Path::new(input), Path::new(output))
+            })
         }
         ["--help"] | ["-h"] => {
             println!("{USAGE}");

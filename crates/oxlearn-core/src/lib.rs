@@ -24,6 +24,7 @@ pub mod optimize;
 pub mod real;
 pub mod simd;
 mod special;
+pub mod threads;
 
 pub use error::{Error, Result};
 pub use real::Real;

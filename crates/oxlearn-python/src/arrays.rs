@@ -47,20 +47,12 @@ pub(crate) fn slice<'a, T: Element>(
         .map_err(|_| PyValueError::new_err(format!("{what} must be a contiguous 1-D array")))
 }
 
-/// Runs `f` on a pool of `n_threads` threads (`None`: rayon's global pool).
-/// Results never depend on the thread count; this only bounds CPU use.
+/// Runs `f` on `n_threads` threads (`None`: all available cores) of a cached,
+/// fork-safe pool: see `oxlearn_core::threads`. Results never depend on the
+/// thread count; this only bounds CPU use.
 pub(crate) fn with_threads<R: Send>(
     n_threads: Option<usize>,
     f: impl FnOnce() -> R + Send,
 ) -> PyResult<R> {
-    match n_threads {
-        None => Ok(f()),
-        Some(n) => {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(n.max(1))
-                .build()
-                .map_err(|e| PyValueError::new_err(format!("cannot start {n} threads: {e}")))?;
-            Ok(pool.install(f))
-        }
-    }
+    Ok(oxlearn_core::threads::run(n_threads, usize::MAX, f))
 }

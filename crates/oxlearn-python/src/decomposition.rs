@@ -3,6 +3,7 @@
 use crate::arrays::{mat_ref, with_threads};
 use crate::error::core_err;
 use crate::linear_model::mat_to_py;
+use crate::threads::{with_threads_for, work};
 use faer::Mat;
 use numpy::ndarray::Array1;
 use numpy::{Element, IntoPyArray, PyReadonlyArray1, PyReadonlyArray2};
@@ -99,11 +100,13 @@ fn pca_transform_map<'py>(
 /// returned dict adds explained_variance, explained_variance_ratio and
 /// noise_variance (all float64).
 #[pyfunction]
+#[pyo3(signature = (state, x, n_components, n_threads=None))]
 fn ipca_partial_fit<'py>(
     py: Python<'py>,
     state: Option<&Bound<'py, PyDict>>,
     x: &Bound<'py, PyAny>,
     n_components: usize,
+    n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let state = state
         .map(|d| -> PyResult<IpcaState> {
@@ -126,10 +129,14 @@ fn ipca_partial_fit<'py>(
         py: Python<'py>,
         state: Option<&IpcaState>,
         k: usize,
+        n_threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let xv = mat_ref(&x);
         let step = py
-            .detach(|| dec::partial_fit_ipca(state, xv, k))
+            .detach(|| {
+                let w = work(&[xv.nrows(), xv.ncols(), k.max(1)]);
+                with_threads_for(n_threads, w, || dec::partial_fit_ipca(state, xv, k))
+            })?
             .map_err(core_err)?;
         let d = PyDict::new(py);
         d.set_item("n_samples_seen", step.state.n_samples_seen)?;
@@ -145,5 +152,5 @@ fn ipca_partial_fit<'py>(
         d.set_item("noise_variance", step.noise_variance)?;
         Ok(d)
     }
-    dispatch_float!(x, go(py, state.as_ref(), n_components))
+    dispatch_float!(x, go(py, state.as_ref(), n_components, n_threads))
 }

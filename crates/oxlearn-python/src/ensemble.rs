@@ -2,6 +2,7 @@
 
 use crate::arrays::{mat_ref, slice, with_threads};
 use crate::error::core_err;
+use crate::threads::{with_threads_for, work};
 use faer::MatRef;
 use numpy::ndarray::{Array1, Array2, Array3};
 use numpy::{Element, IntoPyArray, PyReadonlyArray1, PyReadonlyArray2};
@@ -232,13 +233,22 @@ pub struct ForestPack {
     inner: ens::PackedForest,
 }
 
-/// Validates and packs the forest's trees for repeated predictions.
+/// Validates and packs the forest's trees for repeated predictions, on
+/// `n_threads` threads (`None`: all cores) when the forest is large.
 #[pyfunction]
-fn forest_pack(forest: &Bound<'_, PyDict>, n_features: usize) -> PyResult<ForestPack> {
+#[pyo3(signature = (forest, n_features, n_threads=None))]
+fn forest_pack(
+    forest: &Bound<'_, PyDict>,
+    n_features: usize,
+    n_threads: Option<usize>,
+) -> PyResult<ForestPack> {
     let py = forest.py();
     with_forest_checked(forest, n_features, false, |fr| {
         let inner = py
-            .detach(|| ens::PackedForest::new(&fr))
+            .detach(|| {
+                let w = work(&[fr.feature.len(), 16]);
+                with_threads_for(n_threads, w, || ens::PackedForest::new(&fr))
+            })?
             .map_err(core_err)?;
         Ok(ForestPack { inner })
     })
@@ -297,7 +307,12 @@ fn traverse<'py, R: Traversal>(
     ) -> PyResult<Vec<R::Out>> {
         let xv = mat_ref(&x);
         x.py()
-            .detach(|| with_threads(n_threads, || R::run(fr, packed, xv)))?
+            // A row visits about 32 nodes (depth) of every tree.
+            .detach(|| {
+                with_threads_for(n_threads, work(&[xv.nrows(), fr.n_trees(), 32]), || {
+                    R::run(fr, packed, xv)
+                })
+            })?
             .map_err(core_err)
     }
     let pk = packed.as_ref().map(|p| &p.inner);

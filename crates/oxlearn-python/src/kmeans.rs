@@ -2,6 +2,7 @@
 
 use crate::arrays::{mat_ref, slice, with_threads};
 use crate::error::core_err;
+use crate::threads::{with_threads_for, work};
 use numpy::ndarray::{Array1, Array2};
 use numpy::{Element, IntoPyArray, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArray3};
 use oxlearn_core::cluster::{self as cl, KMeansInit, KMeansParams};
@@ -133,8 +134,9 @@ fn predict_kmeans<'py>(
     ) -> PyResult<Bound<'py, PyAny>> {
         let (xv, cv) = (mat_ref(&x), mat_ref(centers));
         let mut out = vec![0i32; xv.nrows()];
+        let w = work(&[xv.nrows(), cv.nrows(), xv.ncols()]);
         py.detach(|| {
-            with_threads(n_threads, || {
+            with_threads_for(n_threads, w, || {
                 cl::predict_kmeans(xv, cv, chunk_rows, &mut out)
             })
         })?
@@ -165,7 +167,7 @@ fn transform_kmeans<'py>(
         let (n, k) = (xv.nrows(), cv.nrows());
         let mut out = vec![0f64; n * k];
         py.detach(|| {
-            with_threads(n_threads, || {
+            with_threads_for(n_threads, work(&[n, k, xv.ncols()]), || {
                 cl::transform_kmeans(xv, cv, chunk_rows, &mut out)
             })
         })?

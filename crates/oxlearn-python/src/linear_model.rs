@@ -2,6 +2,7 @@
 
 use crate::arrays::{mat_ref, slice, with_threads};
 use crate::error::core_err;
+use crate::threads::{with_threads_for, work};
 use faer::{Mat, MatRef};
 use numpy::ndarray::{Array1, Array2};
 use numpy::{Element, IntoPyArray, PyReadonlyArray1, PyReadonlyArray2};
@@ -314,7 +315,8 @@ fn predict_linear<'py>(
         let bv = slice(&b, "intercept")?;
         let (n, t) = (xv.nrows(), cv.nrows());
         let mut out = vec![T::from_f64(0.0); n * t];
-        py.detach(|| with_threads(n_threads, || lm::predict_linear(xv, cv, bv, &mut out)))?
+        let w = work(&[n, xv.ncols(), t]);
+        py.detach(|| with_threads_for(n_threads, w, || lm::predict_linear(xv, cv, bv, &mut out)))?
             .map_err(core_err)?;
         Array2::from_shape_vec((n, t), out)
             .map_err(|e| PyValueError::new_err(e.to_string()))?
@@ -485,7 +487,7 @@ fn predict_logistic<'py>(
             Ok(None)
         };
         let classes = py
-            .detach(|| with_threads(n_threads, run))?
+            .detach(|| with_threads_for(n_threads, work(&[n, xv.ncols(), k]), run))?
             .map_err(core_err)?;
         if let Some(idx) = classes {
             return Array1::from(idx).into_pyarray(py).into_bound_py_any(py);
@@ -496,7 +498,7 @@ fn predict_logistic<'py>(
                 let cols = k.max(2);
                 let mut out = vec![T::from_f64(0.0); n * cols];
                 py.detach(|| {
-                    with_threads(n_threads, || {
+                    with_threads_for(n_threads, work(&[n, k, 8]), || {
                         lm::logistic_outputs(&decision, k, o, &mut out)
                     })
                 })?

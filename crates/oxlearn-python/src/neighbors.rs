@@ -3,6 +3,7 @@
 
 use crate::arrays::{mat_ref, slice, with_threads};
 use crate::error::core_err;
+use crate::threads::{with_threads_for, work};
 use numpy::ndarray::Array2;
 use numpy::{Element, IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2};
 use oxlearn_core::neighbors::{
@@ -188,7 +189,10 @@ impl KnnIndex {
         ) -> PyResult<KNeighbors> {
             let xv = mat_ref(&x);
             x.py()
-                .detach(|| with_threads(n_threads, || index.kneighbors(xv, k, chunk_rows)))?
+                .detach(|| {
+                    let w = work(&[xv.nrows(), index.n_points(), xv.ncols()]);
+                    with_threads_for(n_threads, w, || index.kneighbors(xv, k, chunk_rows))
+                })?
                 .map_err(core_err)
         }
         dispatch_float!(x, go(&self.inner, k, chunk_rows, n_threads))
@@ -237,7 +241,11 @@ impl KnnIndex {
         let y = slice(&y, "y")?;
         let nb = self.knn(x, k, chunk_rows, n_threads)?;
         let out = py
-            .detach(|| with_threads(n_threads, || vote(&nb, y, n_classes, w)))?
+            .detach(|| {
+                with_threads_for(n_threads, work(&[nb.indices.len(), n_classes]), || {
+                    vote(&nb, y, n_classes, w)
+                })
+            })?
             .map_err(core_err)?;
         Ok(out.into_pyarray(py))
     }
@@ -262,7 +270,11 @@ impl KnnIndex {
         })?;
         let nb = self.knn(x, k, chunk_rows, n_threads)?;
         let out = py
-            .detach(|| with_threads(n_threads, || weighted_mean(&nb, ys, n_out, w)))?
+            .detach(|| {
+                with_threads_for(n_threads, work(&[nb.indices.len(), n_out]), || {
+                    weighted_mean(&nb, ys, n_out, w)
+                })
+            })?
             .map_err(core_err)?;
         Ok(out.into_pyarray(py))
     }

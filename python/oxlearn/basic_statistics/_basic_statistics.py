@@ -87,7 +87,8 @@ class BasicStatistics(_BasicStatisticsBase):
         ``"sum_squares"``, ``"sum_squares_centered"``,
         ``"second_order_raw_moment"``, ``"standard_deviation"``.
     n_jobs : int, default=None
-        Threads to use (``None`` or -1: all cores). Results do not depend on it.
+        Threads to use (``None``: all cores within joblib and threadpoolctl limits,
+        as scikit-learn's OpenMP code; -1: all cores). Results do not depend on it.
 
     Attributes
     ----------
@@ -183,7 +184,8 @@ class IncrementalBasicStatistics(IncrementalFitMixin, _BasicStatisticsBase):
     batch_size : int, default=None
         Rows per batch in :meth:`fit`; ``None`` means ``5 * n_features``.
     n_jobs : int, default=None
-        Threads to use (``None`` or -1: all cores). Results do not depend on it.
+        Threads to use (``None``: all cores within joblib and threadpoolctl limits,
+        as scikit-learn's OpenMP code; -1: all cores). Results do not depend on it.
 
     Attributes
     ----------

@@ -9,7 +9,7 @@ from sklearn.utils.validation import validate_data
 from oxlearn import _core
 from oxlearn._docs import accelerated_doc
 from oxlearn._sklearn_private import _fit_context
-from oxlearn.base import OxlearnEstimatorMixin
+from oxlearn.base import OxlearnEstimatorMixin, n_threads
 from oxlearn.decomposition._transform import PCATransformMixin
 
 
@@ -118,7 +118,7 @@ class IncrementalPCA(PCATransformMixin, OxlearnEstimatorMixin, _sk.IncrementalPC
             "components": f64(self.components_), "singular_values": f64(self.singular_values_),
         }
         self._log_accelerated("partial_fit")
-        new = _core.ipca_partial_fit(state, X, n_components)
+        new = _core.ipca_partial_fit(state, X, n_components, n_threads(None))
         dtype = X.dtype
         self.n_samples_seen_ = int(new["n_samples_seen"])
         self.mean_ = new["mean"].astype(dtype)

@@ -550,7 +550,7 @@ class _ForestMixin(OxlearnEstimatorMixin):
         arrays = tuple(f[k] for k in _PACKED_ARRAYS)
         cached = self.__dict__.get("_oxl_packed")
         if cached is None or any(a is not b for a, b in zip(cached[0], arrays, strict=True)):
-            cached = (arrays, _core.forest_pack(f, self.n_features_in_))
+            cached = (arrays, _core.forest_pack(f, self.n_features_in_, n_threads(self.n_jobs)))
             self.__dict__["_oxl_packed"] = cached
         return cached[1]
 

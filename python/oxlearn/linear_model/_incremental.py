@@ -141,7 +141,8 @@ class IncrementalLinearRegression(_IncrementalLinearBase):
     copy_X : bool, default=True
         Accepted for compatibility; ``X`` is never modified.
     n_jobs : int, default=None
-        Threads to use (``None`` or -1: all cores). Results do not depend on it.
+        Threads to use (``None``: all cores within joblib and threadpoolctl limits,
+        as scikit-learn's OpenMP code; -1: all cores). Results do not depend on it.
     batch_size : int, default=None
         Rows per batch in :meth:`fit`; ``None`` means ``5 * n_features``.
 
@@ -198,7 +199,8 @@ class IncrementalRidge(_IncrementalLinearBase):
     copy_X : bool, default=True
         Accepted for compatibility; ``X`` is never modified.
     n_jobs : int, default=None
-        Threads to use (``None`` or -1: all cores). Results do not depend on it.
+        Threads to use (``None``: all cores within joblib and threadpoolctl limits,
+        as scikit-learn's OpenMP code; -1: all cores). Results do not depend on it.
     batch_size : int, default=None
         Rows per batch in :meth:`fit`; ``None`` means ``5 * n_features``.
 
