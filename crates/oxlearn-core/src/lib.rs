@@ -23,8 +23,8 @@ pub mod neighbors;
 pub mod optimize;
 pub mod real;
 pub mod simd;
-pub mod validation;
 mod special;
+pub mod validation;
 
 pub use error::{Error, Result};
 pub use real::Real;

@@ -94,7 +94,12 @@ pub fn check_finite<T: Real>(data: &[T], cols: usize, rule: &InputRule<'_>) -> R
                     col,
                 ));
             }
-            Err(non_finite_message(rule.input_name, kind, dtype, rule.estimator))
+            Err(non_finite_message(
+                rule.input_name,
+                kind,
+                dtype,
+                rule.estimator,
+            ))
         }
     }
 }
@@ -147,7 +152,12 @@ mod tests {
             non_finite_message("", NonFiniteKind::NaN, "float64", None),
             "Input contains NaN."
         );
-        let m = non_finite_message("X", NonFiniteKind::NaN, "float64", Some("KNeighborsRegressor"));
+        let m = non_finite_message(
+            "X",
+            NonFiniteKind::NaN,
+            "float64",
+            Some("KNeighborsRegressor"),
+        );
         assert!(m.starts_with(
             "Input X contains NaN.\nKNeighborsRegressor does not accept missing values encoded \
              as NaN natively."

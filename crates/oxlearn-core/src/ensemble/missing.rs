@@ -68,7 +68,12 @@ fn leaf_of(forest: &ForestRef<'_>, go_left: &[bool], t: usize, row: &[f32]) -> u
         } else {
             f64::from(v) <= forest.threshold[g]
         };
-        g = base + if left { forest.left[g] } else { forest.right[g] } as usize;
+        g = base
+            + if left {
+                forest.left[g]
+            } else {
+                forest.right[g]
+            } as usize;
     }
     g
 }
