@@ -5,12 +5,14 @@ use crate::npy::Matrix;
 use faer::MatRef;
 use oxlearn_core::cluster::predict_kmeans;
 use oxlearn_core::decomposition::pca_transform_map;
+use oxlearn_core::ensemble::missing::{missing_go_to_left, predict_forest_missing};
 use oxlearn_core::ensemble::{predict_forest, ForestRef};
 use oxlearn_core::linear_model::{logistic_classes, predict_linear};
 use oxlearn_core::neighbors::{
     lof_score_samples, unit_rows, vote, weighted_mean, Algorithm, IndexParams, KNeighbors, Metric,
     NeighborIndex, Weights,
 };
+use oxlearn_core::validation::{check_finite, InputRule};
 use oxlearn_core::Real;
 use oxlearn_format::{
     open_checked, parse_file, ArrayView, DType, FormatError, Header, Labels, Runtime,
@@ -19,6 +21,11 @@ use oxlearn_format::{
 /// A verified model, ready to predict.
 pub struct Model {
     kind: Kind,
+    /// The estimator's class name (`LinearRegression`), as Python's
+    /// messages name it.
+    class_name: String,
+    /// The column names the model was fitted with, if any.
+    feature_names: Option<Vec<String>>,
 }
 
 /// What `predict` returns: values (regressors) or class labels (classifiers).
@@ -60,6 +67,8 @@ struct Trees {
     value: Vec<f64>,
     /// Classifier labels; `None` for a regressor.
     classes: Option<Labels>,
+    /// Where a NaN goes at each node (scikit-learn's `missing_go_to_left`).
+    go_left: Vec<bool>,
 }
 
 /// A k-nearest-neighbours model: the index over `_fit_X` and the targets.
@@ -214,10 +223,71 @@ impl Model {
             return Err("the model is not fitted: there is nothing to predict with".into());
         }
         let kind = Self::kind(&header, &arrays)?;
+        let class_name = header
+            .kind
+            .rsplit('.')
+            .next()
+            .unwrap_or(&header.kind)
+            .to_owned();
         Ok((
-            Model { kind },
+            Model {
+                kind,
+                class_name,
+                feature_names: header.feature_names_in.clone(),
+            },
             warnings.iter().map(|w| w.to_string()).collect(),
         ))
+    }
+
+    /// Checks the input's column names (a CSV header) against those the
+    /// model was fitted with, as scikit-learn's `_check_feature_names`
+    /// does: different names or order are an error (with scikit-learn's
+    /// message); names on one side only give its warning, returned.
+    pub fn check_feature_names(&self, names: Option<&[String]>) -> Result<Option<String>, String> {
+        let est = &self.class_name;
+        let fitted = self.feature_names.as_deref();
+        match (fitted, names) {
+            (None, None) => Ok(None),
+            (None, Some(_)) => Ok(Some(format!(
+                "X has feature names, but {est} was fitted without feature names"
+            ))),
+            (Some(_), None) => Ok(Some(format!(
+                "X does not have valid feature names, but {est} was fitted with feature names"
+            ))),
+            (Some(fitted), Some(given)) if fitted == given => Ok(None),
+            (Some(fitted), Some(given)) => {
+                use std::collections::BTreeSet;
+                let f: BTreeSet<&String> = fitted.iter().collect();
+                let g: BTreeSet<&String> = given.iter().collect();
+                let list = |names: Vec<&&String>| {
+                    let mut out = String::new();
+                    for (i, name) in names.iter().enumerate() {
+                        if i >= 5 {
+                            out.push_str("- ...\n");
+                            break;
+                        }
+                        out.push_str(&format!("- {name}\n"));
+                    }
+                    out
+                };
+                let unexpected: Vec<_> = g.difference(&f).collect();
+                let missing: Vec<_> = f.difference(&g).collect();
+                let mut msg = "The feature names should match those that were passed during fit.\n"
+                    .to_owned();
+                if !unexpected.is_empty() {
+                    msg.push_str("Feature names unseen at fit time:\n");
+                    msg.push_str(&list(unexpected.clone()));
+                }
+                if !missing.is_empty() {
+                    msg.push_str("Feature names seen at fit time, yet now missing:\n");
+                    msg.push_str(&list(missing.clone()));
+                }
+                if unexpected.is_empty() && missing.is_empty() {
+                    msg.push_str("Feature names must be in the same order as they were in fit.\n");
+                }
+                Err(msg)
+            }
+        }
     }
 
     fn kind(header: &Header, arrays: &[ArrayView<'_>]) -> Result<Kind, String> {
@@ -316,6 +386,21 @@ impl Model {
     /// Predicts values (regressors) or class labels (classifiers), with the
     /// same arithmetic as Python's `predict`.
     pub fn predict(&self, x: &Matrix) -> Result<Prediction, String> {
+        if x.rows() == 0 {
+            // scikit-learn's check_array message, as Python raises it.
+            return Err(format!(
+                "Found array with 0 sample(s) (shape=(0, {})) while a minimum of 1 is \
+                 required by {}.",
+                x.cols(),
+                self.class_name
+            ));
+        }
+        if let Some(rule) = self.input_rule() {
+            match x {
+                Matrix::F64 { data, cols, .. } => check_finite(data, *cols, &rule)?,
+                Matrix::F32 { data, cols, .. } => check_finite(data, *cols, &rule)?,
+            }
+        }
         match &self.kind {
             Kind::Linear(l) => Ok(Prediction::Values(l.predict(x)?)),
             Kind::Classifier { decision, classes } => {
@@ -332,6 +417,41 @@ impl Model {
             Kind::Neighbors(knn) => knn.predict(x),
             Kind::KMeans { centers, k } => Ok(Prediction::Labels(kmeans_labels(x, centers, *k)?)),
             Kind::Forest(trees) => trees.predict(x),
+        }
+    }
+}
+
+impl Model {
+    /// The non-finite rule of kinds whose Python `predict` validates with
+    /// scikit-learn's rule rather than in the Rust kernels (the kernels'
+    /// own check, the same code as Python's, covers the others): kNN
+    /// (scikit-learn's message naming the estimator), LocalOutlierFactor
+    /// (an unnamed input), forests (NaN routed; infinity refused for
+    /// float32, the dtype the trees compare).
+    fn input_rule(&self) -> Option<InputRule<'_>> {
+        let named = InputRule {
+            allow_nan: false,
+            input_name: "X",
+            estimator: Some(&self.class_name),
+            dtype: None,
+            locate: false,
+        };
+        match &self.kind {
+            Kind::Neighbors(Knn {
+                target: KnnTarget::Outliers { .. },
+                ..
+            }) => Some(InputRule {
+                input_name: "",
+                estimator: None,
+                ..named
+            }),
+            Kind::Neighbors(_) => Some(named),
+            Kind::Forest(_) => Some(InputRule {
+                allow_nan: true,
+                dtype: Some("float32"),
+                ..named
+            }),
+            _ => None,
         }
     }
 }
@@ -746,7 +866,7 @@ impl Trees {
         } else {
             None
         };
-        let trees = Trees {
+        let mut trees = Trees {
             n_features: header.n_features_in.unwrap_or(0) as usize,
             n_outputs,
             max_n_classes,
@@ -757,8 +877,16 @@ impl Trees {
             right: i32s("children_right")?,
             value: floats(value),
             classes,
+            go_left: Vec::new(),
         };
         trees.view().validate().map_err(|e| e.to_string())?;
+        let stored = arrays.iter().find(|a| a.name == "missing_go_to_left");
+        trees.go_left = missing_go_to_left(
+            &trees.view(),
+            &ints_of(need("n_node_samples")?),
+            stored.map(|a| a.data),
+        )
+        .map_err(|e| e.to_string())?;
         Ok(trees)
     }
 
@@ -785,7 +913,19 @@ impl Trees {
         };
         check_features(cols, self.n_features)?;
         let fr = self.view();
+        // Input with NaN is predicted as Python predicts it: all of it with
+        // scikit-learn's trees and arithmetic (NaN routed per node).
         let raw = match x {
+            Matrix::F64 { data, .. } if data.iter().any(|v| v.is_nan()) => predict_forest_missing(
+                &fr,
+                &self.go_left,
+                MatRef::from_row_major_slice(data, rows, cols),
+            ),
+            Matrix::F32 { data, .. } if data.iter().any(|v| v.is_nan()) => predict_forest_missing(
+                &fr,
+                &self.go_left,
+                MatRef::from_row_major_slice(data, rows, cols),
+            ),
             Matrix::F64 { data, .. } => {
                 predict_forest(&fr, MatRef::from_row_major_slice(data, rows, cols))
             }
