@@ -386,16 +386,23 @@ impl Model {
     /// Predicts values (regressors) or class labels (classifiers), with the
     /// same arithmetic as Python's `predict`.
     pub fn predict(&self, x: &Matrix) -> Result<Prediction, String> {
+        let rule = self.input_rule();
         if x.rows() == 0 {
-            // scikit-learn's check_array message, as Python raises it.
+            // scikit-learn's check_array message, as Python raises it
+            // (LocalOutlierFactor's validation names no estimator).
+            let by = match rule {
+                Some(InputRule {
+                    estimator: None, ..
+                }) => String::new(),
+                _ => format!(" by {}", self.class_name),
+            };
             return Err(format!(
                 "Found array with 0 sample(s) (shape=(0, {})) while a minimum of 1 is \
-                 required by {}.",
-                x.cols(),
-                self.class_name
+                 required{by}.",
+                x.cols()
             ));
         }
-        if let Some(rule) = self.input_rule() {
+        if let Some(rule) = rule {
             match x {
                 Matrix::F64 { data, cols, .. } => check_finite(data, *cols, &rule)?,
                 Matrix::F32 { data, cols, .. } => check_finite(data, *cols, &rule)?,

@@ -214,11 +214,11 @@ impl<'a> ModelFile<'a> {
 /// signature: pickles and joblib's compressed files (what scikit-learn
 /// models are usually saved as), numpy files, archives. Only bytes whose
 /// length prefix is impossible for a model file (over
-/// [`MAX_HEADER_BYTES`]) are named, so a damaged model file is never taken
-/// for another format.
+/// [`MAX_HEADER_BYTES`], or not ending the header on the data alignment)
+/// are named, so an intact model file is never taken for another format.
 fn foreign_format(bytes: &[u8]) -> Option<&'static str> {
     let prefix = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
-    if prefix <= MAX_HEADER_BYTES as u64 {
+    if prefix <= MAX_HEADER_BYTES as u64 && (prefix + 8) % FILE_ALIGN == 0 {
         return None;
     }
     const SIGNATURES: &[(&[u8], &str)] = &[
