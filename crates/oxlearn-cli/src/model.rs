@@ -495,6 +495,7 @@ impl Knn {
     /// classifier) are refused rather than approximated.
     fn load(header: &Header, arrays: &[ArrayView<'_>]) -> Result<Knn, String> {
         let kind = &header.kind;
+        check_knn_params(header)?;
         let get = |name: &str| arrays.iter().find(|a| a.name == name);
         let refuse = |why: String| {
             format!(
@@ -621,8 +622,9 @@ impl Knn {
         if self.k > n_fit {
             return Err(format!(
                 "Expected n_neighbors <= n_samples_fit, but n_neighbors = {}, \
-                 n_samples_fit = {n_fit}",
-                self.k
+                 n_samples_fit = {n_fit}, n_samples = {}",
+                self.k,
+                x.rows()
             ));
         }
         let p = self.index.n_features();
@@ -739,6 +741,53 @@ impl Knn {
             }
         }
     }
+}
+
+/// Python's load checks a file's parameters against scikit-learn's
+/// `_parameter_constraints` and refuses it as corrupt; the binary refuses
+/// the same kNN files with the same words (the parameters it reads).
+fn check_knn_params(header: &Header) -> Result<(), String> {
+    let class = header.kind.rsplit('.').next().unwrap_or(&header.kind);
+    let refuse = |name: &str, constraint: &str, got: &serde_json::Value| {
+        let got = match got {
+            serde_json::Value::String(s) => format!("'{s}'"),
+            serde_json::Value::Bool(b) => if *b { "True" } else { "False" }.to_owned(),
+            other => other.to_string(),
+        };
+        Err(format!(
+            "The '{name}' parameter of {class} must be {constraint}. Got {got} instead.;              the model data is corrupt"
+        ))
+    };
+    let int_at_least_1 = |v: &serde_json::Value| v.as_u64().is_some_and(|n| n >= 1);
+    for (name, value) in &header.params {
+        match name.as_str() {
+            "n_neighbors" if !(value.is_null() || int_at_least_1(value)) => {
+                return refuse(name, "an int in the range [1, inf) or None", value)
+            }
+            "leaf_size" if !int_at_least_1(value) => {
+                return refuse(name, "an int in the range [1, inf)", value)
+            }
+            "p" if value
+                .as_f64()
+                .is_some_and(|p| !(p > 0.0) || value.is_boolean()) =>
+            {
+                return refuse(name, "a float in the range (0.0, inf] or None", value)
+            }
+            "algorithm"
+                if !value
+                    .as_str()
+                    .is_some_and(|a| ["auto", "ball_tree", "kd_tree", "brute"].contains(&a)) =>
+            {
+                return refuse(
+                    name,
+                    "a str among {'auto', 'ball_tree', 'brute', 'kd_tree'}",
+                    value,
+                )
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// The novelty-scoring state of a LocalOutlierFactor file: Python scores

@@ -243,3 +243,40 @@ def test_inspect_escapes_forged_header_strings(tmp_path):
     assert sum("loadable by this binary" in ln for ln in lines) == 2  # one escaped inside
     assert not any(c in run.stdout for c in "\x1b\x07\r\u202e")
     assert "cpu\\nloadable by this binary: yes\\u{1b}[2J" in run.stdout
+
+
+@pytest.mark.parametrize("name, value, words", [
+    ("p", 0, "a float in the range (0.0, inf] or None. Got 0 instead."),
+    ("leaf_size", 0, "an int in the range [1, inf). Got 0 instead."),
+    ("n_neighbors", 0, "an int in the range [1, inf) or None. Got 0 instead."),
+    ("algorithm", "foo", "Got 'foo' instead."),
+])
+@pytest.mark.parametrize("est", [KNeighborsClassifier(), KNeighborsRegressor()],
+                         ids=lambda e: type(e).__name__)
+def test_knn_parameters_python_refuses_the_binary_refuses(est, name, value, words, tmp_path):
+    model, X, _ = _fit(est)
+    oxlearn.save(model, tmp_path / "m.oxl")
+    header, arrays = _read(tmp_path / "m.oxl")
+    header["params"][name] = value
+    _forge(tmp_path / "f.oxl", header, arrays)
+    start = f"The '{name}' parameter of {type(est).__name__} must be "
+    with pytest.raises(ModelFileCorruptError, match="the model data is corrupt") as python:
+        oxlearn.load(tmp_path / "f.oxl")
+    assert str(python.value).startswith(start) and words in str(python.value)
+    np.save(tmp_path / "X.npy", X)
+    run, _ = _predict_cli(tmp_path / "f.oxl", tmp_path / "X.npy", tmp_path)
+    assert run.returncode == 1 and start in run.stderr and words in run.stderr, run.stderr
+    assert "the model data is corrupt" in run.stderr
+
+
+def test_too_many_neighbours_message_is_pythons(tmp_path):
+    model, X, _ = _fit(KNeighborsClassifier())
+    oxlearn.save(model, tmp_path / "m.oxl")
+    header, arrays = _read(tmp_path / "m.oxl")
+    header["params"]["n_neighbors"] = 1000
+    _forge(tmp_path / "f.oxl", header, arrays)
+    with pytest.raises(ValueError) as python:
+        oxlearn.load(tmp_path / "f.oxl").predict(X[:7])
+    np.save(tmp_path / "X.npy", X[:7])
+    run, _ = _predict_cli(tmp_path / "f.oxl", tmp_path / "X.npy", tmp_path)
+    assert run.returncode == 1 and str(python.value) in run.stderr
