@@ -767,10 +767,7 @@ fn check_knn_params(header: &Header) -> Result<(), String> {
             "leaf_size" if !int_at_least_1(value) => {
                 return refuse(name, "an int in the range [1, inf)", value)
             }
-            "p" if value
-                .as_f64()
-                .is_some_and(|p| !(p > 0.0) || value.is_boolean()) =>
-            {
+            "p" if value.as_f64().is_some_and(|p| p <= 0.0) => {
                 return refuse(name, "a float in the range (0.0, inf] or None", value)
             }
             "algorithm"

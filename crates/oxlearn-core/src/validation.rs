@@ -51,7 +51,7 @@ pub fn first_non_finite<T: Real>(
 ) -> Option<(NonFiniteKind, usize, usize)> {
     let at = data.iter().position(|v| {
         let v = v.to_f64();
-        !v.is_finite() && !(allow_nan && v.is_nan())
+        !(v.is_finite() || (allow_nan && v.is_nan()))
     })?;
     let v = data[at].to_f64();
     Some((NonFiniteKind::of(v), at / cols.max(1), at % cols.max(1)))

@@ -127,6 +127,7 @@ mod tests {
 
     /// One tree: root splits feature 0 at 0.5; left leaf (3 samples) value
     /// 1, right leaf (5 samples) value 2.
+    #[allow(clippy::type_complexity)]
     fn stump() -> (Vec<i64>, Vec<i32>, Vec<f64>, Vec<i32>, Vec<i32>, Vec<f64>) {
         (
             vec![0, 3],

@@ -422,6 +422,8 @@ multiversion! {
     => knn_tile_portable
 }
 
+// The filter's `!(a > thr)` is deliberate: NaN must pass (see there).
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
 #[inline(always)]
 fn knn_tile_portable<M: Reduce>(
     m: M,
