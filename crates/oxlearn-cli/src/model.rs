@@ -1018,3 +1018,83 @@ impl Trees {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn model(names: Option<&[&str]>) -> Model {
+        Model {
+            kind: Kind::KMeans {
+                centers: vec![0.0, 0.0],
+                k: 1,
+            },
+            class_name: "KMeans".into(),
+            feature_names: names.map(|n| n.iter().map(|s| s.to_string()).collect()),
+        }
+    }
+
+    fn owned(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn feature_names_are_checked_as_scikit_learn_does() {
+        let m = model(Some(&["a", "b"]));
+        assert_eq!(m.check_feature_names(Some(&owned(&["a", "b"]))), Ok(None));
+        assert_eq!(
+            m.check_feature_names(Some(&owned(&["b", "a"])))
+                .unwrap_err(),
+            "The feature names should match those that were passed during fit.\n\
+             Feature names must be in the same order as they were in fit.\n"
+        );
+        assert_eq!(
+            m.check_feature_names(Some(&owned(&["a", "c"])))
+                .unwrap_err(),
+            "The feature names should match those that were passed during fit.\n\
+             Feature names unseen at fit time:\n- c\n\
+             Feature names seen at fit time, yet now missing:\n- b\n"
+        );
+        let many: Vec<String> = (0..7).map(|i| format!("z{i}")).collect();
+        let e = m.check_feature_names(Some(&many)).unwrap_err();
+        assert!(e.contains("- z4\n- ...\nFeature names seen"), "{e}");
+        assert!(m
+            .check_feature_names(None)
+            .unwrap()
+            .unwrap()
+            .starts_with("X does not have valid feature names, but KMeans"));
+        let unnamed = model(None);
+        assert_eq!(unnamed.check_feature_names(None), Ok(None));
+        assert!(unnamed
+            .check_feature_names(Some(&owned(&["a", "b"])))
+            .unwrap()
+            .unwrap()
+            .starts_with("X has feature names, but KMeans was fitted without"));
+    }
+
+    #[test]
+    fn zero_rows_and_non_finite_input_are_refused_before_predicting() {
+        let m = model(None);
+        let empty = Matrix::F64 {
+            rows: 0,
+            cols: 2,
+            data: vec![],
+            one_dim: false,
+        };
+        assert_eq!(
+            m.predict(&empty).err().unwrap(),
+            "Found array with 0 sample(s) (shape=(0, 2)) while a minimum of 1 is required \
+             by KMeans."
+        );
+        let nan = Matrix::F64 {
+            rows: 1,
+            cols: 2,
+            data: vec![0.0, f64::NAN],
+            one_dim: false,
+        };
+        // KMeans's kernel reports it, with the position, as in Python.
+        let e = m.predict(&nan).err().unwrap();
+        assert!(e.starts_with("Input X contains NaN. The first one is at row 0, column 1."));
+    }
+}
