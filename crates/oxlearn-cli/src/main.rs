@@ -140,9 +140,13 @@ fn inspect(path: &Path) -> Result<(), String> {
                 let names: Vec<String> = names.iter().map(|n| escape(n)).collect();
                 println!("feature_names_in: {}", names.join(", "));
             }
-            // serde_json escapes control characters inside JSON strings.
-            println!("params: {}", serde_json::Value::Object(h.params.clone()));
-            println!("attrs: {}", serde_json::Value::Object(h.attrs.clone()));
+            // serde_json escapes control characters inside JSON strings;
+            // escape() also catches the bidirectional overrides.
+            let json = |m: &serde_json::Map<String, serde_json::Value>| {
+                escape(&serde_json::Value::Object(m.clone()).to_string())
+            };
+            println!("params: {}", json(&h.params));
+            println!("attrs: {}", json(&h.attrs));
             for a in &h.arrays {
                 println!(
                     "array {}: {} {:?} xxh3 {}",

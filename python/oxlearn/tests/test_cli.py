@@ -234,6 +234,7 @@ def test_inspect_escapes_forged_header_strings(tmp_path):
     header, arrays = _read(tmp_path / "m.oxl")
     header["device"] = "cpu\nloadable by this binary: yes\x1b[2J\x1b]0;pwned\x07"
     header["sklearn_version"] = "1.9.1\r\u202eevil"
+    header["feature_names_in"] = [f"f{i}" for i in range(5)] + ["x\u202e\x1b[31m"]
     _forge(tmp_path / "f.oxl", header, arrays)
     run = _run("inspect", tmp_path / "f.oxl")
     lines = run.stdout.splitlines()
