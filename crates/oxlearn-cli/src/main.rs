@@ -9,43 +9,98 @@
 //! Regressors write their predicted values; classifiers write one class
 //! label per row, in the labels' own dtype (`.npy`) or one per line (`.csv`).
 
+// Serving rests on oxlearn-format's checked reader, never on unsafe code.
+#![forbid(unsafe_code)]
+
 mod model;
 mod npy;
+mod text;
 
+use clap::{Parser, Subcommand};
 use model::{Model, Prediction};
 use oxlearn_format::parse_file;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use text::{escape, escape_keep_lines};
 
-const USAGE: &str = "usage:
-  oxlearn --version
-  oxlearn inspect MODEL
-  oxlearn predict MODEL --input X.npy|X.csv --output Y.npy|Y.csv";
+/// Inspect and serve oxlearn model files (written by `oxlearn.save`)
+/// without Python.
+///
+/// OXLEARN_SIMD=auto|portable|avx2|avx512 forces the SIMD level of the
+/// kernels (predictions are bit-identical at every level); a level the CPU
+/// lacks is refused.
+#[derive(Parser)]
+#[command(name = "oxlearn", disable_version_flag = true)]
+struct Cli {
+    /// Print the version, the model format version and the SIMD level.
+    #[arg(short = 'V', long)]
+    version: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print a model file's header, its checksum verdict, and whether this
+    /// binary can load it (and why not). Exits 1 when it cannot.
+    Inspect {
+        /// The model file.
+        model: PathBuf,
+    },
+    /// Predict with a model file: regressors and transformers write values,
+    /// classifiers one label per row.
+    ///
+    /// Input: `.npy` (float, integer or bool; 1-D or 2-D; C or Fortran
+    /// order) or `.csv` (comma-separated numbers; a first line of
+    /// non-numeric column names is a header). A header is checked against
+    /// the names the model was fitted with, as scikit-learn does; without
+    /// one, columns are taken by position.
+    Predict {
+        /// The model file.
+        model: PathBuf,
+        /// Samples, one per row: `.npy` or `.csv`.
+        #[arg(short, long)]
+        input: PathBuf,
+        /// Where to write the predictions: `.npy` or `.csv`.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
-        ["--version"] | ["-V"] => {
+    let cli = Cli::parse();
+    // Before any work: a SIMD level this CPU cannot run (or a misspelt one)
+    // is refused, as the Python extension refuses it at import.
+    let level = match oxlearn_core::simd::configured() {
+        Ok(level) => level,
+        Err(message) => {
+            eprintln!("oxlearn: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match (cli.version, cli.command) {
+        (true, _) => {
             println!(
-                "oxlearn {} (model format {})",
+                "oxlearn {} (model format {}, SIMD level {})",
                 env!("CARGO_PKG_VERSION"),
-                oxlearn_format::FORMAT_VERSION
+                oxlearn_format::FORMAT_VERSION,
+                level.name()
             );
             Ok(())
         }
-        ["inspect", path] => inspect(Path::new(path)),
-        ["predict", path, "--input", input, "--output", output]
-        | ["predict", path, "--output", output, "--input", input] => {
+        (false, Some(Command::Inspect { model })) => inspect(&model),
+        (
+            false,
+            Some(Command::Predict {
+                model,
+                input,
+                output,
+            }),
+        ) => {
             // All cores, on oxlearn's capped pool rather than rayon's global one.
-            oxlearn_core::threads::run(None, usize::MAX, || {
-                predict(Path::new(path), Path::new(input), Path::new(output))
-            })
+            oxlearn_core::threads::run(None, usize::MAX, || predict(&model, &input, &output))
         }
-        ["--help"] | ["-h"] => {
-            println!("{USAGE}");
-            Ok(())
-        }
-        _ => Err(format!("unrecognised arguments {args:?}\n{USAGE}")),
+        (false, None) => Err("no command given; see oxlearn --help".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -61,38 +116,50 @@ fn read(path: &Path) -> Result<Vec<u8>, String> {
 }
 
 /// Prints the metadata, the checksum verdict, and whether this binary can
-/// load the model (and why not). Fails (exit 1) when it cannot.
+/// load the model (and why not). Fails (exit 1) when it cannot. Every
+/// string from the file is escaped: a forged header cannot print lines or
+/// terminal control sequences of its own.
 fn inspect(path: &Path) -> Result<(), String> {
     let bytes = read(path)?;
+    let shown = escape(&path.display().to_string());
     match parse_file(&bytes) {
         Ok(f) => {
             let h = &f.header;
-            println!("file: {} ({} bytes)", path.display(), bytes.len());
-            println!("kind: {} (schema {})", h.kind, h.schema_version);
-            println!("format: {}", h.format_version);
+            println!("file: {shown} ({} bytes)", bytes.len());
+            println!("kind: {} (schema {})", escape(&h.kind), h.schema_version);
+            println!("format: {}", escape(&h.format_version));
             println!(
                 "written by: oxlearn {}, scikit-learn {}, numpy {}, Python {}",
-                h.oxlearn_version, h.sklearn_version, h.numpy_version, h.python_version
+                escape(&h.oxlearn_version),
+                escape(&h.sklearn_version),
+                escape(&h.numpy_version),
+                escape(&h.python_version)
             );
             println!(
                 "fitted: {} on {}; dtype {}; n_features_in {}",
                 h.fitted,
-                h.device,
+                escape(&h.device),
                 h.dtype.map_or("-", |d| d.name()),
                 h.n_features_in.map_or("-".to_owned(), |n| n.to_string())
             );
             if let Some(names) = &h.feature_names_in {
+                let names: Vec<String> = names.iter().map(|n| escape(n)).collect();
                 println!("feature_names_in: {}", names.join(", "));
             }
-            println!("params: {}", serde_json::Value::Object(h.params.clone()));
-            println!("attrs: {}", serde_json::Value::Object(h.attrs.clone()));
+            // serde_json escapes control characters inside JSON strings;
+            // escape() also catches the bidirectional overrides.
+            let json = |m: &serde_json::Map<String, serde_json::Value>| {
+                escape(&serde_json::Value::Object(m.clone()).to_string())
+            };
+            println!("params: {}", json(&h.params));
+            println!("attrs: {}", json(&h.attrs));
             for a in &h.arrays {
                 println!(
                     "array {}: {} {:?} xxh3 {}",
-                    a.name,
+                    escape(&a.name),
                     a.dtype.name(),
                     a.shape,
-                    a.xxh3
+                    escape(&a.xxh3)
                 );
             }
             let header_ok = h.verify_checksum(f.header_json);
@@ -100,55 +167,67 @@ fn inspect(path: &Path) -> Result<(), String> {
                 .clone()
                 .and_then(|()| h.verify_digests(&f.arrays()));
             match &data_ok {
-                Ok(()) => println!("checksum: ok ({})", h.checksum),
-                Err(e) => println!("checksum: FAILED: {e}"),
+                Ok(()) => println!("checksum: ok ({})", escape(&h.checksum)),
+                Err(e) => println!("checksum: FAILED: {}", escape(&e.to_string())),
             }
         }
         Err(e) => println!(
-            "file: {} ({} bytes): unreadable: {e}",
-            path.display(),
-            bytes.len()
+            "file: {shown} ({} bytes): unreadable: {}",
+            bytes.len(),
+            escape(&e.to_string())
         ),
     }
     match Model::load(&bytes) {
         Ok((_, warnings)) => {
             for w in warnings {
-                println!("warning: {w}");
+                println!("warning: {}", escape(&w));
             }
             println!("loadable by this binary: yes");
             Ok(())
         }
         Err(e) => {
-            println!("loadable by this binary: no: {e}");
+            println!("loadable by this binary: no: {}", escape(&e));
             Err("the model cannot be loaded".into())
         }
     }
 }
 
 fn predict(path: &Path, input: &Path, output: &Path) -> Result<(), String> {
-    let (model, warnings) =
-        Model::load(&read(path)?).map_err(|e| format!("{}: {e}", path.display()))?;
+    let shown = |p: &Path| escape(&p.display().to_string());
+    let (model, warnings) = Model::load(&read(path)?)
+        .map_err(|e| format!("{}: {}", shown(path), escape_keep_lines(&e)))?;
     for w in warnings {
-        eprintln!("oxlearn: warning: {w}");
+        eprintln!("oxlearn: warning: {}", escape(&w));
     }
     let ext = |p: &Path| {
         p.extension()
             .and_then(|e| e.to_str())
             .map(str::to_ascii_lowercase)
     };
-    let x = match ext(input).as_deref() {
-        Some("npy") => npy::read_npy(&read(input)?),
-        Some("csv") => npy::read_csv(&String::from_utf8_lossy(&read(input)?)),
-        _ => return Err(format!("{}: input must be .npy or .csv", input.display())),
+    let table = match ext(input).as_deref() {
+        Some("npy") => npy::read_npy(&read(input)?).map(npy::Table::unnamed),
+        Some("csv") => {
+            let bytes = read(input)?;
+            let text = std::str::from_utf8(&bytes)
+                .map_err(|e| format!("{}: not UTF-8 text: {e}", shown(input)))?;
+            npy::read_csv(text)
+        }
+        _ => return Err(format!("{}: input must be .npy or .csv", shown(input))),
     }
-    .map_err(|e| format!("{}: {e}", input.display()))?;
-    let y = model.predict(&x)?;
+    .map_err(|e| format!("{}: {}", shown(input), escape_keep_lines(&e.to_string())))?;
+    if let Some(warning) = model
+        .check_feature_names(table.names.as_deref())
+        .map_err(|e| escape_keep_lines(&e))?
+    {
+        eprintln!("oxlearn: warning: {}", escape(&warning));
+    }
+    let y = model.predict(&table.x).map_err(|e| escape_keep_lines(&e))?;
     let bytes = match (ext(output).as_deref(), &y) {
         (Some("npy"), Prediction::Values(m)) => npy::write_npy(m),
         (Some("csv"), Prediction::Values(m)) => npy::write_csv(m).into_bytes(),
         (Some("npy"), Prediction::Labels(l)) => npy::write_labels_npy(l),
         (Some("csv"), Prediction::Labels(l)) => npy::write_labels_csv(l).into_bytes(),
-        _ => return Err(format!("{}: output must be .npy or .csv", output.display())),
+        _ => return Err(format!("{}: output must be .npy or .csv", shown(output))),
     };
-    std::fs::write(output, bytes).map_err(|e| format!("cannot write {}: {e}", output.display()))
+    std::fs::write(output, bytes).map_err(|e| format!("cannot write {}: {e}", shown(output)))
 }

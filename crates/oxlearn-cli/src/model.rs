@@ -5,12 +5,14 @@ use crate::npy::Matrix;
 use faer::MatRef;
 use oxlearn_core::cluster::predict_kmeans;
 use oxlearn_core::decomposition::pca_transform_map;
+use oxlearn_core::ensemble::missing::{missing_go_to_left, predict_forest_missing};
 use oxlearn_core::ensemble::{predict_forest, ForestRef};
 use oxlearn_core::linear_model::{logistic_classes, predict_linear};
 use oxlearn_core::neighbors::{
     lof_score_samples, unit_rows, vote, weighted_mean, Algorithm, IndexParams, KNeighbors, Metric,
     NeighborIndex, Weights,
 };
+use oxlearn_core::validation::{check_finite, InputRule};
 use oxlearn_core::Real;
 use oxlearn_format::{
     open_checked, parse_file, ArrayView, DType, FormatError, Header, Labels, Runtime,
@@ -19,6 +21,11 @@ use oxlearn_format::{
 /// A verified model, ready to predict.
 pub struct Model {
     kind: Kind,
+    /// The estimator's class name (`LinearRegression`), as Python's
+    /// messages name it.
+    class_name: String,
+    /// The column names the model was fitted with, if any.
+    feature_names: Option<Vec<String>>,
 }
 
 /// What `predict` returns: values (regressors) or class labels (classifiers).
@@ -60,6 +67,8 @@ struct Trees {
     value: Vec<f64>,
     /// Classifier labels; `None` for a regressor.
     classes: Option<Labels>,
+    /// Where a NaN goes at each node (scikit-learn's `missing_go_to_left`).
+    go_left: Vec<bool>,
 }
 
 /// A k-nearest-neighbours model: the index over `_fit_X` and the targets.
@@ -214,10 +223,71 @@ impl Model {
             return Err("the model is not fitted: there is nothing to predict with".into());
         }
         let kind = Self::kind(&header, &arrays)?;
+        let class_name = header
+            .kind
+            .rsplit('.')
+            .next()
+            .unwrap_or(&header.kind)
+            .to_owned();
         Ok((
-            Model { kind },
+            Model {
+                kind,
+                class_name,
+                feature_names: header.feature_names_in.clone(),
+            },
             warnings.iter().map(|w| w.to_string()).collect(),
         ))
+    }
+
+    /// Checks the input's column names (a CSV header) against those the
+    /// model was fitted with, as scikit-learn's `_check_feature_names`
+    /// does: different names or order are an error (with scikit-learn's
+    /// message); names on one side only give its warning, returned.
+    pub fn check_feature_names(&self, names: Option<&[String]>) -> Result<Option<String>, String> {
+        let est = &self.class_name;
+        let fitted = self.feature_names.as_deref();
+        match (fitted, names) {
+            (None, None) => Ok(None),
+            (None, Some(_)) => Ok(Some(format!(
+                "X has feature names, but {est} was fitted without feature names"
+            ))),
+            (Some(_), None) => Ok(Some(format!(
+                "X does not have valid feature names, but {est} was fitted with feature names"
+            ))),
+            (Some(fitted), Some(given)) if fitted == given => Ok(None),
+            (Some(fitted), Some(given)) => {
+                use std::collections::BTreeSet;
+                let f: BTreeSet<&String> = fitted.iter().collect();
+                let g: BTreeSet<&String> = given.iter().collect();
+                let list = |names: Vec<&&String>| {
+                    let mut out = String::new();
+                    for (i, name) in names.iter().enumerate() {
+                        if i >= 5 {
+                            out.push_str("- ...\n");
+                            break;
+                        }
+                        out.push_str(&format!("- {name}\n"));
+                    }
+                    out
+                };
+                let unexpected: Vec<_> = g.difference(&f).collect();
+                let missing: Vec<_> = f.difference(&g).collect();
+                let mut msg = "The feature names should match those that were passed during fit.\n"
+                    .to_owned();
+                if !unexpected.is_empty() {
+                    msg.push_str("Feature names unseen at fit time:\n");
+                    msg.push_str(&list(unexpected.clone()));
+                }
+                if !missing.is_empty() {
+                    msg.push_str("Feature names seen at fit time, yet now missing:\n");
+                    msg.push_str(&list(missing.clone()));
+                }
+                if unexpected.is_empty() && missing.is_empty() {
+                    msg.push_str("Feature names must be in the same order as they were in fit.\n");
+                }
+                Err(msg)
+            }
+        }
     }
 
     fn kind(header: &Header, arrays: &[ArrayView<'_>]) -> Result<Kind, String> {
@@ -316,6 +386,28 @@ impl Model {
     /// Predicts values (regressors) or class labels (classifiers), with the
     /// same arithmetic as Python's `predict`.
     pub fn predict(&self, x: &Matrix) -> Result<Prediction, String> {
+        let rule = self.input_rule();
+        if x.rows() == 0 {
+            // scikit-learn's check_array message, as Python raises it
+            // (LocalOutlierFactor's validation names no estimator).
+            let by = match rule {
+                Some(InputRule {
+                    estimator: None, ..
+                }) => String::new(),
+                _ => format!(" by {}", self.class_name),
+            };
+            return Err(format!(
+                "Found array with 0 sample(s) (shape=(0, {})) while a minimum of 1 is \
+                 required{by}.",
+                x.cols()
+            ));
+        }
+        if let Some(rule) = rule {
+            match x {
+                Matrix::F64 { data, cols, .. } => check_finite(data, *cols, &rule)?,
+                Matrix::F32 { data, cols, .. } => check_finite(data, *cols, &rule)?,
+            }
+        }
         match &self.kind {
             Kind::Linear(l) => Ok(Prediction::Values(l.predict(x)?)),
             Kind::Classifier { decision, classes } => {
@@ -332,6 +424,41 @@ impl Model {
             Kind::Neighbors(knn) => knn.predict(x),
             Kind::KMeans { centers, k } => Ok(Prediction::Labels(kmeans_labels(x, centers, *k)?)),
             Kind::Forest(trees) => trees.predict(x),
+        }
+    }
+}
+
+impl Model {
+    /// The non-finite rule of kinds whose Python `predict` validates with
+    /// scikit-learn's rule rather than in the Rust kernels (the kernels'
+    /// own check, the same code as Python's, covers the others): kNN
+    /// (scikit-learn's message naming the estimator), LocalOutlierFactor
+    /// (an unnamed input), forests (NaN routed; infinity refused for
+    /// float32, the dtype the trees compare).
+    fn input_rule(&self) -> Option<InputRule<'_>> {
+        let named = InputRule {
+            allow_nan: false,
+            input_name: "X",
+            estimator: Some(&self.class_name),
+            dtype: None,
+            locate: false,
+        };
+        match &self.kind {
+            Kind::Neighbors(Knn {
+                target: KnnTarget::Outliers { .. },
+                ..
+            }) => Some(InputRule {
+                input_name: "",
+                estimator: None,
+                ..named
+            }),
+            Kind::Neighbors(_) => Some(named),
+            Kind::Forest(_) => Some(InputRule {
+                allow_nan: true,
+                dtype: Some("float32"),
+                ..named
+            }),
+            _ => None,
         }
     }
 }
@@ -368,6 +495,7 @@ impl Knn {
     /// classifier) are refused rather than approximated.
     fn load(header: &Header, arrays: &[ArrayView<'_>]) -> Result<Knn, String> {
         let kind = &header.kind;
+        check_knn_params(header)?;
         let get = |name: &str| arrays.iter().find(|a| a.name == name);
         let refuse = |why: String| {
             format!(
@@ -494,8 +622,9 @@ impl Knn {
         if self.k > n_fit {
             return Err(format!(
                 "Expected n_neighbors <= n_samples_fit, but n_neighbors = {}, \
-                 n_samples_fit = {n_fit}",
-                self.k
+                 n_samples_fit = {n_fit}, n_samples = {}",
+                self.k,
+                x.rows()
             ));
         }
         let p = self.index.n_features();
@@ -612,6 +741,50 @@ impl Knn {
             }
         }
     }
+}
+
+/// Python's load checks a file's parameters against scikit-learn's
+/// `_parameter_constraints` and refuses it as corrupt; the binary refuses
+/// the same kNN files with the same words (the parameters it reads).
+fn check_knn_params(header: &Header) -> Result<(), String> {
+    let class = header.kind.rsplit('.').next().unwrap_or(&header.kind);
+    let refuse = |name: &str, constraint: &str, got: &serde_json::Value| {
+        let got = match got {
+            serde_json::Value::String(s) => format!("'{s}'"),
+            serde_json::Value::Bool(b) => if *b { "True" } else { "False" }.to_owned(),
+            other => other.to_string(),
+        };
+        Err(format!(
+            "The '{name}' parameter of {class} must be {constraint}. Got {got} instead.;              the model data is corrupt"
+        ))
+    };
+    let int_at_least_1 = |v: &serde_json::Value| v.as_u64().is_some_and(|n| n >= 1);
+    for (name, value) in &header.params {
+        match name.as_str() {
+            "n_neighbors" if !(value.is_null() || int_at_least_1(value)) => {
+                return refuse(name, "an int in the range [1, inf) or None", value)
+            }
+            "leaf_size" if !int_at_least_1(value) => {
+                return refuse(name, "an int in the range [1, inf)", value)
+            }
+            "p" if value.as_f64().is_some_and(|p| p <= 0.0) => {
+                return refuse(name, "a float in the range (0.0, inf] or None", value)
+            }
+            "algorithm"
+                if !value
+                    .as_str()
+                    .is_some_and(|a| ["auto", "ball_tree", "kd_tree", "brute"].contains(&a)) =>
+            {
+                return refuse(
+                    name,
+                    "a str among {'auto', 'ball_tree', 'brute', 'kd_tree'}",
+                    value,
+                )
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// The novelty-scoring state of a LocalOutlierFactor file: Python scores
@@ -746,7 +919,7 @@ impl Trees {
         } else {
             None
         };
-        let trees = Trees {
+        let mut trees = Trees {
             n_features: header.n_features_in.unwrap_or(0) as usize,
             n_outputs,
             max_n_classes,
@@ -757,8 +930,16 @@ impl Trees {
             right: i32s("children_right")?,
             value: floats(value),
             classes,
+            go_left: Vec::new(),
         };
         trees.view().validate().map_err(|e| e.to_string())?;
+        let stored = arrays.iter().find(|a| a.name == "missing_go_to_left");
+        trees.go_left = missing_go_to_left(
+            &trees.view(),
+            &ints_of(need("n_node_samples")?),
+            stored.map(|a| a.data),
+        )
+        .map_err(|e| e.to_string())?;
         Ok(trees)
     }
 
@@ -785,7 +966,19 @@ impl Trees {
         };
         check_features(cols, self.n_features)?;
         let fr = self.view();
+        // Input with NaN is predicted as Python predicts it: all of it with
+        // scikit-learn's trees and arithmetic (NaN routed per node).
         let raw = match x {
+            Matrix::F64 { data, .. } if data.iter().any(|v| v.is_nan()) => predict_forest_missing(
+                &fr,
+                &self.go_left,
+                MatRef::from_row_major_slice(data, rows, cols),
+            ),
+            Matrix::F32 { data, .. } if data.iter().any(|v| v.is_nan()) => predict_forest_missing(
+                &fr,
+                &self.go_left,
+                MatRef::from_row_major_slice(data, rows, cols),
+            ),
             Matrix::F64 { data, .. } => {
                 predict_forest(&fr, MatRef::from_row_major_slice(data, rows, cols))
             }
@@ -823,5 +1016,85 @@ impl Trees {
                 one_dim: self.n_outputs == 1,
             })),
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn model(names: Option<&[&str]>) -> Model {
+        Model {
+            kind: Kind::KMeans {
+                centers: vec![0.0, 0.0],
+                k: 1,
+            },
+            class_name: "KMeans".into(),
+            feature_names: names.map(|n| n.iter().map(|s| s.to_string()).collect()),
+        }
+    }
+
+    fn owned(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn feature_names_are_checked_as_scikit_learn_does() {
+        let m = model(Some(&["a", "b"]));
+        assert_eq!(m.check_feature_names(Some(&owned(&["a", "b"]))), Ok(None));
+        assert_eq!(
+            m.check_feature_names(Some(&owned(&["b", "a"])))
+                .unwrap_err(),
+            "The feature names should match those that were passed during fit.\n\
+             Feature names must be in the same order as they were in fit.\n"
+        );
+        assert_eq!(
+            m.check_feature_names(Some(&owned(&["a", "c"])))
+                .unwrap_err(),
+            "The feature names should match those that were passed during fit.\n\
+             Feature names unseen at fit time:\n- c\n\
+             Feature names seen at fit time, yet now missing:\n- b\n"
+        );
+        let many: Vec<String> = (0..7).map(|i| format!("z{i}")).collect();
+        let e = m.check_feature_names(Some(&many)).unwrap_err();
+        assert!(e.contains("- z4\n- ...\nFeature names seen"), "{e}");
+        assert!(m
+            .check_feature_names(None)
+            .unwrap()
+            .unwrap()
+            .starts_with("X does not have valid feature names, but KMeans"));
+        let unnamed = model(None);
+        assert_eq!(unnamed.check_feature_names(None), Ok(None));
+        assert!(unnamed
+            .check_feature_names(Some(&owned(&["a", "b"])))
+            .unwrap()
+            .unwrap()
+            .starts_with("X has feature names, but KMeans was fitted without"));
+    }
+
+    #[test]
+    fn zero_rows_and_non_finite_input_are_refused_before_predicting() {
+        let m = model(None);
+        let empty = Matrix::F64 {
+            rows: 0,
+            cols: 2,
+            data: vec![],
+            one_dim: false,
+        };
+        assert_eq!(
+            m.predict(&empty).err().unwrap(),
+            "Found array with 0 sample(s) (shape=(0, 2)) while a minimum of 1 is required \
+             by KMeans."
+        );
+        let nan = Matrix::F64 {
+            rows: 1,
+            cols: 2,
+            data: vec![0.0, f64::NAN],
+            one_dim: false,
+        };
+        // KMeans's kernel reports it, with the position, as in Python.
+        let e = m.predict(&nan).err().unwrap();
+        assert!(e.starts_with("Input X contains NaN. The first one is at row 0, column 1."));
     }
 }

@@ -1,5 +1,6 @@
-//! Reading and writing `.npy` files (float32/float64, 1-D or 2-D), treating
-//! input as hostile: every length is checked, nothing panics.
+//! Reading and writing `.npy` files (float32/float64 read and written;
+//! integers and booleans read as float64; 1-D or 2-D) and CSV, treating input
+//! as hostile: every length is checked, nothing panics.
 
 use oxlearn_format::Labels;
 use std::fmt;
@@ -23,6 +24,22 @@ pub enum Matrix {
     },
 }
 
+impl Matrix {
+    /// Rows (samples).
+    pub fn rows(&self) -> usize {
+        match self {
+            Matrix::F64 { rows, .. } | Matrix::F32 { rows, .. } => *rows,
+        }
+    }
+
+    /// Columns (features).
+    pub fn cols(&self) -> usize {
+        match self {
+            Matrix::F64 { cols, .. } | Matrix::F32 { cols, .. } => *cols,
+        }
+    }
+}
+
 /// Why an array file could not be read.
 #[derive(Debug)]
 pub struct ArrayFileError(pub String);
@@ -37,8 +54,25 @@ fn err<T>(m: impl Into<String>) -> Result<T, ArrayFileError> {
     Err(ArrayFileError(m.into()))
 }
 
-/// Parses `.npy` bytes holding a little-endian float32/float64 array of 1 or
-/// 2 dimensions, C or Fortran order. A 1-D array is returned as rows×1 with
+/// Input samples and, when the file has them (a CSV header), their column
+/// names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    /// The samples.
+    pub x: Matrix,
+    /// Column names from a CSV header.
+    pub names: Option<Vec<String>>,
+}
+
+impl Table {
+    /// Samples without column names (`.npy`).
+    pub fn unnamed(x: Matrix) -> Table {
+        Table { x, names: None }
+    }
+}
+
+/// Parses `.npy` bytes holding a float32/float64, integer or bool array of 1
+/// or 2 dimensions, C or Fortran order, either byte order. A 1-D array is returned as rows×1 with
 /// `one_dim = true`.
 pub fn read_npy(bytes: &[u8]) -> Result<Matrix, ArrayFileError> {
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
@@ -90,24 +124,14 @@ pub fn read_npy(bytes: &[u8]) -> Result<Matrix, ArrayFileError> {
         .ok_or_else(|| ArrayFileError("shape overflows".into()))?;
     let body = &bytes[start + hlen..];
     let descr = descr.trim().trim_matches('\'');
-    let item = match descr {
-        "<f8" => 8,
-        "<f4" => 4,
-        other => {
-            return err(format!(
-                "dtype {other} is not supported; use little-endian float64 or float32"
-            ))
-        }
-    };
-    if body.len()
-        != count
-            .checked_mul(item)
-            .ok_or_else(|| ArrayFileError("size overflows".into()))?
-    {
+    let (big, kind, item) = element_type(descr)?;
+    let need = count
+        .checked_mul(item)
+        .ok_or_else(|| ArrayFileError("size overflows".into()))?;
+    if body.len() != need {
         return err(format!(
-            "data is {} bytes, shape {shape} needs {}",
-            body.len(),
-            count * item
+            "data is {} bytes, shape {shape} needs {need}",
+            body.len()
         ));
     }
     // Fortran order holds column after column; reorder to row-major.
@@ -118,29 +142,75 @@ pub fn read_npy(bytes: &[u8]) -> Result<Matrix, ArrayFileError> {
             k
         }
     };
-    Ok(if item == 8 {
-        let vals: Vec<f64> = body
-            .chunks_exact(8)
-            .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+    let element = |k: usize| -> [u8; 8] {
+        let mut b = [0u8; 8];
+        b[..item].copy_from_slice(&body[k * item..(k + 1) * item]);
+        if big {
+            b[..item].reverse();
+        }
+        b
+    };
+    if kind == 'f' && item == 4 {
+        let data = (0..count)
+            .map(|k| {
+                let b = element(index(k));
+                f32::from_le_bytes([b[0], b[1], b[2], b[3]])
+            })
             .collect();
-        Matrix::F64 {
+        return Ok(Matrix::F32 {
             rows,
             cols,
-            data: (0..count).map(|k| vals[index(k)]).collect(),
+            data,
             one_dim,
-        }
-    } else {
-        let vals: Vec<f32> = body
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes(c.try_into().unwrap_or([0; 4])))
-            .collect();
-        Matrix::F32 {
-            rows,
-            cols,
-            data: (0..count).map(|k| vals[index(k)]).collect(),
-            one_dim,
-        }
+        });
+    }
+    // float64, and integers and booleans as float64 (what Python's
+    // validation converts them to).
+    let data = (0..count)
+        .map(|k| {
+            let b = element(index(k));
+            match (kind, item) {
+                ('f', _) => f64::from_le_bytes(b),
+                ('b', _) => f64::from(b[0] != 0),
+                ('u', _) => u64::from_le_bytes(b) as f64,
+                _ => {
+                    // Sign-extend the item's bytes.
+                    let shift = 64 - 8 * item as u32;
+                    ((i64::from_le_bytes(b) << shift) >> shift) as f64
+                }
+            }
+        })
+        .collect();
+    Ok(Matrix::F64 {
+        rows,
+        cols,
+        data,
+        one_dim,
     })
+}
+
+/// Byte order (big-endian?), kind (`f`, `i`, `u`, `b`) and item size of a
+/// numpy `descr` that can be read as numbers: float32/64, integers, bool.
+fn element_type(descr: &str) -> Result<(bool, char, usize), ArrayFileError> {
+    let refuse = || {
+        ArrayFileError(format!(
+            "dtype {descr} is not supported; use float64 or float32 (integers and booleans \
+             are read as float64)"
+        ))
+    };
+    let mut chars = descr.chars();
+    let order = chars.next().ok_or_else(refuse)?;
+    let kind = chars.next().ok_or_else(refuse)?;
+    let item: usize = chars.as_str().parse().map_err(|_| refuse())?;
+    let big = match order {
+        '<' | '|' | '=' => false,
+        '>' => true,
+        _ => return Err(refuse()),
+    };
+    match (kind, item) {
+        ('f', 4 | 8) | ('i' | 'u', 1 | 2 | 4 | 8) | ('b', 1) => Ok((big, kind, item)),
+        _ => Err(refuse()),
+    }
 }
 
 /// The value of `'key':` in a numpy header dict literal (flat, as numpy writes it).
@@ -325,44 +395,111 @@ pub fn write_labels_csv(l: &Labels) -> String {
     out
 }
 
-/// Parses CSV: one sample per line, comma-separated numbers. A first line
-/// that is not numeric is taken as a header and skipped; blank lines are
-/// skipped. Values are float64.
-pub fn read_csv(text: &str) -> Result<Matrix, ArrayFileError> {
+/// The fields of one CSV line (RFC 4180 quoting: `"a,b"`, `""` for a
+/// quote), or `None` when a quote is left open.
+fn csv_fields(line: &str) -> Option<Vec<String>> {
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut chars = line.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (false, '"') if field.trim().is_empty() => {
+                field.clear();
+                quoted = true;
+            }
+            (false, ',') => fields.push(std::mem::take(&mut field)),
+            _ => field.push(c),
+        }
+    }
+    if quoted {
+        return None;
+    }
+    fields.push(field);
+    Some(fields)
+}
+
+fn number(field: &str) -> Option<f64> {
+    field.trim().parse::<f64>().ok()
+}
+
+/// Parses CSV: one sample per line, comma-separated numbers (`.` the
+/// decimal point; `nan` and `inf` as Python spells them); blank lines are
+/// skipped. A first line of column names only (none of them a number) is
+/// the header; any other line that is not all numbers is an error, with
+/// its line and column. Values are float64.
+pub fn read_csv(text: &str) -> Result<Table, ArrayFileError> {
     let mut data = Vec::new();
+    let mut names: Option<Vec<String>> = None;
     let mut cols = None;
     let mut rows = 0;
-    for (lineno, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() {
+    let mut first = true;
+    for (lineno, line) in text.split('\n').enumerate() {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let n = lineno + 1;
+        if line.trim().is_empty() {
             continue;
         }
-        let parsed: Result<Vec<f64>, _> =
-            line.split(',').map(|v| v.trim().parse::<f64>()).collect();
-        let values = match parsed {
-            Ok(v) => v,
-            Err(_) if lineno == 0 => continue,
-            Err(e) => return err(format!("line {}: {e} in {line:?}", lineno + 1)),
-        };
+        if line.contains(';') && !line.contains(',') {
+            return err(format!(
+                "line {n} is separated by ';': oxlearn reads comma-separated values, with \
+                 '.' as the decimal point (pandas: df.to_csv(path, index=False))"
+            ));
+        }
+        let fields = csv_fields(line)
+            .ok_or_else(|| ArrayFileError(format!("line {n}: a quoted field is not closed")))?;
+        let values: Vec<Option<f64>> = fields.iter().map(|f| number(f)).collect();
+        if first {
+            first = false;
+            if values.iter().all(Option::is_none) && fields.iter().all(|f| !f.trim().is_empty()) {
+                cols = Some(fields.len());
+                names = Some(fields);
+                continue;
+            }
+        }
+        if let Some(j) = values.iter().position(Option::is_none) {
+            let header_hint = if rows == 0 && names.is_none() {
+                "; a header must hold column names only, none of them a number"
+            } else {
+                ""
+            };
+            return err(format!(
+                "line {n}, column {}: {:?} is not a number{header_hint}",
+                j + 1,
+                fields[j]
+            ));
+        }
         match cols {
             None => cols = Some(values.len()),
             Some(c) if c != values.len() => {
+                let earlier = if names.is_some() && rows == 0 {
+                    "the header has"
+                } else {
+                    "earlier lines have"
+                };
                 return err(format!(
-                    "line {} has {} values, earlier lines {c}",
-                    lineno + 1,
+                    "line {n} has {} values, {earlier} {c}",
                     values.len()
-                ))
+                ));
             }
             _ => {}
         }
-        data.extend(values);
+        data.extend(values.into_iter().flatten());
         rows += 1;
     }
-    Ok(Matrix::F64 {
-        rows,
-        cols: cols.unwrap_or(0),
-        data,
-        one_dim: false,
+    Ok(Table {
+        x: Matrix::F64 {
+            rows,
+            cols: cols.unwrap_or(0),
+            data,
+            one_dim: false,
+        },
+        names,
     })
 }
 
@@ -456,16 +593,89 @@ mod tests {
             data: vec![0.1 + 0.2, 1.0 / 3.0, -7.0, 5e-324],
             one_dim: false,
         };
-        assert_eq!(read_csv(&write_csv(&m)).unwrap(), m);
+        assert_eq!(read_csv(&write_csv(&m)).unwrap(), Table::unnamed(m));
         assert!(read_csv("a,b\n1,2\n3\n").is_err());
         assert_eq!(
-            read_csv("a,b\n1,2\n").unwrap(),
+            read_csv("a,\"b,c\"\r\n1,2\r\n").unwrap(),
+            Table {
+                x: Matrix::F64 {
+                    rows: 1,
+                    cols: 2,
+                    data: vec![1.0, 2.0],
+                    one_dim: false
+                },
+                names: Some(vec!["a".into(), "b,c".into()]),
+            }
+        );
+    }
+
+    #[test]
+    fn csv_lines_that_are_neither_header_nor_numbers_are_errors() {
+        let e = |t: &str| read_csv(t).unwrap_err().to_string();
+        // A first line with a number among names is not a header.
+        assert!(e("a,1\n1,2\n").contains("line 1, column 1: \"a\" is not a number; a header"));
+        assert!(e("1,2\n1,x\n").contains("line 2, column 2: \"x\" is not a number"));
+        assert!(e("1,2\n1,\n").contains("line 2, column 2"));
+        assert!(e("a;b\n1;2\n").contains("line 1 is separated by ';'"));
+        assert!(e("1;5\n").contains("separated by ';'"));
+        assert!(e("a,b\n1,2,3\n").contains("line 2 has 3 values, the header has 2"));
+        assert!(e("a,\"b\n").contains("not closed"));
+        let empty = read_csv("a,b\n\n").unwrap();
+        assert_eq!(
+            empty.names.as_deref(),
+            Some(&["a".to_owned(), "b".to_owned()][..])
+        );
+        assert_eq!((empty.x.rows(), empty.x.cols()), (0, 2));
+        let nan = read_csv("nan,-inf\n").unwrap();
+        assert!(nan.names.is_none() && nan.x.rows() == 1);
+    }
+
+    #[test]
+    fn integer_bool_and_big_endian_npy_are_read_as_numbers() {
+        let npy = |descr: &str, shape: &str, body: &[u8]| {
+            let mut b = npy_header(descr, shape);
+            b.extend_from_slice(body);
+            read_npy(&b)
+        };
+        let i8s: Vec<u8> = [-3i64, 7].iter().flat_map(|v| v.to_le_bytes()).collect();
+        assert_eq!(
+            npy("<i8", "(2,)", &i8s).unwrap(),
+            Matrix::F64 {
+                rows: 2,
+                cols: 1,
+                data: vec![-3.0, 7.0],
+                one_dim: true
+            }
+        );
+        assert_eq!(
+            npy("|b1", "(1, 2)", &[1, 0]).unwrap(),
             Matrix::F64 {
                 rows: 1,
                 cols: 2,
-                data: vec![1.0, 2.0],
+                data: vec![1.0, 0.0],
                 one_dim: false
             }
         );
+        assert_eq!(
+            npy("<i2", "(1, 1)", &(-2i16).to_le_bytes()).unwrap(),
+            Matrix::F64 {
+                rows: 1,
+                cols: 1,
+                data: vec![-2.0],
+                one_dim: false
+            }
+        );
+        assert_eq!(
+            npy(">f8", "(1, 1)", &2.5f64.to_be_bytes()).unwrap(),
+            Matrix::F64 {
+                rows: 1,
+                cols: 1,
+                data: vec![2.5],
+                one_dim: false
+            }
+        );
+        for bad in ["<c16", "<U3", "|O", "<f2", "<i3", "x"] {
+            assert!(npy(bad, "(0,)", &[]).is_err(), "{bad}");
+        }
     }
 }

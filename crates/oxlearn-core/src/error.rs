@@ -76,13 +76,7 @@ fn non_finite_message(
     row: usize,
     col: usize,
 ) -> String {
-    let head = match kind {
-        NonFiniteKind::NaN => format!("Input {what} contains NaN."),
-        NonFiniteKind::Infinity => {
-            format!("Input {what} contains infinity or a value too large for dtype('{dtype}').")
-        }
-    };
-    format!("{head} The first one is at row {row}, column {col}; remove or impute such values before fitting.")
+    crate::validation::kernel_message(what, kind, dtype, row, col)
 }
 
 /// `Result` with [`Error`].

@@ -25,6 +25,7 @@ pub mod real;
 pub mod simd;
 mod special;
 pub mod threads;
+pub mod validation;
 
 pub use error::{Error, Result};
 pub use real::Real;

@@ -74,6 +74,15 @@ pub enum FormatError {
         /// Kinds this build knows.
         known: String,
     },
+    /// The bytes are another format's (a pickle, a joblib or numpy file, an
+    /// archive), named by their leading signature.
+    #[error(
+        "this is not an oxlearn model file (it looks like {0}); oxlearn.load and the \
+             oxlearn binary read files written by oxlearn.save. A scikit-learn model in a \
+             pickle or joblib file loads with joblib.load; oxlearn.from_sklearn then \
+             oxlearn.save converts it"
+    )]
+    NotAModelFile(String),
     /// A model file's layout (length prefix, padding, offsets) is invalid.
     #[error("invalid model file layout: {0}; the file is corrupt or truncated")]
     BadLayout(String),
@@ -121,6 +130,7 @@ impl FormatError {
             self,
             FormatError::BadHeader(_)
                 | FormatError::BadLayout(_)
+                | FormatError::NotAModelFile(_)
                 | FormatError::ChecksumMismatch { .. }
                 | FormatError::MissingArray { .. }
                 | FormatError::UnexpectedArray { .. }

@@ -210,12 +210,49 @@ impl<'a> ModelFile<'a> {
     }
 }
 
+/// The format of bytes that are not a model file, by their leading
+/// signature: pickles and joblib's compressed files (what scikit-learn
+/// models are usually saved as), numpy files, archives. Only bytes whose
+/// length prefix is impossible for a model file (over
+/// [`MAX_HEADER_BYTES`], or not ending the header on the data alignment)
+/// are named, so an intact model file is never taken for another format.
+fn foreign_format(bytes: &[u8]) -> Option<&'static str> {
+    let prefix = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
+    if prefix <= MAX_HEADER_BYTES as u64 && (prefix + 8) % FILE_ALIGN == 0 {
+        return None;
+    }
+    const SIGNATURES: &[(&[u8], &str)] = &[
+        (b"\x80\x02", "a pickle/joblib file"),
+        (b"\x80\x03", "a pickle/joblib file"),
+        (b"\x80\x04", "a pickle/joblib file"),
+        (b"\x80\x05", "a pickle/joblib file"),
+        (b"\x78\x01", "a zlib-compressed joblib file"),
+        (b"\x78\x5e", "a zlib-compressed joblib file"),
+        (b"\x78\x9c", "a zlib-compressed joblib file"),
+        (b"\x78\xda", "a zlib-compressed joblib file"),
+        (b"\x1f\x8b", "a gzip-compressed (joblib) file"),
+        (b"BZh", "a bz2-compressed (joblib) file"),
+        (b"\xfd7zXZ\x00", "an xz-compressed (joblib) file"),
+        (b"\x04\x22\x4d\x18", "an lz4-compressed (joblib) file"),
+        (b"\x93NUMPY", "a numpy .npy file"),
+        (b"PK\x03\x04", "a zip archive (.npz, skops, ...)"),
+        (b"\x89HDF", "an HDF5 file"),
+    ];
+    SIGNATURES
+        .iter()
+        .find(|(magic, _)| bytes.starts_with(magic))
+        .map(|&(_, name)| name)
+}
+
 /// Splits a model file into header and arrays, checking the layout as if the
 /// bytes were hostile: every length and offset is checked before use, padding
 /// must be spaces (header) or zeros (data), and the file must end exactly
 /// after the last array. Nothing here panics on any input.
 pub fn parse_file(bytes: &[u8]) -> Result<ModelFile<'_>> {
     let bad = FormatError::BadLayout;
+    if let Some(format) = foreign_format(bytes) {
+        return Err(FormatError::NotAModelFile(format.into()));
+    }
     let len_bytes: [u8; 8] = bytes
         .get(..8)
         .and_then(|b| b.try_into().ok())

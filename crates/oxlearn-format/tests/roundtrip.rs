@@ -314,6 +314,49 @@ fn every_flipped_file_byte_is_refused() {
 }
 
 #[test]
+fn other_formats_are_named() {
+    // A joblib dump of a scikit-learn model starts as a pickle (protocol 4)
+    // or with its compressor's signature; npy and zip files have their own.
+    let mut pickle = vec![0x80, 0x04, 0x95, 0x5a, 0x03, 0x00, 0x00, 0x00];
+    pickle.extend_from_slice(b"\x00\x00\x00\x8c\x1esklearn.linear_model._base");
+    let cases: [(&[u8], &str); 5] = [
+        (&pickle, "a pickle/joblib file"),
+        (
+            b"\x78\x9c\xed\x5b\x6b\x6c\x1c\xc7\x99",
+            "zlib-compressed joblib",
+        ),
+        (b"\x1f\x8b\x08\x00\xa1\xb2\xc3\xd4\x02\xff", "gzip"),
+        (b"\x93NUMPY\x01\x00v\x00{'descr'", "numpy .npy"),
+        (b"PK\x03\x04\x14\x00\x00\x00\x08\x00", "zip archive"),
+    ];
+    for (bytes, name) in cases {
+        let err = parse_file(bytes).map(|_| ()).unwrap_err();
+        assert!(matches!(err, FormatError::NotAModelFile(_)), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.starts_with("this is not an oxlearn model file (it looks like ")
+                && text.contains(name),
+            "{text}"
+        );
+        assert!(err.is_corruption());
+    }
+    // A model file with a flipped bit in its length prefix is corrupt, not
+    // another format.
+    let bytes = model_file();
+    for pos in 0..8 {
+        for bit in 0..8 {
+            let mut bad = bytes.clone();
+            bad[pos] ^= 1 << bit;
+            let e = load(&bad).unwrap_err();
+            assert!(
+                !matches!(e, FormatError::NotAModelFile(_)),
+                "{pos} {bit}: {e}"
+            );
+        }
+    }
+}
+
+#[test]
 fn truncated_and_extended_files_are_refused() {
     let bytes = model_file();
     for len in 0..bytes.len() {

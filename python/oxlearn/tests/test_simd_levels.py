@@ -136,6 +136,10 @@ def test_the_binary_predicts_bit_identically_at_every_simd_level(saved):
     outputs = {}
     for level in SUPPORTED:
         env = dict(os.environ, OXLEARN_SIMD=level)
+        # The binary runs at the forced level (it says which).
+        version = subprocess.run([cli(), "--version"], env=env, capture_output=True, text=True,
+                                 timeout=60)
+        assert f"SIMD level {level})" in version.stdout, version
         for path in paths:
             out = tmp / f"{path.stem}.{level}.npy"
             run = subprocess.run([cli(), "predict", str(path), "--input", str(tmp / "X.npy"),
@@ -149,6 +153,17 @@ def test_the_binary_predicts_bit_identically_at_every_simd_level(saved):
         for level in SUPPORTED[1:]:
             assert_array_equal(outputs[name][level], outputs[name][SUPPORTED[0]],
                                err_msg=f"{name} at {level}")
+
+
+def test_the_binary_refuses_a_level_the_cpu_lacks_or_an_unknown_one(tmp_path):
+    levels = ["sse9"] + LEVELS[LEVELS.index(_core.simd_level()) + 1:]
+    for level in levels:
+        env = dict(os.environ, OXLEARN_SIMD=level)
+        run = subprocess.run([cli(), "predict", str(tmp_path / "m.oxl"), "--input",
+                              str(tmp_path / "X.npy"), "--output", str(tmp_path / "y.npy")],
+                             env=env, capture_output=True, text=True, timeout=60)
+        assert run.returncode == 2, run
+        assert "OXLEARN_SIMD" in run.stderr and not (tmp_path / "y.npy").exists()
 
 
 def test_a_level_the_cpu_lacks_or_an_unknown_one_is_refused_at_import():

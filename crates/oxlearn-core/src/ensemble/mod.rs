@@ -7,6 +7,7 @@
 //! tree, -1 at leaves) with per-tree offsets; it is also the persisted form.
 
 pub mod bins;
+pub mod missing;
 pub mod oob;
 mod rng;
 pub mod structure;

@@ -422,6 +422,8 @@ multiversion! {
     => knn_tile_portable
 }
 
+// The filter's `!(a > thr)` is deliberate: NaN must pass (see there).
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
 #[inline(always)]
 fn knn_tile_portable<M: Reduce>(
     m: M,
@@ -455,13 +457,18 @@ fn knn_tile_portable<M: Reduce>(
             let t1 = (t0 + B).min(len);
             // A count of passing points, not a minimum: an integer sum
             // vectorises, a floating-point minimum does not.
+            // `!(a > thr)`, not `a <= thr`: when a query's squared norm
+            // overflows (coordinates near 1e300) the filter's terms are
+            // infinite and `thr` or `a` NaN; such candidates then go to the
+            // exact check instead of being dropped (a query would get fewer
+            // than k neighbours).
             let mut hits = 0u32;
             for (&nt, &gt) in f.xn[t0..t1].iter().zip(&col[t0..t1]) {
-                hits += (nt - 2.0 * gt <= thr) as u32;
+                hits += (!(nt - 2.0 * gt > thr)) as u32;
             }
             if hits > 0 {
                 for t in t0..t1 {
-                    if f.xn[t] - 2.0 * col[t] <= thr {
+                    if !(f.xn[t] - 2.0 * col[t] > thr) {
                         let jp = f.t0 + t;
                         let rd = rdist_with(m, q, &f.x[jp * d..(jp + 1) * d]);
                         let j = f.order.map_or(jp, |o| o[jp] as usize);

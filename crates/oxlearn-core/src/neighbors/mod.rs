@@ -976,6 +976,45 @@ mod tests {
     }
 
     #[test]
+    fn kneighbors_of_queries_whose_distances_overflow() {
+        // A coordinate of 1e300 overflows the squared distances (and the
+        // brute-force filter's norms) to infinity: every query still gets k
+        // neighbours, at infinite distance, ties to the smaller index.
+        let (n, d, k) = (300, 6, 5);
+        let x = data(n, d, 4);
+        let xm = MatRef::from_row_major_slice(&x, n, d);
+        let mut q = x.clone();
+        q[5 * d] = 1e300;
+        q[7 * d + 2] = -1e300;
+        let qm = MatRef::from_row_major_slice(&q, n, d);
+        for metric in [Metric::Euclidean, Metric::Manhattan, Metric::Minkowski(3.0)] {
+            for algorithm in [Algorithm::KdTree, Algorithm::Brute, Algorithm::Auto] {
+                let index = NeighborIndex::build(
+                    xm,
+                    metric,
+                    IndexParams {
+                        algorithm,
+                        leaf_size: 0,
+                    },
+                )
+                .unwrap();
+                for chunk in [0, 64] {
+                    let nb = index.kneighbors(qm, k, chunk).unwrap();
+                    assert_eq!(nb.indices.len(), n * k);
+                    if metric != Metric::Manhattan {
+                        for row in [5, 7] {
+                            let dist = &nb.distances[row * k..(row + 1) * k];
+                            assert!(dist.iter().all(|v| v.is_infinite()), "{dist:?}");
+                            assert_eq!(nb.indices[row * k..(row + 1) * k], [0, 1, 2, 3, 4]);
+                        }
+                    }
+                    assert_eq!(nb, knn_reference(&x, &q, d, metric, k));
+                }
+            }
+        }
+    }
+
+    #[test]
     fn distances_of_radius_lists() {
         let (n, d) = (300, 3);
         let x = data(n, d, 2);
