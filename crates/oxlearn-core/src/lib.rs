@@ -23,6 +23,7 @@ pub mod neighbors;
 pub mod optimize;
 pub mod real;
 pub mod simd;
+pub mod spmd;
 mod special;
 
 pub use error::{Error, Result};

@@ -2,6 +2,7 @@
 
 use crate::arrays::{mat_ref, slice, with_threads};
 use crate::error::core_err;
+use crate::spmd::PyCollective;
 use numpy::ndarray::{Array1, Array2};
 use numpy::{Element, IntoPyArray, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArray3};
 use oxlearn_core::cluster::{self as cl, KMeansInit, KMeansParams};
@@ -34,8 +35,12 @@ fn weights<'py, T: Element>(
 /// run, or `init_draws` (n_init, 1 + (k - 1) * n_local_trials) the uniform
 /// draws of each run's k-means++. Returns `(cluster_centers_ (k, p) in X's
 /// dtype, labels_ int32, inertia_, n_iter_)`.
+///
+/// Distributed (SPMD) when `allgather` is given (see `PyCollective`): `x` is
+/// this rank's rows, starting at global row `row_offset`; only
+/// `init_centers` is accepted and the labels are this rank's.
 #[pyfunction]
-#[pyo3(signature = (x, sample_weight, init_centers, init_draws, n_clusters, max_iter, tol, n_local_trials, chunk_rows, n_threads))]
+#[pyo3(signature = (x, sample_weight, init_centers, init_draws, n_clusters, max_iter, tol, n_local_trials, chunk_rows, n_threads, allgather=None, row_offset=0))]
 #[allow(clippy::too_many_arguments)]
 fn fit_kmeans<'py>(
     x: &Bound<'py, PyAny>,
@@ -48,7 +53,14 @@ fn fit_kmeans<'py>(
     n_local_trials: usize,
     chunk_rows: usize,
     n_threads: Option<usize>,
+    allgather: Option<Py<PyAny>>,
+    row_offset: usize,
 ) -> PyResult<Bound<'py, PyTuple>> {
+    if allgather.is_some() && init_draws.is_some() {
+        return Err(PyValueError::new_err(
+            "a distributed k-means takes explicit init_centers, not k-means++ draws",
+        ));
+    }
     let inits: Vec<KMeansInit> = match (&init_centers, &init_draws) {
         (Some(c), None) => c
             .as_array()
@@ -89,14 +101,34 @@ fn fit_kmeans<'py>(
         inits: &[KMeansInit],
         params: &KMeansParams,
         n_threads: Option<usize>,
+        allgather: Option<Py<PyAny>>,
+        row_offset: usize,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let w = weights::<T>(w)?;
         let xv = mat_ref(&x);
         let wv = w.as_ref().map(|w| slice(w, "sample_weight")).transpose()?;
         let p = xv.ncols();
-        let fit = py
-            .detach(|| with_threads(n_threads, || cl::fit_kmeans(xv, wv, inits, params)))?
-            .map_err(core_err)?;
+        let fit = match allgather {
+            None => py
+                .detach(|| with_threads(n_threads, || cl::fit_kmeans(xv, wv, inits, params)))?
+                .map_err(core_err)?,
+            Some(f) => {
+                let starts: Vec<Vec<f64>> = inits
+                    .iter()
+                    .filter_map(|i| match i {
+                        KMeansInit::Centers(c) => Some(c.clone()),
+                        KMeansInit::PlusPlus(_) => None,
+                    })
+                    .collect();
+                let mut coll = PyCollective::new(f);
+                let r = py.detach(|| {
+                    with_threads(n_threads, || {
+                        cl::fit_kmeans_distributed(xv, wv, &starts, params, &mut coll, row_offset)
+                    })
+                })?;
+                coll.finish(r)?
+            }
+        };
         let k = fit.centers.len() / p.max(1);
         let centers = Array2::from_shape_vec(
             (k, p),
@@ -112,7 +144,18 @@ fn fit_kmeans<'py>(
             .into_pyobject(py)
     }
     let py = x.py();
-    dispatch_float!(x, go(py, sample_weight, &inits, &params, n_threads))
+    dispatch_float!(
+        x,
+        go(
+            py,
+            sample_weight,
+            &inits,
+            &params,
+            n_threads,
+            allgather,
+            row_offset
+        )
+    )
 }
 
 /// Nearest centre of each row of X, as int32.

@@ -36,6 +36,7 @@ mod format;
 mod kmeans;
 mod linear_model;
 mod neighbors;
+mod spmd;
 
 use pyo3::prelude::*;
 
@@ -67,5 +68,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     neighbors::register(m)?;
     kmeans::register(m)?;
     format::register(m)?;
+    spmd::register(m)?;
     Ok(())
 }

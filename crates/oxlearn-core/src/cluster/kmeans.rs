@@ -20,6 +20,7 @@
 
 use crate::linalg::chunks::{check_weights, first_non_finite};
 use crate::linalg::ChunkPlan;
+use crate::spmd::{sum_over_ranks, Collective, SingleProcess};
 use crate::{Error, Real, Result};
 use faer::MatRef;
 use rayon::prelude::*;
@@ -184,6 +185,13 @@ impl<'a, T: Real> Data<'a, T> {
     /// of the column variances (numpy's `var`, unweighted), merged over
     /// chunks in order. Fails on NaN or infinity.
     fn build_tiles(&mut self) -> Result<(Vec<f64>, f64)> {
+        let (count, mean, m2) = self.build_tiles_moments()?;
+        Ok((mean, var_mean(count, &m2)))
+    }
+
+    /// [`Data::build_tiles`], returning the row count, column means and
+    /// column sums of squared deviations (mergeable across processes).
+    fn build_tiles_moments(&mut self) -> Result<(f64, Vec<f64>, Vec<f64>)> {
         let (n, p) = (self.n(), self.p());
         let len = n.div_ceil(LANES) * LANES * p;
         let mut tiles: Vec<f64> = Vec::with_capacity(len);
@@ -233,9 +241,13 @@ impl<'a, T: Real> Data<'a, T> {
         // tiles) and `fill_tiles` initialised each of them.
         unsafe { tiles.set_len(len) };
         self.tiles = tiles;
-        let var_mean = m2.iter().map(|v| v / count).sum::<f64>() / p as f64;
-        Ok((mean, var_mean))
+        Ok((count, mean, m2))
     }
+}
+
+/// The mean of the column variances (numpy's `var`, unweighted).
+fn var_mean(count: f64, m2: &[f64]) -> f64 {
+    m2.iter().map(|v| v / count).sum::<f64>() / m2.len() as f64
 }
 
 thread_local! {
@@ -845,6 +857,12 @@ fn inertia_of<T: Real>(
 /// point's cluster. The farthest points are taken in decreasing distance,
 /// ties to the lowest row index (scikit-learn's `argpartition` leaves that
 /// order unspecified).
+///
+/// Distributed (`coll` over several ranks, this one's rows starting at global
+/// row `offset`): each rank proposes its farthest points and every rank
+/// picks among all proposals in the same order, so the choice is the one a
+/// single process makes on all the rows.
+#[allow(clippy::too_many_arguments)]
 fn relocate_empty<T: Real>(
     data: &Data<'_, T>,
     shift: &[f64],
@@ -852,6 +870,8 @@ fn relocate_empty<T: Real>(
     labels: &[i32],
     sums: &mut [f64],
     weights: &mut [f64],
+    coll: &mut dyn Collective,
+    offset: usize,
 ) -> Result<()> {
     let empty: Vec<usize> = (0..weights.len()).filter(|&j| weights[j] == 0.0).collect();
     if empty.is_empty() {
@@ -882,24 +902,34 @@ fn relocate_empty<T: Real>(
         },
         |(), ()| (),
     )?;
-    if !dist.iter().any(|&d| d > 0.0) {
-        return Ok(());
-    }
     let order = |a: &usize, b: &usize| dist[*b].total_cmp(&dist[*a]).then(a.cmp(b));
     let mut idx: Vec<usize> = (0..dist.len()).collect();
     let n_empty = empty.len().min(idx.len());
-    if n_empty < idx.len() {
+    if n_empty > 0 && n_empty < idx.len() {
         idx.select_nth_unstable_by(n_empty - 1, order);
     }
     idx.truncate(n_empty);
     idx.sort_by(order);
-    for (&new, &far) in empty.iter().zip(&idx) {
-        let mut x = data.row(far);
-        for (v, s) in x.iter_mut().zip(shift) {
-            *v -= s;
-        }
-        let w = data.weight(far);
-        let oldc = labels[far] as usize;
+    // Proposals `[distance, global row, weight, label, shifted row...]`.
+    let rec = 4 + p;
+    let mut local = Vec::with_capacity(idx.len() * rec);
+    for &far in &idx {
+        local.extend([
+            dist[far],
+            (offset + far) as f64,
+            data.weight(far),
+            labels[far] as f64,
+        ]);
+        local.extend(data.row(far).iter().zip(shift).map(|(v, s)| v - s));
+    }
+    let all = coll.allgather(&local)?.concat();
+    let mut cands: Vec<&[f64]> = all.chunks_exact(rec).collect();
+    if !cands.iter().any(|c| c[0] > 0.0) {
+        return Ok(());
+    }
+    cands.sort_by(|a, b| b[0].total_cmp(&a[0]).then(a[1].total_cmp(&b[1])));
+    for (&new, c) in empty.iter().zip(&cands) {
+        let (w, oldc, x) = (c[2], c[3] as usize, &c[4..]);
         for f in 0..p {
             sums[oldc * p + f] -= x[f] * w;
             sums[new * p + f] = x[f] * w;
@@ -908,6 +938,28 @@ fn relocate_empty<T: Real>(
         weights[oldc] -= w;
     }
     Ok(())
+}
+
+/// Sums a pass's partial results over ranks (in rank order).
+fn pass_over_ranks(pass: &mut PassPart, coll: &mut dyn Collective) -> Result<()> {
+    let (s, k) = (pass.sums.len(), pass.weights.len());
+    let mut buf = Vec::with_capacity(s + k + 2);
+    buf.extend_from_slice(&pass.sums);
+    buf.extend_from_slice(&pass.weights);
+    buf.extend([pass.inertia, pass.changed as f64]);
+    sum_over_ranks(coll, &mut buf)?;
+    pass.sums.copy_from_slice(&buf[..s]);
+    pass.weights.copy_from_slice(&buf[s..s + k]);
+    pass.inertia = buf[s + k];
+    pass.changed = buf[s + k + 1] as usize;
+    Ok(())
+}
+
+/// A scalar summed over ranks.
+fn scalar_over_ranks(v: f64, coll: &mut dyn Collective) -> Result<f64> {
+    let mut buf = [v];
+    sum_over_ranks(coll, &mut buf)?;
+    Ok(buf[0])
 }
 
 /// Centres from the M-step sums (scikit-learn's `_average_centers`:
@@ -943,6 +995,8 @@ fn lloyd<T: Real>(
     mut centers: Vec<f64>,
     max_iter: usize,
     tol: f64,
+    coll: &mut dyn Collective,
+    offset: usize,
 ) -> Result<KMeansFit> {
     let p = data.p();
     let mut labels = vec![-1i32; data.n()];
@@ -951,6 +1005,7 @@ fn lloyd<T: Real>(
     for i in 0..max_iter {
         n_iter = i + 1;
         let mut pass = lloyd_pass(data, shift, &centers, &mut labels, true)?;
+        pass_over_ranks(&mut pass, coll)?;
         relocate_empty(
             data,
             shift,
@@ -958,6 +1013,8 @@ fn lloyd<T: Real>(
             &labels,
             &mut pass.sums,
             &mut pass.weights,
+            coll,
+            offset,
         )?;
         let new = average(&pass.sums, &pass.weights, p);
         let shift_tot: f64 = new
@@ -973,7 +1030,7 @@ fn lloyd<T: Real>(
             strict_inertia = Some(if old == centers {
                 pass.inertia
             } else {
-                inertia_of(data, shift, &centers, &labels)?
+                scalar_over_ranks(inertia_of(data, shift, &centers, &labels)?, coll)?
             });
             break;
         }
@@ -984,7 +1041,10 @@ fn lloyd<T: Real>(
     let inertia = match strict_inertia {
         Some(v) => v,
         // Relabel with the final centres, as scikit-learn does.
-        None => lloyd_pass(data, shift, &centers, &mut labels, false)?.inertia,
+        None => scalar_over_ranks(
+            lloyd_pass(data, shift, &centers, &mut labels, false)?.inertia,
+            coll,
+        )?,
     };
     Ok(KMeansFit {
         centers,
@@ -1333,7 +1393,7 @@ pub fn fit_kmeans<T: Real>(
                 *v -= m;
             }
         }
-        let run = lloyd(&data, &mean, start, params.max_iter, tol)?;
+        let run = lloyd(&data, &mean, start, params.max_iter, tol, &mut SingleProcess, 0)?;
         let better = match &best {
             None => true,
             Some(b) => run.inertia < b.inertia && !same_clustering(&run.labels, &b.labels, k),
@@ -1349,6 +1409,169 @@ pub fn fit_kmeans<T: Real>(
         }
     }
     Ok(fit)
+}
+
+/// k-means over rows spread across processes (SPMD): this rank holds rows
+/// `x` (global rows `offset..offset + n`, possibly none) and `coll`
+/// exchanges the partial results. Every rank passes the same explicit
+/// initial centres (`inits`, k×p row-major each) and parameters, and gets
+/// the same centres, inertia and `n_iter`, with the labels of its own rows:
+/// those [`fit_kmeans`] gives on all the rows, up to the rounding of sums
+/// merged per rank. Communication per iteration is O(k·p), whatever `n`.
+///
+/// A failure on one rank's rows (NaN, a bad weight) fails every rank.
+pub fn fit_kmeans_distributed<T: Real>(
+    x: MatRef<'_, T>,
+    w: Option<&[T]>,
+    inits: &[Vec<f64>],
+    params: &KMeansParams,
+    coll: &mut dyn Collective,
+    offset: usize,
+) -> Result<KMeansFit> {
+    let p = x.ncols();
+    let k = params.n_clusters;
+    let mut data = Data::new(x, w, params.chunk_rows);
+    // Local work first; its outcome (and the mergeable column moments) is
+    // then agreed on, so that an error on one rank fails all of them instead
+    // of leaving the others waiting.
+    let local = (|| -> Result<(f64, Vec<f64>, Vec<f64>, f64)> {
+        if p == 0 {
+            return Err(Error::EmptyInput { what: "X" });
+        }
+        if let Some(w) = w {
+            check_weights(w, x.nrows())?;
+        }
+        let total_weight = (0..x.nrows()).map(|i| data.weight(i)).sum::<f64>();
+        let (count, mean, m2) = data.build_tiles_moments()?;
+        Ok((count, mean, m2, total_weight))
+    })();
+    let mut post = vec![0.0; 3 + 2 * p];
+    if let Ok((count, mean, m2, tw)) = &local {
+        post[0] = 1.0;
+        post[1] = *count;
+        post[2] = *tw;
+        post[3..3 + p].copy_from_slice(mean);
+        post[3 + p..].copy_from_slice(m2);
+    }
+    let parts = coll.allgather(&post)?;
+    local?;
+    if let Some(rank) = parts.iter().position(|q| q.len() != post.len() || q[0] != 1.0) {
+        return Err(Error::InvalidParameter {
+            name: "X",
+            reason: format!(
+                "rank {rank} of the distributed fit could not use its rows (it reports why); every rank stops"
+            ),
+        });
+    }
+    // Chan, Golub & LeVeque's update over ranks, in rank order.
+    let (mut n, mut mean, mut m2, mut total_weight) = (0.0, vec![0.0; p], vec![0.0; p], 0.0);
+    for q in &parts {
+        let nb = q[1];
+        total_weight += q[2];
+        if nb == 0.0 {
+            continue;
+        }
+        let (mb, sb) = (&q[3..3 + p], &q[3 + p..]);
+        let na = n;
+        n += nb;
+        for j in 0..p {
+            let delta = mb[j] - mean[j];
+            mean[j] += delta * (nb / n);
+            m2[j] += sb[j] + delta * delta * (na * nb / n);
+        }
+    }
+    if k == 0 || k as f64 > n {
+        return Err(Error::InvalidParameter {
+            name: "n_clusters",
+            reason: format!("{k}; must be between 1 and n_samples = {n}"),
+        });
+    }
+    if params.max_iter == 0 {
+        return Err(Error::InvalidParameter {
+            name: "max_iter",
+            reason: "0; must be at least 1".into(),
+        });
+    }
+    if !(params.tol.is_finite() && params.tol >= 0.0) {
+        return Err(Error::InvalidParameter {
+            name: "tol",
+            reason: format!("{}; must be finite and non-negative", params.tol),
+        });
+    }
+    if total_weight <= 0.0 {
+        return Err(Error::InvalidParameter {
+            name: "sample_weight",
+            reason: "all sample weights are zero; at least one must be positive".into(),
+        });
+    }
+    let inits: Vec<KMeansInit> = inits.iter().cloned().map(KMeansInit::Centers).collect();
+    check_inits(&inits, k, p, params.n_local_trials)?;
+    let tol = if params.tol == 0.0 {
+        0.0
+    } else {
+        var_mean(n, &m2) * params.tol
+    };
+    let mut best: Option<KMeansFit> = None;
+    for init in &inits {
+        let KMeansInit::Centers(c) = init else {
+            continue;
+        };
+        let mut start = c.clone();
+        for row in start.chunks_exact_mut(p) {
+            for (v, m) in row.iter_mut().zip(&mean) {
+                *v -= m;
+            }
+        }
+        let run = lloyd(&data, &mean, start, params.max_iter, tol, coll, offset)?;
+        let better = match &best {
+            None => true,
+            Some(b) => {
+                run.inertia < b.inertia
+                    && !same_clustering_over_ranks(&run.labels, &b.labels, k, coll)?
+            }
+        };
+        if better {
+            best = Some(run);
+        }
+    }
+    let mut fit = best.ok_or_else(|| Error::NumericalFailure("no k-means run completed".into()))?;
+    for row in fit.centers.chunks_exact_mut(p) {
+        for (v, m) in row.iter_mut().zip(&mean) {
+            *v += m;
+        }
+    }
+    Ok(fit)
+}
+
+/// [`same_clustering`] over the rows of every rank: each rank's label map
+/// (`-1` unseen, `-2` inconsistent) is gathered and the maps must agree.
+fn same_clustering_over_ranks(
+    a: &[i32],
+    b: &[i32],
+    k: usize,
+    coll: &mut dyn Collective,
+) -> Result<bool> {
+    let mut map = vec![-1.0f64; k];
+    for (&x, &y) in a.iter().zip(b) {
+        let m = &mut map[x as usize];
+        if *m == -1.0 {
+            *m = y as f64;
+        } else if *m != y as f64 {
+            *m = -2.0;
+        }
+    }
+    let mut merged = vec![-1.0f64; k];
+    for part in coll.allgather(&map)? {
+        for (m, &v) in merged.iter_mut().zip(&part) {
+            if v == -2.0 || (*m >= 0.0 && v >= 0.0 && *m != v) {
+                return Ok(false);
+            }
+            if *m == -1.0 {
+                *m = v;
+            }
+        }
+    }
+    Ok(true)
 }
 
 /// Checks fitted centres (k×p, finite) against `X`'s columns.

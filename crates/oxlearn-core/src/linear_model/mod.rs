@@ -7,6 +7,7 @@ mod ridge;
 
 pub use least_squares::{fit_least_squares, least_squares_from_moments, LeastSquaresParams};
 pub use logistic::{
+    fit_logistic_distributed,
     fit_logistic, logistic_classes, logistic_outputs, LogisticFit, LogisticOutput, LogisticParams,
     LogisticSolver,
 };

@@ -1,0 +1,138 @@
+"""oxlearn.spmd under ``mpiexec -n 2`` and ``-n 3``: one launch per rank count.
+
+The launch runs ``_mpi_checks.py`` (every estimator: equality with the
+single-process fit on the concatenated rows, identity across ranks and
+across runs, mismatched shards); the tests here read its results and load
+what rank 0 pickled and saved in fresh plain processes without mpi4py.
+"""
+
+import json
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("mpi4py")  # the 'spmd' extra; requirements/dev.txt installs it
+
+ROOT = Path(__file__).resolve().parents[4]
+
+# Tolerances of the issue: max relative difference from the single process.
+TOLERANCE = {"LogisticRegression": 1e-8, "LogisticRegression-binary-newton-cg": 1e-8,
+             "KMeans": 1e-10, "KMeans-random": 1e-10, "DBSCAN": 0.0}
+CLASSES = ["LinearRegression", "Ridge", "IncrementalLinearRegression", "LogisticRegression",
+           "LogisticRegression-binary-newton-cg", "PCA", "IncrementalPCA", "BasicStatistics",
+           "IncrementalBasicStatistics", "EmpiricalCovariance",
+           "IncrementalEmpiricalCovariance", "KMeans", "KMeans-random", "DBSCAN"]
+
+
+def mpiexec():
+    exe = shutil.which("mpiexec", path=os.path.dirname(sys.executable)) or shutil.which("mpiexec")
+    assert exe, "mpiexec not found: pip install mpich (requirements/dev.txt)"
+    return exe
+
+
+@pytest.fixture(scope="module", params=[2, 3], ids=lambda n: f"{n}ranks")
+def launch(request, tmp_path_factory):
+    n = request.param
+    out = tmp_path_factory.mktemp(f"spmd{n}")
+    env = dict(os.environ, OMP_NUM_THREADS="1", RAYON_NUM_THREADS="1")
+    start = time.perf_counter()
+    run = subprocess.run(
+        [mpiexec(), "-n", str(n), sys.executable, "-m", "oxlearn.spmd.tests._mpi_checks",
+         str(out)], capture_output=True, text=True, timeout=600, env=env,
+    )
+    wall = time.perf_counter() - start
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    print(f"mpiexec -n {n}: {wall:.1f} s wall, checks {results['seconds']:.1f} s")
+    return out, results
+
+
+@pytest.mark.parametrize("name", CLASSES)
+def test_equal_to_single_process_and_same_on_every_rank(launch, name):
+    _, results = launch
+    r = results["results"][name]
+    assert "error" not in r, r.get("error")
+    assert r["max_rel_diff"] <= TOLERANCE.get(name, 1e-12), r["diffs"]
+    if "labels_equal" in r:
+        assert r["labels_equal"]
+    assert r["same_on_every_rank"]
+    assert r["bit_identical_rerun"]
+    assert not r["local_class"].startswith("oxlearn.spmd")
+
+
+_PLAIN = r"""
+import pickle, sys
+import numpy as np
+sys.modules["mpi4py"] = None  # a plain process: importing mpi4py fails
+import oxlearn
+name, folder = sys.argv[1], sys.argv[2]
+with open(f"{folder}/{name}.pkl", "rb") as f:
+    model = pickle.load(f)
+loaded = oxlearn.load(f"{folder}/{name}.oxl")
+assert type(model) is type(loaded), (type(model), type(loaded))
+assert not type(model).__module__.startswith("oxlearn.spmd"), type(model)
+X = np.load(f"{folder}/{name}.X.npy")
+for m in (model, loaded):
+    for method in ("predict", "transform"):
+        if hasattr(m, method):
+            out = getattr(m, method)(X)
+            assert np.array_equal(out, np.load(f"{folder}/{name}.out.npy")), method
+            break
+assert "oxlearn.spmd" not in sys.modules
+print(type(model).__module__, type(model).__name__)
+"""
+
+
+@pytest.mark.parametrize("name", ["LinearRegression", "LogisticRegression", "PCA", "KMeans",
+                                  "EmpiricalCovariance", "BasicStatistics", "DBSCAN"])
+def test_rank0_pickle_and_file_load_in_a_plain_process(launch, name):
+    out, _ = launch
+    run = subprocess.run([sys.executable, "-c", _PLAIN, name, str(out)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("oxlearn.")
+
+
+def test_rank0_model_file_served_by_the_binary(launch):
+    from oxlearn.tests.test_model_file import cli
+
+    out, _ = launch
+    run = subprocess.run([cli(), "predict", str(out / "LinearRegression.oxl"), "--input",
+                          str(out / "LinearRegression.X.npy"), "--output", str(out / "y.npy")],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    np.testing.assert_array_equal(np.load(out / "y.npy"),
+                                  np.load(out / "LinearRegression.out.npy"))
+
+
+@pytest.mark.parametrize("case,words", [
+    ("features", "disagree on the number of features"),
+    ("dtype", "disagree on the dtype of X"),
+    ("classes", "lack classes"),
+    ("nan", "NaN"),
+])
+def test_mismatched_shards_fail_on_every_rank(launch, case, words):
+    _, results = launch
+    messages = results["bad_shards"][case]
+    assert all(m is not None and words in m for m in messages), messages
+
+
+def test_pickled_spmd_model_is_the_ordinary_class():
+    from oxlearn import spmd
+    from oxlearn.linear_model import LinearRegression
+
+    X = np.arange(12.0).reshape(6, 2)
+    model = spmd.LinearRegression()
+    model.__dict__.update(vars(LinearRegression().fit(X, X[:, 0] * 2 + 1)))
+    assert "comm" in model.get_params()
+    loaded = pickle.loads(pickle.dumps(model))
+    assert type(loaded) is LinearRegression
+    assert "comm" not in loaded.get_params()
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
