@@ -16,6 +16,12 @@ from oxlearn.spmd._linear import (
     LogisticRegression,
     Ridge,
 )
+from oxlearn.spmd._neighbors import (
+    DetachedModelError,
+    KNeighborsClassifier,
+    KNeighborsRegressor,
+    NearestNeighbors,
+)
 from oxlearn.spmd._moments import (
     PCA,
     BasicStatistics,
@@ -29,14 +35,18 @@ __all__ = [
     "PCA",
     "DBSCAN",
     "BasicStatistics",
+    "DetachedModelError",
     "EmpiricalCovariance",
     "IncrementalBasicStatistics",
     "IncrementalEmpiricalCovariance",
     "IncrementalLinearRegression",
     "IncrementalPCA",
     "KMeans",
+    "KNeighborsClassifier",
+    "KNeighborsRegressor",
     "LinearRegression",
     "LogisticRegression",
+    "NearestNeighbors",
     "Ridge",
     "ShardError",
     "bytes_sent",

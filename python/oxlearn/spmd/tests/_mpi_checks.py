@@ -23,6 +23,7 @@ from oxlearn import cluster as cl
 from oxlearn import covariance as cov
 from oxlearn import decomposition as dec
 from oxlearn import linear_model as lm
+from oxlearn import neighbors as nb
 from oxlearn import spmd
 
 COMM = MPI.COMM_WORLD
@@ -209,6 +210,55 @@ def run_case(name, make, out):
     return result
 
 
+def neighbour_case(name, out):
+    """Collective queries equal the single process's; pickles are detached."""
+    X, labels = blobs(8)
+    _, y = data(9)
+    Q = blobs(10, n=40)[0]
+    (Ql,) = shard(Q)
+    spmd_cls, ref_cls, target, method = {
+        "NearestNeighbors": (spmd.NearestNeighbors, nb.NearestNeighbors, None, None),
+        "KNeighborsClassifier": (spmd.KNeighborsClassifier, nb.KNeighborsClassifier,
+                                 np.array(["x", "y", "z"])[labels], "predict_proba"),
+        "KNeighborsRegressor": (spmd.KNeighborsRegressor, nb.KNeighborsRegressor, y,
+                                "predict"),
+    }[name]
+    params = {"n_neighbors": 4}
+    if name == "KNeighborsRegressor":
+        params["weights"] = "distance"
+    args = (X,) if target is None else (X, target)
+    ref = ref_cls(**params).fit(*args)
+    model = spmd_cls(**params).fit(*shard(*args))
+    dist, idx = model.kneighbors(Ql)
+    ref_dist, ref_idx = ref.kneighbors(Q)
+    result = {"indices_equal": bool(np.array_equal(gathered(idx), ref_idx)),
+              "diffs": {"kneighbors": rel(gathered(dist), ref_dist)}}
+    if method:
+        result["diffs"][method] = rel(gathered(getattr(model, method)(Ql)),
+                                      getattr(ref, method)(Q))
+    if name == "KNeighborsClassifier":
+        result["predict_equal"] = bool(np.array_equal(gathered(model.predict(Ql)),
+                                                      ref.predict(Q)))
+    result["max_rel_diff"] = max(result["diffs"].values())
+    local = model.to_local()
+    result["to_local_equal"] = bool(np.array_equal(local.kneighbors(Q)[1], ref_idx))
+    result["local_class"] = f"{type(local).__module__}.{type(local).__name__}"
+    result["same_on_every_rank"] = same_on_every_rank(local)
+    try:
+        oxlearn.save(model, out / f"{name}.oxl")
+        result["save_error"] = None
+    except TypeError as e:
+        result["save_error"] = str(e)
+    if RANK == 0:
+        (out / f"{name}.pkl").write_bytes(pickle.dumps(model))
+        (out / f"{name}-local.pkl").write_bytes(pickle.dumps(local))
+        oxlearn.save(local, out / f"{name}-local.oxl")
+        np.save(out / f"{name}-local.X.npy", Q)
+        np.save(out / f"{name}-local.out.npy", outputs(local, Q) if target is not None
+                else local.kneighbors(Q)[1])
+    return result
+
+
 def bad_shard_cases():
     """Each must fail on every rank with a clear error (no deadlock)."""
     X, y = data()
@@ -234,6 +284,11 @@ def main(out):
     for name, make in cases().items():
         try:
             results[name] = run_case(name, make, out)
+        except Exception:  # noqa: BLE001 - reported to the test
+            results[name] = {"error": traceback.format_exc()}
+    for name in ("NearestNeighbors", "KNeighborsClassifier", "KNeighborsRegressor"):
+        try:
+            results[name] = neighbour_case(name, out)
         except Exception:  # noqa: BLE001 - reported to the test
             results[name] = {"error": traceback.format_exc()}
     for name, bad in bad_shard_cases().items():

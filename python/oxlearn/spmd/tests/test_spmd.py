@@ -80,9 +80,10 @@ assert type(model) is type(loaded), (type(model), type(loaded))
 assert not type(model).__module__.startswith("oxlearn.spmd"), type(model)
 X = np.load(f"{folder}/{name}.X.npy")
 for m in (model, loaded):
-    for method in ("predict", "transform"):
+    for method in ("predict", "transform", "kneighbors"):
         if hasattr(m, method):
             out = getattr(m, method)(X)
+            out = out[1] if method == "kneighbors" else out
             assert np.array_equal(out, np.load(f"{folder}/{name}.out.npy")), method
             break
 assert "oxlearn.spmd" not in sys.modules
@@ -136,3 +137,51 @@ def test_pickled_spmd_model_is_the_ordinary_class():
     assert type(loaded) is LinearRegression
     assert "comm" not in loaded.get_params()
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+
+
+NEIGHBOURS = ["NearestNeighbors", "KNeighborsClassifier", "KNeighborsRegressor"]
+
+
+@pytest.mark.parametrize("name", NEIGHBOURS)
+def test_neighbours_equal_single_process_and_to_local(launch, name):
+    _, results = launch
+    r = results["results"][name]
+    assert "error" not in r, r.get("error")
+    assert r["indices_equal"] and r["to_local_equal"] and r["same_on_every_rank"]
+    assert r["max_rel_diff"] <= 1e-12, r["diffs"]
+    assert r.get("predict_equal", True)
+    assert r["local_class"] == f"oxlearn.neighbors._knn.{name}"
+    assert "call to_local() on every rank" in r["save_error"]
+
+
+_DETACHED = r"""
+import pickle, sys
+import numpy as np
+sys.modules["mpi4py"] = None
+name, folder = sys.argv[1], sys.argv[2]
+with open(f"{folder}/{name}.pkl", "rb") as f:
+    model = pickle.load(f)
+X = np.load(f"{folder}/{name}-local.X.npy")
+for method in ("kneighbors", "predict"):
+    if hasattr(model, method):
+        try:
+            getattr(model, method)(X)
+        except RuntimeError as e:
+            assert type(e).__name__ == "DetachedModelError", type(e)
+            print(e)
+        else:
+            raise AssertionError(f"{method} answered outside the MPI job")
+"""
+
+
+@pytest.mark.parametrize("name", NEIGHBOURS)
+def test_neighbours_pickle_refuses_outside_the_job_and_to_local_loads(launch, name):
+    out, _ = launch
+    run = subprocess.run([sys.executable, "-c", _DETACHED, name, str(out)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "holds only one rank's rows" in run.stdout and "to_local()" in run.stdout
+    run = subprocess.run([sys.executable, "-c", _PLAIN, f"{name}-local", str(out)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("oxlearn.neighbors")
