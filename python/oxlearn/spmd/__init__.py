@@ -10,6 +10,7 @@ class; neighbour models keep their rows spread over the ranks (see
 
 from oxlearn.spmd._cluster import DBSCAN, KMeans
 from oxlearn.spmd._comm import ShardError, bytes_sent
+from oxlearn.spmd._forest import RandomForestClassifier, RandomForestRegressor
 from oxlearn.spmd._linear import (
     IncrementalLinearRegression,
     LinearRegression,
@@ -47,6 +48,8 @@ __all__ = [
     "LinearRegression",
     "LogisticRegression",
     "NearestNeighbors",
+    "RandomForestClassifier",
+    "RandomForestRegressor",
     "Ridge",
     "ShardError",
     "bytes_sent",

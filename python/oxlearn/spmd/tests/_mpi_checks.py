@@ -22,6 +22,7 @@ from oxlearn import basic_statistics as bs
 from oxlearn import cluster as cl
 from oxlearn import covariance as cov
 from oxlearn import decomposition as dec
+from oxlearn import ensemble as ens
 from oxlearn import linear_model as lm
 from oxlearn import neighbors as nb
 from oxlearn import spmd
@@ -259,6 +260,38 @@ def neighbour_case(name, out):
     return result
 
 
+def forest_case(name, out):
+    """Accuracy (R²) within noise of the single-process forest on held-out rows."""
+    if name == "RandomForestClassifier":
+        X, target = blobs(11, n=600)
+        target = target.copy()
+        flip = np.random.default_rng(3).random(600) < 0.1  # label noise
+        target[flip] = (target[flip] + 1) % 3
+        spmd_cls, ref_cls = spmd.RandomForestClassifier, ens.RandomForestClassifier
+    else:
+        X, target = data(12, n=600)
+        spmd_cls, ref_cls = spmd.RandomForestRegressor, ens.RandomForestRegressor
+    train, test = slice(0, 450), slice(450, 600)
+    params = {"n_estimators": 24, "random_state": 0, "max_depth": 8}
+    ref = ref_cls(**params).fit(X[train], target[train])
+    fit = lambda: spmd_cls(**params).fit(*shard(X[train], target[train]))  # noqa: E731
+    model = fit()
+    score, ref_score = model.score(X[test], target[test]), ref.score(X[test], target[test])
+    again = fit()
+    result = {"score": score, "ref_score": ref_score, "score_diff": abs(score - ref_score),
+              "n_trees": len(model.estimators_), "max_rel_diff": None,
+              "same_on_every_rank": same_on_every_rank(model),
+              "bit_identical_rerun": bool(np.array_equal(again.predict(X), model.predict(X))),
+              "local_class": f"{type(model.to_local()).__module__}."
+                             f"{type(model.to_local()).__name__}"}
+    if RANK == 0:
+        (out / f"{name}.pkl").write_bytes(pickle.dumps(model))
+        oxlearn.save(model, out / f"{name}.oxl")
+        np.save(out / f"{name}.X.npy", X[test])
+        np.save(out / f"{name}.out.npy", model.predict(X[test]))
+    return result
+
+
 def bad_shard_cases():
     """Each must fail on every rank with a clear error (no deadlock)."""
     X, y = data()
@@ -286,9 +319,11 @@ def main(out):
             results[name] = run_case(name, make, out)
         except Exception:  # noqa: BLE001 - reported to the test
             results[name] = {"error": traceback.format_exc()}
-    for name in ("NearestNeighbors", "KNeighborsClassifier", "KNeighborsRegressor"):
+    for name in ("NearestNeighbors", "KNeighborsClassifier", "KNeighborsRegressor",
+                 "RandomForestClassifier", "RandomForestRegressor"):
         try:
-            results[name] = neighbour_case(name, out)
+            case = forest_case if name.startswith("RandomForest") else neighbour_case
+            results[name] = case(name, out)
         except Exception:  # noqa: BLE001 - reported to the test
             results[name] = {"error": traceback.format_exc()}
     for name, bad in bad_shard_cases().items():

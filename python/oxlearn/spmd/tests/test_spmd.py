@@ -92,7 +92,8 @@ print(type(model).__module__, type(model).__name__)
 
 
 @pytest.mark.parametrize("name", ["LinearRegression", "LogisticRegression", "PCA", "KMeans",
-                                  "EmpiricalCovariance", "BasicStatistics", "DBSCAN"])
+                                  "EmpiricalCovariance", "BasicStatistics", "DBSCAN",
+                                  "RandomForestClassifier"])
 def test_rank0_pickle_and_file_load_in_a_plain_process(launch, name):
     out, _ = launch
     run = subprocess.run([sys.executable, "-c", _PLAIN, name, str(out)],
@@ -185,3 +186,15 @@ def test_neighbours_pickle_refuses_outside_the_job_and_to_local_loads(launch, na
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith("oxlearn.neighbors")
+
+
+@pytest.mark.parametrize("name", ["RandomForestClassifier", "RandomForestRegressor"])
+def test_forests_score_within_noise_of_the_single_process(launch, name):
+    _, results = launch
+    r = results["results"][name]
+    assert "error" not in r, r.get("error")
+    # Trees grown on shards, not on all rows: the same accuracy (R²) within noise.
+    assert r["score_diff"] <= 0.05, r
+    assert r["n_trees"] == 24
+    assert r["same_on_every_rank"] and r["bit_identical_rerun"]
+    assert r["local_class"] == f"oxlearn.ensemble._forest.{name}"
