@@ -23,8 +23,8 @@ pub mod neighbors;
 pub mod optimize;
 pub mod real;
 pub mod simd;
-pub mod spmd;
 mod special;
+pub mod spmd;
 
 pub use error::{Error, Result};
 pub use real::Real;

@@ -18,7 +18,10 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 
 const VECTORS: [&str; 5] = ["sum", "mean", "m2", "min", "max"];
 
-pub(crate) fn column_moments_to_py<'py>(py: Python<'py>, m: &ColumnMoments) -> PyResult<Bound<'py, PyDict>> {
+pub(crate) fn column_moments_to_py<'py>(
+    py: Python<'py>,
+    m: &ColumnMoments,
+) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("n_samples", m.n_samples)?;
     for (k, v) in VECTORS.iter().zip([&m.sum, &m.mean, &m.m2, &m.min, &m.max]) {
@@ -112,7 +115,9 @@ fn basic_statistics<'py>(
     py: Python<'py>,
     state: &Bound<'py, PyDict>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let s = column_moments_from_py(state)?.statistics().map_err(core_err)?;
+    let s = column_moments_from_py(state)?
+        .statistics()
+        .map_err(core_err)?;
     let d = PyDict::new(py);
     for (k, v) in [
         ("min", s.min),

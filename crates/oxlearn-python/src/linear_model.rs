@@ -409,9 +409,7 @@ fn fit_logistic_regression<'py>(
                 let mut coll = PyCollective::new(f.clone_ref(py));
                 let r = py.detach(|| {
                     with_threads(n_threads, || {
-                        lm::fit_logistic_distributed(
-                            xv, yv, n_classes, wv, init, params, &mut coll,
-                        )
+                        lm::fit_logistic_distributed(xv, yv, n_classes, wv, init, params, &mut coll)
                     })
                 })?;
                 coll.finish(r)?

@@ -60,7 +60,11 @@ impl Collective for PyCollective {
             let parts = parts.cast::<PyList>()?;
             parts
                 .iter()
-                .map(|p| Ok(p.extract::<PyReadonlyArray1<'_, f64>>()?.as_array().to_vec()))
+                .map(|p| {
+                    Ok(p.extract::<PyReadonlyArray1<'_, f64>>()?
+                        .as_array()
+                        .to_vec())
+                })
                 .collect()
         })
         .map_err(|e| {
@@ -106,10 +110,7 @@ fn spmd_local_moments<'py>(
             .map_err(core_err)?;
         moments_to_py(py, &m)
     }
-    dispatch_float!(
-        x,
-        go(y, sample_weight, centered, chunk_rows, n_threads)
-    )
+    dispatch_float!(x, go(y, sample_weight, centered, chunk_rows, n_threads))
 }
 
 /// The ranks' moments (dicts, in rank order) merged in that order.
@@ -149,11 +150,7 @@ fn spmd_local_column_moments<'py>(
         let xv = mat_ref(&x);
         let wv = w.as_ref().map(|w| slice(w, "sample_weight")).transpose()?;
         let m = py
-            .detach(|| {
-                with_threads(n_threads, || {
-                    spmd::local_column_moments(xv, wv, chunk_rows)
-                })
-            })?
+            .detach(|| with_threads(n_threads, || spmd::local_column_moments(xv, wv, chunk_rows)))?
             .map_err(core_err)?;
         column_moments_to_py(py, &m)
     }

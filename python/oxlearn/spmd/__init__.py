@@ -17,12 +17,6 @@ from oxlearn.spmd._linear import (
     LogisticRegression,
     Ridge,
 )
-from oxlearn.spmd._neighbors import (
-    DetachedModelError,
-    KNeighborsClassifier,
-    KNeighborsRegressor,
-    NearestNeighbors,
-)
 from oxlearn.spmd._moments import (
     PCA,
     BasicStatistics,
@@ -30,6 +24,12 @@ from oxlearn.spmd._moments import (
     IncrementalBasicStatistics,
     IncrementalEmpiricalCovariance,
     IncrementalPCA,
+)
+from oxlearn.spmd._neighbors import (
+    DetachedModelError,
+    KNeighborsClassifier,
+    KNeighborsRegressor,
+    NearestNeighbors,
 )
 
 __all__ = [

@@ -84,7 +84,7 @@ def _meta(X):
 
 
 class Shards:
-    """This rank's validated shard and what every rank agreed on.
+    """A rank's validated shard and what every rank agreed on.
 
     Attributes
     ----------

@@ -33,7 +33,8 @@ class _SPMDLinearFit(SPMDMixin):
             raise ValueError("positive=True is not available in oxlearn.spmd")
         shards, Y, y_1d = _regression_shards(self, X, y, sample_weight)
         m = merged_moments(shards.comm, shards.X, Y, shards.sample_weight, self.fit_intercept,
-                           self.get_hyperparameters("fit").chunk_rows, getattr(self, "n_jobs", None))
+                           self.get_hyperparameters("fit").chunk_rows,
+                           getattr(self, "n_jobs", None))
         alpha = self._spmd_alpha(Y.shape[1])
         coef, intercept, rank = _core.linear_from_moments(m, self.fit_intercept, alpha)
         dtype = shards.X.dtype

@@ -1393,7 +1393,15 @@ pub fn fit_kmeans<T: Real>(
                 *v -= m;
             }
         }
-        let run = lloyd(&data, &mean, start, params.max_iter, tol, &mut SingleProcess, 0)?;
+        let run = lloyd(
+            &data,
+            &mean,
+            start,
+            params.max_iter,
+            tol,
+            &mut SingleProcess,
+            0,
+        )?;
         let better = match &best {
             None => true,
             Some(b) => run.inertia < b.inertia && !same_clustering(&run.labels, &b.labels, k),
@@ -1455,7 +1463,10 @@ pub fn fit_kmeans_distributed<T: Real>(
     }
     let parts = coll.allgather(&post)?;
     local?;
-    if let Some(rank) = parts.iter().position(|q| q.len() != post.len() || q[0] != 1.0) {
+    if let Some(rank) = parts
+        .iter()
+        .position(|q| q.len() != post.len() || q[0] != 1.0)
+    {
         return Err(Error::InvalidParameter {
             name: "X",
             reason: format!(

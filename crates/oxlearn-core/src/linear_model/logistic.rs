@@ -93,7 +93,16 @@ pub fn fit_logistic<T: Real>(
     init: Option<(MatRef<'_, f64>, &[f64])>,
     params: &LogisticParams,
 ) -> Result<LogisticFit> {
-    fit_logistic_impl(x, y, n_classes, sample_weight, init, params, &mut SingleProcess, false)
+    fit_logistic_impl(
+        x,
+        y,
+        n_classes,
+        sample_weight,
+        init,
+        params,
+        &mut SingleProcess,
+        false,
+    )
 }
 
 /// [`fit_logistic`] over rows spread across processes (SPMD): this rank
@@ -892,6 +901,7 @@ mod tests {
                 l2: 0.3 / n as f64,
                 plan: ChunkPlan::new(n, p, 64),
                 hess: Vec::new(),
+                coll: &mut SingleProcess,
             };
             let theta = lcg(obj.dim(), 11);
             let mut g = vec![0.0; obj.dim()];

@@ -147,6 +147,163 @@ mod tests {
             .collect()
     }
 
+    /// Ranks as threads of one process, exchanging through shared slots.
+    struct Threads {
+        rank: usize,
+        slots: std::sync::Arc<(std::sync::Mutex<Vec<Vec<f64>>>, std::sync::Barrier)>,
+    }
+
+    impl Collective for Threads {
+        fn allgather(&mut self, local: &[f64]) -> Result<Vec<Vec<f64>>> {
+            let (slots, barrier) = &*self.slots;
+            slots.lock().unwrap()[self.rank] = local.to_vec();
+            barrier.wait();
+            let all = slots.lock().unwrap().clone();
+            barrier.wait(); // nobody posts the next exchange before all have read
+            Ok(all)
+        }
+    }
+
+    /// Runs `f(rank, rows, collective)` on each shard `bounds[r]..bounds[r+1]`.
+    fn on_ranks<R: Send>(
+        bounds: &[usize],
+        f: impl Fn(usize, std::ops::Range<usize>, &mut Threads) -> R + Sync,
+    ) -> Vec<R> {
+        let n = bounds.len() - 1;
+        let slots = std::sync::Arc::new((
+            std::sync::Mutex::new(vec![Vec::new(); n]),
+            std::sync::Barrier::new(n),
+        ));
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..n)
+                .map(|r| {
+                    let mut c = Threads {
+                        rank: r,
+                        slots: slots.clone(),
+                    };
+                    let f = &f;
+                    s.spawn(move || f(r, bounds[r]..bounds[r + 1], &mut c))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        })
+    }
+
+    #[test]
+    fn distributed_kmeans_equals_one_process_with_empty_cluster_relocation() {
+        use crate::cluster::{fit_kmeans, fit_kmeans_distributed, KMeansInit, KMeansParams};
+        let (n, p) = (900, 3);
+        let xs: Vec<f64> = data(n, p)
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v + 5.0 * ((i / p) % 3) as f64)
+            .collect();
+        let x = MatRef::from_row_major_slice(&xs, n, p);
+        // The third centre is far from every row: its cluster empties and
+        // takes the farthest row (over every rank).
+        let init = vec![0.0, 0.0, 0.0, 5.0, 5.0, 5.0, 1e3, 1e3, 1e3];
+        let params = KMeansParams {
+            n_clusters: 3,
+            max_iter: 50,
+            tol: 1e-6,
+            n_local_trials: 2,
+            chunk_rows: 64,
+        };
+        let one = fit_kmeans(x, None, &[KMeansInit::Centers(init.clone())], &params).unwrap();
+        let bounds = [0, 0, 350, 900];
+        let fits = on_ranks(&bounds, |_, rows, c| {
+            let xr = x.subrows(rows.start, rows.len());
+            fit_kmeans_distributed(
+                xr,
+                None,
+                std::slice::from_ref(&init),
+                &params,
+                c,
+                rows.start,
+            )
+            .unwrap()
+        });
+        let labels: Vec<i32> = fits.iter().flat_map(|f| f.labels.clone()).collect();
+        assert_eq!(labels, one.labels);
+        for f in &fits {
+            assert_eq!(
+                f.centers, fits[0].centers,
+                "every rank has the same centres"
+            );
+            assert_eq!(f.n_iter, one.n_iter);
+            for (a, b) in f.centers.iter().zip(&one.centers) {
+                assert!((a - b).abs() <= 1e-10 * b.abs().max(1.0));
+            }
+            assert!((f.inertia - one.inertia).abs() <= 1e-12 * one.inertia);
+        }
+    }
+
+    #[test]
+    fn distributed_kmeans_fails_every_rank_on_one_bad_shard() {
+        use crate::cluster::{fit_kmeans_distributed, KMeansParams};
+        let mut xs = data(100, 2);
+        xs[150] = f64::NAN; // row 75: on the second rank
+        let x = MatRef::from_row_major_slice(&xs, 100, 2);
+        let params = KMeansParams {
+            n_clusters: 2,
+            max_iter: 10,
+            tol: 0.0,
+            n_local_trials: 2,
+            chunk_rows: 0,
+        };
+        let errs = on_ranks(&[0, 50, 100], |_, rows, c| {
+            let xr = x.subrows(rows.start, rows.len());
+            fit_kmeans_distributed(
+                xr,
+                None,
+                &[vec![0.0, 0.0, 1.0, 1.0]],
+                &params,
+                c,
+                rows.start,
+            )
+            .unwrap_err()
+        });
+        assert!(matches!(errs[1], Error::NonFinite { .. }), "{:?}", errs[1]);
+        assert!(errs[0].to_string().contains("rank 1"), "{}", errs[0]);
+    }
+
+    #[test]
+    fn distributed_logistic_equals_one_process() {
+        use crate::linear_model::{
+            fit_logistic, fit_logistic_distributed, LogisticParams, LogisticSolver,
+        };
+        let (n, p) = (600, 4);
+        let xs = data(n, p);
+        let y: Vec<u32> = (0..n)
+            .map(|i| u32::from(xs[i * p] + 0.5 * xs[i * p + 1] > 0.3) + u32::from(i % 7 == 0))
+            .collect();
+        let x = MatRef::from_row_major_slice(&xs, n, p);
+        for solver in [LogisticSolver::Lbfgs, LogisticSolver::NewtonCg] {
+            let params = LogisticParams {
+                solver,
+                c: 2.0,
+                fit_intercept: true,
+                max_iter: 200,
+                tol: 1e-6,
+                chunk_rows: 64,
+            };
+            let one = fit_logistic(x, &y, 3, None, None, &params).unwrap();
+            let fits = on_ranks(&[0, 250, 250, 600], |_, rows, c| {
+                let xr = x.subrows(rows.start, rows.len());
+                fit_logistic_distributed(xr, &y[rows], 3, None, None, &params, c).unwrap()
+            });
+            for f in &fits {
+                assert_eq!(f.coef, fits[0].coef, "every rank has the same coefficients");
+                assert_eq!(f.n_iter, one.n_iter);
+                for r in 0..3 {
+                    for j in 0..p {
+                        assert!((f.coef[(r, j)] - one.coef[(r, j)]).abs() < 1e-8);
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn merged_shards_equal_one_pass_including_empty_shards() {
         let (n, p) = (1000, 4);
@@ -188,7 +345,11 @@ mod tests {
         let parts = [Moments::empty(3, 1, true), Moments::empty(4, 1, true)];
         assert!(matches!(
             merge_moments(&parts),
-            Err(Error::ShapeMismatch { expected: 3, got: 4, .. })
+            Err(Error::ShapeMismatch {
+                expected: 3,
+                got: 4,
+                ..
+            })
         ));
         assert!(merge_column_moments(&[ColumnMoments::empty(2), ColumnMoments::empty(5)]).is_err());
     }
@@ -200,7 +361,10 @@ mod tests {
         assert_eq!(buf, [1.5, 2.25]);
         let mut one = vec![-0.0];
         sum_over_ranks(&mut SingleProcess, &mut one).unwrap();
-        assert!(one[0].is_sign_negative(), "one rank leaves the buffer untouched");
+        assert!(
+            one[0].is_sign_negative(),
+            "one rank leaves the buffer untouched"
+        );
         let err = sum_over_ranks(&mut Posted(vec![vec![1.0], vec![1.0, 2.0]]), &mut [0.0]);
         assert!(err.is_err());
     }
