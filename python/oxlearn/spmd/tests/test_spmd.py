@@ -68,38 +68,80 @@ def test_equal_to_single_process_and_same_on_every_rank(launch, name):
 
 
 _PLAIN = r"""
-import pickle, sys
+import json, pickle, sys, traceback
 import numpy as np
 sys.modules["mpi4py"] = None  # a plain process: importing mpi4py fails
 import oxlearn
-name, folder = sys.argv[1], sys.argv[2]
-with open(f"{folder}/{name}.pkl", "rb") as f:
-    model = pickle.load(f)
-loaded = oxlearn.load(f"{folder}/{name}.oxl")
-assert type(model) is type(loaded), (type(model), type(loaded))
-assert not type(model).__module__.startswith("oxlearn.spmd"), type(model)
-X = np.load(f"{folder}/{name}.X.npy")
-for m in (model, loaded):
-    for method in ("predict", "transform", "kneighbors"):
-        if hasattr(m, method):
-            out = getattr(m, method)(X)
-            out = out[1] if method == "kneighbors" else out
-            assert np.array_equal(out, np.load(f"{folder}/{name}.out.npy")), method
-            break
-assert "oxlearn.spmd" not in sys.modules
-print(type(model).__module__, type(model).__name__)
+folder, names = sys.argv[1], sys.argv[2:]
+
+def check(name):
+    with open(f"{folder}/{name}.pkl", "rb") as f:
+        model = pickle.load(f)
+    loaded = oxlearn.load(f"{folder}/{name}.oxl")
+    assert type(model) is type(loaded), (type(model), type(loaded))
+    assert not type(model).__module__.startswith("oxlearn.spmd"), type(model)
+    X = np.load(f"{folder}/{name}.X.npy")
+    for m in (model, loaded):
+        for method in ("predict", "transform", "kneighbors"):
+            if hasattr(m, method):
+                out = getattr(m, method)(X)
+                out = out[1] if method == "kneighbors" else out
+                assert np.array_equal(out, np.load(f"{folder}/{name}.out.npy")), method
+                break
+    return f"{type(model).__module__}.{type(model).__name__}"
+
+def detached(name):
+    with open(f"{folder}/{name}.pkl", "rb") as f:
+        model = pickle.load(f)
+    X = np.load(f"{folder}/{name}-local.X.npy")
+    messages = []
+    for method in ("kneighbors", "predict"):
+        if hasattr(model, method):
+            try:
+                getattr(model, method)(X)
+            except RuntimeError as e:
+                assert type(e).__name__ == "DetachedModelError", type(e)
+                messages.append(str(e))
+            else:
+                raise AssertionError(f"{method} answered outside the MPI job")
+    return messages
+
+results = {}
+for name in names:
+    try:
+        results[name] = {"ok": detached(name[:-len("?detached")]) if name.endswith("?detached")
+                         else check(name)}
+    except Exception:
+        results[name] = {"error": traceback.format_exc()}
+assert "oxlearn.spmd" not in sys.modules or all(n.endswith("?detached") for n in names)
+print(json.dumps(results))
 """
 
+PLAIN_MODELS = ["LinearRegression", "LogisticRegression", "PCA", "KMeans", "EmpiricalCovariance",
+                "BasicStatistics", "DBSCAN", "RandomForestClassifier"]
+NEIGHBOURS = ["NearestNeighbors", "KNeighborsClassifier", "KNeighborsRegressor"]
 
-@pytest.mark.parametrize("name", ["LinearRegression", "LogisticRegression", "PCA", "KMeans",
-                                  "EmpiricalCovariance", "BasicStatistics", "DBSCAN",
-                                  "RandomForestClassifier"])
-def test_rank0_pickle_and_file_load_in_a_plain_process(launch, name):
+
+@pytest.fixture(scope="module")
+def plain(launch):
+    """What rank 0 wrote, checked in one fresh plain process (no mpi4py)."""
     out, _ = launch
-    run = subprocess.run([sys.executable, "-c", _PLAIN, name, str(out)],
-                         capture_output=True, text=True, timeout=120)
+    names = PLAIN_MODELS + [f"{n}-local" for n in NEIGHBOURS]
+    run = subprocess.run([sys.executable, "-c", _PLAIN, str(out), *names],
+                         capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
-    assert run.stdout.startswith("oxlearn.")
+    run_detached = subprocess.run(
+        [sys.executable, "-c", _PLAIN, str(out), *[f"{n}?detached" for n in NEIGHBOURS]],
+        capture_output=True, text=True, timeout=300)
+    assert run_detached.returncode == 0, run_detached.stderr
+    return {**json.loads(run.stdout), **json.loads(run_detached.stdout)}
+
+
+@pytest.mark.parametrize("name", PLAIN_MODELS)
+def test_rank0_pickle_and_file_load_in_a_plain_process(plain, name):
+    r = plain[name]
+    assert "error" not in r, r.get("error")
+    assert r["ok"].startswith("oxlearn.") and not r["ok"].startswith("oxlearn.spmd")
 
 
 def test_rank0_model_file_served_by_the_binary(launch):
@@ -140,9 +182,6 @@ def test_pickled_spmd_model_is_the_ordinary_class():
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
 
 
-NEIGHBOURS = ["NearestNeighbors", "KNeighborsClassifier", "KNeighborsRegressor"]
-
-
 @pytest.mark.parametrize("name", NEIGHBOURS)
 def test_neighbours_equal_single_process_and_to_local(launch, name):
     _, results = launch
@@ -155,37 +194,15 @@ def test_neighbours_equal_single_process_and_to_local(launch, name):
     assert "call to_local() on every rank" in r["save_error"]
 
 
-_DETACHED = r"""
-import pickle, sys
-import numpy as np
-sys.modules["mpi4py"] = None
-name, folder = sys.argv[1], sys.argv[2]
-with open(f"{folder}/{name}.pkl", "rb") as f:
-    model = pickle.load(f)
-X = np.load(f"{folder}/{name}-local.X.npy")
-for method in ("kneighbors", "predict"):
-    if hasattr(model, method):
-        try:
-            getattr(model, method)(X)
-        except RuntimeError as e:
-            assert type(e).__name__ == "DetachedModelError", type(e)
-            print(e)
-        else:
-            raise AssertionError(f"{method} answered outside the MPI job")
-"""
-
-
 @pytest.mark.parametrize("name", NEIGHBOURS)
-def test_neighbours_pickle_refuses_outside_the_job_and_to_local_loads(launch, name):
-    out, _ = launch
-    run = subprocess.run([sys.executable, "-c", _DETACHED, name, str(out)],
-                         capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr
-    assert "holds only one rank's rows" in run.stdout and "to_local()" in run.stdout
-    run = subprocess.run([sys.executable, "-c", _PLAIN, f"{name}-local", str(out)],
-                         capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr
-    assert run.stdout.startswith("oxlearn.neighbors")
+def test_neighbours_pickle_refuses_outside_the_job_and_to_local_loads(plain, name):
+    messages = plain[f"{name}?detached"]
+    assert "error" not in messages, messages.get("error")
+    assert messages["ok"] and all("holds only one rank's rows" in m and "to_local()" in m
+                                  for m in messages["ok"])
+    local = plain[f"{name}-local"]
+    assert "error" not in local, local.get("error")
+    assert local["ok"] == f"oxlearn.neighbors._knn.{name}"
 
 
 @pytest.mark.parametrize("name", ["RandomForestClassifier", "RandomForestRegressor"])
