@@ -38,14 +38,6 @@ def with_comm(base):
     return decorate
 
 
-COMM_DOC = """
-    comm : mpi4py.MPI.Comm, default=None
-        The communicator of the ranks that share the data; None means
-        ``MPI.COMM_WORLD``. Every rank of it must call ``fit`` with its own
-        rows (possibly none).
-"""
-
-
 class SPMDMixin:
     """Persistence of an SPMD model as the ordinary oxlearn class.
 

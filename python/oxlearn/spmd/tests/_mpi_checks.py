@@ -15,7 +15,6 @@ import traceback
 from pathlib import Path
 
 import numpy as np
-from mpi4py import MPI
 
 import oxlearn
 from oxlearn import basic_statistics as bs
@@ -27,8 +26,9 @@ from oxlearn import linear_model as lm
 from oxlearn import neighbors as nb
 from oxlearn import spmd
 
-COMM = MPI.COMM_WORLD
-RANK, SIZE = COMM.Get_rank(), COMM.Get_size()
+# Set by main(): importing this module (pytest's doctest collection) must
+# not start MPI.
+COMM, RANK, SIZE = None, 0, 1
 N = 300
 
 
@@ -311,6 +311,11 @@ def bad_shard_cases():
 
 
 def main(out):
+    global COMM, RANK, SIZE
+    from mpi4py import MPI
+
+    COMM = MPI.COMM_WORLD
+    RANK, SIZE = COMM.Get_rank(), COMM.Get_size()
     out = Path(out)
     results, errors = {}, {}
     start = time.perf_counter()
