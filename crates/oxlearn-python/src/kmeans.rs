@@ -37,8 +37,8 @@ fn weights<'py, T: Element>(
 /// dtype, labels_ int32, inertia_, n_iter_)`.
 ///
 /// Distributed (SPMD) when `allgather` is given (see `PyCollective`): `x` is
-/// this rank's rows, starting at global row `row_offset`; only
-/// `init_centers` is accepted and the labels are this rank's.
+/// this rank's rows, starting at global row `row_offset`, and the labels
+/// are this rank's.
 #[pyfunction]
 #[pyo3(signature = (x, sample_weight, init_centers, init_draws, n_clusters, max_iter, tol, n_local_trials, chunk_rows, n_threads, allgather=None, row_offset=0))]
 #[allow(clippy::too_many_arguments)]
@@ -56,11 +56,6 @@ fn fit_kmeans<'py>(
     allgather: Option<Py<PyAny>>,
     row_offset: usize,
 ) -> PyResult<Bound<'py, PyTuple>> {
-    if allgather.is_some() && init_draws.is_some() {
-        return Err(PyValueError::new_err(
-            "a distributed k-means takes explicit init_centers, not k-means++ draws",
-        ));
-    }
     let inits: Vec<KMeansInit> = match (&init_centers, &init_draws) {
         (Some(c), None) => c
             .as_array()
@@ -113,17 +108,10 @@ fn fit_kmeans<'py>(
                 .detach(|| with_threads(n_threads, || cl::fit_kmeans(xv, wv, inits, params)))?
                 .map_err(core_err)?,
             Some(f) => {
-                let starts: Vec<Vec<f64>> = inits
-                    .iter()
-                    .filter_map(|i| match i {
-                        KMeansInit::Centers(c) => Some(c.clone()),
-                        KMeansInit::PlusPlus(_) => None,
-                    })
-                    .collect();
-                let mut coll = PyCollective::new(f);
+                let mut coll = PyCollective::new(py, f)?;
                 let r = py.detach(|| {
                     with_threads(n_threads, || {
-                        cl::fit_kmeans_distributed(xv, wv, &starts, params, &mut coll, row_offset)
+                        cl::fit_kmeans_distributed(xv, wv, inits, params, &mut coll, row_offset)
                     })
                 })?;
                 coll.finish(r)?

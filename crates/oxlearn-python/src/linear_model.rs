@@ -406,7 +406,7 @@ fn fit_logistic_regression<'py>(
                 })?
                 .map_err(core_err)?,
             Some(f) => {
-                let mut coll = PyCollective::new(f.clone_ref(py));
+                let mut coll = PyCollective::new(py, f.clone_ref(py))?;
                 let r = py.detach(|| {
                     with_threads(n_threads, || {
                         lm::fit_logistic_distributed(xv, yv, n_classes, wv, init, params, &mut coll)

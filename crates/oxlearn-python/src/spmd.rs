@@ -29,15 +29,19 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 /// [`PyCollective::finish`] in place of the core's error.
 pub(crate) struct PyCollective {
     allgather: Py<PyAny>,
+    rank: usize,
     error: Mutex<Option<PyErr>>,
 }
 
 impl PyCollective {
-    pub(crate) fn new(allgather: Py<PyAny>) -> Self {
-        PyCollective {
+    /// `allgather` also has this rank's index as its `rank` attribute.
+    pub(crate) fn new(py: Python<'_>, allgather: Py<PyAny>) -> PyResult<Self> {
+        let rank = allgather.bind(py).getattr("rank")?.extract()?;
+        Ok(PyCollective {
             allgather,
+            rank,
             error: Mutex::new(None),
-        }
+        })
     }
 
     /// The result of a fit that used this collective, as a Python result:
@@ -53,6 +57,10 @@ impl PyCollective {
 }
 
 impl Collective for PyCollective {
+    fn rank(&self) -> usize {
+        self.rank
+    }
+
     fn allgather(&mut self, local: &[f64]) -> oxlearn_core::Result<Vec<Vec<f64>>> {
         Python::attach(|py| -> PyResult<Vec<Vec<f64>>> {
             let arr = PyArray1::from_slice(py, local);

@@ -22,11 +22,13 @@ class KMeans(SPMDMixin, _cl.KMeans):
     bytes per rank) in rank order; empty clusters take the farthest points
     over all ranks. ``labels_`` holds this rank's rows' labels; everything
     else is the same on every rank. ``init`` may be an array (the same on
-    every rank) or ``'random'``, which picks the rows scikit-learn's
-    ``'random'`` init picks from the concatenated data (drawn with
-    ``random_state`` over all rows; with ``sample_weight``, every rank's
-    weights are gathered for the draw). ``'k-means++'`` and callables are
-    refused: they need every row.
+    every rank); ``'k-means++'``, which runs scikit-learn's greedy k-means++
+    on the same draws over every rank's rows (O(p·n_local_trials) bytes per
+    centre; a draw within rounding of a sampling boundary may pick a
+    neighbouring row, as chunk boundaries differ from one process's); or
+    ``'random'``, which picks the rows scikit-learn's ``'random'`` init
+    picks from the concatenated data (with ``sample_weight``, every rank's
+    weights are gathered for the draw). Callables are refused.
     """
 
     def fit(self, X, y=None, sample_weight=None):
@@ -48,28 +50,31 @@ class KMeans(SPMDMixin, _cl.KMeans):
         """
         self._validate_params()
         init = self.init
-        if not (_is_arraylike_not_scalar(init) or (isinstance(init, str) and init == "random")):
-            raise ValueError(
-                f"oxlearn.spmd.KMeans supports init='random' or an array of centres, not "
-                f"init={init!r} (k-means++ and callables need every row in one process)"
-            )
+        if callable(init):
+            raise ValueError("oxlearn.spmd.KMeans does not take a callable init (it would "
+                             "need every row in one process); pass an array, 'k-means++' "
+                             "or 'random'")
         shards = Shards(self._comm(), self, X, None, sample_weight)
         if shards.n_samples < self.n_clusters:
             raise ValueError(
                 f"n_samples={shards.n_samples} should be >= n_clusters={self.n_clusters}."
             )
-        n_init = 1 if _is_arraylike_not_scalar(init) else (
-            10 if self.n_init == "auto" else self.n_init)
+        if _is_arraylike_not_scalar(init):
+            n_init = 1
+        elif self.n_init == "auto":
+            n_init = 10 if init == "random" else 1
+        else:
+            n_init = self.n_init
         if _is_arraylike_not_scalar(init) and self.n_init not in ("auto", 1):
             warnings.warn(
                 "Explicit initial center position passed: performing only one init in "
                 f"{type(self).__name__} instead of n_init={self.n_init}.",
                 RuntimeWarning, stacklevel=2,
             )
-        centers = self._spmd_initial(shards, n_init)
         trials = 2 + int(np.log(self.n_clusters))
+        centers, draws = self._spmd_initial(shards, n_init, trials)
         centers, labels, inertia, n_iter = _core.fit_kmeans(
-            shards.X, shards.sample_weight, centers, None, self.n_clusters, self.max_iter,
+            shards.X, shards.sample_weight, centers, draws, self.n_clusters, self.max_iter,
             float(self.tol), trials, self.get_hyperparameters("fit").chunk_rows, None,
             rust_allgather(shards.comm), shards.offset,
         )
@@ -88,16 +93,20 @@ class KMeans(SPMDMixin, _cl.KMeans):
         self.n_iter_ = int(n_iter)
         return self
 
-    def _spmd_initial(self, shards, n_init):
-        """The initial centres (n_init, k, p), the same on every rank."""
+    def _spmd_initial(self, shards, n_init, trials):
+        """``(centres (n_init, k, p), None)`` or ``(None, k-means++ draws)``, on every rank."""
         X, k = shards.X, self.n_clusters
         if _is_arraylike_not_scalar(self.init):
             centers = check_array(self.init, dtype=X.dtype, copy=True, order="C")
             self._validate_center_shape(X, centers)
-            return centers.astype(np.float64)[None]
+            return centers.astype(np.float64)[None], None
+        random_state = check_random_state(self.random_state)
+        if self.init == "k-means++":
+            # The draws scikit-learn's k-means++ takes (see oxlearn.cluster.KMeans).
+            return None, np.stack([random_state.random_sample(1 + (k - 1) * trials)
+                                   for _ in range(n_init)])
         # scikit-learn's 'random' init on the concatenated rows: the same
         # draws, then each chosen row is contributed by the rank holding it.
-        random_state = check_random_state(self.random_state)
         if shards.sample_weight is None:
             sw = np.ones(shards.n_samples)
         else:
@@ -111,7 +120,7 @@ class KMeans(SPMDMixin, _cl.KMeans):
         rows = {}
         for part in allgather(shards.comm, mine):
             rows.update(part)
-        return np.stack([[rows[int(i)] for i in run] for run in picks])
+        return np.stack([[rows[int(i)] for i in run] for run in picks]), None
 
 
 @with_comm(_cl.DBSCAN)

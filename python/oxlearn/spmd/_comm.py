@@ -44,13 +44,18 @@ def allgather(comm, obj):
     return comm.allgather(obj)
 
 
-def rust_allgather(comm):
-    """The ``allgather`` callable the Rust core's distributed fits call."""
+class rust_allgather:  # noqa: N801 - a function-like callable
+    """The ``allgather`` callable the Rust core's distributed fits call.
 
-    def gather(local):
-        return [np.asarray(a, dtype=np.float64) for a in allgather(comm, local)]
+    Its ``rank`` attribute is this rank's index in ``comm``.
+    """
 
-    return gather
+    def __init__(self, comm):
+        self.comm = comm
+        self.rank = comm.Get_rank()
+
+    def __call__(self, local):
+        return [np.asarray(a, dtype=np.float64) for a in allgather(self.comm, local)]
 
 
 class ShardError(ValueError):

@@ -1250,6 +1250,164 @@ fn plusplus<T: Real>(
     Ok(ids.iter().flat_map(|&i| data.row(i)).collect())
 }
 
+/// [`plusplus`] over rows spread across ranks: the chunks of every rank,
+/// in rank order, play the role of one process's chunks. Each draw is
+/// located in the gathered per-chunk totals, the rank holding it finds the
+/// row and shares it, and each candidate's potential is summed over ranks;
+/// every rank picks the same centres. Chunk boundaries differ from one
+/// process's, so a draw within rounding of a sampling boundary may pick a
+/// neighbouring row.
+fn plusplus_distributed<T: Real>(
+    data: &Data<'_, T>,
+    k: usize,
+    trials: usize,
+    draws: &[f64],
+    weight_totals: &[f64],
+    cand: &mut Vec<f64>,
+    coll: &mut dyn Collective,
+) -> Result<Vec<f64>> {
+    let (n, p) = (data.n(), data.p());
+    let l = trials.max(1);
+    let plan = data.plan;
+    let cr = plan.chunk_rows;
+    cand.clear();
+    cand.resize(n * l, 0.0);
+    let first = pick_rows(coll, data, weight_totals, &[draws[0]], true, |_, i| {
+        data.weight(i)
+    })?;
+    let mut centers = first.clone();
+    let mut prev = 0usize;
+    let mut partials: Vec<Vec<f64>> = Vec::new();
+    for c in 0..if k > 1 { k } else { 0 } {
+        let coords: Vec<f64> = if c == 0 {
+            first.clone()
+        } else {
+            let totals: Vec<f64> = partials.iter().map(|v| v[prev]).collect();
+            let u = &draws[1 + (c - 1) * trials..1 + c * trials];
+            let value = |ch: usize, i: usize| {
+                let r = plan.range(ch);
+                data.weight(i) * cand[ch * cr * l + prev * r.len() + (i - r.start)]
+            };
+            pick_rows(coll, data, &totals, u, false, value)?
+        };
+        let m = coords.len() / p;
+        let panel = Panel::new(&coords, m, p);
+        let closest = (c > 0).then_some(prev);
+        partials = chunk_pass(
+            plan,
+            parallel_for(n, p),
+            cand,
+            l,
+            usize::MAX,
+            Vec::new(),
+            |rows, out| {
+                let w = data.weights(rows.clone());
+                Ok(plusplus_step(
+                    data.tiles_of(&rows),
+                    &w,
+                    &panel,
+                    closest,
+                    out,
+                ))
+            },
+            |mut acc: Vec<Vec<f64>>, part| {
+                acc.push(part);
+                acc
+            },
+        )?;
+        if c == 0 {
+            prev = 0;
+            continue;
+        }
+        let mut pots: Vec<f64> = (0..m)
+            .map(|t| partials.iter().map(|v| v[t]).sum())
+            .collect();
+        sum_over_ranks(coll, &mut pots)?;
+        let mut best = 0;
+        for t in 1..pots.len() {
+            if pots[t] < pots[best] {
+                best = t;
+            }
+        }
+        prev = best;
+        centers.extend_from_slice(&coords[best * p..(best + 1) * p]);
+    }
+    Ok(centers)
+}
+
+/// The rows (concatenated coordinates, in `draws` order) that [`search`]
+/// finds for targets `u · Σ totals` over every rank's chunks (`totals`:
+/// this rank's per-chunk sums of `value`, rank order after gathering).
+fn pick_rows<T: Real>(
+    coll: &mut dyn Collective,
+    data: &Data<'_, T>,
+    totals: &[f64],
+    draws: &[f64],
+    right: bool,
+    value: impl Fn(usize, usize) -> f64,
+) -> Result<Vec<f64>> {
+    let p = data.p();
+    let all = coll.allgather(totals)?;
+    let grand: f64 = all.iter().flatten().sum();
+    let hit = |s: f64, t: f64| if right { s > t } else { s >= t };
+    // For each draw: (owner rank, its chunk, the target left in that chunk).
+    let mut owners = Vec::with_capacity(draws.len());
+    for &u in draws {
+        let target = u * grand;
+        let mut acc = 0.0;
+        let mut found = None;
+        'ranks: for (r, tots) in all.iter().enumerate() {
+            for (ch, &tot) in tots.iter().enumerate() {
+                if hit(tot, target - acc) {
+                    found = Some((r, Some(ch), target - acc));
+                    break 'ranks;
+                }
+                acc += tot;
+            }
+        }
+        // No chunk reaches the target: the last row of the last rank with rows.
+        let found = found.unwrap_or_else(|| {
+            let r = all.iter().rposition(|t| !t.is_empty()).unwrap_or(0);
+            (r, None, 0.0)
+        });
+        owners.push(found);
+    }
+    let rank = coll.rank();
+    let mut post = Vec::new();
+    for (t, &(r, ch, local)) in owners.iter().enumerate() {
+        if r != rank || data.n() == 0 {
+            continue;
+        }
+        let row = match ch {
+            Some(ch) => {
+                let rows = data.plan.range(ch);
+                let last = rows.end - 1;
+                let mut s = 0.0;
+                let mut pick = last;
+                for i in rows {
+                    s += value(ch, i);
+                    if hit(s, local) {
+                        pick = i;
+                        break;
+                    }
+                }
+                pick
+            }
+            None => data.n() - 1,
+        };
+        post.push(t as f64);
+        post.extend(data.row(row));
+    }
+    let mut coords = vec![0.0; draws.len() * p];
+    for part in coll.allgather(&post)? {
+        for rec in part.chunks_exact(p + 1) {
+            let t = rec[0] as usize;
+            coords[t * p..(t + 1) * p].copy_from_slice(&rec[1..]);
+        }
+    }
+    Ok(coords)
+}
+
 /// Whether two labelings are the same up to a permutation of the labels
 /// (scikit-learn's `_is_same_clustering`).
 fn same_clustering(a: &[i32], b: &[i32], k: usize) -> bool {
@@ -1422,7 +1580,7 @@ pub fn fit_kmeans<T: Real>(
 /// k-means over rows spread across processes (SPMD): this rank holds rows
 /// `x` (global rows `offset..offset + n`, possibly none) and `coll`
 /// exchanges the partial results. Every rank passes the same explicit
-/// initial centres (`inits`, k×p row-major each) and parameters, and gets
+/// initialisations (`inits`: centres, or k-means++ draws) and parameters, and gets
 /// the same centres, inertia and `n_iter`, with the labels of its own rows:
 /// those [`fit_kmeans`] gives on all the rows, up to the rounding of sums
 /// merged per rank. Communication per iteration is O(k·p), whatever `n`.
@@ -1431,7 +1589,7 @@ pub fn fit_kmeans<T: Real>(
 pub fn fit_kmeans_distributed<T: Real>(
     x: MatRef<'_, T>,
     w: Option<&[T]>,
-    inits: &[Vec<f64>],
+    inits: &[KMeansInit],
     params: &KMeansParams,
     coll: &mut dyn Collective,
     offset: usize,
@@ -1442,6 +1600,7 @@ pub fn fit_kmeans_distributed<T: Real>(
     // Local work first; its outcome (and the mergeable column moments) is
     // then agreed on, so that an error on one rank fails all of them instead
     // of leaving the others waiting.
+    let mut weight_totals = Vec::new();
     let local = (|| -> Result<(f64, Vec<f64>, Vec<f64>, f64)> {
         if p == 0 {
             return Err(Error::EmptyInput { what: "X" });
@@ -1449,7 +1608,10 @@ pub fn fit_kmeans_distributed<T: Real>(
         if let Some(w) = w {
             check_weights(w, x.nrows())?;
         }
-        let total_weight = (0..x.nrows()).map(|i| data.weight(i)).sum::<f64>();
+        weight_totals = (0..data.plan.n_chunks())
+            .map(|c| data.plan.range(c).map(|i| data.weight(i)).sum())
+            .collect();
+        let total_weight = weight_totals.iter().sum::<f64>();
         let (count, mean, m2) = data.build_tiles_moments()?;
         Ok((count, mean, m2, total_weight))
     })();
@@ -1515,19 +1677,27 @@ pub fn fit_kmeans_distributed<T: Real>(
             reason: "all sample weights are zero; at least one must be positive".into(),
         });
     }
-    let inits: Vec<KMeansInit> = inits.iter().cloned().map(KMeansInit::Centers).collect();
-    check_inits(&inits, k, p, params.n_local_trials)?;
+    check_inits(inits, k, p, params.n_local_trials)?;
     let tol = if params.tol == 0.0 {
         0.0
     } else {
         var_mean(n, &m2) * params.tol
     };
     let mut best: Option<KMeansFit> = None;
-    for init in &inits {
-        let KMeansInit::Centers(c) = init else {
-            continue;
+    let mut scratch = Vec::new();
+    for init in inits {
+        let mut start = match init {
+            KMeansInit::Centers(c) => c.clone(),
+            KMeansInit::PlusPlus(d) => plusplus_distributed(
+                &data,
+                k,
+                params.n_local_trials,
+                d,
+                &weight_totals,
+                &mut scratch,
+                coll,
+            )?,
         };
-        let mut start = c.clone();
         for row in start.chunks_exact_mut(p) {
             for (v, m) in row.iter_mut().zip(&mean) {
                 *v -= m;

@@ -19,6 +19,9 @@ use faer::MatRef;
 /// The one collective operation distributed fits need. `Send + Sync` so
 /// that an objective holding it can be evaluated by parallel chunks.
 pub trait Collective: Send + Sync {
+    /// This rank's index, from 0.
+    fn rank(&self) -> usize;
+
     /// `local` from every rank (this one included), in rank order: MPI's
     /// allgather. Every rank must call it the same number of times.
     fn allgather(&mut self, local: &[f64]) -> Result<Vec<Vec<f64>>>;
@@ -29,6 +32,10 @@ pub trait Collective: Send + Sync {
 pub struct SingleProcess;
 
 impl Collective for SingleProcess {
+    fn rank(&self) -> usize {
+        0
+    }
+
     fn allgather(&mut self, local: &[f64]) -> Result<Vec<Vec<f64>>> {
         Ok(vec![local.to_vec()])
     }
@@ -136,6 +143,10 @@ mod tests {
     struct Posted(Vec<Vec<f64>>);
 
     impl Collective for Posted {
+        fn rank(&self) -> usize {
+            0
+        }
+
         fn allgather(&mut self, _local: &[f64]) -> Result<Vec<Vec<f64>>> {
             Ok(self.0.clone())
         }
@@ -154,6 +165,10 @@ mod tests {
     }
 
     impl Collective for Threads {
+        fn rank(&self) -> usize {
+            self.rank
+        }
+
         fn allgather(&mut self, local: &[f64]) -> Result<Vec<Vec<f64>>> {
             let (slots, barrier) = &*self.slots;
             slots.lock().unwrap()[self.rank] = local.to_vec();
@@ -216,7 +231,7 @@ mod tests {
             fit_kmeans_distributed(
                 xr,
                 None,
-                std::slice::from_ref(&init),
+                &[KMeansInit::Centers(init.clone())],
                 &params,
                 c,
                 rows.start,
@@ -239,6 +254,39 @@ mod tests {
     }
 
     #[test]
+    fn distributed_kmeans_plusplus_picks_the_same_seeds() {
+        use crate::cluster::{fit_kmeans, fit_kmeans_distributed, KMeansInit, KMeansParams};
+        let (n, p) = (700, 2);
+        let xs: Vec<f64> = data(n, p)
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v + 9.0 * ((i / p) % 4) as f64)
+            .collect();
+        let x = MatRef::from_row_major_slice(&xs, n, p);
+        let params = KMeansParams {
+            n_clusters: 4,
+            max_iter: 100,
+            tol: 0.0,
+            n_local_trials: 3,
+            chunk_rows: 64,
+        };
+        let draws: Vec<f64> = (0..1 + 3 * 3)
+            .map(|i| (i as f64 * 0.37 + 0.11) % 1.0)
+            .collect();
+        let init = [KMeansInit::PlusPlus(draws)];
+        let one = fit_kmeans(x, None, &init, &params).unwrap();
+        let fits = on_ranks(&[0, 300, 300, 700], |_, rows, c| {
+            let xr = x.subrows(rows.start, rows.len());
+            fit_kmeans_distributed(xr, None, &init, &params, c, rows.start).unwrap()
+        });
+        let labels: Vec<i32> = fits.iter().flat_map(|f| f.labels.clone()).collect();
+        assert_eq!(labels, one.labels);
+        for (a, b) in fits[2].centers.iter().zip(&one.centers) {
+            assert!((a - b).abs() <= 1e-10 * b.abs().max(1.0));
+        }
+    }
+
+    #[test]
     fn distributed_kmeans_fails_every_rank_on_one_bad_shard() {
         use crate::cluster::{fit_kmeans_distributed, KMeansParams};
         let mut xs = data(100, 2);
@@ -256,7 +304,9 @@ mod tests {
             fit_kmeans_distributed(
                 xr,
                 None,
-                &[vec![0.0, 0.0, 1.0, 1.0]],
+                &[crate::cluster::KMeansInit::Centers(vec![
+                    0.0, 0.0, 1.0, 1.0,
+                ])],
                 &params,
                 c,
                 rows.start,

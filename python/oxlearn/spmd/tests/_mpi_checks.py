@@ -170,6 +170,10 @@ def cases():
             lambda: spmd.KMeans(3, init="random", n_init=3, random_state=7).fit(*shard(X_km)),
             cl.KMeans(3, init="random", n_init=3, random_state=7).fit(X_km),
             ("cluster_centers_", "inertia_"), X_km),
+        "KMeans-k-means++": lambda: (
+            lambda: spmd.KMeans(3, n_init=2, random_state=3).fit(*shard(X_km)),
+            cl.KMeans(3, n_init=2, random_state=3).fit(X_km),
+            ("cluster_centers_", "inertia_"), X_km),
         "DBSCAN": lambda: (lambda: spmd.DBSCAN(eps=0.9, min_samples=4).fit(*shard(X_km)),
                            cl.DBSCAN(eps=0.9, min_samples=4).fit(X_km), (), X_km),
     }

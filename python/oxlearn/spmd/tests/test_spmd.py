@@ -25,11 +25,12 @@ ROOT = Path(__file__).resolve().parents[4]
 
 # Tolerances of the issue: max relative difference from the single process.
 TOLERANCE = {"LogisticRegression": 1e-8, "LogisticRegression-binary-newton-cg": 1e-8,
-             "KMeans": 1e-10, "KMeans-random": 1e-10, "DBSCAN": 0.0}
+             "KMeans": 1e-10, "KMeans-random": 1e-10, "KMeans-k-means++": 1e-10, "DBSCAN": 0.0}
 CLASSES = ["LinearRegression", "Ridge", "IncrementalLinearRegression", "LogisticRegression",
            "LogisticRegression-binary-newton-cg", "PCA", "IncrementalPCA", "BasicStatistics",
            "IncrementalBasicStatistics", "EmpiricalCovariance",
-           "IncrementalEmpiricalCovariance", "KMeans", "KMeans-random", "DBSCAN"]
+           "IncrementalEmpiricalCovariance", "KMeans", "KMeans-random", "KMeans-k-means++",
+           "DBSCAN"]
 
 
 def mpiexec():
