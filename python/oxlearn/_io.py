@@ -169,6 +169,9 @@ def save(model, path):
     OSError
         The file cannot be written (its ``errno`` says why, e.g. ``ENOSPC``).
     """
+    export = getattr(model, "_oxlearn_export", None)
+    if export is not None:
+        model = export()  # an oxlearn.spmd model saves as its ordinary class
     if not hasattr(model, "_oxlearn_kind"):
         model = from_sklearn(model)
     _persistence.validate_params(model)

@@ -24,6 +24,7 @@ pub mod optimize;
 pub mod real;
 pub mod simd;
 mod special;
+pub mod spmd;
 pub mod threads;
 pub mod validation;
 

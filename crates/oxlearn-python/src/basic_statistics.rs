@@ -18,7 +18,10 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 
 const VECTORS: [&str; 5] = ["sum", "mean", "m2", "min", "max"];
 
-fn to_py<'py>(py: Python<'py>, m: &ColumnMoments) -> PyResult<Bound<'py, PyDict>> {
+pub(crate) fn column_moments_to_py<'py>(
+    py: Python<'py>,
+    m: &ColumnMoments,
+) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("n_samples", m.n_samples)?;
     for (k, v) in VECTORS.iter().zip([&m.sum, &m.mean, &m.m2, &m.min, &m.max]) {
@@ -27,7 +30,7 @@ fn to_py<'py>(py: Python<'py>, m: &ColumnMoments) -> PyResult<Bound<'py, PyDict>
     Ok(d)
 }
 
-fn from_py(d: &Bound<'_, PyDict>) -> PyResult<ColumnMoments> {
+pub(crate) fn column_moments_from_py(d: &Bound<'_, PyDict>) -> PyResult<ColumnMoments> {
     let get = |k: &str| -> PyResult<Bound<'_, PyAny>> {
         d.get_item(k)?
             .ok_or_else(|| PyValueError::new_err(format!("basic statistics state lacks {k:?}")))
@@ -99,9 +102,9 @@ fn column_moments_update<'py>(
             }
             None => batch,
         };
-        to_py(py, &merged)
+        column_moments_to_py(py, &merged)
     }
-    let acc = state.map(from_py).transpose()?;
+    let acc = state.map(column_moments_from_py).transpose()?;
     dispatch_float!(x, go(py, sample_weight, acc, chunk_rows, n_threads))
 }
 
@@ -112,7 +115,9 @@ fn basic_statistics<'py>(
     py: Python<'py>,
     state: &Bound<'py, PyDict>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let s = from_py(state)?.statistics().map_err(core_err)?;
+    let s = column_moments_from_py(state)?
+        .statistics()
+        .map_err(core_err)?;
     let d = PyDict::new(py);
     for (k, v) in [
         ("min", s.min),

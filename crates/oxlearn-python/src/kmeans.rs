@@ -2,6 +2,7 @@
 
 use crate::arrays::{mat_ref, slice, with_threads};
 use crate::error::core_err;
+use crate::spmd::PyCollective;
 use crate::threads::{with_threads_for, work};
 use numpy::ndarray::{Array1, Array2};
 use numpy::{Element, IntoPyArray, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArray3};
@@ -35,8 +36,12 @@ fn weights<'py, T: Element>(
 /// run, or `init_draws` (n_init, 1 + (k - 1) * n_local_trials) the uniform
 /// draws of each run's k-means++. Returns `(cluster_centers_ (k, p) in X's
 /// dtype, labels_ int32, inertia_, n_iter_)`.
+///
+/// Distributed (SPMD) when `allgather` is given (see `PyCollective`): `x` is
+/// this rank's rows, starting at global row `row_offset`, and the labels
+/// are this rank's.
 #[pyfunction]
-#[pyo3(signature = (x, sample_weight, init_centers, init_draws, n_clusters, max_iter, tol, n_local_trials, chunk_rows, n_threads))]
+#[pyo3(signature = (x, sample_weight, init_centers, init_draws, n_clusters, max_iter, tol, n_local_trials, chunk_rows, n_threads, allgather=None, row_offset=0))]
 #[allow(clippy::too_many_arguments)]
 fn fit_kmeans<'py>(
     x: &Bound<'py, PyAny>,
@@ -49,6 +54,8 @@ fn fit_kmeans<'py>(
     n_local_trials: usize,
     chunk_rows: usize,
     n_threads: Option<usize>,
+    allgather: Option<Py<PyAny>>,
+    row_offset: usize,
 ) -> PyResult<Bound<'py, PyTuple>> {
     let inits: Vec<KMeansInit> = match (&init_centers, &init_draws) {
         (Some(c), None) => c
@@ -90,14 +97,27 @@ fn fit_kmeans<'py>(
         inits: &[KMeansInit],
         params: &KMeansParams,
         n_threads: Option<usize>,
+        allgather: Option<Py<PyAny>>,
+        row_offset: usize,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let w = weights::<T>(w)?;
         let xv = mat_ref(&x);
         let wv = w.as_ref().map(|w| slice(w, "sample_weight")).transpose()?;
         let p = xv.ncols();
-        let fit = py
-            .detach(|| with_threads(n_threads, || cl::fit_kmeans(xv, wv, inits, params)))?
-            .map_err(core_err)?;
+        let fit = match allgather {
+            None => py
+                .detach(|| with_threads(n_threads, || cl::fit_kmeans(xv, wv, inits, params)))?
+                .map_err(core_err)?,
+            Some(f) => {
+                let mut coll = PyCollective::new(py, f)?;
+                let r = py.detach(|| {
+                    with_threads(n_threads, || {
+                        cl::fit_kmeans_distributed(xv, wv, inits, params, &mut coll, row_offset)
+                    })
+                })?;
+                coll.finish(r)?
+            }
+        };
         let k = fit.centers.len() / p.max(1);
         let centers = Array2::from_shape_vec(
             (k, p),
@@ -113,7 +133,18 @@ fn fit_kmeans<'py>(
             .into_pyobject(py)
     }
     let py = x.py();
-    dispatch_float!(x, go(py, sample_weight, &inits, &params, n_threads))
+    dispatch_float!(
+        x,
+        go(
+            py,
+            sample_weight,
+            &inits,
+            &params,
+            n_threads,
+            allgather,
+            row_offset
+        )
+    )
 }
 
 /// Nearest centre of each row of X, as int32.

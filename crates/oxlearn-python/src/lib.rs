@@ -36,6 +36,7 @@ mod format;
 mod kmeans;
 mod linear_model;
 mod neighbors;
+mod spmd;
 mod threads;
 
 use pyo3::prelude::*;
@@ -69,5 +70,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     kmeans::register(m)?;
     format::register(m)?;
     threads::register(m)?;
+    spmd::register(m)?;
     Ok(())
 }

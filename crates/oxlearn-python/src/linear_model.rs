@@ -2,6 +2,7 @@
 
 use crate::arrays::{mat_ref, slice, with_threads};
 use crate::error::core_err;
+use crate::spmd::PyCollective;
 use crate::threads::{with_threads_for, work};
 use faer::{Mat, MatRef};
 use numpy::ndarray::{Array1, Array2};
@@ -30,7 +31,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 }
 
 /// Extracts `y` (2-D) and the optional weights with `X`'s dtype.
-fn targets<'py, T: Element>(
+pub(crate) fn targets<'py, T: Element>(
     y: &Bound<'py, PyAny>,
     sample_weight: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<(PyReadonlyArray2<'py, T>, Option<PyReadonlyArray1<'py, T>>)> {
@@ -141,7 +142,7 @@ pub(crate) fn mat_to_py<'py>(py: Python<'py>, m: MatRef<'_, f64>) -> PyResult<Bo
         .into_bound_py_any(py)
 }
 
-fn moments_to_py<'py>(py: Python<'py>, m: &Moments) -> PyResult<Bound<'py, PyDict>> {
+pub(crate) fn moments_to_py<'py>(py: Python<'py>, m: &Moments) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("n_samples", m.n_samples)?;
     d.set_item("sum_weights", m.sum_weights)?;
@@ -331,10 +332,13 @@ fn predict_linear<'py>(
 /// Returns `(coef (k, p), intercept (k,), n_iter, status, message, loss)`
 /// with coef/intercept in X's dtype and `status` one of `"converged"`,
 /// `"max_iter"`, `"line_search_failed"`.
+///
+/// Distributed (SPMD) when `allgather` is given (see `PyCollective`): `x`,
+/// `y` are this rank's rows, and every rank gets the same coefficients.
 #[pyfunction]
 #[pyo3(signature = (
     x, y, sample_weight, n_classes, solver, c, fit_intercept, max_iter, tol,
-    init_coef, init_intercept, chunk_rows, n_threads
+    init_coef, init_intercept, chunk_rows, n_threads, allgather=None
 ))]
 #[allow(clippy::too_many_arguments)]
 fn fit_logistic_regression<'py>(
@@ -351,6 +355,7 @@ fn fit_logistic_regression<'py>(
     init_intercept: Option<PyReadonlyArray1<'py, f64>>,
     chunk_rows: usize,
     n_threads: Option<usize>,
+    allgather: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyTuple>> {
     let solver = match solver {
         "lbfgs" => LogisticSolver::Lbfgs,
@@ -379,6 +384,7 @@ fn fit_logistic_regression<'py>(
         n_classes: usize,
         params: &'a LogisticParams,
         n_threads: Option<usize>,
+        allgather: Option<Py<PyAny>>,
     }
     fn go<'py, T: Element + Real>(
         x: PyReadonlyArray2<'py, T>,
@@ -393,13 +399,24 @@ fn fit_logistic_regression<'py>(
             None => None,
         };
         let (n_classes, params, n_threads) = (a.n_classes, a.params, a.n_threads);
-        let fit = py
-            .detach(|| {
-                with_threads(n_threads, || {
-                    lm::fit_logistic(xv, yv, n_classes, wv, init, params)
-                })
-            })?
-            .map_err(core_err)?;
+        let fit = match &a.allgather {
+            None => py
+                .detach(|| {
+                    with_threads(n_threads, || {
+                        lm::fit_logistic(xv, yv, n_classes, wv, init, params)
+                    })
+                })?
+                .map_err(core_err)?,
+            Some(f) => {
+                let mut coll = PyCollective::new(py, f.clone_ref(py))?;
+                let r = py.detach(|| {
+                    with_threads(n_threads, || {
+                        lm::fit_logistic_distributed(xv, yv, n_classes, wv, init, params, &mut coll)
+                    })
+                })?;
+                coll.finish(r)?
+            }
+        };
         let (k, p) = fit.coef.shape();
         let coef = Array2::from_shape_vec((k, p), lm::coef_as::<T>(fit.coef.as_ref()))
             .map_err(|e| PyValueError::new_err(e.to_string()))?
@@ -436,6 +453,7 @@ fn fit_logistic_regression<'py>(
         n_classes,
         params: &params,
         n_threads,
+        allgather,
     };
     dispatch_float!(x, go(&args))
 }

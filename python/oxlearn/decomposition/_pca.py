@@ -68,6 +68,11 @@ class PCA(PCATransformMixin, OxlearnEstimatorMixin, _sk.PCA):
         mean, components, ev, sv = _core.fit_pca(
             X, solver, self.get_hyperparameters("fit").chunk_rows, None
         )
+        self._set_spectrum(mean, components, ev, sv, n, p, n_components, X.dtype, solver)
+        return True
+
+    def _set_spectrum(self, mean, components, ev, sv, n, p, n_components, dtype, solver):
+        """Keep ``n_components`` of a full spectrum (also used by ``oxlearn.spmd``)."""
         ratio = ev / ev.sum()
         # Choosing the number of components: scikit-learn's rules, verbatim.
         if n_components == "mle":
@@ -76,7 +81,6 @@ class PCA(PCATransformMixin, OxlearnEstimatorMixin, _sk.PCA):
             n_components = int(np.searchsorted(np.cumsum(ratio), n_components, side="right") + 1)
         n_components = int(n_components)
         noise = float(ev[n_components:].mean()) if n_components < min(p, n) else 0.0
-        dtype = X.dtype
         self._fit_svd_solver = solver
         self.mean_ = mean.astype(dtype)
         self.n_samples_ = n
@@ -86,7 +90,6 @@ class PCA(PCATransformMixin, OxlearnEstimatorMixin, _sk.PCA):
         self.explained_variance_ratio_ = ratio[:n_components].astype(dtype)
         self.singular_values_ = sv[:n_components].astype(dtype)
         self.noise_variance_ = dtype.type(noise)
-        return True
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):

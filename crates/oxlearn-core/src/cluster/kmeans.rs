@@ -20,6 +20,7 @@
 
 use crate::linalg::chunks::{check_weights, first_non_finite};
 use crate::linalg::ChunkPlan;
+use crate::spmd::{sum_over_ranks, Collective, SingleProcess};
 use crate::{Error, Real, Result};
 use faer::MatRef;
 use rayon::prelude::*;
@@ -184,6 +185,13 @@ impl<'a, T: Real> Data<'a, T> {
     /// of the column variances (numpy's `var`, unweighted), merged over
     /// chunks in order. Fails on NaN or infinity.
     fn build_tiles(&mut self) -> Result<(Vec<f64>, f64)> {
+        let (count, mean, m2) = self.build_tiles_moments()?;
+        Ok((mean, var_mean(count, &m2)))
+    }
+
+    /// [`Data::build_tiles`], returning the row count, column means and
+    /// column sums of squared deviations (mergeable across processes).
+    fn build_tiles_moments(&mut self) -> Result<(f64, Vec<f64>, Vec<f64>)> {
         let (n, p) = (self.n(), self.p());
         let len = n.div_ceil(LANES) * LANES * p;
         let mut tiles: Vec<f64> = Vec::with_capacity(len);
@@ -233,9 +241,13 @@ impl<'a, T: Real> Data<'a, T> {
         // tiles) and `fill_tiles` initialised each of them.
         unsafe { tiles.set_len(len) };
         self.tiles = tiles;
-        let var_mean = m2.iter().map(|v| v / count).sum::<f64>() / p as f64;
-        Ok((mean, var_mean))
+        Ok((count, mean, m2))
     }
+}
+
+/// The mean of the column variances (numpy's `var`, unweighted).
+fn var_mean(count: f64, m2: &[f64]) -> f64 {
+    m2.iter().map(|v| v / count).sum::<f64>() / m2.len() as f64
 }
 
 thread_local! {
@@ -845,6 +857,12 @@ fn inertia_of<T: Real>(
 /// point's cluster. The farthest points are taken in decreasing distance,
 /// ties to the lowest row index (scikit-learn's `argpartition` leaves that
 /// order unspecified).
+///
+/// Distributed (`coll` over several ranks, this one's rows starting at global
+/// row `offset`): each rank proposes its farthest points and every rank
+/// picks among all proposals in the same order, so the choice is the one a
+/// single process makes on all the rows.
+#[allow(clippy::too_many_arguments)]
 fn relocate_empty<T: Real>(
     data: &Data<'_, T>,
     shift: &[f64],
@@ -852,6 +870,8 @@ fn relocate_empty<T: Real>(
     labels: &[i32],
     sums: &mut [f64],
     weights: &mut [f64],
+    coll: &mut dyn Collective,
+    offset: usize,
 ) -> Result<()> {
     let empty: Vec<usize> = (0..weights.len()).filter(|&j| weights[j] == 0.0).collect();
     if empty.is_empty() {
@@ -882,24 +902,34 @@ fn relocate_empty<T: Real>(
         },
         |(), ()| (),
     )?;
-    if !dist.iter().any(|&d| d > 0.0) {
-        return Ok(());
-    }
     let order = |a: &usize, b: &usize| dist[*b].total_cmp(&dist[*a]).then(a.cmp(b));
     let mut idx: Vec<usize> = (0..dist.len()).collect();
     let n_empty = empty.len().min(idx.len());
-    if n_empty < idx.len() {
+    if n_empty > 0 && n_empty < idx.len() {
         idx.select_nth_unstable_by(n_empty - 1, order);
     }
     idx.truncate(n_empty);
     idx.sort_by(order);
-    for (&new, &far) in empty.iter().zip(&idx) {
-        let mut x = data.row(far);
-        for (v, s) in x.iter_mut().zip(shift) {
-            *v -= s;
-        }
-        let w = data.weight(far);
-        let oldc = labels[far] as usize;
+    // Proposals `[distance, global row, weight, label, shifted row...]`.
+    let rec = 4 + p;
+    let mut local = Vec::with_capacity(idx.len() * rec);
+    for &far in &idx {
+        local.extend([
+            dist[far],
+            (offset + far) as f64,
+            data.weight(far),
+            labels[far] as f64,
+        ]);
+        local.extend(data.row(far).iter().zip(shift).map(|(v, s)| v - s));
+    }
+    let all = coll.allgather(&local)?.concat();
+    let mut cands: Vec<&[f64]> = all.chunks_exact(rec).collect();
+    if !cands.iter().any(|c| c[0] > 0.0) {
+        return Ok(());
+    }
+    cands.sort_by(|a, b| b[0].total_cmp(&a[0]).then(a[1].total_cmp(&b[1])));
+    for (&new, c) in empty.iter().zip(&cands) {
+        let (w, oldc, x) = (c[2], c[3] as usize, &c[4..]);
         for f in 0..p {
             sums[oldc * p + f] -= x[f] * w;
             sums[new * p + f] = x[f] * w;
@@ -908,6 +938,28 @@ fn relocate_empty<T: Real>(
         weights[oldc] -= w;
     }
     Ok(())
+}
+
+/// Sums a pass's partial results over ranks (in rank order).
+fn pass_over_ranks(pass: &mut PassPart, coll: &mut dyn Collective) -> Result<()> {
+    let (s, k) = (pass.sums.len(), pass.weights.len());
+    let mut buf = Vec::with_capacity(s + k + 2);
+    buf.extend_from_slice(&pass.sums);
+    buf.extend_from_slice(&pass.weights);
+    buf.extend([pass.inertia, pass.changed as f64]);
+    sum_over_ranks(coll, &mut buf)?;
+    pass.sums.copy_from_slice(&buf[..s]);
+    pass.weights.copy_from_slice(&buf[s..s + k]);
+    pass.inertia = buf[s + k];
+    pass.changed = buf[s + k + 1] as usize;
+    Ok(())
+}
+
+/// A scalar summed over ranks.
+fn scalar_over_ranks(v: f64, coll: &mut dyn Collective) -> Result<f64> {
+    let mut buf = [v];
+    sum_over_ranks(coll, &mut buf)?;
+    Ok(buf[0])
 }
 
 /// Centres from the M-step sums (scikit-learn's `_average_centers`:
@@ -943,6 +995,8 @@ fn lloyd<T: Real>(
     mut centers: Vec<f64>,
     max_iter: usize,
     tol: f64,
+    coll: &mut dyn Collective,
+    offset: usize,
 ) -> Result<KMeansFit> {
     let p = data.p();
     let mut labels = vec![-1i32; data.n()];
@@ -951,6 +1005,7 @@ fn lloyd<T: Real>(
     for i in 0..max_iter {
         n_iter = i + 1;
         let mut pass = lloyd_pass(data, shift, &centers, &mut labels, true)?;
+        pass_over_ranks(&mut pass, coll)?;
         relocate_empty(
             data,
             shift,
@@ -958,6 +1013,8 @@ fn lloyd<T: Real>(
             &labels,
             &mut pass.sums,
             &mut pass.weights,
+            coll,
+            offset,
         )?;
         let new = average(&pass.sums, &pass.weights, p);
         let shift_tot: f64 = new
@@ -973,7 +1030,7 @@ fn lloyd<T: Real>(
             strict_inertia = Some(if old == centers {
                 pass.inertia
             } else {
-                inertia_of(data, shift, &centers, &labels)?
+                scalar_over_ranks(inertia_of(data, shift, &centers, &labels)?, coll)?
             });
             break;
         }
@@ -984,7 +1041,10 @@ fn lloyd<T: Real>(
     let inertia = match strict_inertia {
         Some(v) => v,
         // Relabel with the final centres, as scikit-learn does.
-        None => lloyd_pass(data, shift, &centers, &mut labels, false)?.inertia,
+        None => scalar_over_ranks(
+            lloyd_pass(data, shift, &centers, &mut labels, false)?.inertia,
+            coll,
+        )?,
     };
     Ok(KMeansFit {
         centers,
@@ -1190,6 +1250,164 @@ fn plusplus<T: Real>(
     Ok(ids.iter().flat_map(|&i| data.row(i)).collect())
 }
 
+/// [`plusplus`] over rows spread across ranks: the chunks of every rank,
+/// in rank order, play the role of one process's chunks. Each draw is
+/// located in the gathered per-chunk totals, the rank holding it finds the
+/// row and shares it, and each candidate's potential is summed over ranks;
+/// every rank picks the same centres. Chunk boundaries differ from one
+/// process's, so a draw within rounding of a sampling boundary may pick a
+/// neighbouring row.
+fn plusplus_distributed<T: Real>(
+    data: &Data<'_, T>,
+    k: usize,
+    trials: usize,
+    draws: &[f64],
+    weight_totals: &[f64],
+    cand: &mut Vec<f64>,
+    coll: &mut dyn Collective,
+) -> Result<Vec<f64>> {
+    let (n, p) = (data.n(), data.p());
+    let l = trials.max(1);
+    let plan = data.plan;
+    let cr = plan.chunk_rows;
+    cand.clear();
+    cand.resize(n * l, 0.0);
+    let first = pick_rows(coll, data, weight_totals, &[draws[0]], true, |_, i| {
+        data.weight(i)
+    })?;
+    let mut centers = first.clone();
+    let mut prev = 0usize;
+    let mut partials: Vec<Vec<f64>> = Vec::new();
+    for c in 0..if k > 1 { k } else { 0 } {
+        let coords: Vec<f64> = if c == 0 {
+            first.clone()
+        } else {
+            let totals: Vec<f64> = partials.iter().map(|v| v[prev]).collect();
+            let u = &draws[1 + (c - 1) * trials..1 + c * trials];
+            let value = |ch: usize, i: usize| {
+                let r = plan.range(ch);
+                data.weight(i) * cand[ch * cr * l + prev * r.len() + (i - r.start)]
+            };
+            pick_rows(coll, data, &totals, u, false, value)?
+        };
+        let m = coords.len() / p;
+        let panel = Panel::new(&coords, m, p);
+        let closest = (c > 0).then_some(prev);
+        partials = chunk_pass(
+            plan,
+            parallel_for(n, p),
+            cand,
+            l,
+            usize::MAX,
+            Vec::new(),
+            |rows, out| {
+                let w = data.weights(rows.clone());
+                Ok(plusplus_step(
+                    data.tiles_of(&rows),
+                    &w,
+                    &panel,
+                    closest,
+                    out,
+                ))
+            },
+            |mut acc: Vec<Vec<f64>>, part| {
+                acc.push(part);
+                acc
+            },
+        )?;
+        if c == 0 {
+            prev = 0;
+            continue;
+        }
+        let mut pots: Vec<f64> = (0..m)
+            .map(|t| partials.iter().map(|v| v[t]).sum())
+            .collect();
+        sum_over_ranks(coll, &mut pots)?;
+        let mut best = 0;
+        for t in 1..pots.len() {
+            if pots[t] < pots[best] {
+                best = t;
+            }
+        }
+        prev = best;
+        centers.extend_from_slice(&coords[best * p..(best + 1) * p]);
+    }
+    Ok(centers)
+}
+
+/// The rows (concatenated coordinates, in `draws` order) that [`search`]
+/// finds for targets `u · Σ totals` over every rank's chunks (`totals`:
+/// this rank's per-chunk sums of `value`, rank order after gathering).
+fn pick_rows<T: Real>(
+    coll: &mut dyn Collective,
+    data: &Data<'_, T>,
+    totals: &[f64],
+    draws: &[f64],
+    right: bool,
+    value: impl Fn(usize, usize) -> f64,
+) -> Result<Vec<f64>> {
+    let p = data.p();
+    let all = coll.allgather(totals)?;
+    let grand: f64 = all.iter().flatten().sum();
+    let hit = |s: f64, t: f64| if right { s > t } else { s >= t };
+    // For each draw: (owner rank, its chunk, the target left in that chunk).
+    let mut owners = Vec::with_capacity(draws.len());
+    for &u in draws {
+        let target = u * grand;
+        let mut acc = 0.0;
+        let mut found = None;
+        'ranks: for (r, tots) in all.iter().enumerate() {
+            for (ch, &tot) in tots.iter().enumerate() {
+                if hit(tot, target - acc) {
+                    found = Some((r, Some(ch), target - acc));
+                    break 'ranks;
+                }
+                acc += tot;
+            }
+        }
+        // No chunk reaches the target: the last row of the last rank with rows.
+        let found = found.unwrap_or_else(|| {
+            let r = all.iter().rposition(|t| !t.is_empty()).unwrap_or(0);
+            (r, None, 0.0)
+        });
+        owners.push(found);
+    }
+    let rank = coll.rank();
+    let mut post = Vec::new();
+    for (t, &(r, ch, local)) in owners.iter().enumerate() {
+        if r != rank || data.n() == 0 {
+            continue;
+        }
+        let row = match ch {
+            Some(ch) => {
+                let rows = data.plan.range(ch);
+                let last = rows.end - 1;
+                let mut s = 0.0;
+                let mut pick = last;
+                for i in rows {
+                    s += value(ch, i);
+                    if hit(s, local) {
+                        pick = i;
+                        break;
+                    }
+                }
+                pick
+            }
+            None => data.n() - 1,
+        };
+        post.push(t as f64);
+        post.extend(data.row(row));
+    }
+    let mut coords = vec![0.0; draws.len() * p];
+    for part in coll.allgather(&post)? {
+        for rec in part.chunks_exact(p + 1) {
+            let t = rec[0] as usize;
+            coords[t * p..(t + 1) * p].copy_from_slice(&rec[1..]);
+        }
+    }
+    Ok(coords)
+}
+
 /// Whether two labelings are the same up to a permutation of the labels
 /// (scikit-learn's `_is_same_clustering`).
 fn same_clustering(a: &[i32], b: &[i32], k: usize) -> bool {
@@ -1333,7 +1551,15 @@ pub fn fit_kmeans<T: Real>(
                 *v -= m;
             }
         }
-        let run = lloyd(&data, &mean, start, params.max_iter, tol)?;
+        let run = lloyd(
+            &data,
+            &mean,
+            start,
+            params.max_iter,
+            tol,
+            &mut SingleProcess,
+            0,
+        )?;
         let better = match &best {
             None => true,
             Some(b) => run.inertia < b.inertia && !same_clustering(&run.labels, &b.labels, k),
@@ -1349,6 +1575,184 @@ pub fn fit_kmeans<T: Real>(
         }
     }
     Ok(fit)
+}
+
+/// k-means over rows spread across processes (SPMD): this rank holds rows
+/// `x` (global rows `offset..offset + n`, possibly none) and `coll`
+/// exchanges the partial results. Every rank passes the same explicit
+/// initialisations (`inits`: centres, or k-means++ draws) and parameters, and gets
+/// the same centres, inertia and `n_iter`, with the labels of its own rows:
+/// those [`fit_kmeans`] gives on all the rows, up to the rounding of sums
+/// merged per rank. Communication per iteration is O(k·p), whatever `n`.
+///
+/// A failure on one rank's rows (NaN, a bad weight) fails every rank.
+pub fn fit_kmeans_distributed<T: Real>(
+    x: MatRef<'_, T>,
+    w: Option<&[T]>,
+    inits: &[KMeansInit],
+    params: &KMeansParams,
+    coll: &mut dyn Collective,
+    offset: usize,
+) -> Result<KMeansFit> {
+    let p = x.ncols();
+    let k = params.n_clusters;
+    let mut data = Data::new(x, w, params.chunk_rows);
+    // Local work first; its outcome (and the mergeable column moments) is
+    // then agreed on, so that an error on one rank fails all of them instead
+    // of leaving the others waiting.
+    let mut weight_totals = Vec::new();
+    let local = (|| -> Result<(f64, Vec<f64>, Vec<f64>, f64)> {
+        if p == 0 {
+            return Err(Error::EmptyInput { what: "X" });
+        }
+        if let Some(w) = w {
+            check_weights(w, x.nrows())?;
+        }
+        weight_totals = (0..data.plan.n_chunks())
+            .map(|c| data.plan.range(c).map(|i| data.weight(i)).sum())
+            .collect();
+        let total_weight = weight_totals.iter().sum::<f64>();
+        let (count, mean, m2) = data.build_tiles_moments()?;
+        Ok((count, mean, m2, total_weight))
+    })();
+    let mut post = vec![0.0; 3 + 2 * p];
+    if let Ok((count, mean, m2, tw)) = &local {
+        post[0] = 1.0;
+        post[1] = *count;
+        post[2] = *tw;
+        post[3..3 + p].copy_from_slice(mean);
+        post[3 + p..].copy_from_slice(m2);
+    }
+    let parts = coll.allgather(&post)?;
+    local?;
+    if let Some(rank) = parts
+        .iter()
+        .position(|q| q.len() != post.len() || q[0] != 1.0)
+    {
+        return Err(Error::InvalidParameter {
+            name: "X",
+            reason: format!(
+                "rank {rank} of the distributed fit could not use its rows (it reports why); every rank stops"
+            ),
+        });
+    }
+    // Chan, Golub & LeVeque's update over ranks, in rank order.
+    let (mut n, mut mean, mut m2, mut total_weight) = (0.0, vec![0.0; p], vec![0.0; p], 0.0);
+    for q in &parts {
+        let nb = q[1];
+        total_weight += q[2];
+        if nb == 0.0 {
+            continue;
+        }
+        let (mb, sb) = (&q[3..3 + p], &q[3 + p..]);
+        let na = n;
+        n += nb;
+        for j in 0..p {
+            let delta = mb[j] - mean[j];
+            mean[j] += delta * (nb / n);
+            m2[j] += sb[j] + delta * delta * (na * nb / n);
+        }
+    }
+    if k == 0 || k as f64 > n {
+        return Err(Error::InvalidParameter {
+            name: "n_clusters",
+            reason: format!("{k}; must be between 1 and n_samples = {n}"),
+        });
+    }
+    if params.max_iter == 0 {
+        return Err(Error::InvalidParameter {
+            name: "max_iter",
+            reason: "0; must be at least 1".into(),
+        });
+    }
+    if !(params.tol.is_finite() && params.tol >= 0.0) {
+        return Err(Error::InvalidParameter {
+            name: "tol",
+            reason: format!("{}; must be finite and non-negative", params.tol),
+        });
+    }
+    if total_weight <= 0.0 {
+        return Err(Error::InvalidParameter {
+            name: "sample_weight",
+            reason: "all sample weights are zero; at least one must be positive".into(),
+        });
+    }
+    check_inits(inits, k, p, params.n_local_trials)?;
+    let tol = if params.tol == 0.0 {
+        0.0
+    } else {
+        var_mean(n, &m2) * params.tol
+    };
+    let mut best: Option<KMeansFit> = None;
+    let mut scratch = Vec::new();
+    for init in inits {
+        let mut start = match init {
+            KMeansInit::Centers(c) => c.clone(),
+            KMeansInit::PlusPlus(d) => plusplus_distributed(
+                &data,
+                k,
+                params.n_local_trials,
+                d,
+                &weight_totals,
+                &mut scratch,
+                coll,
+            )?,
+        };
+        for row in start.chunks_exact_mut(p) {
+            for (v, m) in row.iter_mut().zip(&mean) {
+                *v -= m;
+            }
+        }
+        let run = lloyd(&data, &mean, start, params.max_iter, tol, coll, offset)?;
+        let better = match &best {
+            None => true,
+            Some(b) => {
+                run.inertia < b.inertia
+                    && !same_clustering_over_ranks(&run.labels, &b.labels, k, coll)?
+            }
+        };
+        if better {
+            best = Some(run);
+        }
+    }
+    let mut fit = best.ok_or_else(|| Error::NumericalFailure("no k-means run completed".into()))?;
+    for row in fit.centers.chunks_exact_mut(p) {
+        for (v, m) in row.iter_mut().zip(&mean) {
+            *v += m;
+        }
+    }
+    Ok(fit)
+}
+
+/// [`same_clustering`] over the rows of every rank: each rank's label map
+/// (`-1` unseen, `-2` inconsistent) is gathered and the maps must agree.
+fn same_clustering_over_ranks(
+    a: &[i32],
+    b: &[i32],
+    k: usize,
+    coll: &mut dyn Collective,
+) -> Result<bool> {
+    let mut map = vec![-1.0f64; k];
+    for (&x, &y) in a.iter().zip(b) {
+        let m = &mut map[x as usize];
+        if *m == -1.0 {
+            *m = y as f64;
+        } else if *m != y as f64 {
+            *m = -2.0;
+        }
+    }
+    let mut merged = vec![-1.0f64; k];
+    for part in coll.allgather(&map)? {
+        for (m, &v) in merged.iter_mut().zip(&part) {
+            if v == -2.0 || (*m >= 0.0 && v >= 0.0 && *m != v) {
+                return Ok(false);
+            }
+            if *m == -1.0 {
+                *m = v;
+            }
+        }
+    }
+    Ok(true)
 }
 
 /// Checks fitted centres (k×p, finite) against `X`'s columns.

@@ -5,4 +5,6 @@ mod incremental_pca;
 mod pca;
 
 pub use incremental_pca::{partial_fit_ipca, IpcaState, IpcaStep};
-pub use pca::{fit_pca, pca_transform_map, sign_flip_rows, PcaSolver, PcaSpectrum};
+pub use pca::{
+    fit_pca, pca_transform_map, sign_flip_rows, spectrum_from_moments, PcaSolver, PcaSpectrum,
+};

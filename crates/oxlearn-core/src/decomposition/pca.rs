@@ -73,11 +73,7 @@ pub fn fit_pca<T: Real>(
         matches!((lo, hi), (Some(lo), Some(hi)) if lo > 0.0 && hi <= FULL_VIA_EIGH_MAX_COND * lo);
     let (mean, mut vt, explained_variance, singular_values) =
         if solver == PcaSolver::CovarianceEigh || (well_conditioned && n > p) {
-            // Descending; eigenvalues of a PSD matrix a rounding below zero
-            // are zero (scikit-learn clips them the same way).
-            let ev: Vec<f64> = vals.iter().rev().map(|&v| v.max(0.0)).collect();
-            let s = ev.iter().map(|&v| (v * dof).sqrt()).collect();
-            let vt = Mat::from_fn(p, p, |i, j| vecs[(j, p - 1 - i)]);
+            let (vt, ev, s) = eigh_spectrum(&vals, vecs.as_ref(), dof);
             (m.mean_x, vt, ev, s)
         } else {
             let r = r_factor(x, y, None, &m.mean_x, &[], chunk_rows)?;
@@ -95,6 +91,39 @@ pub fn fit_pca<T: Real>(
     sign_flip_rows(vt.as_mut());
     Ok(PcaSpectrum {
         mean,
+        components: vt,
+        explained_variance,
+        singular_values,
+    })
+}
+
+/// Components (rows, by decreasing variance), explained variances and
+/// singular values from the ascending eigendecomposition of the covariance.
+fn eigh_spectrum(vals: &[f64], vecs: MatRef<'_, f64>, dof: f64) -> (Mat<f64>, Vec<f64>, Vec<f64>) {
+    let p = vals.len();
+    // Descending; eigenvalues of a PSD matrix a rounding below zero are
+    // zero (scikit-learn clips them the same way).
+    let ev: Vec<f64> = vals.iter().rev().map(|&v| v.max(0.0)).collect();
+    let s = ev.iter().map(|&v| (v * dof).sqrt()).collect();
+    let vt = Mat::from_fn(p, p, |i, j| vecs[(j, p - 1 - i)]);
+    (vt, ev, s)
+}
+
+/// The full spectrum from merged centred moments (distributed fits, where
+/// the rows are spread over processes): `covariance_eigh`'s computation.
+pub fn spectrum_from_moments(m: &Moments) -> Result<PcaSpectrum> {
+    sequential_dense_kernels();
+    let p = m.n_features();
+    if m.n_samples == 0 || p == 0 {
+        return Err(Error::EmptyInput { what: "X" });
+    }
+    let dof = m.n_samples as f64 - 1.0;
+    let cov = Mat::from_fn(p, p, |i, j| m.cxx[(i, j)] / dof);
+    let (vals, vecs) = symmetric_eigen(cov.as_ref())?;
+    let (mut vt, explained_variance, singular_values) = eigh_spectrum(&vals, vecs.as_ref(), dof);
+    sign_flip_rows(vt.as_mut());
+    Ok(PcaSpectrum {
+        mean: m.mean_x.clone(),
         components: vt,
         explained_variance,
         singular_values,

@@ -21,6 +21,7 @@ use crate::optimize::{
     lbfgs, newton_cg, LbfgsOptions, NewtonCgOptions, Objective, SecondOrder, Termination,
 };
 use crate::special::{exp_nonpos, ln_1p_unit};
+use crate::spmd::{sum_over_ranks, Collective, SingleProcess};
 use crate::{Error, Real, Result};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
@@ -92,8 +93,49 @@ pub fn fit_logistic<T: Real>(
     init: Option<(MatRef<'_, f64>, &[f64])>,
     params: &LogisticParams,
 ) -> Result<LogisticFit> {
+    fit_logistic_impl(
+        x,
+        y,
+        n_classes,
+        sample_weight,
+        init,
+        params,
+        &mut SingleProcess,
+        false,
+    )
+}
+
+/// [`fit_logistic`] over rows spread across processes (SPMD): this rank
+/// holds rows `x`, `y` (possibly none), `coll` sums the loss, gradient and
+/// Hessian products over ranks (in rank order), and every rank runs the same
+/// optimiser on the same numbers, so all get the same coefficients: those of
+/// [`fit_logistic`] on all the rows, up to the rounding of the merged sums.
+/// Communication per evaluation is O(k·p), whatever the number of rows.
+pub fn fit_logistic_distributed<T: Real>(
+    x: MatRef<'_, T>,
+    y: &[u32],
+    n_classes: usize,
+    sample_weight: Option<&[f64]>,
+    init: Option<(MatRef<'_, f64>, &[f64])>,
+    params: &LogisticParams,
+    coll: &mut dyn Collective,
+) -> Result<LogisticFit> {
+    fit_logistic_impl(x, y, n_classes, sample_weight, init, params, coll, true)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn fit_logistic_impl<T: Real>(
+    x: MatRef<'_, T>,
+    y: &[u32],
+    n_classes: usize,
+    sample_weight: Option<&[f64]>,
+    init: Option<(MatRef<'_, f64>, &[f64])>,
+    params: &LogisticParams,
+    coll: &mut dyn Collective,
+    distributed: bool,
+) -> Result<LogisticFit> {
     let (n, p) = x.shape();
-    if n == 0 || p == 0 {
+    if (n == 0 && !distributed) || p == 0 {
         return Err(Error::EmptyInput { what: "X" });
     }
     if y.len() != n {
@@ -127,13 +169,27 @@ pub fn fit_logistic<T: Real>(
             reason: format!("{}; tol must be finite and non-negative", params.tol),
         });
     }
-    let sum_weights = match sample_weight {
-        Some(w) => {
-            crate::linalg::chunks::check_weights(w, n)?;
-            w.iter().sum::<f64>()
-        }
-        None => n as f64,
+    let local_weights = match sample_weight {
+        Some(w) => crate::linalg::chunks::check_weights(w, n).map(|()| w.iter().sum::<f64>()),
+        None => Ok(n as f64),
     };
+    // Agreed on by every rank, so that a bad weight on one fails them all.
+    let mut post = [
+        f64::from(u8::from(local_weights.is_ok())),
+        *local_weights.as_ref().unwrap_or(&0.0),
+    ];
+    let parts = coll.allgather(&post)?;
+    local_weights?;
+    if let Some(rank) = parts.iter().position(|q| q.first() != Some(&1.0)) {
+        return Err(Error::InvalidParameter {
+            name: "sample_weight",
+            reason: format!("rank {rank} of the distributed fit has invalid sample weights"),
+        });
+    }
+    if parts.len() > 1 {
+        post[1] = parts.iter().map(|q| q.get(1).copied().unwrap_or(0.0)).sum();
+    }
+    let sum_weights = post[1];
     if sum_weights.is_nan() || sum_weights <= 0.0 {
         return Err(Error::InvalidParameter {
             name: "sample_weight",
@@ -190,6 +246,7 @@ pub fn fit_logistic<T: Real>(
         l2,
         plan: ChunkPlan::new(n, p, chunk_rows),
         hess: Vec::new(),
+        coll,
     };
     let res = match params.solver {
         LogisticSolver::Lbfgs => lbfgs(
@@ -243,6 +300,9 @@ struct LogisticObjective<'a, T: Real> {
     /// Per chunk, what Hessian products need at the last prepared point:
     /// `sᵢ pᵢ (1 - pᵢ)` (binary) or the probabilities `pᵢₖ` (multinomial).
     hess: Vec<Vec<f64>>,
+    /// Sums the unnormalised loss, gradient and Hessian products over
+    /// processes (a no-op in one process).
+    coll: &'a mut dyn Collective,
 }
 
 /// One chunk's contribution: unnormalised loss sum and gradient sums.
@@ -366,6 +426,12 @@ impl<T: Real> LogisticObjective<'_, T> {
         if prepare {
             self.hess = hess;
         }
+        let mut buf = Vec::with_capacity(grad.len() + 1);
+        buf.push(loss);
+        buf.extend_from_slice(grad);
+        sum_over_ranks(&mut *self.coll, &mut buf)?;
+        let loss = buf[0];
+        grad.copy_from_slice(&buf[1..]);
         let kp = self.k * self.p;
         let mut norm2 = 0.0;
         for (g, &t) in grad[..kp].iter_mut().zip(&theta[..kp]) {
@@ -426,6 +492,7 @@ impl<T: Real> SecondOrder for LogisticObjective<'_, T> {
                 }
             },
         )?;
+        sum_over_ranks(&mut *self.coll, out)?;
         let kp = self.k * self.p;
         for (o, &vi) in out[..kp].iter_mut().zip(&v[..kp]) {
             *o = *o * self.inv_sum_weights + self.l2 * vi;
@@ -834,6 +901,7 @@ mod tests {
                 l2: 0.3 / n as f64,
                 plan: ChunkPlan::new(n, p, 64),
                 hess: Vec::new(),
+                coll: &mut SingleProcess,
             };
             let theta = lcg(obj.dim(), 11);
             let mut g = vec![0.0; obj.dim()];

@@ -7,8 +7,8 @@ mod ridge;
 
 pub use least_squares::{fit_least_squares, least_squares_from_moments, LeastSquaresParams};
 pub use logistic::{
-    fit_logistic, logistic_classes, logistic_outputs, LogisticFit, LogisticOutput, LogisticParams,
-    LogisticSolver,
+    fit_logistic, fit_logistic_distributed, logistic_classes, logistic_outputs, LogisticFit,
+    LogisticOutput, LogisticParams, LogisticSolver,
 };
 pub use ridge::{fit_ridge, ridge_fit_from_moments, RidgeParams};
 

@@ -1,0 +1,81 @@
+"""What every SPMD estimator shares: the ``comm`` parameter and persistence.
+
+An SPMD estimator subclasses the ordinary oxlearn estimator of the same
+name and adds one parameter, ``comm``. Once fitted, its model is the same
+on every rank and *is* the ordinary model: pickling it (or
+``oxlearn.save``) writes the ordinary class, which loads and predicts in a
+plain process without mpi4py, and is served by the ``oxlearn`` binary.
+"""
+
+import copyreg
+import inspect
+
+from oxlearn.spmd._comm import get_comm
+
+
+def with_comm(base):
+    """Class decorator: ``__init__`` takes ``base``'s parameters and ``comm=None``.
+
+    ``get_params`` (scikit-learn reads the signature) then lists ``comm`` too.
+    """
+
+    def decorate(cls):
+        base_init = base.__init__
+        sig = inspect.signature(base_init)
+
+        def __init__(self, *args, comm=None, **kwargs):
+            base_init(self, *args, **kwargs)
+            self.comm = comm
+
+        params = list(sig.parameters.values())
+        params.append(inspect.Parameter("comm", inspect.Parameter.KEYWORD_ONLY, default=None))
+        __init__.__signature__ = sig.replace(parameters=params)
+        __init__.__doc__ = base_init.__doc__
+        cls.__init__ = __init__
+        cls._spmd_local_class = base
+        return cls
+
+    return decorate
+
+
+class SPMDMixin:
+    """Persistence of an SPMD model as the ordinary oxlearn class.
+
+    Comes first in the bases. ``to_local()`` returns the ordinary estimator
+    with the same parameters (``comm`` aside) and fitted attributes;
+    pickling and ``oxlearn.save`` write that estimator.
+    """
+
+    _spmd_local_class = None
+
+    def _comm(self):
+        return get_comm(self.comm)
+
+    def to_local(self):
+        """Return this fitted model as the ordinary (non-SPMD) oxlearn estimator.
+
+        The model is the same on every rank, so no communication happens:
+        any rank may call this (and save or pickle the result) alone.
+
+        Returns
+        -------
+        estimator : ordinary oxlearn estimator
+            The class of the same name in ``oxlearn`` (e.g.
+            ``oxlearn.linear_model.LinearRegression``).
+        """
+        cls = self._spmd_local_class
+        est = cls.__new__(cls)
+        state = {k: v for k, v in self.__dict__.items()
+                 if k != "comm" and not k.startswith("_spmd")}
+        est.__dict__.update(state)
+        return est
+
+    def _oxlearn_export(self):
+        # oxlearn.save writes the ordinary model (see oxlearn._io.save).
+        return self.to_local()
+
+    def __reduce_ex__(self, protocol):
+        # Pickles as the ordinary class, rebuilt by the standard library's
+        # reconstructor: loads without mpi4py or oxlearn.spmd.
+        local = self.to_local()
+        return copyreg._reconstructor, (type(local), object, None), local.__getstate__()
