@@ -13,6 +13,7 @@ try:
     from sklearn.decomposition._pca import _infer_dimension
     from sklearn.ensemble._forest import _get_n_samples_bootstrap
     from sklearn.linear_model._logistic import _LOGISTIC_SOLVER_CONVERGENCE_MSG
+    from sklearn.neighbors._base import _get_weights
     from sklearn.tree._tree import NODE_DTYPE, Tree
     from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
     from sklearn.utils._param_validation import (
@@ -47,6 +48,7 @@ __all__ = [
     "_check_sample_weight",
     "_fit_context",
     "_get_n_samples_bootstrap",
+    "_get_weights",
     "_infer_dimension",
     "_is_arraylike_not_scalar",
     "_openmp_effective_n_threads",

@@ -7,11 +7,11 @@ pickled state.
 import operator
 
 import numpy as np
-from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
 from oxlearn import _core, _hyperparameters, _persistence
 from oxlearn._config import oxlearn_config
 from oxlearn._logging import logger
+from oxlearn._sklearn_private import _openmp_effective_n_threads
 
 
 def n_threads(n_jobs):

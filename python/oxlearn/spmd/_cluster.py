@@ -5,10 +5,10 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
-from sklearn.utils.validation import _is_arraylike_not_scalar
 
 from oxlearn import _core
 from oxlearn import cluster as _cl
+from oxlearn._sklearn_private import _is_arraylike_not_scalar
 from oxlearn.spmd._base import SPMDMixin, with_comm
 from oxlearn.spmd._comm import Shards, allgather, rust_allgather
 

@@ -11,7 +11,9 @@ import pickle
 
 import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import validate_data
+
+from oxlearn._sklearn_private import _check_sample_weight
 
 _SENT = [0]
 

@@ -14,11 +14,11 @@ within the noise between forests, as long as each rank holds a fair sample
 """
 
 import numpy as np
-from sklearn.ensemble._forest import _get_n_samples_bootstrap
 from sklearn.utils import check_random_state
 
 import oxlearn
 from oxlearn import ensemble as _ens
+from oxlearn._sklearn_private import _get_n_samples_bootstrap
 from oxlearn.spmd._base import SPMDMixin, with_comm
 from oxlearn.spmd._comm import Shards, allgather
 

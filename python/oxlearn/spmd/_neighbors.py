@@ -17,10 +17,10 @@ savable model.
 import copyreg
 
 import numpy as np
-from sklearn.neighbors._base import _get_weights
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from oxlearn import neighbors as _nb
+from oxlearn._sklearn_private import _get_weights
 from oxlearn.spmd._base import SPMDMixin, with_comm
 from oxlearn.spmd._comm import Shards, allgather
 
