@@ -178,10 +178,15 @@ def test_n_jobs_none_follows_scikit_learns_openmp_limits():
 
 
 def _in_worker():
+    # loky reuses its workers across tests: only what this task starts counts.
+    pools_before, threads_before = list(_core.thread_pools()), _os_threads()
     LinearRegression().fit(X_BIG, X_BIG[:, 0]).predict(X_BIG)
     LogisticRegression().fit(X_BIG, X_BIG[:, 0] > 0).predict_proba(X_BIG)
+    new_pools = list(_core.thread_pools())
+    for n in pools_before:
+        new_pools.remove(n)
     return (n_threads(None), _openmp_effective_n_threads(), os.environ.get("OMP_NUM_THREADS"),
-            _core.thread_pools(), _os_threads())
+            new_pools, _os_threads() - threads_before)
 
 
 def test_joblib_workers_get_their_share_of_the_cores():
