@@ -17,6 +17,9 @@ _DEFAULTS = {
     "allow_fallback_to_host": False,
     # Whether persistence warnings (version mismatches on load) become errors.
     "strict_persistence": False,
+    # Where unpickled array API models put their arrays: None where they were
+    # saved from, "cpu" on the host (numpy), else that device's name.
+    "load_device": None,
 }
 _global_config = dict(_DEFAULTS)
 _threadlocal = threading.local()
@@ -41,13 +44,18 @@ def get_config():
     -------
     config : dict
         Keys of :func:`sklearn.get_config` plus ``target_offload``,
-        ``allow_fallback_to_host`` and ``strict_persistence``.
+        ``allow_fallback_to_host``, ``strict_persistence`` and
+        ``load_device``.
     """
     return {**sklearn.get_config(), **_local()}
 
 
+_UNSET = object()
+
+
 def set_config(
-    target_offload=None, allow_fallback_to_host=None, strict_persistence=None, **sklearn_configs
+    target_offload=None, allow_fallback_to_host=None, strict_persistence=None,
+    load_device=_UNSET, **sklearn_configs
 ):
     """Set oxlearn and scikit-learn configuration for the current thread.
 
@@ -62,6 +70,12 @@ def set_config(
     strict_persistence : bool, default=None
         Turn every version-mismatch warning raised when loading a model into
         an :class:`~oxlearn.exceptions.IncompatibleModelError`.
+    load_device : str or None
+        Where unpickled array API models put their arrays: ``None`` (the
+        default) on the namespace and device they were saved from, ``"cpu"``
+        as a host (numpy) model, or another device of their namespace by
+        name (``"cuda:1"``). :func:`oxlearn.load` takes the same as
+        ``device=``.
     **sklearn_configs
         Passed to :func:`sklearn.set_config` (``assume_finite``,
         ``transform_output``, ...).
@@ -82,6 +96,12 @@ def set_config(
             if not isinstance(value, bool):
                 raise ValueError(f"{name}={value!r} is not valid; use True or False")
             updates[name] = value
+    if load_device is not _UNSET:
+        if not (load_device is None or isinstance(load_device, str)):
+            raise ValueError(
+                f"load_device={load_device!r} is not valid; use None, 'cpu' or a device name"
+            )
+        updates["load_device"] = load_device
     sklearn.set_config(**sklearn_configs)
     _local().update(updates)
 

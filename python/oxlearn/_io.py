@@ -188,7 +188,7 @@ def save(model, path):
     _core.write_model_file(os.fspath(path), header, arrays)
 
 
-def load(path, *, mmap=False):
+def load(path, *, mmap=False, device=None):
     """Load a model saved by :func:`save`.
 
     Every load verifies the header checksum, the compatibility rules (see the
@@ -211,7 +211,15 @@ def load(path, *, mmap=False):
         it by renaming a new file over it, as :func:`save` does.
         ``"copy-on-verify"`` loads as lazily but, at that first use, copies
         the arrays into memory and verifies the copies: the model no longer
-        depends on the file.
+        depends on the file. An array API model that goes to a device is
+        verified and copied there at load.
+    device : str or None, default=None
+        For a model saved with array API attributes (fitted under
+        ``array_api_dispatch=True``): ``None`` puts them back in the
+        namespace and on the device they were saved from (both are in the
+        header); ``"cpu"`` gives a host model with numpy attributes, which
+        needs neither; another name (``"cuda:1"``) picks that device of the
+        same namespace. Host models ignore it.
 
     Returns
     -------
@@ -223,7 +231,12 @@ def load(path, *, mmap=False):
         The file is damaged, truncated or was tampered with.
     oxlearn.exceptions.IncompatibleModelError
         The file is intact but this oxlearn cannot load it.
+    ImportError, RuntimeError
+        An array API model whose namespace cannot be imported, or whose
+        device this machine lacks; the message names ``device="cpu"``.
     """
+    if not (device is None or isinstance(device, str)):
+        raise ValueError(f"device={device!r} is not valid; use None, 'cpu' or a device name")
     if not (isinstance(mmap, (bool, np.bool_)) or mmap == "copy-on-verify"):
         raise ValueError(f"mmap={mmap!r} is not valid; use False, True or 'copy-on-verify'")
     path = os.fspath(path)
@@ -245,5 +258,6 @@ def load(path, *, mmap=False):
     model = cls.__new__(cls)
     _persistence._report(model, header, found)
     _persistence.apply(model, header, arrays,
-                       lazy=(header_json, mmap == "copy-on-verify") if lazy else None)
+                       lazy=(header_json, mmap == "copy-on-verify") if lazy else None,
+                       device=device)
     return model

@@ -26,7 +26,7 @@ import numpy as np
 import sklearn
 from sklearn.exceptions import InconsistentVersionWarning
 
-from oxlearn import _core
+from oxlearn import _array_api, _core
 from oxlearn._config import get_config
 from oxlearn._logging import logger
 from oxlearn.exceptions import (
@@ -200,8 +200,9 @@ def _fitted_state(est, schema):
     return dtype.name, arrays, attrs
 
 
-def _header(est, schema, fitted, dtype, attrs, params):
+def _header(est, schema, fitted, dtype, attrs, params, placement=(None, "cpu")):
     names = getattr(est, "feature_names_in_", None) if fitted else None
+    namespace, device = placement
     return {
         "format_version": _core.FORMAT_VERSION,
         "kind": est._oxlearn_kind,
@@ -210,7 +211,8 @@ def _header(est, schema, fitted, dtype, attrs, params):
         "sklearn_version": sklearn.__version__,
         "numpy_version": np.__version__,
         "python_version": platform.python_version(),
-        "device": "cpu",
+        "device": device,
+        "array_namespace": namespace,
         "fitted": fitted,
         "dtype": dtype,
         "n_features_in": int(est.n_features_in_) if fitted else None,
@@ -247,6 +249,11 @@ def seal(est, file_layout=False, strict=True):
     est._verify_pending()
     cls = type(est)
     schema = _core.schema(est._oxlearn_kind)
+    # An array API model is stored as host arrays, with its namespace and
+    # device in the header.
+    placement = _array_api.saved_placement(est)
+    if placement[0] is not None:
+        est = _array_api.host_twin(est)
     params, extra_params = {}, {}
     for name, value in est.get_params(deep=False).items():
         try:
@@ -271,7 +278,9 @@ def seal(est, file_layout=False, strict=True):
             # unfitted header.
             logger.debug("%s: pickling a partially fitted estimator (%s)", cls.__name__, e)
             fitted = False
-    header = _header(est, schema, fitted, dtype, attrs, params)
+    if not fitted:
+        placement = (None, "cpu")
+    header = _header(est, schema, fitted, dtype, attrs, params, placement)
     try:
         sealed = _core.seal_header(json.dumps(header, allow_nan=False), arrays, file_layout)
     except ValueError as e:
@@ -346,7 +355,8 @@ def set_state(est, state):
     extras = state.get(EXTRAS_KEY) or {}
     _report(est, header, found)
     apply(est, header, arrays, extra_params=extras.get("params", {}),
-          extra_attrs=extras.get("attrs", {}), check_values=False)
+          extra_attrs=extras.get("attrs", {}), check_values=False,
+          device=get_config()["load_device"])
 
 
 def _check_params(cls, header, params, check_values):
@@ -403,7 +413,7 @@ def validate_params(est):
 
 
 def apply(est, header, arrays, *, lazy=None, extra_params=None, extra_attrs=None,
-          check_values=True):
+          check_values=True, device=None):
     """Set the parameters and fitted attributes of a verified model on ``est``.
 
     Parameters
@@ -423,6 +433,10 @@ def apply(est, header, arrays, *, lazy=None, extra_params=None, extra_attrs=None
     check_values : bool
         Check parameter values against the class's constraints (the model
         file; pickle keeps scikit-learn's semantics and checks them at fit).
+    device : str or None
+        Where an array API model's arrays go: ``None`` to the namespace and
+        device it was saved from, ``"cpu"`` nowhere (a host model), else
+        that device of its namespace.
     """
     cls = type(est)
     params = {k: _decode(v) for k, v in header["params"].items()}
@@ -439,11 +453,17 @@ def apply(est, header, arrays, *, lazy=None, extra_params=None, extra_attrs=None
     d["n_features_in_"] = header["n_features_in"]
     if header["feature_names_in"] is not None:
         d["feature_names_in_"] = np.asarray(header["feature_names_in"], dtype=object)
+    namespace = header.get("array_namespace")
     if lazy is not None and arrays:
         d[PENDING] = _Pending(lazy[0], arrays, lazy[1])
-        return
-    _set_arrays(est, arrays)
-    est._oxlearn_after_load()
+        if namespace is None or device == "cpu":
+            return
+        # Arrays bound for a device are copied there now: verify them first.
+        materialize(est)
+    else:
+        _set_arrays(est, arrays)
+        est._oxlearn_after_load()
+    _array_api.restore(est, namespace, header["device"], device)
 
 
 def _set_arrays(est, arrays):

@@ -12,9 +12,12 @@ try:
     from sklearn.base import _fit_context
     from sklearn.decomposition._pca import _infer_dimension
     from sklearn.ensemble._forest import _get_n_samples_bootstrap
+    from sklearn.externals import array_api_compat
     from sklearn.linear_model._logistic import _LOGISTIC_SOLVER_CONVERGENCE_MSG
     from sklearn.neighbors._base import _get_weights
     from sklearn.tree._tree import NODE_DTYPE, Tree
+    from sklearn.utils._array_api import _max_precision_float_dtype, move_to
+    from sklearn.utils._available_if import _AvailableIfDescriptor
     from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
     from sklearn.utils._param_validation import (
         Interval,
@@ -43,14 +46,18 @@ __all__ = [
     "InvalidParameterError",
     "StrOptions",
     "Tree",
+    "_AvailableIfDescriptor",
     "_LOGISTIC_SOLVER_CONVERGENCE_MSG",
     "_assert_all_finite",
     "_check_sample_weight",
     "_fit_context",
     "_get_n_samples_bootstrap",
     "_get_weights",
+    "_max_precision_float_dtype",
     "_infer_dimension",
     "_is_arraylike_not_scalar",
     "_openmp_effective_n_threads",
+    "array_api_compat",
+    "move_to",
     "validate_parameter_constraints",
 ]

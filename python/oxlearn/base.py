@@ -8,7 +8,7 @@ import operator
 
 import numpy as np
 
-from oxlearn import _core, _hyperparameters, _persistence
+from oxlearn import _array_api, _core, _hyperparameters, _persistence
 from oxlearn._config import oxlearn_config
 from oxlearn._logging import logger
 from oxlearn._sklearn_private import _openmp_effective_n_threads
@@ -81,6 +81,37 @@ class OxlearnEstimatorMixin:
     _oxlearn_canonical = ()
     # Caches rebuilt after a load, never persisted (also any ``_oxl_*`` name).
     _oxlearn_transient = ()
+
+    # Whether array API inputs are accepted (through host copies, see
+    # oxlearn._array_api) and fitted attributes follow their namespace.
+    _oxlearn_array_api = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls._oxlearn_array_api:
+            _array_api.install(cls)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if self._oxlearn_array_api:
+            tags.array_api_support = True
+        return tags
+
+    def to_numpy(self):
+        """Return this model with its array attributes as host numpy arrays.
+
+        A model fitted under ``array_api_dispatch=True`` keeps its attributes
+        in the input's namespace and on its device; this copy is a plain host
+        model (its other attributes are shared with this one), e.g. to save
+        it for a machine without that library or device.
+
+        Returns
+        -------
+        model : estimator
+            Of the same class; ``self`` is not changed.
+        """
+        self._verify_pending()
+        return _array_api.host_twin(self)
 
     # --- dispatch ---------------------------------------------------------
     def _check_device(self, method):

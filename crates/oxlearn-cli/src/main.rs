@@ -135,10 +135,20 @@ fn inspect(path: &Path) -> Result<(), String> {
                 escape(&h.numpy_version),
                 escape(&h.python_version)
             );
+            // An array API model's arrays are stored as host bytes: the
+            // binary serves it from them, whatever its device.
+            let placement = match &h.array_namespace {
+                Some(ns) => format!(
+                    "{} device {} (array API; served here from its host copy)",
+                    escape(ns),
+                    escape(&h.device)
+                ),
+                None => escape(&h.device),
+            };
             println!(
                 "fitted: {} on {}; dtype {}; n_features_in {}",
                 h.fitted,
-                escape(&h.device),
+                placement,
                 h.dtype.map_or("-", |d| d.name()),
                 h.n_features_in.map_or("-".to_owned(), |n| n.to_string())
             );

@@ -174,6 +174,15 @@ pub fn check_compatibility(h: &Header, rt: &Runtime) -> Result<Vec<CompatWarning
             writer_oxlearn: h.oxlearn_version.clone(),
         });
     }
+    if h.array_namespace.is_some() && wmin < 2 {
+        return Err(FormatError::InvalidField {
+            field: "array_namespace".into(),
+            reason: format!(
+                "appears in a format {} file; it exists from format 1.2",
+                h.format_version
+            ),
+        });
+    }
     if h.schema_version == 0 {
         return Err(FormatError::InvalidField {
             field: "schema_version".into(),

@@ -362,6 +362,7 @@ mod tests {
             numpy_version: "2.4.6".into(),
             python_version: "3.11.7".into(),
             device: "cpu".into(),
+            array_namespace: None,
             fitted: true,
             dtype: Some(crate::header::DType::Float64),
             n_features_in: Some(2),

@@ -8,12 +8,14 @@ use serde_json::{Map, Value};
 use xxhash_rust::xxh3::Xxh3;
 
 /// The format version this build writes and reads (major.minor).
-pub const FORMAT_VERSION: &str = "1.1";
+pub const FORMAT_VERSION: &str = "1.2";
 
 /// Largest accepted header, in bytes of JSON.
 pub const MAX_HEADER_BYTES: usize = 64 << 20;
 /// Largest accepted number of arrays in one model.
 pub const MAX_ARRAYS: usize = 4096;
+/// Longest accepted `array_namespace` or `device` name, in bytes.
+pub const MAX_PLACEMENT_LEN: usize = 64;
 /// Largest accepted number of dimensions of one array.
 pub const MAX_NDIM: usize = 8;
 
@@ -159,8 +161,15 @@ pub struct Header {
     pub numpy_version: String,
     /// Python version that wrote the model (`major.minor.micro`).
     pub python_version: String,
-    /// Device the model was fitted on (`cpu`, ...).
+    /// Where the fitted arrays live once loaded: `cpu` for a host (numpy)
+    /// model, including one fitted on a GPU; for an array API model, the
+    /// device of [`Header::array_namespace`] as that library names it.
     pub device: String,
+    /// The array API namespace of the fitted attributes (format 1.2; e.g.
+    /// `torch`, `array_api_strict`); absent for host (numpy) models. The
+    /// arrays themselves are always stored as host bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub array_namespace: Option<String>,
     /// Whether the estimator was fitted (unfitted estimators carry params only).
     pub fitted: bool,
     /// Dtype of the fitted floating-point attributes.
@@ -208,6 +217,60 @@ impl Header {
             )));
         }
         serde_json::from_str(json).map_err(|e| FormatError::BadHeader(e.to_string()))
+    }
+
+    /// Checks `device` and `array_namespace`: a host model is on `cpu`; an
+    /// array API model names its library as a dotted Python module name and
+    /// its device in at most [`MAX_PLACEMENT_LEN`] printable ASCII
+    /// characters. Loaders import that module by name, so nothing else
+    /// (paths, spaces, control characters) may reach them.
+    pub fn check_placement(&self) -> Result<()> {
+        let bad = |field: &str, reason: String| FormatError::InvalidField {
+            field: field.into(),
+            reason,
+        };
+        match &self.array_namespace {
+            None if self.device != "cpu" => Err(bad(
+                "device",
+                format!(
+                    "{:?}; a host model's device is \"cpu\" (only array API models, \
+                     with array_namespace, name another)",
+                    self.device
+                ),
+            )),
+            None => Ok(()),
+            Some(ns) => {
+                let ident = |part: &str| {
+                    part.bytes()
+                        .next()
+                        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+                        && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                };
+                if ns.len() > MAX_PLACEMENT_LEN || !ns.split('.').all(ident) || ns == "numpy" {
+                    return Err(bad(
+                        "array_namespace",
+                        format!(
+                            "{ns:?} is not an array library's module name (dotted \
+                             identifiers, at most {MAX_PLACEMENT_LEN} bytes, not numpy)"
+                        ),
+                    ));
+                }
+                let d = &self.device;
+                if d.is_empty()
+                    || d.len() > MAX_PLACEMENT_LEN
+                    || !d.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+                {
+                    return Err(bad(
+                        "device",
+                        format!(
+                            "{d:?} is not a device name (1 to {MAX_PLACEMENT_LEN} \
+                             printable ASCII characters)"
+                        ),
+                    ));
+                }
+                Ok(())
+            }
+        }
     }
 
     /// The canonical JSON of this header: fixed field order, no whitespace.

@@ -14,6 +14,7 @@ fn header(dtype: DType, p: u64) -> Header {
         numpy_version: "2.4.6".into(),
         python_version: "3.11.7".into(),
         device: "cpu".into(),
+        array_namespace: None,
         fitted: true,
         dtype: Some(dtype),
         n_features_in: Some(p),

@@ -20,6 +20,7 @@ fn header(kind: &str, attrs: serde_json::Value) -> Header {
         numpy_version: "2.4.6".into(),
         python_version: "3.11.7".into(),
         device: "cpu".into(),
+        array_namespace: None,
         fitted: true,
         dtype: Some(DType::Float64),
         n_features_in: Some(2),

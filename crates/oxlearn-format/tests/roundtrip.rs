@@ -17,6 +17,7 @@ fn header(kind: &str) -> Header {
         numpy_version: "2.4.6".into(),
         python_version: "3.11.7".into(),
         device: "cpu".into(),
+        array_namespace: None,
         fitted: true,
         dtype: Some(DType::Float64),
         n_features_in: Some(3),
@@ -388,4 +389,61 @@ proptest! {
         prop_assume!(bytes != original);
         prop_assert!(load(&bytes).is_err());
     }
+}
+
+/// Where a model's arrays live: a host model on `cpu`; an array API model
+/// names an importable module and a device. Anything else is refused by
+/// writer and reader alike, before any loader imports a name from a file.
+#[test]
+fn device_and_array_namespace_are_validated() {
+    let m = Model::new();
+    let seal = |f: &dyn Fn(&mut Header)| {
+        let mut h = header("linear_model.LinearRegression");
+        f(&mut h);
+        h.seal(&m.views(), false)
+    };
+    let json = seal(&|h| {
+        h.array_namespace = Some("array_api_strict".into());
+        h.device = "device1".into();
+    })
+    .unwrap();
+    assert!(json.contains(r#""device":"device1","array_namespace":"array_api_strict","fitted""#));
+    let h = Header::open(&json, &m.views()).unwrap();
+    assert_eq!(h.array_namespace.as_deref(), Some("array_api_strict"));
+    // A host model's header has no array_namespace member at all.
+    assert!(!seal(&|_| {}).unwrap().contains("array_namespace"));
+    for (ns, device, field) in [
+        (None, "cuda:0", "device"),
+        (Some("torch"), "", "device"),
+        (Some("torch"), "cuda:0\n", "device"),
+        (Some("torch"), &*"d".repeat(65), "device"),
+        (Some("numpy"), "cpu", "array_namespace"),
+        (Some("os;rm"), "cpu", "array_namespace"),
+        (Some("../torch"), "cpu", "array_namespace"),
+        (Some("jax..numpy"), "cpu", "array_namespace"),
+        (Some("1torch"), "cpu", "array_namespace"),
+        (Some(""), "cpu", "array_namespace"),
+    ] {
+        let err = seal(&|h| {
+            h.array_namespace = ns.map(Into::into);
+            h.device = device.into();
+        })
+        .unwrap_err();
+        assert!(
+            matches!(&err, FormatError::InvalidField { field: f, .. } if f == field),
+            "{ns:?} {device:?}: {err}"
+        );
+    }
+    assert!(seal(&|h| {
+        h.array_namespace = Some("jax.numpy".into());
+        h.device = "cuda:0".into();
+    })
+    .is_ok());
+    // array_namespace exists from format 1.2: a 1.1 file naming one is forged.
+    let mut h = header("linear_model.LinearRegression");
+    h.array_namespace = Some("torch".into());
+    h.device = "cpu".into();
+    h.format_version = "1.1".into();
+    let err = check_compatibility(&h, &runtime()).unwrap_err();
+    assert!(err.to_string().contains("format 1.2"), "{err}");
 }

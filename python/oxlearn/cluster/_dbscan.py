@@ -124,9 +124,3 @@ class DBSCAN(OxlearnEstimatorMixin, _sk.DBSCAN):
             data, indices, indptr = (self.__dict__.pop(name) for name in _CSR)
             shape = (len(indptr) - 1, self.n_features_in_)
             self.components_ = sparse.csr_matrix((data, indices, indptr), shape=shape)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        # Inputs are handed to Rust as numpy arrays: no array API dispatch.
-        tags.array_api_support = False
-        return tags

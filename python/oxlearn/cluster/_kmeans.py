@@ -96,7 +96,7 @@ class KMeans(OxlearnEstimatorMixin, _sk.KMeans):
                 "Explicit initial center position passed: performing only one init in "
                 f"{type(self).__name__} instead of n_init={n_init}.",
                 RuntimeWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
             n_init = 1
         if self.algorithm == "elkan" and self.n_clusters == 1:
@@ -104,7 +104,7 @@ class KMeans(OxlearnEstimatorMixin, _sk.KMeans):
                 "algorithm='elkan' doesn't make sense for a single cluster. Using 'lloyd' "
                 "instead.",
                 RuntimeWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         return n_init
 
@@ -191,7 +191,7 @@ class KMeans(OxlearnEstimatorMixin, _sk.KMeans):
                 f"Number of distinct clusters ({distinct}) found smaller than n_clusters "
                 f"({self.n_clusters}). Possibly due to duplicate points in X.",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
         self.cluster_centers_ = centers
         self.labels_ = labels

@@ -19,7 +19,7 @@ def _validate_X(est, X, reset):
     if X.shape[0] == 1:
         warnings.warn(
             "Only one sample available. You may want to reshape your data array",
-            stacklevel=3,
+            stacklevel=4,
         )
     return X
 

@@ -159,6 +159,9 @@ def _custom_joblib_backend():
 
 class _ForestMixin(OxlearnEstimatorMixin):
     _oxlearn_extra = False
+    # Trees are host structures (as scikit-learn's, which has no array API
+    # support for forests): inputs of other namespaces go through np.asarray.
+    _oxlearn_array_api = False
     # Thresholds and values are float64 whatever X's dtype (as scikit-learn's trees).
     _oxlearn_dtype_attr = "_oxlearn_thresholds"
     _oxlearn_private_fitted = ("_n_samples", "_n_samples_bootstrap")

@@ -4,7 +4,6 @@ import warnings
 
 import numpy as np
 from scipy import sparse
-from sklearn import get_config
 from sklearn import linear_model as _sk
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import compute_class_weight
@@ -45,7 +44,7 @@ class LogisticRegression(OxlearnEstimatorMixin, _sk.LogisticRegression):
                         "'l1_ratio=None' was deprecated in version 1.8 and will trigger an "
                         "error in 1.10. Use 0<=l1_ratio<=1 instead.",
                         FutureWarning,
-                        stacklevel=3,
+                        stacklevel=4,
                     )
             elif self.l1_ratio == 1:
                 penalty = "l1"
@@ -64,7 +63,7 @@ class LogisticRegression(OxlearnEstimatorMixin, _sk.LogisticRegression):
                     "and 1 instead of penalty='elasticnet', and C=np.inf instead of "
                     "penalty=None.",
                     FutureWarning,
-                    stacklevel=3,
+                    stacklevel=4,
                 )
         if warn:
             if penalty != "elasticnet" and (
@@ -73,7 +72,7 @@ class LogisticRegression(OxlearnEstimatorMixin, _sk.LogisticRegression):
                 warnings.warn(
                     "l1_ratio parameter is only used when penalty is 'elasticnet'. Got "
                     f"(penalty={penalty})",
-                    stacklevel=3,
+                    stacklevel=4,
                 )
             if (self.penalty == "l2" and self.l1_ratio != 0) or (
                 self.penalty == "l1" and self.l1_ratio != 1
@@ -82,19 +81,19 @@ class LogisticRegression(OxlearnEstimatorMixin, _sk.LogisticRegression):
                     f"Inconsistent values: penalty={self.penalty} with "
                     f"l1_ratio={self.l1_ratio}. penalty is deprecated. Please use "
                     "l1_ratio only.",
-                    stacklevel=3,
+                    stacklevel=4,
                 )
             if self.penalty is None and self.C != 1.0:
                 warnings.warn(
                     "Setting penalty=None will ignore the C and l1_ratio parameters",
-                    stacklevel=3,
+                    stacklevel=4,
                 )
             if self.n_jobs is not None:
                 warnings.warn(
                     "'n_jobs' has no effect since 1.8 and will be removed in 1.10. "
                     f"You provided 'n_jobs={self.n_jobs}', please leave it unspecified.",
                     FutureWarning,
-                    stacklevel=3,
+                    stacklevel=4,
                 )
         C = np.inf if self.penalty is None else self.C
         return penalty, C
@@ -110,8 +109,6 @@ class LogisticRegression(OxlearnEstimatorMixin, _sk.LogisticRegression):
             return "sparse input is not accelerated"
         if getattr(self, "_skl_callbacks", None):
             return "callbacks are not supported"
-        if get_config().get("array_api_dispatch", False):
-            return "array API dispatch is not accelerated"
         if sample_weight is not None:
             try:
                 negative = bool(np.any(np.asarray(sample_weight, dtype=np.float64) < 0))
@@ -241,11 +238,11 @@ class LogisticRegression(OxlearnEstimatorMixin, _sk.LogisticRegression):
                 "    https://scikit-learn.org/stable/modules/preprocessing.html"
                 "\n" + _LOGISTIC_SOLVER_CONVERGENCE_MSG
             )
-            warnings.warn(msg, ConvergenceWarning, stacklevel=3)
+            warnings.warn(msg, ConvergenceWarning, stacklevel=4)
         elif status == "line_search_failed":
-            warnings.warn(message, stacklevel=3)
+            warnings.warn(message, stacklevel=4)
         else:
-            warnings.warn(message, ConvergenceWarning, stacklevel=3)
+            warnings.warn(message, ConvergenceWarning, stacklevel=4)
 
     # --- predict ------------------------------------------------------------
     def _accelerated_predict(self, method, X):
@@ -380,9 +377,3 @@ class LogisticRegression(OxlearnEstimatorMixin, _sk.LogisticRegression):
     def _oxlearn_after_load(self):
         if self.__dict__.pop("_coef_sparse", False):
             self.coef_ = sparse.csr_matrix(self.coef_)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        # Inputs are handed to Rust as numpy arrays: no array API dispatch.
-        tags.array_api_support = False
-        return tags

@@ -76,9 +76,3 @@ class Ridge(OxlearnEstimatorMixin, LinearPredictMixin, AcceleratedLinearFitMixin
             # two-dimensional target (but keeps intercept_ of shape (1,)).
             self.coef_ = self.coef_[0]
         return self
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        # Inputs are handed to Rust as numpy arrays: no array API dispatch.
-        tags.array_api_support = False
-        return tags

@@ -11,12 +11,11 @@ keep float32 when both inputs are float32, the other metrics return float64
 import numbers
 
 import numpy as np
-import sklearn
 from scipy.sparse import issparse
 from sklearn.metrics import pairwise as _sk_pairwise
 from sklearn.metrics.pairwise import check_pairwise_arrays
 
-from oxlearn import _core
+from oxlearn import _array_api, _core
 from oxlearn._logging import logger
 from oxlearn.base import check_device, n_threads
 
@@ -36,8 +35,6 @@ def _unsupported(X, Y, metric, ensure_all_finite, kwds):
         return f"metric={metric!r}"
     if issparse(X) or issparse(Y):
         return "sparse input"
-    if sklearn.get_config().get("array_api_dispatch"):
-        return "array_api_dispatch"
     if ensure_all_finite is not True:
         return f"ensure_all_finite={ensure_all_finite!r}"
     allowed = {"minkowski": {"p"}, "euclidean": {"squared"}, "l2": {"squared"}}.get(metric, set())
@@ -51,6 +48,7 @@ def _unsupported(X, Y, metric, ensure_all_finite, kwds):
     return None
 
 
+@_array_api.dispatch_function
 def pairwise_distances(X, Y=None, metric="euclidean", *, n_jobs=None, ensure_all_finite=True,
                        **kwds):
     """Compute the distance matrix from a feature array X and optional Y.

@@ -325,10 +325,6 @@ class _KNeighborsAccelerated(OxlearnEstimatorMixin):
         if not self._accelerated():
             self._tree = self._sklearn_tree()
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.array_api_support = False
-        return tags
 
 
 class _RadiusAccelerated:

@@ -69,7 +69,7 @@ class KMeans(SPMDMixin, _cl.KMeans):
             warnings.warn(
                 "Explicit initial center position passed: performing only one init in "
                 f"{type(self).__name__} instead of n_init={self.n_init}.",
-                RuntimeWarning, stacklevel=2,
+                RuntimeWarning, stacklevel=3,
             )
         trials = 2 + int(np.log(self.n_clusters))
         centers, draws = self._spmd_initial(shards, n_init, trials)
@@ -85,7 +85,7 @@ class KMeans(SPMDMixin, _cl.KMeans):
             warnings.warn(
                 f"Number of distinct clusters ({distinct}) found smaller than n_clusters "
                 f"({self.n_clusters}). Possibly due to duplicate points in X.",
-                ConvergenceWarning, stacklevel=2,
+                ConvergenceWarning, stacklevel=3,
             )
         self.cluster_centers_ = centers
         self.labels_ = labels

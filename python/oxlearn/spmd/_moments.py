@@ -101,7 +101,7 @@ def _covariance_shards(est, X, reset=True):
     shards = Shards(est._comm(), est, X, None, None, reset=reset)
     if shards.n_samples == 1:
         warnings.warn("Only one sample available. You may want to reshape your data array",
-                      stacklevel=3)
+                      stacklevel=4)
     return shards
 
 

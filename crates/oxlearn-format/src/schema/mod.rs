@@ -199,6 +199,7 @@ pub fn validate_with(h: &Header, views: &[ArrayView<'_>], deep: bool) -> Result<
             .map_err(|e| FormatError::BadHeader(e.to_string()))?
             .len();
     crate::value::check_values(&h.params, &h.attrs, text_len)?;
+    h.check_placement()?;
     for key in h.attrs.keys() {
         if !s.attrs.contains(&key.as_str()) {
             return Err(FormatError::InvalidField {

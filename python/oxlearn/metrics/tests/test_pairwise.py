@@ -162,14 +162,19 @@ def test_fallback_is_logged_and_answers_like_sklearn(call, caplog):
     np.testing.assert_array_equal(ours, SK(*args, **kw))
 
 
-def test_array_api_dispatch_falls_back(caplog):
-    pytest.importorskip("array_api_compat")
+def test_array_api_dispatch_runs_in_rust_and_returns_the_input_namespace(caplog):
+    xp = pytest.importorskip("array_api_strict")
     X = _data("iris")[:10]
+    device = xp.Device("device1")
     with sklearn.config_context(array_api_dispatch=True), \
             caplog.at_level(logging.INFO, logger="oxlearn"):
         ours = pairwise_distances(X)
-    assert "array_api_dispatch" in caplog.text
+        got = pairwise_distances(xp.asarray(X, device=device), metric="manhattan")
+    assert "pairwise_distances: running accelerated version" in caplog.text
+    assert "fallback" not in caplog.text
     np.testing.assert_allclose(ours, SK(X), atol=1e-7)
+    assert type(got) is type(xp.asarray(0.0)) and got.device == device
+    np.testing.assert_array_equal(np.from_dlpack(got), pairwise_distances(X, metric="manhattan"))
 
 
 def test_patched_into_sklearn_and_used_by_its_code(caplog):
