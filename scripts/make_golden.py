@@ -7,9 +7,14 @@ of an older version.
 """
 
 import json
+import os
 from pathlib import Path
 
+# scikit-learn's array API dispatch needs scipy's, set before scipy is imported.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
 import numpy as np
+import sklearn
 from scipy import sparse
 from sklearn.datasets import make_regression
 
@@ -133,6 +138,15 @@ def models():
     Xnan[::6, 1] = np.nan
     yield "RandomForestClassifier-sklearn-missing", RandomForestClassifier(
         3, max_depth=4, random_state=0).fit(Xnan, third)
+    # Format 1.2: fitted under array API dispatch on array-api-strict's
+    # non-default device; the header names namespace and device, the golden
+    # output is that of its host copy (model.to_numpy()).
+    import array_api_strict as xp
+
+    device = xp.Device("device1")
+    with sklearn.config_context(array_api_dispatch=True):
+        yield "Ridge-array-api-strict-device1", Ridge(alpha=0.7).fit(
+            xp.asarray(X, device=device), xp.asarray(y, device=device))
 
 
 def main():
@@ -149,6 +163,7 @@ def main():
         if (OUT / f"{name}.oxl").exists():
             continue
         oxlearn.save(model, OUT / f"{name}.oxl")
+        model = model.to_numpy()
         fitted = getattr(model, model._oxlearn_dtype_attr, None)
         if fitted is not None:
             Xm = X.astype(fitted.dtype)
