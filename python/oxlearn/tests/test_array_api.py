@@ -374,3 +374,20 @@ def test_warnings_point_at_the_callers_line(dispatch):
             EmpiricalCovariance().fit(Xin[:1, ...])
     assert record[0].filename == __file__
     assert record2[0].filename == __file__
+
+
+@pytest.mark.parametrize("device_name, dtype_name", [("CPU_DEVICE", "float64"),
+                                                     ("device1", "float32")])
+@pytest.mark.parametrize("est, kind, methods", ESTIMATORS, ids=lambda v: type(v).__name__
+                         if hasattr(v, "fit") else None)
+def test_sklearn_check_array_api_input_with_values(est, kind, methods, device_name, dtype_name):
+    """scikit-learn's own check, also comparing values (its default compares shapes only)."""
+    pytest.importorskip("array_api_strict")
+    from sklearn.utils.estimator_checks import check_array_api_input
+
+    # The check's data has redundant features: a covariance's log-likelihood
+    # (score) is -inf for numpy and array API fits alike, and -inf - -inf
+    # fails its tolerance; its attributes are compared bit for bit above.
+    values = not isinstance(est, EmpiricalCovariance)
+    check_array_api_input(type(est).__name__, est, "array_api_strict", device_name=device_name,
+                          dtype_name=dtype_name, check_values=values, check_sample_weight=True)
