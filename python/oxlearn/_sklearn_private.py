@@ -25,6 +25,7 @@ try:
         StrOptions,
         validate_parameter_constraints,
     )
+    from sklearn.utils._set_output import _SetOutputMixin
     from sklearn.utils.validation import (
         _assert_all_finite,
         _check_sample_weight,
@@ -48,6 +49,7 @@ __all__ = [
     "Tree",
     "_AvailableIfDescriptor",
     "_LOGISTIC_SOLVER_CONVERGENCE_MSG",
+    "_SetOutputMixin",
     "_assert_all_finite",
     "_check_sample_weight",
     "_fit_context",
