@@ -267,13 +267,48 @@ class OxlearnEstimatorMixin:
 _FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 
 
-def _validate_predict_X(est, X):
+def as_compute_float(X, float16=np.float32):
+    """``X`` validated with ``dtype="numeric"``, in a dtype oxlearn computes in.
+
+    float64 and float32 are kept (no copy); float16, which Rust does not
+    compute in, becomes ``float16`` (float32 by default: every float16 value
+    is exact in it); any other numeric dtype (integers, booleans) becomes
+    float64, as scikit-learn's float code converts it.
+    """
+    if X.dtype in _FLOAT_DTYPES:
+        return X
+    if X.dtype == np.float16:
+        return X.astype(float16)
+    return X.astype(np.float64)
+
+
+def validate_numeric(est, X, y="no_validation", float16=np.float32, **kwargs):
+    """``validate_data`` with scikit-learn's default ``dtype="numeric"``, then floats.
+
+    For estimators whose scikit-learn counterpart validates with
+    ``dtype="numeric"``: the same inputs are accepted and refused, with
+    scikit-learn's messages (arrays of strings or bytes are refused, object
+    arrays of numbers converted), then :func:`as_compute_float` gives Rust a
+    float array. Returns what ``validate_data`` returns.
+    """
+    from sklearn.utils.validation import validate_data
+
+    out = validate_data(est, X, y, **kwargs)
+    if isinstance(out, tuple):
+        return (as_compute_float(out[0], float16), *out[1:])
+    return as_compute_float(out, float16)
+
+
+def _validate_predict_X(est, X, numeric=False):
     """``validate_data(est, X, reset=False)`` for predict, with a fast path.
 
     A plain 2-D float numpy array with the fitted number of columns, for a
     model fitted without feature names, needs none of scikit-learn's
     conversions; its finiteness is checked in Rust while it is read. Anything
-    else goes through scikit-learn's full validation, with its messages.
+    else goes through scikit-learn's full validation, with its messages:
+    with ``numeric=True`` that of a scikit-learn predict that validates with
+    ``dtype="numeric"`` (strings refused, float16 computed in float32), else
+    that of one that asks for ``[float64, float32]`` (strings parsed).
     """
     from sklearn.utils.validation import validate_data
 
@@ -286,6 +321,8 @@ def _validate_predict_X(est, X):
         and not hasattr(est, "feature_names_in_")
     ):
         return X
+    if numeric:
+        return validate_numeric(est, X, reset=False, ensure_all_finite=False)
     return validate_data(
         est, X, reset=False, dtype=[np.float64, np.float32], ensure_all_finite=False
     )
@@ -315,7 +352,8 @@ class LinearPredictMixin:
             self._log_fallback("predict", "sparse input")
             return super().predict(X)
         self._check_device("predict")
-        X = _validate_predict_X(self, X)
+        # scikit-learn's linear models predict with dtype="numeric".
+        X = _validate_predict_X(self, X, numeric=True)
         coef = np.asarray(self.coef_)
         dtype = np.result_type(X.dtype, coef.dtype)
         coef2 = coef.reshape(1, -1) if coef.ndim == 1 else coef

@@ -5,17 +5,17 @@ from numbers import Integral
 
 import numpy as np
 from sklearn import covariance as _sk
-from sklearn.utils.validation import validate_data
 
 from oxlearn import _core
 from oxlearn._docs import accelerated_doc
 from oxlearn._sklearn_private import Interval, _fit_context
-from oxlearn.base import IncrementalFitMixin, OxlearnEstimatorMixin
+from oxlearn.base import IncrementalFitMixin, OxlearnEstimatorMixin, validate_numeric
 
 
 def _validate_X(est, X, reset):
-    X = validate_data(est, X, reset=reset, dtype=[np.float64, np.float32],
-                      ensure_all_finite=False)
+    # scikit-learn's EmpiricalCovariance validates with dtype="numeric"
+    # (arrays of strings refused); its covariance_ is float64 for float16 X.
+    X = validate_numeric(est, X, reset=reset, ensure_all_finite=False, float16=np.float64)
     if X.shape[0] == 1:
         warnings.warn(
             "Only one sample available. You may want to reshape your data array",

@@ -299,6 +299,10 @@ class _ForestMixin(OxlearnEstimatorMixin):
             # to the weights and grows the tree on the counts alone.
             return self._fallback_fit("bootstrap with sample or class weights", X0, y0,
                                       sample_weight)
+        if sw is not None and np.any(sw < 0):
+            # scikit-learn grows trees on negative weights (its splitter
+            # takes them as they are); oxlearn's histogram trees do not.
+            return self._fallback_fit("negative sample weights", X0, y0, sample_weight)
         if not self.bootstrap and self.max_samples is not None:
             raise ValueError(
                 "`max_sample` cannot be set if `bootstrap=False`. Either switch to "

@@ -4,14 +4,18 @@ import numpy as np
 from sklearn.utils.validation import validate_data
 
 from oxlearn._sklearn_private import _check_sample_weight
+from oxlearn.base import validate_numeric
 
 
-def validate_fit_data(est, X, y, sample_weight, reset=True):
+def validate_fit_data(est, X, y, sample_weight, reset=True, numeric=False):
     """Validate ``X``, ``y`` and weights for a Rust fit.
 
-    ``X``'s finiteness is checked in Rust while the data is read (no extra
-    pass over memory); ``y`` is small and checked here, with scikit-learn's
-    messages.
+    With ``numeric=True``, ``X`` is validated as scikit-learn's
+    ``LinearRegression`` does (``dtype="numeric"``: arrays of strings are
+    refused; float16 is computed in float32), else as ``Ridge`` does
+    (``dtype=[float64, float32]``: numeric strings are parsed). ``X``'s
+    finiteness is checked in Rust while the data is read (no extra pass over
+    memory); ``y`` is small and checked here, with scikit-learn's messages.
 
     Returns
     -------
@@ -21,17 +25,12 @@ def validate_fit_data(est, X, y, sample_weight, reset=True):
     y_1d : bool
         Whether ``y`` was one-dimensional.
     """
-    X, y = validate_data(
-        est,
-        X,
-        y,
-        reset=reset,
-        dtype=[np.float64, np.float32],
-        y_numeric=True,
-        multi_output=True,
-        ensure_all_finite=False,
-        order=None,
-    )
+    kwargs = dict(reset=reset, y_numeric=True, multi_output=True, ensure_all_finite=False,
+                  order=None)
+    if numeric:
+        X, y = validate_numeric(est, X, y, **kwargs)
+    else:
+        X, y = validate_data(est, X, y, dtype=[np.float64, np.float32], **kwargs)
     y = np.asarray(y, dtype=X.dtype)
     y_1d = y.ndim == 1
     Y = y.reshape(-1, 1) if y_1d else y
@@ -46,11 +45,15 @@ def validate_fit_data(est, X, y, sample_weight, reset=True):
 class AcceleratedLinearFitMixin:
     """``fit`` for linear models: fall back, or validate and call Rust.
 
+    ``_validates_numeric`` says whether the scikit-learn class validates
+    ``X`` with ``dtype="numeric"`` (see :func:`validate_fit_data`).
     Subclasses implement ``_fallback_reason(X)`` (a string when scikit-learn
     must run) and ``_fit_rust(X, Y, sample_weight)``, which returns
     ``(coef, intercept)`` and may set extra fitted attributes. Comes before
     the scikit-learn class in the bases, so ``super().fit`` is scikit-learn's.
     """
+
+    _validates_numeric = False
 
     def _fit(self, X, y, sample_weight):
         self._validate_params()
@@ -59,7 +62,8 @@ class AcceleratedLinearFitMixin:
             self._log_fallback("fit", reason)
             return super().fit(X, y, sample_weight)
         self._check_device("fit")
-        X, Y, sw, y_1d = validate_fit_data(self, X, y, sample_weight)
+        X, Y, sw, y_1d = validate_fit_data(self, X, y, sample_weight,
+                                           numeric=self._validates_numeric)
         self._log_accelerated("fit")
         coef, intercept = self._fit_rust(X, Y, sw)
         set_linear_attributes(self, coef, intercept, y_1d, self.fit_intercept)

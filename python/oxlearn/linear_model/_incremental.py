@@ -48,8 +48,12 @@ class _IncrementalLinearBase(
         state["sum_weights"] = float(self._sum_weights)
         return state
 
+    # Validation of X as the scikit-learn counterpart's (see validate_fit_data).
+    _validates_numeric = False
+
     def _validate_batch(self, X, y, sample_weight, reset):
-        return validate_fit_data(self, X, y, sample_weight, reset=reset)
+        return validate_fit_data(self, X, y, sample_weight, reset=reset,
+                                 numeric=self._validates_numeric)
 
     def _update(self, batch, chunk_rows):
         X, Y, sw, y_1d = batch
@@ -173,6 +177,7 @@ class IncrementalLinearRegression(_IncrementalLinearBase):
     """
 
     _oxlearn_kind = "linear_model.IncrementalLinearRegression"
+    _validates_numeric = True  # as LinearRegression, its scikit-learn counterpart
 
     @classmethod
     def _sklearn_counterpart(cls):

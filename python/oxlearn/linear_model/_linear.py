@@ -21,6 +21,7 @@ class LinearRegression(
 
     _oxlearn_kind = "linear_model.LinearRegression"
     _hyperparameter_specs = {"fit": {"chunk_rows": 0}}
+    _validates_numeric = True  # as scikit-learn's: arrays of strings are refused
 
     def _fallback_reason(self, X):
         if self.positive:

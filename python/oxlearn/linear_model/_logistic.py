@@ -254,7 +254,8 @@ class LogisticRegression(OxlearnEstimatorMixin, _sk.LogisticRegression):
             self._log_fallback(method, "sparse input or coefficients")
             return None
         self._check_device(method)
-        X = _validate_predict_X(self, X)
+        # scikit-learn's LogisticRegression predicts with dtype="numeric".
+        X = _validate_predict_X(self, X, numeric=True)
         self._log_accelerated(method)
         return X
 
