@@ -103,7 +103,6 @@ fn no_panic<R>(what: &str, f: impl FnOnce() -> R) -> std::result::Result<R, Stri
 fn check_libraries() -> std::result::Result<(), String> {
     LIBRARIES
         .get_or_init(|| {
-            let names = |lib: &str| cudarc::get_lib_name_candidates(lib).join(", ");
             // SAFETY: `is_culib_present` only tries `dlopen` on candidate
             // names and closes what it opened; it runs no library code
             // besides the loader's initialisers.
@@ -111,33 +110,33 @@ fn check_libraries() -> std::result::Result<(), String> {
                 cudarc::driver::sys::is_culib_present()
             })?;
             if !driver {
-                return Err(format!(
-                    "no CUDA driver found (libcuda.so.1 could not be loaded; tried {}); \
-                     install the NVIDIA driver (>= 580 for CUDA 13)",
-                    names("cuda")
-                ));
+                return Err(
+                    "no CUDA driver found (libcuda.so.1 could not be loaded from the dynamic \
+                     loader's path); install the NVIDIA driver (>= 580 for CUDA 13)"
+                        .to_string(),
+                );
             }
             // SAFETY: as above, for cuBLAS.
             let blas = no_panic("loading cuBLAS", || unsafe {
                 cudarc::cublas::sys::is_culib_present()
             })?;
             if !blas {
-                return Err(format!(
-                    "cuBLAS not found (libcublas.so.13; tried {}); install it (pip install \
-                     nvidia-cublas) and put its lib directory on LD_LIBRARY_PATH",
-                    names("cublas")
-                ));
+                return Err(
+                    "cuBLAS not found (libcublas.so.13 could not be loaded); install it (pip \
+                     install nvidia-cublas) and put its lib directory on LD_LIBRARY_PATH"
+                        .to_string(),
+                );
             }
             // SAFETY: as above, for NVRTC.
             let nvrtc = no_panic("loading NVRTC", || unsafe {
                 cudarc::nvrtc::sys::is_culib_present()
             })?;
             if !nvrtc {
-                return Err(format!(
-                    "NVRTC not found (libnvrtc.so.13; tried {}); install it (pip install \
-                     nvidia-cuda-nvrtc) and put its lib directory on LD_LIBRARY_PATH",
-                    names("nvrtc")
-                ));
+                return Err(
+                    "NVRTC not found (libnvrtc.so.13 could not be loaded); install it (pip \
+                     install nvidia-cuda-nvrtc) and put its lib directory on LD_LIBRARY_PATH"
+                        .to_string(),
+                );
             }
             Ok(())
         })
