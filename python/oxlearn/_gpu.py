@@ -96,8 +96,9 @@ def resolve(what, gpu_path, host_ok):
         offload = oxlearn_config()["target_offload"]
         if not oxlearn_config()["allow_fallback_to_host"]:
             raise NotImplementedError(
-                f"{what}: has no GPU implementation (target_offload={offload!r}); use "
-                "target_offload='cpu' or set allow_fallback_to_host=True to run it on the CPU"
+                f"{what}: GPU offload (target_offload={offload!r}) is not implemented for "
+                "it; use target_offload='cpu' or set allow_fallback_to_host=True to run it on "
+                "the CPU"
             )
         logger.info("%s: no GPU implementation, running on host (allow_fallback_to_host)", what)
         return None

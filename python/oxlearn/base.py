@@ -9,7 +9,6 @@ import operator
 import numpy as np
 
 from oxlearn import _core, _gpu, _hyperparameters, _persistence
-from oxlearn._config import oxlearn_config
 from oxlearn._logging import logger
 from oxlearn._sklearn_private import _openmp_effective_n_threads
 

@@ -295,7 +295,7 @@ def test_kneighbors_fallback():
 def test_estimator_without_gpu_path_raises_not_implemented():
     X, y = _iris(np.float64)
     with oxlearn.config_context(target_offload="gpu"):
-        with pytest.raises(NotImplementedError, match="LogisticRegression.fit: has no GPU"):
+        with pytest.raises(NotImplementedError, match="LogisticRegression.fit: GPU offload"):
             LogisticRegression(max_iter=200).fit(X, y)
     with oxlearn.config_context(target_offload="gpu", allow_fallback_to_host=True):
         LogisticRegression(max_iter=200).fit(X, y)
