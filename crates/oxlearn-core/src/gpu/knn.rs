@@ -87,6 +87,15 @@ pub fn kneighbors<T: Real>(
     };
     let (xc, xn) = centre(data);
     let max_xn = xn.iter().fold(0.0f64, |a, &b| a.max(b));
+    // Centring rounds each coordinate by up to eps·|value|: the norm of the
+    // largest magnitudes bounds how far that moves a difference vector.
+    let mut amax = vec![0.0f64; d];
+    for row in data.chunks_exact(d).chain(q.chunks_exact(d)) {
+        for (a, v) in amax.iter_mut().zip(row) {
+            *a = a.max(v.abs());
+        }
+    }
+    let centring = 2.0 * f64::EPSILON * amax.iter().map(|a| a * a).sum::<f64>().sqrt();
     let kk = (k + EXTRA).min(n);
     let mut out = KNeighbors {
         k,
@@ -131,8 +140,10 @@ pub fn kneighbors<T: Real>(
                 let proven = if n > kk && cand.len() == kk {
                     // |GPU − exact| <= slack for every point (the product's
                     // and the norms' rounding, with a factor 2 to spare).
-                    let slack = 8.0 * (d as f64 + 4.0) * f64::EPSILON * (qn[t] + max_xn);
                     let threshold = cand[kk - 1].0;
+                    let slack = 8.0 * (d as f64 + 4.0) * f64::EPSILON * (qn[t] + max_xn)
+                        + 2.0 * centring * threshold.max(0.0).sqrt()
+                        + 2.0 * centring * centring;
                     exact.len() >= k && threshold - slack > exact[k - 1].0
                 } else {
                     exact.len() >= k

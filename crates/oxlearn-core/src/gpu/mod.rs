@@ -233,6 +233,10 @@ pub(crate) fn with_gpu<R>(ordinal: usize, f: impl FnOnce(&mut Gpu) -> Result<R>)
     let mut g = dev
         .lock()
         .map_err(|_| Error::Gpu("the device was poisoned by a panic".into()))?;
+    // cuBLAS works in the calling thread's current context (a pool thread).
+    g.ctx
+        .bind_to_thread()
+        .map_err(|e| gpu_err("binding the CUDA context")(&e))?;
     let out = no_panic("GPU computation", || f(&mut g)).map_err(Error::Gpu)?;
     if out.is_err() {
         // Leave the stream idle for the next caller whatever happened.
