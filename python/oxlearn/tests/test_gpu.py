@@ -332,3 +332,12 @@ def test_config_is_never_saved_with_the_model(tmp_path):
         assert b"target_offload" not in raw and b"allow_fallback" not in raw
     assert oxlearn.get_config()["target_offload"] == "auto"
     assert_array_equal(oxlearn.load(tmp_path / "m.oxl").predict(X), est.predict(X))
+
+
+def test_spmd_estimators_have_no_gpu_path():
+    pytest.importorskip("mpi4py")
+    from oxlearn import spmd
+
+    for cls in (spmd.LinearRegression, spmd.Ridge, spmd.PCA, spmd.KMeans,
+                spmd.BasicStatistics, spmd.NearestNeighbors):
+        assert cls._oxlearn_gpu_methods == ()
