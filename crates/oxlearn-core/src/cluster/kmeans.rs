@@ -2341,3 +2341,86 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod assigner_tests {
+    use super::*;
+
+    /// Labels by the textbook formula, counting its calls.
+    struct Naive<'a> {
+        x: MatRef<'a, f64>,
+        shift: Vec<f64>,
+        calls: usize,
+    }
+
+    impl LabelAssigner for Naive<'_> {
+        fn prepare(&mut self, shift: &[f64]) -> Result<()> {
+            self.shift = shift.to_vec();
+            Ok(())
+        }
+
+        fn assign(&mut self, centers: &[f64], labels: &mut [i32]) -> Result<()> {
+            self.calls += 1;
+            let p = self.x.ncols();
+            for (i, l) in labels.iter_mut().enumerate() {
+                let mut best = (f64::INFINITY, 0);
+                for (j, c) in centers.chunks_exact(p).enumerate() {
+                    let cn: f64 = c.iter().map(|v| v * v).sum();
+                    let dot: f64 = (0..p)
+                        .map(|f| (self.x[(i, f)] - self.shift[f]) * c[f])
+                        .sum();
+                    let v = cn - 2.0 * dot;
+                    if v < best.0 {
+                        best = (v, j);
+                    }
+                }
+                *l = best.1 as i32;
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn an_assigner_gives_the_cpu_model() {
+        let (n, p, k) = (3000, 5, 4);
+        let mut s = 3u64;
+        let xs: Vec<f64> = (0..n * p)
+            .map(|i| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (s >> 11) as f64 / (1u64 << 53) as f64 + 5.0 * ((i / p) % k) as f64
+            })
+            .collect();
+        let x = MatRef::from_row_major_slice(&xs, n, p);
+        let params = KMeansParams {
+            n_clusters: k,
+            max_iter: 50,
+            tol: 1e-4,
+            n_local_trials: 2,
+            chunk_rows: 0,
+        };
+        let draws: Vec<f64> = (0..1 + (k - 1) * 2)
+            .map(|i| (i as f64 * 0.377) % 1.0)
+            .collect();
+        let inits = [
+            KMeansInit::PlusPlus(draws),
+            KMeansInit::Centers(xs[..k * p].to_vec()),
+        ];
+        let w: Vec<f64> = (0..n).map(|i| 1.0 + (i % 3) as f64).collect();
+        for wt in [None, Some(&w[..])] {
+            let cpu = fit_kmeans(x, wt, &inits, &params).unwrap();
+            let mut a = Naive {
+                x,
+                shift: Vec::new(),
+                calls: 0,
+            };
+            let with = fit_kmeans_with(x, wt, &inits, &params, Some(&mut a)).unwrap();
+            assert!(a.calls >= 2);
+            assert_eq!(with.labels, cpu.labels);
+            assert_eq!(with.n_iter, cpu.n_iter);
+            assert_eq!(with.centers, cpu.centers);
+            assert_eq!(with.inertia, cpu.inertia);
+        }
+    }
+}

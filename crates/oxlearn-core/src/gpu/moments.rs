@@ -248,6 +248,55 @@ pub(crate) fn row_blocks(g: &Gpu, n: usize, row_bytes: usize) -> Vec<Range<usize
     (0..n).step_by(rows).map(|s| s..(s + rows).min(n)).collect()
 }
 
+/// Folds per-segment weighted sums (frequency weights) into running means
+/// `mx`, `my` of total weight `sw`, segment by segment in order.
+fn merge_means(px: &Partials, py: Option<&Partials>, sw: &mut f64, mx: &mut [f64], my: &mut [f64]) {
+    let (p, t) = (mx.len(), my.len());
+    for s in 0..px.n_seg {
+        let ws = px.s0[s * p];
+        if ws == 0.0 {
+            continue;
+        }
+        let tot = *sw + ws;
+        let r = ws / tot;
+        for j in 0..p {
+            let o = s * p + j;
+            let seg_mean = px.shift[o] + px.s1[o] / ws;
+            mx[j] += r * (seg_mean - mx[j]);
+        }
+        if let Some(py) = py {
+            for k in 0..t {
+                let o = s * t + k;
+                let seg_mean = py.shift[o] + py.s1[o] / ws;
+                my[k] += r * (seg_mean - my[k]);
+            }
+        }
+        *sw = tot;
+    }
+}
+
+/// Folds per-segment partials (rows scaled by weights, or unweighted) of a
+/// block of `nb` rows into `acc`, in order.
+fn merge_column_moments(pt: &Partials, nb: usize, acc: &mut ColumnMoments) {
+    let p = acc.n_features();
+    for s in 0..pt.n_seg {
+        let len = pt.seg.min(nb - s * pt.seg);
+        let c = len as f64;
+        let mut part = ColumnMoments::empty(p);
+        part.n_samples = len as u64;
+        for j in 0..p {
+            let o = s * p + j;
+            let (k, s1) = (pt.shift[o], pt.s1[o]);
+            part.mean[j] = k + s1 / c;
+            part.sum[j] = c * k + s1;
+            part.m2[j] = (pt.s2[o] - s1 * s1 / c).max(0.0);
+            part.min[j] = pt.min[o];
+            part.max[j] = pt.max[o];
+        }
+        acc.merge(&part);
+    }
+}
+
 /// The same as [`Moments::from_data`], with the products and reductions on
 /// GPU `ordinal`.
 pub fn moments<T: Real>(
@@ -315,27 +364,7 @@ fn moments_on<T: Real>(
             let py = (t > 0)
                 .then(|| col_partials(g, &yb, &wb, mode, nb, t))
                 .transpose()?;
-            for s in 0..px.n_seg {
-                let ws = px.s0[s * p];
-                if ws == 0.0 {
-                    continue;
-                }
-                let tot = sw + ws;
-                let r = ws / tot;
-                for j in 0..p {
-                    let o = s * p + j;
-                    let seg_mean = px.shift[o] + px.s1[o] / ws;
-                    mx[j] += r * (seg_mean - mx[j]);
-                }
-                if let Some(py) = &py {
-                    for k in 0..t {
-                        let o = s * t + k;
-                        let seg_mean = py.shift[o] + py.s1[o] / ws;
-                        my[k] += r * (seg_mean - my[k]);
-                    }
-                }
-                sw = tot;
-            }
+            merge_means(&px, py.as_ref(), &mut sw, &mut mx, &mut my);
         } else {
             sw += match w {
                 Some(w) => w[rows.clone()].iter().map(|v| v.to_f64()).sum(),
@@ -418,22 +447,7 @@ pub fn column_moments<T: Real>(
             let wb = weights_of(g, w, &rows)?;
             let nb = rows.len();
             let pt = col_partials(g, &xb, &wb, mode, nb, p)?;
-            for s in 0..pt.n_seg {
-                let len = pt.seg.min(nb - s * pt.seg);
-                let c = len as f64;
-                let mut part = ColumnMoments::empty(p);
-                part.n_samples = len as u64;
-                for j in 0..p {
-                    let o = s * p + j;
-                    let (k, s1) = (pt.shift[o], pt.s1[o]);
-                    part.mean[j] = k + s1 / c;
-                    part.sum[j] = c * k + s1;
-                    part.m2[j] = (pt.s2[o] - s1 * s1 / c).max(0.0);
-                    part.min[j] = pt.min[o];
-                    part.max[j] = pt.max[o];
-                }
-                acc.merge(&part);
-            }
+            merge_column_moments(&pt, nb, &mut acc);
         }
         Ok(acc)
     })
@@ -496,6 +510,83 @@ mod tests {
 
     fn close(a: f64, b: f64, scale: f64) -> bool {
         (a - b).abs() <= 1e-10 * scale.max(1.0)
+    }
+
+    /// The `colreduce` kernel on the host (row-major `x`, nb×p).
+    fn emulate(x: &[f64], w: &[f64], mode: i32, nb: usize, p: usize) -> Partials {
+        let seg = nb.div_ceil(SEGMENTS).max(1);
+        let n_seg = nb.div_ceil(seg);
+        let z = || vec![0.0; n_seg * p];
+        let mut pt = Partials {
+            seg,
+            n_seg,
+            s0: z(),
+            s1: z(),
+            s2: z(),
+            min: z(),
+            max: z(),
+            shift: z(),
+        };
+        for s in 0..n_seg {
+            let (r0, r1) = (s * seg, ((s + 1) * seg).min(nb));
+            for j in 0..p {
+                let scale = |i: usize| if mode == 2 { w[i] } else { 1.0 };
+                let k = scale(r0) * x[r0 * p + j];
+                let (mut a0, mut a1, mut a2) = (0.0, 0.0, 0.0);
+                let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+                for i in r0..r1 {
+                    let v = scale(i) * x[i * p + j];
+                    let wt = if mode == 1 { w[i] } else { 1.0 };
+                    let dd = v - k;
+                    a0 += wt;
+                    a1 += wt * dd;
+                    a2 += wt * dd * dd;
+                    lo = lo.min(v);
+                    hi = hi.max(v);
+                }
+                let o = s * p + j;
+                (
+                    pt.s0[o],
+                    pt.s1[o],
+                    pt.s2[o],
+                    pt.min[o],
+                    pt.max[o],
+                    pt.shift[o],
+                ) = (a0, a1, a2, lo, hi, k);
+            }
+        }
+        pt
+    }
+
+    #[test]
+    fn merging_segment_partials_matches_the_cpu() {
+        // 5000 rows: 1024 segments of 5 rows, the last shorter.
+        let (n, p) = (5003, 4);
+        let xs = data(n, p, 11);
+        let w: Vec<f64> = data(n, 1, 12).iter().map(|v| v - 99.0).collect();
+        let x = MatRef::from_row_major_slice(&xs, n, p);
+        let none: [f64; 0] = [];
+        let y = MatRef::from_row_major_slice(&none, n, 0);
+        let cpu = Moments::from_data(x, y, Some(&w), true, 0).unwrap();
+        let (mut sw, mut mx, mut my) = (0.0, vec![0.0; p], vec![]);
+        merge_means(&emulate(&xs, &w, 1, n, p), None, &mut sw, &mut mx, &mut my);
+        assert!(close(sw, cpu.sum_weights, sw));
+        for j in 0..p {
+            assert!(close(mx[j], cpu.mean_x[j], 100.0), "{j}");
+        }
+        for (wt, mode) in [(None, 0), (Some(&w[..]), 2)] {
+            let cpu = ColumnMoments::from_data(x, wt, 0).unwrap();
+            let mut acc = ColumnMoments::empty(p);
+            merge_column_moments(&emulate(&xs, wt.unwrap_or(&[]), mode, n, p), n, &mut acc);
+            assert_eq!(acc.n_samples, cpu.n_samples);
+            assert_eq!(acc.min, cpu.min);
+            assert_eq!(acc.max, cpu.max);
+            for j in 0..p {
+                assert!(close(acc.mean[j], cpu.mean[j], 100.0));
+                assert!(close(acc.sum[j], cpu.sum[j], cpu.sum[j].abs()));
+                assert!(close(acc.m2[j], cpu.m2[j], cpu.m2[j]));
+            }
+        }
     }
 
     #[test]
