@@ -58,6 +58,9 @@ for root in dict.fromkeys(roots):
             d = os.path.dirname(os.path.realpath(f))
             if d not in found:
                 found.append(d)
+# CUDA 13 directories first: cudarc (built for 13.0) tries libcublas.so.13
+# before older majors, but an unversioned name in an older directory would win.
+found.sort(key=lambda d: "cu13" not in d and "13" not in os.path.basename(os.path.dirname(d)))
 print(":".join(found))
 EOF
 )"
