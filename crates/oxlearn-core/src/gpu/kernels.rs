@@ -13,6 +13,8 @@ pub(crate) const TOPK_MAX: usize = 128;
 
 const SOURCE: &str = r#"
 #define TOPK_MAX 128
+// +infinity without headers (NVRTC compiles without the CUDA include path).
+#define OX_INF __longlong_as_double(0x7ff0000000000000LL)
 // Column reductions of a row-major block x (nb x p) over row segments of
 // `seg` rows: thread (segment s = blockIdx.y, column j). mode 0: v = x,
 // weight 1; mode 1: v = x, weight w[i] (frequency weights); mode 2:
@@ -27,7 +29,7 @@ extern "C" __global__ void colreduce(const double* x, const double* w, int mode,
     if (j >= p) return;
     long long r0 = s * seg;
     long long r1 = r0 + seg < nb ? r0 + seg : nb;
-    double a0 = 0.0, a1 = 0.0, a2 = 0.0, lo = 1.0 / 0.0, hi = -1.0 / 0.0, k = 0.0;
+    double a0 = 0.0, a1 = 0.0, a2 = 0.0, lo = OX_INF, hi = -OX_INF, k = 0.0;
     if (r0 < r1) {
         k = x[r0 * p + j];
         if (mode == 2) k = w[r0] * k;
@@ -102,7 +104,7 @@ extern "C" __global__ void topk_partial(const double* g, const double* qn, const
     }
     long long o = (s * nq + q) * K;
     for (int t = 0; t < K; t++) {
-        od[o + t] = t < cnt ? bd[t] : 1.0 / 0.0;
+        od[o + t] = t < cnt ? bd[t] : OX_INF;
         oi[o + t] = t < cnt ? bi[t] : -1;
     }
 }
