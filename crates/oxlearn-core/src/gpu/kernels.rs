@@ -124,17 +124,90 @@ pub(crate) struct Kernels {
     funcs: [CudaFunction; 4],
 }
 
+/// Compiles [`SOURCE`] to machine code (CUBIN) for `arch` (`"sm_90"`).
+///
+/// Machine code, not PTX: a driver loads CUBIN from any CUDA 13.x NVRTC,
+/// while PTX from a newer NVRTC than the driver (pip's NVRTC 13.5 with
+/// driver 580, CUDA 13.0) is refused as an unsupported PTX version.
+pub(crate) fn compile_cubin(arch: &str) -> std::result::Result<Vec<u8>, String> {
+    use cudarc::nvrtc::{result, sys};
+    use std::ffi::{c_char, CStr, CString};
+    let src = CString::new(SOURCE).map_err(|e| e.to_string())?;
+    let name = CString::new("oxlearn_kernels.cu").map_err(|e| e.to_string())?;
+    let prog = result::create_program(&src, Some(&name)).map_err(|e| format!("{e:?}"))?;
+    let opts = [format!("--gpu-architecture={arch}")];
+    // SAFETY: `prog` is the live program created above; the options are
+    // plain strings.
+    let out = match unsafe { result::compile_program(prog, &opts) } {
+        Err(e) => {
+            // SAFETY: `prog` is live; the log is a NUL-terminated string.
+            let log = unsafe { result::get_program_log(prog) }
+                .ok()
+                .map(|l| {
+                    // SAFETY: NVRTC's log buffer ends with a NUL.
+                    unsafe { CStr::from_ptr(l.as_ptr()) }
+                        .to_string_lossy()
+                        .into_owned()
+                })
+                .unwrap_or_default();
+            Err(format!("{e:?}: {log}"))
+        }
+        Ok(()) => {
+            let mut size = 0usize;
+            // SAFETY: `prog` compiled successfully; `size` is a valid out pointer.
+            let rc = unsafe { sys::nvrtcGetCUBINSize(prog, &mut size) };
+            if rc != sys::nvrtcResult::NVRTC_SUCCESS {
+                Err(format!("nvrtcGetCUBINSize: {rc:?}"))
+            } else {
+                let mut buf = vec![0u8; size];
+                // SAFETY: `buf` holds the `size` bytes NVRTC reported.
+                let rc = unsafe { sys::nvrtcGetCUBIN(prog, buf.as_mut_ptr() as *mut c_char) };
+                if rc != sys::nvrtcResult::NVRTC_SUCCESS {
+                    Err(format!("nvrtcGetCUBIN: {rc:?}"))
+                } else {
+                    Ok(buf)
+                }
+            }
+        }
+    };
+    // SAFETY: `prog` was created above and is destroyed once, here.
+    let _ = unsafe { result::destroy_program(prog) };
+    out
+}
+
 impl Kernels {
-    /// Compiles [`SOURCE`] for the device of `ctx` and loads its functions.
+    /// Compiles [`SOURCE`] for the device of `ctx` and loads its functions:
+    /// machine code for its architecture, else (an architecture this NVRTC
+    /// does not know) PTX for the driver to compile.
     pub(crate) fn load(ctx: &Arc<CudaContext>) -> Result<Kernels> {
         let unavailable = |what: &str, e: &dyn std::fmt::Debug| Error::GpuUnavailable {
             reason: format!("{what}: {e:?}"),
         };
-        let ptx = cudarc::nvrtc::compile_ptx(SOURCE)
-            .map_err(|e| unavailable("NVRTC could not compile oxlearn's kernels", &e))?;
-        let module = ctx
-            .load_module(ptx)
-            .map_err(|e| unavailable("the CUDA driver could not load oxlearn's kernels", &e))?;
+        let (major, minor) = ctx
+            .compute_capability()
+            .map_err(|e| unavailable("compute capability", &e))?;
+        let cubin = compile_cubin(&format!("sm_{major}{minor}"))
+            .map(cudarc::nvrtc::Ptx::from_binary)
+            .and_then(|image| ctx.load_module(image).map_err(|e| format!("{e:?}")));
+        let module = match cubin {
+            Ok(m) => m,
+            Err(cubin_err) => {
+                let ptx = cudarc::nvrtc::compile_ptx(SOURCE).map_err(|e| {
+                    unavailable(
+                        &format!("NVRTC could not compile oxlearn's kernels (CUBIN: {cubin_err})"),
+                        &e,
+                    )
+                })?;
+                ctx.load_module(ptx).map_err(|e| {
+                    unavailable(
+                        &format!(
+                            "the CUDA driver could not load oxlearn's kernels (CUBIN: {cubin_err})"
+                        ),
+                        &e,
+                    )
+                })?
+            }
+        };
         let f = |name: &str| {
             module
                 .load_function(name)
@@ -152,5 +225,27 @@ impl Kernels {
 
     pub(crate) fn get(&self, k: Kernel) -> &CudaFunction {
         &self.funcs[k as usize]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// NVRTC needs no GPU: wherever `libnvrtc.so.13` loads, the kernels must
+    /// compile (to machine code for Hopper and to PTX).
+    #[test]
+    fn kernels_compile_where_nvrtc_loads() {
+        // SAFETY: only tries to dlopen candidate names.
+        let present =
+            std::panic::catch_unwind(|| unsafe { cudarc::nvrtc::sys::is_culib_present() })
+                .unwrap_or(false);
+        if !present {
+            println!("skipped: NVRTC not found");
+            return;
+        }
+        let cubin = compile_cubin("sm_90").unwrap();
+        assert!(cubin.len() > 1000);
+        assert!(cudarc::nvrtc::compile_ptx(SOURCE).is_ok());
     }
 }
