@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import sklearn
 
 _DEFAULTS = {
-    # Where computations run: "auto", "cpu", "gpu" or "gpu:<n>".
+    # Where computations run: "auto", "cpu", "gpu", "gpu:<n>", "cuda" or "cuda:<n>".
     "target_offload": "auto",
     # Whether a computation asked to run on a device may run on the host instead.
     "allow_fallback_to_host": False,
@@ -23,7 +23,7 @@ _DEFAULTS = {
 }
 _global_config = dict(_DEFAULTS)
 _threadlocal = threading.local()
-_OFFLOAD = re.compile(r"^(auto|cpu|gpu(:\d+)?)$")
+_OFFLOAD = re.compile(r"^(auto|cpu|(gpu|cuda)(:\d+)?)$")
 
 
 def _local():
@@ -62,9 +62,10 @@ def set_config(
     Parameters
     ----------
     target_offload : str, default=None
-        ``"auto"``, ``"cpu"``, ``"gpu"`` or ``"gpu:<n>"``. GPU offload is not
-        implemented yet: estimators then raise ``NotImplementedError`` unless
-        ``allow_fallback_to_host=True``.
+        ``"auto"``, ``"cpu"``, ``"gpu"``, ``"gpu:<n>"``, ``"cuda"`` or
+        ``"cuda:<n>"``. With a GPU, estimators that have a GPU path fit there
+        (see ``docs/gpu.md``); without one, or for an estimator without a GPU
+        path, they raise unless ``allow_fallback_to_host=True``.
     allow_fallback_to_host : bool, default=None
         Let a computation that was asked to run on a device run on the CPU.
     strict_persistence : bool, default=None
@@ -84,8 +85,8 @@ def set_config(
     if target_offload is not None:
         if not (isinstance(target_offload, str) and _OFFLOAD.match(target_offload)):
             raise ValueError(
-                f"target_offload={target_offload!r} is not valid; use 'auto', 'cpu', 'gpu' "
-                "or 'gpu:<n>'"
+                f"target_offload={target_offload!r} is not valid; use 'auto', 'cpu', 'gpu', "
+                "'gpu:<n>', 'cuda' or 'cuda:<n>'"
             )
         updates["target_offload"] = target_offload
     for name, value in (

@@ -8,8 +8,7 @@ import operator
 
 import numpy as np
 
-from oxlearn import _array_api, _core, _hyperparameters, _persistence
-from oxlearn._config import oxlearn_config
+from oxlearn import _array_api, _core, _gpu, _hyperparameters, _persistence
 from oxlearn._logging import logger
 from oxlearn._sklearn_private import _openmp_effective_n_threads, _SetOutputMixin
 
@@ -46,22 +45,12 @@ def n_threads(n_jobs):
     return min(n_jobs, cores)
 
 
-def check_device(what):
-    """Apply ``target_offload`` to the call named ``what``.
+def check_device(what, gpu_path=False, host_ok=False):
+    """Apply ``target_offload`` to the call named ``what``; see ``oxlearn._gpu``.
 
-    The CPU is the only device implemented so far.
+    Returns the GPU ordinal to run on, or None for the CPU.
     """
-    config = oxlearn_config()
-    offload = config["target_offload"]
-    if offload.startswith("gpu"):
-        if not config["allow_fallback_to_host"]:
-            raise NotImplementedError(
-                f"{what}: GPU offload (target_offload={offload!r}) is not implemented in "
-                "oxlearn yet; use target_offload='cpu' or set allow_fallback_to_host=True to "
-                "run on the CPU"
-            )
-        logger.info("%s: GPU offload not implemented, running on host (allow_fallback_to_host)",
-                    what)
+    return _gpu.resolve(what, gpu_path, host_ok)
 
 
 # The methods scikit-learn's ``_SetOutputMixin`` wraps for ``set_output``.
@@ -106,6 +95,8 @@ class OxlearnEstimatorMixin:
     _oxlearn_canonical = ()
     # Caches rebuilt after a load, never persisted (also any ``_oxl_*`` name).
     _oxlearn_transient = ()
+    # Methods with a GPU implementation (``target_offload="gpu"``).
+    _oxlearn_gpu_methods = ()
 
     # Whether array API inputs are accepted (through host copies, see
     # oxlearn._array_api) and fitted attributes follow their namespace.
@@ -146,15 +137,18 @@ class OxlearnEstimatorMixin:
     def _check_device(self, method):
         """Verify a lazily loaded model, then apply ``target_offload``.
 
-        The CPU is the only device implemented so far.
+        Returns the GPU ordinal to run on, or None for the CPU.
         """
         self._verify_pending()
-        check_device(f"{type(self).__name__}.{method}")
+        gpu = self._oxlearn_gpu_methods
+        return check_device(f"{type(self).__name__}.{method}", method in gpu, bool(gpu))
 
     def _log_accelerated(self, method):
         logger.info("%s.%s: running accelerated version on CPU", type(self).__name__, method)
 
     def _log_fallback(self, method, reason):
+        if method in self._oxlearn_gpu_methods:
+            _gpu.no_gpu_path(f"{type(self).__name__}.{method}", reason)
         logger.info("%s.%s: fallback to scikit-learn (%s)", type(self).__name__, method, reason)
 
     # --- tuning knobs -----------------------------------------------------

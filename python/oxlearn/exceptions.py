@@ -2,12 +2,15 @@
 
 ``ModelFileCorruptError`` and ``IncompatibleModelError`` are raised from Rust
 (``oxlearn-format``) and re-exported here; both are ``ValueError`` subclasses.
+``GpuUnavailableError`` (a ``RuntimeError``) says why ``target_offload="gpu"``
+cannot run on a GPU.
 """
 
-from oxlearn._core import IncompatibleModelError, ModelFileCorruptError
+from oxlearn._core import GpuUnavailableError, IncompatibleModelError, ModelFileCorruptError
 
 __all__ = [
     "EnvironmentMismatchWarning",
+    "GpuUnavailableError",
     "IncompatibleModelError",
     "ModelFileCorruptError",
     "OxlearnVersionWarning",

@@ -67,6 +67,17 @@ pub enum Error {
     /// A dense decomposition did not converge.
     #[error("numerical failure: {0}")]
     NumericalFailure(String),
+    /// No usable GPU: the CUDA driver or a CUDA library could not be loaded,
+    /// there is no such device, or it could not be initialised.
+    #[error("no usable GPU: {reason}")]
+    GpuUnavailable {
+        /// What failed, with the library or device named.
+        reason: String,
+    },
+    /// A CUDA call failed during a GPU computation (out of memory, a kernel
+    /// launch or a cuBLAS call).
+    #[error("GPU computation failed: {0}")]
+    Gpu(String),
 }
 
 fn non_finite_message(

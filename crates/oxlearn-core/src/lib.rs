@@ -17,6 +17,8 @@ pub mod covariance;
 pub mod decomposition;
 pub mod ensemble;
 pub mod error;
+#[cfg(feature = "cuda")]
+pub mod gpu;
 pub mod linalg;
 pub mod linear_model;
 pub mod neighbors;

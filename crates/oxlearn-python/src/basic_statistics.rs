@@ -61,7 +61,8 @@ pub(crate) fn column_moments_from_py(d: &Bound<'_, PyDict>) -> PyResult<ColumnMo
 /// Adds a batch (rows scaled by `sample_weight` when given) to accumulated
 /// per-feature moments (`state` None: start afresh); returns the new state.
 #[pyfunction]
-#[pyo3(signature = (state, x, sample_weight, chunk_rows, n_threads))]
+/// `device`: a GPU ordinal to compute the batch's moments on (None: the CPU).
+#[pyo3(signature = (state, x, sample_weight, chunk_rows, n_threads, device=None))]
 fn column_moments_update<'py>(
     py: Python<'py>,
     state: Option<&Bound<'py, PyDict>>,
@@ -69,6 +70,7 @@ fn column_moments_update<'py>(
     sample_weight: Option<&Bound<'py, PyAny>>,
     chunk_rows: usize,
     n_threads: Option<usize>,
+    device: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
     fn go<'py, T: Element + Real>(
         x: PyReadonlyArray2<'py, T>,
@@ -77,6 +79,7 @@ fn column_moments_update<'py>(
         acc: Option<ColumnMoments>,
         chunk_rows: usize,
         n_threads: Option<usize>,
+        device: Option<usize>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let w = w
             .map(|w| w.extract::<PyReadonlyArray1<'py, T>>())
@@ -93,7 +96,12 @@ fn column_moments_update<'py>(
             }
         }
         let batch = py
-            .detach(|| with_threads(n_threads, || ColumnMoments::from_data(xv, wv, chunk_rows)))?
+            .detach(|| {
+                with_threads(n_threads, || match device {
+                    None => ColumnMoments::from_data(xv, wv, chunk_rows),
+                    Some(d) => oxlearn_core::gpu::column_moments(d, xv, wv),
+                })
+            })?
             .map_err(core_err)?;
         let merged = match acc {
             Some(mut a) => {
@@ -105,7 +113,7 @@ fn column_moments_update<'py>(
         column_moments_to_py(py, &merged)
     }
     let acc = state.map(column_moments_from_py).transpose()?;
-    dispatch_float!(x, go(py, sample_weight, acc, chunk_rows, n_threads))
+    dispatch_float!(x, go(py, sample_weight, acc, chunk_rows, n_threads, device))
 }
 
 /// The reported statistics of accumulated moments, as float64 arrays keyed

@@ -39,12 +39,14 @@ fn mat_of(a: &Bound<'_, PyAny>) -> PyResult<Mat<f64>> {
 /// The full PCA spectrum of X: `(mean, components, explained_variance,
 /// singular_values)` as float64 arrays; `solver` is "full" or "covariance_eigh".
 #[pyfunction]
-#[pyo3(signature = (x, solver, chunk_rows, n_threads))]
+/// `device`: a GPU ordinal to compute the covariance on (None: the CPU).
+#[pyo3(signature = (x, solver, chunk_rows, n_threads, device=None))]
 fn fit_pca<'py>(
     x: &Bound<'py, PyAny>,
     solver: &str,
     chunk_rows: usize,
     n_threads: Option<usize>,
+    device: Option<usize>,
 ) -> PyResult<Bound<'py, PyTuple>> {
     let solver = match solver {
         "full" => PcaSolver::Full,
@@ -61,10 +63,16 @@ fn fit_pca<'py>(
         solver: PcaSolver,
         chunk_rows: usize,
         n_threads: Option<usize>,
+        device: Option<usize>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let xv = mat_ref(&x);
         let s = py
-            .detach(|| with_threads(n_threads, || dec::fit_pca(xv, solver, chunk_rows)))?
+            .detach(|| {
+                with_threads(n_threads, || match device {
+                    None => dec::fit_pca(xv, solver, chunk_rows),
+                    Some(d) => oxlearn_core::gpu::fit_pca(d, xv, solver, chunk_rows),
+                })
+            })?
             .map_err(core_err)?;
         (
             vec_py(py, s.mean)?,
@@ -75,7 +83,7 @@ fn fit_pca<'py>(
             .into_pyobject(py)
     }
     let py = x.py();
-    dispatch_float!(x, go(py, solver, chunk_rows, n_threads))
+    dispatch_float!(x, go(py, solver, chunk_rows, n_threads, device))
 }
 
 /// `(coef, intercept)` of the PCA transform as a linear map (float64).

@@ -16,8 +16,16 @@ pyo3::create_exception!(
     "The saved model is intact but this oxlearn cannot load it (format, schema or Python version)."
 );
 
+pyo3::create_exception!(
+    oxlearn.exceptions,
+    GpuUnavailableError,
+    PyRuntimeError,
+    "target_offload asked for a GPU but none is usable (no CUDA driver or library, no such device), or the estimator's parameters have no GPU path."
+);
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
+    m.add("GpuUnavailableError", py.get_type::<GpuUnavailableError>())?;
     m.add(
         "ModelFileCorruptError",
         py.get_type::<ModelFileCorruptError>(),
@@ -30,10 +38,14 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 }
 
 /// Maps an algorithm error: user mistakes are `ValueError`, numerical
-/// breakdowns `RuntimeError`.
+/// breakdowns and GPU failures `RuntimeError`, no usable GPU
+/// `GpuUnavailableError`.
 pub(crate) fn core_err(e: oxlearn_core::Error) -> PyErr {
     match e {
-        oxlearn_core::Error::NumericalFailure(_) => PyRuntimeError::new_err(e.to_string()),
+        oxlearn_core::Error::NumericalFailure(_) | oxlearn_core::Error::Gpu(_) => {
+            PyRuntimeError::new_err(e.to_string())
+        }
+        oxlearn_core::Error::GpuUnavailable { .. } => GpuUnavailableError::new_err(e.to_string()),
         _ => PyValueError::new_err(e.to_string()),
     }
 }

@@ -41,7 +41,8 @@ fn weights<'py, T: Element>(
 /// this rank's rows, starting at global row `row_offset`, and the labels
 /// are this rank's.
 #[pyfunction]
-#[pyo3(signature = (x, sample_weight, init_centers, init_draws, n_clusters, max_iter, tol, n_local_trials, chunk_rows, n_threads, allgather=None, row_offset=0))]
+/// `device`: a GPU ordinal for the E-steps (None: the CPU; not distributed).
+#[pyo3(signature = (x, sample_weight, init_centers, init_draws, n_clusters, max_iter, tol, n_local_trials, chunk_rows, n_threads, allgather=None, row_offset=0, device=None))]
 #[allow(clippy::too_many_arguments)]
 fn fit_kmeans<'py>(
     x: &Bound<'py, PyAny>,
@@ -56,7 +57,13 @@ fn fit_kmeans<'py>(
     n_threads: Option<usize>,
     allgather: Option<Py<PyAny>>,
     row_offset: usize,
+    device: Option<usize>,
 ) -> PyResult<Bound<'py, PyTuple>> {
+    if device.is_some() && allgather.is_some() {
+        return Err(PyValueError::new_err(
+            "a distributed k-means fit cannot run on a GPU; pass device=None",
+        ));
+    }
     let inits: Vec<KMeansInit> = match (&init_centers, &init_draws) {
         (Some(c), None) => c
             .as_array()
@@ -99,6 +106,7 @@ fn fit_kmeans<'py>(
         n_threads: Option<usize>,
         allgather: Option<Py<PyAny>>,
         row_offset: usize,
+        device: Option<usize>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let w = weights::<T>(w)?;
         let xv = mat_ref(&x);
@@ -106,7 +114,12 @@ fn fit_kmeans<'py>(
         let p = xv.ncols();
         let fit = match allgather {
             None => py
-                .detach(|| with_threads(n_threads, || cl::fit_kmeans(xv, wv, inits, params)))?
+                .detach(|| {
+                    with_threads(n_threads, || match device {
+                        None => cl::fit_kmeans(xv, wv, inits, params),
+                        Some(d) => oxlearn_core::gpu::fit_kmeans(d, xv, wv, inits, params),
+                    })
+                })?
                 .map_err(core_err)?,
             Some(f) => {
                 let mut coll = PyCollective::new(py, f)?;
@@ -142,7 +155,8 @@ fn fit_kmeans<'py>(
             &params,
             n_threads,
             allgather,
-            row_offset
+            row_offset,
+            device
         )
     )
 }

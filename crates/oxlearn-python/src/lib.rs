@@ -33,6 +33,7 @@ mod decomposition;
 mod ensemble;
 mod error;
 mod format;
+mod gpu;
 mod kmeans;
 mod linear_model;
 mod neighbors;
@@ -69,6 +70,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     neighbors::register(m)?;
     kmeans::register(m)?;
     format::register(m)?;
+    gpu::register(m)?;
     threads::register(m)?;
     spmd::register(m)?;
     Ok(())

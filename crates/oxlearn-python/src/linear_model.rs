@@ -7,6 +7,7 @@ use crate::threads::{with_threads_for, work};
 use faer::{Mat, MatRef};
 use numpy::ndarray::{Array1, Array2};
 use numpy::{Element, IntoPyArray, PyReadonlyArray1, PyReadonlyArray2};
+use oxlearn_core::gpu;
 use oxlearn_core::linalg::Moments;
 use oxlearn_core::linear_model::{
     self as lm, LeastSquaresParams, LinearFit, LogisticOutput, LogisticParams, LogisticSolver,
@@ -77,6 +78,7 @@ fn fit_linear<'py, T: Element + Real>(
     w: Option<&Bound<'py, PyAny>>,
     spec: LinearSpec,
     n_threads: Option<usize>,
+    device: Option<usize>,
 ) -> PyResult<Bound<'py, PyTuple>> {
     let py = y.py();
     let (y, w) = targets::<T>(y, w)?;
@@ -84,9 +86,11 @@ fn fit_linear<'py, T: Element + Real>(
     let wv = w.as_ref().map(|w| slice(w, "sample_weight")).transpose()?;
     let fit = py
         .detach(|| {
-            with_threads(n_threads, || match &spec {
-                LinearSpec::LeastSquares(p) => lm::fit_least_squares(xv, yv, wv, p),
-                LinearSpec::Ridge(p) => lm::fit_ridge(xv, yv, wv, p),
+            with_threads(n_threads, || match (&spec, device) {
+                (LinearSpec::LeastSquares(p), None) => lm::fit_least_squares(xv, yv, wv, p),
+                (LinearSpec::Ridge(p), None) => lm::fit_ridge(xv, yv, wv, p),
+                (LinearSpec::LeastSquares(p), Some(d)) => gpu::fit_least_squares(d, xv, yv, wv, p),
+                (LinearSpec::Ridge(p), Some(d)) => gpu::fit_ridge(d, xv, yv, wv, p),
             })
         })?
         .map_err(core_err)?;
@@ -95,7 +99,8 @@ fn fit_linear<'py, T: Element + Real>(
 
 /// Least squares. Returns `(coef (t, p), intercept (t,), rank, singular)` in X's dtype.
 #[pyfunction]
-#[pyo3(signature = (x, y, sample_weight, fit_intercept, tol, chunk_rows, n_threads))]
+/// `device`: a GPU ordinal to compute the moments on (None: the CPU).
+#[pyo3(signature = (x, y, sample_weight, fit_intercept, tol, chunk_rows, n_threads, device=None))]
 #[allow(clippy::too_many_arguments)]
 fn fit_linear_regression<'py>(
     x: &Bound<'py, PyAny>,
@@ -105,18 +110,19 @@ fn fit_linear_regression<'py>(
     tol: f64,
     chunk_rows: usize,
     n_threads: Option<usize>,
+    device: Option<usize>,
 ) -> PyResult<Bound<'py, PyTuple>> {
     let spec = LinearSpec::LeastSquares(LeastSquaresParams {
         fit_intercept,
         tol,
         chunk_rows,
     });
-    dispatch_float!(x, fit_linear(y, sample_weight, spec, n_threads))
+    dispatch_float!(x, fit_linear(y, sample_weight, spec, n_threads, device))
 }
 
 /// Ridge. Returns `(coef (t, p), intercept (t,), None, None)` in X's dtype.
 #[pyfunction]
-#[pyo3(signature = (x, y, sample_weight, alpha, fit_intercept, chunk_rows, n_threads))]
+#[pyo3(signature = (x, y, sample_weight, alpha, fit_intercept, chunk_rows, n_threads, device=None))]
 #[allow(clippy::too_many_arguments)]
 fn fit_ridge<'py>(
     x: &Bound<'py, PyAny>,
@@ -126,13 +132,14 @@ fn fit_ridge<'py>(
     fit_intercept: bool,
     chunk_rows: usize,
     n_threads: Option<usize>,
+    device: Option<usize>,
 ) -> PyResult<Bound<'py, PyTuple>> {
     let spec = LinearSpec::Ridge(RidgeParams {
         alpha,
         fit_intercept,
         chunk_rows,
     });
-    dispatch_float!(x, fit_linear(y, sample_weight, spec, n_threads))
+    dispatch_float!(x, fit_linear(y, sample_weight, spec, n_threads, device))
 }
 
 pub(crate) fn mat_to_py<'py>(py: Python<'py>, m: MatRef<'_, f64>) -> PyResult<Bound<'py, PyAny>> {

@@ -179,6 +179,7 @@ impl KnnIndex {
         k: usize,
         chunk_rows: usize,
         n_threads: Option<usize>,
+        device: Option<usize>,
     ) -> PyResult<KNeighbors> {
         fn go<T: Element + Real>(
             x: PyReadonlyArray2<'_, T>,
@@ -186,16 +187,20 @@ impl KnnIndex {
             k: usize,
             chunk_rows: usize,
             n_threads: Option<usize>,
+            device: Option<usize>,
         ) -> PyResult<KNeighbors> {
             let xv = mat_ref(&x);
             x.py()
                 .detach(|| {
                     let w = work(&[xv.nrows(), index.n_points(), xv.ncols()]);
-                    with_threads_for(n_threads, w, || index.kneighbors(xv, k, chunk_rows))
+                    with_threads_for(n_threads, w, || match device {
+                        None => index.kneighbors(xv, k, chunk_rows),
+                        Some(d) => oxlearn_core::gpu::kneighbors(d, index, xv, k),
+                    })
                 })?
                 .map_err(core_err)
         }
-        dispatch_float!(x, go(&self.inner, k, chunk_rows, n_threads))
+        dispatch_float!(x, go(&self.inner, k, chunk_rows, n_threads, device))
     }
 }
 
@@ -208,16 +213,18 @@ impl KnnIndex {
 
     /// The `k` nearest fitted points of each row of `x`: flat
     /// `(distances float64, indices int64)`, `n_queries × k` row-major.
-    #[pyo3(signature = (x, k, chunk_rows, n_threads))]
+    /// `device`: a GPU ordinal (euclidean, brute force; None: the CPU).
+    #[pyo3(signature = (x, k, chunk_rows, n_threads, device=None))]
     fn kneighbors<'py>(
         &self,
         x: &Bound<'py, PyAny>,
         k: usize,
         chunk_rows: usize,
         n_threads: Option<usize>,
+        device: Option<usize>,
     ) -> PyResult<(Arr<'py, f64>, Arr<'py, i64>)> {
         let py = x.py();
-        let nb = self.knn(x, k, chunk_rows, n_threads)?;
+        let nb = self.knn(x, k, chunk_rows, n_threads, device)?;
         let idx: Vec<i64> = nb.indices.iter().map(|&i| i as i64).collect();
         Ok((nb.distances.into_pyarray(py), idx.into_pyarray(py)))
     }
@@ -239,7 +246,7 @@ impl KnnIndex {
         let py = x.py();
         let w = Weights::from_name(weights).map_err(core_err)?;
         let y = slice(&y, "y")?;
-        let nb = self.knn(x, k, chunk_rows, n_threads)?;
+        let nb = self.knn(x, k, chunk_rows, n_threads, None)?;
         let out = py
             .detach(|| {
                 with_threads_for(n_threads, work(&[nb.indices.len(), n_classes]), || {
@@ -268,7 +275,7 @@ impl KnnIndex {
         let ys = y.as_slice().map_err(|_| {
             pyo3::exceptions::PyValueError::new_err("y must be a C-contiguous 2-D array")
         })?;
-        let nb = self.knn(x, k, chunk_rows, n_threads)?;
+        let nb = self.knn(x, k, chunk_rows, n_threads, None)?;
         let out = py
             .detach(|| {
                 with_threads_for(n_threads, work(&[nb.indices.len(), n_out]), || {

@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import validate_data
 
-from oxlearn import _core
+from oxlearn import _core, _gpu
 from oxlearn._sklearn_private import Interval, StrOptions, _check_sample_weight, _fit_context
 from oxlearn.base import IncrementalFitMixin, OxlearnEstimatorMixin, n_threads
 
@@ -124,6 +124,7 @@ class BasicStatistics(_BasicStatisticsBase):
     """
 
     _oxlearn_kind = "basic_statistics.BasicStatistics"
+    _oxlearn_gpu_methods = ("fit",)
     _parameter_constraints: dict = {
         "result_options": [StrOptions({"all", *OPTIONS}), list],
         "n_jobs": [Integral, None],
@@ -152,7 +153,7 @@ class BasicStatistics(_BasicStatisticsBase):
             Returns the instance itself.
         """
         _options(self.result_options)
-        self._check_device("fit")
+        device = self._check_device("fit")
         for o in OPTIONS:
             self.__dict__.pop(o + "_", None)
         scalar = not hasattr(X, "columns") and np.asarray(X).ndim == 1
@@ -160,9 +161,10 @@ class BasicStatistics(_BasicStatisticsBase):
             X = np.asarray(X).reshape(-1, 1)
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_all_finite=False)
         sw = _sample_weight(sample_weight, X)
-        self._log_accelerated("fit")
+        _gpu.log_accelerated(self, "fit", device)
         state = _core.column_moments_update(
-            None, X, sw, self.get_hyperparameters("fit").chunk_rows, n_threads(self.n_jobs)
+            None, X, sw, self.get_hyperparameters("fit").chunk_rows, n_threads(self.n_jobs),
+            device=device,
         )
         self._set_statistics(state, X.dtype, scalar)
         return self

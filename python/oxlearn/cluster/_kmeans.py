@@ -9,7 +9,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from oxlearn import _core
+from oxlearn import _core, _gpu
 from oxlearn._docs import accelerated_doc
 from oxlearn._sklearn_private import (
     _assert_all_finite,
@@ -38,6 +38,7 @@ class KMeans(OxlearnEstimatorMixin, _sk.KMeans):
     )
 
     _oxlearn_kind = "cluster.KMeans"
+    _oxlearn_gpu_methods = ("fit",)
     _oxlearn_dtype_attr = "cluster_centers_"
     _hyperparameter_specs = {"fit": {"chunk_rows": 0}, "predict": {"chunk_rows": 0}}
 
@@ -171,7 +172,7 @@ class KMeans(OxlearnEstimatorMixin, _sk.KMeans):
         if reason:
             self._log_fallback("fit", reason)
             return super().fit(X, y, sample_weight)
-        self._check_device("fit")
+        device = self._check_device("fit")
         X = validate_data(self, X, dtype=[np.float64, np.float32], order=None,
                           ensure_all_finite=False)
         n_init = self._n_init_for(X)
@@ -180,10 +181,10 @@ class KMeans(OxlearnEstimatorMixin, _sk.KMeans):
         if sample_weight is not None:
             sw = np.ascontiguousarray(_check_sample_weight(sample_weight, X, dtype=X.dtype))
         centers, draws, trials = self._initial(X, sw, n_init)
-        self._log_accelerated("fit")
+        _gpu.log_accelerated(self, "fit", device)
         centers, labels, inertia, n_iter = _core.fit_kmeans(
             X, sw, centers, draws, self.n_clusters, self.max_iter, float(self.tol), trials,
-            self.get_hyperparameters("fit").chunk_rows, None,
+            self.get_hyperparameters("fit").chunk_rows, None, device=device,
         )
         distinct = np.count_nonzero(np.bincount(labels, minlength=self.n_clusters))
         if distinct < self.n_clusters:

@@ -5,7 +5,7 @@ from scipy import sparse
 from sklearn import decomposition as _sk
 from sklearn.utils.validation import validate_data
 
-from oxlearn import _core
+from oxlearn import _core, _gpu
 from oxlearn._docs import accelerated_doc
 from oxlearn._sklearn_private import _fit_context, _infer_dimension
 from oxlearn.base import OxlearnEstimatorMixin
@@ -23,6 +23,7 @@ class PCA(PCATransformMixin, OxlearnEstimatorMixin, _sk.PCA):
     )
 
     _oxlearn_kind = "decomposition.PCA"
+    _oxlearn_gpu_methods = ("fit",)
     _oxlearn_dtype_attr = "components_"
     _hyperparameter_specs = {"fit": {"chunk_rows": 0}}
 
@@ -53,7 +54,7 @@ class PCA(PCATransformMixin, OxlearnEstimatorMixin, _sk.PCA):
             reason = "sparse input" if solver is None else f"svd_solver={solver!r}"
             self._log_fallback("fit", reason)
             return False
-        self._check_device("fit")
+        device = self._check_device("fit")
         n, p = X.shape
         n_components = min(n, p) if self.n_components is None else self.n_components
         if n_components == "mle":
@@ -64,9 +65,9 @@ class PCA(PCATransformMixin, OxlearnEstimatorMixin, _sk.PCA):
                 f"n_components={n_components} must be between 0 and "
                 f"min(n_samples, n_features)={min(n, p)} with svd_solver={solver!r}"
             )
-        self._log_accelerated("fit")
+        _gpu.log_accelerated(self, "fit", device)
         mean, components, ev, sv = _core.fit_pca(
-            X, solver, self.get_hyperparameters("fit").chunk_rows, None
+            X, solver, self.get_hyperparameters("fit").chunk_rows, None, device=device
         )
         self._set_spectrum(mean, components, ev, sv, n, p, n_components, X.dtype, solver)
         return True

@@ -3,6 +3,7 @@
 import numpy as np
 from sklearn.utils.validation import validate_data
 
+from oxlearn import _gpu
 from oxlearn._sklearn_private import _check_sample_weight
 from oxlearn.base import validate_numeric
 
@@ -61,11 +62,14 @@ class AcceleratedLinearFitMixin:
         if reason:
             self._log_fallback("fit", reason)
             return super().fit(X, y, sample_weight)
-        self._check_device("fit")
+        device = self._check_device("fit")
         X, Y, sw, y_1d = validate_fit_data(self, X, y, sample_weight,
                                            numeric=self._validates_numeric)
-        self._log_accelerated("fit")
-        coef, intercept = self._fit_rust(X, Y, sw)
+        _gpu.log_accelerated(self, "fit", device)
+        if device is None:
+            coef, intercept = self._fit_rust(X, Y, sw)
+        else:
+            coef, intercept = self._fit_rust(X, Y, sw, device=device)
         set_linear_attributes(self, coef, intercept, y_1d, self.fit_intercept)
         return self
 

@@ -54,10 +54,12 @@ class LinearRegression(
         """
         return self._fit(X, y, sample_weight)
 
-    def _fit_rust(self, X, Y, sample_weight):
+    _oxlearn_gpu_methods = ("fit",)
+
+    def _fit_rust(self, X, Y, sample_weight, device=None):
         coef, intercept, rank, singular = _core.fit_linear_regression(
             X, Y, sample_weight, self.fit_intercept, float(self.tol),
-            self.get_hyperparameters("fit").chunk_rows, n_threads(self.n_jobs),
+            self.get_hyperparameters("fit").chunk_rows, n_threads(self.n_jobs), device=device,
         )
         self.rank_ = int(rank)
         self.singular_ = singular

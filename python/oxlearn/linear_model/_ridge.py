@@ -54,7 +54,9 @@ class Ridge(OxlearnEstimatorMixin, LinearPredictMixin, AcceleratedLinearFitMixin
         """
         return self._fit(X, y, sample_weight)
 
-    def _fit_rust(self, X, Y, sample_weight):
+    _oxlearn_gpu_methods = ("fit",)
+
+    def _fit_rust(self, X, Y, sample_weight, device=None):
         alpha = np.asarray(self.alpha, dtype=np.float64).ravel()
         if alpha.size not in (1, Y.shape[1]):
             raise ValueError(
@@ -63,7 +65,7 @@ class Ridge(OxlearnEstimatorMixin, LinearPredictMixin, AcceleratedLinearFitMixin
             )
         coef, intercept, _, _ = _core.fit_ridge(
             X, Y, sample_weight, alpha.tolist(), self.fit_intercept,
-            self.get_hyperparameters("fit").chunk_rows, None,
+            self.get_hyperparameters("fit").chunk_rows, None, device=device,
         )
         self.n_iter_ = None
         self.solver_ = "svd" if self.solver == "svd" else "cholesky"

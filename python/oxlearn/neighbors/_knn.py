@@ -14,7 +14,7 @@ from sklearn import neighbors as _sk
 from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from oxlearn import _core
+from oxlearn import _core, _gpu
 from oxlearn._docs import accelerated_doc
 from oxlearn.base import OxlearnEstimatorMixin, n_threads
 
@@ -52,10 +52,16 @@ def _sk_fit_method(est, n_samples, n_features):
     return "kd_tree"
 
 
+# n_neighbors the GPU search takes (oxlearn_core::gpu::knn::MAX_K).
+_GPU_MAX_K = 112
+
+
 class _KNeighborsAccelerated(OxlearnEstimatorMixin):
     """The accelerated fit and queries shared by the k-nearest estimators."""
 
     _oxlearn_dtype_attr = "_fit_X"
+    # The exact euclidean search runs on a GPU; fit and predict on the CPU.
+    _oxlearn_gpu_methods = ("kneighbors",)
     # Private fitted attributes copied by from_sklearn / to_sklearn.
     _oxlearn_private_fitted = ("_fit_X", "_y", "_fit_method")
     # scikit-learn's tree (for its own query paths) is rebuilt from _fit_X.
@@ -196,11 +202,27 @@ class _KNeighborsAccelerated(OxlearnEstimatorMixin):
     def _as_float(self, X):
         return X if X.dtype in _FLOATS else X.astype(np.float64)
 
-    def _rust_kneighbors(self, X, k):
+    def _gpu_kneighbors_device(self, device, k):
+        """``device``, or None (with ``_gpu.no_gpu_path``) where the GPU search cannot run."""
+        if device is None:
+            return None
+        metric = self.effective_metric_
+        p = self.effective_metric_params_.get("p", 2)
+        if not (metric in ("euclidean", "cosine") or (metric == "minkowski" and p == 2)):
+            _gpu.no_gpu_path(f"{type(self).__name__}.kneighbors", f"metric={metric!r}")
+            return None
+        if k > _GPU_MAX_K:
+            _gpu.no_gpu_path(f"{type(self).__name__}.kneighbors",
+                             f"n_neighbors={k} (at most {_GPU_MAX_K} on the GPU)")
+            return None
+        return device
+
+    def _rust_kneighbors(self, X, k, device=None):
         cosine = self._cosine()
         dist, ind = self._index().kneighbors(
             self._unit_rows(X) if cosine else self._as_float(X), int(k),
             self.get_hyperparameters("kneighbors").chunk_rows, n_threads(self.n_jobs),
+            device=device,
         )
         if cosine:
             dist = 0.5 * dist * dist
@@ -220,7 +242,7 @@ class _KNeighborsAccelerated(OxlearnEstimatorMixin):
             if self._accelerated():
                 self._ensure_sklearn_tree("kneighbors", reason)
             return super().kneighbors(X, n_neighbors, return_distance)
-        self._check_device("kneighbors")
+        device = self._check_device("kneighbors")
         if n_neighbors is None:
             n_neighbors = self.n_neighbors
         elif n_neighbors <= 0:
@@ -247,8 +269,9 @@ class _KNeighborsAccelerated(OxlearnEstimatorMixin):
                 f"n_neighbors = {n_neighbors}, n_samples_fit = {n_samples_fit}, "
                 f"n_samples = {X.shape[0]}"
             )
-        self._log_accelerated("kneighbors")
-        neigh_dist, neigh_ind = self._rust_kneighbors(X, n_neighbors)
+        device = self._gpu_kneighbors_device(device, n_neighbors)
+        _gpu.log_accelerated(self, "kneighbors", device)
+        neigh_dist, neigh_ind = self._rust_kneighbors(X, n_neighbors, device)
         if query_is_train:
             # Drop each sample from its own list (scikit-learn's rule: with
             # more duplicates than neighbours, drop the first entry instead).

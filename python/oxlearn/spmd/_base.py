@@ -47,6 +47,8 @@ class SPMDMixin:
     """
 
     _spmd_local_class = None
+    # Distributed fits run on the CPU of each rank (no GPU path yet).
+    _oxlearn_gpu_methods = ()
 
     def _comm(self):
         return get_comm(self.comm)

@@ -160,7 +160,7 @@ impl ColumnMoments {
 }
 
 /// Weights scale rows: any finite value is allowed, one per row.
-fn check_scale_weights<T: Real>(w: &[T], n_rows: usize) -> Result<()> {
+pub(crate) fn check_scale_weights<T: Real>(w: &[T], n_rows: usize) -> Result<()> {
     if w.len() != n_rows {
         return Err(Error::ShapeMismatch {
             what: "sample_weight length vs number of samples in X".into(),

@@ -769,6 +769,7 @@ fn lloyd_pass<T: Real>(
     centers: &[f64],
     labels: &mut [i32],
     update: bool,
+    assigned: Option<&[i32]>,
 ) -> Result<PassPart> {
     let p = data.p();
     let k = centers.len() / p;
@@ -796,7 +797,10 @@ fn lloyd_pass<T: Real>(
                 let t = data.tiles_of(&rows);
                 best.resize(m, 0.0);
                 let mut new = vec![0i32; m];
-                nearest(t, shift, &panel, &mut new, best);
+                match assigned {
+                    Some(a) => new.copy_from_slice(&a[rows.clone()]),
+                    None => nearest(t, shift, &panel, &mut new, best),
+                }
                 let changed = new.iter().zip(lab.iter()).filter(|(a, b)| a != b).count();
                 lab.copy_from_slice(&new);
                 let mut part = PassPart {
@@ -988,7 +992,20 @@ fn average(sums: &[f64], weights: &[f64], p: usize) -> Vec<f64> {
     c
 }
 
+/// Computes the nearest-centre labels of all rows elsewhere (a GPU): the
+/// heavy `n·k·p` part of an E-step. The centre sums, empty-cluster moves and
+/// inertia stay on the CPU, so a fit with an assigner gives the CPU's model
+/// whenever the labels agree.
+pub trait LabelAssigner {
+    /// Called once per fit with the column means the data are centred on.
+    fn prepare(&mut self, shift: &[f64]) -> Result<()>;
+    /// `labels[i] = argmin_j ‖c_j‖² − 2 (x_i − shift)·c_j`, ties to the
+    /// lowest `j`, for `centers` (k×p row-major, centred on `shift`).
+    fn assign(&mut self, centers: &[f64], labels: &mut [i32]) -> Result<()>;
+}
+
 /// One Lloyd run from centred initial centres.
+#[allow(clippy::too_many_arguments)]
 fn lloyd<T: Real>(
     data: &Data<'_, T>,
     shift: &[f64],
@@ -997,14 +1014,27 @@ fn lloyd<T: Real>(
     tol: f64,
     coll: &mut dyn Collective,
     offset: usize,
+    mut assigner: Option<&mut (dyn LabelAssigner + '_)>,
 ) -> Result<KMeansFit> {
     let p = data.p();
     let mut labels = vec![-1i32; data.n()];
+    let mut assigned = Vec::new();
+    let mut assign = |centers: &[f64], out: &mut Vec<i32>| -> Result<bool> {
+        match assigner.as_deref_mut() {
+            Some(a) => {
+                out.resize(data.n(), 0);
+                a.assign(centers, out)?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    };
     let mut n_iter = 0;
     let mut strict_inertia = None;
     for i in 0..max_iter {
         n_iter = i + 1;
-        let mut pass = lloyd_pass(data, shift, &centers, &mut labels, true)?;
+        let pre = assign(&centers, &mut assigned)?.then_some(&assigned[..]);
+        let mut pass = lloyd_pass(data, shift, &centers, &mut labels, true, pre)?;
         pass_over_ranks(&mut pass, coll)?;
         relocate_empty(
             data,
@@ -1041,10 +1071,13 @@ fn lloyd<T: Real>(
     let inertia = match strict_inertia {
         Some(v) => v,
         // Relabel with the final centres, as scikit-learn does.
-        None => scalar_over_ranks(
-            lloyd_pass(data, shift, &centers, &mut labels, false)?.inertia,
-            coll,
-        )?,
+        None => {
+            let pre = assign(&centers, &mut assigned)?.then_some(&assigned[..]);
+            scalar_over_ranks(
+                lloyd_pass(data, shift, &centers, &mut labels, false, pre)?.inertia,
+                coll,
+            )?
+        }
     };
     Ok(KMeansFit {
         centers,
@@ -1497,6 +1530,19 @@ pub fn fit_kmeans<T: Real>(
     inits: &[KMeansInit],
     params: &KMeansParams,
 ) -> Result<KMeansFit> {
+    fit_kmeans_with(x, w, inits, params, None)
+}
+
+/// [`fit_kmeans`] with the E-step's labels from `assigner` (a GPU); the
+/// initialisation (k-means++ with the same draws), the centre updates and
+/// the inertia are the CPU code's.
+pub fn fit_kmeans_with<T: Real>(
+    x: MatRef<'_, T>,
+    w: Option<&[T]>,
+    inits: &[KMeansInit],
+    params: &KMeansParams,
+    mut assigner: Option<&mut dyn LabelAssigner>,
+) -> Result<KMeansFit> {
     let (n, p) = x.shape();
     check_shape(n, p)?;
     let k = params.n_clusters;
@@ -1534,6 +1580,9 @@ pub fn fit_kmeans<T: Real>(
         });
     }
     let (mean, var_mean) = data.build_tiles()?;
+    if let Some(a) = assigner.as_deref_mut() {
+        a.prepare(&mean)?;
+    }
     let tol = if params.tol == 0.0 {
         0.0
     } else {
@@ -1559,6 +1608,7 @@ pub fn fit_kmeans<T: Real>(
             tol,
             &mut SingleProcess,
             0,
+            assigner.as_deref_mut(),
         )?;
         let better = match &best {
             None => true,
@@ -1703,7 +1753,16 @@ pub fn fit_kmeans_distributed<T: Real>(
                 *v -= m;
             }
         }
-        let run = lloyd(&data, &mean, start, params.max_iter, tol, coll, offset)?;
+        let run = lloyd(
+            &data,
+            &mean,
+            start,
+            params.max_iter,
+            tol,
+            coll,
+            offset,
+            None,
+        )?;
         let better = match &best {
             None => true,
             Some(b) => {
@@ -2279,6 +2338,89 @@ mod tests {
                     assert!((d[i * k + j] - naive[j]).abs() < 1e-12);
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod assigner_tests {
+    use super::*;
+
+    /// Labels by the textbook formula, counting its calls.
+    struct Naive<'a> {
+        x: MatRef<'a, f64>,
+        shift: Vec<f64>,
+        calls: usize,
+    }
+
+    impl LabelAssigner for Naive<'_> {
+        fn prepare(&mut self, shift: &[f64]) -> Result<()> {
+            self.shift = shift.to_vec();
+            Ok(())
+        }
+
+        fn assign(&mut self, centers: &[f64], labels: &mut [i32]) -> Result<()> {
+            self.calls += 1;
+            let p = self.x.ncols();
+            for (i, l) in labels.iter_mut().enumerate() {
+                let mut best = (f64::INFINITY, 0);
+                for (j, c) in centers.chunks_exact(p).enumerate() {
+                    let cn: f64 = c.iter().map(|v| v * v).sum();
+                    let dot: f64 = (0..p)
+                        .map(|f| (self.x[(i, f)] - self.shift[f]) * c[f])
+                        .sum();
+                    let v = cn - 2.0 * dot;
+                    if v < best.0 {
+                        best = (v, j);
+                    }
+                }
+                *l = best.1 as i32;
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn an_assigner_gives_the_cpu_model() {
+        let (n, p, k) = (3000, 5, 4);
+        let mut s = 3u64;
+        let xs: Vec<f64> = (0..n * p)
+            .map(|i| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (s >> 11) as f64 / (1u64 << 53) as f64 + 5.0 * ((i / p) % k) as f64
+            })
+            .collect();
+        let x = MatRef::from_row_major_slice(&xs, n, p);
+        let params = KMeansParams {
+            n_clusters: k,
+            max_iter: 50,
+            tol: 1e-4,
+            n_local_trials: 2,
+            chunk_rows: 0,
+        };
+        let draws: Vec<f64> = (0..1 + (k - 1) * 2)
+            .map(|i| (i as f64 * 0.377) % 1.0)
+            .collect();
+        let inits = [
+            KMeansInit::PlusPlus(draws),
+            KMeansInit::Centers(xs[..k * p].to_vec()),
+        ];
+        let w: Vec<f64> = (0..n).map(|i| 1.0 + (i % 3) as f64).collect();
+        for wt in [None, Some(&w[..])] {
+            let cpu = fit_kmeans(x, wt, &inits, &params).unwrap();
+            let mut a = Naive {
+                x,
+                shift: Vec::new(),
+                calls: 0,
+            };
+            let with = fit_kmeans_with(x, wt, &inits, &params, Some(&mut a)).unwrap();
+            assert!(a.calls >= 2);
+            assert_eq!(with.labels, cpu.labels);
+            assert_eq!(with.n_iter, cpu.n_iter);
+            assert_eq!(with.centers, cpu.centers);
+            assert_eq!(with.inertia, cpu.inertia);
         }
     }
 }

@@ -2,7 +2,7 @@
 //! scikit-learn's incremental PCA.
 
 mod incremental_pca;
-mod pca;
+pub(crate) mod pca;
 
 pub use incremental_pca::{partial_fit_ipca, IpcaState, IpcaStep};
 pub use pca::{

@@ -54,6 +54,27 @@ pub fn fit_pca<T: Real>(
     solver: PcaSolver,
     chunk_rows: usize,
 ) -> Result<PcaSpectrum> {
+    let (n, p) = x.shape();
+    if n == 0 || p == 0 {
+        return Err(Error::EmptyInput { what: "X" });
+    }
+    let no_targets: [T; 0] = [];
+    let y = MatRef::from_row_major_slice(&no_targets, n, 0);
+    // Both solvers start from the merged centred moments: `covariance_eigh`
+    // always uses their eigendecomposition; `full` uses it only when the
+    // covariance is so well conditioned that it is as accurate as an SVD.
+    let m = Moments::from_data(x, y, None, true, chunk_rows)?;
+    fit_pca_given_moments(x, solver, chunk_rows, m)
+}
+
+/// [`fit_pca`] once the centred moments of `x` are known (computed here or
+/// on a GPU).
+pub(crate) fn fit_pca_given_moments<T: Real>(
+    x: MatRef<'_, T>,
+    solver: PcaSolver,
+    chunk_rows: usize,
+    m: Moments,
+) -> Result<PcaSpectrum> {
     sequential_dense_kernels();
     let (n, p) = x.shape();
     if n == 0 || p == 0 {
@@ -62,10 +83,6 @@ pub fn fit_pca<T: Real>(
     let dof = n as f64 - 1.0;
     let no_targets: [T; 0] = [];
     let y = MatRef::from_row_major_slice(&no_targets, n, 0);
-    // Both solvers start from the merged centred moments: `covariance_eigh`
-    // always uses their eigendecomposition; `full` uses it only when the
-    // covariance is so well conditioned that it is as accurate as an SVD.
-    let m = Moments::from_data(x, y, None, true, chunk_rows)?;
     let cov = Mat::from_fn(p, p, |i, j| m.cxx[(i, j)] / dof);
     let (vals, vecs) = symmetric_eigen(cov.as_ref())?;
     let (lo, hi) = (vals.first().copied(), vals.last().copied());

@@ -53,6 +53,19 @@ pub fn fit_least_squares<T: Real>(
 ) -> Result<LinearFit> {
     check_tol(params.tol)?;
     let m = Moments::from_data(x, y, w, params.fit_intercept, params.chunk_rows)?;
+    least_squares_given_moments(x, y, w, params, m)
+}
+
+/// [`fit_least_squares`] once the moments of `[X | y]` are known (computed
+/// here or on a GPU): the same decisions and solves on the host.
+pub(crate) fn least_squares_given_moments<T: Real>(
+    x: MatRef<'_, T>,
+    y: MatRef<'_, T>,
+    w: Option<&[T]>,
+    params: &LeastSquaresParams,
+    m: Moments,
+) -> Result<LinearFit> {
+    check_tol(params.tol)?;
     let (n, p) = x.shape();
     let (vals, _) = symmetric_eigen(m.cxx.as_ref())?;
     let singular = singular_from_gram(&vals, n);

@@ -1,7 +1,7 @@
 //! Linear models: ordinary least squares and ridge regression, one-shot and
 //! incremental, logistic regression, plus the shared prediction kernel.
 
-mod least_squares;
+pub(crate) mod least_squares;
 mod logistic;
 mod ridge;
 

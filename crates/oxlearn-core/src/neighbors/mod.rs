@@ -284,6 +284,11 @@ impl NeighborIndex {
         }
     }
 
+    /// The indexed points, row-major `f64` (n_points × n_features).
+    pub fn points(&self) -> &[f64] {
+        &self.data
+    }
+
     /// Number of indexed points.
     pub fn n_points(&self) -> usize {
         self.n

@@ -1,0 +1,408 @@
+//! Brute-force k-nearest neighbours (euclidean) with the distances and a
+//! top-k selection on the GPU, the exact ranking on the host.
+//!
+//! cuBLAS forms `Qc·Xcᵀ` for a block of queries (data and queries centred on
+//! the data's mean), a kernel keeps, per query and fixed segment of points,
+//! the `K' = k + 16` smallest `‖q‖² − 2 q·x + ‖x‖²`; the host merges the
+//! segments, recomputes the `K'` candidates' distances with the CPU's exact,
+//! difference-based formula and keeps the `k` best, ties to the smaller
+//! index. A rigorous rounding bound on the GPU values proves that no point
+//! outside the candidates can be among the `k` best; a query where it cannot
+//! (many points at nearly the same distance) is answered by the CPU index.
+//! So the answer is the CPU's, bit for bit.
+
+use super::kernels::{Kernel, TOPK_MAX};
+use super::moments::{download, gemm, upload};
+use super::{gpu_err, with_gpu, Gpu};
+use crate::neighbors::{rows_f64, KNeighbors, Metric, NeighborIndex};
+use crate::{Error, Real, Result};
+use cudarc::driver::{CudaSlice, LaunchConfig, PushKernelArg};
+use faer::MatRef;
+
+/// Extra candidates per query beyond `k`: room for rounding near the k-th.
+const EXTRA: usize = 16;
+/// Largest `n_neighbors` the GPU path takes.
+pub const MAX_K: usize = TOPK_MAX - EXTRA;
+
+/// The `k` nearest points of `index` to each row of `queries`, with the
+/// distances on GPU `ordinal`: the same answer as
+/// [`NeighborIndex::kneighbors`]. Euclidean indexes only, `k <= MAX_K`.
+pub fn kneighbors<T: Real>(
+    ordinal: usize,
+    index: &NeighborIndex,
+    queries: MatRef<'_, T>,
+    k: usize,
+) -> Result<KNeighbors> {
+    let (n, d) = (index.n_points(), index.n_features());
+    if index.metric() != Metric::Euclidean {
+        return Err(Error::InvalidParameter {
+            name: "metric",
+            reason: format!(
+                "{:?}: the GPU k-nearest search is euclidean only; use the CPU",
+                index.metric()
+            ),
+        });
+    }
+    if k == 0 || k > n {
+        return Err(Error::InvalidParameter {
+            name: "n_neighbors",
+            reason: format!("{k}; it must be between 1 and the number of fitted samples, {n}"),
+        });
+    }
+    if k > MAX_K {
+        return Err(Error::InvalidParameter {
+            name: "n_neighbors",
+            reason: format!("{k}; the GPU k-nearest search takes at most {MAX_K}; use the CPU"),
+        });
+    }
+    if queries.ncols() != d {
+        return Err(Error::ShapeMismatch {
+            what: "number of features in X vs the fitted data".into(),
+            expected: d,
+            got: queries.ncols(),
+        });
+    }
+    let q = rows_f64(queries, "X")?;
+    let prep = Prepared::new(index.points(), &q, n, d);
+    let kk = (k + EXTRA).min(n);
+    with_gpu(ordinal, |g| {
+        let xd = upload(g, &prep.xc)?;
+        let xnd = upload(g, &prep.xn)?;
+        let segs = 1024.min(n.div_ceil(kk).max(1));
+        let step = g.block_rows(8 * n + 8 * d + segs * kk * 16 + 8);
+        search(index, &q, k, &prep, step, |qc, qn, nb| {
+            block_topk(g, &xd, &xnd, qc, qn, (nb, n, d), kk)
+        })
+        .map(|(out, _)| out)
+    })
+}
+
+/// The data centred on its mean, with what the rounding bound needs.
+struct Prepared {
+    mean: Vec<f64>,
+    xc: Vec<f64>,
+    xn: Vec<f64>,
+    max_xn: f64,
+    /// Bound on how far centring's rounding moves a difference vector.
+    centring: f64,
+    d: usize,
+}
+
+impl Prepared {
+    fn new(data: &[f64], q: &[f64], n: usize, d: usize) -> Prepared {
+        let mut mean = vec![0.0f64; d];
+        for row in data.chunks_exact(d) {
+            for (m, v) in mean.iter_mut().zip(row) {
+                *m += v;
+            }
+        }
+        for m in &mut mean {
+            *m /= n as f64;
+        }
+        // Centring rounds each coordinate by up to eps·|value|: the norm of
+        // the largest magnitudes bounds how far that moves a difference.
+        let mut amax = vec![0.0f64; d];
+        for row in data.chunks_exact(d).chain(q.chunks_exact(d)) {
+            for (a, v) in amax.iter_mut().zip(row) {
+                *a = a.max(v.abs());
+            }
+        }
+        let centring = 2.0 * f64::EPSILON * amax.iter().map(|a| a * a).sum::<f64>().sqrt();
+        let mut p = Prepared {
+            mean,
+            xc: Vec::new(),
+            xn: Vec::new(),
+            max_xn: 0.0,
+            centring,
+            d,
+        };
+        let (xc, xn) = p.centre(data);
+        p.max_xn = xn.iter().fold(0.0f64, |a, &b| a.max(b));
+        (p.xc, p.xn) = (xc, xn);
+        p
+    }
+
+    /// Rows centred on the data's mean, and their squared norms.
+    fn centre(&self, rows: &[f64]) -> (Vec<f64>, Vec<f64>) {
+        let c: Vec<f64> = rows
+            .chunks_exact(self.d)
+            .flat_map(|r| r.iter().zip(&self.mean).map(|(v, m)| v - m))
+            .collect();
+        let norms = c
+            .chunks_exact(self.d)
+            .map(|r| r.iter().map(|v| v * v).sum())
+            .collect();
+        (c, norms)
+    }
+}
+
+/// Per-segment candidates of one query block: `(distances, indices,
+/// segments)`, laid out as [`block_topk`]'s.
+type Candidates = (Vec<f64>, Vec<i64>, usize);
+
+/// The exact search given a per-block candidate source `topk(qc, qn, nb)`
+/// returning `(distances, indices, segments)` laid out as [`block_topk`]'s
+/// (the GPU, or an emulation in tests), over query blocks of `step` rows.
+/// Also returns how many queries the CPU answered.
+fn search<F>(
+    index: &NeighborIndex,
+    q: &[f64],
+    k: usize,
+    prep: &Prepared,
+    step: usize,
+    mut topk: F,
+) -> Result<(KNeighbors, usize)>
+where
+    F: FnMut(&[f64], &[f64], usize) -> Result<Candidates>,
+{
+    let (n, d) = (index.n_points(), index.n_features());
+    let data = index.points();
+    let nq = q.len() / d.max(1);
+    let kk = (k + EXTRA).min(n);
+    let mut out = KNeighbors {
+        k,
+        distances: vec![0.0; nq * k],
+        indices: vec![0; nq * k],
+    };
+    let mut redo: Vec<usize> = Vec::new();
+    for q0 in (0..nq).step_by(step.max(1)) {
+        let nb = step.max(1).min(nq - q0);
+        let (qc, qn) = prep.centre(&q[q0 * d..(q0 + nb) * d]);
+        let (od, oi, segs) = topk(&qc, &qn, nb)?;
+        for t in 0..nb {
+            let qi = q0 + t;
+            let mut cand: Vec<(f64, i64)> = (0..segs)
+                .flat_map(|s| {
+                    let o = (s * nb + t) * kk;
+                    (0..kk).map(move |c| o + c)
+                })
+                .map(|o| (od[o], oi[o]))
+                .filter(|&(_, i)| i >= 0 && (i as usize) < n)
+                .collect();
+            cand.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            cand.truncate(kk);
+            let row = &q[qi * d..(qi + 1) * d];
+            let mut exact: Vec<(f64, u32)> = cand
+                .iter()
+                .map(|&(_, i)| {
+                    let i = i as usize;
+                    (
+                        Metric::Euclidean.rdist(row, &data[i * d..(i + 1) * d]),
+                        i as u32,
+                    )
+                })
+                .collect();
+            exact.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            let proven = exact.len() >= k
+                && (n <= kk || {
+                    // Every point left out has a GPU value >= threshold, so
+                    // an exact distance >= threshold − slack: the product's
+                    // and the norms' rounding (with a factor 2 to spare) and
+                    // the centring's.
+                    let threshold = cand[kk - 1].0;
+                    let slack = 8.0 * (d as f64 + 4.0) * f64::EPSILON * (qn[t] + prep.max_xn)
+                        + 2.0 * prep.centring * threshold.max(0.0).sqrt()
+                        + 2.0 * prep.centring * prep.centring;
+                    cand.len() == kk && threshold - slack > exact[k - 1].0
+                });
+            if !proven {
+                redo.push(qi);
+                continue;
+            }
+            for (c, &(rd, i)) in exact.iter().take(k).enumerate() {
+                out.distances[qi * k + c] = Metric::Euclidean.from_reduced(rd);
+                out.indices[qi * k + c] = i;
+            }
+        }
+    }
+    let n_redo = redo.len();
+    if !redo.is_empty() {
+        // Near-ties the rounding bound cannot settle: the CPU's exact search.
+        let rows: Vec<f64> = redo
+            .iter()
+            .flat_map(|&i| q[i * d..(i + 1) * d].iter().copied())
+            .collect();
+        let cpu = index.kneighbors(MatRef::from_row_major_slice(&rows, redo.len(), d), k, 0)?;
+        for (r, &qi) in redo.iter().enumerate() {
+            out.distances[qi * k..(qi + 1) * k].copy_from_slice(&cpu.distances[r * k..(r + 1) * k]);
+            out.indices[qi * k..(qi + 1) * k].copy_from_slice(&cpu.indices[r * k..(r + 1) * k]);
+        }
+    }
+    Ok((out, n_redo))
+}
+
+/// Per-segment top-`kk` of one query block: `(distances, indices, segments)`
+/// laid out `[(segment · nb + query) · kk + rank]`.
+fn block_topk(
+    g: &Gpu,
+    xd: &CudaSlice<f64>,
+    xnd: &CudaSlice<f64>,
+    qc: &[f64],
+    qn: &[f64],
+    (nb, n, d): (usize, usize, usize),
+    kk: usize,
+) -> Result<Candidates> {
+    let qd = upload(g, qc)?;
+    let qnd = upload(g, qn)?;
+    let alloc = |len: usize| {
+        g.stream
+            .alloc_zeros::<f64>(len)
+            .map_err(|e| gpu_err("GPU allocation")(&e))
+    };
+    let mut gm = alloc(nb * n)?;
+    // G (nb×n, column-major) = Qc·Xcᵀ: Qc is d×nb and Xc d×n column-major.
+    gemm(
+        g,
+        (true, false),
+        (nb, n, d),
+        (&qd, d),
+        (xd, d),
+        (&mut gm, nb),
+        0.0,
+    )?;
+    // Enough (query, segment) threads to fill the GPU, each segment holding
+    // at least kk points.
+    let segs = (131_072 / nb.max(1))
+        .clamp(1, 256)
+        .min(n.div_ceil(kk))
+        .max(1);
+    let seg = n.div_ceil(segs);
+    let segs = n.div_ceil(seg);
+    let mut od = alloc(segs * nb * kk)?;
+    let mut oi = g
+        .stream
+        .alloc_zeros::<i64>(segs * nb * kk)
+        .map_err(|e| gpu_err("GPU allocation")(&e))?;
+    let (nq_i, n_i, seg_i, kk_i) = (nb as i64, n as i64, seg as i64, kk as i32);
+    let cfg = LaunchConfig {
+        grid_dim: (nb.div_ceil(128) as u32, segs as u32, 1),
+        block_dim: (128, 1, 1),
+        shared_mem_bytes: 0,
+    };
+    let mut b = g.stream.launch_builder(g.func(Kernel::TopK));
+    b.arg(&gm)
+        .arg(&qnd)
+        .arg(xnd)
+        .arg(&nq_i)
+        .arg(&n_i)
+        .arg(&seg_i)
+        .arg(&kk_i)
+        .arg(&mut od)
+        .arg(&mut oi);
+    // SAFETY: the kernel reads nb·n elements of `gm`, nb of `qnd`, n of
+    // `xnd`, and writes segs·nb·kk of `od` and `oi` (allocated so); kk is
+    // at most TOPK_MAX, the kernel's array size; types match its signature.
+    unsafe { b.launch(cfg) }.map_err(|e| gpu_err("top-k kernel")(&e))?;
+    Ok((download(g, &od)?, download(g, &oi)?, segs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::gpu_or_skip;
+    use super::*;
+    use crate::neighbors::IndexParams;
+
+    /// The `topk_partial` kernel on the host, with each value perturbed by up
+    /// to `noise` (relative to its scale), standing in for cuBLAS rounding.
+    fn emulate(
+        prep: &Prepared,
+        n: usize,
+        kk: usize,
+        noise: f64,
+    ) -> impl FnMut(&[f64], &[f64], usize) -> Result<Candidates> + '_ {
+        let d = prep.d;
+        let mut s = 12345u64;
+        move |qc, qn, nb| {
+            let segs = 7.min(n.div_ceil(kk)).max(1);
+            let seg = n.div_ceil(segs);
+            let segs = n.div_ceil(seg);
+            let mut od = vec![f64::INFINITY; segs * nb * kk];
+            let mut oi = vec![-1i64; segs * nb * kk];
+            for sg in 0..segs {
+                for t in 0..nb {
+                    let mut best: Vec<(f64, i64)> = Vec::new();
+                    for j in sg * seg..((sg + 1) * seg).min(n) {
+                        let g: f64 = (0..d).map(|f| qc[t * d + f] * prep.xc[j * d + f]).sum();
+                        s = s
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        let u = (s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
+                        let v = qn[t] - 2.0 * g + prep.xn[j];
+                        best.push((v + u * noise * (qn[t] + prep.xn[j]), j as i64));
+                    }
+                    best.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                    for (r, &(v, j)) in best.iter().take(kk).enumerate() {
+                        od[(sg * nb + t) * kk + r] = v;
+                        oi[(sg * nb + t) * kk + r] = j;
+                    }
+                }
+            }
+            Ok((od, oi, segs))
+        }
+    }
+
+    #[test]
+    fn host_logic_gives_the_cpu_answer_with_ties_and_rounding() {
+        // Continuous data (few ties), with an offset that makes the
+        // centring round; then integer grid points (many exact ties, which
+        // the bound leaves to the CPU).
+        let mut s = 99u64;
+        let mut next = move || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (s >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for (n, d, offset, grid) in [
+            (900, 3, 0.0, false),
+            (500, 5, 1e6, false),
+            (900, 3, 0.0, true),
+            (40, 2, 0.0, true),
+        ] {
+            let mut value = |i: usize| {
+                if grid {
+                    ((i * 7919) % 13) as f64 + offset
+                } else {
+                    next() * 10.0 + offset
+                }
+            };
+            let xs: Vec<f64> = (0..n * d).map(&mut value).collect();
+            let qs: Vec<f64> = (0..60 * d).map(|i| value(i * 104729) + 0.5).collect();
+            let x = MatRef::from_row_major_slice(&xs, n, d);
+            let index = NeighborIndex::build(x, Metric::Euclidean, IndexParams::default()).unwrap();
+            let prep = Prepared::new(index.points(), &qs, n, d);
+            for k in [1, 5, 30] {
+                let cpu = index
+                    .kneighbors(MatRef::from_row_major_slice(&qs, 60, d), k, 0)
+                    .unwrap();
+                let kk = (k + EXTRA).min(n);
+                for noise in [0.0, 1e-14] {
+                    let (got, redo) =
+                        search(&index, &qs, k, &prep, 17, emulate(&prep, n, kk, noise)).unwrap();
+                    assert_eq!(got, cpu, "n = {n}, k = {k}, noise = {noise}");
+                    // The bound settles queries without ties itself.
+                    assert!(grid || redo == 0, "n = {n}, k = {k}: {redo} of 60 redone");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn same_answer_as_the_cpu_with_ties() {
+        let Some(dev) = gpu_or_skip() else { return };
+        // Integer grid points: many exact ties in distance.
+        let (n, d) = (3000, 3);
+        let xs: Vec<f64> = (0..n * d).map(|i| ((i * 7919) % 13) as f64).collect();
+        let qs: Vec<f64> = (0..200 * d)
+            .map(|i| ((i * 104729) % 11) as f64 + 0.5)
+            .collect();
+        let x = MatRef::from_row_major_slice(&xs, n, d);
+        let q = MatRef::from_row_major_slice(&qs, 200, d);
+        let index = NeighborIndex::build(x, Metric::Euclidean, IndexParams::default()).unwrap();
+        for k in [1, 5, 40] {
+            let cpu = index.kneighbors(q, k, 0).unwrap();
+            let gpu = kneighbors(dev, &index, q, k).unwrap();
+            assert_eq!(cpu, gpu, "k = {k}");
+        }
+    }
+}
