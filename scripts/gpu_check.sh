@@ -39,6 +39,13 @@ rm -rf "$SITE"
 timeout 60 "$PY" -m pip install -q --no-index --no-deps --target "$SITE" "$WHL_DIR"/*.whl \
   || { echo "pip install failed"; exit 3; }
 export PYTHONPATH="$SITE"
+# The wheel ships no tests: put the source tree's next to the installed
+# package, so that they import everything from the wheel.
+cp -r "$ROOT/python/oxlearn/tests" "$SITE/oxlearn/tests"
+# The oxlearn binary, when carried (tests that check inspect/predict use it).
+if [ -x "$WHL_DIR/bin/oxlearn" ]; then export OXLEARN_CLI="$WHL_DIR/bin/oxlearn"; fi
+# scikit-learn's array API dispatch needs scipy's (array API tests below).
+export SCIPY_ARRAY_API=1
 # The process must not pick up the source tree's oxlearn.
 RUN="$(mktemp -d /tmp/oxlearn_run.XXXX)"
 printf '[pytest]\nmarkers =\n    gpu: needs an NVIDIA GPU\n' > "$RUN/pytest.ini"
@@ -105,6 +112,18 @@ fi
    --junitxml "$OUT/test_gpu.xml")
 TEST_RC=$?
 echo "pytest exit code: $TEST_RC"
+
+step "array API tests on torch (CPU and CUDA) and array-api-strict (installed wheel)"
+(cd "$RUN" && timeout 150 "$PY" -m pytest -c "$RUN/pytest.ini" --rootdir "$RUN" \
+   -p no:cacheprovider --pyargs oxlearn.tests.test_array_api -q -rs \
+   --junitxml "$OUT/test_array_api.xml")
+AAPI_RC=$?
+echo "array API pytest exit code: $AAPI_RC"
+[ "$TEST_RC" -eq 0 ] && TEST_RC=$AAPI_RC
+
+step "array API round-trip overhead (10-row predict)"
+(cd "$RUN" && timeout 90 "$PY" "$ROOT/bench/bench_array_api.py" --calls 200 --repeats 7) \
+  || echo "array API benchmark exit code: $?"
 
 step "benchmark"
 if [ -z "${SKIP_GPU:-}" ]; then
