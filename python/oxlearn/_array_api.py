@@ -22,10 +22,10 @@ import inspect
 import threading
 
 import numpy as np
-import sklearn
 
 from oxlearn._sklearn_private import (
     _AvailableIfDescriptor,
+    _get_threadlocal_config,
     _max_precision_float_dtype,
     array_api_compat,
     move_to,
@@ -50,8 +50,12 @@ _COMPAT_PREFIXES = ("sklearn.externals.array_api_compat.", "array_api_compat.")
 
 
 def dispatch_enabled():
-    """Whether ``array_api_dispatch`` is on (scikit-learn's configuration)."""
-    return sklearn.get_config()["array_api_dispatch"]
+    """Whether ``array_api_dispatch`` is on (scikit-learn's configuration).
+
+    Read without the copy ``sklearn.get_config()`` makes: every call of
+    every estimator method asks.
+    """
+    return _get_threadlocal_config()["array_api_dispatch"]
 
 
 # type -> whether its instances are foreign arrays: array_api_compat's test
@@ -80,9 +84,18 @@ def namespace_name(xp):
     return name
 
 
+# type -> its array namespace: array_api_compat's lookup costs ~10 µs a
+# call, and a 10-row predict asks for the input's and the model's.
+_NAMESPACES = {}
+
+
 def placement(value):
     """``(xp, device)`` of a foreign array."""
-    return array_api_compat.array_namespace(value), array_api_compat.device(value)
+    t = type(value)
+    xp = _NAMESPACES.get(t)
+    if xp is None:
+        xp = _NAMESPACES[t] = array_api_compat.array_namespace(value)
+    return xp, array_api_compat.device(value)
 
 
 def model_placement(est):
@@ -166,17 +179,34 @@ def attributes_to_namespace(est, xp, device):
             d[name] = to_namespace(value, xp, device)
 
 
+def _host_view(est):
+    """``(attributes with host arrays, the model's placement or None)``, in one pass."""
+    cls = type(est)
+    params = _param_names(cls)
+    view, model = {}, None
+    for k, v in vars(est).items():
+        if is_foreign(v) and k not in params and not k.startswith("_oxl_"):
+            if model is None:
+                model = placement(v)
+            v = to_host(v)
+        view[k] = v
+    return view, model
+
+
+def _twin(est, view):
+    cls = type(est)
+    twin = cls.__new__(cls)
+    twin.__dict__.update(view)
+    return twin
+
+
 def host_twin(est):
     """A shallow copy of a model whose array attributes are host arrays.
 
     Predictions run on it; the model itself is not touched, so concurrent
     calls and the user's attributes are safe.
     """
-    cls = type(est)
-    twin = cls.__new__(cls)
-    twin.__dict__.update((k, to_host(v) if _persisted(cls, k) else v)
-                         for k, v in vars(est).items())
-    return twin
+    return _twin(est, _host_view(est)[0])
 
 
 def _mismatch(est, method, model, X):
@@ -202,8 +232,8 @@ class _Plan:
 
     def __init__(self, est, name, args, kwargs):
         X = args[0] if args else kwargs.get("X")
-        model = model_placement(est)
         fit_like = name.startswith("fit") or name == "partial_fit"
+        view, model = (None, model_placement(est)) if fit_like else _host_view(est)
         if is_foreign(X):
             target = placement(X)
         elif X is None and not fit_like:
@@ -223,7 +253,7 @@ class _Plan:
             attributes_to_host(est)  # partial_fit, warm_start: resume from host copies
             self.subject = est
         else:
-            self.subject = host_twin(est)
+            self.subject = _twin(est, view)
 
     def undo(self):
         """A failed fit leaves the model as it was."""

@@ -9,6 +9,7 @@ with a message naming that range instead of an ``ImportError`` deep inside.
 SUPPORTED_SKLEARN = ">=1.9.1,<1.10"
 
 try:
+    from sklearn._config import _get_threadlocal_config
     from sklearn.base import _fit_context
     from sklearn.decomposition._pca import _infer_dimension
     from sklearn.ensemble._forest import _get_n_samples_bootstrap
@@ -54,6 +55,7 @@ __all__ = [
     "_check_sample_weight",
     "_fit_context",
     "_get_n_samples_bootstrap",
+    "_get_threadlocal_config",
     "_get_weights",
     "_max_precision_float_dtype",
     "_infer_dimension",
