@@ -26,23 +26,20 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from oxlearn import _core
 from oxlearn._docs import accelerated_doc
-from oxlearn._sklearn_private import (
-    NODE_DTYPE,
-    Tree,
-    _check_sample_weight,
-    _get_n_samples_bootstrap,
-)
+from oxlearn._sklearn_private import _check_sample_weight, _get_n_samples_bootstrap
 from oxlearn.base import OxlearnEstimatorMixin, _validate_predict_X, n_threads
+from oxlearn.ensemble._flat_trees import (
+    _MAX_INT,
+    _NODE_ARRAYS,
+    concat_forests,
+    flatten_trees,
+    sklearn_tree,
+)
 
 _ACCELERATED_CRITERIA = {"gini", "entropy", "log_loss", "squared_error"}
-_MAX_INT = np.iinfo(np.int32).max
 # Sparse X up to this size is densified and grown in Rust: the same forest as
 # on the dense array, as scikit-learn's trees are the same on both.
 _MAX_DENSIFIED_BYTES = 1 << 30
-# The persisted forest: scikit-learn's node arrays of every tree,
-# concatenated, with per-tree offsets (oxlearn-format's ensemble schema).
-_NODE_ARRAYS = ("feature", "threshold", "children_left", "children_right", "impurity",
-                "n_node_samples", "weighted_n_node_samples", "value")
 _FOREST_ARRAYS = ("tree_offsets", *_NODE_ARRAYS, "_seeds", "_feature_importances",
                   "missing_go_to_left")
 _FITTED_EXTRAS = ("_n_samples", "_n_samples_bootstrap", "oob_score_",
@@ -62,83 +59,6 @@ def _resolve_max_features(max_features, n_features):
     if isinstance(max_features, Integral):
         return int(max_features)
     return max(1, int(max_features * n_features))
-
-
-def _flatten_trees(trees):
-    """The flat forest arrays of fitted scikit-learn trees (as a forest of them)."""
-    tr = [t.tree_ for t in trees]
-    counts = np.array([t.node_count for t in tr], dtype=np.int64)
-    if counts.sum() >= _MAX_INT:
-        raise ValueError(f"the forest has {counts.sum()} nodes; at most {_MAX_INT - 1} are "
-                         "supported")
-    forest = {"tree_offsets": np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)}
-    for name, attr, dtype in (("feature", "feature", np.int32),
-                              ("threshold", "threshold", np.float64),
-                              ("children_left", "children_left", np.int32),
-                              ("children_right", "children_right", np.int32),
-                              ("impurity", "impurity", np.float64),
-                              ("n_node_samples", "n_node_samples", np.int64),
-                              ("weighted_n_node_samples", "weighted_n_node_samples",
-                               np.float64)):
-        forest[name] = np.concatenate([getattr(t, attr) for t in tr]).astype(dtype)
-    forest["value"] = np.ascontiguousarray(np.concatenate([t.value for t in tr]),
-                                           dtype=np.float64)
-    missing = np.concatenate([t.missing_go_to_left for t in tr]).astype(np.uint8)
-    if missing.any():  # only trees grown with missing values need it
-        forest["missing_go_to_left"] = missing
-    forest["_seeds"] = np.array(
-        [t.random_state if isinstance(t.random_state, Integral) else 0 for t in trees],
-        dtype=np.int64)
-    # scikit-learn's BaseForest.feature_importances_, on these trees.
-    imps = [t.feature_importances_ for t in trees if t.tree_.node_count > 1]
-    if imps:
-        imp = np.mean(imps, axis=0, dtype=np.float64)
-        imp = imp / np.sum(imp)
-    else:
-        imp = np.zeros(trees[0].n_features_in_, dtype=np.float64)
-    forest["_feature_importances"] = imp
-    return forest
-
-
-def _forest_importances(f, n_features):
-    """Return scikit-learn's forest feature importances from the flat arrays.
-
-    Each tree's impurity decreases, normalised, summed over trees, normalised.
-    """
-    off = f["tree_offsets"]
-    n_trees = off.shape[0] - 1
-    tree_of = np.repeat(np.arange(n_trees), np.diff(off))
-    g = np.flatnonzero(f["children_left"] >= 0)
-    base = off[tree_of[g]]
-    w, imp = f["weighted_n_node_samples"], f["impurity"]
-    left, right = base + f["children_left"][g], base + f["children_right"][g]
-    dec = w[g] * imp[g] - w[left] * imp[left] - w[right] * imp[right]
-    per_tree = np.zeros((n_trees, n_features))
-    np.add.at(per_tree, (tree_of[g], f["feature"][g]), dec)
-    totals = per_tree.sum(axis=1, keepdims=True)
-    per_tree = np.divide(per_tree, totals, out=np.zeros_like(per_tree), where=totals > 0)
-    out = per_tree.sum(axis=0)
-    total = out.sum()
-    return out / total if total > 0 else out
-
-
-def _concat_forests(a, b, n_features):
-    """The trees of ``a`` then those of ``b`` (a warm start adds trees)."""
-    out = {"tree_offsets": np.concatenate(
-        [a["tree_offsets"], b["tree_offsets"][1:] + a["tree_offsets"][-1]])}
-    for key in (*_NODE_ARRAYS, "_seeds"):
-        out[key] = np.concatenate([a[key], b[key]])
-    out["_feature_importances"] = _forest_importances(out, n_features)
-    return out
-
-
-def _tree_depth(left, right):
-    """Depth of a tree whose children always follow their parent."""
-    depth = np.zeros(left.shape[0], dtype=np.int64)
-    for i in range(left.shape[0]):
-        if left[i] >= 0:
-            depth[left[i]] = depth[right[i]] = depth[i] + 1
-    return int(depth.max())
 
 
 def _custom_joblib_backend():
@@ -234,7 +154,7 @@ class _ForestMixin(OxlearnEstimatorMixin):
         the cached ``estimators_``.
         """
         trees = self.__dict__.pop("estimators_")
-        self._oxlearn_forest = _flatten_trees(trees)
+        self._oxlearn_forest = flatten_trees(trees)
         self.__dict__["_oxlearn_estimators"] = trees
         # Their bootstrap draws are scikit-learn's: out-of-bag rows and a
         # warm start stay scikit-learn's too.
@@ -343,7 +263,7 @@ class _ForestMixin(OxlearnEstimatorMixin):
             forest = self._grow(X, y, sw, n_features, n_samples, n_bootstrap, max_features,
                                 n_old)
             if old is not None:
-                forest = _concat_forests(old.forest, forest, n_features)
+                forest = concat_forests(old.forest, forest, n_features)
         self._oxlearn_forest = forest
         self._n_samples_bootstrap = int(n_bootstrap) if self.bootstrap else None
         self._grown_by = "oxlearn"
@@ -474,39 +394,13 @@ class _ForestMixin(OxlearnEstimatorMixin):
         # model (checksums and every child/feature index) first.
         self._verify_pending()
         f = self._oxlearn_forest
-        off = f["tree_offsets"]
-        value = f["value"]
-        n_outputs, max_nc = value.shape[1], value.shape[2]
+        n_outputs = f["value"].shape[1]
         is_clf = is_classifier(self)
         n_classes = (np.atleast_1d(self.n_classes_).astype(np.intp) if is_clf
                      else np.ones(n_outputs, dtype=np.intp))
         trees = []
-        for t in range(off.shape[0] - 1):
-            a, b = int(off[t]), int(off[t + 1])
-            nodes = np.zeros(b - a, dtype=NODE_DTYPE)
-            nodes["left_child"] = f["children_left"][a:b]
-            nodes["right_child"] = f["children_right"][a:b]
-            nodes["feature"] = f["feature"][a:b]
-            nodes["threshold"] = f["threshold"][a:b]
-            nodes["impurity"] = f["impurity"][a:b]
-            nodes["n_node_samples"] = f["n_node_samples"][a:b]
-            nodes["weighted_n_node_samples"] = f["weighted_n_node_samples"][a:b]
-            if "missing_go_to_left" in f:
-                nodes["missing_go_to_left"] = f["missing_go_to_left"][a:b]
-            else:
-                # As scikit-learn's trees grown without missing values: a
-                # missing value goes to the child with more samples.
-                split = nodes["left_child"] >= 0
-                counts = nodes["n_node_samples"]
-                nodes["missing_go_to_left"][split] = (
-                    counts[nodes["left_child"][split]] > counts[nodes["right_child"][split]])
-            tree = Tree(self.n_features_in_, n_classes, n_outputs)
-            tree.__setstate__({
-                "max_depth": _tree_depth(nodes["left_child"], nodes["right_child"]),
-                "node_count": b - a,
-                "nodes": nodes,
-                "values": np.ascontiguousarray(value[a:b]).reshape(b - a, n_outputs, max_nc),
-            })
+        for t in range(f["tree_offsets"].shape[0] - 1):
+            tree = sklearn_tree(f, t, self.n_features_in_, n_classes)
             est = self._make_estimator(append=False)
             est.set_params(random_state=int(f["_seeds"][t]))
             est.tree_ = tree
