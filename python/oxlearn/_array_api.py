@@ -179,16 +179,42 @@ def attributes_to_namespace(est, xp, device):
             d[name] = to_namespace(value, xp, device)
 
 
+_HOST_CACHE = "_oxl_host_cache"
+
+
+def _attribute_to_host(est, name, value):
+    """``to_host`` of a model attribute, cached while a torch tensor is unchanged.
+
+    Copying a CUDA model's attributes to the host at every predict costs a
+    synchronised transfer each. A torch tensor counts its in-place changes
+    (``_version``), so a cached copy is reused only while the attribute is
+    the same tensor at the same version; other libraries' arrays are copied
+    each time (host-memory arrays are views, which cost nothing).
+    """
+    version = getattr(value, "_version", None)
+    if not isinstance(version, int):
+        return to_host(value)
+    cache = est.__dict__.get(_HOST_CACHE)
+    if cache is None:
+        cache = est.__dict__[_HOST_CACHE] = {}
+    hit = cache.get(name)
+    if hit is not None and hit[0] is value and hit[1] == version:
+        return hit[2]
+    host = to_host(value)
+    cache[name] = (value, version, host)
+    return host
+
+
 def _host_view(est):
     """``(attributes with host arrays, the model's placement or None)``, in one pass."""
     cls = type(est)
     params = _param_names(cls)
     view, model = {}, None
-    for k, v in vars(est).items():
+    for k, v in list(vars(est).items()):
         if is_foreign(v) and k not in params and not k.startswith("_oxl_"):
             if model is None:
                 model = placement(v)
-            v = to_host(v)
+            v = _attribute_to_host(est, k, v)
         view[k] = v
     return view, model
 
@@ -249,6 +275,7 @@ class _Plan:
         self.args = [to_host(v) for v in args]
         self.kwargs = {k: to_host(v) for k, v in kwargs.items()}
         if fit_like:
+            est.__dict__.pop(_HOST_CACHE, None)
             self.before = dict(est.__dict__)
             attributes_to_host(est)  # partial_fit, warm_start: resume from host copies
             self.subject = est

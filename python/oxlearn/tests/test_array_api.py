@@ -391,3 +391,22 @@ def test_sklearn_check_array_api_input_with_values(est, kind, methods, device_na
     values = not isinstance(est, EmpiricalCovariance)
     check_array_api_input(type(est).__name__, est, "array_api_strict", device_name=device_name,
                           dtype_name=dtype_name, check_values=values, check_sample_weight=True)
+
+
+TORCH = [p for p in NAMESPACES if p.id.startswith("torch")]
+
+
+@pytest.mark.parametrize("xp_device", TORCH)
+def test_attributes_changed_in_place_are_seen(xp_device):
+    """Host copies of a torch model's attributes are reused only while unchanged."""
+    ref, got, X = _fit_pair(LinearRegression(), "regression", xp_device)
+    Xd = _as(xp_device, X)
+    with sklearn.config_context(array_api_dispatch=True):
+        first = _host(got.predict(Xd))
+        assert_array_equal(_host(got.predict(Xd)), first)  # from the cached copies
+        got.coef_.mul_(2.0)  # in place: the same tensor, a new version
+        ref.coef_ = ref.coef_ * 2.0
+        assert_array_equal(_host(got.predict(Xd)), ref.predict(X))
+        got.coef_ = got.coef_ * 0.5  # replaced: another tensor
+        ref.coef_ = ref.coef_ * 0.5
+        assert_array_equal(_host(got.predict(Xd)), ref.predict(X))
