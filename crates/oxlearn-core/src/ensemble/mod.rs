@@ -435,8 +435,7 @@ fn f32_at_most(t: f64) -> f32 {
     }
 }
 
-/// Packs tree `t` into `buf` (child indices local to the tree). Packing a
-/// tree just before traversing it also brings its nodes into cache.
+/// Packs tree `t` into `buf` (child indices local to the tree).
 fn pack_tree(forest: &ForestRef<'_>, t: usize, buf: &mut Vec<PackedNode>) {
     let (a, b) = (
         forest.tree_offsets[t] as usize,
