@@ -435,8 +435,7 @@ fn f32_at_most(t: f64) -> f32 {
     }
 }
 
-/// Packs tree `t` into `buf` (child indices local to the tree). Packing a
-/// tree just before traversing it also brings its nodes into cache.
+/// Packs tree `t` into `buf` (child indices local to the tree).
 fn pack_tree(forest: &ForestRef<'_>, t: usize, buf: &mut Vec<PackedNode>) {
     let (a, b) = (
         forest.tree_offsets[t] as usize,
@@ -478,6 +477,12 @@ impl PackedForest {
     /// Validates `forest` and packs all its trees.
     pub fn new(forest: &ForestRef<'_>) -> crate::Result<PackedForest> {
         forest.validate()?;
+        Ok(Self::pack(forest))
+    }
+
+    /// Packs all the trees of `forest`, which must be valid
+    /// ([`ForestRef::validate`]).
+    fn pack(forest: &ForestRef<'_>) -> PackedForest {
         let trees: Vec<Vec<PackedNode>> = (0..forest.n_trees())
             .into_par_iter()
             .map(|t| {
@@ -493,11 +498,11 @@ impl PackedForest {
             nodes.extend_from_slice(&t);
             offsets.push(nodes.len());
         }
-        Ok(PackedForest {
+        PackedForest {
             nodes,
             offsets,
             n_features: forest.n_features,
-        })
+        }
     }
 
     /// Fails unless `forest` has the trees this was packed from (same tree
@@ -529,53 +534,10 @@ impl PackedForest {
     }
 }
 
-/// Runs `per_tree(t, leaves)` on the leaves (local indices) of the rows
-/// `rows` (row-major float32, `p >= 1` per row) in every tree `t`, in
-/// parallel over trees (and over row ranges when there are fewer trees than
-/// threads to keep busy: results never depend on that split), and returns
-/// each tree's results concatenated over rows, in tree order.
-fn map_trees<E: Send + Clone>(
-    forest: &ForestRef<'_>,
-    packed: Option<&PackedForest>,
-    rows: &[f32],
-    p: usize,
-    per_tree: impl Fn(usize, &[u32]) -> Vec<E> + Sync,
-) -> Vec<Vec<E>> {
-    let n = rows.len() / p;
-    let nt = forest.n_trees();
-    let split = (4 * rayon::current_num_threads())
-        .div_ceil(nt)
-        .min(n.div_ceil(1024))
-        .max(1);
-    let len = n.div_ceil(split);
-    let pieces: Vec<Vec<E>> = (0..nt * split)
-        .into_par_iter()
-        .map_init(
-            || (Vec::new(), Vec::new()),
-            |(buf, leaf): &mut (Vec<PackedNode>, Vec<u32>), task| {
-                let (t, s) = (task / split, task % split);
-                let r = (s * len).min(n)..((s + 1) * len).min(n);
-                let tree = match packed {
-                    Some(pk) => pk.tree(t),
-                    None => {
-                        pack_tree(forest, t, buf);
-                        &buf[..]
-                    }
-                };
-                leaf.resize(r.len(), 0);
-                leaves(tree, &rows[r.start * p..r.end * p], p, leaf);
-                per_tree(t, leaf)
-            },
-        )
-        .collect();
-    if split == 1 {
-        return pieces;
-    }
-    pieces.chunks(split).map(|c| c.concat()).collect()
-}
-
-/// Rows predicted per block: bounds the per-tree results held at once
-/// (`rows × trees × values` floats) to about 64 MB.
+/// Rows traversed per block: bounds the per-tree results held at once
+/// (`rows × trees × values` entries, reused from block to block) to about
+/// 64 MB. Each tree goes through all the block's rows at once, so its nodes
+/// are fetched into cache once per block rather than once per row.
 fn block_rows(n_trees: usize, stride: usize) -> usize {
     ((8usize << 20) / (n_trees * stride).max(1)).clamp(1024, 1 << 16)
 }
@@ -614,51 +576,126 @@ fn leaves(tree: &[PackedNode], rows: &[f32], p: usize, out: &mut [u32]) {
     }
     let mut node = [0u32; LANES];
     let mut row: [usize; LANES] = std::array::from_fn(|g| g);
+    let mut at: [usize; LANES] = std::array::from_fn(|g| g * p);
     let mut next_row = LANES;
+    // Lanes left without rows keep stepping on their leaf (it points to
+    // itself) while the others finish theirs.
+    let mut idle = 0u32;
     loop {
         for g in 0..LANES {
             let nd = tree[node[g] as usize];
-            let x = rows[row[g] * p + nd.feature as usize];
+            let x = rows[at[g] + nd.feature as usize];
             let nx = if x <= nd.threshold { nd.left } else { nd.right };
             if nx != node[g] {
                 node[g] = nx;
                 continue;
             }
             out[row[g]] = nx;
-            if next_row == n {
-                // No rows left to hand out: finish the other lanes' rows.
-                for h in (0..LANES).filter(|&h| h != g) {
-                    let r = row[h];
-                    out[r] = walk(tree, node[h] as usize, &rows[r * p..(r + 1) * p]);
+            if next_row < n {
+                row[g] = next_row;
+                at[g] = next_row * p;
+                node[g] = 0;
+                next_row += 1;
+            } else if idle & (1 << g) == 0 {
+                idle |= 1 << g;
+                if idle.count_ones() as usize == LANES {
+                    return;
                 }
-                return;
             }
-            row[g] = next_row;
-            node[g] = 0;
-            next_row += 1;
         }
     }
 }
 
-/// Rows of `x` in `r` as the trees compare them (float32), row-major.
-fn tree_rows<T: Real>(x: MatRef<'_, T>, r: std::ops::Range<usize>) -> Vec<f32> {
+/// Copies the rows `r` of `x` into `buf` as the trees compare them
+/// (float32), row-major, in parallel over fixed chunks of rows.
+fn fill_rows<T: Real>(x: MatRef<'_, T>, r: std::ops::Range<usize>, buf: &mut Vec<f32>) {
     let p = x.ncols();
-    let mut rows = vec![0f32; r.len() * p];
-    rows.par_chunks_mut(SUM_CHUNK * p)
+    buf.resize(r.len() * p, 0.0);
+    buf.par_chunks_mut(FILL_CHUNK * p)
         .enumerate()
         .for_each(|(c, out)| {
+            let i0 = r.start + c * FILL_CHUNK;
             for (li, row) in out.chunks_exact_mut(p).enumerate() {
-                let i = r.start + c * SUM_CHUNK + li;
-                for (j, v) in row.iter_mut().enumerate() {
-                    *v = x[(i, j)].to_f64() as f32;
+                let i = i0 + li;
+                match x.row(i).try_as_row_major() {
+                    Some(src) => {
+                        for (v, s) in row.iter_mut().zip(src.as_slice()) {
+                            *v = s.to_f64() as f32;
+                        }
+                    }
+                    None => {
+                        for (j, v) in row.iter_mut().enumerate() {
+                            *v = x[(i, j)].to_f64() as f32;
+                        }
+                    }
                 }
             }
         });
-    rows
 }
 
-/// Rows per parallel chunk when summing the trees' values.
-const SUM_CHUNK: usize = 256;
+/// Rows per parallel chunk when converting rows and combining the trees.
+const FILL_CHUNK: usize = 256;
+
+/// Runs every tree of `packed` over the rows of `x` (`p >= 1` features),
+/// block by block of `bs` rows. Within a block the trees run in parallel
+/// (and row ranges of a tree too when there are fewer trees than threads to
+/// keep busy: results never depend on that split); `per_tree(t, leaves,
+/// part)` turns tree `t`'s leaves (local indices) of some of the block's
+/// rows into `width` entries per row of `part`. Then `combine(rows, parts)`
+/// gets the block's row range and the parts: tree `t`'s entries for the
+/// block's row `i` are `parts[(t * bs + i) * width..][..width]`.
+///
+/// The parts and the rows are buffers reused from block to block.
+fn traverse_blocks<T: Real, E: Copy + Default + Send + Sync>(
+    packed: &PackedForest,
+    x: MatRef<'_, T>,
+    width: usize,
+    bs: usize,
+    per_tree: impl Fn(usize, &[u32], &mut [E]) + Sync,
+    mut combine: impl FnMut(std::ops::Range<usize>, &[E]),
+) {
+    let (n, p) = (x.nrows(), x.ncols());
+    let nt = packed.offsets.len() - 1;
+    let mut rows = Vec::new();
+    let mut parts = vec![E::default(); nt * bs * width];
+    for start in (0..n).step_by(bs) {
+        let r = start..(start + bs).min(n);
+        let m = r.len();
+        fill_rows(x, r.clone(), &mut rows);
+        let split = (4 * rayon::current_num_threads())
+            .div_ceil(nt)
+            .min(m.div_ceil(1024))
+            .max(1);
+        let len = m.div_ceil(split);
+        let rows = &rows[..];
+        parts
+            .par_chunks_mut(bs * width)
+            .enumerate()
+            .for_each(|(t, part)| {
+                let tree = packed.tree(t);
+                part[..m * width]
+                    .par_chunks_mut(len * width)
+                    .enumerate()
+                    .for_each_init(Vec::new, |leaf: &mut Vec<u32>, (s, o)| {
+                        let a = s * len;
+                        leaf.resize(o.len() / width, 0);
+                        leaves(tree, &rows[a * p..(a + leaf.len()) * p], p, leaf);
+                        per_tree(t, leaf, o);
+                    });
+            });
+        combine(r, &parts);
+    }
+}
+
+/// Writes to each row of `out` (`K` entries per row) the values of its leaf
+/// `leaf` (local to the tree whose first node is `base`).
+#[inline(always)]
+fn leaf_values<const K: usize>(value: &[f64], base: usize, leaf: &[u32], out: &mut [f64]) {
+    for (o, &l) in out.chunks_exact_mut(K).zip(leaf) {
+        let g = (base + l as usize) * K;
+        o.copy_from_slice(&value[g..g + K]);
+    }
+}
 
 fn check_x<T: Real>(forest: &ForestRef<'_>, x: MatRef<'_, T>) -> crate::Result<()> {
     if x.ncols() != forest.n_features {
@@ -730,40 +767,75 @@ pub fn predict_forest_with<T: Real>(
         out.iter_mut().for_each(|o| *o *= inv);
         return Ok(out);
     }
+    let owned;
+    let packed = match packed {
+        Some(pk) => pk,
+        None => {
+            owned = PackedForest::pack(forest);
+            &owned
+        }
+    };
+    Ok(predict_blocks(forest, packed, x, block_rows(nt, k)))
+}
+
+/// The traversal of [`predict_forest_with`] (checked input, `p >= 1`,
+/// `k >= 1`) in blocks of `bs` rows.
+fn predict_blocks<T: Real>(
+    forest: &ForestRef<'_>,
+    packed: &PackedForest,
+    x: MatRef<'_, T>,
+    bs: usize,
+) -> Vec<f64> {
+    let n = x.nrows();
+    let k = forest.value_stride();
+    let nt = forest.n_trees();
+    let inv = 1.0 / nt as f64;
     let mut out = vec![0.0; n * k];
-    let bs = block_rows(nt, k);
-    for start in (0..n).step_by(bs) {
-        let r = start..(start + bs).min(n);
-        let rows = tree_rows(x, r.clone());
-        // Each tree's leaf values for the block, trees in parallel (each
-        // tree's nodes stay in cache while all the block's rows go through).
-        let vals: Vec<Vec<f64>> = map_trees(forest, packed, &rows, p, |t, leaf| {
+    let bs = bs.min(n).max(1);
+    let value = forest.value;
+    traverse_blocks(
+        packed,
+        x,
+        k,
+        bs,
+        // Each tree's leaf values for the block, read while the tree's
+        // nodes are in cache.
+        |t, leaf, o| {
             let base = forest.tree_offsets[t] as usize;
-            let mut v = Vec::with_capacity(leaf.len() * k);
-            for &l in leaf {
-                let g = base + l as usize;
-                v.extend_from_slice(&forest.value[g * k..(g + 1) * k]);
-            }
-            v
-        });
-        // Each row sums its trees in tree order: the same bits for any
-        // thread count.
-        out[r.start * k..r.end * k]
-            .par_chunks_mut(SUM_CHUNK * k)
-            .enumerate()
-            .for_each(|(c, o)| {
-                let (off, len) = (c * SUM_CHUNK * k, o.len());
-                for v in &vals {
-                    for (o, &a) in o.iter_mut().zip(&v[off..off + len]) {
-                        *o += a;
+            match k {
+                1 => leaf_values::<1>(value, base, leaf, o),
+                2 => leaf_values::<2>(value, base, leaf, o),
+                3 => leaf_values::<3>(value, base, leaf, o),
+                4 => leaf_values::<4>(value, base, leaf, o),
+                _ => {
+                    for (o, &l) in o.chunks_exact_mut(k).zip(leaf) {
+                        let g = (base + l as usize) * k;
+                        o.copy_from_slice(&value[g..g + k]);
                     }
                 }
-                for o in o.iter_mut() {
-                    *o *= inv;
-                }
-            });
-    }
-    Ok(out)
+            }
+        },
+        // Each row sums its trees in tree order, from 0, then scales by
+        // 1/n_trees: the same bits for any thread count.
+        |r, vals| {
+            out[r.start * k..r.end * k]
+                .par_chunks_mut(FILL_CHUNK * k)
+                .enumerate()
+                .for_each(|(c, o)| {
+                    let (off, len) = (c * FILL_CHUNK * k, o.len());
+                    for t in 0..nt {
+                        let v = &vals[t * bs * k + off..][..len];
+                        for (o, &a) in o.iter_mut().zip(v) {
+                            *o += a;
+                        }
+                    }
+                    for o in o.iter_mut() {
+                        *o *= inv;
+                    }
+                });
+        },
+    );
+    out
 }
 
 /// Leaf index (local to each tree) per row and tree, row-major `n_rows × n_trees`.
@@ -783,24 +855,45 @@ pub fn apply_forest_with<T: Real>(
     if p == 0 {
         return Ok(vec![0; n * nt]);
     }
+    let owned;
+    let packed = match packed {
+        Some(pk) => pk,
+        None => {
+            owned = PackedForest::pack(forest);
+            &owned
+        }
+    };
+    Ok(apply_blocks(packed, x, block_rows(nt, 1)))
+}
+
+/// The traversal of [`apply_forest_with`] (checked input, `p >= 1`) in
+/// blocks of `bs` rows.
+fn apply_blocks<T: Real>(packed: &PackedForest, x: MatRef<'_, T>, bs: usize) -> Vec<i64> {
+    let n = x.nrows();
+    let nt = packed.offsets.len() - 1;
     let mut out = vec![0i64; n * nt];
-    let bs = block_rows(nt, 1);
-    for start in (0..n).step_by(bs) {
-        let r = start..(start + bs).min(n);
-        let rows = tree_rows(x, r.clone());
-        let per_tree: Vec<Vec<u32>> = map_trees(forest, packed, &rows, p, |_, leaf| leaf.to_vec());
-        out[r.start * nt..r.end * nt]
-            .par_chunks_mut(SUM_CHUNK * nt)
-            .enumerate()
-            .for_each(|(c, o)| {
-                for (t, lv) in per_tree.iter().enumerate() {
-                    for (li, &l) in lv[c * SUM_CHUNK..].iter().take(o.len() / nt).enumerate() {
-                        o[li * nt + t] = l as i64;
+    let bs = bs.min(n).max(1);
+    traverse_blocks(
+        packed,
+        x,
+        1,
+        bs,
+        |_, leaf, o| o.copy_from_slice(leaf),
+        |r, per_tree: &[u32]| {
+            out[r.start * nt..r.end * nt]
+                .par_chunks_mut(FILL_CHUNK * nt)
+                .enumerate()
+                .for_each(|(c, o)| {
+                    for t in 0..nt {
+                        let lv = &per_tree[t * bs + c * FILL_CHUNK..];
+                        for (o, &l) in o.chunks_exact_mut(nt).zip(lv) {
+                            o[t] = l as i64;
+                        }
                     }
-                }
-            });
-    }
-    Ok(out)
+                });
+        },
+    );
+    out
 }
 
 #[cfg(test)]

@@ -359,3 +359,114 @@ fn few_trees_split_rows_and_agree_with_the_plain_rule() {
         assert_eq!(p4[2 * i].to_bits(), forest.value[2 * leaf].to_bits());
     }
 }
+
+/// Mean of the trees' leaf values, one row and one tree at a time on the
+/// forest's own arrays: summed in tree order from 0, times 1/n_trees.
+fn reference_predict(f: &Forest, x: MatRef<'_, f64>) -> Vec<f64> {
+    let k = f.value_stride();
+    let mut out = vec![0.0; x.nrows() * k];
+    for i in 0..x.nrows() {
+        let row: Vec<f64> = (0..x.ncols()).map(|j| x[(i, j)]).collect();
+        for t in 0..f.n_trees() {
+            let g = f.tree_offsets[t] as usize + reference_leaf(f, t, &row);
+            for c in 0..k {
+                out[i * k + c] += f.value[g * k + c];
+            }
+        }
+    }
+    let inv = 1.0 / f.n_trees() as f64;
+    out.iter_mut().for_each(|o| *o *= inv);
+    out
+}
+
+#[test]
+fn chunked_traversal_is_bit_identical_to_one_row_at_a_time() {
+    // Row counts around the lanes (16), blocks of 1 row, 700 rows (which
+    // divides no count) and the default; deep trees, stumps, one tree; 1, 2
+    // and 6 values per leaf (6: three classes, two outputs); column- and
+    // row-major X; one and three threads (trees, and rows of a tree, split
+    // differently).
+    let (x, y) = blobs(9000);
+    let y3: Vec<u32> = (0..9000)
+        .flat_map(|i| [y[i] + u32::from(x[(i, 2)] > 0.5), y[i]])
+        .collect();
+    let yv: Vec<f64> = (0..9000).map(|i| x[(i, 0)] * 3.0 - x[(i, 3)]).collect();
+    let mut forests = vec![];
+    for (n_trees, depth) in [(7, None), (5, Some(1)), (1, None)] {
+        let mut p = params(Criterion::Gini, n_trees, 2);
+        p.n_bootstrap = 3000;
+        p.max_depth = depth;
+        let t = Targets::Classes {
+            y: &y[..3000],
+            n_classes: &[2],
+        };
+        forests.push(fit_forest(x.subrows(0, 3000), t, None, &p).unwrap().0);
+    }
+    let mut p = params(Criterion::Gini, 3, 3);
+    p.n_bootstrap = 3000;
+    let t = Targets::Classes {
+        y: &y3[..6000],
+        n_classes: &[3, 2],
+    };
+    forests.push(fit_forest(x.subrows(0, 3000), t, None, &p).unwrap().0);
+    let mut p = params(Criterion::SquaredError, 4, 5);
+    p.n_bootstrap = 3000;
+    let t = Targets::Values {
+        y: &yv[..3000],
+        n_outputs: 1,
+    };
+    forests.push(fit_forest(x.subrows(0, 3000), t, None, &p).unwrap().0);
+    assert_eq!(
+        forests.iter().map(|f| f.value_stride()).collect::<Vec<_>>(),
+        [2, 2, 2, 6, 1]
+    );
+    for f in &forests {
+        let packed = PackedForest::new(&f.view()).unwrap();
+        for n in [1usize, 15, 16, 17, 1000, 9000] {
+            let xs = x.subrows(9000 - n, n);
+            let want: Vec<u64> = reference_predict(f, xs)
+                .iter()
+                .map(|v| v.to_bits())
+                .collect();
+            let row_major: Vec<f64> = (0..n)
+                .flat_map(|i| (0..5).map(move |j| xs[(i, j)]))
+                .collect();
+            let xr = MatRef::from_row_major_slice(&row_major, n, 5);
+            for threads in [1, 3] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                for (xv, pk, bs) in [
+                    (xs, None, 0),
+                    (xr, Some(&packed), 0),
+                    (xr, Some(&packed), 700),
+                    (xs, Some(&packed), 1),
+                ] {
+                    if bs == 1 && n > 17 {
+                        continue;
+                    }
+                    let (got, leaves) = pool.install(|| match bs {
+                        0 => (
+                            predict_forest_with(&f.view(), pk, xv).unwrap(),
+                            apply_forest_with(&f.view(), pk, xv).unwrap(),
+                        ),
+                        _ => (
+                            predict_blocks(&f.view(), &packed, xv, bs),
+                            apply_blocks(&packed, xv, bs),
+                        ),
+                    });
+                    let got: Vec<u64> = got.iter().map(|v| v.to_bits()).collect();
+                    assert!(got == want, "{n} rows, {threads} threads, blocks of {bs}");
+                    for i in (0..n).step_by(7) {
+                        let row: Vec<f64> = (0..5).map(|j| xv[(i, j)]).collect();
+                        for t in 0..f.n_trees() {
+                            let leaf = reference_leaf(f, t, &row) as i64;
+                            assert_eq!(leaves[i * f.n_trees() + t], leaf);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
