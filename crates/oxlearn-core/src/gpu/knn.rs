@@ -125,14 +125,22 @@ impl Prepared {
 
     /// Rows centred on the data's mean, and their squared norms.
     fn centre(&self, rows: &[f64]) -> (Vec<f64>, Vec<f64>) {
-        let c: Vec<f64> = rows
-            .chunks_exact(self.d)
-            .flat_map(|r| r.iter().zip(&self.mean).map(|(v, m)| v - m))
-            .collect();
-        let norms = c
-            .chunks_exact(self.d)
-            .map(|r| r.iter().map(|v| v * v).sum())
-            .collect();
+        // Element by element (rows in parallel): the same bits as in order.
+        let d = self.d.max(1);
+        let mut c = vec![0.0f64; rows.len()];
+        let mut norms = vec![0.0f64; rows.len() / d];
+        let per = (1 << 14) / d + 1;
+        c.par_chunks_mut(per * d)
+            .zip(rows.par_chunks(per * d))
+            .zip(norms.par_chunks_mut(per))
+            .for_each(|((c, r), nr)| {
+                for ((cr, rr), n) in c.chunks_exact_mut(d).zip(r.chunks_exact(d)).zip(nr) {
+                    for ((o, v), m) in cr.iter_mut().zip(rr).zip(&self.mean) {
+                        *o = v - m;
+                    }
+                    *n = cr.iter().map(|v| v * v).sum();
+                }
+            });
         (c, norms)
     }
 }
