@@ -766,6 +766,37 @@ mod tests {
     }
 
     #[test]
+    fn staged_uploads_round_trip_and_name_the_first_non_finite() {
+        let Some(dev) = gpu_or_skip() else { return };
+        // Three staging chunks (the last partial), f64 and f32.
+        let p = 3;
+        let n = (STAGE_ELEMS / p) * 2 + 5;
+        let xs: Vec<f64> = (0..n * p).map(|i| (i % 1000) as f64 * 0.5 - 7.0).collect();
+        let x = MatRef::from_row_major_slice(&xs, n, p);
+        let back = with_gpu(dev, |g| download(g, &upload_rows(g, x, 0..n, "X")?)).unwrap();
+        assert_eq!(back[..n * p], xs[..]);
+        let x32: Vec<f32> = xs.iter().map(|&v| v as f32).collect();
+        let m32 = MatRef::from_row_major_slice(&x32, n, p);
+        let rows = 7..n;
+        let back = with_gpu(dev, |g| {
+            download(g, &upload_rows(g, m32, rows.clone(), "X")?)
+        })
+        .unwrap();
+        assert_eq!(back[..rows.len() * p], xs[7 * p..]);
+        // Non-finite values in the second and third chunks: the first named.
+        let mut bad = xs.clone();
+        let r2 = STAGE_ELEMS / p + 11;
+        bad[(2 * (STAGE_ELEMS / p) + 1) * p] = f64::NAN;
+        bad[r2 * p + 2] = f64::INFINITY;
+        let xb = MatRef::from_row_major_slice(&bad, n, p);
+        let e = with_gpu(dev, |g| upload_rows(g, xb, 0..n, "X").map(|_| ())).unwrap_err();
+        assert!(
+            matches!(e, Error::NonFinite { row, col: 2, .. } if row == r2),
+            "{e:?}"
+        );
+    }
+
+    #[test]
     fn nan_is_reported_with_its_position() {
         let Some(dev) = gpu_or_skip() else { return };
         let mut xs = data(10, 2, 5);
