@@ -91,9 +91,24 @@ struct Prepared {
 
 impl Prepared {
     fn new(data: &[f64], q: &[f64], n: usize, d: usize) -> Prepared {
+        // Partial sums over fixed row chunks (in parallel), added in chunk
+        // order: the same mean whatever the thread count.
+        let per = ((1 << 14) / d.max(1) + 1) * d.max(1);
+        let sums: Vec<Vec<f64>> = data
+            .par_chunks(per)
+            .map(|c| {
+                let mut s = vec![0.0f64; d];
+                for row in c.chunks_exact(d.max(1)) {
+                    for (m, v) in s.iter_mut().zip(row) {
+                        *m += v;
+                    }
+                }
+                s
+            })
+            .collect();
         let mut mean = vec![0.0f64; d];
-        for row in data.chunks_exact(d) {
-            for (m, v) in mean.iter_mut().zip(row) {
+        for s in &sums {
+            for (m, v) in mean.iter_mut().zip(s) {
                 *m += v;
             }
         }
@@ -102,12 +117,27 @@ impl Prepared {
         }
         // Centring rounds each coordinate by up to eps·|value|: the norm of
         // the largest magnitudes bounds how far that moves a difference.
-        let mut amax = vec![0.0f64; d];
-        for row in data.chunks_exact(d).chain(q.chunks_exact(d)) {
-            for (a, v) in amax.iter_mut().zip(row) {
-                *a = a.max(v.abs());
-            }
-        }
+        let amax = data
+            .par_chunks(per)
+            .chain(q.par_chunks(per))
+            .map(|c| {
+                let mut a = vec![0.0f64; d];
+                for row in c.chunks_exact(d.max(1)) {
+                    for (a, v) in a.iter_mut().zip(row) {
+                        *a = a.max(v.abs());
+                    }
+                }
+                a
+            })
+            .reduce(
+                || vec![0.0f64; d],
+                |mut a, b| {
+                    for (x, y) in a.iter_mut().zip(&b) {
+                        *x = x.max(*y);
+                    }
+                    a
+                },
+            );
         let centring = 2.0 * f64::EPSILON * amax.iter().map(|a| a * a).sum::<f64>().sqrt();
         let mut p = Prepared {
             mean,
