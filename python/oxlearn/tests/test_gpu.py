@@ -188,6 +188,62 @@ def test_kneighbors_gpu_matches_cpu(name, data, dtype):
     assert_array_equal(self_gpu[1], self_cpu[1])
 
 
+# Uploads of 2**17 values or more go through the pinned staging buffers of
+# 2**22 values: these are big enough for three chunks, the last partial.
+STAGED_ROWS = 2 * (2**22 // 3) + 1001
+
+
+@needs_gpu
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_staged_uploads_give_the_cpu_fit(dtype):
+    rng = np.random.default_rng(3)
+    X = (rng.normal(size=(STAGED_ROWS, 3)) + 20.0).astype(dtype)
+    y = (X @ np.array([1.0, -2.0, 0.5]) + rng.normal(size=STAGED_ROWS)).astype(dtype)
+    for make in (LinearRegression, BasicStatistics):
+        cpu = _fit(make, X, y if make is LinearRegression else None)
+        gpu = _fit(make, X, y if make is LinearRegression else None, offload="gpu")
+        for attr in ("coef_", "intercept_", "mean_", "variance_", "min_", "max_"):
+            if hasattr(cpu, attr):
+                _close(getattr(gpu, attr), getattr(cpu, attr), dtype)
+
+
+@needs_gpu
+def test_staged_upload_names_the_first_non_finite_value():
+    X = np.ones((STAGED_ROWS, 3))
+    X[2 * (2**22 // 3) + 7, 0] = np.nan  # third chunk
+    X[(2**22 // 3) + 5, 2] = np.inf  # second chunk: the first one
+    y = np.ones(STAGED_ROWS)
+    errors = []
+    for offload in ("cpu", "gpu"):
+        with pytest.raises(ValueError) as e:
+            _fit(LinearRegression, X, y, offload=offload)
+        errors.append(str(e.value))
+    assert errors[0] == errors[1]
+    assert f"row {(2**22 // 3) + 5}, column 2" in errors[1]
+
+
+@needs_gpu
+@pytest.mark.parametrize("k", [1, 112])
+@pytest.mark.parametrize("grid", [False, True])
+def test_kneighbors_gpu_matches_cpu_on_many_points(k, grid):
+    # 30000 points: many radix passes over each query's products; integer
+    # grid points tie in distance (the smaller index wins, or the CPU
+    # answers); k = 112 keeps 128 candidates, the kernel's limit.
+    rng = np.random.default_rng(4)
+    if grid:
+        X = rng.integers(0, 6, size=(30000, 5)).astype(np.float64)
+    else:
+        X = rng.normal(size=(30000, 5))
+    Q = X[::37] + 0.25
+    est = NearestNeighbors(n_neighbors=k).fit(X)
+    with oxlearn.config_context(target_offload="cpu"):
+        d_cpu, i_cpu = est.kneighbors(Q)
+    with oxlearn.config_context(target_offload="gpu"):
+        d_gpu, i_gpu = est.kneighbors(Q)
+    assert_array_equal(i_gpu, i_cpu)
+    assert_array_equal(d_gpu, d_cpu)
+
+
 @needs_gpu
 def test_row_blocks_give_the_same_fit(monkeypatch):
     X, y = _regression(np.float64)

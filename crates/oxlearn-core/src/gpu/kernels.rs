@@ -7,12 +7,16 @@ use crate::{Error, Result};
 use cudarc::driver::{CudaContext, CudaFunction};
 use std::sync::Arc;
 
-/// Upper bound on candidates per query in [`Kernel::TopK`] (a per-thread
-/// array); larger `n_neighbors` run on the CPU.
+/// Upper bound on candidates per query in [`Kernel::TopK`] (a shared
+/// array, at most one per thread); larger `n_neighbors` run on the CPU.
 pub(crate) const TOPK_MAX: usize = 128;
+/// Threads per block (one query) of [`Kernel::TopK`]: `TOPK_WARPS` warps.
+pub(crate) const TOPK_THREADS: u32 = 256;
 
 const SOURCE: &str = r#"
 #define TOPK_MAX 128
+#define TOPK_THREADS 256
+#define TOPK_WARPS 8
 // +infinity without headers (NVRTC compiles without the CUDA include path).
 #define OX_INF __longlong_as_double(0x7ff0000000000000LL)
 // Column reductions of a row-major block x (nb x p) over row segments of
@@ -78,34 +82,107 @@ extern "C" __global__ void argmin_rows(const double* g, const double* cn,
     labels[i] = arg;
 }
 
-// For query q (thread) and point segment s (blockIdx.y): the K smallest
-// qn[q] - 2 g[q + j * nq] + xn[j] over points j of the segment, ordered by
-// (distance, j), into od/oi[(s * nq + q) * K + t]; padded with +inf / -1.
-extern "C" __global__ void topk_partial(const double* g, const double* qn, const double* xn,
-                                        long long nq, long long n, long long seg, int K,
-                                        double* od, long long* oi) {
-    long long q = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    long long s = blockIdx.y;
+// Order-preserving map of a double to an unsigned key (the order of Rust's
+// f64::total_cmp: -0 before +0, negatives reversed).
+__device__ __forceinline__ unsigned long long ox_key(double v) {
+    unsigned long long b = (unsigned long long)__double_as_longlong(v);
+    return (b >> 63) ? ~b : (b | 0x8000000000000000ULL);
+}
+
+// The value ranked: (qn - 2 g) + xn, rounded to nearest in this order,
+// never contracted into an FMA (the same bits in every pass; 2 g is exact).
+__device__ __forceinline__ double ox_dist(double qq, double gj, double xj) {
+    return __dadd_rn(__dadd_rn(qq, -2.0 * gj), xj);
+}
+
+// One block of TOPK_THREADS threads per query q = blockIdx.x: the K <= n
+// smallest values ox_dist(qn[q], g[j + q * n], xn[j]) over all points j (g
+// column-major n x nq: a query's products contiguous), ordered by (value
+// as total_cmp, j), into od/oi[q * K + t]. Exact: a radix selection of the
+// K-th smallest key, 8 bits at a time (8 passes counting, per warp, the
+// keys that share the digits chosen so far), then one pass in index order
+// that keeps the keys below it and the first `need` equal to it (smallest
+// j), then a rank sort of the K kept.
+extern "C" __global__ void topk_select(const double* g, const double* qn, const double* xn,
+                                       long long nq, long long n, int K,
+                                       double* od, long long* oi) {
+    __shared__ unsigned int hist[TOPK_WARPS][256];
+    __shared__ unsigned long long prefix_s;
+    __shared__ unsigned int need_s;
+    __shared__ unsigned int cnt_less[TOPK_WARPS], cnt_eq[TOPK_WARPS];
+    __shared__ double sd[TOPK_MAX];
+    __shared__ long long si[TOPK_MAX];
+    long long q = blockIdx.x;
     if (q >= nq) return;
-    double bd[TOPK_MAX];
-    long long bi[TOPK_MAX];
-    int cnt = 0;
-    long long j0 = s * seg;
-    long long j1 = j0 + seg < n ? j0 + seg : n;
+    const double* gq = g + q * n;
     double qq = qn[q];
-    for (long long j = j0; j < j1; j++) {
-        double d = qq - 2.0 * g[q + j * nq] + xn[j];
-        if (cnt == K && !(d < bd[K - 1])) continue;
-        int t = cnt < K ? cnt : K - 1;
-        // Insertion: j increases, so an equal distance stays behind.
-        while (t > 0 && bd[t - 1] > d) { bd[t] = bd[t - 1]; bi[t] = bi[t - 1]; t--; }
-        bd[t] = d; bi[t] = j;
-        if (cnt < K) cnt++;
+    int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    unsigned long long prefix = 0, mask = 0;
+    unsigned int need = (unsigned int)K;
+    for (int shift = 56; shift >= 0; shift -= 8) {
+        for (int b = tid; b < TOPK_WARPS * 256; b += TOPK_THREADS) hist[b >> 8][b & 255] = 0;
+        __syncthreads();
+        for (long long j = tid; j < n; j += TOPK_THREADS) {
+            unsigned long long key = ox_key(ox_dist(qq, gq[j], xn[j]));
+            if ((key & mask) == prefix) atomicAdd(&hist[warp][(key >> shift) & 255], 1u);
+        }
+        __syncthreads();
+        if (tid < 256) {
+            unsigned int c = 0;
+            for (int w = 0; w < TOPK_WARPS; w++) c += hist[w][tid];
+            hist[0][tid] = c;
+        }
+        __syncthreads();
+        if (tid == 0) {
+            // The digit holding the need-th smallest of the keys counted.
+            unsigned int acc = 0;
+            int digit = 0;
+            while (digit < 255 && acc + hist[0][digit] < need) { acc += hist[0][digit]; digit++; }
+            need_s = need - acc;
+            prefix_s = prefix | ((unsigned long long)digit << shift);
+        }
+        __syncthreads();
+        need = need_s;
+        prefix = prefix_s;
+        mask |= 255ULL << shift;
     }
-    long long o = (s * nq + q) * K;
-    for (int t = 0; t < K; t++) {
-        od[o + t] = t < cnt ? bd[t] : OX_INF;
-        oi[o + t] = t < cnt ? bi[t] : -1;
+    // prefix: the K-th smallest key; K - need keys are below it.
+    unsigned int below = (unsigned int)K - need, base_less = 0, base_eq = 0;
+    unsigned int lower = (1u << lane) - 1u;
+    for (long long j0 = 0; j0 < n; j0 += TOPK_THREADS) {
+        long long j = j0 + tid;
+        double v = 0.0;
+        unsigned long long key = ~0ULL;
+        if (j < n) { v = ox_dist(qq, gq[j], xn[j]); key = ox_key(v); }
+        bool less = j < n && key < prefix;
+        bool eq = j < n && key == prefix;
+        unsigned int bl = __ballot_sync(0xffffffffu, less);
+        unsigned int be = __ballot_sync(0xffffffffu, eq);
+        if (lane == 0) { cnt_less[warp] = __popc(bl); cnt_eq[warp] = __popc(be); }
+        __syncthreads();
+        unsigned int ol = base_less + __popc(bl & lower), oe = base_eq + __popc(be & lower);
+        for (int w = 0; w < TOPK_WARPS; w++) {
+            if (w < warp) { ol += cnt_less[w]; oe += cnt_eq[w]; }
+            base_less += cnt_less[w];
+            base_eq += cnt_eq[w];
+        }
+        if (less) { sd[ol] = v; si[ol] = j; }
+        if (eq && oe < need) { sd[below + oe] = v; si[below + oe] = j; }
+        __syncthreads();
+        if (base_eq >= need && base_less >= below) break;
+    }
+    __syncthreads();
+    // Rank sort by (key, j): ranks of distinct pairs are a permutation.
+    if (tid < K) {
+        unsigned long long kt = ox_key(sd[tid]);
+        long long it = si[tid];
+        int r = 0;
+        for (int u = 0; u < K; u++) {
+            unsigned long long ku = ox_key(sd[u]);
+            if (ku < kt || (ku == kt && si[u] < it)) r++;
+        }
+        od[q * K + r] = sd[tid];
+        oi[q * K + r] = it;
     }
 }
 "#;
@@ -218,7 +295,7 @@ impl Kernels {
                 f("colreduce")?,
                 f("center")?,
                 f("argmin_rows")?,
-                f("topk_partial")?,
+                f("topk_select")?,
             ],
         })
     }

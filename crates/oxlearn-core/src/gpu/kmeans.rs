@@ -9,7 +9,7 @@
 //! ([`crate::cluster::kmeans::fit_kmeans_with`]).
 
 use super::kernels::Kernel;
-use super::moments::{center, download, gemm, row_blocks, upload, upload_rows};
+use super::moments::{center, gemm, row_blocks, upload, upload_rows};
 use super::{gpu_err, with_gpu, Gpu};
 use crate::cluster::kmeans::{fit_kmeans_with, LabelAssigner};
 use crate::cluster::{KMeansFit, KMeansInit, KMeansParams};
@@ -25,6 +25,8 @@ struct Assigner<'a, T: Real> {
     blocks: Vec<Range<usize>>,
     /// The centred data when it is one block.
     resident: Option<CudaSlice<f64>>,
+    /// Products and labels of the largest block, reused every iteration.
+    scratch: Option<(CudaSlice<f64>, CudaSlice<i32>)>,
     k: usize,
 }
 
@@ -57,6 +59,23 @@ impl<T: Real> LabelAssigner for Assigner<'_, T> {
             .map(|c| c.iter().map(|v| v * v).sum())
             .collect();
         let (cd, cnd) = (upload(self.g, centers)?, upload(self.g, &cn)?);
+        let most = self.blocks.iter().map(|r| r.len()).max().unwrap_or(0);
+        let (mut gm, mut lab) = match self.scratch.take() {
+            Some((gm, lab)) if gm.len() >= most * k => (gm, lab),
+            _ => {
+                let alloc_err = |e: cudarc::driver::DriverError| gpu_err("GPU allocation")(&e);
+                (
+                    self.g
+                        .stream
+                        .alloc_zeros::<f64>((most * k).max(1))
+                        .map_err(alloc_err)?,
+                    self.g
+                        .stream
+                        .alloc_zeros::<i32>(most.max(1))
+                        .map_err(alloc_err)?,
+                )
+            }
+        };
         for rows in &self.blocks {
             let nb = rows.len();
             let owned;
@@ -67,11 +86,6 @@ impl<T: Real> LabelAssigner for Assigner<'_, T> {
                     &owned
                 }
             };
-            let mut gm = self
-                .g
-                .stream
-                .alloc_zeros::<f64>(nb * k)
-                .map_err(|e| gpu_err("GPU allocation")(&e))?;
             // G (nb×k, column-major) = Xc·Cᵀ: Xc is p×nb and C p×k column-major.
             gemm(
                 self.g,
@@ -82,11 +96,6 @@ impl<T: Real> LabelAssigner for Assigner<'_, T> {
                 (&mut gm, nb),
                 0.0,
             )?;
-            let mut lab = self
-                .g
-                .stream
-                .alloc_zeros::<i32>(nb)
-                .map_err(|e| gpu_err("GPU allocation")(&e))?;
             let (nb_i, k_i) = (nb as i64, k as i32);
             let cfg = LaunchConfig {
                 grid_dim: (nb.div_ceil(256) as u32, 1, 1),
@@ -99,11 +108,16 @@ impl<T: Real> LabelAssigner for Assigner<'_, T> {
                 .launch_builder(self.g.func(Kernel::ArgminRows));
             b.arg(&gm).arg(&cnd).arg(&nb_i).arg(&k_i).arg(&mut lab);
             // SAFETY: the kernel reads nb·k elements of `gm` and k of `cnd`
-            // and writes nb of `lab`, all allocated with those sizes; the
-            // argument types match its signature.
+            // and writes nb of `lab`, all allocated with at least those
+            // sizes (the largest block's); the argument types match its
+            // signature.
             unsafe { b.launch(cfg) }.map_err(|e| gpu_err("argmin kernel")(&e))?;
-            labels[rows.clone()].copy_from_slice(&download(self.g, &lab)?);
+            self.g
+                .stream
+                .memcpy_dtoh(&lab.slice(0..nb), &mut labels[rows.clone()])
+                .map_err(|e| gpu_err("copy from the GPU")(&e))?;
         }
+        self.scratch = Some((gm, lab));
         Ok(())
     }
 }
@@ -125,6 +139,7 @@ pub fn fit_kmeans<T: Real>(
             shift: Vec::new(),
             blocks: Vec::new(),
             resident: None,
+            scratch: None,
             k: params.n_clusters,
         };
         fit_kmeans_with(x, w, inits, params, Some(&mut a))

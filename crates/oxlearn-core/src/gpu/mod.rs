@@ -65,6 +65,10 @@ pub(crate) struct Gpu {
     pub(crate) blas: CudaBlas,
     pub(crate) k: kernels::Kernels,
     pub(crate) info: DeviceInfo,
+    /// Pinned host buffers for uploads, allocated on first use (`None`
+    /// inside: not yet, or the allocation failed and uploads go from
+    /// pageable memory).
+    pub(crate) staging: Mutex<Option<moments::Staging>>,
 }
 
 type Slot = std::result::Result<Arc<Mutex<Gpu>>, Error>;
@@ -175,6 +179,7 @@ fn open(ordinal: usize) -> Result<Gpu> {
         blas,
         k,
         info,
+        staging: Mutex::new(None),
     })
 }
 

@@ -19,13 +19,120 @@ use crate::linear_model::{LeastSquaresParams, LinearFit, RidgeParams};
 use crate::{Error, Real, Result};
 use cudarc::cublas::sys::cublasOperation_t;
 use cudarc::cublas::{Gemm, GemmConfig};
-use cudarc::driver::{CudaSlice, LaunchConfig, PushKernelArg};
+use cudarc::driver::{CudaEvent, CudaSlice, LaunchConfig, PinnedHostSlice, PushKernelArg};
 use faer::{Mat, MatRef};
+use rayon::prelude::*;
 use std::ops::Range;
 
 /// Row segments per block of a column reduction: enough threads to fill a
 /// large GPU, few enough partials to merge on the host in no time.
 const SEGMENTS: usize = 1024;
+
+/// Elements of one pinned staging buffer (two of them, 32 MiB each).
+const STAGE_ELEMS: usize = 1 << 22;
+/// Uploads of fewer elements go from pageable memory (no staging).
+const STAGE_MIN: usize = 1 << 17;
+/// Rows per rayon task while converting into a staging buffer.
+const FILL_ELEMS: usize = 1 << 14;
+
+/// Two pinned (page-locked) host buffers for uploads: while the copy engine
+/// reads one, the host converts the next chunk into the other. `done[b]`
+/// is recorded on the stream after the copy out of `bufs[b]`; the buffer is
+/// written again only after it has completed.
+pub(crate) struct Staging {
+    bufs: Vec<PinnedHostSlice<f64>>,
+    done: Vec<CudaEvent>,
+}
+
+impl Staging {
+    fn new(g: &Gpu) -> std::result::Result<Staging, cudarc::driver::DriverError> {
+        let mut bufs = Vec::with_capacity(2);
+        let mut done = Vec::with_capacity(2);
+        for _ in 0..2 {
+            // SAFETY: the memory is uninitialised; it is only ever read (by
+            // the copies) after `fill_chunk` has written the part copied.
+            bufs.push(unsafe { g.ctx.alloc_pinned_with_flags::<f64>(STAGE_ELEMS, 0) }?);
+            done.push(g.ctx.new_event(None)?);
+        }
+        Ok(Staging { bufs, done })
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        // No copy may still read a buffer when it is freed.
+        for e in &self.done {
+            let _ = e.synchronize();
+        }
+    }
+}
+
+/// Writes rows `r0..` of an upload into `out` (whole rows of `p`) in
+/// parallel, returning whether every value written is finite.
+fn fill_chunk<F>(out: &mut [f64], p: usize, r0: usize, fill: &F) -> bool
+where
+    F: Fn(usize, &mut [f64]) -> bool + Sync,
+{
+    let rows = (FILL_ELEMS / p).max(1);
+    out.par_chunks_mut(rows * p)
+        .enumerate()
+        .map(|(c, part)| fill(r0 + c * rows, part))
+        .reduce(|| true, |a, b| a & b)
+}
+
+/// A new device buffer of `n_rows` rows of `p` values, `fill(r0, out)`
+/// writing rows `r0..` into `out` (whole rows) and returning whether they
+/// are all finite. `None` when some value is not (the caller names it).
+///
+/// Large uploads go in chunks through the pinned staging buffers, the host
+/// filling one (on all cores) while the previous one is copied; small ones
+/// (or when pinned memory cannot be had) from a pageable vector.
+fn upload_with<F>(g: &Gpu, n_rows: usize, p: usize, fill: F) -> Result<Option<CudaSlice<f64>>>
+where
+    F: Fn(usize, &mut [f64]) -> bool + Sync,
+{
+    let total = n_rows * p;
+    let err = |what: &'static str| move |e: cudarc::driver::DriverError| gpu_err(what)(&e);
+    let mut guard = if total >= STAGE_MIN && p <= STAGE_ELEMS {
+        g.staging.try_lock().ok()
+    } else {
+        None
+    };
+    if let Some(st) = guard.as_mut() {
+        if st.is_none() {
+            **st = Staging::new(g).ok();
+        }
+    }
+    let Some(st) = guard.as_mut().and_then(|st| st.as_mut()) else {
+        let mut host = vec![0.0f64; total];
+        if !fill_chunk(&mut host, p.max(1), 0, &fill) {
+            return Ok(None);
+        }
+        return upload(g, &host).map(Some);
+    };
+    let mut dst = g
+        .stream
+        .alloc_zeros::<f64>(total)
+        .map_err(err("GPU allocation"))?;
+    let rows = (STAGE_ELEMS / p).max(1);
+    for (c, r0) in (0..n_rows).step_by(rows).enumerate() {
+        let m = rows.min(n_rows - r0);
+        let b = c % 2;
+        // The copy that last read this buffer has finished.
+        st.done[b].synchronize().map_err(err("staging wait"))?;
+        let buf = st.bufs[b].as_mut_slice().map_err(err("staging buffer"))?;
+        let buf = &mut buf[..m * p];
+        if !fill_chunk(buf, p, r0, &fill) {
+            return Ok(None);
+        }
+        let mut view = dst.slice_mut(r0 * p..(r0 + m) * p);
+        g.stream
+            .memcpy_htod(&*buf, &mut view)
+            .map_err(err("copy to the GPU"))?;
+        st.done[b].record(&g.stream).map_err(err("staging event"))?;
+    }
+    Ok(Some(dst))
+}
 
 /// Copies rows `rows` of `x` to the device as row-major `f64`, failing on
 /// NaN or infinity with the position of the first one (named `what`).
@@ -36,22 +143,48 @@ pub(crate) fn upload_rows<T: Real>(
     what: &'static str,
 ) -> Result<CudaSlice<f64>> {
     let (len, p) = (rows.len(), x.ncols());
+    if len * p == 0 {
+        return upload(g, &[]);
+    }
     let xs = x.subrows(rows.start, len);
-    let mut host = Vec::with_capacity(len * p);
-    let mut finite = true;
-    for i in 0..len {
-        for j in 0..p {
-            let v = xs[(i, j)].to_f64();
-            finite &= v.is_finite();
-            host.push(v);
+    let fill = |r0: usize, out: &mut [f64]| {
+        let mut finite = true;
+        for (k, row) in out.chunks_exact_mut(p).enumerate() {
+            let i = r0 + k;
+            match xs.row(i).try_as_row_major() {
+                Some(r) => {
+                    for (o, &v) in row.iter_mut().zip(r.as_slice()) {
+                        *o = v.to_f64();
+                    }
+                }
+                None => {
+                    for (j, o) in row.iter_mut().enumerate() {
+                        *o = xs[(i, j)].to_f64();
+                    }
+                }
+            }
+            finite &= row.iter().fold(true, |a, v| a & v.is_finite());
         }
+        finite
+    };
+    match upload_with(g, len, p, fill)? {
+        Some(d) => Ok(d),
+        // The first non-finite value in row-major order, as the CPU names it.
+        None => Err(first_non_finite(xs, what, rows.start)
+            .unwrap_or_else(|| Error::Gpu(format!("non-finite value in {what}")))),
     }
-    if !finite {
-        if let Some(e) = first_non_finite(xs, what, rows.start) {
-            return Err(e);
-        }
-    }
-    upload(g, &host)
+}
+
+/// Copies a row-major host matrix of `p` columns (known finite) to the
+/// device, through the staging buffers when it is large.
+pub(crate) fn upload_matrix(g: &Gpu, host: &[f64], p: usize) -> Result<CudaSlice<f64>> {
+    let p = p.max(1);
+    let fill = |r0: usize, out: &mut [f64]| {
+        out.copy_from_slice(&host[r0 * p..r0 * p + out.len()]);
+        true
+    };
+    upload_with(g, host.len() / p, p, fill)?
+        .ok_or_else(|| Error::Gpu("non-finite value in an upload".into()))
 }
 
 /// Copies a host slice to the device (an empty one becomes one zero, so
@@ -630,6 +763,37 @@ mod tests {
             assert!(close(cpu.mean[j], gpu.mean[j], 100.0));
             assert!(close(cpu.m2[j], gpu.m2[j], cpu.m2[j]));
         }
+    }
+
+    #[test]
+    fn staged_uploads_round_trip_and_name_the_first_non_finite() {
+        let Some(dev) = gpu_or_skip() else { return };
+        // Three staging chunks (the last partial), f64 and f32.
+        let p = 3;
+        let n = (STAGE_ELEMS / p) * 2 + 5;
+        let xs: Vec<f64> = (0..n * p).map(|i| (i % 1000) as f64 * 0.5 - 7.0).collect();
+        let x = MatRef::from_row_major_slice(&xs, n, p);
+        let back = with_gpu(dev, |g| download(g, &upload_rows(g, x, 0..n, "X")?)).unwrap();
+        assert_eq!(back[..n * p], xs[..]);
+        let x32: Vec<f32> = xs.iter().map(|&v| v as f32).collect();
+        let m32 = MatRef::from_row_major_slice(&x32, n, p);
+        let rows = 7..n;
+        let back = with_gpu(dev, |g| {
+            download(g, &upload_rows(g, m32, rows.clone(), "X")?)
+        })
+        .unwrap();
+        assert_eq!(back[..rows.len() * p], xs[7 * p..]);
+        // Non-finite values in the second and third chunks: the first named.
+        let mut bad = xs.clone();
+        let r2 = STAGE_ELEMS / p + 11;
+        bad[(2 * (STAGE_ELEMS / p) + 1) * p] = f64::NAN;
+        bad[r2 * p + 2] = f64::INFINITY;
+        let xb = MatRef::from_row_major_slice(&bad, n, p);
+        let e = with_gpu(dev, |g| upload_rows(g, xb, 0..n, "X").map(|_| ())).unwrap_err();
+        assert!(
+            matches!(e, Error::NonFinite { row, col: 2, .. } if row == r2),
+            "{e:?}"
+        );
     }
 
     #[test]
