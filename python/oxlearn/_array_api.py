@@ -16,10 +16,10 @@ copies of the arrays, and the header names the namespace and device that
 :func:`restore` moves them back to (or not: ``device="cpu"``).
 """
 
+import contextlib
 import functools
 import importlib
 import inspect
-import threading
 
 import numpy as np
 
@@ -40,9 +40,24 @@ METHODS = (
     "radius_neighbors_graph", "mahalanobis", "error_norm", "get_precision",
 )
 
-# Set while a dispatched call runs on this thread: methods it calls in turn
-# (fit_transform calling fit and transform) see host arrays and pass through.
-_active = threading.local()
+
+
+@contextlib.contextmanager
+def _host_call():
+    """Dispatch off while a dispatched call runs on its host copies.
+
+    Everything inside sees numpy arrays: scikit-learn's code then takes its
+    plain numpy paths, and the methods it calls in turn (``fit_transform``
+    calling ``fit`` and ``transform``) pass through. The thread's
+    configuration is changed in place: ``config_context`` costs more than a
+    10-row predict.
+    """
+    config = _get_threadlocal_config()
+    config["array_api_dispatch"] = False
+    try:
+        yield
+    finally:
+        config["array_api_dispatch"] = True
 
 # Prefixes of array_api_compat's wrapper namespaces: a model records the
 # library ("torch"), not the wrapper module that scikit-learn vendors.
@@ -292,6 +307,13 @@ class _Plan:
         """The result in X's namespace; a fitted model's attributes there too."""
         if self.before is not None and self.target is not None:
             attributes_to_namespace(self.est, *self.target)
+        if self.before is None:
+            # Caches the call built on the host copy (a kNN index, ...) are
+            # the model's: built from the same values, kept for its next call.
+            d = self.est.__dict__
+            for k, v in self.subject.__dict__.items():
+                if k.startswith("_oxl_") and k != _HOST_CACHE and d.get(k) is not v:
+                    d[k] = v
         if out is self.subject:
             return self.est
         if self.target is None:
@@ -302,7 +324,7 @@ class _Plan:
 
 
 def _needs_dispatch(est, args, kwargs):
-    if getattr(_active, "on", False) or not dispatch_enabled():
+    if not dispatch_enabled():
         return False
     est._verify_pending()
     return (any(is_foreign(v) for v in (*args, *kwargs.values()))
@@ -323,14 +345,12 @@ def dispatching(method, name):
         if not _needs_dispatch(self, args, kwargs):
             return method(self, *args, **kwargs)
         plan = _Plan(self, name, args, kwargs)
-        _active.on = True
         try:
-            out = method(plan.subject, *plan.args, **plan.kwargs)
+            with _host_call():
+                out = method(plan.subject, *plan.args, **plan.kwargs)
         except BaseException:
             plan.undo()
             raise
-        finally:
-            _active.on = False
         return plan.finish(out)
 
     wrapper._oxl_array_api = True
@@ -362,17 +382,14 @@ def dispatch_function(func):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        if getattr(_active, "on", False) or not dispatch_enabled():
+        if not dispatch_enabled():
             return func(*args, **kwargs)
         X = args[0] if args else kwargs.get("X")
         if not any(is_foreign(v) for v in (*args, *kwargs.values())):
             return func(*args, **kwargs)
         target = placement(X) if is_foreign(X) else None
-        _active.on = True
-        try:
+        with _host_call():
             out = func(*[to_host(v) for v in args], **{k: to_host(v) for k, v in kwargs.items()})
-        finally:
-            _active.on = False
         return out if target is None else to_namespace(out, *target)
 
     return wrapper
