@@ -53,6 +53,20 @@ def _namespaces():
     except ImportError:
         out.append(pytest.param(None, id="torch", marks=pytest.mark.skip(
             reason="torch is not installed (an optional test dependency)")))
+    try:
+        import cupy
+
+        if cupy.cuda.runtime.getDeviceCount() > 0:
+            # cupy.asarray takes no device=: through array_api_compat's wrapper.
+            from sklearn.externals.array_api_compat import array_namespace
+
+            xp = array_namespace(cupy.empty(0))
+            out.append(pytest.param((xp, cupy.cuda.Device(0)), id="cupy"))
+        else:  # pragma: no cover - cupy without a GPU
+            raise ImportError("no GPU")
+    except Exception:  # noqa: BLE001 - not installed, or no GPU / driver
+        out.append(pytest.param(None, id="cupy", marks=pytest.mark.skip(
+            reason="cupy with a GPU is not available (an optional test dependency)")))
     return out
 
 
@@ -108,7 +122,8 @@ def _arrays(est):
 def _assert_placed(value, xp_device):
     xp, device = xp_device
     assert _array_api.is_foreign(value), type(value)
-    assert _array_api.namespace_name(_array_api.placement(value)[0]) == xp.__name__
+    assert (_array_api.namespace_name(_array_api.placement(value)[0])
+            == _array_api.namespace_name(xp))
     assert _array_api.placement(value)[1] == device
 
 
