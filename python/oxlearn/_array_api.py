@@ -119,9 +119,9 @@ def model_placement(est):
     Read from the attributes themselves (not a marker that could go stale
     when attributes are replaced, e.g. by ``move_estimator_to``).
     """
-    params = _param_names(type(est))
+    cls = type(est)
     for name, value in vars(est).items():
-        if name not in params and is_foreign(value):
+        if is_foreign(value) and _persisted(cls, name):
             return placement(value)
     return None
 
@@ -132,6 +132,10 @@ def _param_names(cls):
 
 
 def _persisted(cls, name):
+    """Whether attribute ``name`` is fitted state that follows the namespace.
+
+    Parameters stay as the user set them; ``_oxl_*`` caches are host objects.
+    """
     return not (name.startswith("_oxl_") or name in _param_names(cls))
 
 
@@ -223,10 +227,9 @@ def _attribute_to_host(est, name, value):
 def _host_view(est):
     """``(attributes with host arrays, the model's placement or None)``, in one pass."""
     cls = type(est)
-    params = _param_names(cls)
     view, model = {}, None
     for k, v in list(vars(est).items()):
-        if is_foreign(v) and k not in params and not k.startswith("_oxl_"):
+        if is_foreign(v) and _persisted(cls, k):
             if model is None:
                 model = placement(v)
             v = _attribute_to_host(est, k, v)

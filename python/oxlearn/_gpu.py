@@ -119,11 +119,3 @@ def no_gpu_path(what, reason):
     """
     if requested() is not None:
         _refuse(what, f"no GPU path for {reason}")
-
-
-def log_accelerated(est, method, device):
-    """Log where an accelerated call runs."""
-    if device is None:
-        est._log_accelerated(method)
-    else:
-        logger.info("%s.%s: running accelerated version on GPU", type(est).__name__, method)

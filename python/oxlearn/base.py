@@ -143,8 +143,10 @@ class OxlearnEstimatorMixin:
         gpu = self._oxlearn_gpu_methods
         return check_device(f"{type(self).__name__}.{method}", method in gpu, bool(gpu))
 
-    def _log_accelerated(self, method):
-        logger.info("%s.%s: running accelerated version on CPU", type(self).__name__, method)
+    def _log_accelerated(self, method, device=None):
+        """Log where an accelerated call runs: the CPU, or GPU ``device``."""
+        logger.info("%s.%s: running accelerated version on %s", type(self).__name__, method,
+                    "CPU" if device is None else "GPU")
 
     def _log_fallback(self, method, reason):
         if method in self._oxlearn_gpu_methods:

@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import validate_data
 
-from oxlearn import _core, _gpu
+from oxlearn import _core
 from oxlearn._sklearn_private import Interval, StrOptions, _check_sample_weight, _fit_context
 from oxlearn.base import IncrementalFitMixin, OxlearnEstimatorMixin, n_threads
 
@@ -161,7 +161,7 @@ class BasicStatistics(_BasicStatisticsBase):
             X = np.asarray(X).reshape(-1, 1)
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_all_finite=False)
         sw = _sample_weight(sample_weight, X)
-        _gpu.log_accelerated(self, "fit", device)
+        self._log_accelerated("fit", device)
         state = _core.column_moments_update(
             None, X, sw, self.get_hyperparameters("fit").chunk_rows, n_threads(self.n_jobs),
             device=device,

@@ -9,7 +9,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from oxlearn import _core, _gpu
+from oxlearn import _core
 from oxlearn._docs import accelerated_doc
 from oxlearn._sklearn_private import (
     _assert_all_finite,
@@ -181,7 +181,7 @@ class KMeans(OxlearnEstimatorMixin, _sk.KMeans):
         if sample_weight is not None:
             sw = np.ascontiguousarray(_check_sample_weight(sample_weight, X, dtype=X.dtype))
         centers, draws, trials = self._initial(X, sw, n_init)
-        _gpu.log_accelerated(self, "fit", device)
+        self._log_accelerated("fit", device)
         centers, labels, inertia, n_iter = _core.fit_kmeans(
             X, sw, centers, draws, self.n_clusters, self.max_iter, float(self.tol), trials,
             self.get_hyperparameters("fit").chunk_rows, None, device=device,

@@ -5,7 +5,7 @@ from scipy import sparse
 from sklearn import decomposition as _sk
 from sklearn.utils.validation import validate_data
 
-from oxlearn import _core, _gpu
+from oxlearn import _core
 from oxlearn._docs import accelerated_doc
 from oxlearn._sklearn_private import _fit_context, _infer_dimension
 from oxlearn.base import OxlearnEstimatorMixin
@@ -65,7 +65,7 @@ class PCA(PCATransformMixin, OxlearnEstimatorMixin, _sk.PCA):
                 f"n_components={n_components} must be between 0 and "
                 f"min(n_samples, n_features)={min(n, p)} with svd_solver={solver!r}"
             )
-        _gpu.log_accelerated(self, "fit", device)
+        self._log_accelerated("fit", device)
         mean, components, ev, sv = _core.fit_pca(
             X, solver, self.get_hyperparameters("fit").chunk_rows, None, device=device
         )

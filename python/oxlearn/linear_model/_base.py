@@ -3,7 +3,6 @@
 import numpy as np
 from sklearn.utils.validation import validate_data
 
-from oxlearn import _gpu
 from oxlearn._sklearn_private import _check_sample_weight
 from oxlearn.base import validate_numeric
 
@@ -65,7 +64,7 @@ class AcceleratedLinearFitMixin:
         device = self._check_device("fit")
         X, Y, sw, y_1d = validate_fit_data(self, X, y, sample_weight,
                                            numeric=self._validates_numeric)
-        _gpu.log_accelerated(self, "fit", device)
+        self._log_accelerated("fit", device)
         if device is None:
             coef, intercept = self._fit_rust(X, Y, sw)
         else:

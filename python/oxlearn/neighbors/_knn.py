@@ -270,7 +270,7 @@ class _KNeighborsAccelerated(OxlearnEstimatorMixin):
                 f"n_samples = {X.shape[0]}"
             )
         device = self._gpu_kneighbors_device(device, n_neighbors)
-        _gpu.log_accelerated(self, "kneighbors", device)
+        self._log_accelerated("kneighbors", device)
         neigh_dist, neigh_ind = self._rust_kneighbors(X, n_neighbors, device)
         if query_is_train:
             # Drop each sample from its own list (scikit-learn's rule: with

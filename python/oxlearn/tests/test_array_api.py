@@ -425,3 +425,19 @@ def test_attributes_changed_in_place_are_seen(xp_device):
         got.coef_ = got.coef_ * 0.5  # replaced: another tensor
         ref.coef_ = ref.coef_ * 0.5
         assert_array_equal(_host(got.predict(Xd)), ref.predict(X))
+
+
+def test_a_device_without_float64_gets_float32_outputs():
+    """docs/devices.md: devices without float64 (torch mps) get float32, as in scikit-learn."""
+    xp = pytest.importorskip("array_api_strict")
+    device = xp.Device("no_float64")
+    X, y = _data("classification")
+    X = X.astype(np.float32)
+    ref = KNeighborsClassifier(n_neighbors=4).fit(X, y)
+    assert ref.predict_proba(X).dtype == np.float64  # on the host: float64 probabilities
+    with sklearn.config_context(array_api_dispatch=True):
+        got = KNeighborsClassifier(n_neighbors=4).fit(xp.asarray(X, device=device),
+                                                      xp.asarray(y, device=device))
+        proba = got.predict_proba(xp.asarray(X, device=device))
+    assert proba.dtype == xp.float32 and proba.device == device
+    np.testing.assert_array_equal(_host(proba), ref.predict_proba(X).astype(np.float32))
