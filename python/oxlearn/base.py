@@ -10,7 +10,7 @@ import numpy as np
 
 from oxlearn import _array_api, _core, _gpu, _hyperparameters, _persistence
 from oxlearn._logging import logger
-from oxlearn._sklearn_private import _openmp_effective_n_threads, _SetOutputMixin
+from oxlearn._sklearn_private import _openmp_effective_n_threads
 
 
 def n_threads(n_jobs):
@@ -53,31 +53,6 @@ def check_device(what, gpu_path=False, host_ok=False):
     return _gpu.resolve(what, gpu_path, host_ok)
 
 
-# The methods scikit-learn's ``_SetOutputMixin`` wraps for ``set_output``.
-_OUTPUT_METHODS = ("transform", "fit_transform")
-
-
-def _expose_output_methods(cls):
-    """Copy ``transform``/``fit_transform`` inherited from a plain mixin into ``cls``.
-
-    scikit-learn's ``_SetOutputMixin.__init_subclass__`` wraps only the
-    methods a class defines itself, so a ``transform`` that an oxlearn
-    transformer inherits from a mixin that is not itself a scikit-learn
-    transformer (``PCATransformMixin``) would ignore ``set_output`` and
-    ``transform_output``. Defined on ``cls``, it is wrapped like a method of
-    its own. Methods inherited from a scikit-learn class (or an oxlearn
-    class) were wrapped where they were defined and are left alone, so that
-    nothing is wrapped twice.
-    """
-    if not issubclass(cls, _SetOutputMixin):
-        return
-    for name in _OUTPUT_METHODS:
-        owner = next((k for k in cls.__mro__ if name in k.__dict__), None)
-        if owner is None or owner is cls or issubclass(owner, _SetOutputMixin):
-            continue
-        setattr(cls, name, owner.__dict__[name])
-
-
 class OxlearnEstimatorMixin:
     """Mixin for oxlearn estimators; comes first in the bases.
 
@@ -103,7 +78,6 @@ class OxlearnEstimatorMixin:
     _oxlearn_array_api = True
 
     def __init_subclass__(cls, **kwargs):
-        _expose_output_methods(cls)
         super().__init_subclass__(**kwargs)
         # After scikit-learn's set_output wrapper: dispatch is the outer layer,
         # so the set_output wrapper sees host arrays and the dispatch wrapper

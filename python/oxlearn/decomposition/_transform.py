@@ -5,6 +5,7 @@ from scipy import sparse
 from sklearn.utils.validation import check_is_fitted
 
 from oxlearn import _core
+from oxlearn._sklearn_private import _SetOutputMixin
 from oxlearn.base import _validate_predict_X
 
 
@@ -30,8 +31,13 @@ def pca_transform(est, X):
                                 intercept.astype(dtype), None)
 
 
-class PCATransformMixin:
-    """``transform`` in Rust for PCA models (sparse input: scikit-learn's)."""
+class PCATransformMixin(_SetOutputMixin):
+    """``transform`` in Rust for PCA models (sparse input: scikit-learn's).
+
+    A ``_SetOutputMixin``, so that scikit-learn wraps this ``transform`` for
+    ``set_output`` / ``transform_output`` where it is defined (it wraps only
+    methods a class defines itself).
+    """
 
     def transform(self, X):
         """Apply dimensionality reduction to X.
