@@ -10,7 +10,37 @@ plain process without mpi4py, and is served by the ``oxlearn`` binary.
 import copyreg
 import inspect
 
-from oxlearn.spmd._comm import get_comm
+from oxlearn.spmd._comm import Shards, get_comm
+
+# Numpydoc entries the collective methods share (see ``collective_doc``).
+X_ROWS = """X : array-like of shape (n_local_samples, n_features)
+    This rank's rows (possibly none)."""
+Y_IGNORED = """y : Ignored
+    Not used."""
+Y_TARGETS = """y : array-like of shape (n_local_samples,) or (n_local_samples, n_targets)
+    Their targets."""
+SAMPLE_WEIGHT = """sample_weight : array-like of shape (n_local_samples,), default=None
+    Their weights."""
+QUERIES = """X : array-like of shape (n_local_queries, n_features)
+    This rank's queries (possibly none)."""
+FITTED = """self : object
+    The fitted estimator, identical on every rank."""
+
+
+def collective_doc(summary, *params, returns=FITTED):
+    """Method decorator: a numpydoc docstring of ``summary``, ``params`` and ``returns``.
+
+    Each entry of ``params`` and ``returns`` is a numpydoc item (a name line
+    and its indented description), such as :data:`X_ROWS`.
+    """
+    doc = "\n".join([summary, "", "Parameters", "----------", *params,
+                      "", "Returns", "-------", returns, ""])
+
+    def decorate(method):
+        method.__doc__ = doc
+        return method
+
+    return decorate
 
 
 def with_comm(base):
@@ -52,6 +82,10 @@ class SPMDMixin:
 
     def _comm(self):
         return get_comm(self.comm)
+
+    def _shards(self, X, y=None, sample_weight=None, **kwargs):
+        """Validate this rank's rows and agree on the shards (collective)."""
+        return Shards(self._comm(), self, X, y, sample_weight, **kwargs)
 
     def to_local(self):
         """Return this fitted model as the ordinary (non-SPMD) oxlearn estimator.

@@ -9,8 +9,17 @@ from sklearn.utils import check_array, check_random_state
 from oxlearn import _core
 from oxlearn import cluster as _cl
 from oxlearn._sklearn_private import _is_arraylike_not_scalar
-from oxlearn.spmd._base import SPMDMixin, with_comm
-from oxlearn.spmd._comm import Shards, allgather, rust_allgather
+from oxlearn.spmd._base import (
+    SAMPLE_WEIGHT,
+    X_ROWS,
+    Y_IGNORED,
+    SPMDMixin,
+    collective_doc,
+    with_comm,
+)
+from oxlearn.spmd._comm import allgather, rust_allgather
+
+_CLUSTER = "Cluster every rank's rows (collective)."
 
 
 @with_comm(_cl.KMeans)
@@ -31,30 +40,17 @@ class KMeans(SPMDMixin, _cl.KMeans):
     weights are gathered for the draw). Callables are refused.
     """
 
+    @collective_doc(_CLUSTER, X_ROWS, Y_IGNORED, SAMPLE_WEIGHT,
+                    returns="""self : object
+    The fitted estimator; ``labels_`` are this rank's rows'.""")
     def fit(self, X, y=None, sample_weight=None):
-        """Cluster every rank's rows (collective).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_local_samples, n_features)
-            This rank's rows (possibly none).
-        y : Ignored
-            Not used.
-        sample_weight : array-like of shape (n_local_samples,), default=None
-            Their weights.
-
-        Returns
-        -------
-        self : object
-            The fitted estimator; ``labels_`` are this rank's rows'.
-        """
         self._validate_params()
         init = self.init
         if callable(init):
             raise ValueError("oxlearn.spmd.KMeans does not take a callable init (it would "
                              "need every row in one process); pass an array, 'k-means++' "
                              "or 'random'")
-        shards = Shards(self._comm(), self, X, None, sample_weight)
+        shards = self._shards(X, None, sample_weight)
         if shards.n_samples < self.n_clusters:
             raise ValueError(
                 f"n_samples={shards.n_samples} should be >= n_clusters={self.n_clusters}."
@@ -137,25 +133,10 @@ class DBSCAN(SPMDMixin, _cl.DBSCAN):
     model is the same on every rank. Suited to data whose rows fit in each rank's memory.
     """
 
+    @collective_doc(_CLUSTER, X_ROWS, Y_IGNORED, SAMPLE_WEIGHT)
     def fit(self, X, y=None, sample_weight=None):
-        """Cluster every rank's rows (collective).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_local_samples, n_features)
-            This rank's rows (possibly none).
-        y : Ignored
-            Not used.
-        sample_weight : array-like of shape (n_local_samples,), default=None
-            Their weights.
-
-        Returns
-        -------
-        self : object
-            The fitted estimator, identical on every rank.
-        """
         self._validate_params()
-        shards = Shards(self._comm(), self, X, None, sample_weight)
+        shards = self._shards(X, None, sample_weight)
         X_all = np.concatenate(allgather(shards.comm, shards.X))
         sw = shards.sample_weight
         sw_all = None
@@ -166,23 +147,11 @@ class DBSCAN(SPMDMixin, _cl.DBSCAN):
         self._spmd_rows = (shards.offset, shards.offset + shards.X.shape[0])
         return self
 
+    @collective_doc("Cluster every rank's rows (collective) and return this rank's labels.",
+                    X_ROWS, Y_IGNORED, SAMPLE_WEIGHT,
+                    returns="""labels : ndarray of shape (n_local_samples,)
+    Cluster labels of this rank's rows (-1: noise).""")
     def fit_predict(self, X, y=None, sample_weight=None):
-        """Cluster every rank's rows (collective) and return this rank's labels.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_local_samples, n_features)
-            This rank's rows (possibly none).
-        y : Ignored
-            Not used.
-        sample_weight : array-like of shape (n_local_samples,), default=None
-            Their weights.
-
-        Returns
-        -------
-        labels : ndarray of shape (n_local_samples,)
-            Cluster labels of this rank's rows (-1: noise).
-        """
         self.fit(X, sample_weight=sample_weight)
         lo, hi = self._spmd_rows
         return self.labels_[lo:hi]

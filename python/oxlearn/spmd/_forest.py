@@ -19,8 +19,8 @@ from sklearn.utils import check_random_state
 import oxlearn
 from oxlearn import ensemble as _ens
 from oxlearn._sklearn_private import _get_n_samples_bootstrap
-from oxlearn.spmd._base import SPMDMixin, with_comm
-from oxlearn.spmd._comm import Shards, allgather
+from oxlearn.spmd._base import SAMPLE_WEIGHT, SPMDMixin, collective_doc, with_comm
+from oxlearn.spmd._comm import allgather
 
 
 def _share(n_estimators, counts, rank):
@@ -32,29 +32,22 @@ def _share(n_estimators, counts, rank):
 
 
 class _SPMDForest(SPMDMixin):
+    @collective_doc(
+        "Grow this rank's share of the trees on its rows (collective).",
+        """X : array-like of shape (n_local_samples, n_features)
+    This rank's rows (possibly none: that rank grows no tree).""",
+        """y : array-like of shape (n_local_samples,)
+    Their targets.""",
+        SAMPLE_WEIGHT,
+        returns="""self : object
+    The fitted forest (all ranks' trees, in rank order), identical on
+    every rank.""")
     def fit(self, X, y, sample_weight=None):
-        """Grow this rank's share of the trees on its rows (collective).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_local_samples, n_features)
-            This rank's rows (possibly none: that rank grows no tree).
-        y : array-like of shape (n_local_samples,)
-            Their targets.
-        sample_weight : array-like of shape (n_local_samples,), default=None
-            Their weights.
-
-        Returns
-        -------
-        self : object
-            The fitted forest (all ranks' trees, in rank order), identical on
-            every rank.
-        """
         self._validate_params()
         if self.oob_score or self.warm_start:
             raise ValueError("oob_score and warm_start are not available in oxlearn.spmd")
         classifier = self._spmd_classifier
-        shards = Shards(self._comm(), self, X, y, sample_weight, classifier=classifier,
+        shards = self._shards(X, y, sample_weight, classifier=classifier,
                         y_numeric=not classifier)
         comm, rank = shards.comm, shards.comm.Get_rank()
         if shards.y is not None and np.ndim(shards.y) != 1:

@@ -6,8 +6,17 @@ from oxlearn import _core
 from oxlearn import linear_model as _lm
 from oxlearn.base import n_threads
 from oxlearn.linear_model._base import set_linear_attributes
-from oxlearn.spmd._base import SPMDMixin, with_comm
-from oxlearn.spmd._comm import Shards, allgather, rust_allgather
+from oxlearn.spmd._base import (
+    SAMPLE_WEIGHT,
+    X_ROWS,
+    Y_TARGETS,
+    SPMDMixin,
+    collective_doc,
+    with_comm,
+)
+from oxlearn.spmd._comm import allgather, rust_allgather
+
+_FIT = "Fit on this rank's rows (collective)."
 
 
 def merged_moments(comm, X, Y, sw, centered, chunk_rows, n_jobs, previous=None):
@@ -20,7 +29,7 @@ def merged_moments(comm, X, Y, sw, centered, chunk_rows, n_jobs, previous=None):
 
 
 def _regression_shards(est, X, y, sample_weight, reset=True):
-    shards = Shards(est._comm(), est, X, y, sample_weight, reset=reset, y_numeric=True)
+    shards = est._shards(X, y, sample_weight, reset=reset, y_numeric=True)
     Y = np.asarray(shards.y, dtype=shards.X.dtype)
     y_1d = Y.ndim == 1
     return shards, (Y.reshape(-1, 1) if y_1d else Y), y_1d
@@ -57,23 +66,9 @@ class LinearRegression(_SPMDLinearFit, _lm.LinearRegression):
     pickles and saves as the ordinary ``LinearRegression``.
     """
 
+    @collective_doc("Fit on this rank's rows (collective: every rank of ``comm`` calls it).",
+                    X_ROWS, Y_TARGETS, SAMPLE_WEIGHT)
     def fit(self, X, y, sample_weight=None):
-        """Fit on this rank's rows (collective: every rank of ``comm`` calls it).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_local_samples, n_features)
-            This rank's rows (possibly none).
-        y : array-like of shape (n_local_samples,) or (n_local_samples, n_targets)
-            Their targets.
-        sample_weight : array-like of shape (n_local_samples,), default=None
-            Their weights.
-
-        Returns
-        -------
-        self : object
-            The fitted estimator, identical on every rank.
-        """
         return self._fit_spmd(X, y, sample_weight)
 
     def _spmd_alpha(self, n_targets):
@@ -96,23 +91,8 @@ class Ridge(_SPMDLinearFit, _lm.Ridge):
     ``comm``. Computed like :class:`oxlearn.spmd.LinearRegression`.
     """
 
+    @collective_doc(_FIT, X_ROWS, Y_TARGETS, SAMPLE_WEIGHT)
     def fit(self, X, y, sample_weight=None):
-        """Fit on this rank's rows (collective).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_local_samples, n_features)
-            This rank's rows (possibly none).
-        y : array-like of shape (n_local_samples,) or (n_local_samples, n_targets)
-            Their targets.
-        sample_weight : array-like of shape (n_local_samples,), default=None
-            Their weights.
-
-        Returns
-        -------
-        self : object
-            The fitted estimator, identical on every rank.
-        """
         if self.solver not in _lm._ridge._ACCELERATED_SOLVERS:
             raise ValueError(
                 f"solver={self.solver!r} is not available in oxlearn.spmd; use one of "
@@ -120,14 +100,9 @@ class Ridge(_SPMDLinearFit, _lm.Ridge):
             )
         return self._fit_spmd(X, y, sample_weight)
 
-    def _spmd_alpha(self, n_targets):
-        alpha = np.asarray(self.alpha, dtype=np.float64).ravel()
-        if alpha.size not in (1, n_targets):
-            raise ValueError(
-                "Number of targets and number of penalties do not correspond: "
-                f"{alpha.size} != {n_targets}"
-            )
-        return alpha.tolist()
+    # The penalties per target, checked as the single-process IncrementalRidge
+    # checks them (it reads only ``alpha``).
+    _spmd_alpha = _lm.IncrementalRidge._alpha
 
     def _spmd_after_fit(self, m, rank, shards):
         self.n_iter_ = None
@@ -179,23 +154,9 @@ class LogisticRegression(SPMDMixin, _lm.LogisticRegression):
     takes the same steps and ends with the same coefficients.
     """
 
+    @collective_doc(_FIT, X_ROWS, """y : array-like of shape (n_local_samples,)
+    Their labels. Every rank that holds rows must hold every class.""", SAMPLE_WEIGHT)
     def fit(self, X, y, sample_weight=None):
-        """Fit on this rank's rows (collective).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_local_samples, n_features)
-            This rank's rows (possibly none).
-        y : array-like of shape (n_local_samples,)
-            Their labels. Every rank that holds rows must hold every class.
-        sample_weight : array-like of shape (n_local_samples,), default=None
-            Their weights.
-
-        Returns
-        -------
-        self : object
-            The fitted estimator, identical on every rank.
-        """
         self._validate_params()
         penalty, C = self._resolve_penalty(warn=False)
         if self.solver not in _lm._logistic._ACCELERATED_SOLVERS or penalty not in ("l2", None):
@@ -207,7 +168,7 @@ class LogisticRegression(SPMDMixin, _lm.LogisticRegression):
         if self.class_weight is not None:
             raise ValueError("class_weight is not available in oxlearn.spmd")
         self._resolve_penalty(warn=True)
-        shards = Shards(self._comm(), self, X, y, sample_weight, classifier=True,
+        shards = self._shards(X, y, sample_weight, classifier=True,
                         weight_dtype=np.float64)
         self.classes_ = shards.classes
         n_classes = len(shards.classes)

@@ -10,9 +10,11 @@ from oxlearn import covariance as _cov
 from oxlearn import decomposition as _dec
 from oxlearn.base import n_threads
 from oxlearn.basic_statistics._basic_statistics import _STATE, _options
-from oxlearn.spmd._base import SPMDMixin, with_comm
-from oxlearn.spmd._comm import Shards, allgather
+from oxlearn.spmd._base import X_ROWS, Y_IGNORED, SPMDMixin, collective_doc, with_comm
+from oxlearn.spmd._comm import allgather
 from oxlearn.spmd._linear import merged_moments
+
+_FIT = "Fit on every rank's rows (collective)."
 
 
 def _no_targets(X):
@@ -37,27 +39,15 @@ class BasicStatistics(SPMDMixin, _bs.BasicStatistics):
     rank order.
     """
 
+    @collective_doc(
+        "Compute the statistics of every rank's rows (collective).", X_ROWS, Y_IGNORED,
+        """sample_weight : array-like of shape (n_local_samples,), default=None
+    Row weights: the statistics are those of ``sample_weight[:, None] * X``.""")
     def fit(self, X, y=None, sample_weight=None):
-        """Compute the statistics of every rank's rows (collective).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_local_samples, n_features)
-            This rank's rows (possibly none).
-        y : Ignored
-            Not used.
-        sample_weight : array-like of shape (n_local_samples,), default=None
-            Row weights: the statistics are those of ``sample_weight[:, None] * X``.
-
-        Returns
-        -------
-        self : object
-            The fitted estimator, identical on every rank.
-        """
         _options(self.result_options)
         for o in _bs._basic_statistics.OPTIONS:
             self.__dict__.pop(o + "_", None)
-        shards = Shards(self._comm(), self, X, None, None)
+        shards = self._shards(X, None, None)
         sw = _weights(shards, sample_weight)
         state = _merged_columns(shards, sw, self.get_hyperparameters("fit").chunk_rows,
                                 self.n_jobs)
@@ -81,7 +71,7 @@ class IncrementalBasicStatistics(SPMDMixin, _bs.IncrementalBasicStatistics):
     """
 
     def _validate_batch(self, X, y, sample_weight, reset):
-        shards = Shards(self._comm(), self, X, None, None, reset=reset)
+        shards = self._shards(X, None, None, reset=reset)
         self._spmd_shards = shards
         return shards.X, y, sample_weight
 
@@ -98,11 +88,20 @@ class IncrementalBasicStatistics(SPMDMixin, _bs.IncrementalBasicStatistics):
 
 
 def _covariance_shards(est, X, reset=True):
-    shards = Shards(est._comm(), est, X, None, None, reset=reset)
+    shards = est._shards(X, None, None, reset=reset)
     if shards.n_samples == 1:
         warnings.warn("Only one sample available. You may want to reshape your data array",
                       stacklevel=4)
     return shards
+
+
+def _set_covariance(est, moments, dtype):
+    """``location_``, ``covariance_`` and ``precision_`` of merged moments."""
+    location, cov, precision = _core.covariance_from_moments(
+        moments, est.assume_centered, est.store_precision)
+    est.location_ = location.astype(dtype)
+    est.covariance_ = cov.astype(dtype)
+    est.precision_ = None if precision is None else precision.astype(dtype)
 
 
 @with_comm(_cov.EmpiricalCovariance)
@@ -114,32 +113,14 @@ class EmpiricalCovariance(SPMDMixin, _cov.EmpiricalCovariance):
     merged in rank order.
     """
 
+    @collective_doc(_FIT, X_ROWS, Y_IGNORED)
     def fit(self, X, y=None):
-        """Fit on every rank's rows (collective).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_local_samples, n_features)
-            This rank's rows (possibly none).
-        y : Ignored
-            Not used.
-
-        Returns
-        -------
-        self : object
-            The fitted estimator, identical on every rank.
-        """
         self._validate_params()
         shards = _covariance_shards(self, X)
         m = merged_moments(shards.comm, shards.X, _no_targets(shards.X), None,
                            not self.assume_centered, self.get_hyperparameters("fit").chunk_rows,
                            None)
-        location, cov, precision = _core.covariance_from_moments(
-            m, self.assume_centered, self.store_precision)
-        dtype = shards.X.dtype
-        self.location_ = location.astype(dtype)
-        self.covariance_ = cov.astype(dtype)
-        self.precision_ = None if precision is None else precision.astype(dtype)
+        _set_covariance(self, m, shards.X.dtype)
         return self
 
 
@@ -165,16 +146,11 @@ class IncrementalEmpiricalCovariance(SPMDMixin, _cov.IncrementalEmpiricalCovaria
         self._mean_x, self._cxx = new["mean_x"], new["cxx"]
         self.n_samples_seen_ = int(new["n_samples"])
         self._sum_weights = float(new["sum_weights"])
-        location, cov, precision = _core.covariance_from_moments(
-            self._state(), self.assume_centered, self.store_precision
-        )
-        self.location_ = location.astype(X.dtype)
-        self.covariance_ = cov.astype(X.dtype)
-        self.precision_ = None if precision is None else precision.astype(X.dtype)
+        _set_covariance(self, self._state(), X.dtype)
 
 
 def _pca_moments(est, X, reset, previous=None):
-    shards = Shards(est._comm(), est, X, None, None, reset=reset)
+    shards = est._shards(X, None, None, reset=reset)
     m = merged_moments(shards.comm, shards.X, _no_targets(shards.X), None, True, 0, None,
                        previous=previous)
     return shards, m
@@ -192,21 +168,8 @@ class PCA(SPMDMixin, _dec.PCA):
     is ill-conditioned). ``'randomized'`` and ``'arpack'`` are refused.
     """
 
+    @collective_doc(_FIT, X_ROWS, Y_IGNORED)
     def fit(self, X, y=None):
-        """Fit on every rank's rows (collective).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_local_samples, n_features)
-            This rank's rows (possibly none).
-        y : Ignored
-            Not used.
-
-        Returns
-        -------
-        self : object
-            The fitted estimator, identical on every rank.
-        """
         self._validate_params()
         if self.svd_solver not in ("auto", "full", "covariance_eigh"):
             raise ValueError(
@@ -230,21 +193,11 @@ class PCA(SPMDMixin, _dec.PCA):
                            shards.X.dtype, "covariance_eigh")
         return self
 
+    @collective_doc("Fit on every rank's rows (collective) and transform this rank's rows.",
+                    X_ROWS, Y_IGNORED,
+                    returns="""X_new : ndarray of shape (n_local_samples, n_components)
+    This rank's rows, transformed.""")
     def fit_transform(self, X, y=None):
-        """Fit on every rank's rows (collective) and transform this rank's rows.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_local_samples, n_features)
-            This rank's rows (possibly none).
-        y : Ignored
-            Not used.
-
-        Returns
-        -------
-        X_new : ndarray of shape (n_local_samples, n_components)
-            This rank's rows, transformed.
-        """
         return self.fit(X).transform(X)
 
 
@@ -262,21 +215,8 @@ class IncrementalPCA(SPMDMixin, _dec.IncrementalPCA):
     scikit-learn's incremental algorithm.
     """
 
+    @collective_doc(_FIT, X_ROWS, Y_IGNORED)
     def fit(self, X, y=None):
-        """Fit on every rank's rows (collective).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_local_samples, n_features)
-            This rank's rows (possibly none).
-        y : Ignored
-            Not used.
-
-        Returns
-        -------
-        self : object
-            The fitted estimator, identical on every rank.
-        """
         self._validate_params()
         self.__dict__.pop("_spmd_moments", None)
         shards, m = _pca_moments(self, X, True)

@@ -21,8 +21,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from oxlearn import neighbors as _nb
 from oxlearn._sklearn_private import _get_weights
-from oxlearn.spmd._base import SPMDMixin, with_comm
-from oxlearn.spmd._comm import Shards, allgather
+from oxlearn.spmd._base import QUERIES, X_ROWS, SPMDMixin, collective_doc, with_comm
+from oxlearn.spmd._comm import allgather
 
 
 class DetachedModelError(RuntimeError):
@@ -33,25 +33,17 @@ class _SPMDNeighbors(SPMDMixin):
     _spmd_classifier = False
     _spmd_targets = False
 
+    @collective_doc(
+        "Keep this rank's rows (collective: every rank of ``comm`` calls it).", X_ROWS,
+        """y : array-like of shape (n_local_samples,) or (n_local_samples, n_outputs)
+    Their targets (classifier and regressor only).""",
+        returns="""self : object
+    The fitted estimator; its rows stay on their ranks.""")
     def fit(self, X, y=None):
-        """Keep this rank's rows (collective: every rank of ``comm`` calls it).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_local_samples, n_features)
-            This rank's rows (possibly none).
-        y : array-like of shape (n_local_samples,) or (n_local_samples, n_outputs)
-            Their targets (classifier and regressor only).
-
-        Returns
-        -------
-        self : object
-            The fitted estimator; its rows stay on their ranks.
-        """
         self._validate_params()
         if not self._spmd_targets:
             y = None
-        shards = Shards(self._comm(), self, X, y, None, classifier=self._spmd_classifier,
+        shards = self._shards(X, y, None, classifier=self._spmd_classifier,
                         y_numeric=self._spmd_targets and not self._spmd_classifier)
         self.__dict__.pop("_spmd_detached", None)
         self._spmd_X = shards.X
@@ -218,19 +210,10 @@ class KNeighborsClassifier(_SPMDNeighbors, _nb.KNeighborsClassifier):
     _spmd_classifier = True
     _spmd_targets = True
 
+    @collective_doc("Class probabilities of this rank's queries (collective).", QUERIES,
+                    returns="""proba : ndarray of shape (n_local_queries, n_classes)
+    Weighted vote shares, classes in ``classes_`` order.""")
     def predict_proba(self, X):
-        """Class probabilities of this rank's queries (collective).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_local_queries, n_features)
-            This rank's queries (possibly none).
-
-        Returns
-        -------
-        proba : ndarray of shape (n_local_queries, n_classes)
-            Weighted vote shares, classes in ``classes_`` order.
-        """
         self._check_attached("predict_proba")
         dist, _, labels = self._neighbors(X, self.n_neighbors)
         w = _get_weights(dist, self.weights)
@@ -242,19 +225,10 @@ class KNeighborsClassifier(_SPMDNeighbors, _nb.KNeighborsClassifier):
         total[total == 0.0] = 1.0
         return proba / total
 
+    @collective_doc("Class of this rank's queries (collective).", QUERIES,
+                    returns="""y : ndarray of shape (n_local_queries,)
+    Predicted classes (ties to the first class in ``classes_``).""")
     def predict(self, X):
-        """Class of this rank's queries (collective).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_local_queries, n_features)
-            This rank's queries (possibly none).
-
-        Returns
-        -------
-        y : ndarray of shape (n_local_queries,)
-            Predicted classes (ties to the first class in ``classes_``).
-        """
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 
@@ -269,19 +243,11 @@ class KNeighborsRegressor(_SPMDNeighbors, _nb.KNeighborsRegressor):
 
     _spmd_targets = True
 
+    @collective_doc("Targets of this rank's queries (collective).", QUERIES,
+                    returns="y : ndarray of shape (n_local_queries,) or "
+                    """(n_local_queries, n_outputs)
+    Mean (or inverse-distance weighted mean) of the neighbours' targets.""")
     def predict(self, X):
-        """Targets of this rank's queries (collective).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_local_queries, n_features)
-            This rank's queries (possibly none).
-
-        Returns
-        -------
-        y : ndarray of shape (n_local_queries,) or (n_local_queries, n_outputs)
-            Mean (or inverse-distance weighted mean) of the neighbours' targets.
-        """
         self._check_attached("predict")
         dist, _, y = self._neighbors(X, self.n_neighbors)
         w = _get_weights(dist, self.weights)
