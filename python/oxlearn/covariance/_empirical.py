@@ -24,6 +24,15 @@ def _validate_X(est, X, reset):
     return X
 
 
+def set_covariance(est, moments, dtype):
+    """Set ``location_``, ``covariance_`` and ``precision_`` from merged moments."""
+    location, cov, precision = _core.covariance_from_moments(
+        moments, est.assume_centered, est.store_precision)
+    est.location_ = location.astype(dtype)
+    est.covariance_ = cov.astype(dtype)
+    est.precision_ = None if precision is None else precision.astype(dtype)
+
+
 class EmpiricalCovariance(OxlearnEstimatorMixin, _sk.EmpiricalCovariance):
     __doc__ = accelerated_doc(
         _sk.EmpiricalCovariance,
@@ -146,12 +155,7 @@ class IncrementalEmpiricalCovariance(
         self._mean_x, self._cxx = new["mean_x"], new["cxx"]
         self.n_samples_seen_ = int(new["n_samples"])
         self._sum_weights = float(new["sum_weights"])
-        location, cov, precision = _core.covariance_from_moments(
-            self._state(), self.assume_centered, self.store_precision
-        )
-        self.location_ = location.astype(X.dtype)
-        self.covariance_ = cov.astype(X.dtype)
-        self.precision_ = None if precision is None else precision.astype(X.dtype)
+        set_covariance(self, self._state(), X.dtype)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None, check_input=True):

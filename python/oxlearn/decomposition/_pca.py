@@ -56,6 +56,16 @@ class PCA(PCATransformMixin, OxlearnEstimatorMixin, _sk.PCA):
             return False
         device = self._check_device("fit")
         n, p = X.shape
+        n_components = self._n_components_for(n, p, solver)
+        self._log_accelerated("fit", device)
+        mean, components, ev, sv = _core.fit_pca(
+            X, solver, self.get_hyperparameters("fit").chunk_rows, None, device=device
+        )
+        self._set_spectrum(mean, components, ev, sv, n, p, n_components, X.dtype, solver)
+        return True
+
+    def _n_components_for(self, n, p, solver):
+        """``n_components`` for ``n`` rows and ``p`` features, checked as scikit-learn does."""
         n_components = min(n, p) if self.n_components is None else self.n_components
         if n_components == "mle":
             if n < p:
@@ -65,12 +75,7 @@ class PCA(PCATransformMixin, OxlearnEstimatorMixin, _sk.PCA):
                 f"n_components={n_components} must be between 0 and "
                 f"min(n_samples, n_features)={min(n, p)} with svd_solver={solver!r}"
             )
-        self._log_accelerated("fit", device)
-        mean, components, ev, sv = _core.fit_pca(
-            X, solver, self.get_hyperparameters("fit").chunk_rows, None, device=device
-        )
-        self._set_spectrum(mean, components, ev, sv, n, p, n_components, X.dtype, solver)
-        return True
+        return n_components
 
     def _set_spectrum(self, mean, components, ev, sv, n, p, n_components, dtype, solver):
         """Keep ``n_components`` of a full spectrum (also used by ``oxlearn.spmd``)."""

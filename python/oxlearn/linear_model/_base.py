@@ -81,3 +81,17 @@ def set_linear_attributes(est, coef, intercept, y_1d, fit_intercept):
     else:
         est.coef_ = coef
         est.intercept_ = intercept if fit_intercept else 0.0
+
+
+def ridge_alphas(alpha, n_targets):
+    """``alpha`` as a list of penalties for ``n_targets`` targets (one, or one each).
+
+    Raises scikit-learn's ValueError when their numbers do not correspond.
+    """
+    alpha = np.asarray(alpha, dtype=np.float64).ravel()
+    if alpha.size not in (1, n_targets):
+        raise ValueError(
+            "Number of targets and number of penalties do not correspond: "
+            f"{alpha.size} != {n_targets}"
+        )
+    return alpha.tolist()

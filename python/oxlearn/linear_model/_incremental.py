@@ -7,7 +7,6 @@ one-shot fit up to rounding.
 
 from numbers import Integral, Real
 
-import numpy as np
 from sklearn import linear_model as _sk
 from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin
 
@@ -19,7 +18,7 @@ from oxlearn.base import (
     OxlearnEstimatorMixin,
     n_threads,
 )
-from oxlearn.linear_model._base import set_linear_attributes, validate_fit_data
+from oxlearn.linear_model._base import ridge_alphas, set_linear_attributes, validate_fit_data
 
 _MOMENTS = ("mean_x", "mean_y", "cxx", "cxy")
 
@@ -254,10 +253,4 @@ class IncrementalRidge(_IncrementalLinearBase):
         self.batch_size = batch_size
 
     def _alpha(self, n_targets):
-        alpha = np.asarray(self.alpha, dtype=np.float64).ravel()
-        if alpha.size not in (1, n_targets):
-            raise ValueError(
-                "Number of targets and number of penalties do not correspond: "
-                f"{alpha.size} != {n_targets}"
-            )
-        return alpha.tolist()
+        return ridge_alphas(self.alpha, n_targets)

@@ -7,7 +7,7 @@ from sklearn import linear_model as _sk
 from oxlearn import _core
 from oxlearn._docs import accelerated_doc
 from oxlearn.base import LinearPredictMixin, OxlearnEstimatorMixin
-from oxlearn.linear_model._base import AcceleratedLinearFitMixin
+from oxlearn.linear_model._base import AcceleratedLinearFitMixin, ridge_alphas
 
 _ACCELERATED_SOLVERS = ("auto", "cholesky", "svd")
 
@@ -57,14 +57,8 @@ class Ridge(OxlearnEstimatorMixin, LinearPredictMixin, AcceleratedLinearFitMixin
     _oxlearn_gpu_methods = ("fit",)
 
     def _fit_rust(self, X, Y, sample_weight, device=None):
-        alpha = np.asarray(self.alpha, dtype=np.float64).ravel()
-        if alpha.size not in (1, Y.shape[1]):
-            raise ValueError(
-                "Number of targets and number of penalties do not correspond: "
-                f"{alpha.size} != {Y.shape[1]}"
-            )
         coef, intercept, _, _ = _core.fit_ridge(
-            X, Y, sample_weight, alpha.tolist(), self.fit_intercept,
+            X, Y, sample_weight, ridge_alphas(self.alpha, Y.shape[1]), self.fit_intercept,
             self.get_hyperparameters("fit").chunk_rows, None, device=device,
         )
         self.n_iter_ = None

@@ -5,7 +5,7 @@ import numpy as np
 from oxlearn import _core
 from oxlearn import linear_model as _lm
 from oxlearn.base import n_threads
-from oxlearn.linear_model._base import set_linear_attributes
+from oxlearn.linear_model._base import ridge_alphas, set_linear_attributes
 from oxlearn.spmd._base import (
     SAMPLE_WEIGHT,
     X_ROWS,
@@ -100,9 +100,8 @@ class Ridge(_SPMDLinearFit, _lm.Ridge):
             )
         return self._fit_spmd(X, y, sample_weight)
 
-    # The penalties per target, checked as the single-process IncrementalRidge
-    # checks them (it reads only ``alpha``).
-    _spmd_alpha = _lm.IncrementalRidge._alpha
+    def _spmd_alpha(self, n_targets):
+        return ridge_alphas(self.alpha, n_targets)
 
     def _spmd_after_fit(self, m, rank, shards):
         self.n_iter_ = None

@@ -10,6 +10,7 @@ from oxlearn import covariance as _cov
 from oxlearn import decomposition as _dec
 from oxlearn.base import n_threads
 from oxlearn.basic_statistics._basic_statistics import _STATE, _options
+from oxlearn.covariance._empirical import set_covariance
 from oxlearn.spmd._base import X_ROWS, Y_IGNORED, SPMDMixin, collective_doc, with_comm
 from oxlearn.spmd._comm import allgather
 from oxlearn.spmd._linear import merged_moments
@@ -95,15 +96,6 @@ def _covariance_shards(est, X, reset=True):
     return shards
 
 
-def _set_covariance(est, moments, dtype):
-    """``location_``, ``covariance_`` and ``precision_`` of merged moments."""
-    location, cov, precision = _core.covariance_from_moments(
-        moments, est.assume_centered, est.store_precision)
-    est.location_ = location.astype(dtype)
-    est.covariance_ = cov.astype(dtype)
-    est.precision_ = None if precision is None else precision.astype(dtype)
-
-
 @with_comm(_cov.EmpiricalCovariance)
 class EmpiricalCovariance(SPMDMixin, _cov.EmpiricalCovariance):
     """Maximum likelihood covariance of rows spread across MPI ranks.
@@ -120,7 +112,7 @@ class EmpiricalCovariance(SPMDMixin, _cov.EmpiricalCovariance):
         m = merged_moments(shards.comm, shards.X, _no_targets(shards.X), None,
                            not self.assume_centered, self.get_hyperparameters("fit").chunk_rows,
                            None)
-        _set_covariance(self, m, shards.X.dtype)
+        set_covariance(self, m, shards.X.dtype)
         return self
 
 
@@ -146,7 +138,7 @@ class IncrementalEmpiricalCovariance(SPMDMixin, _cov.IncrementalEmpiricalCovaria
         self._mean_x, self._cxx = new["mean_x"], new["cxx"]
         self.n_samples_seen_ = int(new["n_samples"])
         self._sum_weights = float(new["sum_weights"])
-        _set_covariance(self, self._state(), X.dtype)
+        set_covariance(self, self._state(), X.dtype)
 
 
 def _pca_moments(est, X, reset, previous=None):
@@ -178,15 +170,7 @@ class PCA(SPMDMixin, _dec.PCA):
             )
         shards, m = _pca_moments(self, X, True)
         n, p = shards.n_samples, shards.n_features
-        n_components = min(n, p) if self.n_components is None else self.n_components
-        if n_components == "mle":
-            if n < p:
-                raise ValueError("n_components='mle' is only supported if n_samples >= n_features")
-        elif not 0 <= n_components <= min(n, p):
-            raise ValueError(
-                f"n_components={n_components} must be between 0 and "
-                f"min(n_samples, n_features)={min(n, p)} with svd_solver='covariance_eigh'"
-            )
+        n_components = self._n_components_for(n, p, "covariance_eigh")
         mean, components, ev, sv = _core.pca_from_moments(m)
         k = min(n, p)
         self._set_spectrum(mean, components[:k], ev[:k], sv[:k], n, p, n_components,
