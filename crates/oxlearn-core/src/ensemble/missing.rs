@@ -127,8 +127,9 @@ mod tests {
 
     /// One tree: root splits feature 0 at 0.5; left leaf (3 samples) value
     /// 1, right leaf (5 samples) value 2.
-    #[allow(clippy::type_complexity)]
-    fn stump() -> (Vec<i64>, Vec<i32>, Vec<f64>, Vec<i32>, Vec<i32>, Vec<f64>) {
+    type Stump = (Vec<i64>, Vec<i32>, Vec<f64>, Vec<i32>, Vec<i32>, Vec<f64>);
+
+    fn stump() -> Stump {
         (
             vec![0, 3],
             vec![0, -2, -2],
@@ -139,20 +140,26 @@ mod tests {
         )
     }
 
-    #[test]
-    fn nan_goes_where_scikit_learn_sends_it() {
-        let (off, feat, thr, left, right, value) = stump();
-        let f = ForestRef {
+    /// The single-output forest of one [`stump`].
+    fn forest(s: &Stump) -> ForestRef<'_> {
+        let (off, feat, thr, left, right, value) = s;
+        ForestRef {
             n_features: 1,
             n_outputs: 1,
             max_n_classes: 1,
-            tree_offsets: &off,
-            feature: &feat,
-            threshold: &thr,
-            left: &left,
-            right: &right,
-            value: &value,
-        };
+            tree_offsets: off,
+            feature: feat,
+            threshold: thr,
+            left,
+            right,
+            value,
+        }
+    }
+
+    #[test]
+    fn nan_goes_where_scikit_learn_sends_it() {
+        let s = stump();
+        let f = forest(&s);
         f.validate().unwrap();
         let x = [0.2, 0.9, f64::NAN];
         let xm = MatRef::from_row_major_slice(&x, 3, 1);
@@ -181,18 +188,8 @@ mod tests {
 
     #[test]
     fn finite_rows_agree_with_the_fast_traversal() {
-        let (off, feat, thr, left, right, value) = stump();
-        let f = ForestRef {
-            n_features: 1,
-            n_outputs: 1,
-            max_n_classes: 1,
-            tree_offsets: &off,
-            feature: &feat,
-            threshold: &thr,
-            left: &left,
-            right: &right,
-            value: &value,
-        };
+        let s = stump();
+        let f = forest(&s);
         // 0.5 as float32 is 0.5: on the threshold goes left, as the fast path.
         let x = [0.5, 0.5000001, -1e30, 1e30];
         let xm = MatRef::from_row_major_slice(&x, 4, 1);

@@ -13,7 +13,7 @@ use super::kernels::Kernel;
 use super::{gpu_err, with_gpu, Gpu};
 use crate::basic_statistics::ColumnMoments;
 use crate::decomposition::{PcaSolver, PcaSpectrum};
-use crate::linalg::chunks::{check_weights, first_non_finite};
+use crate::linalg::chunks::first_non_finite;
 use crate::linalg::Moments;
 use crate::linear_model::{LeastSquaresParams, LinearFit, RidgeParams};
 use crate::{Error, Real, Result};
@@ -439,20 +439,7 @@ pub fn moments<T: Real>(
     w: Option<&[T]>,
     centered: bool,
 ) -> Result<Moments> {
-    let (n, p) = x.shape();
-    if n == 0 || p == 0 {
-        return Err(Error::EmptyInput { what: "X" });
-    }
-    if y.nrows() != n {
-        return Err(Error::ShapeMismatch {
-            what: "number of samples in y vs X".into(),
-            expected: n,
-            got: y.nrows(),
-        });
-    }
-    if let Some(w) = w {
-        check_weights(w, n)?;
-    }
+    crate::linalg::moments::check_inputs(x, y, w)?;
     with_gpu(ordinal, |g| moments_on(g, x, y, w, centered))
 }
 

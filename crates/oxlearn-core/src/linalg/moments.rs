@@ -70,22 +70,7 @@ impl Moments {
     ) -> Result<Self> {
         let (n, p) = x.shape();
         let t = y.ncols();
-        if n == 0 {
-            return Err(Error::EmptyInput { what: "X" });
-        }
-        if p == 0 {
-            return Err(Error::EmptyInput { what: "X" });
-        }
-        if y.nrows() != n {
-            return Err(Error::ShapeMismatch {
-                what: "number of samples in y vs X".into(),
-                expected: n,
-                got: y.nrows(),
-            });
-        }
-        if let Some(w) = w {
-            check_weights(w, n)?;
-        }
+        check_inputs(x, y, w)?;
         let plan = ChunkPlan::new(n, p + t, chunk_rows);
         // Bound live partial results to ~32 MiB whatever p is.
         let bytes = 8 * (p * p + p * t + p + t) + 64;
@@ -146,6 +131,30 @@ impl Moments {
         }
         self.sum_weights = w;
     }
+}
+
+/// The checks of [`Moments::from_data`] (and of the GPU's moments): `x`
+/// neither empty nor without columns, `y` with as many rows, valid weights.
+pub(crate) fn check_inputs<T: Real>(
+    x: MatRef<'_, T>,
+    y: MatRef<'_, T>,
+    w: Option<&[T]>,
+) -> Result<()> {
+    let (n, p) = x.shape();
+    if n == 0 || p == 0 {
+        return Err(Error::EmptyInput { what: "X" });
+    }
+    if y.nrows() != n {
+        return Err(Error::ShapeMismatch {
+            what: "number of samples in y vs X".into(),
+            expected: n,
+            got: y.nrows(),
+        });
+    }
+    if let Some(w) = w {
+        check_weights(w, n)?;
+    }
+    Ok(())
 }
 
 /// Moments of rows `rows` of the data.

@@ -641,6 +641,51 @@ fn check_shape(x_rows: usize, x_cols: usize) -> Result<()> {
     Ok(())
 }
 
+/// The checks of `n_clusters` (`too_many`: more clusters than the `n`
+/// samples), `max_iter` and `tol` shared by the fits, in that order.
+fn check_params(params: &KMeansParams, too_many: bool, n: impl std::fmt::Display) -> Result<()> {
+    let k = params.n_clusters;
+    if k == 0 || too_many {
+        return Err(Error::InvalidParameter {
+            name: "n_clusters",
+            reason: format!("{k}; must be between 1 and n_samples = {n}"),
+        });
+    }
+    if params.max_iter == 0 {
+        return Err(Error::InvalidParameter {
+            name: "max_iter",
+            reason: "0; must be at least 1".into(),
+        });
+    }
+    if !(params.tol.is_finite() && params.tol >= 0.0) {
+        return Err(Error::InvalidParameter {
+            name: "tol",
+            reason: format!("{}; must be finite and non-negative", params.tol),
+        });
+    }
+    Ok(())
+}
+
+/// The total weight of each chunk of `data`'s rows, in chunk order.
+fn chunk_weight_totals<T: Real>(data: &Data<'_, T>) -> Vec<f64> {
+    (0..data.plan.n_chunks())
+        .map(|c| data.plan.range(c).map(|i| data.weight(i)).sum())
+        .collect()
+}
+
+/// Subtracts (`sub`) or adds `mean` to each `p`-wide row of `rows`.
+fn shift_rows(rows: &mut [f64], p: usize, mean: &[f64], sub: bool) {
+    for row in rows.chunks_exact_mut(p) {
+        for (v, m) in row.iter_mut().zip(mean) {
+            if sub {
+                *v -= m;
+            } else {
+                *v += m;
+            }
+        }
+    }
+}
+
 /// Checks the initialisations against `k` and `p`.
 fn check_inits(inits: &[KMeansInit], k: usize, p: usize, trials: usize) -> Result<()> {
     if inits.is_empty() {
@@ -724,33 +769,14 @@ pub fn fit_kmeans_with<T: Real>(
     let (n, p) = x.shape();
     check_shape(n, p)?;
     let k = params.n_clusters;
-    if k == 0 || k > n {
-        return Err(Error::InvalidParameter {
-            name: "n_clusters",
-            reason: format!("{k}; must be between 1 and n_samples = {n}"),
-        });
-    }
-    if params.max_iter == 0 {
-        return Err(Error::InvalidParameter {
-            name: "max_iter",
-            reason: "0; must be at least 1".into(),
-        });
-    }
-    if !(params.tol.is_finite() && params.tol >= 0.0) {
-        return Err(Error::InvalidParameter {
-            name: "tol",
-            reason: format!("{}; must be finite and non-negative", params.tol),
-        });
-    }
+    check_params(params, k > n, n)?;
     let trials = params.n_local_trials;
     check_inits(inits, k, p, trials)?;
     if let Some(w) = w {
         check_weights(w, n)?;
     }
     let mut data = Data::new(x, w, params.chunk_rows);
-    let weight_totals: Vec<f64> = (0..data.plan.n_chunks())
-        .map(|c| data.plan.range(c).map(|i| data.weight(i)).sum())
-        .collect();
+    let weight_totals = chunk_weight_totals(&data);
     if !weight_totals.iter().any(|&t| t > 0.0) {
         return Err(Error::InvalidParameter {
             name: "sample_weight",
@@ -773,11 +799,7 @@ pub fn fit_kmeans_with<T: Real>(
             KMeansInit::Centers(c) => c.clone(),
             KMeansInit::PlusPlus(d) => plusplus(&data, k, trials, d, &weight_totals, &mut scratch)?,
         };
-        for row in start.chunks_exact_mut(p) {
-            for (v, m) in row.iter_mut().zip(&mean) {
-                *v -= m;
-            }
-        }
+        shift_rows(&mut start, p, &mean, true);
         let run = lloyd(
             &data,
             &mean,
@@ -797,11 +819,7 @@ pub fn fit_kmeans_with<T: Real>(
         }
     }
     let mut fit = best.ok_or_else(|| Error::NumericalFailure("no k-means run completed".into()))?;
-    for row in fit.centers.chunks_exact_mut(p) {
-        for (v, m) in row.iter_mut().zip(&mean) {
-            *v += m;
-        }
-    }
+    shift_rows(&mut fit.centers, p, &mean, false);
     Ok(fit)
 }
 
@@ -836,9 +854,7 @@ pub fn fit_kmeans_distributed<T: Real>(
         if let Some(w) = w {
             check_weights(w, x.nrows())?;
         }
-        weight_totals = (0..data.plan.n_chunks())
-            .map(|c| data.plan.range(c).map(|i| data.weight(i)).sum())
-            .collect();
+        weight_totals = chunk_weight_totals(&data);
         let total_weight = weight_totals.iter().sum::<f64>();
         let (count, mean, m2) = data.build_tiles_moments()?;
         Ok((count, mean, m2, total_weight))
@@ -881,24 +897,7 @@ pub fn fit_kmeans_distributed<T: Real>(
             m2[j] += sb[j] + delta * delta * (na * nb / n);
         }
     }
-    if k == 0 || k as f64 > n {
-        return Err(Error::InvalidParameter {
-            name: "n_clusters",
-            reason: format!("{k}; must be between 1 and n_samples = {n}"),
-        });
-    }
-    if params.max_iter == 0 {
-        return Err(Error::InvalidParameter {
-            name: "max_iter",
-            reason: "0; must be at least 1".into(),
-        });
-    }
-    if !(params.tol.is_finite() && params.tol >= 0.0) {
-        return Err(Error::InvalidParameter {
-            name: "tol",
-            reason: format!("{}; must be finite and non-negative", params.tol),
-        });
-    }
+    check_params(params, k as f64 > n, n)?;
     if total_weight <= 0.0 {
         return Err(Error::InvalidParameter {
             name: "sample_weight",
@@ -926,11 +925,7 @@ pub fn fit_kmeans_distributed<T: Real>(
                 coll,
             )?,
         };
-        for row in start.chunks_exact_mut(p) {
-            for (v, m) in row.iter_mut().zip(&mean) {
-                *v -= m;
-            }
-        }
+        shift_rows(&mut start, p, &mean, true);
         let run = lloyd(
             &data,
             &mean,
@@ -953,11 +948,7 @@ pub fn fit_kmeans_distributed<T: Real>(
         }
     }
     let mut fit = best.ok_or_else(|| Error::NumericalFailure("no k-means run completed".into()))?;
-    for row in fit.centers.chunks_exact_mut(p) {
-        for (v, m) in row.iter_mut().zip(&mean) {
-            *v += m;
-        }
-    }
+    shift_rows(&mut fit.centers, p, &mean, false);
     Ok(fit)
 }
 
@@ -1035,11 +1026,7 @@ fn centred_centers(c: &[f64], p: usize) -> (Vec<f64>, Vec<f64>) {
         *s /= k as f64;
     }
     let mut centred = c.to_vec();
-    for row in centred.chunks_exact_mut(p) {
-        for (v, s) in row.iter_mut().zip(&shift) {
-            *v -= s;
-        }
-    }
+    shift_rows(&mut centred, p, &shift, true);
     (shift, centred)
 }
 

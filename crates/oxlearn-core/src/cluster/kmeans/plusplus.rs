@@ -16,25 +16,47 @@ pub(super) fn search(
     right: bool,
     value: impl Fn(usize, usize) -> f64,
 ) -> usize {
-    let hit = |s: f64, t: f64| if right { s > t } else { s >= t };
+    let hit = |s: f64, t: f64| reaches(right, s, t);
     let mut acc = 0.0;
     for (c, &tot) in totals.iter().enumerate() {
         let local = target - acc;
         if hit(tot, local) {
-            let rows = plan.range(c);
-            let last = rows.end - 1;
-            let mut s = 0.0;
-            for i in rows {
-                s += value(c, i);
-                if hit(s, local) {
-                    return i;
-                }
-            }
-            return last;
+            return scan_chunk(plan.range(c), c, local, right, &value);
         }
         acc += tot;
     }
     plan.n_rows.saturating_sub(1)
+}
+
+/// Whether a running sum `s` hits the target `t` (`right`: exceeds it,
+/// else reaches it).
+fn reaches(right: bool, s: f64, t: f64) -> bool {
+    if right {
+        s > t
+    } else {
+        s >= t
+    }
+}
+
+/// The first row of chunk `ch` (rows `rows`, not empty) where the running
+/// sum of `value` hits `local` (see [`reaches`]); its last row if rounding
+/// leaves the scan short of it.
+fn scan_chunk(
+    rows: std::ops::Range<usize>,
+    ch: usize,
+    local: f64,
+    right: bool,
+    value: impl Fn(usize, usize) -> f64,
+) -> usize {
+    let last = rows.end - 1;
+    let mut s = 0.0;
+    for i in rows {
+        s += value(ch, i);
+        if reaches(right, s, local) {
+            return i;
+        }
+    }
+    last
 }
 
 crate::simd::multiversion! {
@@ -61,12 +83,7 @@ pub(super) fn plusplus_step_portable(
     if p == 0 || k == 0 {
         return vec![0.0; k];
     }
-    for (gi, t) in tiles.chunks_exact(p * LANES).enumerate() {
-        let g = gi * LANES;
-        if g >= m {
-            break;
-        }
-        let n = (m - g).min(LANES);
+    for (g, n, t) in lane_groups(tiles, p, m) {
         // The nearest chosen centre's distance, read before any slot of
         // these rows is overwritten; zero weight for missing rows.
         let mut closest = [f64::INFINITY; LANES];
@@ -112,6 +129,70 @@ pub(super) fn plusplus_block<const JB: usize>(
     }
 }
 
+/// One k-means++ step over every chunk of `data` (in parallel, into the
+/// chunks' slices of `cand`, `l` slots per row): the per-chunk potentials
+/// of `panel`'s points, in chunk order. `closest`: the slot holding each
+/// row's distance to its nearest chosen centre.
+fn step_partials<T: Real>(
+    data: &Data<'_, T>,
+    cand: &mut [f64],
+    l: usize,
+    panel: &Panel,
+    closest: Option<usize>,
+) -> Result<Vec<Vec<f64>>> {
+    chunk_pass(
+        data.plan,
+        parallel_for(data.n(), data.p()),
+        cand,
+        l,
+        usize::MAX,
+        Vec::new(),
+        |rows, out| {
+            let w = data.weights(rows.clone());
+            Ok(plusplus_step(data.tiles_of(&rows), &w, panel, closest, out))
+        },
+        |mut acc: Vec<Vec<f64>>, part| {
+            acc.push(part);
+            acc
+        },
+    )
+}
+
+/// Row `i` of chunk `ch`'s weighted distance in slot `prev` of `cand`
+/// (`l` slots per row): the value sampled by the candidate draws.
+fn candidate_value<'a, T: Real>(
+    data: &'a Data<'_, T>,
+    cand: &'a [f64],
+    l: usize,
+    prev: usize,
+) -> impl Fn(usize, usize) -> f64 + Copy + 'a {
+    let plan = data.plan;
+    let cr = plan.chunk_rows;
+    move |ch: usize, i: usize| {
+        let r = plan.range(ch);
+        data.weight(i) * cand[ch * cr * l + prev * r.len() + (i - r.start)]
+    }
+}
+
+/// Each of the `m` points' potential: its per-chunk partials summed in
+/// chunk order.
+fn point_pots(partials: &[Vec<f64>], m: usize) -> Vec<f64> {
+    (0..m)
+        .map(|t| partials.iter().map(|v| v[t]).sum())
+        .collect()
+}
+
+/// The index of the lowest potential (the first of equals).
+fn lowest(pots: &[f64]) -> usize {
+    let mut best = 0;
+    for t in 1..pots.len() {
+        if pots[t] < pots[best] {
+            best = t;
+        }
+    }
+    best
+}
+
 /// Greedy k-means++ (scikit-learn's `_kmeans_plusplus`) in the data's
 /// coordinates, with squared distances from direct differences; `cand` is
 /// scratch (n × n_local_trials).
@@ -126,7 +207,6 @@ pub(super) fn plusplus<T: Real>(
     let (n, p) = (data.n(), data.p());
     let l = trials.max(1);
     let plan = data.plan;
-    let cr = plan.chunk_rows;
     cand.clear();
     cand.resize(n * l, 0.0);
     let total_w: f64 = weight_totals.iter().sum();
@@ -147,10 +227,7 @@ pub(super) fn plusplus<T: Real>(
             let totals: Vec<f64> = partials.iter().map(|v| v[prev]).collect();
             let pot: f64 = totals.iter().sum();
             let u = &draws[1 + (c - 1) * trials..1 + c * trials];
-            let value = |ch: usize, i: usize| {
-                let r = plan.range(ch);
-                data.weight(i) * cand[ch * cr * l + prev * r.len() + (i - r.start)]
-            };
+            let value = candidate_value(data, cand, l, prev);
             u.iter()
                 .map(|&u| search(plan, &totals, u * pot, false, value))
                 .collect()
@@ -158,41 +235,13 @@ pub(super) fn plusplus<T: Real>(
         let coords: Vec<f64> = points.iter().flat_map(|&i| data.row(i)).collect();
         let panel = Panel::new(&coords, points.len(), p);
         let closest = (c > 0).then_some(prev);
-        partials = chunk_pass(
-            plan,
-            parallel_for(n, p),
-            cand,
-            l,
-            usize::MAX,
-            Vec::new(),
-            |rows, out| {
-                let w = data.weights(rows.clone());
-                Ok(plusplus_step(
-                    data.tiles_of(&rows),
-                    &w,
-                    &panel,
-                    closest,
-                    out,
-                ))
-            },
-            |mut acc: Vec<Vec<f64>>, part| {
-                acc.push(part);
-                acc
-            },
-        )?;
+        partials = step_partials(data, cand, l, &panel, closest)?;
         if c == 0 {
             prev = 0;
             continue;
         }
-        let pots: Vec<f64> = (0..points.len())
-            .map(|t| partials.iter().map(|v| v[t]).sum())
-            .collect();
-        let mut best = 0;
-        for t in 1..pots.len() {
-            if pots[t] < pots[best] {
-                best = t;
-            }
-        }
+        let pots = point_pots(&partials, points.len());
+        let best = lowest(&pots);
         prev = best;
         ids.push(points[best]);
     }
@@ -217,8 +266,6 @@ pub(super) fn plusplus_distributed<T: Real>(
 ) -> Result<Vec<f64>> {
     let (n, p) = (data.n(), data.p());
     let l = trials.max(1);
-    let plan = data.plan;
-    let cr = plan.chunk_rows;
     cand.clear();
     cand.resize(n * l, 0.0);
     let first = pick_rows(coll, data, weight_totals, &[draws[0]], true, |_, i| {
@@ -233,51 +280,20 @@ pub(super) fn plusplus_distributed<T: Real>(
         } else {
             let totals: Vec<f64> = partials.iter().map(|v| v[prev]).collect();
             let u = &draws[1 + (c - 1) * trials..1 + c * trials];
-            let value = |ch: usize, i: usize| {
-                let r = plan.range(ch);
-                data.weight(i) * cand[ch * cr * l + prev * r.len() + (i - r.start)]
-            };
+            let value = candidate_value(data, cand, l, prev);
             pick_rows(coll, data, &totals, u, false, value)?
         };
         let m = coords.len() / p;
         let panel = Panel::new(&coords, m, p);
         let closest = (c > 0).then_some(prev);
-        partials = chunk_pass(
-            plan,
-            parallel_for(n, p),
-            cand,
-            l,
-            usize::MAX,
-            Vec::new(),
-            |rows, out| {
-                let w = data.weights(rows.clone());
-                Ok(plusplus_step(
-                    data.tiles_of(&rows),
-                    &w,
-                    &panel,
-                    closest,
-                    out,
-                ))
-            },
-            |mut acc: Vec<Vec<f64>>, part| {
-                acc.push(part);
-                acc
-            },
-        )?;
+        partials = step_partials(data, cand, l, &panel, closest)?;
         if c == 0 {
             prev = 0;
             continue;
         }
-        let mut pots: Vec<f64> = (0..m)
-            .map(|t| partials.iter().map(|v| v[t]).sum())
-            .collect();
+        let mut pots = point_pots(&partials, m);
         sum_over_ranks(coll, &mut pots)?;
-        let mut best = 0;
-        for t in 1..pots.len() {
-            if pots[t] < pots[best] {
-                best = t;
-            }
-        }
+        let best = lowest(&pots);
         prev = best;
         centers.extend_from_slice(&coords[best * p..(best + 1) * p]);
     }
@@ -298,7 +314,7 @@ pub(super) fn pick_rows<T: Real>(
     let p = data.p();
     let all = coll.allgather(totals)?;
     let grand: f64 = all.iter().flatten().sum();
-    let hit = |s: f64, t: f64| if right { s > t } else { s >= t };
+    let hit = |s: f64, t: f64| reaches(right, s, t);
     // For each draw: (owner rank, its chunk, the target left in that chunk).
     let mut owners = Vec::with_capacity(draws.len());
     for &u in draws {
@@ -328,20 +344,7 @@ pub(super) fn pick_rows<T: Real>(
             continue;
         }
         let row = match ch {
-            Some(ch) => {
-                let rows = data.plan.range(ch);
-                let last = rows.end - 1;
-                let mut s = 0.0;
-                let mut pick = last;
-                for i in rows {
-                    s += value(ch, i);
-                    if hit(s, local) {
-                        pick = i;
-                        break;
-                    }
-                }
-                pick
-            }
+            Some(ch) => scan_chunk(data.plan.range(ch), ch, local, right, &value),
             None => data.n() - 1,
         };
         post.push(t as f64);

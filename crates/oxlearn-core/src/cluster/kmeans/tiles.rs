@@ -289,6 +289,23 @@ pub(super) fn sq_norm(a: &[f64]) -> f64 {
     lane_sum(&acc)
 }
 
+/// The groups of `LANES` rows among the first `m` rows of `tiles` (`p > 0`
+/// features): each group's first row `g`, its number of rows
+/// `n = min(m − g, LANES)` and its tile.
+#[inline(always)]
+pub(super) fn lane_groups(
+    tiles: &[f64],
+    p: usize,
+    m: usize,
+) -> impl Iterator<Item = (usize, usize, &[f64])> {
+    tiles
+        .chunks_exact(p * LANES)
+        .enumerate()
+        .map(|(gi, t)| (gi * LANES, t))
+        .take_while(move |&(g, _)| g < m)
+        .map(move |(g, t)| (g, (m - g).min(LANES), t))
+}
+
 crate::simd::multiversion! {
     /// For each of the first `m` rows `x` of `tiles`: the nearest point of
     /// `panel` to `x − shift` by `‖c‖² − 2 (x − shift)·c` (ties to the
@@ -309,12 +326,7 @@ pub(super) fn nearest_portable(
     if p == 0 {
         return;
     }
-    for (gi, t) in tiles.chunks_exact(p * LANES).enumerate() {
-        let g = gi * LANES;
-        if g >= m {
-            break;
-        }
-        let n = (m - g).min(LANES);
+    for (g, n, t) in lane_groups(tiles, p, m) {
         let mut bd = [f64::INFINITY; LANES];
         let mut bl = [0.0f64; LANES];
         for b in &panel.blocks {
@@ -377,12 +389,7 @@ pub(super) fn sq_dists_portable(tiles: &[f64], m: usize, panel: &Panel, out: &mu
     if p == 0 || k == 0 {
         return;
     }
-    for (gi, t) in tiles.chunks_exact(p * LANES).enumerate() {
-        let g = gi * LANES;
-        if g >= m {
-            break;
-        }
-        let n = (m - g).min(LANES);
+    for (g, n, t) in lane_groups(tiles, p, m) {
         for b in &panel.blocks {
             by_block!(b.size, sq_dists_block(t, panel, b, &mut out[g * k..], n));
         }
@@ -451,12 +458,7 @@ pub(super) fn accumulate_portable(
         return 0.0;
     }
     let mut total = [0.0f64; LANES];
-    for (gi, t) in tiles.chunks_exact(p * LANES).enumerate() {
-        let g = gi * LANES;
-        if g >= m {
-            break;
-        }
-        let n = (m - g).min(LANES);
+    for (g, n, t) in lane_groups(tiles, p, m) {
         let mut lab = [0usize; LANES];
         let mut wl = [0.0f64; LANES];
         for l in 0..n {
