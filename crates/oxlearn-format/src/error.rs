@@ -123,6 +123,32 @@ pub enum FormatError {
 }
 
 impl FormatError {
+    /// The same error, located inside a composite model's component at
+    /// `path` (e.g. `parts[1] ("scaler")`), so that the message names which
+    /// step is wrong.
+    pub fn within(self, path: &str) -> FormatError {
+        match self {
+            FormatError::MissingArray { kind, name } => FormatError::MissingArray {
+                kind: format!("{kind} at {path}"),
+                name,
+            },
+            FormatError::UnexpectedArray { kind, name } => FormatError::UnexpectedArray {
+                kind: format!("{kind} at {path}"),
+                name,
+            },
+            FormatError::InvalidArray { kind, name, reason } => FormatError::InvalidArray {
+                kind: format!("{kind} at {path}"),
+                name,
+                reason,
+            },
+            FormatError::InvalidField { field, reason } => FormatError::InvalidField {
+                field: format!("{path}.{field}"),
+                reason,
+            },
+            other => other,
+        }
+    }
+
     /// Whether the error means the bytes are damaged or forged (as opposed
     /// to intact but incompatible with this reader).
     pub fn is_corruption(&self) -> bool {

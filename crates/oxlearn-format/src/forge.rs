@@ -369,6 +369,7 @@ mod tests {
             feature_names_in: None,
             params: Map::new(),
             attrs: Map::new(),
+            parts: Vec::new(),
             arrays: vec![],
             checksum: String::new(),
         };

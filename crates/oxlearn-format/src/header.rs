@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use xxhash_rust::xxh3::Xxh3;
 
 /// The format version this build writes and reads (major.minor).
-pub const FORMAT_VERSION: &str = "1.2";
+pub const FORMAT_VERSION: &str = "1.3";
 
 /// Largest accepted header, in bytes of JSON.
 pub const MAX_HEADER_BYTES: usize = 64 << 20;
@@ -187,6 +187,12 @@ pub struct Header {
     /// Scalar fitted attributes (e.g. `rank_`).
     #[serde(default)]
     pub attrs: Map<String, Value>,
+    /// The components of a composite model (format 1.3): a pipeline's
+    /// steps, a column transformer's transformers, in order. Their arrays
+    /// are in this header's manifest, named `<index>/<name>` (nested parts:
+    /// `<index>/<index>/<name>`). Absent for other models.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<Part>,
     /// Array manifest, in storage order.
     #[serde(default)]
     pub arrays: Vec<ArrayEntry>,
@@ -197,7 +203,95 @@ pub struct Header {
     pub checksum: String,
 }
 
+/// One component of a composite model (a pipeline step, a column
+/// transformer's transformer): the model fields of a [`Header`], without
+/// the versions, placement and manifest, which the enclosing header holds
+/// for every part.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Part {
+    /// The step's or transformer's name in its composite (`standardscaler`).
+    pub name: String,
+    /// Model kind (closed registry), as [`Header::kind`].
+    pub kind: String,
+    /// Version of the kind's schema.
+    pub schema_version: u32,
+    /// Whether the component is fitted.
+    pub fitted: bool,
+    /// Dtype of its fitted floating-point attributes.
+    #[serde(default)]
+    pub dtype: Option<DType>,
+    /// Its `n_features_in_`.
+    #[serde(default)]
+    pub n_features_in: Option<u64>,
+    /// Its `feature_names_in_`.
+    #[serde(default)]
+    pub feature_names_in: Option<Vec<String>>,
+    /// Its constructor parameters (nested estimators excepted: they are parts).
+    #[serde(default)]
+    pub params: Map<String, Value>,
+    /// Its scalar fitted attributes.
+    #[serde(default)]
+    pub attrs: Map<String, Value>,
+    /// Its own components, when it is a composite too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<Part>,
+}
+
+/// The arrays of part `index` among `arrays` (a composite's), under their
+/// names inside the part: `3/scale_` is part 3's `scale_`.
+pub fn part_arrays<'a>(arrays: &[ArrayView<'a>], index: usize) -> Vec<ArrayView<'a>> {
+    let prefix = format!("{index}/");
+    arrays
+        .iter()
+        .filter_map(|a| {
+            a.name.strip_prefix(prefix.as_str()).map(|name| ArrayView {
+                name,
+                dtype: a.dtype,
+                shape: a.shape,
+                data: a.data,
+            })
+        })
+        .collect()
+}
+
 impl Header {
+    /// Part `index` as a header of its own (the enclosing header's versions
+    /// and placement; its manifest entries renamed as in [`part_arrays`];
+    /// no checksum): what validators and servers of single models take.
+    pub fn part(&self, index: usize) -> Option<Header> {
+        let p = self.parts.get(index)?;
+        let prefix = format!("{index}/");
+        Some(Header {
+            format_version: self.format_version.clone(),
+            kind: p.kind.clone(),
+            schema_version: p.schema_version,
+            oxlearn_version: self.oxlearn_version.clone(),
+            sklearn_version: self.sklearn_version.clone(),
+            numpy_version: self.numpy_version.clone(),
+            python_version: self.python_version.clone(),
+            device: self.device.clone(),
+            array_namespace: self.array_namespace.clone(),
+            fitted: p.fitted,
+            dtype: p.dtype,
+            n_features_in: p.n_features_in,
+            feature_names_in: p.feature_names_in.clone(),
+            params: p.params.clone(),
+            attrs: p.attrs.clone(),
+            parts: p.parts.clone(),
+            arrays: self
+                .arrays
+                .iter()
+                .filter_map(|e| {
+                    e.name.strip_prefix(prefix.as_str()).map(|name| ArrayEntry {
+                        name: name.to_owned(),
+                        ..e.clone()
+                    })
+                })
+                .collect(),
+            checksum: String::new(),
+        })
+    }
+
     /// Parses a header, with the size cap, without any verification.
     pub fn parse(json: &str) -> Result<Header> {
         if json.len() > MAX_HEADER_BYTES {

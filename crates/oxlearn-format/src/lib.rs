@@ -28,6 +28,8 @@ pub use error::{FormatError, Result};
 pub use file::{
     parse_file, save_file, write_file, ModelFile, SaveError, WriteError, PARTIAL_SUFFIX,
 };
-pub use header::{checksum_of, digest_of, ArrayEntry, ArrayView, DType, Header, FORMAT_VERSION};
+pub use header::{
+    checksum_of, digest_of, part_arrays, ArrayEntry, ArrayView, DType, Header, Part, FORMAT_VERSION,
+};
 pub use labels::Labels;
 pub use value::{check_values, MAX_HEADER_VALUES};

@@ -21,6 +21,7 @@ fn header(dtype: DType, p: u64) -> Header {
         feature_names_in: None,
         params: serde_json::Map::new(),
         attrs: serde_json::Map::new(),
+        parts: Vec::new(),
         arrays: vec![],
         checksum: String::new(),
     }

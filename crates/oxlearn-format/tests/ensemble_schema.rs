@@ -27,6 +27,7 @@ fn header(kind: &str, attrs: serde_json::Value) -> Header {
         feature_names_in: None,
         params: serde_json::Map::new(),
         attrs: attrs.as_object().unwrap().clone(),
+        parts: Vec::new(),
         arrays: vec![],
         checksum: String::new(),
     }

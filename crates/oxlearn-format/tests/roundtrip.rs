@@ -24,6 +24,7 @@ fn header(kind: &str) -> Header {
         feature_names_in: None,
         params: serde_json::Map::new(),
         attrs: serde_json::Map::new(),
+        parts: Vec::new(),
         arrays: vec![],
         checksum: String::new(),
     }

@@ -55,6 +55,8 @@ pub static BASIC_STATISTICS: Schema = Schema {
     arrays: &STATISTICS_SPECS,
     attrs: &[],
     validate: validate_statistics,
+    width: None,
+    composite: false,
 };
 
 /// `oxlearn.basic_statistics.IncrementalBasicStatistics`.
@@ -64,6 +66,8 @@ pub static INCREMENTAL_BASIC_STATISTICS: Schema = Schema {
     arrays: &INCREMENTAL_SPECS,
     attrs: &["n_samples_seen_", "batch_size_"],
     validate: validate_incremental,
+    width: None,
+    composite: false,
 };
 
 fn validate_statistics(h: &Header, a: &Arrays<'_>) -> Result<()> {

@@ -21,6 +21,8 @@ pub static DBSCAN: Schema = Schema {
     ],
     attrs: &[],
     validate: validate_dbscan,
+    width: None,
+    composite: false,
 };
 
 /// The length of a 1-D integer array (int32 or int64), without reading it.

@@ -12,6 +12,8 @@ pub static EMPIRICAL_COVARIANCE: Schema = Schema {
     // `precision_` is None without store_precision: recorded as null here.
     attrs: &["precision_"],
     validate: |h, a| validate_covariance(h, a),
+    width: None,
+    composite: false,
 };
 
 /// `oxlearn.covariance.IncrementalEmpiricalCovariance` (scikit-learn-intelex's API).
@@ -32,6 +34,8 @@ pub static INCREMENTAL_EMPIRICAL_COVARIANCE: Schema = Schema {
         "_sum_weights",
     ],
     validate: validate_incremental,
+    width: None,
+    composite: false,
 };
 
 fn validate_covariance(h: &Header, a: &Arrays<'_>) -> Result<()> {

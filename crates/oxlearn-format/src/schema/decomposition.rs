@@ -18,6 +18,8 @@ pub static PCA: Schema = Schema {
     ],
     attrs: &["n_components_", "n_samples_"],
     validate: |h, a| validate_pca(h, a, "n_samples_"),
+    width: Some(pca_width),
+    composite: false,
 };
 
 /// `sklearn.decomposition.IncrementalPCA`.
@@ -40,6 +42,8 @@ pub static INCREMENTAL_PCA: Schema = Schema {
         a.check("var_", float_dtype(h)?, &[Some(p)])?;
         Ok(())
     },
+    width: Some(pca_width),
+    composite: false,
 };
 
 fn positive_int(h: &Header, key: &str) -> Result<u64> {
@@ -84,4 +88,13 @@ fn validate_pca(h: &Header, a: &Arrays<'_>, samples_key: &str) -> Result<()> {
     }
     positive_int(h, samples_key)?;
     Ok(())
+}
+
+/// A fitted PCA's output width: its number of components.
+fn pca_width(_: &Header, a: &Arrays<'_>) -> Result<u64> {
+    Ok(a.require("components_")?
+        .shape
+        .first()
+        .copied()
+        .unwrap_or(0))
 }

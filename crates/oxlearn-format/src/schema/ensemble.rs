@@ -64,6 +64,8 @@ macro_rules! forest_schema {
             arrays: ARRAYS,
             attrs: ATTRS,
             validate: validate_forest,
+            width: None,
+            composite: false,
         };
     };
 }

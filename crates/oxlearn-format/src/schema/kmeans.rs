@@ -11,6 +11,8 @@ pub static KMEANS: Schema = Schema {
     arrays: &[req("cluster_centers_"), req("labels_")],
     attrs: &["inertia_", "n_iter_"],
     validate: validate_kmeans,
+    width: None,
+    composite: false,
 };
 
 /// cluster_centers_ (k, p) in the model's dtype, k >= 1; labels_ (n,) int32

@@ -12,6 +12,8 @@ pub static LINEAR_REGRESSION: Schema = Schema {
     arrays: &[req("coef_"), req("intercept_"), opt("singular_")],
     attrs: &["rank_"],
     validate: |h, a| validate_linear(h, a).map(|_| ()),
+    width: None,
+    composite: false,
 };
 
 /// `sklearn.linear_model.Ridge`.
@@ -21,6 +23,8 @@ pub static RIDGE: Schema = Schema {
     arrays: &[req("coef_"), req("intercept_")],
     attrs: &["n_iter_", "solver_"],
     validate: |h, a| validate_linear(h, a).map(|_| ()),
+    width: None,
+    composite: false,
 };
 
 const INCREMENTAL_ARRAYS: &[ArraySpec] = &[
@@ -40,6 +44,8 @@ pub static INCREMENTAL_LINEAR_REGRESSION: Schema = Schema {
     arrays: INCREMENTAL_ARRAYS,
     attrs: INCREMENTAL_ATTRS,
     validate: validate_incremental,
+    width: None,
+    composite: false,
 };
 
 /// `oxlearn.linear_model.IncrementalRidge` (scikit-learn-intelex's API).
@@ -49,6 +55,8 @@ pub static INCREMENTAL_RIDGE: Schema = Schema {
     arrays: INCREMENTAL_ARRAYS,
     attrs: INCREMENTAL_ATTRS,
     validate: validate_incremental,
+    width: None,
+    composite: false,
 };
 
 /// `sklearn.linear_model.LogisticRegression`. `classes_` is an array when
@@ -66,6 +74,8 @@ pub static LOGISTIC_REGRESSION: Schema = Schema {
     ],
     attrs: &["classes_", "_coef_sparse"],
     validate: validate_logistic,
+    width: None,
+    composite: false,
 };
 
 /// classes_ (c ≥ 2, sorted, distinct); coef_ (k, p) with k = 1 for two

@@ -3,17 +3,19 @@
 
 mod basic_statistics;
 mod cluster;
+mod compose;
 mod covariance;
 mod decomposition;
 mod ensemble;
 mod kmeans;
 mod linear;
 mod neighbors;
+mod preprocessing;
 
 pub use neighbors::classifier_labels;
 
 use crate::error::{FormatError, Result};
-use crate::header::{ArrayView, DType, Header};
+use crate::header::{part_arrays, ArrayView, DType, Header};
 
 /// One array of a schema.
 #[derive(Debug, Clone, Copy)]
@@ -54,7 +56,18 @@ pub struct Schema {
     pub attrs: &'static [&'static str],
     /// Structural checks beyond the generic ones.
     pub validate: fn(&Header, &Arrays<'_>) -> Result<()>,
+    /// For transformers, the number of columns `transform` returns for a
+    /// fitted model (called after `validate`): how a pipeline checks that
+    /// each step's output is the next step's input.
+    pub width: Option<fn(&Header, &Arrays<'_>) -> Result<u64>>,
+    /// Whether the kind has components (`Header::parts`): a pipeline, a
+    /// column transformer. No other kind may have them.
+    pub composite: bool,
 }
+
+/// Deepest nesting of composite models (a pipeline in a column
+/// transformer in a pipeline is depth 3).
+pub const MAX_PART_DEPTH: usize = 8;
 
 static REGISTRY: &[&Schema] = &[
     &linear::LINEAR_REGRESSION,
@@ -78,6 +91,22 @@ static REGISTRY: &[&Schema] = &[
     &ensemble::RANDOM_FOREST_REGRESSOR,
     &ensemble::EXTRA_TREES_CLASSIFIER,
     &ensemble::EXTRA_TREES_REGRESSOR,
+    &compose::PIPELINE,
+    &compose::COLUMN_TRANSFORMER,
+    &compose::PASSTHROUGH,
+    &compose::DROP,
+    &preprocessing::STANDARD_SCALER,
+    &preprocessing::MIN_MAX_SCALER,
+    &preprocessing::ROBUST_SCALER,
+    &preprocessing::MAX_ABS_SCALER,
+    &preprocessing::NORMALIZER,
+    &preprocessing::ONE_HOT_ENCODER,
+    &preprocessing::ORDINAL_ENCODER,
+    &preprocessing::LABEL_ENCODER,
+    &preprocessing::SIMPLE_IMPUTER,
+    &preprocessing::POLYNOMIAL_FEATURES,
+    &preprocessing::VARIANCE_THRESHOLD,
+    &preprocessing::SELECT_K_BEST,
 ];
 
 /// The schema of `kind`, if this build knows it.
@@ -170,6 +199,20 @@ pub fn validate(h: &Header, views: &[ArrayView<'_>]) -> Result<()> {
 /// element of an array (see [`Arrays::deep`]): a lazily verified load runs
 /// them before first use.
 pub fn validate_with(h: &Header, views: &[ArrayView<'_>], deep: bool) -> Result<()> {
+    validate_at(h, views, deep, 0)
+}
+
+/// The index of the part an array belongs to (`3/scale_` → 3), when its
+/// name has a part prefix: decimal, without leading zeros.
+fn part_index(name: &str) -> Option<Option<usize>> {
+    let (index, _) = name.split_once('/')?;
+    let canonical = !index.is_empty()
+        && index.bytes().all(|b| b.is_ascii_digit())
+        && (index == "0" || !index.starts_with('0'));
+    Some(if canonical { index.parse().ok() } else { None })
+}
+
+fn validate_at(h: &Header, views: &[ArrayView<'_>], deep: bool, depth: usize) -> Result<()> {
     let s = lookup(&h.kind).ok_or_else(|| FormatError::UnknownKind {
         kind: h.kind.clone(),
         writer: h.oxlearn_version.clone(),
@@ -181,7 +224,28 @@ pub fn validate_with(h: &Header, views: &[ArrayView<'_>], deep: bool) -> Result<
         views,
         deep,
     };
+    if !h.parts.is_empty() && !s.composite {
+        return Err(FormatError::InvalidField {
+            field: "parts".into(),
+            reason: format!("{} is not a composite model; it has no components", s.kind),
+        });
+    }
+    if depth > MAX_PART_DEPTH {
+        return Err(FormatError::InvalidField {
+            field: "parts".into(),
+            reason: format!("composite models nested deeper than {MAX_PART_DEPTH} levels"),
+        });
+    }
     for v in views {
+        if let Some(index) = part_index(v.name) {
+            if index.is_some_and(|i| i < h.parts.len()) {
+                continue; // checked with its part
+            }
+            return Err(FormatError::UnexpectedArray {
+                kind: s.kind.into(),
+                name: v.name.into(),
+            });
+        }
         if !s.arrays.iter().any(|a| a.name == v.name) {
             return Err(FormatError::UnexpectedArray {
                 kind: s.kind.into(),
@@ -208,6 +272,39 @@ pub fn validate_with(h: &Header, views: &[ArrayView<'_>], deep: bool) -> Result<
             });
         }
     }
+    for (i, part) in h.parts.iter().enumerate() {
+        let sub = h
+            .part(i)
+            .ok_or_else(|| FormatError::BadHeader("part index".into()))?;
+        let field = |reason: String| FormatError::InvalidField {
+            field: format!("parts[{i}] ({:?})", part.name),
+            reason,
+        };
+        if part.fitted != h.fitted {
+            return Err(field(format!(
+                "fitted is {}, the composite's is {}: a composite is fitted exactly when \
+                 all its components are",
+                part.fitted, h.fitted
+            )));
+        }
+        if h.parts[..i].iter().any(|o| o.name == part.name) {
+            return Err(field("a component name appears twice".into()));
+        }
+        let ps = lookup(&part.kind).ok_or_else(|| FormatError::UnknownKind {
+            kind: part.kind.clone(),
+            writer: h.oxlearn_version.clone(),
+            reader: env!("CARGO_PKG_VERSION").into(),
+            known: known_kinds().join(", "),
+        })?;
+        if part.schema_version == 0 || part.schema_version > ps.version {
+            return Err(field(format!(
+                "schema version {} of {}; this oxlearn reads versions 1 to {}",
+                part.schema_version, part.kind, ps.version
+            )));
+        }
+        validate_at(&sub, &part_arrays(views, i), deep, depth + 1)
+            .map_err(|e| e.within(&format!("parts[{i}] ({:?})", part.name)))?;
+    }
     if !h.fitted {
         if !views.is_empty() || !h.attrs.is_empty() {
             return Err(FormatError::InvalidField {
@@ -224,7 +321,8 @@ pub fn validate_with(h: &Header, views: &[ArrayView<'_>], deep: bool) -> Result<
         field: "n_features_in".into(),
         reason: "a fitted model must record n_features_in".into(),
     })?;
-    if p == 0 {
+    // A column transformer's passthrough or drop may select no column.
+    if p == 0 && !compose::EMPTY_OK.contains(&s.kind) {
         return Err(FormatError::InvalidField {
             field: "n_features_in".into(),
             reason: "0; must be >= 1".into(),
@@ -250,4 +348,30 @@ pub(crate) fn float_dtype(h: &Header) -> Result<DType> {
             reason: format!("{other:?}; a fitted model's dtype must be float32 or float64"),
         }),
     }
+}
+
+/// The number of columns part `index` of a fitted composite outputs, if it
+/// is a transformer (`None`: a final estimator). Call on validated models.
+pub fn part_width(h: &Header, views: &[ArrayView<'_>], index: usize) -> Result<Option<u64>> {
+    let sub = h
+        .part(index)
+        .ok_or_else(|| FormatError::BadHeader(format!("no part {index}")))?;
+    width(&sub, &part_arrays(views, index))
+}
+
+/// The number of columns a fitted model's `transform` outputs, if it is a
+/// transformer. Call on validated models.
+pub fn width(h: &Header, views: &[ArrayView<'_>]) -> Result<Option<u64>> {
+    let s = lookup(&h.kind).ok_or_else(|| FormatError::UnknownKind {
+        kind: h.kind.clone(),
+        writer: h.oxlearn_version.clone(),
+        reader: env!("CARGO_PKG_VERSION").into(),
+        known: known_kinds().join(", "),
+    })?;
+    let arrays = Arrays {
+        kind: s.kind,
+        views,
+        deep: false,
+    };
+    s.width.map(|w| w(h, &arrays)).transpose()
 }

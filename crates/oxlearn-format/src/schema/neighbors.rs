@@ -36,6 +36,8 @@ pub static NEAREST_NEIGHBORS: Schema = Schema {
     arrays: ARRAYS,
     attrs: ATTRS,
     validate: validate_neighbors_model,
+    width: None,
+    composite: false,
 };
 
 /// `sklearn.neighbors.KNeighborsClassifier`: also `_y` (class numbers) and
@@ -47,6 +49,8 @@ pub static KNEIGHBORS_CLASSIFIER: Schema = Schema {
     arrays: ARRAYS,
     attrs: ATTRS,
     validate: validate_neighbors_model,
+    width: None,
+    composite: false,
 };
 
 /// `sklearn.neighbors.KNeighborsRegressor`: also `_y` (the targets).
@@ -56,6 +60,8 @@ pub static KNEIGHBORS_REGRESSOR: Schema = Schema {
     arrays: ARRAYS,
     attrs: ATTRS,
     validate: validate_neighbors_model,
+    width: None,
+    composite: false,
 };
 
 const LOF_ARRAYS: &[super::ArraySpec] = &[
@@ -87,6 +93,8 @@ pub static LOCAL_OUTLIER_FACTOR: Schema = Schema {
     arrays: LOF_ARRAYS,
     attrs: LOF_ATTRS,
     validate: validate_lof,
+    width: None,
+    composite: false,
 };
 
 fn validate_lof(h: &Header, a: &Arrays<'_>) -> Result<()> {
