@@ -25,9 +25,11 @@ pub static PIPELINE: Schema = Schema {
 };
 
 /// `sklearn.compose.ColumnTransformer`: `parts` are `transformers_`, in
-/// order, the remainder last; attrs `_transformer_to_input_indices`
-/// (`{"__dict__": {name: [column index, ...]}}`), `_columns` (each part's
-/// column selection as the user gave it), `sparse_output_`.
+/// order, the remainder last when it has columns and is not dropped; attrs
+/// `_transformer_to_input_indices` (`{"__dict__": {name: [column index,
+/// ...]}}`: every part's columns, and possibly the dropped remainder's),
+/// `_columns` (each part's column selection as the user gave it),
+/// `sparse_output_`, `_remainder`, `output_indices_` (as scikit-learn's).
 pub static COLUMN_TRANSFORMER: Schema = Schema {
     kind: "compose.ColumnTransformer",
     version: 1,
@@ -36,6 +38,8 @@ pub static COLUMN_TRANSFORMER: Schema = Schema {
         "_transformer_to_input_indices",
         "_columns",
         "sparse_output_",
+        "_remainder",
+        "output_indices_",
     ],
     validate: validate_column_transformer,
     width: Some(column_transformer_width),
@@ -157,12 +161,28 @@ pub fn column_indices(h: &Header) -> Result<Vec<Vec<u64>>> {
                 "missing, or not a {\"__dict__\": {name: [index, ...]}} object".into(),
             )
         })?;
-    if map.len() != h.parts.len() {
+    // Every part has an entry; a dropped remainder may have one too.
+    let extra = map.len() == h.parts.len() + 1
+        && map.contains_key("remainder")
+        && !h.parts.iter().any(|part| part.name == "remainder");
+    if map.len() != h.parts.len() && !extra {
         return Err(field(
             h,
             "attrs._transformer_to_input_indices",
             format!("{} entries for {} transformers", map.len(), h.parts.len()),
         ));
+    }
+    if let Some(rest) = map.get("remainder").filter(|_| extra) {
+        let ok = rest
+            .as_array()
+            .is_some_and(|v| v.iter().all(|c| c.as_u64().is_some_and(|c| c < p)));
+        if !ok {
+            return Err(field(
+                h,
+                "attrs._transformer_to_input_indices[\"remainder\"]",
+                format!("not a list of column indices below {p}"),
+            ));
+        }
     }
     h.parts
         .iter()
