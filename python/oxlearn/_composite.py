@@ -26,8 +26,9 @@ from oxlearn import _core, _persistence
 _DTYPE_PARAMS = frozenset({"dtype"})
 # Attributes holding a numpy dtype (``SimpleImputer._fit_dtype``): stored as its string.
 _DTYPE_ATTRS = frozenset({"_fit_dtype", "_fill_dtype"})
-# Object arrays of indices or None (``OneHotEncoder.drop_idx_``): stored as lists.
-_OBJECT_INDEX_ATTRS = frozenset({"drop_idx_", "_drop_idx_after_grouping"})
+# Object arrays of indices or None (``OneHotEncoder.drop_idx_``), or of
+# numbers (a constant ``SimpleImputer``'s ``statistics_``): stored as lists.
+_OBJECT_LIST_ATTRS = frozenset({"drop_idx_", "_drop_idx_after_grouping", "statistics_"})
 # The score functions ``SelectKBest`` may name (oxlearn-format's SCORE_FUNCS).
 _SCORE_FUNCS = ("f_classif", "f_regression", "chi2", "mutual_info_classif",
                 "mutual_info_regression", "r_regression")
@@ -140,15 +141,16 @@ def _stock_state(est, kind, path):
             )
         if name in _DTYPE_ATTRS and value is not None:
             value = np.dtype(value).str
-        elif name in _OBJECT_INDEX_ATTRS and isinstance(value, np.ndarray):
-            value = [None if v is None else int(v) for v in value.tolist()]
+        elif (name in _OBJECT_LIST_ATTRS and isinstance(value, np.ndarray)
+              and value.dtype == object and not all(isinstance(v, str) for v in value.flat)):
+            value = [v.item() if isinstance(v, np.generic) else v for v in value.tolist()]
         attrs[name] = _persistence._encode(value, name)
     return dtype, arrays, attrs
 
 
 def _is_fitted(est):
-    from sklearn.utils.validation import check_is_fitted
     from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
 
     try:
         check_is_fitted(est)
@@ -308,10 +310,22 @@ def _encode_params_except(est, nested, path):
     return params
 
 
+# A slice column selection, stored as this tuple (start, stop, step follow):
+# it must come back a slice, since numpy sums a sliced view and a copy in
+# different orders (a refit would differ in the last bits).
+_SLICE = "__slice__"
+
+
 def _column_spec(spec, indices):
-    """A column selection as the file stores it: a slice becomes its indices."""
+    """A column selection as the file stores it."""
     if isinstance(spec, slice):
-        return list(indices)
+        return (_SLICE, spec.start, spec.stop, spec.step)
+    return spec
+
+
+def _column_spec_back(spec):
+    if isinstance(spec, tuple) and len(spec) == 4 and spec[0] == _SLICE:
+        return slice(*spec[1:])
     return spec
 
 
@@ -405,7 +419,7 @@ def _decode_attr(name, value):
     value = _persistence._decode(value)
     if name in _DTYPE_ATTRS and value is not None:
         return np.dtype(value)
-    if name in _OBJECT_INDEX_ATTRS and isinstance(value, list):
+    if name in _OBJECT_LIST_ATTRS and isinstance(value, list):
         return np.array(value, dtype=object)
     return value
 
@@ -431,8 +445,9 @@ def _fitted_common(obj, part):
 
 def build(header, part, arrays):
     """The estimator of one verified part (or of the whole header, which is one)."""
-    from oxlearn._io import _registry
     from sklearn.preprocessing import FunctionTransformer
+
+    from oxlearn._io import _registry
 
     kind = part["kind"]
     merged = {**header, **part}
@@ -484,7 +499,7 @@ def _build_column_transformer(cls, header, part, children):
     params = {k: _persistence._decode(v) for k, v in part["params"].items()}
     names = [p["name"] for p in part["parts"]]
     if not part["fitted"]:
-        specs = params.pop("transformers")
+        specs = [_column_spec_back(s) for s in params.pop("transformers")]
         params["transformers"] = [(n, c, s) for n, c, s in zip(names, children, specs,
                                                                 strict=True)]
         if params["remainder"] == _REMAINDER_ESTIMATOR:
@@ -494,9 +509,11 @@ def _build_column_transformer(cls, header, part, children):
         obj.__dict__.update(params)
         return obj
     attrs = {k: _persistence._decode(v) for k, v in part["attrs"].items()}
-    columns = attrs["_columns"]
+    columns = [_column_spec_back(c) for c in attrs["_columns"]]
     fitted = list(zip(names, children, columns, strict=True))
-    remainder_part = names[-1] == "remainder" and params["remainder"] != "drop"
+    # scikit-learn appends the remainder (dropped or not) when it has columns;
+    # no transformer may be named "remainder" (a constructor argument).
+    remainder_part = bool(names) and names[-1] == "remainder"
     given = fitted[:-1] if remainder_part else fitted
 
     def unfitted(c):
@@ -518,7 +535,7 @@ def _build_column_transformer(cls, header, part, children):
     d["_columns"] = [s for _, _, s in given]
     d["_transformer_to_input_indices"] = attrs["_transformer_to_input_indices"]
     rem = attrs["_remainder"]
-    d["_remainder"] = ("remainder", params["remainder"], rem[2])
+    d["_remainder"] = ("remainder", params["remainder"], _column_spec_back(rem[2]))
     d["sparse_output_"] = attrs["sparse_output_"]
     d["transformers_"] = fitted
     d["output_indices_"] = {n: slice(a, b) for n, (a, b) in attrs["output_indices_"].items()}

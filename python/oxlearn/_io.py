@@ -280,7 +280,17 @@ def load(path, *, mmap=False, device=None):
             arrays = {k: np.array(v) for k, v in arrays.items()}
         cls = _composite.stock_classes().get(header["kind"], object)
         _persistence._report(cls.__new__(cls), header, found)
-        return _composite.build(header, header, arrays)
+        try:
+            return _composite.build(header, header, arrays)
+        except ModelFileCorruptError:
+            raise
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as e:
+            # The schemas accepted the file, yet scikit-learn refuses the
+            # values: a forged file (or a bug), never a model to serve.
+            raise ModelFileCorruptError(
+                f"{path}: the {header['kind']} cannot be rebuilt from its file ({e}); the "
+                "model data is corrupt"
+            ) from e
     cls = _registry()[header["kind"]]  # Rust refused unknown kinds already
     model = cls.__new__(cls)
     _persistence._report(model, header, found)

@@ -25,7 +25,7 @@ pub static PIPELINE: Schema = Schema {
 };
 
 /// `sklearn.compose.ColumnTransformer`: `parts` are `transformers_`, in
-/// order, the remainder last when it has columns and is not dropped; attrs
+/// order, the remainder last when it has columns (dropped or not); attrs
 /// `_transformer_to_input_indices` (`{"__dict__": {name: [column index,
 /// ...]}}`: every part's columns, and possibly the dropped remainder's),
 /// `_columns` (each part's column selection as the user gave it),
@@ -224,6 +224,51 @@ pub fn column_indices(h: &Header) -> Result<Vec<Vec<u64>>> {
 /// is a boolean.
 fn validate_column_transformer(h: &Header, a: &Arrays<'_>) -> Result<()> {
     column_indices(h)?;
+    let n = h.parts.len();
+    let columns = h.attrs.get("_columns").and_then(Value::as_array);
+    if columns.map(Vec::len) != Some(n) {
+        return Err(field(
+            h,
+            "attrs._columns",
+            format!("must list the column selection of each of the {n} transformers"),
+        ));
+    }
+    let remainder = h
+        .attrs
+        .get("_remainder")
+        .and_then(|v| v.get("__ndarray__").or(Some(v)));
+    let remainder_ok = remainder.and_then(Value::as_array).is_some_and(|r| {
+        r.len() == 3
+            && r[0] == "remainder"
+            && matches!(r[1].as_str(), Some("drop" | "passthrough" | "estimator"))
+    });
+    if !remainder_ok {
+        return Err(field(
+            h,
+            "attrs._remainder",
+            "must be [\"remainder\", \"drop\"|\"passthrough\"|\"estimator\", columns]".into(),
+        ));
+    }
+    let slices = h
+        .attrs
+        .get("output_indices_")
+        .and_then(|v| v.get("__dict__"))
+        .and_then(Value::as_object);
+    let slices_ok = slices.is_some_and(|m| {
+        m.values().all(|v| {
+            let b = v
+                .as_array()
+                .map(|r| r.iter().map(Value::as_u64).collect::<Vec<_>>());
+            matches!(b.as_deref(), Some([Some(lo), Some(hi)]) if lo <= hi)
+        }) && h.parts.iter().all(|p| m.contains_key(&p.name))
+    });
+    if !slices_ok {
+        return Err(field(
+            h,
+            "attrs.output_indices_",
+            "must map every transformer to [start, stop] with start <= stop".into(),
+        ));
+    }
     if !matches!(h.attrs.get("sparse_output_"), Some(Value::Bool(_))) {
         return Err(field(
             h,

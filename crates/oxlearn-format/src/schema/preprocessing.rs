@@ -339,6 +339,15 @@ fn check_samples_seen(h: &Header, a: &Arrays<'_>) -> Result<()> {
     Ok(())
 }
 
+/// The values of a tagged 1-D array, or of a plain list (an object array
+/// of numbers, e.g. a constant imputer's `statistics_`).
+pub fn list_items(v: &Value) -> Option<&Vec<Value>> {
+    match v.get("__ndarray__") {
+        Some(items) => items.as_array(),
+        None => v.as_array(),
+    }
+}
+
 /// The length of a tagged 1-D array (`{"__ndarray__": [...], ...}`).
 fn tagged_len(v: &Value) -> Option<usize> {
     let items = v.get("__ndarray__")?.as_array()?;
@@ -479,12 +488,12 @@ fn validate_imputer(h: &Header, a: &Arrays<'_>) -> Result<()> {
         (Some(_), None) => {
             a.check("statistics_", DType::Float64, &[Some(p)])?;
         }
-        (None, Some(v)) if tagged_len(v) == Some(p as usize) => {}
+        (None, Some(v)) if list_items(v).map(Vec::len) == Some(p as usize) => {}
         _ => {
             return Err(field(
                 h,
                 "statistics_",
-                format!("must be one float64 array or one tagged array of {p} values"),
+                format!("must be one float64 array or one list of {p} values"),
             ))
         }
     }
@@ -508,12 +517,10 @@ fn imputer_width(h: &Header, a: &Arrays<'_>) -> Result<u64> {
     Ok(match a.get("statistics_") {
         Some(s) => float_statistics(s).iter().filter(|v| !v.is_nan()).count() as u64,
         None => {
-            let items = h
-                .attrs
-                .get("statistics_")
-                .and_then(|v| v.get("__ndarray__"))
-                .and_then(Value::as_array);
-            items.map_or(p, |v| v.iter().filter(|x| !x.is_null()).count() as u64)
+            let items = h.attrs.get("statistics_").and_then(list_items);
+            // A missing statistic: null (None) or {"__float__": "nan"}.
+            let missing = |x: &Value| x.is_null() || x.get("__float__").is_some_and(|f| f == "nan");
+            items.map_or(p, |v| v.iter().filter(|x| !missing(x)).count() as u64)
         }
     })
 }
@@ -627,15 +634,16 @@ pub fn floats_of(a: &ArrayView<'_>) -> Vec<f64> {
     }
 }
 
-/// `SelectKBest`'s number of kept columns: `k`, or all for `"all"`.
+/// `SelectKBest`'s number of kept columns: `k`, or all for `"all"` (or a
+/// `k` above the number of columns: scikit-learn warns and keeps all).
 fn select_k(h: &Header) -> Result<u64> {
     let p = h.n_features_in.unwrap_or(0);
     match h.params.get("k") {
         Some(Value::String(s)) if s == "all" => Ok(p),
         Some(v) => v
             .as_u64()
-            .filter(|&k| k <= p)
-            .ok_or_else(|| param(h, "k", &format!("must be \"all\" or an integer in 0..={p}"))),
+            .map(|k| k.min(p))
+            .ok_or_else(|| param(h, "k", "must be \"all\" or a non-negative integer")),
         None => Err(param(h, "k", "is missing")),
     }
 }
