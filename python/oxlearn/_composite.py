@@ -141,11 +141,28 @@ def _stock_state(est, kind, path):
             )
         if name in _DTYPE_ATTRS and value is not None:
             value = np.dtype(value).str
+        elif name == "categories_":
+            # Object categories with a missing value (None or NaN, last)
+            # are a plain list; the others tagged arrays.
+            value = [_object_list(c) if c.dtype == object and not all(
+                isinstance(v, str) for v in c) else c for c in value]
         elif (name in _OBJECT_LIST_ATTRS and isinstance(value, np.ndarray)
               and value.dtype == object and not all(isinstance(v, str) for v in value.flat)):
-            value = [v.item() if isinstance(v, np.generic) else v for v in value.tolist()]
-        attrs[name] = _persistence._encode(value, name)
+            value = _object_list(value)
+        try:
+            attrs[name] = _persistence._encode(value, name)
+        except _persistence.UnencodableError:
+            raise TypeError(
+                f"cannot save {type(est).__name__}{_where(path)}: its attribute {name}="
+                f"{value!r} cannot be stored in an oxlearn model file; save it with pickle or "
+                "joblib instead"
+            ) from None
     return dtype, arrays, attrs
+
+
+def _object_list(arr):
+    """An object array as a plain list of Python values (None and NaN kept)."""
+    return [v.item() if isinstance(v, np.generic) else v for v in arr.tolist()]
 
 
 def _is_fitted(est):
@@ -421,6 +438,8 @@ def _decode_attr(name, value):
         return np.dtype(value)
     if name in _OBJECT_LIST_ATTRS and isinstance(value, list):
         return np.array(value, dtype=object)
+    if name == "categories_" and isinstance(value, list):
+        return [np.array(c, dtype=object) if isinstance(c, list) else c for c in value]
     return value
 
 

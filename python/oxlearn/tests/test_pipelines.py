@@ -211,6 +211,7 @@ def test_column_transformer_variants(tmp_path):
     RobustScaler(with_centering=False), MaxAbsScaler(), Normalizer("max"),
     OneHotEncoder(drop="first", min_frequency=4, handle_unknown="infrequent_if_exist"),
     OneHotEncoder(drop="if_binary", sparse_output=False, dtype=np.float32),
+    OneHotEncoder(max_categories=3, handle_unknown="warn"),
     OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1),
     SimpleImputer(strategy="constant", fill_value=-1.0), SimpleImputer(keep_empty_features=True),
     PolynomialFeatures((2, 3), include_bias=False), VarianceThreshold(0.5),
@@ -228,6 +229,26 @@ def test_transformers_alone_round_trip(transformer, tmp_path):
     assert repr(loaded.get_params()) == repr(model.get_params())  # NaN == NaN
     _assert_same(model, loaded, X)
     _assert_same(model, pickle.loads(pickle.dumps(loaded)), X)
+
+
+def test_callable_column_selections_are_stored_as_fitted(tmp_path):
+    from sklearn.compose import make_column_selector
+
+    df, y = mixed_frame()
+    ct = ColumnTransformer([
+        ("num", SimpleImputer(), make_column_selector(dtype_include=np.number)),
+        ("cat", OneHotEncoder(handle_unknown="ignore"), make_column_selector(dtype_include=[object, "string"])),
+    ]).fit(df)
+    loaded = _roundtrip(ct, tmp_path)
+    assert_array_equal(loaded.transform(df), ct.transform(df))
+    assert loaded.transformers[0][2] == ["age", "income", "visits"]
+
+
+def test_infrequent_ordinal_categories_are_refused(tmp_path):
+    X = np.array([[0], [0], [0], [1], [2]])
+    with pytest.raises(ValueError, match="infrequent categories of OrdinalEncoder"):
+        oxlearn.save(OrdinalEncoder(min_frequency=2).fit(X), tmp_path / "m.oxl")
+    assert not (tmp_path / "m.oxl").exists()
 
 
 def test_string_categories_and_label_encoder(tmp_path):

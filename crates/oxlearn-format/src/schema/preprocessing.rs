@@ -355,8 +355,9 @@ fn tagged_len(v: &Value) -> Option<usize> {
     (shape.len() == 1).then_some(items.len())
 }
 
-/// `categories_`: one tagged 1-D array of at least one category per
-/// column. Returns each column's number of categories.
+/// `categories_`: one tagged 1-D array (or, for strings with a missing
+/// value, a plain list) of at least one category per column. Returns each
+/// column's number of categories.
 pub fn categories(h: &Header) -> Result<Vec<usize>> {
     let p = h.n_features_in.unwrap_or(0) as usize;
     let list = h
@@ -374,7 +375,21 @@ pub fn categories(h: &Header) -> Result<Vec<usize>> {
     list.iter()
         .enumerate()
         .map(|(i, v)| {
-            tagged_len(v).filter(|&n| n > 0).ok_or_else(|| {
+            let n = if v.get("__ndarray__").is_some() {
+                tagged_len(v)
+            } else {
+                // Plain: strings, then possibly one null or NaN.
+                v.as_array()
+                    .filter(|items| {
+                        let strings = items.iter().take_while(|x| x.is_string()).count();
+                        items.len() - strings <= 1
+                            && items.last().is_some_and(|x| {
+                                x.is_string() || x.is_null() || x.get("__float__").is_some()
+                            })
+                    })
+                    .map(Vec::len)
+            };
+            n.filter(|&n| n > 0).ok_or_else(|| {
                 field(
                     h,
                     &format!("attrs.categories_[{i}]"),
