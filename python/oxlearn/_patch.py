@@ -43,6 +43,9 @@ _PATCHABLE = {
     "LocalOutlierFactor": ("oxlearn.neighbors", ("sklearn.neighbors",
                                                  "sklearn.neighbors._lof")),
     "pairwise_distances": ("oxlearn.metrics", ("sklearn.metrics", "sklearn.metrics.pairwise")),
+    "roc_auc_score": ("oxlearn.metrics", ("sklearn.metrics", "sklearn.metrics._ranking")),
+    "train_test_split": ("oxlearn.model_selection", ("sklearn.model_selection",
+                                                     "sklearn.model_selection._split")),
 }
 
 _originals = {}  # (sklearn module, name) -> original class

@@ -36,6 +36,8 @@ mod format;
 mod gpu;
 mod kmeans;
 mod linear_model;
+mod metrics;
+mod model_selection;
 mod neighbors;
 mod spmd;
 mod threads;
@@ -68,6 +70,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     cluster::register(m)?;
     ensemble::register(m)?;
     neighbors::register(m)?;
+    metrics::register(m)?;
+    model_selection::register(m)?;
     kmeans::register(m)?;
     format::register(m)?;
     gpu::register(m)?;
