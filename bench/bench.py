@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 import sklearn
@@ -91,6 +92,32 @@ class _Pairwise:
     def fit(self, X, y=None):
         self.distances_ = self.func(X, metric=self.metric)
         return self
+
+
+class _Call:
+    """A function of ``(X, y)`` as a fit-only workload: its result is kept."""
+
+    def __init__(self, func, **kwargs):
+        self.func, self.kwargs = func, kwargs
+
+    def fit(self, X, y=None):
+        self.result_ = self.func(X, y, **self.kwargs)
+        return self
+
+
+def _function(module, name, **kwargs):
+    """A ``_Call`` factory for ``module.name``, or None where the module lacks it."""
+    func = getattr(module, name, None) if module is not None else None
+    return func and (lambda: _Call(func, **kwargs))
+
+
+def _auc_check(ox_model, sk_model):
+    np.testing.assert_allclose(ox_model.result_, sk_model.result_, rtol=1e-12)
+
+
+def _split_check(ox_model, sk_model):
+    for a, b in zip(ox_model.result_, sk_model.result_, strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def _pairwise_check(ox_model, sk_model):
@@ -277,6 +304,37 @@ def workloads(scale):
                        check=check)
 
 
+def function_workloads(scale):
+    """Accelerated functions: roc_auc_score (n = 1e7) and train_test_split (1e7 x 20)."""
+    import sklearn.metrics as skm
+    import sklearn.model_selection as sk_ms
+
+    from oxlearn import model_selection as ox_ms
+
+    try:
+        from sklearnex import model_selection as ix_ms
+    except ImportError:
+        ix_ms = None
+    n = int(10_000_000 * scale)
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, n)
+    score = rng.standard_normal(n) + y
+
+    def auc(module):
+        func = getattr(module, "roc_auc_score", None) if module is not None else None
+        return func and (lambda: _Call(lambda s, t: func(t, s)))
+
+    yield Workload("roc_auc_score", data=f"binary n={n}", X=score, y=y, op=None, impls={
+        "oxlearn": auc(ox_metrics), "sklearn": auc(skm), "intelex": auc(ix_metrics),
+    }, check=_auc_check)
+    X = rng.standard_normal((n, 20))
+    yield Workload("train_test_split", data=f"normal {n}x20 + y", X=X, y=y, op=None, impls={
+        "oxlearn": _function(ox_ms, "train_test_split", random_state=0),
+        "sklearn": _function(sk_ms, "train_test_split", random_state=0),
+        "intelex": _function(ix_ms, "train_test_split", random_state=0),
+    }, check=_split_check)
+
+
 def _forest_check(Xp, yp, tol):
     """Held-out score (accuracy or R²) within ``tol`` of scikit-learn's."""
     def check(ox_model, sk_model):
@@ -352,7 +410,7 @@ def main():
     print(header)
     print("-" * len(header))
     failures = []
-    for w in workloads(args.scale):
+    for w in chain(workloads(args.scale), function_workloads(args.scale)):
         if args.only and not re.search(args.only, w.name):
             continue
         fitted, times = {}, {"fit": {}, w.op: {}}
