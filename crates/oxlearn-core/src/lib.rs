@@ -23,6 +23,7 @@ pub mod linalg;
 pub mod linear_model;
 pub mod neighbors;
 pub mod optimize;
+pub mod preprocessing;
 pub mod real;
 pub mod simd;
 mod special;
