@@ -1,6 +1,8 @@
 """Save/load times and file sizes of oxlearn's model file, pickle, joblib and skops.
 
-Also memory-mapped loading for two model sizes 10x apart.
+Also memory-mapped loading for two model sizes 10x apart, and two realistic
+pipelines (imputation, scaling and one-hot encoding of a mixed-type
+DataFrame, then a logistic regression or a 100-tree forest).
 
 Run with ``bash scripts/bench.sh --persistence`` (its environment has skops).
 Times are medians of several runs; the page cache is warm (a server
@@ -48,6 +50,13 @@ def models():
         Xp = rng.standard_normal((p + 200, p))
         model = IncrementalLinearRegression(batch_size=4096).fit(Xp, Xp[:, 0] + 1.0)
         yield f"IncrementalLinearRegression {p} features", model, Xp[:100]
+    from oxlearn.ensemble import RandomForestClassifier
+    from oxlearn.tests.test_pipelines import mixed_frame, mixed_pipeline
+
+    df, y = mixed_frame(20_000)
+    yield "Pipeline mixed -> LogisticRegression", mixed_pipeline().fit(df, y), df[:100]
+    forest = mixed_pipeline(RandomForestClassifier(100, max_depth=12, random_state=0))
+    yield "Pipeline mixed -> RandomForest(100)", forest.fit(df, y), df[:100]
 
 
 def methods(folder):

@@ -149,6 +149,68 @@ def models():
             xp.asarray(X, device=device), xp.asarray(y, device=device))
 
 
+def composite_models():
+    """Format 1.3: pipelines, column transformers and stock transformers.
+
+    Each comes with the input it is fitted on and records its output for.
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.feature_selection import SelectKBest, VarianceThreshold
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import (
+        MaxAbsScaler,
+        MinMaxScaler,
+        Normalizer,
+        OneHotEncoder,
+        OrdinalEncoder,
+        PolynomialFeatures,
+        RobustScaler,
+        StandardScaler,
+    )
+
+    X, y = make_regression(60, 4, noise=1.0, random_state=0)
+    Xmiss = X.copy()
+    Xmiss[::5, 2] = np.nan
+    third = np.digitize(y, np.quantile(y, [1 / 3, 2 / 3]))
+    # Small integers as categories (a numeric one-hot), in column 3.
+    Xcat = np.c_[X[:, :3], third]
+    yield "Pipeline-scalers-ridge", make_pipeline(
+        StandardScaler(), MinMaxScaler(clip=True), RobustScaler(), MaxAbsScaler(), Ridge(0.5)
+    ).fit(X, y), X
+    yield "Pipeline-impute-poly-select-logistic", make_pipeline(
+        SimpleImputer(strategy="median"), PolynomialFeatures(2), VarianceThreshold(0.1),
+        SelectKBest(k=6), LogisticRegression(max_iter=500)
+    ).fit(Xmiss, third), Xmiss
+    yield "Pipeline-normalizer-pca-kmeans", make_pipeline(
+        Normalizer(), PCA(2), KMeans(3, n_init=2, random_state=0)).fit(X), X
+    yield "ColumnTransformer-onehot-ordinal-forest", make_pipeline(
+        ColumnTransformer([
+            ("num", make_pipeline(SimpleImputer(), StandardScaler()), [0, 1]),
+            ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), [3]),
+            ("ord", OrdinalEncoder(), [3]),
+            ("drop", "drop", [2]),
+        ], remainder="drop"),
+        RandomForestClassifier(4, max_depth=4, random_state=0),
+    ).fit(Xcat, third), Xcat
+    yield "ColumnTransformer-passthrough-remainder", ColumnTransformer(
+        [("scale", StandardScaler(), [0]), ("keep", "passthrough", [1])],
+        remainder=MinMaxScaler()).fit(X), X
+    # String categories (an object array in the header), infrequent ones grouped.
+    words = np.array(["red", "green", "blue", "cyan"])[third].reshape(-1, 1)
+    words[[0, 7, 13]] = "cyan"  # 3 < min_frequency: grouped as infrequent
+    yield "Pipeline-onehot-strings-knn", make_pipeline(
+        OneHotEncoder(min_frequency=5, handle_unknown="infrequent_if_exist",
+                      sparse_output=False, drop="first"),
+        KNeighborsClassifier(3),
+    ).fit(words, third), words
+    yield "Pipeline-unfitted", make_pipeline(StandardScaler(), Ridge()), None
+    from sklearn.preprocessing import LabelEncoder
+
+    # A target encoder: no X (it encodes y); its classes_ are the record.
+    yield "LabelEncoder-strings", LabelEncoder().fit(["b", "a", "c", "a"]), None
+
+
 def main():
     """Write ``<name>.oxl``, ``<name>.X.npy`` and ``<name>.pred.npy`` per model.
 
@@ -170,6 +232,14 @@ def main():
             out = golden_output(model, Xm)
             np.save(OUT / f"{name}.X.npy", Xm)
             np.save(OUT / f"{name}.pred.npy", out)
+        index[name] = type(model).__name__
+    for name, model, Xc in composite_models():
+        if (OUT / f"{name}.oxl").exists():
+            continue
+        oxlearn.save(model, OUT / f"{name}.oxl")
+        if Xc is not None:
+            np.save(OUT / f"{name}.X.npy", Xc)
+            np.save(OUT / f"{name}.pred.npy", golden_output(model, Xc))
         index[name] = type(model).__name__
     index_path.write_text(json.dumps(index, indent=1, sort_keys=True) + "\n")
     print(f"wrote {len(index)} models to {OUT}")

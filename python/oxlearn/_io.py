@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from oxlearn import _core, _persistence
+from oxlearn import _composite, _core, _persistence
 from oxlearn.exceptions import ModelFileCorruptError
 
 
@@ -149,8 +149,16 @@ def save(model, path):
 
     Parameters
     ----------
-    model : oxlearn estimator or supported scikit-learn estimator
+    model : oxlearn estimator, supported scikit-learn estimator, or pipeline
         Stock scikit-learn estimators are converted with :func:`from_sklearn`.
+        A scikit-learn ``Pipeline`` or ``ColumnTransformer`` of supported
+        transformers (``StandardScaler``, ``MinMaxScaler``, ``RobustScaler``,
+        ``MaxAbsScaler``, ``Normalizer``, ``OneHotEncoder``,
+        ``OrdinalEncoder``, ``SimpleImputer``, ``PolynomialFeatures``,
+        ``VarianceThreshold``, ``SelectKBest``, PCA), ending in any estimator
+        this function accepts, is saved whole, as are those transformers
+        (and ``LabelEncoder``) on their own; see
+        ``docs/saving-and-serving.md``, "Pipelines".
     path : str or os.PathLike
         Destination. Written atomically: the bytes go to a new temporary
         file ``<name>.<random>.oxl-partial`` in the same directory, which is
@@ -162,13 +170,19 @@ def save(model, path):
     ------
     TypeError
         A parameter the file cannot represent (a callable, an estimator, a
-        ``RandomState``); the message names it.
+        ``RandomState``), or a pipeline step it cannot hold; the message
+        names it and its path (``pipeline.steps[1].transformers[0]``).
     ValueError
         The model is not savable as it is (a parameter out of range, an
         incompletely fitted model).
     OSError
         The file cannot be written (its ``errno`` says why, e.g. ``ENOSPC``).
     """
+    if _composite.handles(model):
+        # A stock Pipeline, ColumnTransformer or preprocessing transformer.
+        header, arrays = _composite.seal(model)
+        _core.write_model_file(os.fspath(path), header, arrays)
+        return
     export = getattr(model, "_oxlearn_export", None)
     if export is not None:
         model = export()  # an oxlearn.spmd model saves as its ordinary class
@@ -223,7 +237,10 @@ def load(path, *, mmap=False, device=None):
 
     Returns
     -------
-    model : oxlearn estimator
+    model : oxlearn estimator, or scikit-learn pipeline or transformer
+        Pipelines and transformers come back as the stock scikit-learn
+        objects that were saved (their estimators as oxlearn's). A
+        composite model's arrays are verified at load even with ``mmap``.
 
     Raises
     ------
@@ -250,11 +267,31 @@ def load(path, *, mmap=False, device=None):
         buf, _persistence.runtime_versions(), lazy
     )
     header = json.loads(header_json)
-    cls = _registry()[header["kind"]]  # Rust refused unknown kinds already
     arrays = {}
     for entry, (name, start, end) in zip(header["arrays"], spans, strict=True):
         dtype = np.dtype(entry["dtype"]).newbyteorder("<")
         arrays[name] = buf[start:end].view(dtype).reshape(entry["shape"])
+    if _composite.handles_kind(header["kind"]):
+        if lazy:
+            # A composite's parts cannot each verify a share of one
+            # checksum later: verify now (the arrays stay mapped).
+            _core.verify_array_digests(header_json, arrays)
+        if mmap == "copy-on-verify":
+            arrays = {k: np.array(v) for k, v in arrays.items()}
+        cls = _composite.stock_classes().get(header["kind"], object)
+        _persistence._report(cls.__new__(cls), header, found)
+        try:
+            return _composite.build(header, header, arrays)
+        except ModelFileCorruptError:
+            raise
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as e:
+            # The schemas accepted the file, yet scikit-learn refuses the
+            # values: a forged file (or a bug), never a model to serve.
+            raise ModelFileCorruptError(
+                f"{path}: the {header['kind']} cannot be rebuilt from its file ({e}); the "
+                "model data is corrupt"
+            ) from e
+    cls = _registry()[header["kind"]]  # Rust refused unknown kinds already
     model = cls.__new__(cls)
     _persistence._report(model, header, found)
     _persistence.apply(model, header, arrays,

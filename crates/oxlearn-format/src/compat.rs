@@ -183,6 +183,15 @@ pub fn check_compatibility(h: &Header, rt: &Runtime) -> Result<Vec<CompatWarning
             ),
         });
     }
+    if !h.parts.is_empty() && wmin < 3 {
+        return Err(FormatError::InvalidField {
+            field: "parts".into(),
+            reason: format!(
+                "appear in a format {} file; composite models exist from format 1.3",
+                h.format_version
+            ),
+        });
+    }
     if h.schema_version == 0 {
         return Err(FormatError::InvalidField {
             field: "schema_version".into(),

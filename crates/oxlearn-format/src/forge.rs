@@ -218,6 +218,29 @@ fn fit_data(parts: &mut Parts, i: usize) {
 /// counts), the manifest, the kind.
 pub fn mutate(parts: &mut Parts, rng: &mut Rng) {
     let n_arrays = parts.arrays.len();
+    // Composite models: a component's kind, or the components' order.
+    if rng.below(10) == 0 {
+        if let Some(Value::Array(list)) = parts.header.get_mut("parts") {
+            if !list.is_empty() {
+                let i = rng.below(list.len());
+                match rng.below(3) {
+                    0 => {
+                        let kinds = crate::schema::known_kinds();
+                        list[i]["kind"] = json!(kinds[rng.below(kinds.len())]);
+                    }
+                    1 => {
+                        let j = rng.below(list.len());
+                        list.swap(i, j);
+                    }
+                    _ => {
+                        let copy = list[i].clone();
+                        list.push(copy);
+                    }
+                }
+                return;
+            }
+        }
+    }
     match rng.below(9) {
         // Any header value, anywhere.
         0 | 1 => {

@@ -378,6 +378,7 @@ pub(crate) fn knn_rows_euclidean(
         let max_n = xn.iter().fold(0.0f64, |a, &b| a.max(b));
         let tile = KnnTile {
             qn: &qn,
+            caps: None,
             xn,
             max_n,
             slack,
@@ -395,11 +396,20 @@ pub(crate) fn knn_rows_euclidean(
     nq
 }
 
-/// What the exact check of one k-nearest tile needs besides the product.
-struct KnnTile<'a> {
+/// What the exact check of one k-nearest tile needs besides the product
+/// (elements `T`: `f64` for the double-precision filter of
+/// [`knn_rows_euclidean`], `f32` for the single-precision one of
+/// [`knn_single`]).
+struct KnnTile<'a, T> {
+    /// Squared norms of the centred queries (`f64`).
     qn: &'a [f64],
-    xn: &'a [f64],
-    /// Largest squared norm of the tile's points (bounds the margin).
+    /// Single precision only: per query, a proven upper bound of its k-th
+    /// best reduced distance (from the first tile's filter values, see
+    /// [`single_caps`]; infinity when unknown).
+    caps: Option<&'a [f64]>,
+    /// Squared norms of the tile's points.
+    xn: &'a [T],
+    /// Largest squared norm of the tile's points (`f64`; bounds the margin).
     max_n: f64,
     slack: f64,
     t0: usize,
@@ -410,25 +420,109 @@ struct KnnTile<'a> {
     d: usize,
 }
 
+/// What differs between the double- and single-precision k-nearest filters
+/// ([`knn_tile_portable`] is one body for both): the product's element
+/// type, the threshold a query's running bound gives, how a point is tested
+/// against it, and the block size of the branch-free pre-count.
+trait KnnFilter: Copy {
+    /// Points per block whose passing points are counted before any is
+    /// looked at; a block of more than [`SUB_BLOCK`] points holding one is
+    /// counted again in sub-blocks of [`SUB_BLOCK`].
+    const BLOCK: usize;
+    /// The filter threshold of a query of squared norm `ni` whose running
+    /// (capped) k-th best is `bound`, with the tile's largest norm `max_n`.
+    fn threshold(bound: f64, slack: f64, ni: f64, max_n: f64) -> Self;
+    /// Whether a point of squared norm `nt` and product `g` with the query
+    /// passes threshold `thr` (goes to the exact check).
+    fn passes(nt: Self, g: Self, thr: Self) -> bool;
+}
+
+/// Points per sub-block of a [`KnnFilter::BLOCK`] holding a candidate.
+const SUB_BLOCK: usize = 16;
+
+impl KnnFilter for f64 {
+    // Blocks of 16 points: a branch-free test first (it vectorises), so the
+    // scalar check runs only on blocks holding a candidate.
+    const BLOCK: usize = SUB_BLOCK;
+
+    #[inline(always)]
+    fn threshold(bound: f64, slack: f64, ni: f64, max_n: f64) -> f64 {
+        // approx = ni + nt - 2 g <= bound + slack (ni + nt + bound), with
+        // nt bounded by the tile's largest norm in the margin.
+        bound + slack * (ni + max_n + bound) - ni
+    }
+
+    // `!(a > thr)`, not `a <= thr`: when a query's squared norm overflows
+    // (coordinates near 1e300) the filter's terms are infinite and `thr` or
+    // `a` NaN; such candidates then go to the exact check instead of being
+    // dropped (a query would get fewer than k neighbours).
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
+    #[inline(always)]
+    fn passes(nt: f64, g: f64, thr: f64) -> bool {
+        !(nt - 2.0 * g > thr)
+    }
+}
+
+impl KnnFilter for f32 {
+    // Blocks of 128 points, then sub-blocks of 16, then single points.
+    const BLOCK: usize = 128;
+
+    #[inline(always)]
+    fn threshold(bound: f64, slack: f64, ni: f64, max_n: f64) -> f32 {
+        single_threshold(bound, slack, ni, max_n)
+    }
+
+    // `a <= thr`, as the single-precision filter always had it: it runs only
+    // when every norm is at most `SINGLE_MAX_NORM`, so no NaN arises there.
+    #[inline(always)]
+    fn passes(nt: f32, g: f32, thr: f32) -> bool {
+        nt - 2.0 * g <= thr
+    }
+}
+
 multiversion! {
-    /// Offers the candidates of one tile (product `g`: points × queries)
-    /// that pass the filter to each query's running top-k.
+    /// Offers the candidates of one double-precision tile (product `g`:
+    /// points × queries) that pass the filter to each query's running top-k.
     fn knn_tile<M: Reduce>(
         m: M,
-        f: &KnnTile<'_>,
+        f: &KnnTile<'_, f64>,
         g: MatRef<'_, f64>,
         best: &mut [TopK],
     ) -> usize
     => knn_tile_portable
 }
 
-// The filter's `!(a > thr)` is deliberate: NaN must pass (see there).
-#[allow(clippy::neg_cmp_op_on_partial_ord)]
+multiversion! {
+    /// Offers the candidates of one single-precision tile (product `g`:
+    /// points × queries) that pass the filter to each query's top-k.
+    fn knn_tile_single<M: Reduce>(
+        m: M,
+        f: &KnnTile<'_, f32>,
+        g: MatRef<'_, f32>,
+        best: &mut [TopK],
+    ) -> usize
+    => knn_tile_portable
+}
+
+/// How many of the points `xn` (products `g`) pass `thr`: a count, not a
+/// minimum, as an integer sum vectorises and a floating-point minimum does
+/// not.
 #[inline(always)]
-fn knn_tile_portable<M: Reduce>(
+fn count_passing<T: KnnFilter>(xn: &[T], g: &[T], thr: T) -> u32 {
+    let mut hits = 0u32;
+    for (&nt, &gt) in xn.iter().zip(g) {
+        hits += T::passes(nt, gt, thr) as u32;
+    }
+    hits
+}
+
+/// The body of [`knn_tile`] and [`knn_tile_single`]; returns the number of
+/// exact checks.
+#[inline(always)]
+fn knn_tile_portable<M: Reduce, T: KnnFilter>(
     m: M,
-    f: &KnnTile<'_>,
-    g: MatRef<'_, f64>,
+    f: &KnnTile<'_, T>,
+    g: MatRef<'_, T>,
     best: &mut [TopK],
 ) -> usize {
     let d = f.d;
@@ -444,42 +538,44 @@ fn knn_tile_portable<M: Reduce>(
             }
         };
         let q = &f.rows[i * d..(i + 1) * d];
-        let mut bound = b.bound();
-        // approx = ni + nt - 2 g <= bound + slack (ni + nt + bound), with
-        // nt bounded by the tile's largest norm in the margin.
-        let mut thr = bound + f.slack * (ni + f.max_n + bound) - ni;
-        // Blocks of 16 points: a branch-free test first (it vectorises), so
-        // the scalar check runs only on blocks holding a candidate.
-        const B: usize = 16;
+        let cap = f.caps.map(|c| c[i]);
+        let capped = |b: &TopK| match cap {
+            Some(c) => b.bound().min(c),
+            None => b.bound(),
+        };
+        let mut bound = capped(b);
+        let mut thr = T::threshold(bound, f.slack, ni, f.max_n);
+        // Blocks: a branch-free count of passing points first (it
+        // vectorises), the scalar check only in blocks holding one.
         let len = f.xn.len();
         let mut t0 = 0;
         while t0 < len {
-            let t1 = (t0 + B).min(len);
-            // A count of passing points, not a minimum: an integer sum
-            // vectorises, a floating-point minimum does not.
-            // `!(a > thr)`, not `a <= thr`: when a query's squared norm
-            // overflows (coordinates near 1e300) the filter's terms are
-            // infinite and `thr` or `a` NaN; such candidates then go to the
-            // exact check instead of being dropped (a query would get fewer
-            // than k neighbours).
-            let mut hits = 0u32;
-            for (&nt, &gt) in f.xn[t0..t1].iter().zip(&col[t0..t1]) {
-                hits += (!(nt - 2.0 * gt > thr)) as u32;
+            let t1 = (t0 + T::BLOCK).min(len);
+            if count_passing(&f.xn[t0..t1], &col[t0..t1], thr) == 0 {
+                t0 = t1;
+                continue;
             }
-            if hits > 0 {
-                for t in t0..t1 {
-                    if !(f.xn[t] - 2.0 * col[t] > thr) {
-                        let jp = f.t0 + t;
-                        let rd = rdist_with(m, q, &f.x[jp * d..(jp + 1) * d]);
-                        let j = f.order.map_or(jp, |o| o[jp] as usize);
-                        checked += 1;
-                        if rd <= bound {
-                            b.push(rd, j as u32);
-                            bound = b.bound();
-                            thr = bound + f.slack * (ni + f.max_n + bound) - ni;
+            // Sub-blocks, counted the same way (unless a block is one
+            // sub-block: counted already), then single points.
+            let mut s0 = t0;
+            while s0 < t1 {
+                let s1 = (s0 + SUB_BLOCK).min(t1);
+                if T::BLOCK <= SUB_BLOCK || count_passing(&f.xn[s0..s1], &col[s0..s1], thr) > 0 {
+                    for t in s0..s1 {
+                        if T::passes(f.xn[t], col[t], thr) {
+                            let jp = f.t0 + t;
+                            let rd = rdist_with(m, q, &f.x[jp * d..(jp + 1) * d]);
+                            let j = f.order.map_or(jp, |o| o[jp] as usize);
+                            checked += 1;
+                            if rd <= bound {
+                                b.push(rd, j as u32);
+                                bound = capped(b);
+                                thr = T::threshold(bound, f.slack, ni, f.max_n);
+                            }
                         }
                     }
                 }
+                s0 = s1;
             }
             t0 = t1;
         }
@@ -596,9 +692,9 @@ fn knn_single(
                 &mut caps,
             );
         }
-        let tile = SingleTile {
+        let tile = KnnTile {
             qn,
-            caps: &caps,
+            caps: Some(&caps),
             xn: &norms32[t0..t1],
             max_n,
             slack,
@@ -610,26 +706,6 @@ fn knn_single(
         };
         knn_tile_single(Euclid, &tile, gt.as_ref(), best);
     }
-}
-
-/// What the exact check of one single-precision tile needs besides the
-/// product.
-struct SingleTile<'a> {
-    qn: &'a [f64],
-    /// Per query, a proven upper bound of its k-th best reduced distance
-    /// (from the first tile's filter values; infinity when unknown).
-    caps: &'a [f64],
-    /// Squared norms of the tile's points, in `f32`.
-    xn: &'a [f32],
-    /// Largest squared norm of the tile's points (`f64`).
-    max_n: f64,
-    slack: f64,
-    t0: usize,
-    /// Original index of each stored point, if reordered.
-    order: Option<&'a [u32]>,
-    rows: &'a [f64],
-    x: &'a [f64],
-    d: usize,
 }
 
 /// From the first tile's product `g` (points × queries) and `f32` norms
@@ -699,87 +775,6 @@ fn next_up(v: f32) -> f32 {
     } else {
         f32::from_bits(v.to_bits() - 1)
     }
-}
-
-multiversion! {
-    /// Offers the candidates of one single-precision tile (product `g`:
-    /// points × queries) that pass the filter to each query's top-k.
-    fn knn_tile_single<M: Reduce>(
-        m: M,
-        f: &SingleTile<'_>,
-        g: MatRef<'_, f32>,
-        best: &mut [TopK],
-    ) -> usize
-    => knn_tile_single_portable
-}
-
-#[inline(always)]
-fn knn_tile_single_portable<M: Reduce>(
-    m: M,
-    f: &SingleTile<'_>,
-    g: MatRef<'_, f32>,
-    best: &mut [TopK],
-) -> usize {
-    let d = f.d;
-    let mut checked = 0;
-    let mut buf = Vec::new();
-    for (i, (&ni, b)) in f.qn.iter().zip(best.iter_mut()).enumerate() {
-        let col = match g.col(i).try_as_col_major() {
-            Some(c) => c.as_slice(),
-            None => {
-                buf.clear();
-                buf.extend((0..g.nrows()).map(|t| g[(t, i)]));
-                &buf[..]
-            }
-        };
-        let q = &f.rows[i * d..(i + 1) * d];
-        let cap = f.caps[i];
-        let mut bound = b.bound().min(cap);
-        let mut thr = single_threshold(bound, f.slack, ni, f.max_n);
-        // Blocks of 128 points: a branch-free count of passing points first
-        // (it vectorises), the scalar check only in blocks holding one.
-        const B: usize = 128;
-        let len = f.xn.len();
-        let mut t0 = 0;
-        while t0 < len {
-            let t1 = (t0 + B).min(len);
-            let mut hits = 0u32;
-            for (&nt, &gt) in f.xn[t0..t1].iter().zip(&col[t0..t1]) {
-                hits += (nt - 2.0 * gt <= thr) as u32;
-            }
-            if hits == 0 {
-                t0 = t1;
-                continue;
-            }
-            // Sub-blocks of 16, tested the same way, then single points.
-            let mut s0 = t0;
-            while s0 < t1 {
-                let s1 = (s0 + 16).min(t1);
-                let mut hits = 0u32;
-                for (&nt, &gt) in f.xn[s0..s1].iter().zip(&col[s0..s1]) {
-                    hits += (nt - 2.0 * gt <= thr) as u32;
-                }
-                if hits > 0 {
-                    for t in s0..s1 {
-                        if f.xn[t] - 2.0 * col[t] <= thr {
-                            let jp = f.t0 + t;
-                            let rd = rdist_with(m, q, &f.x[jp * d..(jp + 1) * d]);
-                            let j = f.order.map_or(jp, |o| o[jp] as usize);
-                            checked += 1;
-                            if rd <= bound {
-                                b.push(rd, j as u32);
-                                bound = b.bound().min(cap);
-                                thr = single_threshold(bound, f.slack, ni, f.max_n);
-                            }
-                        }
-                    }
-                }
-                s0 = s1;
-            }
-            t0 = t1;
-        }
-    }
-    checked
 }
 
 multiversion! {

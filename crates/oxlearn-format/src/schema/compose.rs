@@ -25,9 +25,11 @@ pub static PIPELINE: Schema = Schema {
 };
 
 /// `sklearn.compose.ColumnTransformer`: `parts` are `transformers_`, in
-/// order, the remainder last; attrs `_transformer_to_input_indices`
-/// (`{"__dict__": {name: [column index, ...]}}`), `_columns` (each part's
-/// column selection as the user gave it), `sparse_output_`.
+/// order, the remainder last when it has columns (dropped or not); attrs
+/// `_transformer_to_input_indices` (`{"__dict__": {name: [column index,
+/// ...]}}`: every part's columns, and possibly the dropped remainder's),
+/// `_columns` (each part's column selection as the user gave it),
+/// `sparse_output_`, `_remainder`, `output_indices_` (as scikit-learn's).
 pub static COLUMN_TRANSFORMER: Schema = Schema {
     kind: "compose.ColumnTransformer",
     version: 1,
@@ -36,6 +38,8 @@ pub static COLUMN_TRANSFORMER: Schema = Schema {
         "_transformer_to_input_indices",
         "_columns",
         "sparse_output_",
+        "_remainder",
+        "output_indices_",
     ],
     validate: validate_column_transformer,
     width: Some(column_transformer_width),
@@ -157,12 +161,28 @@ pub fn column_indices(h: &Header) -> Result<Vec<Vec<u64>>> {
                 "missing, or not a {\"__dict__\": {name: [index, ...]}} object".into(),
             )
         })?;
-    if map.len() != h.parts.len() {
+    // Every part has an entry; a dropped remainder may have one too.
+    let extra = map.len() == h.parts.len() + 1
+        && map.contains_key("remainder")
+        && !h.parts.iter().any(|part| part.name == "remainder");
+    if map.len() != h.parts.len() && !extra {
         return Err(field(
             h,
             "attrs._transformer_to_input_indices",
             format!("{} entries for {} transformers", map.len(), h.parts.len()),
         ));
+    }
+    if let Some(rest) = map.get("remainder").filter(|_| extra) {
+        let ok = rest
+            .as_array()
+            .is_some_and(|v| v.iter().all(|c| c.as_u64().is_some_and(|c| c < p)));
+        if !ok {
+            return Err(field(
+                h,
+                "attrs._transformer_to_input_indices[\"remainder\"]",
+                format!("not a list of column indices below {p}"),
+            ));
+        }
     }
     h.parts
         .iter()
@@ -204,6 +224,51 @@ pub fn column_indices(h: &Header) -> Result<Vec<Vec<u64>>> {
 /// is a boolean.
 fn validate_column_transformer(h: &Header, a: &Arrays<'_>) -> Result<()> {
     column_indices(h)?;
+    let n = h.parts.len();
+    let columns = h.attrs.get("_columns").and_then(Value::as_array);
+    if columns.map(Vec::len) != Some(n) {
+        return Err(field(
+            h,
+            "attrs._columns",
+            format!("must list the column selection of each of the {n} transformers"),
+        ));
+    }
+    let remainder = h
+        .attrs
+        .get("_remainder")
+        .and_then(|v| v.get("__ndarray__").or(Some(v)));
+    let remainder_ok = remainder.and_then(Value::as_array).is_some_and(|r| {
+        r.len() == 3
+            && r[0] == "remainder"
+            && matches!(r[1].as_str(), Some("drop" | "passthrough" | "estimator"))
+    });
+    if !remainder_ok {
+        return Err(field(
+            h,
+            "attrs._remainder",
+            "must be [\"remainder\", \"drop\"|\"passthrough\"|\"estimator\", columns]".into(),
+        ));
+    }
+    let slices = h
+        .attrs
+        .get("output_indices_")
+        .and_then(|v| v.get("__dict__"))
+        .and_then(Value::as_object);
+    let slices_ok = slices.is_some_and(|m| {
+        m.values().all(|v| {
+            let b = v
+                .as_array()
+                .map(|r| r.iter().map(Value::as_u64).collect::<Vec<_>>());
+            matches!(b.as_deref(), Some([Some(lo), Some(hi)]) if lo <= hi)
+        }) && h.parts.iter().all(|p| m.contains_key(&p.name))
+    });
+    if !slices_ok {
+        return Err(field(
+            h,
+            "attrs.output_indices_",
+            "must map every transformer to [start, stop] with start <= stop".into(),
+        ));
+    }
     if !matches!(h.attrs.get("sparse_output_"), Some(Value::Bool(_))) {
         return Err(field(
             h,

@@ -339,6 +339,15 @@ fn check_samples_seen(h: &Header, a: &Arrays<'_>) -> Result<()> {
     Ok(())
 }
 
+/// The values of a tagged 1-D array, or of a plain list (an object array
+/// of numbers, e.g. a constant imputer's `statistics_`).
+pub fn list_items(v: &Value) -> Option<&Vec<Value>> {
+    match v.get("__ndarray__") {
+        Some(items) => items.as_array(),
+        None => v.as_array(),
+    }
+}
+
 /// The length of a tagged 1-D array (`{"__ndarray__": [...], ...}`).
 fn tagged_len(v: &Value) -> Option<usize> {
     let items = v.get("__ndarray__")?.as_array()?;
@@ -346,8 +355,9 @@ fn tagged_len(v: &Value) -> Option<usize> {
     (shape.len() == 1).then_some(items.len())
 }
 
-/// `categories_`: one tagged 1-D array of at least one category per
-/// column. Returns each column's number of categories.
+/// `categories_`: one tagged 1-D array (or, for strings with a missing
+/// value, a plain list) of at least one category per column. Returns each
+/// column's number of categories.
 pub fn categories(h: &Header) -> Result<Vec<usize>> {
     let p = h.n_features_in.unwrap_or(0) as usize;
     let list = h
@@ -365,7 +375,21 @@ pub fn categories(h: &Header) -> Result<Vec<usize>> {
     list.iter()
         .enumerate()
         .map(|(i, v)| {
-            tagged_len(v).filter(|&n| n > 0).ok_or_else(|| {
+            let n = if v.get("__ndarray__").is_some() {
+                tagged_len(v)
+            } else {
+                // Plain: strings, then possibly one null or NaN.
+                v.as_array()
+                    .filter(|items| {
+                        let strings = items.iter().take_while(|x| x.is_string()).count();
+                        items.len() - strings <= 1
+                            && items.last().is_some_and(|x| {
+                                x.is_string() || x.is_null() || x.get("__float__").is_some()
+                            })
+                    })
+                    .map(Vec::len)
+            };
+            n.filter(|&n| n > 0).ok_or_else(|| {
                 field(
                     h,
                     &format!("attrs.categories_[{i}]"),
@@ -479,12 +503,12 @@ fn validate_imputer(h: &Header, a: &Arrays<'_>) -> Result<()> {
         (Some(_), None) => {
             a.check("statistics_", DType::Float64, &[Some(p)])?;
         }
-        (None, Some(v)) if tagged_len(v) == Some(p as usize) => {}
+        (None, Some(v)) if list_items(v).map(Vec::len) == Some(p as usize) => {}
         _ => {
             return Err(field(
                 h,
                 "statistics_",
-                format!("must be one float64 array or one tagged array of {p} values"),
+                format!("must be one float64 array or one list of {p} values"),
             ))
         }
     }
@@ -508,12 +532,10 @@ fn imputer_width(h: &Header, a: &Arrays<'_>) -> Result<u64> {
     Ok(match a.get("statistics_") {
         Some(s) => float_statistics(s).iter().filter(|v| !v.is_nan()).count() as u64,
         None => {
-            let items = h
-                .attrs
-                .get("statistics_")
-                .and_then(|v| v.get("__ndarray__"))
-                .and_then(Value::as_array);
-            items.map_or(p, |v| v.iter().filter(|x| !x.is_null()).count() as u64)
+            let items = h.attrs.get("statistics_").and_then(list_items);
+            // A missing statistic: null (None) or {"__float__": "nan"}.
+            let missing = |x: &Value| x.is_null() || x.get("__float__").is_some_and(|f| f == "nan");
+            items.map_or(p, |v| v.iter().filter(|x| !missing(x)).count() as u64)
         }
     })
 }
@@ -627,15 +649,16 @@ pub fn floats_of(a: &ArrayView<'_>) -> Vec<f64> {
     }
 }
 
-/// `SelectKBest`'s number of kept columns: `k`, or all for `"all"`.
+/// `SelectKBest`'s number of kept columns: `k`, or all for `"all"` (or a
+/// `k` above the number of columns: scikit-learn warns and keeps all).
 fn select_k(h: &Header) -> Result<u64> {
     let p = h.n_features_in.unwrap_or(0);
     match h.params.get("k") {
         Some(Value::String(s)) if s == "all" => Ok(p),
         Some(v) => v
             .as_u64()
-            .filter(|&k| k <= p)
-            .ok_or_else(|| param(h, "k", &format!("must be \"all\" or an integer in 0..={p}"))),
+            .map(|k| k.min(p))
+            .ok_or_else(|| param(h, "k", "must be \"all\" or a non-negative integer")),
         None => Err(param(h, "k", "is missing")),
     }
 }
