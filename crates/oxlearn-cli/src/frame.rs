@@ -3,7 +3,7 @@
 //! an imputer is given. Input is hostile: every line and field is checked,
 //! nothing panics.
 
-use crate::npy::{ArrayFileError, Matrix};
+use crate::npy::{read_npy, read_npy_strings, ArrayFileError, Matrix};
 use oxlearn_core::preprocessing::{Cell, Cells, Column};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -22,6 +22,9 @@ pub struct Frame {
     /// frame's values, a column selection), which decides the order of
     /// row sums (`oxlearn_core::preprocessing::NumpyOrder`).
     pub column_major: bool,
+    /// How messages name each column when `names` is absent (a column
+    /// transformer's output: `'age'` passed through, `0 of "cat"'s output`).
+    pub labels: Option<Vec<String>>,
 }
 
 impl Frame {
@@ -44,7 +47,33 @@ impl Frame {
             columns,
             names: None,
             column_major: false,
+            labels: None,
         }
+    }
+}
+
+impl Frame {
+    /// A `.npy` file's table: numbers (as [`read_npy`] reads them), or
+    /// numpy unicode strings, each column a text column (numpy strings are
+    /// never missing). No names.
+    pub fn from_npy(bytes: &[u8]) -> Result<Frame, ArrayFileError> {
+        let Some((rows, cols, values)) = read_npy_strings(bytes)? else {
+            return read_npy(bytes).map(|m| Frame::from_matrix(&m));
+        };
+        let columns = (0..cols)
+            .map(|j| {
+                Column::Cells(Cells::from_texts(
+                    (0..rows).map(|i| values.get(i * cols + j).map(String::as_str)),
+                ))
+            })
+            .collect();
+        Ok(Frame {
+            rows,
+            columns,
+            names: None,
+            column_major: false,
+            labels: None,
+        })
     }
 }
 
@@ -264,6 +293,7 @@ pub fn read_frame(text: &str) -> Result<Frame, ArrayFileError> {
         columns: out,
         names,
         column_major: true,
+        labels: None,
     })
 }
 
@@ -335,5 +365,39 @@ mod tests {
         // Control characters and odd bytes are text, never a panic.
         let f = read_frame("a\n\u{1b}[2J\n\u{0}\n").unwrap();
         assert_eq!(f.rows, 2);
+    }
+
+    #[test]
+    fn npy_strings_are_text_columns() {
+        // np.save(f, np.array([["ab", "c"], ["é", ""]])): '<U2', C order.
+        let mut b = b"\x93NUMPY\x01\x00".to_vec();
+        let mut h = "{'descr': '<U2', 'fortran_order': False, 'shape': (2, 2), }".to_owned();
+        while (10 + h.len() + 1) % 64 != 0 {
+            h.push(' ');
+        }
+        h.push('\n');
+        b.extend_from_slice(&(h.len() as u16).to_le_bytes());
+        b.extend_from_slice(h.as_bytes());
+        for s in ["ab", "c\0", "\u{e9}\0", "\0\0"] {
+            for c in s.chars() {
+                b.extend_from_slice(&u32::from(c).to_le_bytes());
+            }
+        }
+        let f = Frame::from_npy(&b).unwrap();
+        assert_eq!(
+            cell_texts(&f.columns[0]),
+            [Some("ab".into()), Some("\u{e9}".into())]
+        );
+        assert_eq!(
+            cell_texts(&f.columns[1]),
+            [Some("c".into()), Some("".into())]
+        );
+        for len in 0..b.len() {
+            let _ = Frame::from_npy(&b[..len]); // never a panic
+        }
+        let mut bad = b.clone();
+        let n = bad.len();
+        bad[n - 1] = 0xff; // not a code point
+        assert!(Frame::from_npy(&bad).is_err());
     }
 }

@@ -59,10 +59,11 @@ enum Command {
     /// the names the model was fitted with, as scikit-learn does; without
     /// one, columns are taken by position.
     ///
-    /// Pipelines and column transformers also read CSV columns of text
-    /// (categories for encoders and imputers), as pandas' `read_csv` reads
-    /// them: an empty field, `nan`, `NaN`, `NA`, `NULL`, `None` are missing;
-    /// a column whose other fields are all numbers is numeric. A column
+    /// Pipelines and column transformers also read text: CSV columns of
+    /// strings (categories for encoders and imputers), as pandas'
+    /// `read_csv` reads them (an empty field, `nan`, `NaN`, `NA`, `NULL`,
+    /// `None` are missing; a column whose other fields are all numbers is
+    /// numeric), and `.npy` arrays of numpy strings (`<U`). A column
     /// transformer fitted on a data frame takes its columns by name from
     /// the header (extra columns ignored, as scikit-learn does).
     Predict {
@@ -259,7 +260,7 @@ fn predict(path: &Path, input: &Path, output: &Path) -> Result<(), String> {
         Served::Pipeline(pipe) => {
             let bytes = read(input)?;
             let frame = match input_ext.as_deref() {
-                Some("npy") => npy::read_npy(&bytes).map(|m| frame::Frame::from_matrix(&m)),
+                Some("npy") => frame::Frame::from_npy(&bytes),
                 _ => frame::read_frame(&text(&bytes)?),
             }
             .map_err(|e| bad_input(e.to_string()))?;

@@ -17,8 +17,8 @@ use crate::npy::Matrix;
 use oxlearn_core::preprocessing::{
     k_best_mask, max_abs_scale, min_max_scale, normalize_rows, py_str_repr, robust_scale,
     select_columns, standard_scale, variance_mask, Categories, Cell, CellImputer, Column,
-    HandleUnknown, Infrequent, MissingValues, Norm, NumericImputer, NumpyOrder, OneHotEncoder,
-    OrdinalEncoder, PolynomialFeatures,
+    HandleUnknown, Infrequent, MissingCategory, MissingValues, Norm, NumericImputer, NumpyOrder,
+    OneHotEncoder, OrdinalEncoder, PolynomialFeatures,
 };
 use oxlearn_core::validation::{check_finite, InputRule};
 use oxlearn_format::{
@@ -141,6 +141,9 @@ struct Part {
     step: Step,
     columns: Vec<usize>,
     weight: Option<f64>,
+    /// Its columns were selected by a slice: on a numpy array, a view in
+    /// the array's own order (other selections copy, in F order).
+    slice: bool,
 }
 
 /// Data between steps: a numeric matrix, or a table (the input, or the
@@ -200,9 +203,10 @@ impl Data {
         let mut x = vec![0.0; rows * cols];
         for (j, c) in f.columns.iter().enumerate() {
             let v = c.numbers().map_err(|(row, text)| {
-                let column = match f.names.as_ref().and_then(|n| n.get(j)) {
-                    Some(name) => format!("column {}", py_str_repr(name)),
-                    None => format!("column {j}"),
+                let column = match (f.names.as_ref(), f.labels.as_ref()) {
+                    (Some(n), _) if j < n.len() => format!("column {}", py_str_repr(&n[j])),
+                    (_, Some(l)) if j < l.len() => format!("column {}", l[j]),
+                    _ => format!("column {j}"),
                 };
                 format!(
                     "{column} holds text ({} in row {row}), but {class} needs numbers: \
@@ -447,15 +451,24 @@ impl Step {
             }
             Op::ImputeCells(imp) => {
                 self.check_input(&data, at_input, warnings)?;
-                let (rows, cols, _, column_major) = data.columns();
+                let (rows, cols, names, column_major) = data.columns();
                 let refs: Vec<&Column> = cols.iter().collect();
                 let out = imp.transform(&refs).map_err(err)?;
-                self.warn_skipped(&imp.kept(), "most_frequent", warnings);
+                let kept = imp.kept();
+                self.warn_skipped(&kept, "most_frequent", warnings);
+                let labels = names.map(|n| {
+                    n.iter()
+                        .zip(&kept)
+                        .filter(|(_, &k)| k)
+                        .map(|(n, _)| py_str_repr(n))
+                        .collect()
+                });
                 Ok(Data::Frame(Frame {
                     rows,
                     columns: out,
                     names: None,
                     column_major,
+                    labels,
                 }))
             }
             _ => {
@@ -609,6 +622,11 @@ impl Step {
                 None
             }
         };
+        let dataframe = matches!(&data, Data::Frame(f) if f.names.is_some());
+        let input_f = match &data {
+            Data::Dense(d) => d.order == NumpyOrder::F,
+            Data::Frame(f) => f.column_major,
+        };
         let (rows, columns, names, _) = data.columns();
         let mut outputs = Vec::new();
         for p in parts {
@@ -637,8 +655,10 @@ impl Step {
                         .map(|&j| n.get(j).cloned().unwrap_or_default())
                         .collect()
                 }),
-                // A data frame's columns, or numpy's `X[:, indices]`: F order.
-                column_major: true,
+                // A data frame's columns, or numpy's `X[:, indices]`: F
+                // order; a slice of an array: a view, in its order.
+                column_major: dataframe || !p.slice || input_f,
+                labels: None,
             };
             let mut out = p.step.transform(Data::Frame(sub), at_input, warnings)?;
             if let Some(w) = p.weight {
@@ -646,7 +666,7 @@ impl Step {
                 d.x.iter_mut().for_each(|v| *v *= w);
                 out = Data::Dense(d);
             }
-            outputs.push(out);
+            outputs.push((p.step.name.as_str(), out));
         }
         Ok(hstack(rows, outputs))
     }
@@ -655,19 +675,19 @@ impl Step {
 /// The outputs side by side (`numpy.hstack`): numbers when every output
 /// is numeric, else a table of all their columns. numpy's result is
 /// F-ordered when every output is (a one-column output is both), else C.
-fn hstack(rows: usize, outputs: Vec<Data>) -> Data {
-    let numeric = outputs.iter().all(|o| match o {
+fn hstack(rows: usize, outputs: Vec<(&str, Data)>) -> Data {
+    let numeric = outputs.iter().all(|(_, o)| match o {
         Data::Dense(_) => true,
         Data::Frame(f) => f.columns.iter().all(|c| c.numbers().is_ok()),
     });
-    let column_major = outputs.iter().all(|o| match o {
+    let column_major = outputs.iter().all(|(_, o)| match o {
         Data::Dense(d) => d.order == NumpyOrder::F || d.cols == 1,
         Data::Frame(f) => f.column_major || f.columns.len() == 1,
     }) && !outputs.is_empty();
     if numeric {
         let dense: Vec<Dense> = outputs
             .into_iter()
-            .filter_map(|o| o.dense("").ok())
+            .filter_map(|(_, o)| o.dense("").ok())
             .collect();
         let width: usize = dense.iter().map(|d| d.cols).sum();
         let mut x = Vec::with_capacity(rows * width);
@@ -683,15 +703,26 @@ fn hstack(rows: usize, outputs: Vec<Data>) -> Data {
             order: order_of(column_major),
         });
     }
+    // Text in the output: a table, each column labelled for messages by
+    // the input column it passes through, else by its part.
     let mut columns = Vec::new();
-    for o in outputs {
-        columns.extend(o.columns().1);
+    let mut labels = Vec::new();
+    for (part, o) in outputs {
+        let (_, cols, names, _) = o.columns();
+        for j in 0..cols.len() {
+            labels.push(match names.as_ref().and_then(|n| n.get(j)) {
+                Some(name) => py_str_repr(name),
+                None => format!("{j} of {part:?}'s output"),
+            });
+        }
+        columns.extend(cols);
     }
     Data::Frame(Frame {
         rows,
         columns,
         names: None,
         column_major,
+        labels: Some(labels),
     })
 }
 
@@ -809,7 +840,9 @@ fn floats(arrays: &[ArrayView<'_>], name: &str) -> Option<Vec<f64>> {
     }
 }
 
-/// `categories_`: one tagged array per column, numbers or strings.
+/// `categories_`: one tagged array per column, numbers or strings; or a
+/// plain list of strings ending in a missing category (`null` for `None`,
+/// NaN).
 fn categories(h: &Header) -> Result<Vec<Categories>, String> {
     let list = h
         .attrs
@@ -820,13 +853,27 @@ fn categories(h: &Header) -> Result<Vec<Categories>, String> {
         .map(|v| {
             let dtype = v.get("dtype").and_then(Value::as_str).unwrap_or("");
             let values = items(v).ok_or_else(|| bad(h, "attrs.categories_"))?;
-            if values.iter().all(Value::is_string) && !values.is_empty() {
-                return Ok(Categories::Strings(
-                    values
-                        .iter()
-                        .filter_map(|s| s.as_str().map(str::to_owned))
-                        .collect(),
-                ));
+            let strings: Vec<String> = values
+                .iter()
+                .map_while(|s| s.as_str().map(str::to_owned))
+                .collect();
+            let rest = &values[strings.len()..];
+            if !strings.is_empty() || (v.get("__ndarray__").is_none() && rest.len() == 1) {
+                let missing = match rest {
+                    [] => None,
+                    [Value::Null] => Some(MissingCategory::None),
+                    [x] if json_f64(x).is_some_and(f64::is_nan) => Some(MissingCategory::NaN),
+                    _ => {
+                        return Err(bad(
+                            h,
+                            "attrs.categories_ (strings, then one missing value)",
+                        ))
+                    }
+                };
+                return Ok(Categories::Strings {
+                    values: strings,
+                    missing,
+                });
             }
             let integer =
                 dtype.contains('i') || dtype.contains('u') || dtype.contains('b') || dtype == "|O";
@@ -1002,9 +1049,11 @@ fn column_parts(h: &Header, steps: Vec<Step>) -> Result<Op, String> {
     let weights = param(h, "transformer_weights")
         .and_then(|v| v.get("__dict__"))
         .and_then(Value::as_object);
+    let specs = h.attrs.get("_columns").and_then(Value::as_array);
     steps
         .into_iter()
-        .map(|step| {
+        .enumerate()
+        .map(|(i, step)| {
             let columns = map
                 .get(&step.name)
                 .and_then(Value::as_array)
@@ -1016,10 +1065,16 @@ fn column_parts(h: &Header, steps: Vec<Step>) -> Result<Op, String> {
                     )
                 })?;
             let weight = weights.and_then(|w| w.get(&step.name)).and_then(json_f64);
+            let slice = specs
+                .and_then(|s| s.get(i))
+                .and_then(|s| s.get("__tuple__"))
+                .and_then(|t| t.get(0))
+                .is_some_and(|t| t == "__slice__");
             Ok(Part {
                 step,
                 columns,
                 weight,
+                slice,
             })
         })
         .collect::<Result<Vec<Part>, String>>()
@@ -1206,4 +1261,233 @@ pub fn describe_parts(h: &Header, arrays: &[ArrayView<'_>], depth: usize) -> Vec
         }
     }
     out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::frame::read_frame;
+    use crate::npy::read_npy;
+    use oxlearn_format::forge::{seal, split};
+    use oxlearn_format::{write_file, Labels};
+    use serde_json::json;
+    use std::path::PathBuf;
+
+    fn golden(name: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../python/oxlearn/tests/golden/1.3")
+            .join(name)
+    }
+
+    fn values(y: &Prediction) -> Vec<f64> {
+        match y {
+            Prediction::Values(Matrix::F64 { data, .. }) => data.clone(),
+            Prediction::Values(Matrix::F32 { data, .. }) => {
+                data.iter().map(|&v| f64::from(v)).collect()
+            }
+            Prediction::Labels(Labels::Int { values, .. }) => {
+                values.iter().map(|&v| v as f64).collect()
+            }
+            Prediction::Labels(_) => panic!("numeric labels expected"),
+        }
+    }
+
+    #[test]
+    fn golden_pipelines_predict_their_recorded_values() {
+        for name in [
+            "Pipeline-scalers-ridge",
+            "Pipeline-impute-poly-select-logistic",
+            "Pipeline-normalizer-pca-kmeans",
+            "ColumnTransformer-onehot-ordinal-forest",
+            "ColumnTransformer-passthrough-remainder",
+        ] {
+            let bytes = std::fs::read(golden(&format!("{name}.oxl"))).unwrap();
+            let (served, _) = Served::load(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let Served::Pipeline(p) = served else {
+                panic!("{name}: not a composite")
+            };
+            let x =
+                Frame::from_npy(&std::fs::read(golden(&format!("{name}.X.npy"))).unwrap()).unwrap();
+            let want =
+                read_npy(&std::fs::read(golden(&format!("{name}.pred.npy"))).unwrap()).unwrap();
+            let (y, _) = p.predict(x).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let want = match want {
+                Matrix::F64 { data, .. } => data,
+                Matrix::F32 { data, .. } => data.iter().map(|&v| f64::from(v)).collect(),
+            };
+            let got = values(&y);
+            assert_eq!(got.len(), want.len(), "{name}");
+            for (g, w) in got.iter().zip(&want) {
+                assert_eq!(g.to_bits(), w.to_bits(), "{name}");
+            }
+        }
+    }
+
+    /// A pipeline fitted on a data frame with columns `city` (strings) and
+    /// `age`: one-hot city (Lyon, Paris; unknown ones refused), age passed
+    /// through, then `y = 1·Lyon + 2·Paris + 0.5·age + 10`.
+    fn city_pipeline() -> Vec<u8> {
+        let names = json!(["city", "age"]);
+        let one_hot = json!({
+            "name": "oh", "kind": "preprocessing.OneHotEncoder",
+            "schema_version": 1, "fitted": true, "dtype": null,
+            "n_features_in": 1, "feature_names_in": ["city"],
+            "params": {"categories": "auto", "drop": null,
+                       "dtype": "float64", "feature_name_combiner": "concat",
+                       "handle_unknown": "error", "max_categories": null,
+                       "min_frequency": null, "sparse_output": false},
+            "attrs": {
+                "categories_": [{"__ndarray__": ["Lyon", "Paris"],
+                                 "dtype": "|O", "shape": [2]}],
+                "drop_idx_": null, "_infrequent_enabled": false,
+                "_drop_idx_after_grouping": null, "_n_features_outs": [2],
+            },
+        });
+        let remainder = json!({
+            "name": "remainder", "kind": "compose.passthrough",
+            "schema_version": 1, "fitted": true, "dtype": null,
+            "n_features_in": 1, "feature_names_in": null,
+            "params": {}, "attrs": {},
+        });
+        let ct_attrs = json!({
+            "_transformer_to_input_indices":
+                {"__dict__": {"oh": [0], "remainder": [1]}},
+            "_columns": [["city"], [1]],
+            "sparse_output_": false,
+            "_remainder": ["remainder", "passthrough", [1]],
+            "output_indices_": {"__dict__": {"oh": [0, 2], "remainder": [2, 3]}},
+        });
+        let ct_params = json!({
+            "n_jobs": null, "remainder": "passthrough", "sparse_threshold": 0.3,
+            "transformer_weights": null, "verbose": false,
+            "verbose_feature_names_out": true, "force_int_remainder_cols": "deprecated",
+        });
+        let ct = json!({
+            "name": "ct", "kind": "compose.ColumnTransformer", "schema_version": 1,
+            "fitted": true, "dtype": null, "n_features_in": 2,
+            "feature_names_in": names, "params": ct_params, "attrs": ct_attrs,
+            "parts": [one_hot, remainder],
+        });
+        let lr = json!({
+            "name": "lr", "kind": "linear_model.LinearRegression", "schema_version": 1,
+            "fitted": true, "dtype": "float64", "n_features_in": 3,
+            "feature_names_in": null,
+            "params": {"copy_X": true, "fit_intercept": true, "n_jobs": null,
+                       "positive": false, "tol": 1e-6},
+            "attrs": {"rank_": 3},
+        });
+        let header = json!({
+            "format_version": "1.3", "kind": "pipeline.Pipeline", "schema_version": 1,
+            "oxlearn_version": env!("CARGO_PKG_VERSION"), "sklearn_version": "1.9.1",
+            "numpy_version": "2.4.6", "python_version": "3.11.7", "device": "cpu",
+            "fitted": true, "dtype": null, "n_features_in": 2, "feature_names_in": names,
+            "params": {"memory": null, "transform_input": null, "verbose": false},
+            "attrs": {}, "parts": [ct, lr], "arrays": [], "checksum": "",
+        });
+        let header: Header = serde_json::from_value(header).unwrap();
+        let coef: Vec<u8> = [1.0f64, 2.0, 0.5]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let intercept = 10.0f64.to_le_bytes();
+        let views = [
+            ArrayView {
+                name: "1/coef_",
+                dtype: DType::Float64,
+                shape: &[3],
+                data: &coef,
+            },
+            ArrayView {
+                name: "1/intercept_",
+                dtype: DType::Float64,
+                shape: &[],
+                data: &intercept,
+            },
+        ];
+        let json = header.seal(&views, true).unwrap();
+        let mut out = Vec::new();
+        write_file(&mut out, &json, &views).unwrap();
+        out
+    }
+
+    fn city(csv: &str) -> Result<Vec<f64>, String> {
+        let (served, _) = Served::load(&city_pipeline()).unwrap();
+        let Served::Pipeline(p) = served else {
+            panic!("not a composite")
+        };
+        p.predict(read_frame(csv).unwrap()).map(|(y, _)| values(&y))
+    }
+
+    #[test]
+    fn columns_by_name_in_any_order_extra_ones_ignored() {
+        assert_eq!(
+            city("age,note,city\n4,x,Paris\n2.5,,Lyon\n").unwrap(),
+            [2.0 + 0.5 * 4.0 + 10.0, 1.0 + 0.5 * 2.5 + 10.0]
+        );
+    }
+
+    #[test]
+    fn what_python_refuses_is_refused_with_its_words() {
+        assert_eq!(
+            city("age\n4\n").unwrap_err(),
+            "columns are missing: {'city'}"
+        );
+        assert_eq!(
+            city("city,age\nNice,4\nParis,1\n").unwrap_err(),
+            "Found unknown categories ['Nice'] in column 0 during transform"
+        );
+        assert_eq!(
+            city("city,age\nParis,1\n,4\n").unwrap_err(),
+            "Found unknown categories [nan] in column 0 during transform"
+        );
+        // A column of missing values only is numeric, as pandas reads it.
+        assert_eq!(
+            city("city,age\n,4\n").unwrap_err(),
+            "Found unknown categories [np.float64(nan)] in column 0 during transform"
+        );
+        // Passed through to the final step, whose input column 2 it is.
+        let e = city("city,age\nParis,old\n").unwrap_err();
+        assert!(
+            e.starts_with("column 'age' holds text ('old' in row 0), but LinearRegression"),
+            "{e}"
+        );
+        let e = city("city,age\n").unwrap_err();
+        assert!(e.starts_with("Found array with 0 sample(s)"), "{e}");
+        // Without names: by position, and the count must match.
+        let e = city("Paris,1,2\n").unwrap_err();
+        assert_eq!(
+            e,
+            "X has 3 features, but ColumnTransformer is expecting 2 features as input."
+        );
+        assert_eq!(city("Paris,1\n").unwrap(), [12.5]);
+    }
+
+    #[test]
+    fn forged_widths_are_refused_with_the_formats_message() {
+        let path = golden("Pipeline-impute-poly-select-logistic.oxl");
+        let mut parts = split(&std::fs::read(path).unwrap()).unwrap();
+        parts.header.get_mut("parts").unwrap()[2]["params"]["threshold"] = json!(1e300);
+        let e = Served::load(&seal(&parts)).err().unwrap();
+        assert!(e.contains("outputs 0"), "{e}");
+    }
+
+    #[test]
+    fn inspect_lines_name_every_part() {
+        let bytes = city_pipeline();
+        let f = parse_file(&bytes).unwrap();
+        let lines: Vec<String> = describe_parts(&f.header, &f.arrays(), 0)
+            .into_iter()
+            .map(|(depth, line)| format!("{}{line}", "  ".repeat(depth)))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "0 ct: compose.ColumnTransformer, n_features_in 2 -> 3",
+                "  0 oh: preprocessing.OneHotEncoder, n_features_in 1 -> 2 (columns: city)",
+                "  1 remainder: compose.passthrough, n_features_in 1 -> 1 (columns: age)",
+                "1 lr: linear_model.LinearRegression, n_features_in 3 -> predicts",
+            ]
+        );
+    }
 }

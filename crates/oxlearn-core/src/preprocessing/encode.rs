@@ -18,8 +18,25 @@ pub enum Categories {
         /// An integer dtype.
         integer: bool,
     },
-    /// Strings (an object or unicode array).
-    Strings(Vec<String>),
+    /// Strings (an object or unicode array), then, when the encoder was
+    /// fitted on missing values, one missing category (`None` or NaN).
+    Strings {
+        /// The string categories, sorted.
+        values: Vec<String>,
+        /// The last category, when it is a missing value.
+        missing: Option<MissingCategory>,
+    },
+}
+
+/// The missing category of an object column: Python's `None`, or NaN (a
+/// data frame's missing value). A table read from CSV holds NaN only, so
+/// there its missing cells match a NaN category, never a `None` one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissingCategory {
+    /// `None`.
+    None,
+    /// `float("nan")`.
+    NaN,
 }
 
 impl Categories {
@@ -27,7 +44,9 @@ impl Categories {
     pub fn len(&self) -> usize {
         match self {
             Categories::Numbers { values, .. } => values.len(),
-            Categories::Strings(s) => s.len(),
+            Categories::Strings { values, missing } => {
+                values.len() + usize::from(missing.is_some())
+            }
         }
     }
 
@@ -54,12 +73,19 @@ fn encode_column(col: &Column, cats: &Categories) -> Vec<Option<usize>> {
             .iter()
             .map(|&x| Categories::index_of_number(values, x))
             .collect(),
-        (Column::Numbers(v), Categories::Strings(_)) => vec![None; v.len()],
+        (Column::Numbers(v), Categories::Strings { values, missing }) => {
+            let nan = (*missing == Some(MissingCategory::NaN)).then_some(values.len());
+            v.iter()
+                .map(|x| if x.is_nan() { nan } else { None })
+                .collect()
+        }
         (Column::Cells(c), cats) => {
             let names: HashMap<&str, usize> = match cats {
-                Categories::Strings(s) => {
-                    s.iter().enumerate().map(|(i, s)| (s.as_str(), i)).collect()
-                }
+                Categories::Strings { values, .. } => values
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| (s.as_str(), i))
+                    .collect(),
                 Categories::Numbers { .. } => HashMap::new(),
             };
             let per_value: Vec<Option<usize>> = c
@@ -69,7 +95,12 @@ fn encode_column(col: &Column, cats: &Categories) -> Vec<Option<usize>> {
                     (Cell::Number(x), Categories::Numbers { values, .. }) => {
                         Categories::index_of_number(values, *x)
                     }
-                    (Cell::Text(s), Categories::Strings(_)) => names.get(s.as_str()).copied(),
+                    (Cell::Number(x), Categories::Strings { values, missing })
+                        if x.is_nan() && *missing == Some(MissingCategory::NaN) =>
+                    {
+                        Some(values.len())
+                    }
+                    (Cell::Text(s), Categories::Strings { .. }) => names.get(s.as_str()).copied(),
                     _ => None,
                 })
                 .collect();
@@ -487,7 +518,10 @@ mod tests {
     use crate::preprocessing::Cells;
 
     fn strings(v: &[&str]) -> Categories {
-        Categories::Strings(v.iter().map(|s| s.to_string()).collect())
+        Categories::Strings {
+            values: v.iter().map(|s| s.to_string()).collect(),
+            missing: None,
+        }
     }
 
     fn text(v: &[Option<&str>]) -> Column {
@@ -549,6 +583,24 @@ mod tests {
         let (out, _) = e.transform(&[&c0, &Column::Numbers(vec![7.0])], 1).unwrap();
         assert_eq!(out, [1., 0., 0., 0., 0.]);
         assert!(e.transform(&[&c0], 1).is_err());
+    }
+
+    #[test]
+    fn string_categories_with_a_missing_one() {
+        // python: OneHotEncoder(sparse_output=False).fit(pd.DataFrame({"c": ["a", None]}))
+        // categories_ [array(['a', None], dtype=object)]: a CSV's NaN is unknown
+        let cats = |missing| Categories::Strings {
+            values: vec!["a".into()],
+            missing: Some(missing),
+        };
+        let col = text(&[Some("a"), None]);
+        let e = encoder(vec![cats(MissingCategory::NaN)], HandleUnknown::Error);
+        assert_eq!(e.transform(&[&col], 2).unwrap().0, [1., 0., 0., 1.]);
+        let e = encoder(vec![cats(MissingCategory::None)], HandleUnknown::Error);
+        assert_eq!(
+            e.transform(&[&col], 2).unwrap_err().to_string(),
+            "Found unknown categories [nan] in column 0 during transform"
+        );
     }
 
     #[test]

@@ -35,8 +35,8 @@ mod select;
 mod table;
 
 pub use encode::{
-    py_float_repr, py_str_repr, Categories, HandleUnknown, Infrequent, OneHotEncoder,
-    OrdinalEncoder,
+    py_float_repr, py_str_repr, Categories, HandleUnknown, Infrequent, MissingCategory,
+    OneHotEncoder, OrdinalEncoder,
 };
 pub use impute::{CellImputer, MissingValues, NumericImputer};
 pub use polynomial::PolynomialFeatures;

@@ -115,8 +115,9 @@ impl Column {
         self.len() == 0
     }
 
-    /// The column as numbers; `Err((row, text))` names the first string,
-    /// which numeric transformers cannot convert.
+    /// The column as numbers, as numpy converts an object column to
+    /// float64 (`float(s)` of each string: `"1.50"` is 1.5);
+    /// `Err((row, text))` names the first string that is not a number.
     pub fn numbers(&self) -> std::result::Result<Vec<f64>, (usize, &str)> {
         match self {
             Column::Numbers(v) => Ok(v.clone()),
@@ -126,7 +127,7 @@ impl Column {
                     .iter()
                     .map(|v| match v {
                         Cell::Number(x) => Ok(*x),
-                        Cell::Text(s) => Err(s.as_str()),
+                        Cell::Text(s) => s.trim().parse::<f64>().map_err(|_| s.as_str()),
                     })
                     .collect();
                 c.codes()
@@ -153,6 +154,8 @@ mod tests {
         assert!(Cells::new(vec![0, 2], vec![Cell::Number(1.0)]).is_err());
         let col = Column::Cells(c);
         assert_eq!(col.numbers(), Err((0, "a")));
+        let text_numbers = Column::Cells(Cells::from_texts([Some(" 1.50"), None, Some("x")]));
+        assert_eq!(text_numbers.numbers(), Err((2, "x")));
         let nums = Column::Cells(
             Cells::new(vec![1, 0], vec![Cell::Number(2.0), Cell::Number(f64::NAN)]).unwrap(),
         );
