@@ -3,7 +3,7 @@
 //! an imputer is given. Input is hostile: every line and field is checked,
 //! nothing panics.
 
-use crate::npy::{read_npy, read_npy_strings, ArrayFileError, Matrix};
+use crate::npy::{npy_fortran, read_npy, read_npy_strings, ArrayFileError, Matrix};
 use oxlearn_core::preprocessing::{Cell, Cells, Column};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -55,10 +55,21 @@ impl Frame {
 impl Frame {
     /// A `.npy` file's table: numbers (as [`read_npy`] reads them), or
     /// numpy unicode strings, each column a text column (numpy strings are
-    /// never missing). No names.
-    pub fn from_npy(bytes: &[u8]) -> Result<Frame, ArrayFileError> {
+    /// never missing). No names. float32 values are widened to float64,
+    /// which Python does not do: the second value is then a warning.
+    pub fn from_npy(bytes: &[u8]) -> Result<(Frame, Option<String>), ArrayFileError> {
+        let fortran = npy_fortran(bytes);
         let Some((rows, cols, values)) = read_npy_strings(bytes)? else {
-            return read_npy(bytes).map(|m| Frame::from_matrix(&m));
+            let m = read_npy(bytes)?;
+            let warning = matches!(m, Matrix::F32 { .. }).then(|| {
+                "float32 input: a pipeline's transformers compute in float64 in the binary \
+                 and in float32 in Python (scikit-learn keeps float32), so results may \
+                 differ in the last bits; give float64 input for identical results"
+                    .to_owned()
+            });
+            let mut frame = Frame::from_matrix(&m);
+            frame.column_major = fortran;
+            return Ok((frame, warning));
         };
         let columns = (0..cols)
             .map(|j| {
@@ -67,13 +78,16 @@ impl Frame {
                 ))
             })
             .collect();
-        Ok(Frame {
-            rows,
-            columns,
-            names: None,
-            column_major: false,
-            labels: None,
-        })
+        Ok((
+            Frame {
+                rows,
+                columns,
+                names: None,
+                column_major: fortran,
+                labels: None,
+            },
+            None,
+        ))
     }
 }
 
@@ -383,7 +397,7 @@ mod tests {
                 b.extend_from_slice(&u32::from(c).to_le_bytes());
             }
         }
-        let f = Frame::from_npy(&b).unwrap();
+        let (f, _) = Frame::from_npy(&b).unwrap();
         assert_eq!(
             cell_texts(&f.columns[0]),
             [Some("ab".into()), Some("\u{e9}".into())]

@@ -259,11 +259,14 @@ fn predict(path: &Path, input: &Path, output: &Path) -> Result<(), String> {
         }
         Served::Pipeline(pipe) => {
             let bytes = read(input)?;
-            let frame = match input_ext.as_deref() {
+            let (frame, warning) = match input_ext.as_deref() {
                 Some("npy") => frame::Frame::from_npy(&bytes),
-                _ => frame::read_frame(&text(&bytes)?),
+                _ => frame::read_frame(&text(&bytes)?).map(|f| (f, None)),
             }
             .map_err(|e| bad_input(e.to_string()))?;
+            if let Some(w) = warning {
+                eprintln!("oxlearn: warning: {}", escape(&w));
+            }
             let (y, warnings) = pipe.predict(frame).map_err(|e| escape_keep_lines(&e))?;
             for w in warnings {
                 eprintln!("oxlearn: warning: {}", escape(&w));

@@ -224,6 +224,12 @@ pub fn read_npy(bytes: &[u8]) -> Result<Matrix, ArrayFileError> {
     })
 }
 
+/// Whether a `.npy` file holds a 2-D array in Fortran order (what numpy
+/// loads it as, which decides the order of row sums in Python).
+pub fn npy_fortran(bytes: &[u8]) -> bool {
+    npy_layout(bytes).is_ok_and(|l| l.fortran && !l.one_dim)
+}
+
 /// A `.npy` array of numpy unicode strings (`<U{n}` or `>U{n}`, 1-D or
 /// 2-D, either order): its rows, columns and values, row-major, each
 /// without numpy's trailing NUL padding. `Ok(None)` for any other dtype.

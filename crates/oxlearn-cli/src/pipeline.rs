@@ -668,14 +668,20 @@ impl Step {
             }
             outputs.push((p.step.name.as_str(), out));
         }
-        Ok(hstack(rows, outputs))
+        hstack(rows, outputs)
     }
 }
 
 /// The outputs side by side (`numpy.hstack`): numbers when every output
 /// is numeric, else a table of all their columns. numpy's result is
 /// F-ordered when every output is (a one-column output is both), else C.
-fn hstack(rows: usize, outputs: Vec<(&str, Data)>) -> Data {
+fn hstack(rows: usize, outputs: Vec<(&str, Data)>) -> Result<Data, String> {
+    if let Some((part, o)) = outputs.iter().find(|(_, o)| o.rows() != rows) {
+        return Err(format!(
+            "transformer {part:?} returned {} rows for {rows}",
+            o.rows()
+        ));
+    }
     let numeric = outputs.iter().all(|(_, o)| match o {
         Data::Dense(_) => true,
         Data::Frame(f) => f.columns.iter().all(|c| c.numbers().is_ok()),
@@ -696,12 +702,12 @@ fn hstack(rows: usize, outputs: Vec<(&str, Data)>) -> Data {
                 x.extend_from_slice(&d.x[i * d.cols..(i + 1) * d.cols]);
             }
         }
-        return Data::Dense(Dense {
+        return Ok(Data::Dense(Dense {
             rows,
             cols: width,
             x,
             order: order_of(column_major),
-        });
+        }));
     }
     // Text in the output: a table, each column labelled for messages by
     // the input column it passes through, else by its part.
@@ -717,13 +723,13 @@ fn hstack(rows: usize, outputs: Vec<(&str, Data)>) -> Data {
         }
         columns.extend(cols);
     }
-    Data::Frame(Frame {
+    Ok(Data::Frame(Frame {
         rows,
         columns,
         names: None,
         column_major,
         labels: Some(labels),
-    })
+    }))
 }
 
 /// The encoders' check of number columns (`check_array` with
@@ -1307,7 +1313,7 @@ mod tests {
             let Served::Pipeline(p) = served else {
                 panic!("{name}: not a composite")
             };
-            let x =
+            let (x, _) =
                 Frame::from_npy(&std::fs::read(golden(&format!("{name}.X.npy"))).unwrap()).unwrap();
             let want =
                 read_npy(&std::fs::read(golden(&format!("{name}.pred.npy"))).unwrap()).unwrap();
@@ -1470,6 +1476,45 @@ mod tests {
         parts.header.get_mut("parts").unwrap()[2]["params"]["threshold"] = json!(1e300);
         let e = Served::load(&seal(&parts)).err().unwrap();
         assert!(e.contains("outputs 0"), "{e}");
+    }
+
+    /// Forged composites (a forger's structural changes, re-sealed) load
+    /// or are refused, and those that load predict or refuse: never a
+    /// panic.
+    #[test]
+    fn forged_composites_never_panic() {
+        use oxlearn_format::forge::{mutate, Rng};
+        let mut files: Vec<(Vec<u8>, Frame)> = Vec::new();
+        for name in [
+            "Pipeline-scalers-ridge",
+            "Pipeline-impute-poly-select-logistic",
+            "ColumnTransformer-onehot-ordinal-forest",
+            "Pipeline-onehot-strings-knn",
+        ] {
+            let bytes = std::fs::read(golden(&format!("{name}.oxl"))).unwrap();
+            let x = std::fs::read(golden(&format!("{name}.X.npy"))).unwrap();
+            files.push((bytes, Frame::from_npy(&x).unwrap().0));
+        }
+        let csv = "city,age\nParis,1\nLyon,\n";
+        files.push((city_pipeline(), read_frame(csv).unwrap()));
+        let (mut loaded, mut served) = (0, 0);
+        for (bytes, x) in &files {
+            let original = split(bytes).unwrap();
+            for seed in 0..400 {
+                let mut rng = Rng::new(seed);
+                let mut parts = original.clone();
+                for _ in 0..=rng.below(2) {
+                    mutate(&mut parts, &mut rng);
+                }
+                if let Ok((Served::Pipeline(p), _)) = Served::load(&seal(&parts)) {
+                    loaded += 1;
+                    served += usize::from(p.predict(x.clone()).is_ok());
+                }
+            }
+        }
+        // Some forgeries are harmless (a parameter the binary does not read).
+        eprintln!("forged composites: {loaded} loaded, {served} predicted");
+        assert!(loaded > 0 && served > 0, "{loaded} {served}");
     }
 
     #[test]

@@ -34,6 +34,7 @@ from sklearn.preprocessing import (
 )
 
 import oxlearn
+from oxlearn.cluster import KMeans
 from oxlearn.decomposition import PCA
 from oxlearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from oxlearn.linear_model import LinearRegression, LogisticRegression, Ridge
@@ -114,6 +115,9 @@ CLASSIFIERS = [
     lambda: make_pipeline(VarianceThreshold(0.05), SelectKBest(f_classif, k=3),
                           KNeighborsClassifier(3)),
     lambda: make_pipeline(StandardScaler(), PCA(3), LogisticRegression(max_iter=500)),
+    lambda: make_pipeline(RobustScaler(), make_pipeline(PCA(2, whiten=True),
+                                                        KNeighborsClassifier(4))),
+    lambda: make_pipeline(StandardScaler(), KMeans(3, n_init=2, random_state=0)),
 ]
 
 
@@ -190,6 +194,39 @@ def test_mixed_type_dataframe(final, tmp_path):
     _same(model, X_new, tmp_path)
 
 
+TEXT_STEPS = [
+    lambda: OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+    lambda: OneHotEncoder(drop="if_binary", handle_unknown="ignore", sparse_output=False),
+    lambda: OneHotEncoder(drop="first", handle_unknown="warn", sparse_output=False),
+    lambda: OneHotEncoder(min_frequency=40, handle_unknown="infrequent_if_exist",
+                          sparse_output=False),
+    lambda: OneHotEncoder(max_categories=2, drop="first", handle_unknown="infrequent_if_exist",
+                          sparse_output=False, dtype=np.float32),
+    lambda: OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
+                           encoded_missing_value=-2),
+    lambda: OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan),
+    lambda: make_pipeline(SimpleImputer(strategy="constant", fill_value="missing"),
+                          OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+    lambda: make_pipeline(SimpleImputer(strategy="most_frequent"),
+                          OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=99)),
+]
+
+
+@pytest.mark.filterwarnings("ignore:Found unknown categories")
+@pytest.mark.parametrize("make", TEXT_STEPS, ids=range(len(TEXT_STEPS)))
+def test_encoders_and_imputers_on_text_with_missing_values(make, tmp_path):
+    """Categories fitted with a missing value (NaN, last), new rows with
+    missing and unseen values: encoded as scikit-learn encodes them."""
+    X, y, _ = mixed_frame()
+    X_new, _, _ = mixed_frame(120, seed=2)
+    X_new.loc[[0, 7], "city"] = "Marseille"
+    X_new.loc[5, "plan"] = "gold"
+    model = ColumnTransformer([("text", make(), ["city", "plan"])], remainder="drop")
+    run = _same(model.fit(X, y), X_new, tmp_path)
+    if "'warn'" in repr(model.transformers[0][1]):
+        assert "Found unknown categories in columns [0, 1] during transform" in run.stderr
+
+
 def test_mixed_pipeline_takes_columns_by_name(tmp_path):
     """Fitted on a data frame: columns in another order and extra columns
     are fine (scikit-learn ignores them), as in Python."""
@@ -234,10 +271,26 @@ def test_normalizer_sums_in_numpys_order(norm, p, tmp_path):
     rng = np.random.default_rng(p)
     values = rng.normal(size=(40, p)) * rng.uniform(1e-2, 1e4, size=p)
     X = pd.DataFrame(values, columns=[f"c{i}" for i in range(p)])
-    for sub in ("csv", "npy"):
+    for sub in ("csv", "npy", "fortran"):
         (tmp_path / sub).mkdir()
     _same(Normalizer(norm).fit(X), X, tmp_path / "csv")
     _same(make_pipeline(Normalizer(norm)).fit(values), values, tmp_path / "npy")
+    # A Fortran-ordered .npy loads F-ordered in Python: summed as a data frame.
+    fortran = np.asfortranarray(values)
+    _same(make_pipeline(Normalizer(norm)).fit(fortran), fortran, tmp_path / "fortran")
+
+
+def test_float32_input_is_served_with_a_warning(tmp_path):
+    """float32 .npy: Python's scalers compute in float32, the binary in
+    float64: it says so (the values then agree to float32 precision)."""
+    X, y = IRIS
+    A = X.to_numpy().astype(np.float32)
+    model = make_pipeline(StandardScaler(), Ridge()).fit(A, y)
+    path, loaded = _saved(model, tmp_path)
+    run, got, _ = _binary(path, A, tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "float32 input" in run.stderr
+    np.testing.assert_allclose(got, loaded.predict(A), rtol=1e-5, atol=1e-6)
 
 
 def test_column_transformer_variants(tmp_path):
