@@ -99,7 +99,14 @@ const MISSING: &[&str] = &[
 ];
 
 fn is_missing(field: &str) -> bool {
-    MISSING.contains(&field.trim())
+    let t = field.trim();
+    // Most fields are neither empty nor short words starting like a
+    // marker: decide on the first byte before comparing strings.
+    match t.as_bytes().first() {
+        None => true,
+        Some(b'#' | b'-' | b'1' | b'<' | b'N' | b'n') if t.len() <= 9 => MISSING.contains(&t),
+        _ => false,
+    }
 }
 
 fn number(field: &str) -> Option<f64> {
@@ -107,12 +114,30 @@ fn number(field: &str) -> Option<f64> {
 }
 
 /// The fields of one line: split on commas, with RFC 4180 quoting (`"a,b"`,
-/// `""` for a quote inside quotes); `None` when a quote is left open.
-fn fields(line: &str) -> Option<Vec<Cow<'_, str>>> {
-    if !line.contains('"') {
-        return Some(line.split(',').map(Cow::Borrowed).collect());
+/// `""` for a quote inside quotes), into `out` (cleared first, so that one
+/// vector serves every line); false when a quote is left open.
+fn fields_into<'a>(line: &'a str, out: &mut Vec<Cow<'a, str>>) -> bool {
+    out.clear();
+    // One pass over the bytes: commas split, a quote switches to the
+    // quoting parser. ',' and '"' are ASCII, so every cut is at a
+    // character boundary.
+    let mut start = 0;
+    for (i, &b) in line.as_bytes().iter().enumerate() {
+        match b {
+            b',' => {
+                out.push(Cow::Borrowed(&line[start..i]));
+                start = i + 1;
+            }
+            b'"' => return quoted_fields_into(line, out),
+            _ => {}
+        }
     }
-    let mut out = Vec::new();
+    out.push(Cow::Borrowed(&line[start..]));
+    true
+}
+
+fn quoted_fields_into<'a>(line: &'a str, out: &mut Vec<Cow<'a, str>>) -> bool {
+    out.clear();
     let mut field = String::new();
     let mut chars = line.chars().peekable();
     let mut quoted = false;
@@ -132,11 +157,15 @@ fn fields(line: &str) -> Option<Vec<Cow<'_, str>>> {
         }
     }
     if quoted {
-        return None;
+        return false;
     }
     out.push(Cow::Owned(field));
-    Some(out)
+    true
 }
+
+/// Up to this many distinct values, a text field is looked up by comparing
+/// it with each (categorical data); beyond, by hashing.
+const SCAN_DISTINCT: usize = 16;
 
 /// One column being read: numbers while every field is a number or
 /// missing; from the first other field on, text (pandas' object column,
@@ -167,7 +196,16 @@ impl Building {
                 (values.len() - 1) as u32
             });
         }
-        if let Some(&k) = index.get(field) {
+        // Categorical columns repeat a few values: comparing with each is
+        // cheaper than hashing, until there are many.
+        if values.len() <= SCAN_DISTINCT {
+            let found = values
+                .iter()
+                .position(|v| matches!(v, Cell::Text(t) if t == field));
+            if let Some(k) = found {
+                return k as u32;
+            }
+        } else if let Some(&k) = index.get(field) {
             return k;
         }
         values.push(Cell::Text(field.to_owned()));
@@ -209,6 +247,147 @@ impl Building {
     }
 }
 
+/// Bytes of CSV one parallel task parses (a whole number of lines).
+/// Fixed, so the result does not depend on the number of threads.
+const CHUNK_BYTES: usize = 1 << 20;
+
+/// What is wrong with a line, found by a task that does not know its
+/// line number (the caller counts it from the line's byte offset).
+enum LineError {
+    Semicolon,
+    Unclosed,
+    Width(usize),
+}
+
+/// The columns of one chunk of lines, and where each of its rows starts
+/// (byte offset in the text, length), for rows read again as text.
+struct Chunk {
+    columns: Vec<Building>,
+    starts: Vec<(usize, usize)>,
+}
+
+/// Parses the lines of `text[from..to]` (whole lines), `width` fields each.
+fn parse_chunk(
+    text: &str,
+    from: usize,
+    to: usize,
+    width: usize,
+) -> Result<Chunk, (usize, LineError)> {
+    let body = &text[from..to];
+    let lines = body.bytes().filter(|&b| b == b'\n').count() + 1;
+    let mut columns: Vec<Building> = (0..width)
+        .map(|_| Building::Numbers(Vec::with_capacity(lines)))
+        .collect();
+    let mut starts = Vec::with_capacity(lines);
+    let mut f: Vec<Cow<'_, str>> = Vec::with_capacity(width);
+    let mut at = from;
+    for raw in body.split('\n') {
+        let line_at = at;
+        at += raw.len() + 1;
+        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        if line.trim().is_empty() {
+            continue;
+        }
+        if !fields_into(line, &mut f) {
+            return Err((line_at, LineError::Unclosed));
+        }
+        if f.len() == 1 && line.contains(';') {
+            return Err((line_at, LineError::Semicolon));
+        }
+        if f.len() != width {
+            return Err((line_at, LineError::Width(f.len())));
+        }
+        for (c, x) in columns.iter_mut().zip(&f) {
+            c.push(x);
+        }
+        starts.push((line_at, line.len()));
+    }
+    Ok(Chunk { columns, starts })
+}
+
+/// One column of one chunk, and where the chunk's rows start.
+type ChunkColumn<'a> = (Building, &'a [(usize, usize)]);
+
+/// The `j`-th field of the line at `text[at..at + len]`, as written.
+fn field_of<'a>(
+    text: &'a str,
+    (at, len): (usize, usize),
+    j: usize,
+    scratch: &mut Vec<Cow<'a, str>>,
+) -> Cow<'a, str> {
+    let line = text.get(at..at + len).unwrap_or("");
+    if !fields_into(line, scratch) {
+        return Cow::Borrowed("");
+    }
+    if j < scratch.len() {
+        scratch.swap_remove(j)
+    } else {
+        Cow::Borrowed("")
+    }
+}
+
+/// One column from its chunks: numbers when every chunk read numbers;
+/// else text, every field as written (rows a chunk read as numbers read
+/// again), with one dictionary of distinct values.
+fn merge_column(
+    text: &str,
+    j: usize,
+    parts: Vec<(Building, &[(usize, usize)])>,
+) -> Result<Column, ArrayFileError> {
+    if parts.iter().all(|(b, _)| matches!(b, Building::Numbers(_))) {
+        let total = parts.iter().map(|(_, s)| s.len()).sum();
+        let mut v = Vec::with_capacity(total);
+        for (b, _) in parts {
+            if let Building::Numbers(n) = b {
+                v.extend_from_slice(&n);
+            }
+        }
+        return Ok(Column::Numbers(v));
+    }
+    let mut codes: Vec<u32> = Vec::with_capacity(parts.iter().map(|(_, s)| s.len()).sum());
+    let mut values = Vec::new();
+    let mut index = HashMap::new();
+    let mut missing = None;
+    let mut scratch = Vec::new();
+    for (b, starts) in parts {
+        let (local_codes, local_values, backfill) = match b {
+            Building::Numbers(_) => (Vec::new(), Vec::new(), starts.len()),
+            Building::Text {
+                codes,
+                values,
+                backfill,
+                ..
+            } => (codes, values, backfill),
+        };
+        for &line in &starts[..backfill.min(starts.len())] {
+            let field = field_of(text, line, j, &mut scratch);
+            codes.push(Building::text_code(
+                &mut values,
+                &mut index,
+                &mut missing,
+                &field,
+            ));
+        }
+        // The chunk's own dictionary, mapped into the column's.
+        let map: Vec<u32> = local_values
+            .iter()
+            .map(|v| match v {
+                Cell::Text(t) => Building::text_code(&mut values, &mut index, &mut missing, t),
+                Cell::Number(_) => Building::text_code(&mut values, &mut index, &mut missing, ""),
+            })
+            .collect();
+        codes.extend(
+            local_codes
+                .iter()
+                .skip(backfill)
+                .map(|&k| map.get(k as usize).copied().unwrap_or(0)),
+        );
+    }
+    Cells::new(codes, values)
+        .map(Column::Cells)
+        .map_err(|e| ArrayFileError(e.to_string()))
+}
+
 /// Parses CSV into a table: one row per line (blank lines skipped), fields
 /// separated by commas (`"` quoting; no line breaks inside a field). A
 /// first line of names only (none empty, none a number) is the header. A
@@ -216,99 +395,135 @@ impl Building {
 /// `nan`, `NaN`, `NA`, `NULL`, `None`, `N/A`, ...); a column is numeric
 /// when all its other fields are numbers (`.` the decimal point), else it
 /// is a text column whose fields are kept as written, as pandas'
-/// `read_csv` reads it.
+/// `read_csv` reads it. Lines are parsed in parallel, in fixed chunks.
 pub fn read_frame(text: &str) -> Result<Frame, ArrayFileError> {
-    let err = |m: String| Err(ArrayFileError(m));
-    let mut names: Option<Vec<String>> = None;
-    let mut columns: Vec<Building> = Vec::new();
-    let mut width: Option<usize> = None;
-    let mut first = true;
-    // Where each data row starts, for rows read again.
-    let mut starts: Vec<(usize, usize)> = Vec::new();
-    let mut offset = 0usize;
-    for (lineno, raw) in text.split('\n').enumerate() {
-        let at = offset;
-        offset += raw.len() + 1;
+    let line_no = |at: usize| {
+        1 + text.as_bytes()[..at.min(text.len())]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+    };
+    // The first line that is not blank: the header, or the first row.
+    let mut at = 0;
+    let mut first: Option<(usize, &str)> = None;
+    for raw in text.split('\n') {
         let line = raw.strip_suffix('\r').unwrap_or(raw);
-        let n = lineno + 1;
-        if line.trim().is_empty() {
-            continue;
+        if !line.trim().is_empty() {
+            first = Some((at, line));
+            break;
         }
-        if line.contains(';') && !line.contains(',') {
-            return err(format!(
-                "line {n} is separated by ';': oxlearn reads comma-separated values, with \
-                 '.' as the decimal point (pandas: df.to_csv(path, index=False))"
-            ));
-        }
-        let f = fields(line)
-            .ok_or_else(|| ArrayFileError(format!("line {n}: a quoted field is not closed")))?;
-        if first {
-            first = false;
-            let header = f
-                .iter()
-                .all(|x| !x.trim().is_empty() && number(x).is_none());
-            if header {
-                width = Some(f.len());
-                names = Some(f.iter().map(|x| x.to_string()).collect());
-                continue;
-            }
-        }
-        match width {
-            None => width = Some(f.len()),
-            Some(w) if w != f.len() => {
-                let earlier = if names.is_some() && starts.is_empty() {
-                    "the header has"
-                } else {
-                    "earlier lines have"
-                };
-                return err(format!("line {n} has {} values, {earlier} {w}", f.len()));
-            }
-            _ => {}
-        }
-        if columns.is_empty() {
-            columns = (0..f.len())
-                .map(|_| Building::Numbers(Vec::new()))
-                .collect();
-        }
-        for (c, x) in columns.iter_mut().zip(&f) {
-            c.push(x);
-        }
-        starts.push((at, line.len()));
+        at += raw.len() + 1;
     }
-    let rows = starts.len();
-    let cols = width.unwrap_or(0);
-    let mut out = Vec::with_capacity(cols);
-    for (j, c) in columns.into_iter().enumerate() {
-        out.push(match c {
-            Building::Numbers(v) => Column::Numbers(v),
-            Building::Text {
-                mut codes,
-                mut values,
-                mut index,
-                mut missing,
-                backfill,
-            } => {
-                // The rows read as numbers, read again as text.
-                for (row, &(at, len)) in starts[..backfill].iter().enumerate() {
-                    let line = text.get(at..at + len).unwrap_or("");
-                    let f = fields(line).unwrap_or_default();
-                    let field = f.get(j).map_or("", |x| x.as_ref());
-                    codes[row] = Building::text_code(&mut values, &mut index, &mut missing, field);
-                }
-                Column::Cells(Cells::new(codes, values).map_err(|e| ArrayFileError(e.to_string()))?)
-            }
+    let Some((first_at, first_line)) = first else {
+        return Ok(Frame {
+            rows: 0,
+            columns: Vec::new(),
+            names: None,
+            column_major: true,
+            labels: None,
         });
+    };
+    let mut f = Vec::new();
+    if !fields_into(first_line, &mut f) {
+        return Err(ArrayFileError(format!(
+            "line {}: a quoted field is not closed",
+            line_no(first_at)
+        )));
     }
-    if out.is_empty() && cols > 0 {
-        out = (0..cols).map(|_| Column::Numbers(Vec::new())).collect();
+    let width = f.len();
+    if width == 1 && first_line.contains(';') {
+        return Err(ArrayFileError(format!(
+            "line {} is separated by ';': oxlearn reads comma-separated values, with '.' as \
+             the decimal point (pandas: df.to_csv(path, index=False))",
+            line_no(first_at)
+        )));
     }
+    let header = f
+        .iter()
+        .all(|x| !x.trim().is_empty() && number(x).is_none());
+    let names = header.then(|| f.iter().map(|x| x.to_string()).collect::<Vec<String>>());
+    let data_from = if header {
+        (first_at + first_line.len() + 1).min(text.len())
+    } else {
+        first_at
+    };
+    // Chunks of whole lines.
+    let mut bounds = Vec::new();
+    let mut from = data_from;
+    while from < text.len() {
+        let mut to = (from + CHUNK_BYTES).min(text.len());
+        while to < text.len() && text.as_bytes()[to - 1] != b'\n' {
+            to += 1;
+        }
+        bounds.push((from, to));
+        from = to;
+    }
+    use rayon::prelude::*;
+    let chunks: Vec<Result<Chunk, (usize, LineError)>> = bounds
+        .par_iter()
+        .map(|&(from, to)| parse_chunk(text, from, to, width))
+        .collect();
+    let mut parsed = Vec::with_capacity(chunks.len());
+    for c in chunks {
+        match c {
+            Ok(c) => parsed.push(c),
+            Err((at, e)) => {
+                let n = line_no(at);
+                return Err(ArrayFileError(match e {
+                    LineError::Unclosed => format!("line {n}: a quoted field is not closed"),
+                    LineError::Semicolon => format!(
+                        "line {n} is separated by ';': oxlearn reads comma-separated values, \
+                         with '.' as the decimal point (pandas: df.to_csv(path, index=False))"
+                    ),
+                    LineError::Width(got) => {
+                        let first_row = at == data_from_row(text, data_from);
+                        let earlier = if header && first_row {
+                            "the header has"
+                        } else {
+                            "earlier lines have"
+                        };
+                        format!("line {n} has {got} values, {earlier} {width}")
+                    }
+                }));
+            }
+        }
+    }
+    let rows = parsed.iter().map(|c| c.starts.len()).sum();
+    let starts: Vec<Vec<(usize, usize)>> = parsed
+        .iter_mut()
+        .map(|c| std::mem::take(&mut c.starts))
+        .collect();
+    // Column j of every chunk, in chunk order.
+    let mut per_column: Vec<Vec<ChunkColumn<'_>>> = (0..width).map(|_| Vec::new()).collect();
+    for (c, s) in parsed.into_iter().zip(&starts) {
+        for (j, b) in c.columns.into_iter().enumerate() {
+            per_column[j].push((b, s.as_slice()));
+        }
+    }
+    let columns = per_column
+        .into_par_iter()
+        .enumerate()
+        .map(|(j, parts)| merge_column(text, j, parts))
+        .collect::<Result<Vec<Column>, ArrayFileError>>()?;
     Ok(Frame {
         rows,
-        columns: out,
+        columns,
         names,
         column_major: true,
         labels: None,
     })
+}
+
+/// The offset of the first non-blank line at or after `from`.
+fn data_from_row(text: &str, from: usize) -> usize {
+    let mut at = from;
+    for raw in text[from.min(text.len())..].split('\n') {
+        if !raw.trim().is_empty() {
+            return at;
+        }
+        at += raw.len() + 1;
+    }
+    at
 }
 
 #[cfg(test)]
@@ -379,6 +594,41 @@ mod tests {
         // Control characters and odd bytes are text, never a panic.
         let f = read_frame("a\n\u{1b}[2J\n\u{0}\n").unwrap();
         assert_eq!(f.rows, 2);
+    }
+
+    #[test]
+    fn chunks_read_as_one_table() {
+        // Over a megabyte: several chunks. Column b turns to text in the
+        // last chunk only; column c is text from the first row.
+        let n = 120_000;
+        let mut csv = String::from("a,b,c\n");
+        for i in 0..n {
+            let b = if i == n - 1 {
+                "x".to_owned()
+            } else {
+                format!("{i}.50")
+            };
+            let c = if i % 3 == 0 { "" } else { "cat" };
+            csv.push_str(&format!("{i},{b},{c}\n"));
+        }
+        assert!(csv.len() > 2 * CHUNK_BYTES);
+        let f = read_frame(&csv).unwrap();
+        assert_eq!(f.rows, n);
+        let Column::Numbers(a) = &f.columns[0] else {
+            panic!()
+        };
+        assert_eq!((a[0], a[n - 1]), (0.0, (n - 1) as f64));
+        let b = cell_texts(&f.columns[1]);
+        assert_eq!(b[0].as_deref(), Some("0.50"));
+        assert_eq!(b[77_777].as_deref(), Some("77777.50"));
+        assert_eq!(b[n - 1].as_deref(), Some("x"));
+        let c = cell_texts(&f.columns[2]);
+        assert_eq!((c[0].as_deref(), c[1].as_deref()), (None, Some("cat")));
+        assert_eq!(c[n - 2].as_deref(), Some("cat"));
+        // An error in a later chunk names its line.
+        let bad = csv.replacen("100000,100000.50,cat\n", "100000,100000.50\n", 1);
+        let e = read_frame(&bad).unwrap_err().to_string();
+        assert_eq!(e, "line 100002 has 2 values, earlier lines have 3");
     }
 
     #[test]

@@ -219,6 +219,11 @@ fn inspect(path: &Path) -> Result<(), String> {
     }
 }
 
+/// `bytes` as text; not UTF-8 is an error naming the file (`shown`).
+fn utf8<'a>(bytes: &'a [u8], shown: &str) -> Result<&'a str, String> {
+    std::str::from_utf8(bytes).map_err(|e| format!("{shown}: not UTF-8 text: {e}"))
+}
+
 fn predict(path: &Path, input: &Path, output: &Path) -> Result<(), String> {
     let shown = |p: &Path| escape(&p.display().to_string());
     let (served, warnings) = Served::load(&read(path)?)
@@ -236,17 +241,13 @@ fn predict(path: &Path, input: &Path, output: &Path) -> Result<(), String> {
         return Err(format!("{}: input must be .npy or .csv", shown(input)));
     }
     let bad_input = |e: String| format!("{}: {}", shown(input), escape_keep_lines(&e));
-    let text = |bytes: &[u8]| -> Result<String, String> {
-        std::str::from_utf8(bytes)
-            .map(str::to_owned)
-            .map_err(|e| format!("{}: not UTF-8 text: {e}", shown(input)))
-    };
+    let text = |bytes| utf8(bytes, &shown(input));
     let y = match served {
         Served::Model(model) => {
             let bytes = read(input)?;
             let table = match input_ext.as_deref() {
                 Some("npy") => npy::read_npy(&bytes).map(npy::Table::unnamed),
-                _ => npy::read_csv(&text(&bytes)?),
+                _ => npy::read_csv(text(&bytes)?),
             }
             .map_err(|e| bad_input(e.to_string()))?;
             if let Some(warning) = model
@@ -261,7 +262,7 @@ fn predict(path: &Path, input: &Path, output: &Path) -> Result<(), String> {
             let bytes = read(input)?;
             let (frame, warning) = match input_ext.as_deref() {
                 Some("npy") => frame::Frame::from_npy(&bytes),
-                _ => frame::read_frame(&text(&bytes)?).map(|f| (f, None)),
+                _ => frame::read_frame(text(&bytes)?).map(|f| (f, None)),
             }
             .map_err(|e| bad_input(e.to_string()))?;
             if let Some(w) = warning {

@@ -178,8 +178,8 @@ impl Linear {
                 })
             }
             _ => {
-                let xd: Vec<f64> = match x {
-                    Matrix::F64 { data, .. } => data.clone(),
+                let xd: std::borrow::Cow<'_, [f64]> = match x {
+                    Matrix::F64 { data, .. } => data.into(),
                     Matrix::F32 { data, .. } => data.iter().map(|&v| v as f64).collect(),
                 };
                 let mut out = vec![0f64; rows * t];

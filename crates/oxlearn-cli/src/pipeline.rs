@@ -215,7 +215,7 @@ impl Data {
                     py_str_repr(text)
                 )
             })?;
-            for (i, value) in v.into_iter().enumerate().take(rows) {
+            for (i, &value) in v.iter().enumerate().take(rows) {
                 x[i * cols + j] = value;
             }
         }
@@ -627,29 +627,51 @@ impl Step {
             Data::Dense(d) => d.order == NumpyOrder::F,
             Data::Frame(f) => f.column_major,
         };
-        let (rows, columns, names, _) = data.columns();
-        let mut outputs = Vec::new();
+        let (rows, mut columns, names, _) = data.columns();
+        // Each input column goes to the parts that read it: moved to the
+        // last one, copied to the others.
+        let mut uses = vec![0usize; columns.len()];
+        let mut selections = Vec::with_capacity(parts.len());
         for p in parts {
-            if matches!(p.step.op, Op::Drop) || p.columns.is_empty() {
+            let sel: Vec<usize> = if matches!(p.step.op, Op::Drop) || p.columns.is_empty() {
+                Vec::new()
+            } else {
+                match &by_name {
+                    Some(at) => p
+                        .columns
+                        .iter()
+                        .map(|&i| at.get(i).copied().unwrap_or(usize::MAX))
+                        .collect(),
+                    None => p.columns.clone(),
+                }
+            };
+            for &j in &sel {
+                if let Some(u) = uses.get_mut(j) {
+                    *u += 1;
+                }
+            }
+            selections.push(sel);
+        }
+        let mut outputs = Vec::new();
+        for (p, sel) in parts.iter().zip(selections) {
+            if sel.is_empty() {
                 continue;
             }
-            let sel: Vec<usize> = match &by_name {
-                Some(at) => p
-                    .columns
-                    .iter()
-                    .map(|&i| at.get(i).copied().unwrap_or(usize::MAX))
-                    .collect(),
-                None => p.columns.clone(),
-            };
-            let pick = |j: usize| {
-                columns
-                    .get(j)
-                    .cloned()
-                    .ok_or_else(|| format!("column {j} of the input is missing"))
-            };
+            let mut picked = Vec::with_capacity(sel.len());
+            for &j in &sel {
+                let (Some(c), Some(u)) = (columns.get_mut(j), uses.get_mut(j)) else {
+                    return Err(format!("column {j} of the input is missing"));
+                };
+                *u -= 1;
+                picked.push(if *u == 0 {
+                    std::mem::replace(c, Column::Numbers(Vec::new()))
+                } else {
+                    c.clone()
+                });
+            }
             let sub = Frame {
                 rows,
-                columns: sel.iter().map(|&j| pick(j)).collect::<Result<_, _>>()?,
+                columns: picked,
                 names: names.as_ref().map(|n| {
                     sel.iter()
                         .map(|&j| n.get(j).cloned().unwrap_or_default())

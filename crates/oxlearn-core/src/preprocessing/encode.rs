@@ -384,49 +384,46 @@ impl OneHotEncoder {
                 }
             }
             let n_out = self.n_features_outs[i];
-            // X_int (unknown: the first category) and X_mask.
-            let mut x_int: Vec<usize> = codes.iter().map(|c| c.unwrap_or(0)).collect();
-            let mut mask: Vec<bool> = codes.iter().map(Option::is_some).collect();
-            if let Some(f) = &self.infrequent {
-                if let Some(first) = f.indices[i].as_ref().and_then(|v| v.first()) {
-                    let valid_after = matches!(
-                        self.handle_unknown,
-                        HandleUnknown::InfrequentIfExist | HandleUnknown::Warn
-                    );
-                    for (x, m) in x_int.iter_mut().zip(mask.iter_mut()) {
-                        if !*m {
-                            *x = *first;
-                            if valid_after {
-                                *m = true;
-                            }
-                        }
+            // Per row, scikit-learn's steps: X_int (unknown: the first
+            // category) and X_mask; unknown values to the first infrequent
+            // category (then valid, for infrequent_if_exist and warn); the
+            // infrequent grouping; the dropped category.
+            let (infrequent_first, mapping) = match &self.infrequent {
+                Some(f) => (
+                    f.indices[i].as_ref().and_then(|v| v.first()).copied(),
+                    f.mappings[i].as_deref(),
+                ),
+                None => (None, None),
+            };
+            let valid_after = matches!(
+                self.handle_unknown,
+                HandleUnknown::InfrequentIfExist | HandleUnknown::Warn
+            );
+            let to_drop = self.drop_idx_after_grouping.as_ref().map(|d| d[i]);
+            let bound = to_drop.flatten().unwrap_or(cats.len());
+            for (r, code) in codes.iter().enumerate() {
+                let (mut x, mut valid) = (code.unwrap_or(0), code.is_some());
+                if let (Some(first), false) = (infrequent_first, valid) {
+                    x = first;
+                    valid = valid_after;
+                }
+                if let Some(map) = mapping {
+                    x = *map.get(x).ok_or_else(|| {
+                        corrupt(
+                            "_default_to_infrequent_mappings",
+                            format!("column {i}: no entry for category {x}"),
+                        )
+                    })?;
+                }
+                if let Some(dropped) = to_drop {
+                    if Some(x) == dropped {
+                        valid = false;
+                    }
+                    if x > bound {
+                        x -= 1;
                     }
                 }
-                if let Some(map) = &f.mappings[i] {
-                    for x in x_int.iter_mut() {
-                        *x = *map.get(*x).ok_or_else(|| {
-                            corrupt(
-                                "_default_to_infrequent_mappings",
-                                format!("column {i}: no entry for category {x}"),
-                            )
-                        })?;
-                    }
-                }
-            }
-            if let Some(drop) = &self.drop_idx_after_grouping {
-                let to_drop = drop[i];
-                let bound = to_drop.unwrap_or(cats.len());
-                for (x, m) in x_int.iter_mut().zip(mask.iter_mut()) {
-                    if Some(*x) == to_drop {
-                        *m = false;
-                    }
-                    if *x > bound {
-                        *x -= 1;
-                    }
-                }
-            }
-            for (r, (&x, &m)) in x_int.iter().zip(&mask).enumerate() {
-                if m {
+                if valid {
                     if x >= n_out {
                         return Err(corrupt(
                             "_n_features_outs",

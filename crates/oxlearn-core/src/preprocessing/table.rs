@@ -3,6 +3,7 @@
 //! and imputer see when they are given a data frame.
 
 use crate::error::{Error, Result};
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// One cell of a column that is not all numbers. A missing cell is
@@ -118,9 +119,9 @@ impl Column {
     /// The column as numbers, as numpy converts an object column to
     /// float64 (`float(s)` of each string: `"1.50"` is 1.5);
     /// `Err((row, text))` names the first string that is not a number.
-    pub fn numbers(&self) -> std::result::Result<Vec<f64>, (usize, &str)> {
+    pub fn numbers(&self) -> std::result::Result<Cow<'_, [f64]>, (usize, &str)> {
         match self {
-            Column::Numbers(v) => Ok(v.clone()),
+            Column::Numbers(v) => Ok(Cow::Borrowed(v)),
             Column::Cells(c) => {
                 let values: Vec<std::result::Result<f64, &str>> = c
                     .values()
@@ -134,7 +135,8 @@ impl Column {
                     .iter()
                     .enumerate()
                     .map(|(row, &k)| values[k as usize].map_err(|s| (row, s)))
-                    .collect()
+                    .collect::<std::result::Result<Vec<f64>, _>>()
+                    .map(Cow::Owned)
             }
         }
     }
@@ -153,9 +155,9 @@ mod tests {
         assert_eq!(c.get(9), None);
         assert!(Cells::new(vec![0, 2], vec![Cell::Number(1.0)]).is_err());
         let col = Column::Cells(c);
-        assert_eq!(col.numbers(), Err((0, "a")));
+        assert_eq!(col.numbers().unwrap_err(), (0, "a"));
         let text_numbers = Column::Cells(Cells::from_texts([Some(" 1.50"), None, Some("x")]));
-        assert_eq!(text_numbers.numbers(), Err((2, "x")));
+        assert_eq!(text_numbers.numbers().unwrap_err(), (2, "x"));
         let nums = Column::Cells(
             Cells::new(vec![1, 0], vec![Cell::Number(2.0), Cell::Number(f64::NAN)]).unwrap(),
         );
