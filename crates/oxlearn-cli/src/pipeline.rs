@@ -73,6 +73,16 @@ fn served_here(kind: &str) -> bool {
 /// A composite model, ready to predict.
 pub struct Pipeline {
     root: Step,
+    /// A column transformer outputs a sparse matrix in Python
+    /// (`sparse_output_`), which the binary computes densely.
+    sparse: bool,
+}
+
+/// Whether a column transformer of `h` (or of its parts) outputs a sparse
+/// matrix in Python.
+fn any_sparse(h: &Header) -> bool {
+    h.attrs.get("sparse_output_") == Some(&Value::Bool(true))
+        || (0..h.parts.len()).any(|i| h.part(i).is_some_and(|p| any_sparse(&p)))
 }
 
 /// One component: a pipeline step, a column transformer's transformer, or
@@ -267,6 +277,7 @@ impl Pipeline {
     pub fn from_header(h: &Header, arrays: &[ArrayView<'_>]) -> Result<Pipeline, String> {
         Ok(Pipeline {
             root: build(h, arrays, "")?,
+            sparse: any_sparse(h),
         })
     }
 
@@ -274,6 +285,16 @@ impl Pipeline {
     /// table; returns the warnings scikit-learn would give.
     pub fn predict(&self, input: Frame) -> Result<(Prediction, Vec<String>), String> {
         let mut warnings = Vec::new();
+        if self.sparse {
+            warnings.push(
+                "a ColumnTransformer of this model outputs a sparse matrix in Python \
+                 (sparse_output_ is true), which the binary computes densely: the next \
+                 step's values may differ from Python's in the last bits (scipy sums a sparse \
+                 product in another order); fit with sparse_output=False on the encoders, \
+                 or sparse_threshold=0, for identical results"
+                    .into(),
+            );
+        }
         if input.rows == 0 {
             let (class, n) = self.root.first_leaf();
             return Err(format!(

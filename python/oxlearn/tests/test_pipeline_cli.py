@@ -293,6 +293,29 @@ def test_float32_input_is_served_with_a_warning(tmp_path):
     np.testing.assert_allclose(got, loaded.predict(A), rtol=1e-5, atol=1e-6)
 
 
+def test_sparse_column_transformer_output_is_computed_densely(tmp_path):
+    """A sparse one-hot output makes Python's final step work on a sparse
+    matrix: the binary says it computes densely; labels agree, values to
+    the last bits."""
+    X, y, y_value = mixed_frame()
+    for final, target in [(LogisticRegression(max_iter=500), y), (Ridge(), y_value)]:
+        model = make_pipeline(ColumnTransformer([
+            ("num", make_pipeline(SimpleImputer(), StandardScaler()), ["age", "income"]),
+            ("cat", make_pipeline(SimpleImputer(strategy="most_frequent"),
+                                  OneHotEncoder(handle_unknown="ignore")), ["city", "plan"]),
+        ], sparse_threshold=0.9), final).fit(X, target)
+        assert model[0].sparse_output_
+        path, loaded = _saved(model, tmp_path)
+        run, got, src = _binary(path, X, tmp_path)
+        assert run.returncode == 0, run.stderr
+        assert "computes densely" in run.stderr
+        expected = loaded.predict(pd.read_csv(src))
+        if expected.dtype.kind == "f":
+            np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+        else:
+            assert_array_equal(got, expected)
+
+
 def test_column_transformer_variants(tmp_path):
     X, y, _ = mixed_frame()
     X = X.fillna({"city": "Paris"})
