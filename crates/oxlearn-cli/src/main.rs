@@ -12,13 +12,16 @@
 // Serving rests on oxlearn-format's checked reader, never on unsafe code.
 #![forbid(unsafe_code)]
 
+mod frame;
 mod model;
 mod npy;
+mod pipeline;
 mod text;
 
 use clap::{Parser, Subcommand};
-use model::{Model, Prediction};
+use model::Prediction;
 use oxlearn_format::parse_file;
+use pipeline::Served;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use text::{escape, escape_keep_lines};
@@ -55,6 +58,14 @@ enum Command {
     /// non-numeric column names is a header). A header is checked against
     /// the names the model was fitted with, as scikit-learn does; without
     /// one, columns are taken by position.
+    ///
+    /// Pipelines and column transformers also read text: CSV columns of
+    /// strings (categories for encoders and imputers), as pandas'
+    /// `read_csv` reads them (an empty field, `nan`, `NaN`, `NA`, `NULL`,
+    /// `None` are missing; a column whose other fields are all numbers is
+    /// numeric), and `.npy` arrays of numpy strings (`<U`). A column
+    /// transformer fitted on a data frame takes its columns by name from
+    /// the header (extra columns ignored, as scikit-learn does).
     Predict {
         /// The model file.
         model: PathBuf,
@@ -163,6 +174,12 @@ fn inspect(path: &Path) -> Result<(), String> {
             };
             println!("params: {}", json(&h.params));
             println!("attrs: {}", json(&h.attrs));
+            if !h.parts.is_empty() {
+                println!("parts (index name: kind, n_features_in -> output width):");
+                for (depth, line) in pipeline::describe_parts(h, &f.arrays(), 0) {
+                    println!("{}{}", "  ".repeat(depth + 1), escape(&line));
+                }
+            }
             for a in &h.arrays {
                 println!(
                     "array {}: {} {:?} xxh3 {}",
@@ -187,7 +204,7 @@ fn inspect(path: &Path) -> Result<(), String> {
             escape(&e.to_string())
         ),
     }
-    match Model::load(&bytes) {
+    match Served::load(&bytes) {
         Ok((_, warnings)) => {
             for w in warnings {
                 println!("warning: {}", escape(&w));
@@ -202,9 +219,14 @@ fn inspect(path: &Path) -> Result<(), String> {
     }
 }
 
+/// `bytes` as text; not UTF-8 is an error naming the file (`shown`).
+fn utf8<'a>(bytes: &'a [u8], shown: &str) -> Result<&'a str, String> {
+    std::str::from_utf8(bytes).map_err(|e| format!("{shown}: not UTF-8 text: {e}"))
+}
+
 fn predict(path: &Path, input: &Path, output: &Path) -> Result<(), String> {
     let shown = |p: &Path| escape(&p.display().to_string());
-    let (model, warnings) = Model::load(&read(path)?)
+    let (served, warnings) = Served::load(&read(path)?)
         .map_err(|e| format!("{}: {}", shown(path), escape_keep_lines(&e)))?;
     for w in warnings {
         eprintln!("oxlearn: warning: {}", escape(&w));
@@ -214,24 +236,45 @@ fn predict(path: &Path, input: &Path, output: &Path) -> Result<(), String> {
             .and_then(|e| e.to_str())
             .map(str::to_ascii_lowercase)
     };
-    let table = match ext(input).as_deref() {
-        Some("npy") => npy::read_npy(&read(input)?).map(npy::Table::unnamed),
-        Some("csv") => {
+    let input_ext = ext(input);
+    if !matches!(input_ext.as_deref(), Some("npy" | "csv")) {
+        return Err(format!("{}: input must be .npy or .csv", shown(input)));
+    }
+    let bad_input = |e: String| format!("{}: {}", shown(input), escape_keep_lines(&e));
+    let text = |bytes| utf8(bytes, &shown(input));
+    let y = match served {
+        Served::Model(model) => {
             let bytes = read(input)?;
-            let text = std::str::from_utf8(&bytes)
-                .map_err(|e| format!("{}: not UTF-8 text: {e}", shown(input)))?;
-            npy::read_csv(text)
+            let table = match input_ext.as_deref() {
+                Some("npy") => npy::read_npy(&bytes).map(npy::Table::unnamed),
+                _ => npy::read_csv(text(&bytes)?),
+            }
+            .map_err(|e| bad_input(e.to_string()))?;
+            if let Some(warning) = model
+                .check_feature_names(table.names.as_deref())
+                .map_err(|e| escape_keep_lines(&e))?
+            {
+                eprintln!("oxlearn: warning: {}", escape(&warning));
+            }
+            model.predict(&table.x).map_err(|e| escape_keep_lines(&e))?
         }
-        _ => return Err(format!("{}: input must be .npy or .csv", shown(input))),
-    }
-    .map_err(|e| format!("{}: {}", shown(input), escape_keep_lines(&e.to_string())))?;
-    if let Some(warning) = model
-        .check_feature_names(table.names.as_deref())
-        .map_err(|e| escape_keep_lines(&e))?
-    {
-        eprintln!("oxlearn: warning: {}", escape(&warning));
-    }
-    let y = model.predict(&table.x).map_err(|e| escape_keep_lines(&e))?;
+        Served::Pipeline(pipe) => {
+            let bytes = read(input)?;
+            let (frame, warning) = match input_ext.as_deref() {
+                Some("npy") => frame::Frame::from_npy(&bytes),
+                _ => frame::read_frame(text(&bytes)?).map(|f| (f, None)),
+            }
+            .map_err(|e| bad_input(e.to_string()))?;
+            if let Some(w) = warning {
+                eprintln!("oxlearn: warning: {}", escape(&w));
+            }
+            let (y, warnings) = pipe.predict(frame).map_err(|e| escape_keep_lines(&e))?;
+            for w in warnings {
+                eprintln!("oxlearn: warning: {}", escape(&w));
+            }
+            y
+        }
+    };
     let bytes = match (ext(output).as_deref(), &y) {
         (Some("npy"), Prediction::Values(m)) => npy::write_npy(m),
         (Some("csv"), Prediction::Values(m)) => npy::write_csv(m).into_bytes(),

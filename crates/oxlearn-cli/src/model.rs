@@ -14,9 +14,7 @@ use oxlearn_core::neighbors::{
 };
 use oxlearn_core::validation::{check_finite, InputRule};
 use oxlearn_core::Real;
-use oxlearn_format::{
-    open_checked, parse_file, ArrayView, DType, FormatError, Header, Labels, Runtime,
-};
+use oxlearn_format::{ArrayView, DType, FormatError, Header, Labels};
 
 /// A verified model, ready to predict.
 pub struct Model {
@@ -180,8 +178,8 @@ impl Linear {
                 })
             }
             _ => {
-                let xd: Vec<f64> = match x {
-                    Matrix::F64 { data, .. } => data.clone(),
+                let xd: std::borrow::Cow<'_, [f64]> = match x {
+                    Matrix::F64 { data, .. } => data.into(),
                     Matrix::F32 { data, .. } => data.iter().map(|&v| v as f64).collect(),
                 };
                 let mut out = vec![0f64; rows * t];
@@ -212,31 +210,18 @@ fn classes_of<T: Real>(decision: &[T], k: usize) -> Result<Vec<usize>, String> {
 }
 
 impl Model {
-    /// Loads a model file: layout, checksums, compatibility (no Python rows),
-    /// schema validation. Returns the warnings to show.
-    pub fn load(bytes: &[u8]) -> Result<(Model, Vec<String>), String> {
-        let file = parse_file(bytes).map_err(|e| e.to_string())?;
-        let arrays = file.arrays();
-        let (header, warnings) = open_checked(file.header_json, &arrays, &Runtime::native(), false)
-            .map_err(|e| e.to_string())?;
+    /// The model of a verified and validated header (a file's, or a part
+    /// of a pipeline's, `Header::part`) and its arrays.
+    pub fn from_header(header: &Header, arrays: &[ArrayView<'_>]) -> Result<Model, String> {
         if !header.fitted {
             return Err("the model is not fitted: there is nothing to predict with".into());
         }
-        let kind = Self::kind(&header, &arrays)?;
-        let class_name = header
-            .kind
-            .rsplit('.')
-            .next()
-            .unwrap_or(&header.kind)
-            .to_owned();
-        Ok((
-            Model {
-                kind,
-                class_name,
-                feature_names: header.feature_names_in.clone(),
-            },
-            warnings.iter().map(|w| w.to_string()).collect(),
-        ))
+        let kind = Self::kind(header, arrays)?;
+        Ok(Model {
+            kind,
+            class_name: class_name(&header.kind).to_owned(),
+            feature_names: header.feature_names_in.clone(),
+        })
     }
 
     /// Checks the input's column names (a CSV header) against those the
@@ -244,50 +229,7 @@ impl Model {
     /// does: different names or order are an error (with scikit-learn's
     /// message); names on one side only give its warning, returned.
     pub fn check_feature_names(&self, names: Option<&[String]>) -> Result<Option<String>, String> {
-        let est = &self.class_name;
-        let fitted = self.feature_names.as_deref();
-        match (fitted, names) {
-            (None, None) => Ok(None),
-            (None, Some(_)) => Ok(Some(format!(
-                "X has feature names, but {est} was fitted without feature names"
-            ))),
-            (Some(_), None) => Ok(Some(format!(
-                "X does not have valid feature names, but {est} was fitted with feature names"
-            ))),
-            (Some(fitted), Some(given)) if fitted == given => Ok(None),
-            (Some(fitted), Some(given)) => {
-                use std::collections::BTreeSet;
-                let f: BTreeSet<&String> = fitted.iter().collect();
-                let g: BTreeSet<&String> = given.iter().collect();
-                let list = |names: Vec<&&String>| {
-                    let mut out = String::new();
-                    for (i, name) in names.iter().enumerate() {
-                        if i >= 5 {
-                            out.push_str("- ...\n");
-                            break;
-                        }
-                        out.push_str(&format!("- {name}\n"));
-                    }
-                    out
-                };
-                let unexpected: Vec<_> = g.difference(&f).collect();
-                let missing: Vec<_> = f.difference(&g).collect();
-                let mut msg = "The feature names should match those that were passed during fit.\n"
-                    .to_owned();
-                if !unexpected.is_empty() {
-                    msg.push_str("Feature names unseen at fit time:\n");
-                    msg.push_str(&list(unexpected.clone()));
-                }
-                if !missing.is_empty() {
-                    msg.push_str("Feature names seen at fit time, yet now missing:\n");
-                    msg.push_str(&list(missing.clone()));
-                }
-                if unexpected.is_empty() && missing.is_empty() {
-                    msg.push_str("Feature names must be in the same order as they were in fit.\n");
-                }
-                Err(msg)
-            }
-        }
+        check_feature_names(&self.class_name, self.feature_names.as_deref(), names)
     }
 
     fn kind(header: &Header, arrays: &[ArrayView<'_>]) -> Result<Kind, String> {
@@ -297,7 +239,9 @@ impl Model {
             writer: header.oxlearn_version.clone(),
             reader: env!("CARGO_PKG_VERSION").into(),
             known: "linear models, logistic regression, PCA, KMeans, k-nearest neighbours, \
-                    random forests, extra trees"
+                    random forests, extra trees; pipelines and column transformers of these \
+                    and of scikit-learn's scalers, encoders, SimpleImputer, \
+                    PolynomialFeatures, VarianceThreshold and SelectKBest"
                 .into(),
         };
         let need = |name: &str| get(name).ok_or_else(|| unsupported().to_string());
@@ -739,6 +683,66 @@ impl Knn {
                     }
                 }))
             }
+        }
+    }
+}
+
+/// The class name of a kind (`linear_model.Ridge` → `Ridge`), as Python's
+/// messages name the estimator.
+pub fn class_name(kind: &str) -> &str {
+    kind.rsplit('.').next().unwrap_or(kind)
+}
+
+/// Checks the input's column names (a CSV header) against those estimator
+/// `est` was fitted with (`fitted`), as scikit-learn's
+/// `_check_feature_names` does: different names or order are an error
+/// (with scikit-learn's message); names on one side only give its
+/// warning, returned.
+pub fn check_feature_names(
+    est: &str,
+    fitted: Option<&[String]>,
+    names: Option<&[String]>,
+) -> Result<Option<String>, String> {
+    match (fitted, names) {
+        (None, None) => Ok(None),
+        (None, Some(_)) => Ok(Some(format!(
+            "X has feature names, but {est} was fitted without feature names"
+        ))),
+        (Some(_), None) => Ok(Some(format!(
+            "X does not have valid feature names, but {est} was fitted with feature names"
+        ))),
+        (Some(fitted), Some(given)) if fitted == given => Ok(None),
+        (Some(fitted), Some(given)) => {
+            use std::collections::BTreeSet;
+            let f: BTreeSet<&String> = fitted.iter().collect();
+            let g: BTreeSet<&String> = given.iter().collect();
+            let list = |names: Vec<&&String>| {
+                let mut out = String::new();
+                for (i, name) in names.iter().enumerate() {
+                    if i >= 5 {
+                        out.push_str("- ...\n");
+                        break;
+                    }
+                    out.push_str(&format!("- {name}\n"));
+                }
+                out
+            };
+            let unexpected: Vec<_> = g.difference(&f).collect();
+            let missing: Vec<_> = f.difference(&g).collect();
+            let mut msg =
+                "The feature names should match those that were passed during fit.\n".to_owned();
+            if !unexpected.is_empty() {
+                msg.push_str("Feature names unseen at fit time:\n");
+                msg.push_str(&list(unexpected.clone()));
+            }
+            if !missing.is_empty() {
+                msg.push_str("Feature names seen at fit time, yet now missing:\n");
+                msg.push_str(&list(missing.clone()));
+            }
+            if unexpected.is_empty() && missing.is_empty() {
+                msg.push_str("Feature names must be in the same order as they were in fit.\n");
+            }
+            Err(msg)
         }
     }
 }

@@ -71,10 +71,19 @@ impl Table {
     }
 }
 
-/// Parses `.npy` bytes holding a float32/float64, integer or bool array of 1
-/// or 2 dimensions, C or Fortran order, either byte order. A 1-D array is returned as rows×1 with
-/// `one_dim = true`.
-pub fn read_npy(bytes: &[u8]) -> Result<Matrix, ArrayFileError> {
+/// The preamble of a `.npy` file, checked: its dtype, order, shape and data.
+struct NpyLayout<'a> {
+    descr: &'a str,
+    fortran: bool,
+    rows: usize,
+    cols: usize,
+    one_dim: bool,
+    count: usize,
+    body: &'a [u8],
+    shape: &'a str,
+}
+
+fn npy_layout(bytes: &[u8]) -> Result<NpyLayout<'_>, ArrayFileError> {
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return err("not a .npy file (bad magic)");
     }
@@ -124,6 +133,32 @@ pub fn read_npy(bytes: &[u8]) -> Result<Matrix, ArrayFileError> {
         .ok_or_else(|| ArrayFileError("shape overflows".into()))?;
     let body = &bytes[start + hlen..];
     let descr = descr.trim().trim_matches('\'');
+    Ok(NpyLayout {
+        descr,
+        fortran,
+        rows,
+        cols,
+        one_dim,
+        count,
+        body,
+        shape,
+    })
+}
+
+/// Parses `.npy` bytes holding a float32/float64, integer or bool array of 1
+/// or 2 dimensions, C or Fortran order, either byte order. A 1-D array is returned as rows×1 with
+/// `one_dim = true`.
+pub fn read_npy(bytes: &[u8]) -> Result<Matrix, ArrayFileError> {
+    let NpyLayout {
+        descr,
+        fortran,
+        rows,
+        cols,
+        one_dim,
+        count,
+        body,
+        shape,
+    } = npy_layout(bytes)?;
     let (big, kind, item) = element_type(descr)?;
     let need = count
         .checked_mul(item)
@@ -187,6 +222,70 @@ pub fn read_npy(bytes: &[u8]) -> Result<Matrix, ArrayFileError> {
         data,
         one_dim,
     })
+}
+
+/// Whether a `.npy` file holds a 2-D array in Fortran order (what numpy
+/// loads it as, which decides the order of row sums in Python).
+pub fn npy_fortran(bytes: &[u8]) -> bool {
+    npy_layout(bytes).is_ok_and(|l| l.fortran && !l.one_dim)
+}
+
+/// A `.npy` array of numpy unicode strings (`<U{n}` or `>U{n}`, 1-D or
+/// 2-D, either order): its rows, columns and values, row-major, each
+/// without numpy's trailing NUL padding. `Ok(None)` for any other dtype.
+pub fn read_npy_strings(
+    bytes: &[u8],
+) -> Result<Option<(usize, usize, Vec<String>)>, ArrayFileError> {
+    let l = npy_layout(bytes)?;
+    let Some(width) = l
+        .descr
+        .strip_prefix("<U")
+        .or_else(|| l.descr.strip_prefix(">U"))
+    else {
+        return Ok(None);
+    };
+    let big = l.descr.starts_with('>');
+    let width: usize = width
+        .parse()
+        .map_err(|_| ArrayFileError(format!("bad string dtype {}", l.descr)))?;
+    let item = width
+        .checked_mul(4)
+        .ok_or_else(|| ArrayFileError("string width overflows".into()))?;
+    let need = l
+        .count
+        .checked_mul(item)
+        .ok_or_else(|| ArrayFileError("size overflows".into()))?;
+    if l.body.len() != need {
+        return err(format!(
+            "data is {} bytes, shape {} needs {need}",
+            l.body.len(),
+            l.shape
+        ));
+    }
+    let mut values = Vec::with_capacity(l.count);
+    for k in 0..l.count {
+        let at = if l.fortran && !l.one_dim {
+            (k % l.cols) * l.rows + k / l.cols
+        } else {
+            k
+        };
+        let raw = &l.body[at * item..(at + 1) * item];
+        let mut s = String::new();
+        for c in raw.chunks_exact(4) {
+            let b = [c[0], c[1], c[2], c[3]];
+            let u = if big {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            };
+            s.push(char::from_u32(u).ok_or_else(|| {
+                ArrayFileError(format!("element {k} holds {u:#x}, not a Unicode character"))
+            })?);
+        }
+        s.truncate(s.trim_end_matches('\0').len());
+        values.push(s);
+    }
+    Ok(Some((l.rows, l.cols, values)))
 }
 
 /// Byte order (big-endian?), kind (`f`, `i`, `u`, `b`) and item size of a

@@ -64,6 +64,15 @@ pub enum Error {
         /// Why the value is invalid, with the value.
         reason: String,
     },
+    /// A categorical encoder fitted with `handle_unknown='error'` was given
+    /// values it was not fitted on. The wording is scikit-learn's.
+    #[error("Found unknown categories {values} in column {column} during transform")]
+    UnknownCategories {
+        /// The column, among the encoder's input columns.
+        column: usize,
+        /// The unknown values, as Python lists them (`['x', 'y']`).
+        values: String,
+    },
     /// A dense decomposition did not converge.
     #[error("numerical failure: {0}")]
     NumericalFailure(String),

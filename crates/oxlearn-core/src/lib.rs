@@ -24,6 +24,7 @@ pub mod linear_model;
 pub mod metrics;
 pub mod neighbors;
 pub mod optimize;
+pub mod preprocessing;
 pub mod real;
 pub mod rows;
 pub mod simd;
