@@ -156,3 +156,18 @@ fn nesting_is_bounded() {
     p.arrays.clear();
     assert!(refused(&p).contains("nested deeper"));
 }
+
+#[test]
+fn forged_polynomial_degrees_are_refused_quickly() {
+    // A huge degree must neither hang the count nor pass it.
+    for interaction_only in [true, false] {
+        let mut p = golden("Pipeline-impute-poly-select-logistic");
+        let poly = part(&mut p, "1");
+        poly["params"]["interaction_only"] = json!(interaction_only);
+        poly["attrs"]["_max_degree"] = json!(u64::MAX);
+        let t = std::time::Instant::now();
+        let msg = refused(&p);
+        assert!(msg.contains("n_output_features_"), "{msg}");
+        assert!(t.elapsed().as_secs() < 5);
+    }
+}
