@@ -20,6 +20,7 @@ from sklearn.preprocessing import label_binarize
 from sklearn.utils import assert_all_finite, check_array, check_consistent_length, column_or_1d
 from sklearn.utils._encode import _encode, _unique
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils._unique import attach_unique, cached_unique
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import _check_sample_weight
 
@@ -216,6 +217,9 @@ def roc_auc_score(y_true, y_score, *, average="macro", sample_weight=None, max_f
     0.75
     """
     logger.info("roc_auc_score: running accelerated version on CPU")
+    if isinstance(y_true, np.ndarray):
+        # One pass for the unique labels, which every check below reuses.
+        y_true = attach_unique(y_true)
     y_type = type_of_target(y_true, input_name="y_true")
     y_true = check_array(y_true, ensure_2d=False, dtype=None)
     y_score = check_array(y_score, ensure_2d=False)
@@ -238,11 +242,15 @@ def roc_auc_score(y_true, y_score, *, average="macro", sample_weight=None, max_f
         # label_binarize(y_true, classes=np.unique(y_true))[:, 0], without
         # its second and third pass over the labels: the larger label is
         # positive; a single label gives no positive.
-        labels = np.unique(y_true)
+        labels = cached_unique(y_true)
         if len(labels) == 2:
             y_true = y_true == labels[-1]
         else:
             y_true = np.zeros(y_true.shape, dtype=bool)
+        # _average_binary_score's binary case, without its type_of_target
+        # pass: y_true is binary by construction.
+        return _binary_roc_auc_score(y_true, y_score, sample_weight=sample_weight,
+                                     max_fpr=max_fpr)
     return _average_binary_score(
         functools.partial(_binary_roc_auc_score, max_fpr=max_fpr),
         y_true, y_score, average, sample_weight=sample_weight,

@@ -122,24 +122,34 @@ pub fn roc_auc(
             reason: format!("{n} samples; at most {idx_limit} are supported"),
         });
     }
-    let w = |i: usize| weight.map_or(1.0, |w| w[i]);
-    let mut order: Vec<(u64, u32)> = (0..n)
-        .into_par_iter()
-        .filter(|&i| w(i) != 0.0)
-        .map(|i| (descending_key(score[i]), i as u32))
-        .collect();
-    order.par_sort_unstable_by_key(|&(k, _)| k);
-    // Totals first: the curve is normalised by them.
-    let (mut pos, mut neg) = (Sum::default(), Sum::default());
-    for &(_, i) in &order {
-        let i = i as usize;
-        if positive[i] {
-            pos.add(w(i));
-        } else {
-            neg.add(w(i));
+    // Each class sorted on its own (by decreasing score; the weight breaks
+    // ties so that the order, hence every sum, is the same for any thread
+    // count), then one merge walk: no random access into the inputs after
+    // the split, and half the bytes per sorted element without weights.
+    let side = |want: bool| -> Side {
+        match weight {
+            None => {
+                let mut keys: Vec<u64> = (0..n)
+                    .into_par_iter()
+                    .filter(|&i| positive[i] == want)
+                    .map(|i| descending_key(score[i]))
+                    .collect();
+                keys.par_sort_unstable();
+                Side::Unit(keys)
+            }
+            Some(w) => {
+                let mut pairs: Vec<(u64, u64)> = (0..n)
+                    .into_par_iter()
+                    .filter(|&i| positive[i] == want && w[i] != 0.0)
+                    .map(|i| (descending_key(score[i]), w[i].to_bits()))
+                    .collect();
+                pairs.par_sort_unstable();
+                Side::Weighted(pairs)
+            }
         }
-    }
-    let (t_total, f_total) = (pos.value(), neg.value());
+    };
+    let (p_side, n_side) = (side(true), side(false));
+    let (t_total, f_total) = (p_side.total(), n_side.total());
     if t_total <= 0.0 || f_total <= 0.0 {
         return Ok(RocAuc {
             area: f64::NAN,
@@ -151,20 +161,23 @@ pub fn roc_auc(
     let mut area = Sum::default();
     let (mut tp, mut fp) = (Sum::default(), Sum::default());
     let (mut prev_fpr, mut prev_tpr) = (0.0f64, 0.0f64);
-    let mut start = 0;
-    while start < order.len() {
-        let key = order[start].0;
-        let mut end = start;
-        while end < order.len() && order[end].0 == key {
-            let i = order[end].1 as usize;
-            if positive[i] {
-                tp.add(w(i));
-            } else {
-                fp.add(w(i));
-            }
-            end += 1;
+    let (mut i, mut j) = (0usize, 0usize);
+    while i < p_side.len() || j < n_side.len() {
+        // The next distinct score: the smaller key of the two heads.
+        let key = match (p_side.key(i), n_side.key(j)) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) => a,
+            (None, Some(b)) => b,
+            (None, None) => break,
+        };
+        while p_side.key(i) == Some(key) {
+            tp.add(p_side.weight(i));
+            i += 1;
         }
-        start = end;
+        while n_side.key(j) == Some(key) {
+            fp.add(n_side.weight(j));
+            j += 1;
+        }
         let fpr = fp.value() / f_total;
         let tpr = tp.value() / t_total;
         if let Some(m) = limit {
@@ -185,6 +198,51 @@ pub fn roc_auc(
         positives: t_total,
         negatives: f_total,
     })
+}
+
+/// One class's samples sorted by decreasing score: keys alone (unit
+/// weights) or with their weights.
+enum Side {
+    Unit(Vec<u64>),
+    /// `(key, weight bits)`: non-negative weights sort as their bits do.
+    Weighted(Vec<(u64, u64)>),
+}
+
+impl Side {
+    fn len(&self) -> usize {
+        match self {
+            Side::Unit(k) => k.len(),
+            Side::Weighted(p) => p.len(),
+        }
+    }
+
+    fn key(&self, i: usize) -> Option<u64> {
+        match self {
+            Side::Unit(k) => k.get(i).copied(),
+            Side::Weighted(p) => p.get(i).map(|&(k, _)| k),
+        }
+    }
+
+    fn weight(&self, i: usize) -> f64 {
+        match self {
+            Side::Unit(_) => 1.0,
+            Side::Weighted(p) => f64::from_bits(p[i].1),
+        }
+    }
+
+    /// The class's total weight (exact for unit weights up to 2^53).
+    fn total(&self) -> f64 {
+        match self {
+            Side::Unit(k) => k.len() as f64,
+            Side::Weighted(p) => {
+                let mut s = Sum::default();
+                for &(_, w) in p {
+                    s.add(f64::from_bits(w));
+                }
+                s.value()
+            }
+        }
+    }
 }
 
 #[cfg(test)]
