@@ -24,6 +24,9 @@ pub struct Model {
     class_name: String,
     /// The column names the model was fitted with, if any.
     feature_names: Option<Vec<String>>,
+    /// A transformer (PCA): what [`Model::predict`] computes is Python's
+    /// `transform`, which the server serves under that name.
+    transformer: bool,
 }
 
 /// What `predict` returns: values (regressors) or class labels (classifiers).
@@ -221,7 +224,14 @@ impl Model {
             kind,
             class_name: class_name(&header.kind).to_owned(),
             feature_names: header.feature_names_in.clone(),
+            transformer: header.kind.starts_with("decomposition."),
         })
+    }
+
+    /// Whether Python's method for what [`Model::predict`] computes is
+    /// `transform` (PCA) rather than `predict`.
+    pub fn is_transformer(&self) -> bool {
+        self.transformer
     }
 
     /// Checks the input's column names (a CSV header) against those the
@@ -1036,6 +1046,7 @@ mod tests {
             },
             class_name: "KMeans".into(),
             feature_names: names.map(|n| n.iter().map(|s| s.to_string()).collect()),
+            transformer: false,
         }
     }
 

@@ -569,7 +569,11 @@ pub fn polynomial_outputs(
     let mut total: u64 = 0;
     // Without repetition no term has more than p factors: stop there, so a
     // forged huge degree cannot make this loop run for ever.
-    let top = if interaction_only { max_degree.min(p) } else { max_degree };
+    let top = if interaction_only {
+        max_degree.min(p)
+    } else {
+        max_degree
+    };
     for d in min_degree.max(1)..=top {
         let n = if interaction_only {
             choose(p, d)?
