@@ -268,6 +268,17 @@ async fn serve(app: Arc<App>, host: &str, port: u16, max_body: usize) -> Result<
         .layer(axum::middleware::from_fn_with_state(app.clone(), record))
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(app);
+    // Answers are small writes on kept-alive connections: without
+    // TCP_NODELAY, Nagle's algorithm and delayed ACKs add tens of
+    // milliseconds to some of them.
+    let listener = {
+        use axum::serve::ListenerExt;
+        listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                eprintln!("oxlearn: cannot set TCP_NODELAY: {e}");
+            }
+        })
+    };
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
