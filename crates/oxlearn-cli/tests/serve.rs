@@ -651,13 +651,9 @@ fn reload_keeps_the_old_model_on_a_bad_file_and_switches_on_a_good_one() {
     );
 }
 
-#[test]
-fn sigint_stops_after_the_request_in_flight() {
-    // A 100k-row forest request takes a while in a debug build; SIGINT
-    // during it still gets its answer, then exit 0.
-    let server = Server::start(&[golden("RandomForestRegressor.oxl").to_str().unwrap()]);
+/// A `.npy` of `rows` × 4 float64 values.
+fn big_npy(rows: usize) -> Vec<u8> {
     let mut x = b"\x93NUMPY\x01\x00".to_vec();
-    let rows = 200_000;
     let mut h = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({rows}, 4), }}");
     while (10 + h.len() + 1) % 64 != 0 {
         h.push(' ');
@@ -668,6 +664,44 @@ fn sigint_stops_after_the_request_in_flight() {
     for i in 0..rows * 4 {
         x.extend_from_slice(&((i % 97) as f64 / 50.0 - 1.0).to_le_bytes());
     }
+    x
+}
+
+#[test]
+fn a_request_in_flight_during_a_reload_finishes_on_the_old_model() {
+    let dir = temp_dir("inflight");
+    let file = dir.join("m.oxl");
+    std::fs::copy(golden("RandomForestRegressor.oxl"), &file).unwrap();
+    let server = Server::start(&[file.to_str().unwrap()]);
+    let x = big_npy(200_000);
+    let path = "/v1/models/m/predict";
+    let forest = server.request("POST", path, Some("application/x-npy"), &x);
+    assert_eq!(forest.status, 200);
+    // The same request again, and a reload to a LinearRegression while it
+    // runs: whichever comes first, the answer is wholly one model's (the
+    // request holds its model until it ends).
+    std::fs::copy(golden("LinearRegression.oxl"), &file).unwrap();
+    let addr = server.addr.clone();
+    let body = x.clone();
+    let client =
+        std::thread::spawn(move || http(&addr, "POST", path, Some("application/x-npy"), &body));
+    std::thread::sleep(Duration::from_millis(20));
+    let r = server.request("POST", "/v1/admin/reload", None, b"");
+    assert_eq!(r.json()["models"][0]["status"], "reloaded");
+    let during = client.join().unwrap();
+    assert_eq!(during.status, 200);
+    let linear = server.request("POST", path, Some("application/x-npy"), &x);
+    assert_ne!(linear.body, forest.body);
+    assert!(during.body == forest.body || during.body == linear.body);
+}
+
+#[test]
+fn sigint_stops_after_the_request_in_flight() {
+    // A 200k-row forest request takes a while in a debug build; SIGINT
+    // during it still gets its answer, then exit 0.
+    let server = Server::start(&[golden("RandomForestRegressor.oxl").to_str().unwrap()]);
+    let rows = 200_000;
+    let x = big_npy(rows);
     let addr = server.addr.clone();
     let client = std::thread::spawn(move || {
         http(
