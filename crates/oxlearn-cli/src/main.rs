@@ -4,6 +4,7 @@
 //! oxlearn --version
 //! oxlearn inspect MODEL
 //! oxlearn predict MODEL --input X.npy|X.csv --output Y.npy|Y.csv
+//! oxlearn serve MODEL... [--host 127.0.0.1] [--port 8080]
 //! ```
 //!
 //! Regressors write their predicted values; classifiers write one class
@@ -16,6 +17,7 @@ mod frame;
 mod model;
 mod npy;
 mod pipeline;
+mod serve;
 mod text;
 
 use clap::{Parser, Subcommand};
@@ -76,6 +78,29 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Serve model files over HTTP until SIGTERM or SIGINT.
+    ///
+    /// POST /v1/models/NAME/predict (or /transform for transformers) with
+    /// a JSON body {"instances": [[...], ...]} (or rows as objects by
+    /// feature name) or a .npy body (Content-Type application/x-npy);
+    /// GET /v1/models, /healthz, /metrics; POST /v1/admin/reload or SIGHUP
+    /// re-reads every file (a file that fails to verify keeps the previous
+    /// model). The first line of stdout is `listening on http://ADDR`.
+    Serve {
+        /// Model files: PATH (named by its file stem, `ridge.oxl` is
+        /// `ridge`) or NAME=PATH.
+        #[arg(required = true)]
+        models: Vec<String>,
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// The port to listen on (0: any free port).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Larger request bodies are refused (413).
+        #[arg(long, default_value_t = 64 << 20)]
+        max_body_bytes: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -111,6 +136,20 @@ fn main() -> ExitCode {
             // All cores, on oxlearn's capped pool rather than rayon's global one.
             oxlearn_core::threads::run(None, usize::MAX, || predict(&model, &input, &output))
         }
+        (
+            false,
+            Some(Command::Serve {
+                models,
+                host,
+                port,
+                max_body_bytes,
+            }),
+        ) => serve::run(serve::Options {
+            models,
+            host,
+            port,
+            max_body_bytes,
+        }),
         (false, None) => Err("no command given; see oxlearn --help".into()),
     };
     match result {

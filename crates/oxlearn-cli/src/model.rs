@@ -6,7 +6,7 @@ use faer::MatRef;
 use oxlearn_core::cluster::predict_kmeans;
 use oxlearn_core::decomposition::pca_transform_map;
 use oxlearn_core::ensemble::missing::{missing_go_to_left, predict_forest_missing};
-use oxlearn_core::ensemble::{predict_forest, ForestRef};
+use oxlearn_core::ensemble::{predict_forest_with, ForestRef, PackedForest};
 use oxlearn_core::linear_model::{logistic_classes, predict_linear};
 use oxlearn_core::neighbors::{
     lof_score_samples, unit_rows, vote, weighted_mean, Algorithm, IndexParams, KNeighbors, Metric,
@@ -24,6 +24,9 @@ pub struct Model {
     class_name: String,
     /// The column names the model was fitted with, if any.
     feature_names: Option<Vec<String>>,
+    /// A transformer (PCA): what [`Model::predict`] computes is Python's
+    /// `transform`, which the server serves under that name.
+    transformer: bool,
 }
 
 /// What `predict` returns: values (regressors) or class labels (classifiers).
@@ -67,6 +70,9 @@ struct Trees {
     classes: Option<Labels>,
     /// Where a NaN goes at each node (scikit-learn's `missing_go_to_left`).
     go_left: Vec<bool>,
+    /// The nodes packed for traversal once at load: packing per call is
+    /// most of a small request's time (the server predicts many).
+    packed: Option<PackedForest>,
 }
 
 /// A k-nearest-neighbours model: the index over `_fit_X` and the targets.
@@ -221,7 +227,14 @@ impl Model {
             kind,
             class_name: class_name(&header.kind).to_owned(),
             feature_names: header.feature_names_in.clone(),
+            transformer: header.kind.starts_with("decomposition."),
         })
+    }
+
+    /// Whether Python's method for what [`Model::predict`] computes is
+    /// `transform` (PCA) rather than `predict`.
+    pub fn is_transformer(&self) -> bool {
+        self.transformer
     }
 
     /// Checks the input's column names (a CSV header) against those the
@@ -935,8 +948,11 @@ impl Trees {
             value: floats(value),
             classes,
             go_left: Vec::new(),
+            packed: None,
         };
-        trees.view().validate().map_err(|e| e.to_string())?;
+        // Validates, as predict_forest would at every call.
+        let packed = PackedForest::new(&trees.view()).map_err(|e| e.to_string())?;
+        trees.packed = Some(packed);
         let stored = arrays.iter().find(|a| a.name == "missing_go_to_left");
         trees.go_left = missing_go_to_left(
             &trees.view(),
@@ -983,12 +999,16 @@ impl Trees {
                 &self.go_left,
                 MatRef::from_row_major_slice(data, rows, cols),
             ),
-            Matrix::F64 { data, .. } => {
-                predict_forest(&fr, MatRef::from_row_major_slice(data, rows, cols))
-            }
-            Matrix::F32 { data, .. } => {
-                predict_forest(&fr, MatRef::from_row_major_slice(data, rows, cols))
-            }
+            Matrix::F64 { data, .. } => predict_forest_with(
+                &fr,
+                self.packed.as_ref(),
+                MatRef::from_row_major_slice(data, rows, cols),
+            ),
+            Matrix::F32 { data, .. } => predict_forest_with(
+                &fr,
+                self.packed.as_ref(),
+                MatRef::from_row_major_slice(data, rows, cols),
+            ),
         }
         .map_err(|e| e.to_string())?;
         let stride = fr.value_stride().max(1);
@@ -1036,6 +1056,7 @@ mod tests {
             },
             class_name: "KMeans".into(),
             feature_names: names.map(|n| n.iter().map(|s| s.to_string()).collect()),
+            transformer: false,
         }
     }
 

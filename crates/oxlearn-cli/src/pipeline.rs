@@ -281,6 +281,12 @@ impl Pipeline {
         })
     }
 
+    /// Whether [`Pipeline::predict`] computes Python's `transform` (the
+    /// last step is a transformer) rather than `predict`.
+    pub fn is_transformer(&self) -> bool {
+        self.root.ends_in_transform()
+    }
+
     /// Predicts (or transforms, when the last step is a transformer) a
     /// table; returns the warnings scikit-learn would give.
     pub fn predict(&self, input: Frame) -> Result<(Prediction, Vec<String>), String> {
@@ -308,6 +314,16 @@ impl Pipeline {
 }
 
 impl Step {
+    /// Whether the step's end is a transformer (its output is Python's
+    /// `transform`), not an estimator's `predict`.
+    fn ends_in_transform(&self) -> bool {
+        match &self.op {
+            Op::Pipeline(steps) => steps.last().is_none_or(Step::ends_in_transform),
+            Op::Model(m) => m.is_transformer(),
+            _ => true,
+        }
+    }
+
     /// The class and input width of the first transformer or estimator
     /// the input reaches.
     fn first_leaf(&self) -> (&str, usize) {
