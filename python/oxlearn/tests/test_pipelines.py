@@ -237,7 +237,8 @@ def test_callable_column_selections_are_stored_as_fitted(tmp_path):
     df, y = mixed_frame()
     ct = ColumnTransformer([
         ("num", SimpleImputer(), make_column_selector(dtype_include=np.number)),
-        ("cat", OneHotEncoder(handle_unknown="ignore"), make_column_selector(dtype_include=[object, "string"])),
+        ("cat", OneHotEncoder(handle_unknown="ignore"),
+         make_column_selector(dtype_include=[object, "string"])),
     ]).fit(df)
     loaded = _roundtrip(ct, tmp_path)
     assert_array_equal(loaded.transform(df), ct.transform(df))
