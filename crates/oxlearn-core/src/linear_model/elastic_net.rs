@@ -17,11 +17,12 @@
 //! `dual_gap_` agree with scikit-learn's up to rounding, `n_iter_` exactly
 //! unless a test sits on a rounding edge.
 //!
-//! The iterates are computed from the Gram matrix `XᵀX` when `n > p` and `p`
-//! is moderate, whatever `precompute` says (the updates are the same numbers
-//! in exact arithmetic; the Gram matrix costs one pass over the data, then
-//! each epoch costs O(p·active) instead of O(n·active)), else from the
-//! residuals of a centred copy of `X`. `precompute` only selects which of
+//! The iterates are computed from the Gram matrix `XᵀX` when `n > p`, `p` is
+//! moderate and `tol` is not at the arithmetic's resolution, whatever
+//! `precompute` says (the updates are the same numbers in exact arithmetic;
+//! the Gram matrix costs one pass over the data, then each epoch costs
+//! O(p·active) instead of O(n·active)), else from the residuals of a centred
+//! copy of `X`. `precompute` only selects which of
 //! scikit-learn's two control flows is followed (they differ on a negative
 //! initial gap). The Gram matrix is accumulated over fixed row chunks
 //! ([`Moments`]) and every descent is sequential, so results are
@@ -114,6 +115,14 @@ pub struct ElasticNetFit {
 /// wide data outweighs the epochs it saves.
 const GRAM_MAX_FEATURES: usize = 1024;
 
+/// Below this `tol` the descent runs on the data (unless `precompute`), as
+/// scikit-learn's does: a coordinate update from the Gram matrix resolves
+/// `X_jᵀR` only to ε·‖X_j‖·‖y‖ (`q_j − (Qw)_j`, a difference of large
+/// numbers), from the residuals to ε·‖X_j‖·‖R‖, and a relative update test
+/// at 1e-13 and below can then fail on rounding noise where scikit-learn's
+/// passes.
+const GRAM_MIN_TOL: f64 = 1e-12;
+
 /// Fits an elastic net to each column of `y` by coordinate descent.
 ///
 /// `coef_init` (t×p) is the starting point (`warm_start`); zeros without it.
@@ -127,7 +136,7 @@ pub fn fit_elastic_net<T: Real>(
     params: &ElasticNetParams,
 ) -> Result<ElasticNetFit> {
     let (n, p) = x.shape();
-    let gram = params.precompute || (n > p && p <= GRAM_MAX_FEATURES);
+    let gram = params.precompute || (n > p && p <= GRAM_MAX_FEATURES && params.tol >= GRAM_MIN_TOL);
     fit_with(x, y, w, coef_init, params, gram)
 }
 
@@ -206,6 +215,14 @@ fn fit_with<T: Real>(
             .flat_map(|i| (0..p).map(move |j| (i, j)))
             .map(|(i, j)| m.cxx[(i, j)])
             .collect();
+        let finite = |v: &[f64]| v.iter().all(|v| v.is_finite());
+        let xy_finite = (0..t).all(|k| (0..p).all(|j| m.cxy[(j, k)].is_finite()));
+        if !(finite(&gram) && xy_finite && finite(&y2)) {
+            // Products of values near the end of the f64 range overflowed:
+            // the descent would run on infinities (scikit-learn's ends in
+            // non-finite coefficients, which it reports as this).
+            return Err(OVERFLOW);
+        }
         let outcomes = (0..t)
             .into_par_iter()
             .map(|k| {
@@ -222,6 +239,10 @@ fn fit_with<T: Real>(
         let (xc, mean_x) = centered_columns(x, ws.as_deref(), params.fit_intercept, "X")?;
         let (yc, mean_y) = centered_columns(y, ws.as_deref(), params.fit_intercept, "y")?;
         let norms: Vec<f64> = xc.chunks_exact(n).map(|c| dot(c, c)).collect();
+        let y2_finite = yc.chunks_exact(n).all(|c| dot(c, c).is_finite());
+        if !(norms.iter().all(|v| v.is_finite()) && y2_finite) {
+            return Err(OVERFLOW); // as on the Gram path
+        }
         let outcomes = (0..t)
             .into_par_iter()
             .map(|k| {
@@ -261,9 +282,19 @@ fn fit_with<T: Real>(
         fit.raw_tol.push(out.tol);
         fit.converged.push(out.converged);
     }
+    let finite = (0..t).all(|k| (0..p).all(|j| coef[(k, j)].is_finite()))
+        && fit.intercept.iter().all(|v| v.is_finite());
+    if !finite {
+        return Err(OVERFLOW);
+    }
     fit.coef = coef;
     Ok(fit)
 }
+
+/// The error of a fit whose sums overflowed.
+const OVERFLOW: Error = Error::Overflow {
+    what: "Coordinate descent iterations",
+};
 
 fn check_params(params: &ElasticNetParams, n_targets: usize) -> Result<()> {
     let bad = |name: &'static str, reason: String| Err(Error::InvalidParameter { name, reason });
@@ -1062,6 +1093,27 @@ mod tests {
         let first: Vec<usize> = (0..3).map(|_| a.below(1 << 31)).collect();
         assert_eq!(first, vec![270369, 67634689, 499951813]);
         assert_eq!(b.below(1 << 31), 270369);
+    }
+
+    #[test]
+    fn overflowing_data_is_reported() {
+        // Finite values whose squares overflow: scikit-learn's error.
+        let xs: Vec<f64> = lcg(20, 10).iter().map(|v| v.abs() * f64::MAX).collect();
+        let ys: Vec<f64> = (0..10).map(|i| (i % 2) as f64).collect();
+        let x = MatRef::from_row_major_slice(&xs, 10, 2);
+        let y = MatRef::from_row_major_slice(&ys, 10, 1);
+        for gram in [true, false] {
+            let err = fit_with(x, y, None, None, &params(0.1, 0.5), gram).unwrap_err();
+            assert_eq!(
+                err,
+                Error::Overflow {
+                    what: "Coordinate descent iterations"
+                }
+            );
+            assert!(err.to_string().starts_with(
+                "Coordinate descent iterations resulted in non-finite parameter values"
+            ));
+        }
     }
 
     #[test]
