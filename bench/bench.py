@@ -49,6 +49,13 @@ try:
     from sklearnex import neighbors as ixn
 except ImportError:  # the benchmark still runs, without the intelex columns
     sklearnex = ix = ix_bs = ix_dec = ix_metrics = ixc = ixe = ixn = None
+try:
+    # scikit-learn-intelex accelerates ElasticNet and Lasso through daal4py,
+    # which it ships (sklearnex.linear_model has neither, and patch_sklearn()
+    # no longer swaps them in).
+    from daal4py.sklearn import linear_model as ix_cd
+except ImportError:
+    ix_cd = None
 
 
 def median_time(fn, repeat):
@@ -213,7 +220,7 @@ def workloads(scale):
         yield Workload(f"{name}(alpha=1)", impls={
             "oxlearn": partial(getattr(ox, name), alpha=1.0),
             "sklearn": partial(getattr(sk, name), alpha=1.0),
-            "intelex": ix and partial(getattr(ix, name), alpha=1.0),
+            "intelex": ix_cd and partial(getattr(ix_cd, name), alpha=1.0),
         }, **common)
     n = int(200_000 * scale)
     X = np.random.default_rng(0).standard_normal((n, 100))
