@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from itertools import chain
 
 import numpy as np
@@ -49,6 +50,13 @@ try:
     from sklearnex import neighbors as ixn
 except ImportError:  # the benchmark still runs, without the intelex columns
     sklearnex = ix = ix_bs = ix_dec = ix_metrics = ixc = ixe = ixn = None
+try:
+    # scikit-learn-intelex accelerates ElasticNet and Lasso through daal4py,
+    # which it ships (sklearnex.linear_model has neither, and patch_sklearn()
+    # no longer swaps them in).
+    from daal4py.sklearn import linear_model as ix_cd
+except ImportError:
+    ix_cd = None
 
 
 def median_time(fn, repeat):
@@ -153,6 +161,16 @@ def _statistics_check(ox_model, np_model):
                                    rtol=1e-8, atol=1e-10)
 
 
+def _coordinate_descent_check(Xp, y):
+    def check(ox_model, sk_model):
+        # scikit-learn's iterations: the same epochs and the same zeros.
+        assert ox_model.n_iter_ == sk_model.n_iter_
+        np.testing.assert_array_equal(ox_model.coef_ == 0, sk_model.coef_ == 0)
+        assert np.count_nonzero(ox_model.coef_) == 10
+        _linear_check(Xp, y)(ox_model, sk_model)
+    return check
+
+
 def _pca_check(Xp):
     def check(ox_model, sk_model):
         np.testing.assert_allclose(ox_model.explained_variance_, sk_model.explained_variance_,
@@ -219,6 +237,18 @@ def workloads(scale):
         "sklearn": lambda: sk.Ridge(alpha=1.0),
         "intelex": ix and (lambda: ix.IncrementalRidge(batch_size=10_000)),
     }, **common)
+    n = int(200_000 * scale)
+    X, y = make_regression(n, 100, noise=1.0, random_state=0)
+    # alpha=1: 10 of the 100 coefficients are non-zero (make_regression's
+    # 10 informative features).
+    common = dict(data=f"make_regression {n}x100", X=X, y=y, Xp=X[:10_000],
+                  check=_coordinate_descent_check(X[:10_000], y))
+    for name in ("ElasticNet", "Lasso"):
+        yield Workload(f"{name}(alpha=1)", impls={
+            "oxlearn": partial(getattr(ox, name), alpha=1.0),
+            "sklearn": partial(getattr(sk, name), alpha=1.0),
+            "intelex": ix_cd and partial(getattr(ix_cd, name), alpha=1.0),
+        }, **common)
     n = int(200_000 * scale)
     X = np.random.default_rng(0).standard_normal((n, 100))
     yield Workload('PCA(10, svd_solver="full")', data=f"normal {n}x100", X=X, Xp=X[:10_000],

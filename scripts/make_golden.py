@@ -31,8 +31,10 @@ from oxlearn.ensemble import (
     RandomForestRegressor,
 )
 from oxlearn.linear_model import (
+    ElasticNet,
     IncrementalLinearRegression,
     IncrementalRidge,
+    Lasso,
     LinearRegression,
     LogisticRegression,
     Ridge,
@@ -57,6 +59,11 @@ def models():
     yield "LinearRegression-float32", LinearRegression().fit(X32, y32)
     yield "LinearRegression-multi", LinearRegression(fit_intercept=False).fit(X, Y)
     yield "Ridge", Ridge(alpha=np.array([0.5, 3.0])).fit(X, Y)
+    yield "ElasticNet", ElasticNet(alpha=0.5, l1_ratio=0.3).fit(X, y)
+    yield "ElasticNet-multi-random", ElasticNet(
+        alpha=0.2, selection="random", random_state=0
+    ).fit(X, Y)
+    yield "Lasso-float32-nointercept", Lasso(alpha=0.1, fit_intercept=False).fit(X32, y32)
     yield "IncrementalLinearRegression", IncrementalLinearRegression(batch_size=16).fit(X, y)
     yield "IncrementalRidge-float32", IncrementalRidge(alpha=2.0).fit(X32, y32)
     yield "LinearRegression-unfitted", LinearRegression(tol=1e-3)

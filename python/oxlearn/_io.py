@@ -31,8 +31,10 @@ def _registry():
         RandomForestRegressor,
     )
     from oxlearn.linear_model import (
+        ElasticNet,
         IncrementalLinearRegression,
         IncrementalRidge,
+        Lasso,
         LinearRegression,
         LogisticRegression,
         Ridge,
@@ -47,7 +49,7 @@ def _registry():
     classes = (LinearRegression, Ridge, IncrementalLinearRegression, IncrementalRidge,
                EmpiricalCovariance, IncrementalEmpiricalCovariance,
                BasicStatistics, IncrementalBasicStatistics, PCA, IncrementalPCA, DBSCAN,
-               LogisticRegression, NearestNeighbors, KNeighborsClassifier,
+               LogisticRegression, ElasticNet, Lasso, NearestNeighbors, KNeighborsClassifier,
                KNeighborsRegressor, KMeans, LocalOutlierFactor, RandomForestClassifier,
                RandomForestRegressor, ExtraTreesClassifier, ExtraTreesRegressor)
     return {cls._oxlearn_kind: cls for cls in classes}

@@ -17,6 +17,12 @@ _PATCHABLE = {
         "oxlearn.linear_model", ("sklearn.linear_model", "sklearn.linear_model._base")
     ),
     "Ridge": ("oxlearn.linear_model", ("sklearn.linear_model", "sklearn.linear_model._ridge")),
+    "ElasticNet": (
+        "oxlearn.linear_model", ("sklearn.linear_model", "sklearn.linear_model._coordinate_descent")
+    ),
+    "Lasso": (
+        "oxlearn.linear_model", ("sklearn.linear_model", "sklearn.linear_model._coordinate_descent")
+    ),
     "LogisticRegression": (
         "oxlearn.linear_model", ("sklearn.linear_model", "sklearn.linear_model._logistic")
     ),

@@ -76,6 +76,17 @@ pub enum Error {
     /// A dense decomposition did not converge.
     #[error("numerical failure: {0}")]
     NumericalFailure(String),
+    /// Finite inputs whose products overflow `f64` (values near the end of
+    /// its range) made a fit's parameters non-finite. The first sentence is
+    /// scikit-learn's, so code matching on it keeps working.
+    #[error(
+        "{what} resulted in non-finite parameter values. The input data may contain large \
+         values and need to be preprocessed."
+    )]
+    Overflow {
+        /// What computed the parameters ("Coordinate descent iterations").
+        what: &'static str,
+    },
     /// No usable GPU: the CUDA driver or a CUDA library could not be loaded,
     /// there is no such device, or it could not be initialised.
     #[error("no usable GPU: {reason}")]

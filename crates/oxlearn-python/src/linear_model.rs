@@ -10,8 +10,8 @@ use numpy::{Element, IntoPyArray, PyReadonlyArray1, PyReadonlyArray2};
 use oxlearn_core::gpu;
 use oxlearn_core::linalg::Moments;
 use oxlearn_core::linear_model::{
-    self as lm, LeastSquaresParams, LinearFit, LogisticOutput, LogisticParams, LogisticSolver,
-    RidgeParams,
+    self as lm, ElasticNetParams, LeastSquaresParams, LinearFit, LogisticOutput, LogisticParams,
+    LogisticSolver, RidgeParams, Selection,
 };
 use oxlearn_core::optimize::Termination;
 use oxlearn_core::Real;
@@ -23,6 +23,7 @@ use pyo3::IntoPyObjectExt;
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fit_linear_regression, m)?)?;
     m.add_function(wrap_pyfunction!(fit_ridge, m)?)?;
+    m.add_function(wrap_pyfunction!(fit_elastic_net, m)?)?;
     m.add_function(wrap_pyfunction!(moments_update, m)?)?;
     m.add_function(wrap_pyfunction!(linear_from_moments, m)?)?;
     m.add_function(wrap_pyfunction!(predict_linear, m)?)?;
@@ -140,6 +141,92 @@ fn fit_ridge<'py>(
         chunk_rows,
     });
     dispatch_float!(x, fit_linear(y, sample_weight, spec, n_threads, device))
+}
+
+/// Elastic net by coordinate descent. `selection` is "cyclic" or "random";
+/// `seeds` holds one `rand_r` seed per target. Returns `(coef (t, p),
+/// intercept (t,), dual_gap (t,))` in X's dtype, then per target lists of
+/// `n_iter`, the solver's gap, its tolerance and whether it converged.
+#[pyfunction]
+#[pyo3(signature = (
+    x, y, sample_weight, coef_init, alpha, l1_ratio, fit_intercept, precompute, max_iter, tol,
+    positive, selection, seeds, chunk_rows, n_threads
+))]
+#[allow(clippy::too_many_arguments)]
+fn fit_elastic_net<'py>(
+    x: &Bound<'py, PyAny>,
+    y: &Bound<'py, PyAny>,
+    sample_weight: Option<&Bound<'py, PyAny>>,
+    coef_init: Option<PyReadonlyArray2<'py, f64>>,
+    alpha: f64,
+    l1_ratio: f64,
+    fit_intercept: bool,
+    precompute: bool,
+    max_iter: usize,
+    tol: f64,
+    positive: bool,
+    selection: &str,
+    seeds: Vec<u32>,
+    chunk_rows: usize,
+    n_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let selection = match selection {
+        "cyclic" => Selection::Cyclic,
+        "random" => Selection::Random,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "selection {other:?} is not one of 'cyclic', 'random'"
+            )))
+        }
+    };
+    let params = ElasticNetParams {
+        alpha,
+        l1_ratio,
+        fit_intercept,
+        max_iter,
+        tol,
+        positive,
+        selection,
+        seeds,
+        precompute,
+        chunk_rows,
+    };
+    fn go<'py, T: Element + Real>(
+        x: PyReadonlyArray2<'py, T>,
+        y: &Bound<'py, PyAny>,
+        w: Option<&Bound<'py, PyAny>>,
+        coef_init: Option<&PyReadonlyArray2<'py, f64>>,
+        params: &ElasticNetParams,
+        n_threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let py = y.py();
+        let (y, w) = targets::<T>(y, w)?;
+        let (xv, yv) = (mat_ref(&x), mat_ref(&y));
+        let wv = w.as_ref().map(|w| slice(w, "sample_weight")).transpose()?;
+        let init = coef_init.map(mat_ref);
+        let fit = py
+            .detach(|| with_threads(n_threads, || lm::fit_elastic_net(xv, yv, wv, init, params)))?
+            .map_err(core_err)?;
+        let (t, p) = fit.coef.shape();
+        let coef = Array2::from_shape_vec((t, p), lm::coef_as::<T>(fit.coef.as_ref()))
+            .map_err(|e| PyValueError::new_err(e.to_string()))?
+            .into_pyarray(py);
+        let to_t = |v: &[f64]| v.iter().map(|&v| T::from_f64(v)).collect::<Array1<T>>();
+        (
+            coef,
+            to_t(&fit.intercept).into_pyarray(py),
+            to_t(&fit.dual_gap).into_pyarray(py),
+            fit.n_iter,
+            fit.raw_gap,
+            fit.raw_tol,
+            fit.converged,
+        )
+            .into_pyobject(py)
+    }
+    dispatch_float!(
+        x,
+        go(y, sample_weight, coef_init.as_ref(), &params, n_threads)
+    )
 }
 
 pub(crate) fn mat_to_py<'py>(py: Python<'py>, m: MatRef<'_, f64>) -> PyResult<Bound<'py, PyAny>> {

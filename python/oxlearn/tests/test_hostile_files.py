@@ -38,8 +38,10 @@ from oxlearn.ensemble import (
 )
 from oxlearn.exceptions import ModelFileCorruptError
 from oxlearn.linear_model import (
+    ElasticNet,
     IncrementalLinearRegression,
     IncrementalRidge,
+    Lasso,
     LinearRegression,
     LogisticRegression,
     Ridge,
@@ -59,6 +61,8 @@ MODELS = [
     IncrementalLinearRegression(batch_size=50),
     IncrementalRidge(),
     LogisticRegression(),
+    ElasticNet(alpha=0.5),
+    Lasso(alpha=0.1),
     EmpiricalCovariance(),
     IncrementalEmpiricalCovariance(),
     BasicStatistics(),

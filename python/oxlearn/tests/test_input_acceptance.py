@@ -29,8 +29,10 @@ from oxlearn.ensemble import (
     RandomForestRegressor,
 )
 from oxlearn.linear_model import (
+    ElasticNet,
     IncrementalLinearRegression,
     IncrementalRidge,
+    Lasso,
     LinearRegression,
     LogisticRegression,
     Ridge,
@@ -48,6 +50,8 @@ ESTIMATORS = [
     IncrementalLinearRegression(),
     IncrementalRidge(),
     LogisticRegression(),
+    ElasticNet(alpha=0.1),
+    Lasso(alpha=0.1),
     KMeans(3, n_init=1, random_state=0),
     DBSCAN(eps=3.0),
     EmpiricalCovariance(),

@@ -27,8 +27,10 @@ from oxlearn.ensemble import (
 )
 from oxlearn.exceptions import IncompatibleModelError, ModelFileCorruptError
 from oxlearn.linear_model import (
+    ElasticNet,
     IncrementalLinearRegression,
     IncrementalRidge,
+    Lasso,
     LinearRegression,
     LogisticRegression,
     Ridge,
@@ -50,6 +52,11 @@ ESTIMATORS = [
     Ridge(alpha=np.array([0.5, 2.0])),
     IncrementalLinearRegression(batch_size=64),
     IncrementalRidge(alpha=3.0),
+    ElasticNet(alpha=0.5, l1_ratio=0.7),
+    # Random selection stands for the multi-output case (see _fitted).
+    ElasticNet(alpha=0.2, selection="random", random_state=0),
+    Lasso(alpha=0.1, fit_intercept=False),
+    Lasso(alpha=0.1, positive=True, precompute=True),
     DBSCAN(eps=1.5, min_samples=4),
     LogisticRegression(),
     LogisticRegression(solver="newton-cg", fit_intercept=False),
@@ -73,7 +80,8 @@ def _fitted(est, dtype=np.float64):
     if is_classifier(est):
         X, y = make_classification(300, 6, n_informative=4, n_classes=3, random_state=0)
         return clone(est).fit(X.astype(dtype), y), X.astype(dtype)
-    multi = isinstance(est, Ridge) and np.ndim(est.alpha) == 1
+    multi = (isinstance(est, Ridge) and np.ndim(est.alpha) == 1) or (
+        isinstance(est, ElasticNet) and est.selection == "random")
     X, y = make_regression(300, 6, n_targets=2 if multi else 1, noise=1.0, random_state=0)
     return clone(est).fit(X.astype(dtype), y.astype(dtype)), X.astype(dtype)
 
@@ -124,7 +132,7 @@ def test_unfitted_and_sklearn_models_save(tmp_path):
     assert isinstance(loaded, LinearRegression)
     assert_allclose(loaded.predict(X), stock.predict(X), rtol=1e-12)
     with pytest.raises(TypeError, match="cannot convert"):
-        oxlearn.save(sk.Lasso().fit(X, y), tmp_path / "l.oxl")
+        oxlearn.save(sk.Lars().fit(X, y), tmp_path / "l.oxl")
 
 
 def test_every_flipped_byte_is_corrupt(tmp_path):

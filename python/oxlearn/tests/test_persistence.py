@@ -33,8 +33,10 @@ from oxlearn.exceptions import (
     OxlearnVersionWarning,
 )
 from oxlearn.linear_model import (
+    ElasticNet,
     IncrementalLinearRegression,
     IncrementalRidge,
+    Lasso,
     LinearRegression,
     LogisticRegression,
     Ridge,
@@ -47,6 +49,10 @@ ESTIMATORS = [
     Ridge(alpha=np.array([0.5, 2.0])),
     IncrementalLinearRegression(batch_size=64),
     IncrementalRidge(alpha=3.0),
+    ElasticNet(alpha=0.5, l1_ratio=0.7),
+    # Random selection stands for the multi-output case (see _data).
+    ElasticNet(alpha=0.2, selection="random", random_state=0),
+    Lasso(alpha=0.1, fit_intercept=False),
     DBSCAN(eps=1.5, min_samples=4),
     LogisticRegression(),
     LogisticRegression(solver="newton-cg", C=0.5, class_weight="balanced"),
@@ -67,7 +73,8 @@ ESTIMATORS = [
 def _data(est):
     if is_classifier(est):
         return make_classification(300, 6, n_informative=4, n_classes=3, random_state=0)
-    multi = isinstance(est, Ridge) and np.ndim(est.alpha) == 1
+    multi = (isinstance(est, Ridge) and np.ndim(est.alpha) == 1) or (
+        isinstance(est, ElasticNet) and est.selection == "random")
     X, y = make_regression(300, 6, n_targets=2 if multi else 1, noise=1.0, random_state=0)
     return X, y
 

@@ -1,10 +1,13 @@
 //! Linear models: ordinary least squares and ridge regression, one-shot and
-//! incremental, logistic regression, plus the shared prediction kernel.
+//! incremental, logistic regression, elastic net and lasso by coordinate
+//! descent, plus the shared prediction kernel.
 
+mod elastic_net;
 pub(crate) mod least_squares;
 mod logistic;
 mod ridge;
 
+pub use elastic_net::{fit_elastic_net, ElasticNetFit, ElasticNetParams, Selection};
 pub use least_squares::{fit_least_squares, least_squares_from_moments, LeastSquaresParams};
 pub use logistic::{
     fit_logistic, fit_logistic_distributed, logistic_classes, logistic_outputs, LogisticFit,

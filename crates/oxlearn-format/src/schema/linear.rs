@@ -27,6 +27,61 @@ pub static RIDGE: Schema = Schema {
     composite: false,
 };
 
+/// `sklearn.linear_model.ElasticNet`.
+pub static ELASTIC_NET: Schema = Schema {
+    kind: "linear_model.ElasticNet",
+    version: 1,
+    arrays: &[req("coef_"), req("intercept_"), req("dual_gap_")],
+    attrs: &["n_iter_"],
+    validate: validate_coordinate_descent,
+    width: None,
+    composite: false,
+};
+
+/// `sklearn.linear_model.Lasso`.
+pub static LASSO: Schema = Schema {
+    kind: "linear_model.Lasso",
+    version: 1,
+    arrays: &[req("coef_"), req("intercept_"), req("dual_gap_")],
+    attrs: &["n_iter_"],
+    validate: validate_coordinate_descent,
+    width: None,
+    composite: false,
+};
+
+/// coef_ and intercept_ as [`validate_linear`]; one target (coef_ (p)):
+/// dual_gap_ () and n_iter_ a non-negative integer, as scikit-learn sets
+/// them; t targets (coef_ (t, p)): dual_gap_ (t) and n_iter_ a list of t.
+fn validate_coordinate_descent(h: &Header, a: &Arrays<'_>) -> Result<()> {
+    let t = validate_linear(h, a)?;
+    let dt = float_dtype(h)?;
+    let one = a.require("coef_")?.shape.len() == 1;
+    if one {
+        a.check("dual_gap_", dt, &[])?;
+    } else {
+        a.check("dual_gap_", dt, &[Some(t)])?;
+    }
+    let count = |v: &serde_json::Value| v.as_u64().is_some();
+    let ok = match h.attrs.get("n_iter_") {
+        Some(v) if one => count(v),
+        Some(v) => v
+            .as_array()
+            .is_some_and(|l| l.len() as u64 == t && l.iter().all(count)),
+        None => false,
+    };
+    if !ok {
+        return Err(FormatError::InvalidField {
+            field: "attrs.n_iter_".into(),
+            reason: format!(
+                "{:?}; must be a non-negative integer for one target, a list of {t} of them \
+                 for {t} targets",
+                h.attrs.get("n_iter_")
+            ),
+        });
+    }
+    Ok(())
+}
+
 const INCREMENTAL_ARRAYS: &[ArraySpec] = &[
     req("coef_"),
     req("intercept_"),

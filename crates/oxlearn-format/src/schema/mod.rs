@@ -75,6 +75,8 @@ static REGISTRY: &[&Schema] = &[
     &linear::INCREMENTAL_LINEAR_REGRESSION,
     &linear::INCREMENTAL_RIDGE,
     &linear::LOGISTIC_REGRESSION,
+    &linear::ELASTIC_NET,
+    &linear::LASSO,
     &covariance::EMPIRICAL_COVARIANCE,
     &covariance::INCREMENTAL_EMPIRICAL_COVARIANCE,
     &basic_statistics::BASIC_STATISTICS,

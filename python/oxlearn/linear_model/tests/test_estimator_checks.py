@@ -3,8 +3,10 @@
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from oxlearn.linear_model import (
+    ElasticNet,
     IncrementalLinearRegression,
     IncrementalRidge,
+    Lasso,
     LinearRegression,
     Ridge,
 )
@@ -16,6 +18,10 @@ ESTIMATORS = [
     Ridge(solver="svd", alpha=0.5),
     IncrementalLinearRegression(),
     IncrementalRidge(),
+    ElasticNet(),
+    ElasticNet(l1_ratio=0.2, fit_intercept=False, precompute=True),
+    Lasso(),
+    Lasso(selection="random", random_state=0, positive=True),
 ]
 
 
