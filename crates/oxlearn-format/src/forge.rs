@@ -226,7 +226,10 @@ pub fn mutate(parts: &mut Parts, rng: &mut Rng) {
                 match rng.below(3) {
                     0 => {
                         let kinds = crate::schema::known_kinds();
-                        list[i]["kind"] = json!(kinds[rng.below(kinds.len())]);
+                        // A part an earlier mutation made a non-object stays as it is.
+                        if let Some(part) = list[i].as_object_mut() {
+                            part.insert("kind".into(), json!(kinds[rng.below(kinds.len())]));
+                        }
                     }
                     1 => {
                         let j = rng.below(list.len());
