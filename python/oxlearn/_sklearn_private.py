@@ -15,22 +15,35 @@ try:
     from sklearn.ensemble._forest import _get_n_samples_bootstrap
     from sklearn.externals import array_api_compat
     from sklearn.linear_model._logistic import _LOGISTIC_SOLVER_CONVERGENCE_MSG
+    from sklearn.metrics._base import _average_binary_score, _average_multiclass_ovo_score
+    from sklearn.metrics._ranking import _binary_roc_auc_score
+    from sklearn.model_selection._split import _validate_shuffle_split
     from sklearn.neighbors._base import _get_weights
     from sklearn.tree._tree import NODE_DTYPE, Tree
-    from sklearn.utils._array_api import _max_precision_float_dtype, move_to
+    from sklearn.utils import _safe_indexing
+    from sklearn.utils._array_api import (
+        _max_precision_float_dtype,
+        get_namespace_and_device,
+        move_to,
+    )
     from sklearn.utils._available_if import _AvailableIfDescriptor
+    from sklearn.utils._encode import _encode, _unique
     from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
     from sklearn.utils._param_validation import (
         Interval,
         InvalidParameterError,
+        RealNotInt,
         StrOptions,
         validate_parameter_constraints,
+        validate_params,
     )
     from sklearn.utils._set_output import _SetOutputMixin
+    from sklearn.utils._unique import attach_unique, cached_unique
     from sklearn.utils.validation import (
         _assert_all_finite,
         _check_sample_weight,
         _is_arraylike_not_scalar,
+        _num_samples,
     )
 except ImportError as e:  # pragma: no cover - exercised with a stubbed module
     import sklearn
@@ -43,6 +56,19 @@ except ImportError as e:  # pragma: no cover - exercised with a stubbed module
 
 __all__ = [
     "NODE_DTYPE",
+    "RealNotInt",
+    "_average_binary_score",
+    "_average_multiclass_ovo_score",
+    "_binary_roc_auc_score",
+    "_encode",
+    "_num_samples",
+    "_safe_indexing",
+    "_unique",
+    "_validate_shuffle_split",
+    "attach_unique",
+    "cached_unique",
+    "get_namespace_and_device",
+    "validate_params",
     "SUPPORTED_SKLEARN",
     "Interval",
     "InvalidParameterError",

@@ -14,23 +14,26 @@ from numbers import Real
 
 import numpy as np
 from sklearn.exceptions import UndefinedMetricWarning
-from sklearn.metrics import _ranking as _sk_ranking
-from sklearn.metrics._base import _average_binary_score, _average_multiclass_ovo_score
 from sklearn.preprocessing import label_binarize
 from sklearn.utils import assert_all_finite, check_array, check_consistent_length, column_or_1d
-from sklearn.utils._encode import _encode, _unique
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
-from sklearn.utils._unique import attach_unique, cached_unique
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import _check_sample_weight
 
 from oxlearn import _array_api, _core
 from oxlearn._logging import logger
+from oxlearn._sklearn_private import (
+    Interval,
+    StrOptions,
+    _average_binary_score,
+    _average_multiclass_ovo_score,
+    _check_sample_weight,
+    _encode,
+    _unique,
+    attach_unique,
+    cached_unique,
+    validate_params,
+)
+from oxlearn._sklearn_private import _binary_roc_auc_score as _sk_binary_roc_auc_score
 from oxlearn.base import n_threads
-
-# Captured at import, before patch_sklearn can replace it: the fallback.
-_sk_roc_auc_score = _sk_ranking.roc_auc_score
-_sk_binary_roc_auc_score = _sk_ranking._binary_roc_auc_score
 
 
 def _binary_roc_auc_score(y_true, y_score, sample_weight=None, max_fpr=None):

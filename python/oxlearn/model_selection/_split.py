@@ -14,17 +14,21 @@ import numbers
 from itertools import chain
 
 import numpy as np
-from sklearn.model_selection._split import (
-    ShuffleSplit,
-    StratifiedShuffleSplit,
-    _validate_shuffle_split,
-)
-from sklearn.utils import _safe_indexing, indexable
-from sklearn.utils._param_validation import Interval, RealNotInt, validate_params
-from sklearn.utils.validation import _num_samples
+from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+from sklearn.utils import indexable
 
 from oxlearn import _core
 from oxlearn._logging import logger
+from oxlearn._sklearn_private import (
+    Interval,
+    RealNotInt,
+    _num_samples,
+    _safe_indexing,
+    _validate_shuffle_split,
+    get_namespace_and_device,
+    move_to,
+    validate_params,
+)
 from oxlearn.base import n_threads
 
 
@@ -118,8 +122,6 @@ def train_test_split(*arrays, test_size=None, train_size=None, random_state=None
         train, test = next(cv.split(X=arrays[0], y=stratify))
     if any(type(a) is not np.ndarray for a in arrays):
         # Array API arrays keep their namespace: scikit-learn's indexing.
-        from sklearn.utils._array_api import get_namespace_and_device, move_to
-
         xp, _, device = get_namespace_and_device(arrays[0])
         if xp.__name__ not in ("numpy", "sklearn.externals.array_api_compat.numpy"):
             logger.info("train_test_split: fallback to scikit-learn (array API input)")
