@@ -37,6 +37,7 @@ def _registry():
         LogisticRegression,
         Ridge,
     )
+    from oxlearn.manifold import TSNE
     from oxlearn.neighbors import (
         KNeighborsClassifier,
         KNeighborsRegressor,
@@ -49,7 +50,7 @@ def _registry():
                BasicStatistics, IncrementalBasicStatistics, PCA, IncrementalPCA, DBSCAN,
                LogisticRegression, NearestNeighbors, KNeighborsClassifier,
                KNeighborsRegressor, KMeans, LocalOutlierFactor, RandomForestClassifier,
-               RandomForestRegressor, ExtraTreesClassifier, ExtraTreesRegressor)
+               RandomForestRegressor, ExtraTreesClassifier, ExtraTreesRegressor, TSNE)
     return {cls._oxlearn_kind: cls for cls in classes}
 
 

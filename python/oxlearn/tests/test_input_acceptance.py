@@ -35,6 +35,7 @@ from oxlearn.linear_model import (
     LogisticRegression,
     Ridge,
 )
+from oxlearn.manifold import TSNE
 from oxlearn.neighbors import (
     KNeighborsClassifier,
     KNeighborsRegressor,
@@ -50,6 +51,7 @@ ESTIMATORS = [
     LogisticRegression(),
     KMeans(3, n_init=1, random_state=0),
     DBSCAN(eps=3.0),
+    TSNE(perplexity=10, max_iter=260, random_state=0),
     EmpiricalCovariance(),
     IncrementalEmpiricalCovariance(),
     PCA(3),
@@ -69,7 +71,7 @@ ESTIMATORS = [
 METHODS = ("predict", "predict_proba", "decision_function", "transform", "score_samples",
            "mahalanobis", "kneighbors")
 ATTRIBUTES = ("coef_", "intercept_", "components_", "cluster_centers_", "covariance_",
-              "location_", "mean_", "explained_variance_", "labels_")
+              "location_", "mean_", "explained_variance_", "labels_", "embedding_")
 
 # (stock class name, output) -> (stock dtype, oxlearn dtype) for float16 input.
 FLOAT16 = {

@@ -33,6 +33,7 @@ from oxlearn.linear_model import (
     LogisticRegression,
     Ridge,
 )
+from oxlearn.manifold import TSNE
 from oxlearn.neighbors import (
     KNeighborsClassifier,
     KNeighborsRegressor,
@@ -51,6 +52,7 @@ ESTIMATORS = [
     IncrementalLinearRegression(batch_size=64),
     IncrementalRidge(alpha=3.0),
     DBSCAN(eps=1.5, min_samples=4),
+    TSNE(perplexity=10, max_iter=260, random_state=0),
     LogisticRegression(),
     LogisticRegression(solver="newton-cg", fit_intercept=False),
     KMeans(n_clusters=3, n_init=2, random_state=0),

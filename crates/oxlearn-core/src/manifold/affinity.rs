@@ -405,6 +405,38 @@ mod tests {
     }
 
     #[test]
+    fn knn_drops_the_point_itself_and_keeps_the_k_nearest() {
+        // Integer points with many tied distances, and a duplicated point.
+        let n = 60;
+        let mut x: Vec<f64> = (0..n * 2).map(|t| ((t * 7) % 5) as f64).collect();
+        x[2] = x[0];
+        x[3] = x[1];
+        let m = MatRef::from_row_major_slice(&x, n, 2);
+        let k = 9;
+        let (cols, sqd) = knn_sqeuclidean(m, k).unwrap();
+        for i in 0..n {
+            let row = &cols[i * k..(i + 1) * k];
+            assert!(
+                row.windows(2).all(|w| w[0] < w[1]),
+                "row {i} sorted and distinct"
+            );
+            assert!(!row.contains(&(i as u32)), "row {i} holds itself");
+            let d =
+                |j: usize| (x[2 * i] - x[2 * j]).powi(2) + (x[2 * i + 1] - x[2 * j + 1]).powi(2);
+            let mut all: Vec<f64> = (0..n).filter(|&j| j != i).map(d).collect();
+            all.sort_by(f64::total_cmp);
+            let mut got: Vec<f64> = sqd[i * k..(i + 1) * k].iter().map(|&v| v as f64).collect();
+            got.sort_by(f64::total_cmp);
+            assert_eq!(got, all[..k].to_vec(), "row {i}");
+            for (t, &j) in row.iter().enumerate() {
+                assert_eq!(sqd[i * k + t] as f64, d(j as usize));
+            }
+        }
+        assert!(knn_sqeuclidean(m, n).is_err());
+        assert!(knn_sqeuclidean(m, 0).is_err());
+    }
+
+    #[test]
     fn bad_perplexity_is_refused() {
         for p in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e300] {
             assert!(conditional_probabilities(&[0.0; 4], 2, 2, true, p).is_err());
