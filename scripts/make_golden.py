@@ -39,6 +39,7 @@ from oxlearn.linear_model import (
     LogisticRegression,
     Ridge,
 )
+from oxlearn.manifold import TSNE
 from oxlearn.neighbors import (
     KNeighborsClassifier,
     KNeighborsRegressor,
@@ -125,6 +126,13 @@ def models():
     # Outlier detection (no predict without novelty=True): the golden output
     # is every fitted array (negative_outlier_factor_ among them).
     yield "LocalOutlierFactor-float32", LocalOutlierFactor(8, contamination=0.1).fit(X32)
+    # t-SNE has no transform: the golden output is its embedding (float32,
+    # scikit-learn's dtype, from "pca" and "random"; a float64 start keeps
+    # float64).
+    yield "TSNE", TSNE(perplexity=10, max_iter=300, random_state=0).fit(X)
+    yield "TSNE-exact-float64-init", TSNE(
+        method="exact", perplexity=5, max_iter=260,
+        init=np.random.default_rng(0).standard_normal((60, 2)) * 1e-4).fit(X32)
     # Forests: flat node arrays (thresholds and values float64 whatever X's dtype).
     labels = np.array(["high", "low", "mid"])[third]
     yield "RandomForestClassifier", RandomForestClassifier(

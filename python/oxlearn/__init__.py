@@ -13,6 +13,7 @@ from oxlearn import (  # _aligned first: it guards every call into Rust
     ensemble,
     exceptions,
     linear_model,
+    manifold,
     metrics,
     neighbors,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "get_patch_names",
     "linear_model",
     "load",
+    "manifold",
     "metrics",
     "neighbors",
     "patch_sklearn",

@@ -39,6 +39,7 @@ def _registry():
         LogisticRegression,
         Ridge,
     )
+    from oxlearn.manifold import TSNE
     from oxlearn.neighbors import (
         KNeighborsClassifier,
         KNeighborsRegressor,
@@ -51,7 +52,7 @@ def _registry():
                BasicStatistics, IncrementalBasicStatistics, PCA, IncrementalPCA, DBSCAN,
                LogisticRegression, ElasticNet, Lasso, NearestNeighbors, KNeighborsClassifier,
                KNeighborsRegressor, KMeans, LocalOutlierFactor, RandomForestClassifier,
-               RandomForestRegressor, ExtraTreesClassifier, ExtraTreesRegressor)
+               RandomForestRegressor, ExtraTreesClassifier, ExtraTreesRegressor, TSNE)
     return {cls._oxlearn_kind: cls for cls in classes}
 
 

@@ -48,6 +48,7 @@ _PATCHABLE = {
     "ExtraTreesRegressor": ("oxlearn.ensemble", _FOREST_MODULES),
     "LocalOutlierFactor": ("oxlearn.neighbors", ("sklearn.neighbors",
                                                  "sklearn.neighbors._lof")),
+    "TSNE": ("oxlearn.manifold", ("sklearn.manifold", "sklearn.manifold._t_sne")),
     "pairwise_distances": ("oxlearn.metrics", ("sklearn.metrics", "sklearn.metrics.pairwise")),
     "roc_auc_score": ("oxlearn.metrics", ("sklearn.metrics", "sklearn.metrics._ranking")),
     "train_test_split": ("oxlearn.model_selection", ("sklearn.model_selection",

@@ -329,6 +329,12 @@ impl Model {
                  `oxlearn inspect` lists them); to cluster new data, fit DBSCAN on it",
                 header.kind
             )),
+            "manifold.TSNE" => Err(format!(
+                "{} has no predict or transform: t-SNE embeds only the samples it was fitted \
+                 on, and the file holds that embedding (embedding_; `oxlearn inspect` lists \
+                 it); to embed new data, fit TSNE on all of it",
+                header.kind
+            )),
             // Valid models of kinds that neither predict nor transform.
             k if k.starts_with("covariance.") || k.starts_with("basic_statistics.") => {
                 Err(format!(

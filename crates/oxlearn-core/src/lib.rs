@@ -21,6 +21,7 @@ pub mod error;
 pub mod gpu;
 pub mod linalg;
 pub mod linear_model;
+pub mod manifold;
 pub mod metrics;
 pub mod neighbors;
 pub mod optimize;

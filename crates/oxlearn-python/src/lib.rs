@@ -36,6 +36,7 @@ mod format;
 mod gpu;
 mod kmeans;
 mod linear_model;
+mod manifold;
 mod metrics;
 mod model_selection;
 mod neighbors;
@@ -64,6 +65,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ARRAY_DTYPES", dtypes)?;
     error::register(m)?;
     linear_model::register(m)?;
+    manifold::register(m)?;
     covariance::register(m)?;
     basic_statistics::register(m)?;
     decomposition::register(m)?;

@@ -46,6 +46,7 @@ from oxlearn.linear_model import (
     LogisticRegression,
     Ridge,
 )
+from oxlearn.manifold import TSNE
 from oxlearn.neighbors import (
     KNeighborsClassifier,
     KNeighborsRegressor,
@@ -79,6 +80,7 @@ MODELS = [
     RandomForestRegressor(4, random_state=0),
     ExtraTreesClassifier(4, random_state=0),
     ExtraTreesRegressor(4, random_state=0),
+    TSNE(perplexity=10, max_iter=260, init="random", random_state=0),
 ]
 
 
@@ -425,7 +427,7 @@ def _first_use(model):
             return lambda m, X, method=method: np.asarray(getattr(m, method)(X))
     if hasattr(model, "kneighbors"):
         return lambda m, X: m.kneighbors(X)[1]
-    attr = "labels_" if hasattr(model, "labels_") else "mean_"
+    attr = next(a for a in ("labels_", "embedding_", "mean_") if hasattr(model, a))
     return lambda m, X: np.asarray(getattr(m, attr))
 
 

@@ -37,6 +37,7 @@ from oxlearn.linear_model import (
     LogisticRegression,
     Ridge,
 )
+from oxlearn.manifold import TSNE
 from oxlearn.neighbors import (
     KNeighborsClassifier,
     KNeighborsRegressor,
@@ -54,6 +55,7 @@ ESTIMATORS = [
     Lasso(alpha=0.1),
     KMeans(3, n_init=1, random_state=0),
     DBSCAN(eps=3.0),
+    TSNE(perplexity=10, max_iter=260, random_state=0),
     EmpiricalCovariance(),
     IncrementalEmpiricalCovariance(),
     PCA(3),
@@ -73,7 +75,7 @@ ESTIMATORS = [
 METHODS = ("predict", "predict_proba", "decision_function", "transform", "score_samples",
            "mahalanobis", "kneighbors")
 ATTRIBUTES = ("coef_", "intercept_", "components_", "cluster_centers_", "covariance_",
-              "location_", "mean_", "explained_variance_", "labels_")
+              "location_", "mean_", "explained_variance_", "labels_", "embedding_")
 
 # (stock class name, output) -> (stock dtype, oxlearn dtype) for float16 input.
 FLOAT16 = {

@@ -35,6 +35,7 @@ from oxlearn.linear_model import (
     LogisticRegression,
     Ridge,
 )
+from oxlearn.manifold import TSNE
 from oxlearn.neighbors import (
     KNeighborsClassifier,
     KNeighborsRegressor,
@@ -58,6 +59,7 @@ ESTIMATORS = [
     Lasso(alpha=0.1, fit_intercept=False),
     Lasso(alpha=0.1, positive=True, precompute=True),
     DBSCAN(eps=1.5, min_samples=4),
+    TSNE(perplexity=10, max_iter=260, random_state=0),
     LogisticRegression(),
     LogisticRegression(solver="newton-cg", fit_intercept=False),
     KMeans(n_clusters=3, n_init=2, random_state=0),

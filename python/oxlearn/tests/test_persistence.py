@@ -41,6 +41,7 @@ from oxlearn.linear_model import (
     LogisticRegression,
     Ridge,
 )
+from oxlearn.manifold import TSNE
 from oxlearn.neighbors import KNeighborsClassifier, KNeighborsRegressor, LocalOutlierFactor
 
 ESTIMATORS = [
@@ -54,6 +55,7 @@ ESTIMATORS = [
     ElasticNet(alpha=0.2, selection="random", random_state=0),
     Lasso(alpha=0.1, fit_intercept=False),
     DBSCAN(eps=1.5, min_samples=4),
+    TSNE(perplexity=10, max_iter=260, random_state=0),
     LogisticRegression(),
     LogisticRegression(solver="newton-cg", C=0.5, class_weight="balanced"),
     KNeighborsRegressor(3, weights="distance"),
@@ -86,8 +88,11 @@ def _fitted(est):
 
 def _output(model, X):
     """What a model gives for X: its predictions, or for models without
-    predict (DBSCAN) the labels of the data it was fitted on."""
-    return model.predict(X) if hasattr(model, "predict") else model.labels_
+    predict the labels (DBSCAN) or the embedding (TSNE) of the data it was
+    fitted on."""
+    if hasattr(model, "predict"):
+        return model.predict(X)
+    return model.labels_ if hasattr(model, "labels_") else model.embedding_
 
 
 def _fitted_names(model):
@@ -161,7 +166,11 @@ FRESH = textwrap.dedent(
     X = np.load(sys.argv[2])
     with open(sys.argv[1], "rb") as f:
         model = pickle.load(f)
-    np.save(sys.argv[3], model.predict(X) if hasattr(model, "predict") else model.labels_)
+    if hasattr(model, "predict"):
+        out = model.predict(X)
+    else:  # the labels (DBSCAN) or embedding (TSNE) of the data it was fitted on
+        out = model.labels_ if hasattr(model, "labels_") else model.embedding_
+    np.save(sys.argv[3], out)
     """
 )
 

@@ -265,10 +265,12 @@ def _sklearn_class(name):
     import sklearn.decomposition
     import sklearn.ensemble
     import sklearn.linear_model
+    import sklearn.manifold
     import sklearn.neighbors
 
     for module in (sklearn.linear_model, sklearn.cluster, sklearn.covariance,
-                   sklearn.decomposition, sklearn.ensemble, sklearn.neighbors):
+                   sklearn.decomposition, sklearn.ensemble, sklearn.neighbors,
+                   sklearn.manifold):
         if hasattr(module, name):
             return getattr(module, name)
     raise LookupError(name)

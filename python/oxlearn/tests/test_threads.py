@@ -26,6 +26,7 @@ from oxlearn.base import n_threads
 from oxlearn.cluster import DBSCAN
 from oxlearn.ensemble import RandomForestClassifier
 from oxlearn.linear_model import LinearRegression, LogisticRegression
+from oxlearn.manifold import TSNE
 from oxlearn.neighbors import KNeighborsClassifier
 from oxlearn.tests._golden import output
 from oxlearn.tests.test_hostile_files import MODELS, _fit
@@ -108,7 +109,7 @@ def test_a_forked_child_starts_with_no_pools():
 
 # n_jobs=10000 on 200x5 data ran for minutes: a 10000-thread pool per call.
 HUGE = [LogisticRegression, LinearRegression, RandomForestClassifier,
-        KNeighborsClassifier, DBSCAN]
+        KNeighborsClassifier, DBSCAN, TSNE]
 
 
 @pytest.mark.filterwarnings("ignore:'n_jobs' has no effect")

@@ -26,6 +26,7 @@ from oxlearn.linear_model import (
     LogisticRegression,
     Ridge,
 )
+from oxlearn.manifold import TSNE
 from oxlearn.neighbors import (
     KNeighborsClassifier,
     KNeighborsRegressor,
@@ -56,6 +57,7 @@ CASES = [
     (IncrementalRidge(), y_reg, ["predict"]),
     (KMeans(n_clusters=3, n_init=1, random_state=0), None, ["predict", "transform"]),
     (DBSCAN(eps=0.3), None, []),
+    (TSNE(perplexity=10, max_iter=260, random_state=0), None, []),
     (EmpiricalCovariance(), None, ["mahalanobis"]),
     (IncrementalEmpiricalCovariance(), None, ["mahalanobis"]),
     (PCA(n_components=2), None, ["transform"]),

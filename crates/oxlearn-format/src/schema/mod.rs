@@ -9,6 +9,7 @@ mod decomposition;
 mod ensemble;
 mod kmeans;
 mod linear;
+mod manifold;
 mod neighbors;
 mod preprocessing;
 
@@ -109,6 +110,7 @@ static REGISTRY: &[&Schema] = &[
     &preprocessing::POLYNOMIAL_FEATURES,
     &preprocessing::VARIANCE_THRESHOLD,
     &preprocessing::SELECT_K_BEST,
+    &manifold::TSNE,
 ];
 
 /// The schema of `kind`, if this build knows it.
