@@ -334,6 +334,30 @@ def workloads(scale):
                        check=check)
 
 
+def _tsne_check(ox_model, sk_model):
+    # Embeddings differ point-wise; the objective reached must agree.
+    np.testing.assert_allclose(ox_model.kl_divergence_, sk_model.kl_divergence_, rtol=0.05)
+
+
+def manifold_workloads(scale):
+    """TSNE (Barnes-Hut, the default) on 10000 x 50 blobs."""
+    from sklearn import manifold as sk_man
+
+    from oxlearn import manifold as ox_man
+
+    try:
+        from sklearnex import manifold as ix_man
+    except ImportError:
+        ix_man = None
+    n = int(10_000 * scale)
+    X, _ = make_blobs(n, 50, centers=10, random_state=0)
+    params = dict(random_state=0)
+    yield Workload("TSNE", data=f"make_blobs {n}x50", X=X, op=None, impls={
+        "oxlearn": lambda: ox_man.TSNE(**params), "sklearn": lambda: sk_man.TSNE(**params),
+        "intelex": ix_man and (lambda: ix_man.TSNE(**params)),
+    }, check=_tsne_check)
+
+
 def function_workloads(scale):
     """Accelerated functions: roc_auc_score (n = 1e7) and train_test_split (1e7 x 20)."""
     import sklearn.metrics as skm
@@ -440,7 +464,8 @@ def main():
     print(header)
     print("-" * len(header))
     failures = []
-    for w in chain(workloads(args.scale), function_workloads(args.scale)):
+    for w in chain(workloads(args.scale), function_workloads(args.scale),
+                   manifold_workloads(args.scale)):
         if args.only and not re.search(args.only, w.name):
             continue
         fitted, times = {}, {"fit": {}, w.op: {}}
