@@ -25,6 +25,7 @@ from sklearn import cluster as skc
 from sklearn import decomposition as sk_dec
 from sklearn import ensemble as ske
 from sklearn import linear_model as sk
+from sklearn import manifold as sk_manifold
 from sklearn import neighbors as skn
 from sklearn.datasets import make_blobs, make_classification, make_regression
 from sklearn.metrics import pairwise_distances as sk_pairwise_distances
@@ -35,6 +36,7 @@ from oxlearn import cluster as oxc
 from oxlearn import decomposition as ox_dec
 from oxlearn import ensemble as oxe
 from oxlearn import linear_model as ox
+from oxlearn import manifold as ox_manifold
 from oxlearn import metrics as ox_metrics
 from oxlearn import neighbors as oxn
 
@@ -45,10 +47,11 @@ try:
     from sklearnex import decomposition as ix_dec
     from sklearnex import ensemble as ixe
     from sklearnex import linear_model as ix
+    from sklearnex import manifold as ix_manifold
     from sklearnex import metrics as ix_metrics
     from sklearnex import neighbors as ixn
 except ImportError:  # the benchmark still runs, without the intelex columns
-    sklearnex = ix = ix_bs = ix_dec = ix_metrics = ixc = ixe = ixn = None
+    sklearnex = ix = ix_bs = ix_dec = ix_manifold = ix_metrics = ixc = ixe = ixn = None
 
 
 def median_time(fn, repeat):
@@ -282,6 +285,18 @@ def workloads(scale):
                                lambda m=metric: _Pairwise(ix_metrics.pairwise_distances, m)),
                        })
 
+    nt = int(10_000 * scale)
+    Xt, _ = make_blobs(nt, 50, centers=10, random_state=0)
+
+    def tsne(module):
+        return module and (lambda: module.TSNE(random_state=0))
+
+    # Fit only: t-SNE has no transform. Barnes-Hut, scikit-learn's defaults
+    # (perplexity 30: 91 neighbours, 1000 iterations).
+    yield Workload("TSNE", data=f"make_blobs {nt}x50", X=Xt, op=None, impls={
+        "oxlearn": tsne(ox_manifold), "sklearn": tsne(sk_manifold),
+        "intelex": tsne(ix_manifold)}, check=_tsne_check(Xt))
+
     nf = int(50_000 * scale)
     Xf, yf = make_classification(nf + 10_000, 20, random_state=0)
     Xr, yr = make_regression(nf + 10_000, 20, noise=10.0, random_state=0)
@@ -340,6 +355,21 @@ def _forest_check(Xp, yp, tol):
     def check(ox_model, sk_model):
         ox_s, sk_s = ox_model.score(Xp, yp), sk_model.score(Xp, yp)
         assert ox_s >= sk_s - tol, f"held-out score {ox_s:.4f} vs scikit-learn's {sk_s:.4f}"
+    return check
+
+
+def _tsne_check(X):
+    """Embeddings are not comparable point-wise: the KL divergence within 5%
+    of scikit-learn's, the trustworthiness (on 2000 rows: it sorts an n x n
+    distance matrix) within 0.01."""
+    from sklearn.manifold import trustworthiness
+
+    def check(ox_model, sk_model):
+        np.testing.assert_allclose(ox_model.kl_divergence_, sk_model.kl_divergence_, rtol=0.05)
+        rows = slice(0, 2000)
+        t_ox = trustworthiness(X[rows], ox_model.embedding_[rows], n_neighbors=5)
+        t_sk = trustworthiness(X[rows], sk_model.embedding_[rows], n_neighbors=5)
+        assert abs(t_ox - t_sk) <= 0.01, f"trustworthiness {t_ox:.4f} vs {t_sk:.4f}"
     return check
 
 
