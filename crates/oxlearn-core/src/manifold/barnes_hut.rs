@@ -45,18 +45,26 @@ const WALK: usize = 1 + 7 * (MAX_DEPTH as usize + 1);
 /// cache line with another thread's.
 type Walk = [u32; WALK];
 
-/// What the force walk reads of a cell, kept small for the cache.
+/// What the force walk reads of a cell: 32 bytes in 2-D, two cells a cache
+/// line (the walk is bound by memory latency).
 #[derive(Clone, Copy)]
 struct Node<const D: usize> {
     /// Mean of the points below.
     barycenter: [f64; D],
     /// Largest squared side of the cell.
     squared_max_width: f64,
-    /// Number of points below (duplicates included).
-    size: usize,
-    /// Child cells (`NONE`: empty); the first `2^D` are used.
-    children: [u32; 8],
-    is_leaf: bool,
+    /// Number of points below (duplicates included); at most n, which the
+    /// u32 neighbour indices already bound.
+    size: u32,
+    /// Index of the cell's children in `Tree::children`; `NONE` for a leaf.
+    kids: u32,
+}
+
+impl<const D: usize> Node<D> {
+    #[inline(always)]
+    fn is_leaf(&self) -> bool {
+        self.kids == NONE
+    }
 }
 
 /// What only insertion needs.
@@ -72,6 +80,9 @@ struct Bounds<const D: usize> {
 pub(crate) struct Tree<const D: usize> {
     nodes: Vec<Node<D>>,
     bounds: Vec<Bounds<D>>,
+    /// The child cells of the inner cells (`NONE`: empty), `2^D` used of 8:
+    /// read only when the walk opens a cell.
+    children: Vec<[u32; 8]>,
 }
 
 #[inline(always)]
@@ -84,6 +95,7 @@ impl<const D: usize> Tree<D> {
         Tree {
             nodes: Vec::new(),
             bounds: Vec::new(),
+            children: Vec::new(),
         }
     }
 
@@ -97,6 +109,7 @@ impl<const D: usize> Tree<D> {
     fn build_portable(&mut self, y: &[f64]) {
         self.nodes.clear();
         self.bounds.clear();
+        self.children.clear();
         let mut lo = [f64::INFINITY; D];
         let mut hi = [f64::NEG_INFINITY; D];
         for p in y.chunks_exact(D) {
@@ -120,8 +133,7 @@ impl<const D: usize> Tree<D> {
             barycenter: [0.0; D],
             squared_max_width: width2,
             size: 0,
-            children: [NONE; 8],
-            is_leaf: true,
+            kids: NONE,
         });
         self.bounds.push(Bounds {
             min: lo,
@@ -176,14 +188,14 @@ impl<const D: usize> Tree<D> {
                 node.barycenter = point;
                 return;
             }
-            if !node.is_leaf {
+            if !node.is_leaf() {
                 let n = node.size as f64;
                 for a in 0..D {
                     node.barycenter[a] = (n * node.barycenter[a] + point[a]) / (n + 1.0);
                 }
                 node.size += 1;
                 let slot = self.slot(id, &point);
-                match self.nodes[id].children[slot] {
+                match self.children[self.nodes[id].kids as usize][slot] {
                     NONE => {
                         self.new_child(id, point, 1);
                         return;
@@ -215,7 +227,7 @@ impl<const D: usize> Tree<D> {
 
     /// A child of `parent` holding `size` points at `point`.
     #[inline(always)]
-    fn new_child(&mut self, parent: usize, point: [f64; D], size: usize) {
+    fn new_child(&mut self, parent: usize, point: [f64; D], size: u32) {
         let slot = self.slot(parent, &point);
         let pb = self.bounds[parent];
         let mut b = Bounds {
@@ -244,13 +256,15 @@ impl<const D: usize> Tree<D> {
             barycenter: point,
             squared_max_width: width2,
             size,
-            children: [NONE; 8],
-            is_leaf: true,
+            kids: NONE,
         });
         self.bounds.push(b);
-        let p = &mut self.nodes[parent];
-        p.is_leaf = false;
-        p.children[slot] = id;
+        if self.nodes[parent].is_leaf() {
+            self.nodes[parent].kids = self.children.len() as u32;
+            self.children.push([NONE; 8]);
+        }
+        let kids = self.nodes[parent].kids as usize;
+        self.children[kids][slot] = id;
     }
 
     /// The repulsive force on `point` (unnormalised: `Σ size q² (y - c)`)
@@ -278,16 +292,15 @@ impl<const D: usize> Tree<D> {
             let node = &self.nodes[id as usize];
             let mut diff = [0.0; D];
             let mut dist2 = 0.0;
-            let mut duplicate = true;
             for a in 0..D {
                 diff[a] = point[a] - node.barycenter[a];
                 dist2 += diff[a] * diff[a];
-                duplicate &= diff[a].abs() <= EPSILON;
             }
-            if duplicate && node.is_leaf {
-                continue; // no self-interaction
+            let leaf = node.is_leaf();
+            if leaf && diff.iter().all(|d| d.abs() <= EPSILON) {
+                continue; // no self-interaction (nor with duplicates)
             }
-            if node.is_leaf || node.squared_max_width / dist2 < theta2 {
+            if leaf || node.squared_max_width / dist2 < theta2 {
                 let size = node.size as f64;
                 let q = kernel.q(dist2);
                 z += size * q;
@@ -296,7 +309,7 @@ impl<const D: usize> Tree<D> {
                     force[a] += mult * diff[a];
                 }
             } else {
-                for &c in node.children[..1 << D].iter().rev() {
+                for &c in self.children[node.kids as usize][..1 << D].iter().rev() {
                     if c != NONE && top < WALK {
                         stack[top] = c;
                         top += 1;
@@ -573,8 +586,8 @@ mod tests {
         let leaves: Vec<usize> = t
             .nodes
             .iter()
-            .filter(|n| n.is_leaf)
-            .map(|n| n.size)
+            .filter(|n| n.is_leaf())
+            .map(|n| n.size as usize)
             .collect();
         assert_eq!(leaves.iter().sum::<usize>(), 5);
         assert!(leaves.contains(&2));

@@ -233,6 +233,15 @@ pub fn optimize(p: Affinities<'_>, init: &[f64], n: usize, params: &TsneParams) 
         }
         (Affinities::Sparse(sp), Gradient::BarnesHut { angle }) => {
             sp.check()?;
+            if u32::try_from(n).is_err() {
+                return Err(invalid(
+                    "X",
+                    format!(
+                        "{n} samples; the Barnes-Hut tree counts at most {} points",
+                        u32::MAX
+                    ),
+                ));
+            }
             if sp.n != n {
                 return Err(Error::ShapeMismatch {
                     what: "P vs the number of samples".into(),
