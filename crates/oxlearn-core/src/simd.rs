@@ -107,8 +107,47 @@ pub fn level() -> Level {
 
 /// Defines `fn $name` that calls `$portable` (an `#[inline(always)]` function
 /// with the same signature) compiled for the SIMD level [`level`] chose.
-/// The function may be generic over one element type, or not generic.
+/// The function may be generic over one element type, over one `usize`
+/// constant (a dimension), or not generic.
+///
+/// Besides speed, the AVX copies are immune to a slowdown of scalar SSE
+/// code: after a kernel that leaves the upper halves of the vector
+/// registers dirty on its thread (seen after the matrix products of the
+/// brute-force neighbour search and of the cosine distances, with every
+/// `OXLEARN_SIMD` level: faer's own kernels), the legacy SSE instructions
+/// of the baseline build run about 3x slower on that thread (t-SNE's tree
+/// walk, measured), while the VEX-encoded ones of the AVX copies do not.
 macro_rules! multiversion {
+    (
+        $(#[$meta:meta])*
+        $vis:vis fn $name:ident <const $D:ident: usize>
+            ($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty
+        => $portable:ident
+    ) => {
+        $(#[$meta])*
+        $vis fn $name <const $D: usize> ($($arg: $ty),*) -> $ret {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f")]
+                unsafe fn avx512 <const $D: usize> ($($arg: $ty),*) -> $ret {
+                    $portable::<$D>($($arg),*)
+                }
+                #[target_feature(enable = "avx2")]
+                unsafe fn avx2 <const $D: usize> ($($arg: $ty),*) -> $ret {
+                    $portable::<$D>($($arg),*)
+                }
+                match $crate::simd::level() {
+                    // SAFETY: `level()` never returns a level the CPU lacks
+                    // (`resolve` refuses one, and detection found this one).
+                    $crate::simd::Level::Avx512 => return unsafe { avx512::<$D>($($arg),*) },
+                    // SAFETY: as above, for AVX2.
+                    $crate::simd::Level::Avx2 => return unsafe { avx2::<$D>($($arg),*) },
+                    $crate::simd::Level::Portable => {}
+                }
+            }
+            $portable::<$D>($($arg),*)
+        }
+    };
     (
         $(#[$meta:meta])*
         $vis:vis fn $name:ident $(<$($lt:lifetime,)* $T:ident: $bound:path>)?

@@ -96,6 +96,7 @@ fn desired_entropy(perplexity: f64) -> Result<f64> {
 /// Conditional probabilities of one row (into `out`) from its squared
 /// distances `sqd`, leaving out position `skip` (the point itself, for full
 /// rows); returns the precision `beta` found.
+#[inline(always)]
 fn search_row(sqd: &[f32], skip: Option<usize>, desired_entropy: f64, out: &mut [f64]) -> f64 {
     let mut beta_min = f64::NEG_INFINITY;
     let mut beta_max = f64::INFINITY;
@@ -141,6 +142,35 @@ fn search_row(sqd: &[f32], skip: Option<usize>, desired_entropy: f64, out: &mut 
     beta
 }
 
+crate::simd::multiversion! {
+    /// [`search_row`] over consecutive rows of `width` distances (into
+    /// `out`); `first`: the index of the first row when rows are full (the
+    /// diagonal is left out). Returns the precisions, in row order.
+    fn search_rows(
+        sqd: &[f32],
+        width: usize,
+        first: Option<usize>,
+        target: f64,
+        out: &mut [f64],
+    ) -> Vec<f64>
+    => search_rows_portable
+}
+
+#[inline(always)]
+fn search_rows_portable(
+    sqd: &[f32],
+    width: usize,
+    first: Option<usize>,
+    target: f64,
+    out: &mut [f64],
+) -> Vec<f64> {
+    out.chunks_exact_mut(width)
+        .zip(sqd.chunks_exact(width))
+        .enumerate()
+        .map(|(r, (row, d))| search_row(d, first.map(|f| f + r), target, row))
+        .collect()
+}
+
 /// The conditional probabilities of `n` rows of `width` squared distances
 /// each (row-major), rows in parallel; `full` rows (`width == n`) leave out
 /// the diagonal. Returns them with the sum of the precisions (row order),
@@ -168,14 +198,9 @@ pub fn conditional_probabilities(
         .par_chunks_mut(SEARCH_CHUNK * width)
         .enumerate()
         .map(|(c, out)| {
-            out.chunks_exact_mut(width)
-                .enumerate()
-                .map(|(r, row)| {
-                    let i = c * SEARCH_CHUNK + r;
-                    let d = &sqd[i * width..(i + 1) * width];
-                    search_row(d, full.then_some(i), target, row)
-                })
-                .collect()
+            let first = c * SEARCH_CHUNK;
+            let d = &sqd[first * width..(first * width + out.len())];
+            search_rows(d, width, full.then_some(first), target, out)
         })
         .collect();
     if let Some(v) = p.iter().find(|v| !v.is_finite()) {

@@ -36,18 +36,35 @@ const CHUNK: usize = 256;
 
 const NONE: u32 = u32::MAX;
 
-/// What the force walk reads of a cell, kept small for the cache.
+/// Room for the cells still to visit in one walk: the root, then at most 7
+/// more per level (a cell is replaced by its at most 8 children).
+const WALK: usize = 1 + 7 * (MAX_DEPTH as usize + 1);
+
+/// The walk's scratch stack. It lives on each worker's own (thread) stack:
+/// a heap buffer per task, written at every step of the walk, could share a
+/// cache line with another thread's.
+type Walk = [u32; WALK];
+
+/// What the force walk reads of a cell: 32 bytes in 2-D, two cells a cache
+/// line (the walk is bound by memory latency).
 #[derive(Clone, Copy)]
 struct Node<const D: usize> {
     /// Mean of the points below.
     barycenter: [f64; D],
     /// Largest squared side of the cell.
     squared_max_width: f64,
-    /// Number of points below (duplicates included).
-    size: usize,
-    /// Child cells (`NONE`: empty); the first `2^D` are used.
-    children: [u32; 8],
-    is_leaf: bool,
+    /// Number of points below (duplicates included); at most n, which the
+    /// u32 neighbour indices already bound.
+    size: u32,
+    /// Index of the cell's children in `Tree::children`; `NONE` for a leaf.
+    kids: u32,
+}
+
+impl<const D: usize> Node<D> {
+    #[inline(always)]
+    fn is_leaf(&self) -> bool {
+        self.kids == NONE
+    }
 }
 
 /// What only insertion needs.
@@ -63,8 +80,12 @@ struct Bounds<const D: usize> {
 pub(crate) struct Tree<const D: usize> {
     nodes: Vec<Node<D>>,
     bounds: Vec<Bounds<D>>,
+    /// The child cells of the inner cells (`NONE`: empty), `2^D` used of 8:
+    /// read only when the walk opens a cell.
+    children: Vec<[u32; 8]>,
 }
 
+#[inline(always)]
 fn is_duplicate<const D: usize>(a: &[f64; D], b: &[f64; D]) -> bool {
     a.iter().zip(b).all(|(x, y)| (x - y).abs() <= EPSILON)
 }
@@ -74,14 +95,21 @@ impl<const D: usize> Tree<D> {
         Tree {
             nodes: Vec::new(),
             bounds: Vec::new(),
+            children: Vec::new(),
         }
     }
 
     /// Rebuilds the tree over `y` (`n × D`, row-major, finite), inserting the
     /// points in index order as scikit-learn's `build_tree` does.
     pub(crate) fn build(&mut self, y: &[f64]) {
+        build_tree(self, y);
+    }
+
+    #[inline(always)]
+    fn build_portable(&mut self, y: &[f64]) {
         self.nodes.clear();
         self.bounds.clear();
+        self.children.clear();
         let mut lo = [f64::INFINITY; D];
         let mut hi = [f64::NEG_INFINITY; D];
         for p in y.chunks_exact(D) {
@@ -105,8 +133,7 @@ impl<const D: usize> Tree<D> {
             barycenter: [0.0; D],
             squared_max_width: width2,
             size: 0,
-            children: [NONE; 8],
-            is_leaf: true,
+            kids: NONE,
         });
         self.bounds.push(Bounds {
             min: lo,
@@ -121,6 +148,37 @@ impl<const D: usize> Tree<D> {
         }
     }
 
+    /// The indices of the points of `y` in Morton (Z-) order of their cell
+    /// in a grid of 2^21 cells per axis over the root (ties in index order),
+    /// into `order`. Walking the tree for the points in this order, each
+    /// walk visits mostly the cells the previous one did, still in cache;
+    /// the order depends on `y` alone, never on the thread count.
+    fn morton_order(&self, y: &[f64], keys: &mut Vec<(u64, u32)>, order: &mut Vec<u32>) {
+        const BITS: u32 = 21;
+        let scale = (1u64 << BITS) as f64;
+        let root = &self.bounds[0];
+        keys.clear();
+        for (i, p) in y.chunks_exact(D).enumerate() {
+            let mut cell = [0u64; D];
+            for a in 0..D {
+                let t = (p[a] - root.min[a]) / (root.max[a] - root.min[a]) * scale;
+                // `as` saturates (and maps NaN to 0): always a valid cell.
+                cell[a] = (t as u64).min((1 << BITS) - 1);
+            }
+            let mut code = 0u64;
+            for bit in (0..BITS).rev() {
+                for c in cell {
+                    code = (code << 1) | ((c >> bit) & 1);
+                }
+            }
+            keys.push((code, i as u32));
+        }
+        keys.sort_unstable();
+        order.clear();
+        order.extend(keys.iter().map(|&(_, i)| i));
+    }
+
+    #[inline(always)]
     fn insert(&mut self, point: [f64; D]) {
         let mut id = 0usize;
         loop {
@@ -130,14 +188,14 @@ impl<const D: usize> Tree<D> {
                 node.barycenter = point;
                 return;
             }
-            if !node.is_leaf {
+            if !node.is_leaf() {
                 let n = node.size as f64;
                 for a in 0..D {
                     node.barycenter[a] = (n * node.barycenter[a] + point[a]) / (n + 1.0);
                 }
                 node.size += 1;
                 let slot = self.slot(id, &point);
-                match self.nodes[id].children[slot] {
+                match self.children[self.nodes[id].kids as usize][slot] {
                     NONE => {
                         self.new_child(id, point, 1);
                         return;
@@ -161,13 +219,15 @@ impl<const D: usize> Tree<D> {
 
     /// Which child of cell `id` holds `point`: one bit per axis, the first
     /// axis most significant, set when the point is at or past the centre.
+    #[inline(always)]
     fn slot(&self, id: usize, point: &[f64; D]) -> usize {
         let c = &self.bounds[id].center;
         (0..D).fold(0, |s, a| 2 * s + usize::from(point[a] >= c[a]))
     }
 
     /// A child of `parent` holding `size` points at `point`.
-    fn new_child(&mut self, parent: usize, point: [f64; D], size: usize) {
+    #[inline(always)]
+    fn new_child(&mut self, parent: usize, point: [f64; D], size: u32) {
         let slot = self.slot(parent, &point);
         let pb = self.bounds[parent];
         let mut b = Bounds {
@@ -196,13 +256,15 @@ impl<const D: usize> Tree<D> {
             barycenter: point,
             squared_max_width: width2,
             size,
-            children: [NONE; 8],
-            is_leaf: true,
+            kids: NONE,
         });
         self.bounds.push(b);
-        let p = &mut self.nodes[parent];
-        p.is_leaf = false;
-        p.children[slot] = id;
+        if self.nodes[parent].is_leaf() {
+            self.nodes[parent].kids = self.children.len() as u32;
+            self.children.push([NONE; 8]);
+        }
+        let kids = self.nodes[parent].kids as usize;
+        self.children[kids][slot] = id;
     }
 
     /// The repulsive force on `point` (unnormalised: `Σ size q² (y - c)`)
@@ -210,31 +272,35 @@ impl<const D: usize> Tree<D> {
     /// tree as seen from `point`: a leaf, or a cell whose squared width over
     /// squared distance is below `theta2`. Cells are visited in the order of
     /// scikit-learn's recursion (children in slot order).
+    ///
+    /// `stack` is scratch space for the cells still to visit.
+    #[inline(always)]
     fn repulsion(
         &self,
         point: &[f64; D],
         theta2: f64,
         kernel: Kernel,
-        stack: &mut Vec<u32>,
+        stack: &mut Walk,
     ) -> ([f64; D], f64) {
         let mut force = [0.0; D];
         let mut z = 0.0;
-        stack.clear();
-        stack.push(0);
-        while let Some(id) = stack.pop() {
+        stack[0] = 0; // the root
+        let mut top = 1;
+        while top > 0 {
+            top -= 1;
+            let id = stack[top];
             let node = &self.nodes[id as usize];
             let mut diff = [0.0; D];
             let mut dist2 = 0.0;
-            let mut duplicate = true;
             for a in 0..D {
                 diff[a] = point[a] - node.barycenter[a];
                 dist2 += diff[a] * diff[a];
-                duplicate &= diff[a].abs() <= EPSILON;
             }
-            if duplicate && node.is_leaf {
-                continue; // no self-interaction
+            let leaf = node.is_leaf();
+            if leaf && diff.iter().all(|d| d.abs() <= EPSILON) {
+                continue; // no self-interaction (nor with duplicates)
             }
-            if node.is_leaf || node.squared_max_width / dist2 < theta2 {
+            if leaf || node.squared_max_width / dist2 < theta2 {
                 let size = node.size as f64;
                 let q = kernel.q(dist2);
                 z += size * q;
@@ -243,9 +309,10 @@ impl<const D: usize> Tree<D> {
                     force[a] += mult * diff[a];
                 }
             } else {
-                for &c in node.children[..1 << D].iter().rev() {
-                    if c != NONE {
-                        stack.push(c);
+                for &c in self.children[node.kids as usize][..1 << D].iter().rev() {
+                    if c != NONE && top < WALK {
+                        stack[top] = c;
+                        top += 1;
                     }
                 }
             }
@@ -302,7 +369,12 @@ pub(crate) struct BarnesHut<'a, const D: usize> {
     theta2: f64,
     kernel: Kernel,
     tree: Tree<D>,
-    /// Repulsive forces of the last evaluation (`n × D`).
+    /// The points in the order their repulsion is computed (Morton order).
+    order: Vec<u32>,
+    keys: Vec<(u64, u32)>,
+    /// Repulsive forces of the last evaluation, in `order` (`n × D`).
+    sorted: Vec<f64>,
+    /// The same, in point order.
     neg: Vec<f64>,
 }
 
@@ -313,6 +385,9 @@ impl<'a, const D: usize> BarnesHut<'a, D> {
             theta2: angle * angle,
             kernel: Kernel::new(dof),
             tree: Tree::new(),
+            order: Vec::new(),
+            keys: Vec::new(),
+            sorted: Vec::new(),
             neg: Vec::new(),
         }
     }
@@ -336,63 +411,46 @@ impl<const D: usize> Objective for BarnesHut<'_, D> {
         }
         finite_embedding(y)?;
         self.tree.build(y);
-        let (tree, theta2, kernel) = (&self.tree, self.theta2, self.kernel);
-        self.neg.resize(n * D, 0.0);
-        let z_parts: Vec<f64> = self
-            .neg
+        let (theta2, kernel) = (self.theta2, self.kernel);
+        let BarnesHut {
+            tree,
+            order,
+            keys,
+            sorted,
+            neg,
+            ..
+        } = self;
+        tree.morton_order(y, keys, order);
+        sorted.resize(n * D, 0.0);
+        neg.resize(n * D, 0.0);
+        let (tree, order_ref) = (&*tree, &*order);
+        // Z is summed in Morton order, point by point within a chunk and
+        // chunk by chunk: an order fixed by the embedding alone.
+        let z_parts: Vec<f64> = sorted
             .par_chunks_mut(CHUNK * D)
             .enumerate()
             .map(|(c, out)| {
-                let mut stack = Vec::new();
-                let mut z = 0.0;
-                for (r, f) in out.chunks_exact_mut(D).enumerate() {
-                    let i = c * CHUNK + r;
-                    let mut point = [0.0; D];
-                    point.copy_from_slice(&y[i * D..(i + 1) * D]);
-                    let (force, zi) = tree.repulsion(&point, theta2, kernel, &mut stack);
-                    f.copy_from_slice(&force);
-                    z += zi;
-                }
-                z
+                let points = &order_ref[c * CHUNK..(c * CHUNK + out.len() / D)];
+                repel_chunk::<D>(tree, y, points, theta2, kernel, out)
             })
             .collect();
+        for (f, &i) in sorted.chunks_exact(D).zip(order.iter()) {
+            let i = i as usize;
+            neg[i * D..(i + 1) * D].copy_from_slice(f);
+        }
         // scikit-learn floors Z at machine epsilon against division by zero.
         let z = z_parts.iter().fold(0.0, |a, &b| a + b).max(f64::EPSILON);
-        let c = 2.0 * (kernel.dof + 1.0) / kernel.dof;
         let (p, neg) = (self.p, &self.neg);
         let err_parts: Vec<f64> = grad
             .par_chunks_mut(CHUNK * D)
             .enumerate()
             .map(|(ch, out)| {
-                let mut err = 0.0;
-                for (r, g) in out.chunks_exact_mut(D).enumerate() {
-                    let i = ch * CHUNK + r;
-                    let yi = &y[i * D..(i + 1) * D];
-                    let mut pos = [0.0; D];
-                    for t in p.indptr[i]..p.indptr[i + 1] {
-                        let j = p.indices[t] as usize;
-                        let pij = p.data[t] * exaggeration;
-                        let mut diff = [0.0; D];
-                        let mut dist2 = 0.0;
-                        for a in 0..D {
-                            diff[a] = yi[a] - y[j * D + a];
-                            dist2 += diff[a] * diff[a];
-                        }
-                        let q = kernel.q(dist2);
-                        let pq = pij * q;
-                        if compute_error {
-                            let qn = q / z;
-                            err += pij * (pij.max(FLOAT32_TINY) / qn.max(FLOAT32_TINY)).ln();
-                        }
-                        for a in 0..D {
-                            pos[a] += pq * diff[a];
-                        }
-                    }
-                    for a in 0..D {
-                        g[a] = c * (pos[a] - neg[i * D + a] / z);
-                    }
-                }
-                err
+                let step = Step {
+                    exaggeration,
+                    z,
+                    compute_error,
+                };
+                attract_chunk::<D>(p, y, neg, ch * CHUNK, kernel, step, out)
             })
             .collect();
         Ok(if compute_error {
@@ -401,6 +459,117 @@ impl<const D: usize> Objective for BarnesHut<'_, D> {
             f64::NAN
         })
     }
+}
+
+crate::simd::multiversion! {
+    fn build_tree<const D: usize>(tree: &mut Tree<D>, y: &[f64]) -> () => build_portable_of
+}
+
+#[inline(always)]
+fn build_portable_of<const D: usize>(tree: &mut Tree<D>, y: &[f64]) {
+    tree.build_portable(y);
+}
+
+crate::simd::multiversion! {
+    /// The repulsion of the points `points` (into `out`, `D` values each)
+    /// and their share of `Z`, summed in that order.
+    fn repel_chunk<const D: usize>(
+        tree: &Tree<D>,
+        y: &[f64],
+        points: &[u32],
+        theta2: f64,
+        kernel: Kernel,
+        out: &mut [f64],
+    ) -> f64
+    => repel_chunk_portable
+}
+
+#[inline(always)]
+fn repel_chunk_portable<const D: usize>(
+    tree: &Tree<D>,
+    y: &[f64],
+    points: &[u32],
+    theta2: f64,
+    kernel: Kernel,
+    out: &mut [f64],
+) -> f64 {
+    let mut z = 0.0;
+    let mut stack: Walk = [0; WALK];
+    for (f, &i) in out.chunks_exact_mut(D).zip(points) {
+        let i = i as usize;
+        let mut point = [0.0; D];
+        point.copy_from_slice(&y[i * D..(i + 1) * D]);
+        let (force, zi) = tree.repulsion(&point, theta2, kernel, &mut stack);
+        f.copy_from_slice(&force);
+        z += zi;
+    }
+    z
+}
+
+/// What one gradient evaluation shares between its chunks.
+#[derive(Clone, Copy)]
+struct Step {
+    exaggeration: f64,
+    z: f64,
+    compute_error: bool,
+}
+
+crate::simd::multiversion! {
+    /// The gradient of the points from `first` on (into `out`, `D` values
+    /// each): the attraction over their rows of `P` minus their repulsion
+    /// `neg` over `Z`; returns their KL terms (0 unless computed).
+    fn attract_chunk<const D: usize>(
+        p: &SparseP,
+        y: &[f64],
+        neg: &[f64],
+        first: usize,
+        kernel: Kernel,
+        step: Step,
+        out: &mut [f64],
+    ) -> f64
+    => attract_chunk_portable
+}
+
+#[inline(always)]
+fn attract_chunk_portable<const D: usize>(
+    p: &SparseP,
+    y: &[f64],
+    neg: &[f64],
+    first: usize,
+    kernel: Kernel,
+    step: Step,
+    out: &mut [f64],
+) -> f64 {
+    let c = 2.0 * (kernel.dof + 1.0) / kernel.dof;
+    let mut err = 0.0;
+    for (r, g) in out.chunks_exact_mut(D).enumerate() {
+        let i = first + r;
+        let yi = &y[i * D..(i + 1) * D];
+        let mut pos = [0.0; D];
+        for t in p.indptr[i]..p.indptr[i + 1] {
+            let j = p.indices[t] as usize;
+            let pij = p.data[t] * step.exaggeration;
+            let mut diff = [0.0; D];
+            let mut dist2 = 0.0;
+            for a in 0..D {
+                diff[a] = yi[a] - y[j * D + a];
+                dist2 += diff[a] * diff[a];
+            }
+            let q = kernel.q(dist2);
+            let pq = pij * q;
+            if step.compute_error {
+                let qn = q / step.z;
+                err += pij * (pij.max(FLOAT32_TINY) / qn.max(FLOAT32_TINY)).ln();
+            }
+            for a in 0..D {
+                pos[a] += pq * diff[a];
+            }
+        }
+        for a in 0..D {
+            g[a] = c * (pos[a] - neg[i * D + a] / step.z);
+        }
+    }
+    err
 }
 
 #[cfg(test)]
@@ -417,8 +586,8 @@ mod tests {
         let leaves: Vec<usize> = t
             .nodes
             .iter()
-            .filter(|n| n.is_leaf)
-            .map(|n| n.size)
+            .filter(|n| n.is_leaf())
+            .map(|n| n.size as usize)
             .collect();
         assert_eq!(leaves.iter().sum::<usize>(), 5);
         assert!(leaves.contains(&2));
@@ -428,6 +597,14 @@ mod tests {
         for a in 0..2 {
             assert!((t.nodes[0].barycenter[a] - mean[a]).abs() < 1e-12);
         }
+        let (mut keys, mut order) = (Vec::new(), Vec::new());
+        t.morton_order(&y, &mut keys, &mut order);
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, vec![0, 1, 2, 3, 4]);
+        // The two duplicates are neighbours in the order.
+        let at = |i: u32| order.iter().position(|&o| o == i).unwrap();
+        assert_eq!(at(1).abs_diff(at(2)), 1);
     }
 
     #[test]
@@ -435,7 +612,7 @@ mod tests {
         let y = [0.5; 12];
         let mut t = Tree::<3>::new();
         t.build(&y);
-        let (f, z) = t.repulsion(&[0.5; 3], 0.25, Kernel::new(2.0), &mut Vec::new());
+        let (f, z) = t.repulsion(&[0.5; 3], 0.25, Kernel::new(2.0), &mut [0; WALK]);
         assert_eq!((f, z), ([0.0; 3], 0.0));
     }
 
@@ -445,7 +622,7 @@ mod tests {
         let mut t = Tree::<1>::new();
         t.build(&y);
         let k = Kernel::new(1.0);
-        let (f, z) = t.repulsion(&[y[3]], 0.0, k, &mut Vec::new());
+        let (f, z) = t.repulsion(&[y[3]], 0.0, k, &mut [0; WALK]);
         let (mut f0, mut z0) = (0.0, 0.0);
         // Every point but the duplicates of y[3] (itself included).
         for &v in y.iter().filter(|&&v| (v - y[3]).abs() > EPSILON) {

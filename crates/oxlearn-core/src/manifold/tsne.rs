@@ -233,6 +233,15 @@ pub fn optimize(p: Affinities<'_>, init: &[f64], n: usize, params: &TsneParams) 
         }
         (Affinities::Sparse(sp), Gradient::BarnesHut { angle }) => {
             sp.check()?;
+            if u32::try_from(n).is_err() {
+                return Err(invalid(
+                    "X",
+                    format!(
+                        "{n} samples; the Barnes-Hut tree counts at most {} points",
+                        u32::MAX
+                    ),
+                ));
+            }
             if sp.n != n {
                 return Err(Error::ShapeMismatch {
                     what: "P vs the number of samples".into(),
@@ -444,43 +453,14 @@ impl Objective for Exact<'_> {
         let z = plan.map_fold(
             usize::MAX,
             0.0,
-            |range| {
-                Ok(range.fold(0.0, |acc, i| {
-                    acc + (0..n)
-                        .filter(|&j| j != i)
-                        .fold(0.0, |s, j| s + this.weight(this.dist2(y, i, j)))
-                }))
-            },
+            |range| Ok(exact_weight_sum(this, y, range.start, range.end)),
             |a, b| a + b,
         )?;
-        let c = 2.0 * (self.dof + 1.0) / self.dof;
+        let step = (z, exaggeration, compute_error);
         let errors: Vec<f64> = grad
             .par_chunks_mut(rows * k)
             .enumerate()
-            .map(|(ch, out)| {
-                let mut err = 0.0;
-                for (r, g) in out.chunks_exact_mut(k).enumerate() {
-                    let i = ch * rows + r;
-                    g.fill(0.0);
-                    let yi = &y[i * k..(i + 1) * k];
-                    for j in (0..n).filter(|&j| j != i) {
-                        let w = this.weight(this.dist2(y, i, j));
-                        let q = (w / z).max(f64::EPSILON);
-                        let pij = this.p[i * n + j] * exaggeration;
-                        let coef = (pij - q) * w;
-                        for (a, ga) in g.iter_mut().enumerate() {
-                            *ga += coef * (yi[a] - y[j * k + a]);
-                        }
-                        if compute_error {
-                            err += pij * (pij.max(f64::EPSILON) / q).ln();
-                        }
-                    }
-                    for ga in g.iter_mut() {
-                        *ga *= c;
-                    }
-                }
-                err
-            })
+            .map(|(ch, out)| exact_gradient_rows(this, y, ch * rows, step, out))
             .collect();
         Ok(if compute_error {
             errors.iter().fold(0.0, |a, &b| a + b)
@@ -488,6 +468,70 @@ impl Objective for Exact<'_> {
             f64::NAN
         })
     }
+}
+
+crate::simd::multiversion! {
+    /// `Σ_{j≠i} w_ij` over the rows `start..end`, in row then column order.
+    fn exact_weight_sum(ex: &Exact<'_>, y: &[f64], start: usize, end: usize) -> f64
+    => exact_weight_sum_portable
+}
+
+#[inline(always)]
+fn exact_weight_sum_portable(ex: &Exact<'_>, y: &[f64], start: usize, end: usize) -> f64 {
+    let n = ex.n;
+    (start..end).fold(0.0, |acc, i| {
+        acc + (0..n)
+            .filter(|&j| j != i)
+            .fold(0.0, |s, j| s + ex.weight(ex.dist2(y, i, j)))
+    })
+}
+
+crate::simd::multiversion! {
+    /// The gradient of the rows from `first` on (into `out`) given `step`
+    /// = `(Z, exaggeration, compute_error)`; returns their KL terms.
+    fn exact_gradient_rows(
+        ex: &Exact<'_>,
+        y: &[f64],
+        first: usize,
+        step: (f64, f64, bool),
+        out: &mut [f64],
+    ) -> f64
+    => exact_gradient_rows_portable
+}
+
+#[inline(always)]
+fn exact_gradient_rows_portable(
+    ex: &Exact<'_>,
+    y: &[f64],
+    first: usize,
+    step: (f64, f64, bool),
+    out: &mut [f64],
+) -> f64 {
+    let (z, exaggeration, compute_error) = step;
+    let (n, k) = (ex.n, ex.k);
+    let c = 2.0 * (ex.dof + 1.0) / ex.dof;
+    let mut err = 0.0;
+    for (r, g) in out.chunks_exact_mut(k).enumerate() {
+        let i = first + r;
+        g.fill(0.0);
+        let yi = &y[i * k..(i + 1) * k];
+        for j in (0..n).filter(|&j| j != i) {
+            let w = ex.weight(ex.dist2(y, i, j));
+            let q = (w / z).max(f64::EPSILON);
+            let pij = ex.p[i * n + j] * exaggeration;
+            let coef = (pij - q) * w;
+            for (a, ga) in g.iter_mut().enumerate() {
+                *ga += coef * (yi[a] - y[j * k + a]);
+            }
+            if compute_error {
+                err += pij * (pij.max(f64::EPSILON) / q).ln();
+            }
+        }
+        for ga in g.iter_mut() {
+            *ga *= c;
+        }
+    }
+    err
 }
 
 #[cfg(test)]
