@@ -636,7 +636,7 @@ mod tests {
         // np.save(f, np.array([["ab", "c"], ["é", ""]])): '<U2', C order.
         let mut b = b"\x93NUMPY\x01\x00".to_vec();
         let mut h = "{'descr': '<U2', 'fortran_order': False, 'shape': (2, 2), }".to_owned();
-        while (10 + h.len() + 1) % 64 != 0 {
+        while !(10 + h.len() + 1).is_multiple_of(64) {
             h.push(' ');
         }
         h.push('\n');

@@ -20,7 +20,7 @@ fn block_rows(row_bytes: usize) -> usize {
 /// `index.len()` rows, or an index outside `0..rows of src` (nothing is
 /// copied then).
 pub fn take_rows(src: &[u8], row_bytes: usize, index: &[i64], out: &mut [u8]) -> Result<()> {
-    if row_bytes == 0 || src.len() % row_bytes != 0 {
+    if row_bytes == 0 || !src.len().is_multiple_of(row_bytes) {
         return Err(Error::InvalidParameter {
             name: "row_bytes",
             reason: format!(

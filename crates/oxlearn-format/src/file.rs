@@ -269,7 +269,7 @@ pub fn parse_file(bytes: &[u8]) -> Result<ModelFile<'_>> {
         )));
     }
     let data_start = 8 + n as usize;
-    if data_start as u64 % FILE_ALIGN != 0 {
+    if !(data_start as u64).is_multiple_of(FILE_ALIGN) {
         return Err(bad(format!(
             "data section starts at {data_start}, not a multiple of {FILE_ALIGN}"
         )));

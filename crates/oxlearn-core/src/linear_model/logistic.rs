@@ -717,7 +717,7 @@ pub fn logistic_outputs<T: Real>(
     out: &mut [T],
 ) -> Result<()> {
     let n_classes = k.max(2);
-    if k == 0 || decision.len() % k != 0 || out.len() / n_classes != decision.len() / k {
+    if k == 0 || !decision.len().is_multiple_of(k) || out.len() / n_classes != decision.len() / k {
         return Err(Error::ShapeMismatch {
             what: "output size vs decision values".into(),
             expected: decision.len() / k.max(1) * n_classes,

@@ -11,6 +11,9 @@
 //! chunk by chunk: the gradient is bit-identical for any thread count.
 
 use super::affinity::SparseP;
+#[cfg(target_arch = "x86_64")]
+use super::lanes::{Avx2, Avx512};
+use super::lanes::{Lanes, Mask, Portable, LANES};
 use super::tsne::{finite_embedding, Objective};
 use crate::{Error, Result};
 use rayon::prelude::*;
@@ -40,10 +43,11 @@ const NONE: u32 = u32::MAX;
 /// more per level (a cell is replaced by its at most 8 children).
 const WALK: usize = 1 + 7 * (MAX_DEPTH as usize + 1);
 
-/// The walk's scratch stack. It lives on each worker's own (thread) stack:
-/// a heap buffer per task, written at every step of the walk, could share a
-/// cache line with another thread's.
-type Walk = [u32; WALK];
+/// The walk's scratch stack: cells, with the lanes each is open for. It
+/// lives on each worker's own (thread) stack: a heap buffer per task,
+/// written at every step of the walk, could share a cache line with another
+/// thread's.
+type Walk = [(u32, Mask); WALK];
 
 /// What the force walk reads of a cell: 32 bytes in 2-D, two cells a cache
 /// line (the walk is bound by memory latency).
@@ -267,57 +271,131 @@ impl<const D: usize> Tree<D> {
         self.children[kids][slot] = id;
     }
 
-    /// The repulsive force on `point` (unnormalised: `Σ size q² (y - c)`)
-    /// and its share of `Z` (`Σ size q`), over the cells that summarise the
-    /// tree as seen from `point`: a leaf, or a cell whose squared width over
-    /// squared distance is below `theta2`. Cells are visited in the order of
-    /// scikit-learn's recursion (children in slot order).
+    /// The repulsive forces on the points of a group (unnormalised:
+    /// `Σ size q² (y - c)`) and their shares of `Z` (`Σ size q`), each over
+    /// the cells that summarise the tree as seen from that point: a leaf, or
+    /// a cell whose squared width over squared distance is below `theta2`.
     ///
-    /// `stack` is scratch space for the cells still to visit.
+    /// The group's points walk the tree together, each lane of the walk one
+    /// point: a cell is visited while it is open for some lane (`mask`), and
+    /// each lane adds exactly the cells its own walk would, in the order of
+    /// scikit-learn's recursion (children in slot order). The per-point
+    /// sums are therefore those of one walk per point, bit for bit, while
+    /// the cell loads, the branches and the arithmetic are shared by the
+    /// group (the lanes compile to vector instructions).
+    ///
+    /// `stack` is scratch space for the cells still to visit, with the lanes
+    /// each is open for.
     #[inline(always)]
-    fn repulsion(
+    fn repulsion<V: Lanes>(
         &self,
-        point: &[f64; D],
+        group: &Group<D>,
         theta2: f64,
         kernel: Kernel,
         stack: &mut Walk,
-    ) -> ([f64; D], f64) {
-        let mut force = [0.0; D];
-        let mut z = 0.0;
-        stack[0] = 0; // the root
-        let mut top = 1;
+    ) -> ([[f64; LANES]; D], [f64; LANES]) {
+        // The Student-t of one degree of freedom (every 2-D embedding) needs
+        // no power, which has no vector form.
+        if kernel.dof == 1.0 {
+            self.repulsion_of::<V, true>(group, theta2, kernel, stack)
+        } else {
+            self.repulsion_of::<V, false>(group, theta2, kernel, stack)
+        }
+    }
+
+    #[inline(always)]
+    fn repulsion_of<V: Lanes, const UNIT: bool>(
+        &self,
+        group: &Group<D>,
+        theta2: f64,
+        kernel: Kernel,
+        stack: &mut Walk,
+    ) -> ([[f64; LANES]; D], [f64; LANES]) {
+        let points: [V; D] = std::array::from_fn(|a| V::load(&group.points[a]));
+        let mut force = [V::splat(0.0); D];
+        let mut z = V::splat(0.0);
+        let (theta2, eps, dof) = (V::splat(theta2), V::splat(EPSILON), V::splat(kernel.dof));
+        let mut top = 0;
+        if group.mask != 0 {
+            stack[0] = (0, group.mask); // the root
+            top = 1;
+        }
         while top > 0 {
             top -= 1;
-            let id = stack[top];
+            let (id, mask) = stack[top];
             let node = &self.nodes[id as usize];
-            let mut diff = [0.0; D];
-            let mut dist2 = 0.0;
-            for a in 0..D {
-                diff[a] = point[a] - node.barycenter[a];
-                dist2 += diff[a] * diff[a];
+            let mut diff = [V::splat(0.0); D];
+            let mut dist2 = V::splat(0.0);
+            for (d, (p, &c)) in diff.iter_mut().zip(points.iter().zip(&node.barycenter)) {
+                *d = p.sub(V::splat(c));
+                dist2 = dist2.add(d.mul(*d));
             }
-            let leaf = node.is_leaf();
-            if leaf && diff.iter().all(|d| d.abs() <= EPSILON) {
-                continue; // no self-interaction (nor with duplicates)
-            }
-            if leaf || node.squared_max_width / dist2 < theta2 {
-                let size = node.size as f64;
-                let q = kernel.q(dist2);
-                z += size * q;
-                let mult = size * q * q;
-                for a in 0..D {
-                    force[a] += mult * diff[a];
-                }
+            // `take`: the lanes that add the cell; `open`: those that visit
+            // its children instead.
+            let (take, open) = if node.is_leaf() {
+                // No self-interaction (nor with duplicates).
+                let dup = diff.iter().fold(mask, |m, d| m & d.abs_le(eps));
+                (mask & !dup, 0)
             } else {
+                let summary = V::splat(node.squared_max_width).div(dist2).lt(theta2);
+                (mask & summary, mask & !summary)
+            };
+            if take != 0 {
+                let q = if UNIT {
+                    dof.div(dof.add(dist2))
+                } else {
+                    let mut d2 = [0.0; LANES];
+                    dist2.store(&mut d2);
+                    V::load(&d2.map(|d| kernel.q(d)))
+                };
+                let zq = V::splat(node.size as f64).mul(q);
+                let mult = zq.mul(q);
+                z = z.select(take, z.add(zq));
+                for (f, d) in force.iter_mut().zip(&diff) {
+                    *f = f.select(take, f.add(mult.mul(*d)));
+                }
+            }
+            if open != 0 {
                 for &c in self.children[node.kids as usize][..1 << D].iter().rev() {
                     if c != NONE && top < WALK {
-                        stack[top] = c;
+                        stack[top] = (c, open);
                         top += 1;
                     }
                 }
             }
         }
-        (force, z)
+        let mut out = ([[0.0; LANES]; D], [0.0; LANES]);
+        for (f, o) in force.iter().zip(&mut out.0) {
+            f.store(o);
+        }
+        z.store(&mut out.1);
+        out
+    }
+}
+
+/// The points of one walk, by axis then lane; `mask` has a bit per lane
+/// that holds a point (the last group of a chunk may be partial). Points
+/// consecutive in Morton order are close in the embedding: their walks open
+/// mostly the same cells.
+struct Group<const D: usize> {
+    points: [[f64; LANES]; D],
+    mask: Mask,
+}
+
+impl<const D: usize> Group<D> {
+    /// The points `ids` of `y` (at most `LANES`).
+    #[inline(always)]
+    fn gather(y: &[f64], ids: &[u32]) -> Self {
+        let mut points = [[0.0; LANES]; D];
+        for (k, &i) in ids.iter().enumerate() {
+            for (a, axis) in points.iter_mut().enumerate() {
+                axis[k] = y[i as usize * D + a];
+            }
+        }
+        Group {
+            points,
+            mask: (1u32 << ids.len()) - 1,
+        }
     }
 }
 
@@ -470,22 +548,58 @@ fn build_portable_of<const D: usize>(tree: &mut Tree<D>, y: &[f64]) {
     tree.build_portable(y);
 }
 
-crate::simd::multiversion! {
-    /// The repulsion of the points `points` (into `out`, `D` values each)
-    /// and their share of `Z`, summed in that order.
-    fn repel_chunk<const D: usize>(
-        tree: &Tree<D>,
-        y: &[f64],
-        points: &[u32],
-        theta2: f64,
-        kernel: Kernel,
-        out: &mut [f64],
-    ) -> f64
-    => repel_chunk_portable
+/// The repulsion of the points `points` (into `out`, `D` values each) and
+/// their share of `Z`, summed in that order; the walks' lanes in the vector
+/// registers of the SIMD level `simd::level()` chose.
+fn repel_chunk<const D: usize>(
+    tree: &Tree<D>,
+    y: &[f64],
+    points: &[u32],
+    theta2: f64,
+    kernel: Kernel,
+    out: &mut [f64],
+) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f")]
+        unsafe fn avx512<const D: usize>(
+            tree: &Tree<D>,
+            y: &[f64],
+            points: &[u32],
+            theta2: f64,
+            kernel: Kernel,
+            out: &mut [f64],
+        ) -> f64 {
+            repel_chunk_with::<D, Avx512>(tree, y, points, theta2, kernel, out)
+        }
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2<const D: usize>(
+            tree: &Tree<D>,
+            y: &[f64],
+            points: &[u32],
+            theta2: f64,
+            kernel: Kernel,
+            out: &mut [f64],
+        ) -> f64 {
+            repel_chunk_with::<D, Avx2>(tree, y, points, theta2, kernel, out)
+        }
+        match crate::simd::level() {
+            crate::simd::Level::Avx512 => {
+                // SAFETY: `level()` never returns a level the CPU lacks.
+                return unsafe { avx512(tree, y, points, theta2, kernel, out) };
+            }
+            crate::simd::Level::Avx2 => {
+                // SAFETY: as above, for AVX2.
+                return unsafe { avx2(tree, y, points, theta2, kernel, out) };
+            }
+            crate::simd::Level::Portable => {}
+        }
+    }
+    repel_chunk_with::<D, Portable>(tree, y, points, theta2, kernel, out)
 }
 
 #[inline(always)]
-fn repel_chunk_portable<const D: usize>(
+fn repel_chunk_with<const D: usize, V: Lanes>(
     tree: &Tree<D>,
     y: &[f64],
     points: &[u32],
@@ -494,14 +608,17 @@ fn repel_chunk_portable<const D: usize>(
     out: &mut [f64],
 ) -> f64 {
     let mut z = 0.0;
-    let mut stack: Walk = [0; WALK];
-    for (f, &i) in out.chunks_exact_mut(D).zip(points) {
-        let i = i as usize;
-        let mut point = [0.0; D];
-        point.copy_from_slice(&y[i * D..(i + 1) * D]);
-        let (force, zi) = tree.repulsion(&point, theta2, kernel, &mut stack);
-        f.copy_from_slice(&force);
-        z += zi;
+    let mut stack: Walk = [(0, 0); WALK];
+    for (f, ids) in out.chunks_mut(D * LANES).zip(points.chunks(LANES)) {
+        let group = Group::<D>::gather(y, ids);
+        let (force, zs) = tree.repulsion::<V>(&group, theta2, kernel, &mut stack);
+        // Z in point order, as one walk per point would sum it.
+        for (k, fk) in f.chunks_exact_mut(D).enumerate() {
+            for (a, v) in fk.iter_mut().enumerate() {
+                *v = force[a][k];
+            }
+            z += zs[k];
+        }
     }
     z
 }
@@ -576,6 +693,114 @@ fn attract_chunk_portable<const D: usize>(
 mod tests {
     use super::*;
 
+    /// The repulsion on one point, through a group of one.
+    fn walk_one<const D: usize>(
+        t: &Tree<D>,
+        point: &[f64; D],
+        theta2: f64,
+        kernel: Kernel,
+    ) -> ([f64; D], f64) {
+        let group = Group::<D>::gather(point, &[0]);
+        let (force, z) = t.repulsion::<Portable>(&group, theta2, kernel, &mut [(0, 0); WALK]);
+        (std::array::from_fn(|a| force[a][0]), z[0])
+    }
+
+    /// scikit-learn's walk for one point, cell by cell (what the group walk
+    /// must reproduce for each of its lanes).
+    fn walk_reference<const D: usize>(
+        t: &Tree<D>,
+        point: &[f64; D],
+        theta2: f64,
+        kernel: Kernel,
+    ) -> ([f64; D], f64) {
+        let (mut force, mut z) = ([0.0; D], 0.0);
+        let mut stack = vec![0u32];
+        while let Some(id) = stack.pop() {
+            let node = &t.nodes[id as usize];
+            let diff: [f64; D] = std::array::from_fn(|a| point[a] - node.barycenter[a]);
+            let dist2 = diff.iter().fold(0.0, |s, d| s + d * d);
+            if node.is_leaf() && diff.iter().all(|d| d.abs() <= EPSILON) {
+                continue;
+            }
+            if node.is_leaf() || node.squared_max_width / dist2 < theta2 {
+                let size = node.size as f64;
+                let q = kernel.q(dist2);
+                z += size * q;
+                for a in 0..D {
+                    force[a] += size * q * q * diff[a];
+                }
+            } else {
+                let kids = &t.children[node.kids as usize][..1 << D];
+                stack.extend(kids.iter().rev().filter(|&&c| c != NONE));
+            }
+        }
+        (force, z)
+    }
+
+    /// Every lane of a group walk is the point's own walk, bit for bit, for
+    /// groups of near and of scattered points, partial groups, duplicates.
+    fn group_walks_match<const D: usize, V: Lanes>(dof: f64) {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut uniform = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let n = 300;
+        let mut y: Vec<f64> = (0..n * D).map(|_| uniform() * 20.0 - 10.0).collect();
+        // A tight cluster and exact duplicates.
+        for v in &mut y[..40 * D] {
+            *v *= 1e-3;
+        }
+        let copy = y[..5 * D].to_vec();
+        y[50 * D..55 * D].copy_from_slice(&copy);
+        let mut t = Tree::<D>::new();
+        t.build(&y);
+        let (mut keys, mut order) = (Vec::new(), Vec::new());
+        t.morton_order(&y, &mut keys, &mut order);
+        let kernel = Kernel::new(dof);
+        for theta in [0.0, 0.3, 0.5, 1.2] {
+            // Morton-order groups (as the gradient forms them), then groups
+            // of scattered points, then partial ones.
+            let scattered: Vec<u32> = (0..n as u32).map(|i| (i * 37) % n as u32).collect();
+            for ids in order.chunks(LANES).chain(scattered.chunks(LANES - 3)) {
+                let group = Group::<D>::gather(&y, ids);
+                let (force, z) =
+                    t.repulsion::<V>(&group, theta * theta, kernel, &mut [(0, 0); WALK]);
+                for (k, &i) in ids.iter().enumerate() {
+                    let i = i as usize;
+                    let point: [f64; D] = std::array::from_fn(|a| y[i * D + a]);
+                    let (f0, z0) = walk_reference(&t, &point, theta * theta, kernel);
+                    assert_eq!(z[k].to_bits(), z0.to_bits(), "point {i}, theta {theta}");
+                    for a in 0..D {
+                        assert_eq!(force[a][k].to_bits(), f0[a].to_bits(), "point {i}");
+                    }
+                }
+            }
+        }
+    }
+
+    fn group_walks_match_in<V: Lanes>() {
+        group_walks_match::<1, V>(1.0);
+        group_walks_match::<2, V>(1.0);
+        group_walks_match::<3, V>(2.0);
+    }
+
+    #[test]
+    fn group_walks_are_each_points_own_walk() {
+        group_walks_match_in::<Portable>();
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                group_walks_match_in::<Avx2>();
+            }
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                group_walks_match_in::<Avx512>();
+            }
+        }
+    }
+
     #[test]
     fn tree_counts_every_point_once() {
         let y = [0.0, 0.0, 1.0, 1.0, 1.0, 1.0 + 1e-7, -2.0, 0.5, 0.3, -0.7];
@@ -612,7 +837,7 @@ mod tests {
         let y = [0.5; 12];
         let mut t = Tree::<3>::new();
         t.build(&y);
-        let (f, z) = t.repulsion(&[0.5; 3], 0.25, Kernel::new(2.0), &mut [0; WALK]);
+        let (f, z) = walk_one(&t, &[0.5; 3], 0.25, Kernel::new(2.0));
         assert_eq!((f, z), ([0.0; 3], 0.0));
     }
 
@@ -622,7 +847,7 @@ mod tests {
         let mut t = Tree::<1>::new();
         t.build(&y);
         let k = Kernel::new(1.0);
-        let (f, z) = t.repulsion(&[y[3]], 0.0, k, &mut [0; WALK]);
+        let (f, z) = walk_one(&t, &[y[3]], 0.0, k);
         let (mut f0, mut z0) = (0.0, 0.0);
         // Every point but the duplicates of y[3] (itself included).
         for &v in y.iter().filter(|&&v| (v - y[3]).abs() > EPSILON) {

@@ -3,6 +3,7 @@
 
 pub mod affinity;
 mod barnes_hut;
+mod lanes;
 pub mod tsne;
 
 pub use affinity::{

@@ -22,7 +22,7 @@ pub fn lof_score_samples(nb: &KNeighbors, kth_fit: &[f64], lrd_fit: &[f64]) -> R
             ),
         });
     }
-    if k == 0 || nb.distances.len() != nb.indices.len() || nb.indices.len() % k != 0 {
+    if k == 0 || nb.distances.len() != nb.indices.len() || !nb.indices.len().is_multiple_of(k) {
         return Err(Error::InvalidParameter {
             name: "neighbors",
             reason: format!(

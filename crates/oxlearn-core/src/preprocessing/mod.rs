@@ -63,7 +63,7 @@ pub(crate) fn rows_of(x: &[f64], cols: usize, what: &str) -> Result<usize> {
             })
         };
     }
-    if x.len() % cols != 0 {
+    if !x.len().is_multiple_of(cols) {
         return Err(Error::ShapeMismatch {
             what: format!("{what}: row-major values, a whole number of rows of {cols}"),
             expected: x.len() - x.len() % cols,

@@ -1,0 +1,327 @@
+//! Eight `f64` lanes for the Barnes–Hut walks: one point of a group per
+//! lane, in one AVX-512 register, two AVX2 registers, or an array.
+//!
+//! Every operation is one IEEE operation per lane (add, subtract, multiply,
+//! divide, ordered compare, select): no fused multiply-add, no
+//! approximation, no reassociation. Each lane's result is therefore the
+//! scalar computation's, bit for bit, at every SIMD level.
+//!
+//! The compiler does not vectorise the walks by itself (its per-lane masks
+//! and selects defeat it: measured, the scalar walk was as fast); these
+//! types say it explicitly.
+
+/// Lanes per group.
+pub(crate) const LANES: usize = 8;
+
+/// One bit per lane (bit `k` for lane `k`).
+pub(crate) type Mask = u32;
+
+/// Eight `f64` lanes.
+///
+/// # Safety
+/// An implementation may use instructions of a SIMD level: its values must
+/// only be made and used where the CPU has that level (the dispatch in
+/// `barnes_hut` calls each one only after `simd::level()` chose it).
+pub(crate) unsafe trait Lanes: Copy {
+    fn splat(v: f64) -> Self;
+    fn load(v: &[f64; LANES]) -> Self;
+    fn store(self, out: &mut [f64; LANES]);
+    fn add(self, o: Self) -> Self;
+    fn sub(self, o: Self) -> Self;
+    fn mul(self, o: Self) -> Self;
+    fn div(self, o: Self) -> Self;
+    /// Lanes where `self < o` (false for NaN).
+    fn lt(self, o: Self) -> Mask;
+    /// Lanes where `|self| <= bound` (false for NaN).
+    fn abs_le(self, bound: Self) -> Mask;
+    /// `yes` in the lanes of `mask`, `self` elsewhere.
+    fn select(self, mask: Mask, yes: Self) -> Self;
+}
+
+/// The array form: any CPU.
+#[derive(Clone, Copy)]
+pub(crate) struct Portable([f64; LANES]);
+
+macro_rules! lanewise {
+    ($a:expr, $b:expr, $op:tt) => {
+        Portable(std::array::from_fn(|k| $a.0[k] $op $b.0[k]))
+    };
+}
+
+// SAFETY: plain Rust, no instruction beyond the baseline.
+unsafe impl Lanes for Portable {
+    #[inline(always)]
+    fn splat(v: f64) -> Self {
+        Portable([v; LANES])
+    }
+    #[inline(always)]
+    fn load(v: &[f64; LANES]) -> Self {
+        Portable(*v)
+    }
+    #[inline(always)]
+    fn store(self, out: &mut [f64; LANES]) {
+        *out = self.0;
+    }
+    #[inline(always)]
+    fn add(self, o: Self) -> Self {
+        lanewise!(self, o, +)
+    }
+    #[inline(always)]
+    fn sub(self, o: Self) -> Self {
+        lanewise!(self, o, -)
+    }
+    #[inline(always)]
+    fn mul(self, o: Self) -> Self {
+        lanewise!(self, o, *)
+    }
+    #[inline(always)]
+    fn div(self, o: Self) -> Self {
+        lanewise!(self, o, /)
+    }
+    #[inline(always)]
+    fn lt(self, o: Self) -> Mask {
+        (0..LANES).fold(0, |m, k| m | (Mask::from(self.0[k] < o.0[k]) << k))
+    }
+    #[inline(always)]
+    fn abs_le(self, bound: Self) -> Mask {
+        (0..LANES).fold(0, |m, k| {
+            m | (Mask::from(self.0[k].abs() <= bound.0[k]) << k)
+        })
+    }
+    #[inline(always)]
+    fn select(self, mask: Mask, yes: Self) -> Self {
+        Portable(std::array::from_fn(|k| {
+            if (mask >> k) & 1 != 0 {
+                yes.0[k]
+            } else {
+                self.0[k]
+            }
+        }))
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+pub(crate) use x86::{Avx2, Avx512};
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{Lanes, Mask, LANES};
+    use std::arch::x86_64::*;
+
+    /// Two AVX2 registers.
+    #[derive(Clone, Copy)]
+    pub(crate) struct Avx2([__m256d; 2]);
+
+    /// One AVX-512 register.
+    #[derive(Clone, Copy)]
+    pub(crate) struct Avx512(__m512d);
+
+    // SAFETY (for every `unsafe` block below): the trait's contract: these
+    // values exist only inside code run after `simd::level()` chose AVX2
+    // (for `Avx2`) or AVX-512 (for `Avx512`), which it does only on a CPU
+    // that has it. Loads and stores go through references to whole arrays.
+    macro_rules! avx2_binary {
+        ($name:ident, $op:ident) => {
+            #[inline(always)]
+            fn $name(self, o: Self) -> Self {
+                // SAFETY: the level is the CPU's (the trait's contract, above).
+                unsafe { Avx2([$op(self.0[0], o.0[0]), $op(self.0[1], o.0[1])]) }
+            }
+        };
+    }
+
+    impl Avx2 {
+        #[inline(always)]
+        fn bits(halves: [__m256d; 2]) -> Mask {
+            // SAFETY: the level is the CPU's (the trait's contract, above).
+            unsafe {
+                (_mm256_movemask_pd(halves[0]) | (_mm256_movemask_pd(halves[1]) << 4)) as Mask
+            }
+        }
+    }
+
+    // SAFETY: see above.
+    unsafe impl Lanes for Avx2 {
+        #[inline(always)]
+        fn splat(v: f64) -> Self {
+            // SAFETY: the level is the CPU's (the trait's contract, above).
+            unsafe { Avx2([_mm256_set1_pd(v); 2]) }
+        }
+        #[inline(always)]
+        fn load(v: &[f64; LANES]) -> Self {
+            // SAFETY: the level is the CPU's (the trait's contract, above).
+            unsafe {
+                Avx2([
+                    _mm256_loadu_pd(v.as_ptr()),
+                    _mm256_loadu_pd(v[4..].as_ptr()),
+                ])
+            }
+        }
+        #[inline(always)]
+        fn store(self, out: &mut [f64; LANES]) {
+            // SAFETY: the level is the CPU's (the trait's contract, above).
+            unsafe {
+                _mm256_storeu_pd(out.as_mut_ptr(), self.0[0]);
+                _mm256_storeu_pd(out[4..].as_mut_ptr(), self.0[1]);
+            }
+        }
+        avx2_binary!(add, _mm256_add_pd);
+        avx2_binary!(sub, _mm256_sub_pd);
+        avx2_binary!(mul, _mm256_mul_pd);
+        avx2_binary!(div, _mm256_div_pd);
+        #[inline(always)]
+        fn lt(self, o: Self) -> Mask {
+            // SAFETY: the level is the CPU's (the trait's contract, above).
+            unsafe {
+                Self::bits([
+                    _mm256_cmp_pd::<_CMP_LT_OQ>(self.0[0], o.0[0]),
+                    _mm256_cmp_pd::<_CMP_LT_OQ>(self.0[1], o.0[1]),
+                ])
+            }
+        }
+        #[inline(always)]
+        fn abs_le(self, bound: Self) -> Mask {
+            // SAFETY: the level is the CPU's (the trait's contract, above).
+            unsafe {
+                let sign = _mm256_set1_pd(-0.0);
+                Self::bits([
+                    _mm256_cmp_pd::<_CMP_LE_OQ>(_mm256_andnot_pd(sign, self.0[0]), bound.0[0]),
+                    _mm256_cmp_pd::<_CMP_LE_OQ>(_mm256_andnot_pd(sign, self.0[1]), bound.0[1]),
+                ])
+            }
+        }
+        #[inline(always)]
+        fn select(self, mask: Mask, yes: Self) -> Self {
+            // SAFETY: the level is the CPU's (the trait's contract, above).
+            unsafe {
+                let lane_bits = _mm256_set_epi64x(8, 4, 2, 1);
+                let half = |m: Mask| {
+                    let m = _mm256_set1_epi64x(i64::from(m & 0xf));
+                    _mm256_castsi256_pd(_mm256_cmpeq_epi64(
+                        _mm256_and_si256(m, lane_bits),
+                        lane_bits,
+                    ))
+                };
+                Avx2([
+                    _mm256_blendv_pd(self.0[0], yes.0[0], half(mask)),
+                    _mm256_blendv_pd(self.0[1], yes.0[1], half(mask >> 4)),
+                ])
+            }
+        }
+    }
+
+    // SAFETY: see above.
+    unsafe impl Lanes for Avx512 {
+        #[inline(always)]
+        fn splat(v: f64) -> Self {
+            // SAFETY: the level is the CPU's (the trait's contract, above).
+            unsafe { Avx512(_mm512_set1_pd(v)) }
+        }
+        #[inline(always)]
+        fn load(v: &[f64; LANES]) -> Self {
+            // SAFETY: the level is the CPU's (the trait's contract, above).
+            unsafe { Avx512(_mm512_loadu_pd(v.as_ptr())) }
+        }
+        #[inline(always)]
+        fn store(self, out: &mut [f64; LANES]) {
+            // SAFETY: the level is the CPU's (the trait's contract, above).
+            unsafe { _mm512_storeu_pd(out.as_mut_ptr(), self.0) }
+        }
+        #[inline(always)]
+        fn add(self, o: Self) -> Self {
+            // SAFETY: the level is the CPU's (the trait's contract, above).
+            unsafe { Avx512(_mm512_add_pd(self.0, o.0)) }
+        }
+        #[inline(always)]
+        fn sub(self, o: Self) -> Self {
+            // SAFETY: the level is the CPU's (the trait's contract, above).
+            unsafe { Avx512(_mm512_sub_pd(self.0, o.0)) }
+        }
+        #[inline(always)]
+        fn mul(self, o: Self) -> Self {
+            // SAFETY: the level is the CPU's (the trait's contract, above).
+            unsafe { Avx512(_mm512_mul_pd(self.0, o.0)) }
+        }
+        #[inline(always)]
+        fn div(self, o: Self) -> Self {
+            // SAFETY: the level is the CPU's (the trait's contract, above).
+            unsafe { Avx512(_mm512_div_pd(self.0, o.0)) }
+        }
+        #[inline(always)]
+        fn lt(self, o: Self) -> Mask {
+            // SAFETY: the level is the CPU's (the trait's contract, above).
+            unsafe { Mask::from(_mm512_cmp_pd_mask::<_CMP_LT_OQ>(self.0, o.0)) }
+        }
+        #[inline(always)]
+        fn abs_le(self, bound: Self) -> Mask {
+            // SAFETY: the level is the CPU's (the trait's contract, above).
+            unsafe {
+                Mask::from(_mm512_cmp_pd_mask::<_CMP_LE_OQ>(
+                    _mm512_abs_pd(self.0),
+                    bound.0,
+                ))
+            }
+        }
+        #[inline(always)]
+        fn select(self, mask: Mask, yes: Self) -> Self {
+            // SAFETY: the level is the CPU's (the trait's contract, above).
+            unsafe { Avx512(_mm512_mask_blend_pd(mask as __mmask8, self.0, yes.0)) }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each level's operations are the scalar ones, lane by lane, on
+    /// values that exercise rounding, signed zeros, infinities and NaN.
+    fn same_as_portable<V: Lanes>() {
+        let a = [1.0, -0.0, 0.1, f64::INFINITY, f64::NAN, 3e-300, -7.5, 1e308];
+        let b = [3.0, 0.0, 0.7, 2.0, 1.0, 1e-10, -7.5, 1e-308];
+        let (pa, pb) = (Portable::load(&a), Portable::load(&b));
+        let (va, vb) = (V::load(&a), V::load(&b));
+        // A NaN's sign and payload are not IEEE results (x86 makes -NaN,
+        // constant folding +NaN): NaNs compare as one value.
+        let canonical = |v: f64| {
+            if v.is_nan() {
+                f64::NAN.to_bits()
+            } else {
+                v.to_bits()
+            }
+        };
+        let bits = |p: Portable| p.0.map(canonical);
+        let vbits = |v: V| {
+            let mut out = [0.0; LANES];
+            v.store(&mut out);
+            out.map(canonical)
+        };
+        assert_eq!(vbits(va.add(vb)), bits(pa.add(pb)));
+        assert_eq!(vbits(va.sub(vb)), bits(pa.sub(pb)));
+        assert_eq!(vbits(va.mul(vb)), bits(pa.mul(pb)));
+        assert_eq!(vbits(va.div(vb)), bits(pa.div(pb)));
+        assert_eq!(va.lt(vb), pa.lt(pb));
+        assert_eq!(va.abs_le(vb), pa.abs_le(pb));
+        assert_eq!(vbits(V::splat(-0.0)), bits(Portable::splat(-0.0)));
+        for mask in [0, 1, 0x80, 0x5a, 0xff] {
+            assert_eq!(vbits(va.select(mask, vb)), bits(pa.select(mask, pb)));
+        }
+        // Spot checks of the portable form itself.
+        assert_eq!(pa.lt(pb), 0b0010_0101);
+        assert_eq!(pa.select(0b10, pb).0[1].to_bits(), 0.0f64.to_bits());
+    }
+
+    #[test]
+    fn every_level_is_the_portable_arithmetic() {
+        same_as_portable::<Portable>();
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                same_as_portable::<Avx2>();
+            }
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                same_as_portable::<Avx512>();
+            }
+        }
+    }
+}
