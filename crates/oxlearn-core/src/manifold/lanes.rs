@@ -38,6 +38,41 @@ pub(crate) unsafe trait Lanes: Copy {
     fn select(self, mask: Mask, yes: Self) -> Self;
 }
 
+/// A computation over lanes of any kind, run by [`dispatch`].
+pub(crate) trait WithLanes {
+    type Output;
+    /// The computation, with lanes `V` (inlined into `dispatch`'s copies).
+    fn run<V: Lanes>(self) -> Self::Output;
+}
+
+/// Runs `f` with the lanes of the SIMD level `simd::level()` chose, in a
+/// copy compiled for that level.
+pub(crate) fn dispatch<F: WithLanes>(f: F) -> F::Output {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f")]
+        unsafe fn avx512<F: WithLanes>(f: F) -> F::Output {
+            f.run::<Avx512>()
+        }
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2<F: WithLanes>(f: F) -> F::Output {
+            f.run::<Avx2>()
+        }
+        match crate::simd::level() {
+            crate::simd::Level::Avx512 => {
+                // SAFETY: `level()` never returns a level the CPU lacks.
+                return unsafe { avx512(f) };
+            }
+            crate::simd::Level::Avx2 => {
+                // SAFETY: as above, for AVX2.
+                return unsafe { avx2(f) };
+            }
+            crate::simd::Level::Portable => {}
+        }
+    }
+    f.run::<Portable>()
+}
+
 /// The array form: any CPU.
 #[derive(Clone, Copy)]
 pub(crate) struct Portable([f64; LANES]);
