@@ -25,6 +25,18 @@ fn load(path: &str) -> Vec<f64> {
         .collect()
 }
 
+/// User + system CPU time of the process (all threads), in seconds: less
+/// disturbed by other load on a shared machine than wall time.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|v| v.parse().unwrap_or(0.0))
+        .collect();
+    (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / 100.0
+}
+
 fn main() -> Result<(), oxlearn_core::Error> {
     let dir = std::env::var("TSNE_DATA").unwrap_or_else(|_| "/tmp/tsne".into());
     let args: Vec<String> = std::env::args().collect();
@@ -53,13 +65,14 @@ fn main() -> Result<(), oxlearn_core::Error> {
         gradient: Gradient::BarnesHut { angle: 0.5 },
     };
     for _ in 0..reps {
-        let tic = Instant::now();
+        let (tic, cpu) = (Instant::now(), cpu_seconds());
         let fit = mf::optimize(Affinities::Sparse(&p), &init, n, &params)?;
         let mut h = DefaultHasher::new();
         fit.embedding.iter().for_each(|v| v.to_bits().hash(&mut h));
         println!(
-            "optimise {:.3} s  kl {:.6}  n_iter {}  hash {:016x}",
+            "optimise {:.3} s (cpu {:.2} s)  kl {:.6}  n_iter {}  hash {:016x}",
             tic.elapsed().as_secs_f64(),
+            cpu_seconds() - cpu,
             fit.kl_divergence,
             fit.n_iter,
             h.finish()

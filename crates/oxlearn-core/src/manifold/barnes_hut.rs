@@ -392,7 +392,7 @@ impl<const D: usize> Group<D> {
         }
         Group {
             points,
-            mask: (1u32 << ids.len()) - 1,
+            mask: Mask::MAX >> (Mask::BITS as usize - ids.len()),
         }
     }
 }

@@ -1,5 +1,5 @@
-//! Eight `f64` lanes for the Barnes–Hut walks: one point of a group per
-//! lane, in one AVX-512 register, two AVX2 registers, or an array.
+//! `f64` lanes for the Barnes–Hut walks: one point of a group per lane, in
+//! AVX-512 registers, AVX2 registers, or an array.
 //!
 //! Every operation is one IEEE operation per lane (add, subtract, multiply,
 //! divide, ordered compare, select): no fused multiply-add, no
@@ -11,12 +11,12 @@
 //! types say it explicitly.
 
 /// Lanes per group.
-pub(crate) const LANES: usize = 8;
+pub(crate) const LANES: usize = 32;
 
 /// One bit per lane (bit `k` for lane `k`).
 pub(crate) type Mask = u32;
 
-/// Eight `f64` lanes.
+/// `LANES` `f64` lanes.
 ///
 /// # Safety
 /// An implementation may use instructions of a SIMD level: its values must
@@ -142,37 +142,28 @@ pub(crate) use x86::{Avx2, Avx512};
 mod x86 {
     use super::{Lanes, Mask, LANES};
     use std::arch::x86_64::*;
+    use std::array::from_fn;
 
-    /// Two AVX2 registers.
+    /// AVX2 registers, four lanes each.
     #[derive(Clone, Copy)]
-    pub(crate) struct Avx2([__m256d; 2]);
+    pub(crate) struct Avx2([__m256d; LANES / 4]);
 
-    /// One AVX-512 register.
+    /// AVX-512 registers, eight lanes each.
     #[derive(Clone, Copy)]
-    pub(crate) struct Avx512(__m512d);
+    pub(crate) struct Avx512([__m512d; LANES / 8]);
 
     // SAFETY (for every `unsafe` block below): the trait's contract: these
     // values exist only inside code run after `simd::level()` chose AVX2
     // (for `Avx2`) or AVX-512 (for `Avx512`), which it does only on a CPU
-    // that has it. Loads and stores go through references to whole arrays.
-    macro_rules! avx2_binary {
-        ($name:ident, $op:ident) => {
+    // that has it. Loads and stores stay within whole `LANES` arrays.
+    macro_rules! binary {
+        ($ty:ident, $name:ident, $op:ident) => {
             #[inline(always)]
             fn $name(self, o: Self) -> Self {
                 // SAFETY: the level is the CPU's (the trait's contract, above).
-                unsafe { Avx2([$op(self.0[0], o.0[0]), $op(self.0[1], o.0[1])]) }
+                $ty(from_fn(|r| unsafe { $op(self.0[r], o.0[r]) }))
             }
         };
-    }
-
-    impl Avx2 {
-        #[inline(always)]
-        fn bits(halves: [__m256d; 2]) -> Mask {
-            // SAFETY: the level is the CPU's (the trait's contract, above).
-            unsafe {
-                (_mm256_movemask_pd(halves[0]) | (_mm256_movemask_pd(halves[1]) << 4)) as Mask
-            }
-        }
     }
 
     // SAFETY: see above.
@@ -180,68 +171,62 @@ mod x86 {
         #[inline(always)]
         fn splat(v: f64) -> Self {
             // SAFETY: the level is the CPU's (the trait's contract, above).
-            unsafe { Avx2([_mm256_set1_pd(v); 2]) }
+            Avx2(from_fn(|_| unsafe { _mm256_set1_pd(v) }))
         }
         #[inline(always)]
         fn load(v: &[f64; LANES]) -> Self {
-            // SAFETY: the level is the CPU's (the trait's contract, above).
-            unsafe {
-                Avx2([
-                    _mm256_loadu_pd(v.as_ptr()),
-                    _mm256_loadu_pd(v[4..].as_ptr()),
-                ])
-            }
+            // SAFETY: as above; lanes 4r..4r+4 are within the array.
+            Avx2(from_fn(|r| unsafe { _mm256_loadu_pd(v[4 * r..].as_ptr()) }))
         }
         #[inline(always)]
         fn store(self, out: &mut [f64; LANES]) {
-            // SAFETY: the level is the CPU's (the trait's contract, above).
-            unsafe {
-                _mm256_storeu_pd(out.as_mut_ptr(), self.0[0]);
-                _mm256_storeu_pd(out[4..].as_mut_ptr(), self.0[1]);
+            for (r, v) in self.0.iter().enumerate() {
+                // SAFETY: as above; lanes 4r..4r+4 are within the array.
+                unsafe { _mm256_storeu_pd(out[4 * r..].as_mut_ptr(), *v) }
             }
         }
-        avx2_binary!(add, _mm256_add_pd);
-        avx2_binary!(sub, _mm256_sub_pd);
-        avx2_binary!(mul, _mm256_mul_pd);
-        avx2_binary!(div, _mm256_div_pd);
+        binary!(Avx2, add, _mm256_add_pd);
+        binary!(Avx2, sub, _mm256_sub_pd);
+        binary!(Avx2, mul, _mm256_mul_pd);
+        binary!(Avx2, div, _mm256_div_pd);
         #[inline(always)]
         fn lt(self, o: Self) -> Mask {
-            // SAFETY: the level is the CPU's (the trait's contract, above).
-            unsafe {
-                Self::bits([
-                    _mm256_cmp_pd::<_CMP_LT_OQ>(self.0[0], o.0[0]),
-                    _mm256_cmp_pd::<_CMP_LT_OQ>(self.0[1], o.0[1]),
-                ])
-            }
+            self.0
+                .iter()
+                .zip(&o.0)
+                .enumerate()
+                .fold(0, |m, (r, (a, b))| {
+                    // SAFETY: the level is the CPU's (the trait's contract, above).
+                    let bits = unsafe { _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_LT_OQ>(*a, *b)) };
+                    m | ((bits as Mask) << (4 * r))
+                })
         }
         #[inline(always)]
         fn abs_le(self, bound: Self) -> Mask {
-            // SAFETY: the level is the CPU's (the trait's contract, above).
-            unsafe {
-                let sign = _mm256_set1_pd(-0.0);
-                Self::bits([
-                    _mm256_cmp_pd::<_CMP_LE_OQ>(_mm256_andnot_pd(sign, self.0[0]), bound.0[0]),
-                    _mm256_cmp_pd::<_CMP_LE_OQ>(_mm256_andnot_pd(sign, self.0[1]), bound.0[1]),
-                ])
-            }
+            self.0
+                .iter()
+                .zip(&bound.0)
+                .enumerate()
+                .fold(0, |m, (r, (a, b))| {
+                    // SAFETY: the level is the CPU's (the trait's contract, above).
+                    let bits = unsafe {
+                        let abs = _mm256_andnot_pd(_mm256_set1_pd(-0.0), *a);
+                        _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_LE_OQ>(abs, *b))
+                    };
+                    m | ((bits as Mask) << (4 * r))
+                })
         }
         #[inline(always)]
         fn select(self, mask: Mask, yes: Self) -> Self {
-            // SAFETY: the level is the CPU's (the trait's contract, above).
-            unsafe {
-                let lane_bits = _mm256_set_epi64x(8, 4, 2, 1);
-                let half = |m: Mask| {
-                    let m = _mm256_set1_epi64x(i64::from(m & 0xf));
-                    _mm256_castsi256_pd(_mm256_cmpeq_epi64(
-                        _mm256_and_si256(m, lane_bits),
-                        lane_bits,
-                    ))
-                };
-                Avx2([
-                    _mm256_blendv_pd(self.0[0], yes.0[0], half(mask)),
-                    _mm256_blendv_pd(self.0[1], yes.0[1], half(mask >> 4)),
-                ])
-            }
+            Avx2(from_fn(|r| {
+                // SAFETY: the level is the CPU's (the trait's contract, above).
+                unsafe {
+                    let lane_bits = _mm256_set_epi64x(8, 4, 2, 1);
+                    let m = _mm256_set1_epi64x(((mask >> (4 * r)) & 0xf) as i64);
+                    let m = _mm256_cmpeq_epi64(_mm256_and_si256(m, lane_bits), lane_bits);
+                    _mm256_blendv_pd(self.0[r], yes.0[r], _mm256_castsi256_pd(m))
+                }
+            }))
         }
     }
 
@@ -250,57 +235,55 @@ mod x86 {
         #[inline(always)]
         fn splat(v: f64) -> Self {
             // SAFETY: the level is the CPU's (the trait's contract, above).
-            unsafe { Avx512(_mm512_set1_pd(v)) }
+            Avx512(from_fn(|_| unsafe { _mm512_set1_pd(v) }))
         }
         #[inline(always)]
         fn load(v: &[f64; LANES]) -> Self {
-            // SAFETY: the level is the CPU's (the trait's contract, above).
-            unsafe { Avx512(_mm512_loadu_pd(v.as_ptr())) }
+            // SAFETY: as above; lanes 8r..8r+8 are within the array.
+            Avx512(from_fn(|r| unsafe { _mm512_loadu_pd(v[8 * r..].as_ptr()) }))
         }
         #[inline(always)]
         fn store(self, out: &mut [f64; LANES]) {
-            // SAFETY: the level is the CPU's (the trait's contract, above).
-            unsafe { _mm512_storeu_pd(out.as_mut_ptr(), self.0) }
+            for (r, v) in self.0.iter().enumerate() {
+                // SAFETY: as above; lanes 8r..8r+8 are within the array.
+                unsafe { _mm512_storeu_pd(out[8 * r..].as_mut_ptr(), *v) }
+            }
         }
-        #[inline(always)]
-        fn add(self, o: Self) -> Self {
-            // SAFETY: the level is the CPU's (the trait's contract, above).
-            unsafe { Avx512(_mm512_add_pd(self.0, o.0)) }
-        }
-        #[inline(always)]
-        fn sub(self, o: Self) -> Self {
-            // SAFETY: the level is the CPU's (the trait's contract, above).
-            unsafe { Avx512(_mm512_sub_pd(self.0, o.0)) }
-        }
-        #[inline(always)]
-        fn mul(self, o: Self) -> Self {
-            // SAFETY: the level is the CPU's (the trait's contract, above).
-            unsafe { Avx512(_mm512_mul_pd(self.0, o.0)) }
-        }
-        #[inline(always)]
-        fn div(self, o: Self) -> Self {
-            // SAFETY: the level is the CPU's (the trait's contract, above).
-            unsafe { Avx512(_mm512_div_pd(self.0, o.0)) }
-        }
+        binary!(Avx512, add, _mm512_add_pd);
+        binary!(Avx512, sub, _mm512_sub_pd);
+        binary!(Avx512, mul, _mm512_mul_pd);
+        binary!(Avx512, div, _mm512_div_pd);
         #[inline(always)]
         fn lt(self, o: Self) -> Mask {
-            // SAFETY: the level is the CPU's (the trait's contract, above).
-            unsafe { Mask::from(_mm512_cmp_pd_mask::<_CMP_LT_OQ>(self.0, o.0)) }
+            self.0
+                .iter()
+                .zip(&o.0)
+                .enumerate()
+                .fold(0, |m, (r, (a, b))| {
+                    // SAFETY: the level is the CPU's (the trait's contract, above).
+                    let bits = unsafe { _mm512_cmp_pd_mask::<_CMP_LT_OQ>(*a, *b) };
+                    m | (Mask::from(bits) << (8 * r))
+                })
         }
         #[inline(always)]
         fn abs_le(self, bound: Self) -> Mask {
-            // SAFETY: the level is the CPU's (the trait's contract, above).
-            unsafe {
-                Mask::from(_mm512_cmp_pd_mask::<_CMP_LE_OQ>(
-                    _mm512_abs_pd(self.0),
-                    bound.0,
-                ))
-            }
+            self.0
+                .iter()
+                .zip(&bound.0)
+                .enumerate()
+                .fold(0, |m, (r, (a, b))| {
+                    // SAFETY: the level is the CPU's (the trait's contract, above).
+                    let bits = unsafe { _mm512_cmp_pd_mask::<_CMP_LE_OQ>(_mm512_abs_pd(*a), *b) };
+                    m | (Mask::from(bits) << (8 * r))
+                })
         }
         #[inline(always)]
         fn select(self, mask: Mask, yes: Self) -> Self {
-            // SAFETY: the level is the CPU's (the trait's contract, above).
-            unsafe { Avx512(_mm512_mask_blend_pd(mask as __mmask8, self.0, yes.0)) }
+            Avx512(from_fn(|r| {
+                let m = (mask >> (8 * r)) as __mmask8;
+                // SAFETY: the level is the CPU's (the trait's contract, above).
+                unsafe { _mm512_mask_blend_pd(m, self.0[r], yes.0[r]) }
+            }))
         }
     }
 }
@@ -312,8 +295,12 @@ mod tests {
     /// Each level's operations are the scalar ones, lane by lane, on
     /// values that exercise rounding, signed zeros, infinities and NaN.
     fn same_as_portable<V: Lanes>() {
-        let a = [1.0, -0.0, 0.1, f64::INFINITY, f64::NAN, 3e-300, -7.5, 1e308];
-        let b = [3.0, 0.0, 0.7, 2.0, 1.0, 1e-10, -7.5, 1e-308];
+        let a8 = [1.0, -0.0, 0.1, f64::INFINITY, f64::NAN, 3e-300, -7.5, 1e308];
+        let b8 = [3.0, 0.0, 0.7, 2.0, 1.0, 1e-10, -7.5, 1e-308];
+        // Every lane of every register: the eight cases, shifted by one per
+        // group of eight lanes.
+        let a: [f64; LANES] = std::array::from_fn(|k| a8[(k + k / 8) % 8]);
+        let b: [f64; LANES] = std::array::from_fn(|k| b8[(k + k / 8) % 8]);
         let (pa, pb) = (Portable::load(&a), Portable::load(&b));
         let (va, vb) = (V::load(&a), V::load(&b));
         // A NaN's sign and payload are not IEEE results (x86 makes -NaN,
@@ -338,11 +325,11 @@ mod tests {
         assert_eq!(va.lt(vb), pa.lt(pb));
         assert_eq!(va.abs_le(vb), pa.abs_le(pb));
         assert_eq!(vbits(V::splat(-0.0)), bits(Portable::splat(-0.0)));
-        for mask in [0, 1, 0x80, 0x5a, 0xff] {
+        for mask in [0, 1, 0x80, 0x5a, 0xff, 0xdead_beef, Mask::MAX] {
             assert_eq!(vbits(va.select(mask, vb)), bits(pa.select(mask, pb)));
         }
         // Spot checks of the portable form itself.
-        assert_eq!(pa.lt(pb), 0b0010_0101);
+        assert_eq!(pa.lt(pb) & 0xff, 0b0010_0101);
         assert_eq!(pa.select(0b10, pb).0[1].to_bits(), 0.0f64.to_bits());
     }
 
