@@ -245,6 +245,25 @@ impl Model {
         check_feature_names(&self.class_name, self.feature_names.as_deref(), names)
     }
 
+    /// The characters of the longest class label, for string labels: the
+    /// width of Python's `predict` output (`classes_`'s dtype), whichever
+    /// rows are predicted. `None` for a model without classes.
+    pub fn label_width(&self) -> Option<usize> {
+        let classes = match &self.kind {
+            Kind::Classifier { classes, .. } => classes,
+            Kind::Neighbors(Knn {
+                target: KnnTarget::Classes { classes, .. },
+                ..
+            }) => classes,
+            Kind::Forest(Trees {
+                classes: Some(classes),
+                ..
+            }) => classes,
+            _ => return None,
+        };
+        Some(crate::npy::labels_width(classes))
+    }
+
     fn kind(header: &Header, arrays: &[ArrayView<'_>]) -> Result<Kind, String> {
         let get = |name: &str| arrays.iter().find(|a| a.name == name);
         let unsupported = || FormatError::UnknownKind {

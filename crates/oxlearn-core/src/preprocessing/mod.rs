@@ -36,7 +36,7 @@ mod table;
 
 pub use encode::{
     py_float_repr, py_str_repr, Categories, HandleUnknown, Infrequent, MissingCategory,
-    OneHotEncoder, OrdinalEncoder,
+    OneHotEncoder, OrdinalEncoder, UnknownWarning,
 };
 pub use impute::{CellImputer, MissingValues, NumericImputer};
 pub use polynomial::PolynomialFeatures;
