@@ -15,7 +15,7 @@ use crate::frame::Frame;
 use crate::model::{check_feature_names, class_name, Model, Prediction};
 use crate::npy::Matrix;
 use oxlearn_core::preprocessing::{
-    k_best_mask, max_abs_scale, min_max_scale, normalize_rows, py_str_repr, robust_scale,
+    k_best_mask, max_abs_scale, min_max_scale, normalize_batch_rows, py_str_repr, robust_scale,
     select_columns, standard_scale, variance_mask, Categories, Cell, CellImputer, Column,
     HandleUnknown, Infrequent, MissingCategory, MissingValues, Norm, NumericImputer, NumpyOrder,
     OneHotEncoder, OrdinalEncoder, PolynomialFeatures, UnknownWarning,
@@ -129,11 +129,14 @@ impl Warnings {
     }
 }
 
-/// What one prediction carries through the steps: the warnings, and the
-/// number of the first row in the whole input (for messages naming a row).
+/// What one prediction carries through the steps: the warnings, the
+/// number of its first row in the whole input (for messages naming a row)
+/// and the whole input's rows (numpy's arithmetic on a one-row matrix
+/// differs, and messages give the count).
 struct Ctx<'a> {
     warnings: &'a mut Warnings,
     first_row: usize,
+    batch_rows: usize,
 }
 
 /// A composite model, ready to predict.
@@ -364,17 +367,19 @@ impl Pipeline {
     /// table; returns the warnings scikit-learn would give.
     pub fn predict(&self, input: Frame) -> Result<(Prediction, Vec<String>), String> {
         let mut warnings = Warnings::default();
-        let y = self.predict_rows(input, 0, &mut warnings)?;
+        let rows = input.rows;
+        let y = self.predict_rows(input, 0, rows, &mut warnings)?;
         Ok((y, warnings.messages()))
     }
 
-    /// [`Pipeline::predict`] on rows of a larger input, the first being
-    /// row `first_row` of it (which messages name), gathering the
-    /// warnings into `warnings`.
+    /// [`Pipeline::predict`] on rows of an input of `batch_rows` rows, the
+    /// first being row `first_row` of it (which messages name), gathering
+    /// the warnings into `warnings`.
     pub fn predict_rows(
         &self,
         input: Frame,
         first_row: usize,
+        batch_rows: usize,
         warnings: &mut Warnings,
     ) -> Result<Prediction, String> {
         if self.sparse {
@@ -399,6 +404,7 @@ impl Pipeline {
         let mut ctx = Ctx {
             warnings,
             first_row,
+            batch_rows,
         };
         self.root.predict(Data::Frame(input), true, &mut ctx)
     }
@@ -492,12 +498,16 @@ impl Step {
             Op::Model(m) => {
                 self.check_input(&data, at_input, ctx)?;
                 let d = data.dense(&self.class, ctx.first_row)?;
-                m.predict(&Matrix::F64 {
-                    rows: d.rows,
-                    cols: d.cols,
-                    data: d.x,
-                    one_dim: false,
-                })
+                m.predict_rows(
+                    &Matrix::F64 {
+                        rows: d.rows,
+                        cols: d.cols,
+                        data: d.x,
+                        one_dim: false,
+                    },
+                    ctx.first_row,
+                    Some(ctx.batch_rows),
+                )
             }
             _ => {
                 let d = self.transform(data, at_input, ctx)?;
@@ -651,7 +661,7 @@ impl Step {
             }
             Op::Normalize(norm) => {
                 check_finite(&d.x, cols, &finite(class))?;
-                normalize_rows(&mut d.x, cols, *norm, d.order).map_err(err)
+                normalize_batch_rows(&mut d.x, cols, *norm, d.order, ctx.batch_rows).map_err(err)
             }
             Op::Polynomial(p) => {
                 check_finite(&d.x, cols, &finite(class))?;

@@ -137,7 +137,8 @@ pub fn predict(
                     }
                 }
                 progress.add(reader.last_bytes);
-                sink.write(&model.predict(&x).map_err(|e| escape_keep_lines(&e))?)?;
+                let y = model.predict_rows(&x, sink.rows, Some(reader.info.rows));
+                sink.write(&y.map_err(|e| escape_keep_lines(&e))?)?;
             }
         }
         (Served::Model(model), Format::Csv) => {
@@ -146,7 +147,7 @@ pub fn predict(
             let mut block = String::new();
             let mut checked = false;
             loop {
-                let (first_line, eof) = lines.block(&mut block, rows, &mut progress)?;
+                let (first_line, mut eof) = lines.block(&mut block, rows, &mut progress)?;
                 let mut data = Vec::new();
                 for (i, line) in block.split('\n').enumerate() {
                     csv.line(line, first_line + i, &mut data)
@@ -171,7 +172,29 @@ pub fn predict(
                             progress.warn(&w);
                         }
                     }
-                    sink.write(&model.predict(&x).map_err(|e| escape_keep_lines(&e))?)?;
+                    let y = match model.predict_rows(&x, sink.rows, None) {
+                        Ok(y) => y,
+                        // An error naming the number of rows: counted to the end.
+                        Err(e) if model.rows_error(x.rows()).as_ref() == Some(&e) => {
+                            let mut rows_left = 0;
+                            while !eof {
+                                let (first_line, end) =
+                                    lines.block(&mut block, rows, &mut progress)?;
+                                eof = end;
+                                let mut data = Vec::new();
+                                for (i, line) in block.split('\n').enumerate() {
+                                    csv.line(line, first_line + i, &mut data).map_err(|e| {
+                                        format!("{}: {}", shown(input), escape_keep_lines(&e.0))
+                                    })?;
+                                }
+                                rows_left += data.len() / cols.max(1);
+                            }
+                            let total = sink.rows + x.rows() + rows_left;
+                            return Err(escape_keep_lines(&model.rows_error(total).unwrap_or(e)));
+                        }
+                        Err(e) => return Err(escape_keep_lines(&e)),
+                    };
+                    sink.write(&y)?;
                 }
                 if eof {
                     break;
@@ -209,7 +232,7 @@ pub fn predict(
                 let n = frame.rows;
                 progress.add(reader.last_bytes);
                 let y = pipe
-                    .predict_rows(frame, done, &mut warnings)
+                    .predict_rows(frame, done, reader.info.rows, &mut warnings)
                     .map_err(|e| escape_keep_lines(&e))?;
                 sink.write(&y)?;
                 done += n;
@@ -229,7 +252,7 @@ pub fn predict(
                 let empty = Frame::from_texts(0, 0, &[]);
                 let mut warnings = Warnings::default();
                 let y = pipe
-                    .predict_rows(empty, 0, &mut warnings)
+                    .predict_rows(empty, 0, 0, &mut warnings)
                     .map_err(|e| escape_keep_lines(&e))?;
                 sink.write(&y)?;
                 return sink.finish();
@@ -260,7 +283,7 @@ pub fn predict(
                 // Python refuses it).
                 if n > 0 || (eof && done == 0) {
                     let y = pipe
-                        .predict_rows(frame, done, &mut warnings)
+                        .predict_rows(frame, done, total, &mut warnings)
                         .map_err(|e| escape_keep_lines(&e))?;
                     sink.write(&y)?;
                     done += n;

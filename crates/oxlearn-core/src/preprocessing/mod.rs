@@ -41,8 +41,8 @@ pub use encode::{
 pub use impute::{CellImputer, MissingValues, NumericImputer};
 pub use polynomial::PolynomialFeatures;
 pub use scale::{
-    max_abs_scale, min_max_scale, normalize_rows, numpy_clip, numpy_sum, robust_scale,
-    standard_scale, Norm, NumpyOrder,
+    max_abs_scale, min_max_scale, normalize_batch_rows, normalize_rows, numpy_clip, numpy_sum,
+    robust_scale, standard_scale, Norm, NumpyOrder,
 };
 pub use select::{k_best_mask, select_columns, variance_mask};
 pub use table::{Cell, Cells, Column};
