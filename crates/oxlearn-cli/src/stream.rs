@@ -44,15 +44,19 @@ use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Read, Seek, SeekFrom, W
 use std::path::{Path, PathBuf};
 
 /// A chunk holds about this many bytes of input (CSV text, or `.npy`
-/// data).
-const CHUNK_BYTES: usize = 8 << 20;
+/// data)...
+const CHUNK_BYTES: usize = 4 << 20;
+
+/// ... and at most this many rows: a pipeline's steps widen each row (an
+/// encoder's columns), so memory follows the rows more than the bytes.
+const CHUNK_ROWS: usize = 1 << 16;
 
 /// The environment variable that sets the rows per chunk (tests force
 /// tiny chunks with it); the hidden `--chunk-rows` option wins over it.
 pub const CHUNK_ROWS_ENV: &str = "OXLEARN_CHUNK_ROWS";
 
 /// The rows per chunk: `flag`, else [`CHUNK_ROWS_ENV`], else `None` (chunks
-/// of about [`CHUNK_BYTES`]).
+/// of about [`CHUNK_BYTES`], at most [`CHUNK_ROWS`] rows).
 pub fn chunk_rows(flag: Option<usize>) -> Result<Option<usize>, String> {
     if let Some(n) = flag {
         return positive(n);
@@ -454,7 +458,7 @@ impl<'a> Lines<'a> {
             }
             let full = match rows {
                 Some(rows) => got >= rows,
-                None => block.len() >= CHUNK_BYTES,
+                None => block.len() >= CHUNK_BYTES || got >= CHUNK_ROWS,
             };
             if full {
                 break false;
@@ -548,7 +552,7 @@ impl<'a> NpyReader<'a> {
         }
         self.empty_done = true;
         let row_bytes = cols.saturating_mul(item).max(1);
-        let want = rows.unwrap_or((CHUNK_BYTES / row_bytes).max(1));
+        let want = rows.unwrap_or((CHUNK_BYTES / row_bytes).clamp(1, CHUNK_ROWS));
         let n = want.min(total - self.next);
         let io = |e: std::io::Error| format!("cannot read {}: {e}", self.path.display());
         self.buf.clear();
