@@ -72,7 +72,3 @@ def main(argv=None):
     # KeyboardInterrupt once the command has returned.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     return core.cli_main(list(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
