@@ -159,7 +159,7 @@ pub fn predict(
                 }
                 let cols = csv.cols();
                 let x = Matrix::F64 {
-                    rows: if cols == 0 { 0 } else { data.len() / cols },
+                    rows: data.len().checked_div(cols).unwrap_or(0),
                     cols,
                     data,
                     one_dim: false,

@@ -469,16 +469,17 @@ impl OneHotEncoder {
             }
             offset += n_out;
         }
-        let warning = (!with_unknown.is_empty()).then(|| UnknownWarning {
+        let encoded_as = if matches!(
+            self.handle_unknown,
+            HandleUnknown::InfrequentIfExist | HandleUnknown::Warn
+        ) {
+            "the infrequent category"
+        } else {
+            "all zeros"
+        };
+        let warning = (!with_unknown.is_empty()).then_some(UnknownWarning {
             columns: with_unknown,
-            encoded_as: if matches!(
-                self.handle_unknown,
-                HandleUnknown::InfrequentIfExist | HandleUnknown::Warn
-            ) {
-                "the infrequent category"
-            } else {
-                "all zeros"
-            },
+            encoded_as,
         });
         Ok((out, warning))
     }
