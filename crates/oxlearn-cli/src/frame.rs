@@ -28,6 +28,17 @@ pub struct Frame {
 }
 
 impl Frame {
+    /// A table of `columns` without names, row-major in Python.
+    fn unnamed(rows: usize, columns: Vec<Column>) -> Frame {
+        Frame {
+            rows,
+            columns,
+            names: None,
+            column_major: false,
+            labels: None,
+        }
+    }
+
     /// The numeric columns of a matrix (`.npy` input: no names). float32
     /// values are widened to float64.
     pub fn from_matrix(m: &Matrix) -> Frame {
@@ -42,13 +53,7 @@ impl Frame {
                 })
             })
             .collect();
-        Frame {
-            rows,
-            columns,
-            names: None,
-            column_major: false,
-            labels: None,
-        }
+        Frame::unnamed(rows, columns)
     }
 }
 
@@ -91,13 +96,7 @@ impl Frame {
                 ))
             })
             .collect();
-        Frame {
-            rows,
-            columns,
-            names: None,
-            column_major: false,
-            labels: None,
-        }
+        Frame::unnamed(rows, columns)
     }
 }
 

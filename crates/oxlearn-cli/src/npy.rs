@@ -235,17 +235,27 @@ pub fn check_data_len(info: &NpyInfo, item: usize, have: usize) -> Result<(), Ar
     Ok(())
 }
 
-/// The elements of a Fortran-ordered `rows × cols` body (`item` bytes
-/// each), reordered row after row.
-fn c_order(body: &[u8], rows: usize, cols: usize, item: usize) -> Vec<u8> {
+/// The data of a whole `.npy` file (`item` bytes an element), checked to be
+/// the size its header says, row after row (a Fortran-ordered array is
+/// reordered).
+fn row_major_body<'a>(
+    bytes: &'a [u8],
+    info: &NpyInfo,
+    item: usize,
+) -> Result<std::borrow::Cow<'a, [u8]>, ArrayFileError> {
+    let body = &bytes[info.data_at..];
+    check_data_len(info, item, body.len())?;
+    if !info.fortran {
+        return Ok(std::borrow::Cow::Borrowed(body));
+    }
     let mut out = Vec::with_capacity(body.len());
-    for i in 0..rows {
-        for j in 0..cols {
-            let at = (j * rows + i) * item;
+    for i in 0..info.rows {
+        for j in 0..info.cols {
+            let at = (j * info.rows + i) * item;
             out.extend_from_slice(&body[at..at + item]);
         }
     }
-    out
+    Ok(std::borrow::Cow::Owned(out))
 }
 
 /// Parses `.npy` bytes holding a float32/float64, integer or bool array of 1
@@ -254,13 +264,7 @@ fn c_order(body: &[u8], rows: usize, cols: usize, item: usize) -> Vec<u8> {
 pub fn read_npy(bytes: &[u8]) -> Result<Matrix, ArrayFileError> {
     let info = npy_info(bytes)?;
     let (big, kind, item) = element_type(&info.descr)?;
-    let body = &bytes[info.data_at..];
-    check_data_len(&info, item, body.len())?;
-    let body = if info.fortran {
-        std::borrow::Cow::Owned(c_order(body, info.rows, info.cols, item))
-    } else {
-        std::borrow::Cow::Borrowed(body)
-    };
+    let body = row_major_body(bytes, &info, item)?;
     Ok(decode_numbers(
         (big, kind, item),
         &body,
@@ -345,13 +349,7 @@ pub fn read_npy_strings(
     }
     let element = Element::of(&info.descr)?;
     let item = element.size()?;
-    let body = &bytes[info.data_at..];
-    check_data_len(&info, item, body.len())?;
-    let body = if info.fortran {
-        std::borrow::Cow::Owned(c_order(body, info.rows, info.cols, item))
-    } else {
-        std::borrow::Cow::Borrowed(body)
-    };
+    let body = row_major_body(bytes, &info, item)?;
     let values = decode_strings(element, &body, info.count, 0)?;
     Ok(Some((info.rows, info.cols, values)))
 }
