@@ -1,8 +1,9 @@
-"""Check a built oxlearn wheel: no test files inside, and the platform tag expected.
+"""Check a built oxlearn wheel: no tests, the `oxlearn` command, the platform tag.
 
 Usage: ``python scripts/check_wheel.py WHEEL [--tag manylinux_2_28_x86_64]``.
-Exits non-zero, naming the problem, when the wheel ships tests or lacks the
-tag. Used by ``scripts/test_wheel.sh`` (release wheel) and by
+Exits non-zero, naming the problem, when the wheel ships tests, lacks the
+``oxlearn`` command (the console script and its launcher ``oxlearn_cli``) or
+lacks the tag. Used by ``scripts/test_wheel.sh`` (release wheel) and by
 ``python/oxlearn/tests/test_wheel_contents.py`` (a development build).
 """
 
@@ -23,11 +24,17 @@ def problems(wheel, tag=None):
             line.split(":", 1)[1].strip() for line in zf.read(wheel_meta).decode().splitlines()
             if line.startswith("Tag:")
         ]
+        entry_points = next((n for n in names if n.endswith(".dist-info/entry_points.txt")),
+                            None)
+        scripts = "" if entry_points is None else zf.read(entry_points).decode()
     tests = [n for n in names if "/tests/" in n or n.startswith("tests/")]
     if tests:
         found.append(f"{len(tests)} test files are in the wheel, e.g. {tests[:3]}")
     if not any(n.endswith((".so", ".pyd")) for n in names):
         found.append("the wheel holds no compiled extension")
+    if ("oxlearn=oxlearn_cli:main" not in scripts.replace(" ", "")
+            or "oxlearn_cli/__init__.py" not in names):
+        found.append("the wheel has no `oxlearn` command (console script oxlearn_cli:main)")
     if tag is not None:
         if tag not in wheel.name or not any(t.endswith(tag) for t in tags):
             found.append(f"the wheel is not tagged {tag}: file name {wheel.name}, tags {tags}")

@@ -28,6 +28,17 @@ pub struct Frame {
 }
 
 impl Frame {
+    /// A table of `columns` without names, row-major in Python.
+    fn unnamed(rows: usize, columns: Vec<Column>) -> Frame {
+        Frame {
+            rows,
+            columns,
+            names: None,
+            column_major: false,
+            labels: None,
+        }
+    }
+
     /// The numeric columns of a matrix (`.npy` input: no names). float32
     /// values are widened to float64.
     pub fn from_matrix(m: &Matrix) -> Frame {
@@ -42,13 +53,7 @@ impl Frame {
                 })
             })
             .collect();
-        Frame {
-            rows,
-            columns,
-            names: None,
-            column_major: false,
-            labels: None,
-        }
+        Frame::unnamed(rows, columns)
     }
 }
 
@@ -71,6 +76,19 @@ impl Frame {
             frame.column_major = fortran;
             return Ok((frame, warning));
         };
+        let frame = Frame::from_texts(rows, cols, &values);
+        Ok((
+            Frame {
+                column_major: fortran,
+                ..frame
+            },
+            None,
+        ))
+    }
+
+    /// The text columns of `rows × cols` numpy strings given row after row
+    /// (numpy strings are never missing). No names, row-major.
+    pub fn from_texts(rows: usize, cols: usize, values: &[String]) -> Frame {
         let columns = (0..cols)
             .map(|j| {
                 Column::Cells(Cells::from_texts(
@@ -78,16 +96,7 @@ impl Frame {
                 ))
             })
             .collect();
-        Ok((
-            Frame {
-                rows,
-                columns,
-                names: None,
-                column_major: fortran,
-                labels: None,
-            },
-            None,
-        ))
+        Frame::unnamed(rows, columns)
     }
 }
 
@@ -326,15 +335,23 @@ fn field_of<'a>(
     }
 }
 
-/// One column from its chunks: numbers when every chunk read numbers;
-/// else text, every field as written (rows a chunk read as numbers read
-/// again), with one dictionary of distinct values.
+/// One column from its chunks: numbers, or (`is_text`, the column's kind
+/// over the whole file) text, every field as written (rows a chunk read as
+/// numbers read again), with one dictionary of distinct values.
 fn merge_column(
     text: &str,
     j: usize,
     parts: Vec<(Building, &[(usize, usize)])>,
+    is_text: bool,
 ) -> Result<Column, ArrayFileError> {
-    if parts.iter().all(|(b, _)| matches!(b, Building::Numbers(_))) {
+    let numbers = parts.iter().all(|(b, _)| matches!(b, Building::Numbers(_)));
+    if !is_text && !numbers {
+        // The first pass found no text in this column: the file changed.
+        return Err(ArrayFileError(
+            "the input changed while it was read (a column of numbers now holds text)".into(),
+        ));
+    }
+    if !is_text {
         let total = parts.iter().map(|(_, s)| s.len()).sum();
         let mut v = Vec::with_capacity(total);
         for (b, _) in parts {
@@ -388,68 +405,48 @@ fn merge_column(
         .map_err(|e| ArrayFileError(e.to_string()))
 }
 
-/// Parses CSV into a table: one row per line (blank lines skipped), fields
-/// separated by commas (`"` quoting; no line breaks inside a field). A
-/// first line of names only (none empty, none a number) is the header. A
-/// field is missing when it is one of pandas' missing markers (empty,
-/// `nan`, `NaN`, `NA`, `NULL`, `None`, `N/A`, ...); a column is numeric
-/// when all its other fields are numbers (`.` the decimal point), else it
-/// is a text column whose fields are kept as written, as pandas'
-/// `read_csv` reads it. Lines are parsed in parallel, in fixed chunks.
-pub fn read_frame(text: &str) -> Result<Frame, ArrayFileError> {
-    let line_no = |at: usize| {
-        1 + text.as_bytes()[..at.min(text.len())]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-    };
-    // The first line that is not blank: the header, or the first row.
-    let mut at = 0;
-    let mut first: Option<(usize, &str)> = None;
-    for raw in text.split('\n') {
-        let line = raw.strip_suffix('\r').unwrap_or(raw);
-        if !line.trim().is_empty() {
-            first = Some((at, line));
-            break;
-        }
-        at += raw.len() + 1;
-    }
-    let Some((first_at, first_line)) = first else {
-        return Ok(Frame {
-            rows: 0,
-            columns: Vec::new(),
-            names: None,
-            column_major: true,
-            labels: None,
-        });
-    };
+/// The first non-blank line of a CSV table: its width, and its fields
+/// when they are a header (names only: none empty, none a number).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsvHead {
+    /// Fields per line.
+    pub width: usize,
+    /// Column names, when the line is a header.
+    pub names: Option<Vec<String>>,
+}
+
+fn semicolon_message(n: usize) -> String {
+    format!(
+        "line {n} is separated by ';': oxlearn reads comma-separated values, with '.' as the \
+         decimal point (pandas: df.to_csv(path, index=False))"
+    )
+}
+
+/// Reads the first non-blank `line` (line number `n`): the header, or the
+/// first row (which is read again with the rows).
+pub fn csv_head(line: &str, n: usize) -> Result<CsvHead, ArrayFileError> {
     let mut f = Vec::new();
-    if !fields_into(first_line, &mut f) {
+    if !fields_into(line, &mut f) {
         return Err(ArrayFileError(format!(
-            "line {}: a quoted field is not closed",
-            line_no(first_at)
+            "line {n}: a quoted field is not closed"
         )));
     }
     let width = f.len();
-    if width == 1 && first_line.contains(';') {
-        return Err(ArrayFileError(format!(
-            "line {} is separated by ';': oxlearn reads comma-separated values, with '.' as \
-             the decimal point (pandas: df.to_csv(path, index=False))",
-            line_no(first_at)
-        )));
+    if width == 1 && line.contains(';') {
+        return Err(ArrayFileError(semicolon_message(n)));
     }
     let header = f
         .iter()
         .all(|x| !x.trim().is_empty() && number(x).is_none());
     let names = header.then(|| f.iter().map(|x| x.to_string()).collect::<Vec<String>>());
-    let data_from = if header {
-        (first_at + first_line.len() + 1).min(text.len())
-    } else {
-        first_at
-    };
-    // Chunks of whole lines.
+    Ok(CsvHead { width, names })
+}
+
+/// Whole lines of `text` in pieces of about [`CHUNK_BYTES`], for the
+/// parallel parse.
+fn pieces(text: &str) -> Vec<(usize, usize)> {
     let mut bounds = Vec::new();
-    let mut from = data_from;
+    let mut from = 0;
     while from < text.len() {
         let mut to = (from + CHUNK_BYTES).min(text.len());
         while to < text.len() && text.as_bytes()[to - 1] != b'\n' {
@@ -458,8 +455,22 @@ pub fn read_frame(text: &str) -> Result<Frame, ArrayFileError> {
         bounds.push((from, to));
         from = to;
     }
+    bounds
+}
+
+/// Parses the rows of `text` (whole lines) in parallel; an error names its
+/// line, `first_line` being the number of the text's first line, and says
+/// "the header has" when the row at fault is the file's first (`first_rows`:
+/// no row came before `text`).
+fn parse_rows(
+    text: &str,
+    head: &CsvHead,
+    first_line: usize,
+    first_rows: bool,
+) -> Result<Vec<Chunk>, ArrayFileError> {
     use rayon::prelude::*;
-    let chunks: Vec<Result<Chunk, (usize, LineError)>> = bounds
+    let width = head.width;
+    let chunks: Vec<Result<Chunk, (usize, LineError)>> = pieces(text)
         .par_iter()
         .map(|&(from, to)| parse_chunk(text, from, to, width))
         .collect();
@@ -468,16 +479,17 @@ pub fn read_frame(text: &str) -> Result<Frame, ArrayFileError> {
         match c {
             Ok(c) => parsed.push(c),
             Err((at, e)) => {
-                let n = line_no(at);
+                let n = first_line
+                    + text.as_bytes()[..at.min(text.len())]
+                        .iter()
+                        .filter(|&&b| b == b'\n')
+                        .count();
                 return Err(ArrayFileError(match e {
                     LineError::Unclosed => format!("line {n}: a quoted field is not closed"),
-                    LineError::Semicolon => format!(
-                        "line {n} is separated by ';': oxlearn reads comma-separated values, \
-                         with '.' as the decimal point (pandas: df.to_csv(path, index=False))"
-                    ),
+                    LineError::Semicolon => semicolon_message(n),
                     LineError::Width(got) => {
-                        let first_row = at == data_from_row(text, data_from);
-                        let earlier = if header && first_row {
+                        let first_row = first_rows && at == data_from_row(text, 0);
+                        let earlier = if head.names.is_some() && first_row {
                             "the header has"
                         } else {
                             "earlier lines have"
@@ -488,13 +500,49 @@ pub fn read_frame(text: &str) -> Result<Frame, ArrayFileError> {
             }
         }
     }
+    Ok(parsed)
+}
+
+/// The first pass over a CSV table's rows (whole lines of `text`, as
+/// [`parse_rows`] numbers them): checks every line, marks in `is_text` the
+/// columns holding a field that is neither a number nor missing, and
+/// returns the number of rows.
+pub fn scan_rows(
+    text: &str,
+    head: &CsvHead,
+    first_line: usize,
+    first_rows: bool,
+    is_text: &mut [bool],
+) -> Result<usize, ArrayFileError> {
+    let parsed = parse_rows(text, head, first_line, first_rows)?;
+    for c in &parsed {
+        for (t, b) in is_text.iter_mut().zip(&c.columns) {
+            *t |= matches!(b, Building::Text { .. });
+        }
+    }
+    Ok(parsed.iter().map(|c| c.starts.len()).sum())
+}
+
+/// The table of the rows in `text` (whole lines), each column of the kind
+/// `is_text` says (from [`scan_rows`] over the whole file): so that a
+/// table read in pieces has the columns the whole file would have, as
+/// pandas reads it.
+pub fn parse_rows_as(
+    text: &str,
+    head: &CsvHead,
+    first_line: usize,
+    first_rows: bool,
+    is_text: &[bool],
+) -> Result<Frame, ArrayFileError> {
+    use rayon::prelude::*;
+    let mut parsed = parse_rows(text, head, first_line, first_rows)?;
     let rows = parsed.iter().map(|c| c.starts.len()).sum();
     let starts: Vec<Vec<(usize, usize)>> = parsed
         .iter_mut()
         .map(|c| std::mem::take(&mut c.starts))
         .collect();
     // Column j of every chunk, in chunk order.
-    let mut per_column: Vec<Vec<ChunkColumn<'_>>> = (0..width).map(|_| Vec::new()).collect();
+    let mut per_column: Vec<Vec<ChunkColumn<'_>>> = (0..head.width).map(|_| Vec::new()).collect();
     for (c, s) in parsed.into_iter().zip(&starts) {
         for (j, b) in c.columns.into_iter().enumerate() {
             per_column[j].push((b, s.as_slice()));
@@ -503,15 +551,67 @@ pub fn read_frame(text: &str) -> Result<Frame, ArrayFileError> {
     let columns = per_column
         .into_par_iter()
         .enumerate()
-        .map(|(j, parts)| merge_column(text, j, parts))
+        .map(|(j, parts)| merge_column(text, j, parts, is_text.get(j) == Some(&true)))
         .collect::<Result<Vec<Column>, ArrayFileError>>()?;
     Ok(Frame {
         rows,
         columns,
-        names,
+        names: head.names.clone(),
         column_major: true,
         labels: None,
     })
+}
+
+/// Whether a CSV line is blank (skipped, but counted in line numbers).
+pub fn blank(line: &str) -> bool {
+    line.trim().is_empty()
+}
+
+/// Parses CSV into a table: one row per line (blank lines skipped), fields
+/// separated by commas (`"` quoting; no line breaks inside a field). A
+/// first line of names only (none empty, none a number) is the header. A
+/// field is missing when it is one of pandas' missing markers (empty,
+/// `nan`, `NaN`, `NA`, `NULL`, `None`, `N/A`, ...); a column is numeric
+/// when all its other fields are numbers (`.` the decimal point), else it
+/// is a text column whose fields are kept as written, as pandas'
+/// `read_csv` reads it. Lines are parsed in parallel, in fixed chunks.
+/// `oxlearn predict` reads a file in pieces with the same functions:
+/// [`csv_head`], then [`scan_rows`] over every piece, then
+/// [`parse_rows_as`]; this whole-text form is what the tests read.
+#[cfg(test)]
+pub fn read_frame(text: &str) -> Result<Frame, ArrayFileError> {
+    // The first line that is not blank: the header, or the first row.
+    let mut at = 0;
+    let mut lineno = 1;
+    let mut first: Option<(usize, &str, usize)> = None;
+    for raw in text.split('\n') {
+        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        if !blank(line) {
+            first = Some((at, line, raw.len()));
+            break;
+        }
+        at += raw.len() + 1;
+        lineno += 1;
+    }
+    let Some((first_at, first_line, raw_len)) = first else {
+        return Ok(Frame {
+            rows: 0,
+            columns: Vec::new(),
+            names: None,
+            column_major: true,
+            labels: None,
+        });
+    };
+    let head = csv_head(first_line, lineno)?;
+    let (data_from, data_line) = if head.names.is_some() {
+        ((first_at + raw_len + 1).min(text.len()), lineno + 1)
+    } else {
+        (first_at, lineno)
+    };
+    let rows = &text[data_from..];
+    let mut is_text = vec![false; head.width];
+    scan_rows(rows, &head, data_line, true, &mut is_text)?;
+    parse_rows_as(rows, &head, data_line, true, &is_text)
 }
 
 /// The offset of the first non-blank line at or after `from`.

@@ -12,7 +12,7 @@ use oxlearn_core::neighbors::{
     lof_score_samples, unit_rows, vote, weighted_mean, Algorithm, IndexParams, KNeighbors, Metric,
     NeighborIndex, Weights,
 };
-use oxlearn_core::validation::{check_finite, InputRule};
+use oxlearn_core::validation::{check_finite, shift_located_row, InputRule};
 use oxlearn_core::Real;
 use oxlearn_format::{ArrayView, DType, FormatError, Header, Labels};
 
@@ -245,6 +245,25 @@ impl Model {
         check_feature_names(&self.class_name, self.feature_names.as_deref(), names)
     }
 
+    /// The characters of the longest class label, for string labels: the
+    /// width of Python's `predict` output (`classes_`'s dtype), whichever
+    /// rows are predicted. `None` for a model without classes.
+    pub fn label_width(&self) -> Option<usize> {
+        let classes = match &self.kind {
+            Kind::Classifier { classes, .. } => classes,
+            Kind::Neighbors(Knn {
+                target: KnnTarget::Classes { classes, .. },
+                ..
+            }) => classes,
+            Kind::Forest(Trees {
+                classes: Some(classes),
+                ..
+            }) => classes,
+            _ => return None,
+        };
+        Some(crate::npy::labels_width(classes))
+    }
+
     fn kind(header: &Header, arrays: &[ArrayView<'_>]) -> Result<Kind, String> {
         let get = |name: &str| arrays.iter().find(|a| a.name == name);
         let unsupported = || FormatError::UnknownKind {
@@ -343,6 +362,35 @@ impl Model {
                 ))
             }
             _ => Err(unsupported().to_string()),
+        }
+    }
+
+    /// [`Model::predict`] on rows of a larger input, the first being row
+    /// `first_row` of it: a message locating a value names its row in the
+    /// whole input, and one giving the number of rows gives `batch_rows`
+    /// (the whole input's; `None`: not known yet, see
+    /// [`Model::rows_error`]).
+    pub fn predict_rows(
+        &self,
+        x: &Matrix,
+        first_row: usize,
+        batch_rows: Option<usize>,
+    ) -> Result<Prediction, String> {
+        self.predict(x).map_err(|e| match batch_rows {
+            Some(n) if self.rows_error(x.rows()).as_ref() == Some(&e) => {
+                self.rows_error(n).unwrap_or(e)
+            }
+            _ => shift_located_row(&e, first_row),
+        })
+    }
+
+    /// The error every input of `n_samples` rows gets, whatever its values
+    /// (a kNN model asked for more neighbours than it holds): its message
+    /// gives the input's number of rows.
+    pub fn rows_error(&self, n_samples: usize) -> Option<String> {
+        match &self.kind {
+            Kind::Neighbors(knn) => knn.rows_error(n_samples),
+            _ => None,
         }
     }
 
@@ -580,15 +628,22 @@ impl Knn {
         })
     }
 
-    fn neighbors(&self, x: &Matrix) -> Result<KNeighbors, String> {
+    /// scikit-learn's refusal of a model asked for more neighbours than
+    /// it holds, for a query of `n_samples` rows.
+    fn rows_error(&self, n_samples: usize) -> Option<String> {
         let n_fit = self.index.n_points();
-        if self.k > n_fit {
-            return Err(format!(
+        (self.k > n_fit).then(|| {
+            format!(
                 "Expected n_neighbors <= n_samples_fit, but n_neighbors = {}, \
-                 n_samples_fit = {n_fit}, n_samples = {}",
-                self.k,
-                x.rows()
-            ));
+                 n_samples_fit = {n_fit}, n_samples = {n_samples}",
+                self.k
+            )
+        })
+    }
+
+    fn neighbors(&self, x: &Matrix) -> Result<KNeighbors, String> {
+        if let Some(e) = self.rows_error(x.rows()) {
+            return Err(e);
         }
         let p = self.index.n_features();
         let err = |e: oxlearn_core::Error| e.to_string();

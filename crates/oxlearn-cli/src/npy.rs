@@ -56,6 +56,7 @@ fn err<T>(m: impl Into<String>) -> Result<T, ArrayFileError> {
 
 /// Input samples and, when the file has them (a CSV header), their column
 /// names.
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq)]
 pub struct Table {
     /// The samples.
@@ -64,6 +65,7 @@ pub struct Table {
     pub names: Option<Vec<String>>,
 }
 
+#[cfg(test)]
 impl Table {
     /// Samples without column names (`.npy`).
     pub fn unnamed(x: Matrix) -> Table {
@@ -71,19 +73,53 @@ impl Table {
     }
 }
 
-/// The preamble of a `.npy` file, checked: its dtype, order, shape and data.
-struct NpyLayout<'a> {
-    descr: &'a str,
-    fortran: bool,
-    rows: usize,
-    cols: usize,
-    one_dim: bool,
-    count: usize,
-    body: &'a [u8],
-    shape: &'a str,
+/// A `.npy` header, checked: its dtype, order, shape, and where the data
+/// starts.
+#[derive(Debug, Clone)]
+pub struct NpyInfo {
+    /// numpy's dtype string, without quotes (`<f8`, `<U3`).
+    pub descr: String,
+    /// Column after column (2-D arrays only; a 1-D array is never).
+    pub fortran: bool,
+    /// Rows (the length of a 1-D array).
+    pub rows: usize,
+    /// Columns (1 for a 1-D array).
+    pub cols: usize,
+    /// A 1-D array.
+    pub one_dim: bool,
+    /// Elements: `rows * cols`.
+    pub count: usize,
+    /// The offset of the data in the file.
+    pub data_at: usize,
+    /// The shape as the header writes it, for messages.
+    pub shape: String,
 }
 
-fn npy_layout(bytes: &[u8]) -> Result<NpyLayout<'_>, ArrayFileError> {
+/// Headers longer than this are refused: numpy writes a few hundred bytes,
+/// and the streaming reader holds the header in memory.
+pub const MAX_NPY_HEADER: usize = 1 << 20;
+
+/// Where a `.npy` header ends (the offset of the data), from the file's
+/// first 12 bytes or fewer; `None` when they are too few to tell.
+pub fn npy_header_end(prefix: &[u8]) -> Option<usize> {
+    let start = match prefix.get(6)? {
+        1 => 10,
+        _ => 12,
+    };
+    let hlen = match prefix.get(6)? {
+        1 => u16::from_le_bytes([*prefix.get(8)?, *prefix.get(9)?]) as usize,
+        _ => {
+            let b = prefix.get(8..12)?;
+            u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize
+        }
+    };
+    Some(start + hlen)
+}
+
+/// Parses the preamble and header of a `.npy` file from its first bytes
+/// (`prefix` holds at least the header; more is ignored).
+pub fn npy_info(prefix: &[u8]) -> Result<NpyInfo, ArrayFileError> {
+    let bytes = prefix;
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return err("not a .npy file (bad magic)");
     }
@@ -131,52 +167,124 @@ fn npy_layout(bytes: &[u8]) -> Result<NpyLayout<'_>, ArrayFileError> {
     let count = rows
         .checked_mul(cols)
         .ok_or_else(|| ArrayFileError("shape overflows".into()))?;
-    let body = &bytes[start + hlen..];
-    let descr = descr.trim().trim_matches('\'');
-    Ok(NpyLayout {
-        descr,
-        fortran,
+    Ok(NpyInfo {
+        descr: descr.trim().trim_matches('\'').to_owned(),
+        fortran: fortran && !one_dim,
         rows,
         cols,
         one_dim,
         count,
-        body,
-        shape,
+        data_at: start + hlen,
+        shape: shape.to_owned(),
     })
+}
+
+/// How a `.npy` file's elements are read.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Element {
+    /// Numbers: big-endian?, kind (`f`, `i`, `u`, `b`) and item size.
+    Number { big: bool, kind: char, item: usize },
+    /// numpy unicode strings (`<U{width}`): big-endian?, characters each.
+    Text { big: bool, width: usize },
+}
+
+impl Element {
+    /// The element type of a header's dtype; `None` for a dtype that is
+    /// neither (refused with [`element_type`]'s message).
+    pub fn of(descr: &str) -> Result<Element, ArrayFileError> {
+        if let Some(width) = descr
+            .strip_prefix("<U")
+            .or_else(|| descr.strip_prefix(">U"))
+        {
+            let width: usize = width
+                .parse()
+                .map_err(|_| ArrayFileError(format!("bad string dtype {descr}")))?;
+            return Ok(Element::Text {
+                big: descr.starts_with('>'),
+                width,
+            });
+        }
+        let (big, kind, item) = element_type(descr)?;
+        Ok(Element::Number { big, kind, item })
+    }
+
+    /// Bytes per element.
+    pub fn size(&self) -> Result<usize, ArrayFileError> {
+        match *self {
+            Element::Number { item, .. } => Ok(item),
+            Element::Text { width, .. } => width
+                .checked_mul(4)
+                .ok_or_else(|| ArrayFileError("string width overflows".into())),
+        }
+    }
+}
+
+/// The data size a header announces, and the message when `have` bytes
+/// are not that.
+pub fn check_data_len(info: &NpyInfo, item: usize, have: usize) -> Result<(), ArrayFileError> {
+    let need = info
+        .count
+        .checked_mul(item)
+        .ok_or_else(|| ArrayFileError("size overflows".into()))?;
+    if have != need {
+        return err(format!(
+            "data is {have} bytes, shape {} needs {need}",
+            info.shape
+        ));
+    }
+    Ok(())
+}
+
+/// The data of a whole `.npy` file (`item` bytes an element), checked to be
+/// the size its header says, row after row (a Fortran-ordered array is
+/// reordered).
+fn row_major_body<'a>(
+    bytes: &'a [u8],
+    info: &NpyInfo,
+    item: usize,
+) -> Result<std::borrow::Cow<'a, [u8]>, ArrayFileError> {
+    let body = &bytes[info.data_at..];
+    check_data_len(info, item, body.len())?;
+    if !info.fortran {
+        return Ok(std::borrow::Cow::Borrowed(body));
+    }
+    let mut out = Vec::with_capacity(body.len());
+    for i in 0..info.rows {
+        for j in 0..info.cols {
+            let at = (j * info.rows + i) * item;
+            out.extend_from_slice(&body[at..at + item]);
+        }
+    }
+    Ok(std::borrow::Cow::Owned(out))
 }
 
 /// Parses `.npy` bytes holding a float32/float64, integer or bool array of 1
 /// or 2 dimensions, C or Fortran order, either byte order. A 1-D array is returned as rows×1 with
 /// `one_dim = true`.
 pub fn read_npy(bytes: &[u8]) -> Result<Matrix, ArrayFileError> {
-    let NpyLayout {
-        descr,
-        fortran,
-        rows,
-        cols,
-        one_dim,
-        count,
-        body,
-        shape,
-    } = npy_layout(bytes)?;
-    let (big, kind, item) = element_type(descr)?;
-    let need = count
-        .checked_mul(item)
-        .ok_or_else(|| ArrayFileError("size overflows".into()))?;
-    if body.len() != need {
-        return err(format!(
-            "data is {} bytes, shape {shape} needs {need}",
-            body.len()
-        ));
-    }
-    // Fortran order holds column after column; reorder to row-major.
-    let index = |k: usize| {
-        if fortran && !one_dim {
-            (k % cols) * rows + k / cols
-        } else {
-            k
-        }
-    };
+    let info = npy_info(bytes)?;
+    let (big, kind, item) = element_type(&info.descr)?;
+    let body = row_major_body(bytes, &info, item)?;
+    Ok(decode_numbers(
+        (big, kind, item),
+        &body,
+        info.rows,
+        info.cols,
+        info.one_dim,
+    ))
+}
+
+/// The matrix of `rows × cols` numbers stored row after row in `body`
+/// (`item` bytes each, as [`element_type`] describes them): float32 stays
+/// float32; float64, and integers and booleans as float64 (what Python's
+/// validation converts them to).
+pub fn decode_numbers(
+    (big, kind, item): (bool, char, usize),
+    body: &[u8],
+    rows: usize,
+    cols: usize,
+    one_dim: bool,
+) -> Matrix {
     let element = |k: usize| -> [u8; 8] {
         let mut b = [0u8; 8];
         b[..item].copy_from_slice(&body[k * item..(k + 1) * item]);
@@ -185,25 +293,24 @@ pub fn read_npy(bytes: &[u8]) -> Result<Matrix, ArrayFileError> {
         }
         b
     };
+    let count = rows * cols;
     if kind == 'f' && item == 4 {
         let data = (0..count)
             .map(|k| {
-                let b = element(index(k));
+                let b = element(k);
                 f32::from_le_bytes([b[0], b[1], b[2], b[3]])
             })
             .collect();
-        return Ok(Matrix::F32 {
+        return Matrix::F32 {
             rows,
             cols,
             data,
             one_dim,
-        });
+        };
     }
-    // float64, and integers and booleans as float64 (what Python's
-    // validation converts them to).
     let data = (0..count)
         .map(|k| {
-            let b = element(index(k));
+            let b = element(k);
             match (kind, item) {
                 ('f', _) => f64::from_le_bytes(b),
                 ('b', _) => f64::from(b[0] != 0),
@@ -216,18 +323,18 @@ pub fn read_npy(bytes: &[u8]) -> Result<Matrix, ArrayFileError> {
             }
         })
         .collect();
-    Ok(Matrix::F64 {
+    Matrix::F64 {
         rows,
         cols,
         data,
         one_dim,
-    })
+    }
 }
 
 /// Whether a `.npy` file holds a 2-D array in Fortran order (what numpy
 /// loads it as, which decides the order of row sums in Python).
 pub fn npy_fortran(bytes: &[u8]) -> bool {
-    npy_layout(bytes).is_ok_and(|l| l.fortran && !l.one_dim)
+    npy_info(bytes).is_ok_and(|l| l.fortran)
 }
 
 /// A `.npy` array of numpy unicode strings (`<U{n}` or `>U{n}`, 1-D or
@@ -236,40 +343,36 @@ pub fn npy_fortran(bytes: &[u8]) -> bool {
 pub fn read_npy_strings(
     bytes: &[u8],
 ) -> Result<Option<(usize, usize, Vec<String>)>, ArrayFileError> {
-    let l = npy_layout(bytes)?;
-    let Some(width) = l
-        .descr
-        .strip_prefix("<U")
-        .or_else(|| l.descr.strip_prefix(">U"))
-    else {
+    let info = npy_info(bytes)?;
+    if !(info.descr.starts_with("<U") || info.descr.starts_with(">U")) {
         return Ok(None);
-    };
-    let big = l.descr.starts_with('>');
-    let width: usize = width
-        .parse()
-        .map_err(|_| ArrayFileError(format!("bad string dtype {}", l.descr)))?;
-    let item = width
-        .checked_mul(4)
-        .ok_or_else(|| ArrayFileError("string width overflows".into()))?;
-    let need = l
-        .count
-        .checked_mul(item)
-        .ok_or_else(|| ArrayFileError("size overflows".into()))?;
-    if l.body.len() != need {
-        return err(format!(
-            "data is {} bytes, shape {} needs {need}",
-            l.body.len(),
-            l.shape
-        ));
     }
-    let mut values = Vec::with_capacity(l.count);
-    for k in 0..l.count {
-        let at = if l.fortran && !l.one_dim {
-            (k % l.cols) * l.rows + k / l.cols
-        } else {
-            k
-        };
-        let raw = &l.body[at * item..(at + 1) * item];
+    let element = Element::of(&info.descr)?;
+    let item = element.size()?;
+    let body = row_major_body(bytes, &info, item)?;
+    let values = decode_strings(element, &body, info.count, 0)?;
+    Ok(Some((info.rows, info.cols, values)))
+}
+
+/// The `n` strings stored one after another in `body` (numpy's
+/// fixed-width UTF-32, `n` times the element's size), without their
+/// trailing NUL padding; `first` is the index of the first one in the
+/// whole array, for messages.
+pub fn decode_strings(
+    element: Element,
+    body: &[u8],
+    n: usize,
+    first: usize,
+) -> Result<Vec<String>, ArrayFileError> {
+    let Element::Text { big, .. } = element else {
+        return err("not a string array");
+    };
+    let item = element.size()?;
+    let mut values = Vec::with_capacity(n);
+    for i in 0..n {
+        let raw = body
+            .get(i * item..(i + 1) * item)
+            .ok_or_else(|| ArrayFileError("truncated string data".into()))?;
         let mut s = String::new();
         for c in raw.chunks_exact(4) {
             let b = [c[0], c[1], c[2], c[3]];
@@ -279,24 +382,30 @@ pub fn read_npy_strings(
                 u32::from_le_bytes(b)
             };
             s.push(char::from_u32(u).ok_or_else(|| {
-                ArrayFileError(format!("element {k} holds {u:#x}, not a Unicode character"))
+                ArrayFileError(format!(
+                    "element {} holds {u:#x}, not a Unicode character",
+                    first + i
+                ))
             })?);
         }
         s.truncate(s.trim_end_matches('\0').len());
         values.push(s);
     }
-    Ok(Some((l.rows, l.cols, values)))
+    Ok(values)
+}
+
+/// Why a dtype that is not a number is refused.
+pub fn refuse_dtype(descr: &str) -> ArrayFileError {
+    ArrayFileError(format!(
+        "dtype {descr} is not supported; use float64 or float32 (integers and booleans are \
+         read as float64)"
+    ))
 }
 
 /// Byte order (big-endian?), kind (`f`, `i`, `u`, `b`) and item size of a
 /// numpy `descr` that can be read as numbers: float32/64, integers, bool.
 fn element_type(descr: &str) -> Result<(bool, char, usize), ArrayFileError> {
-    let refuse = || {
-        ArrayFileError(format!(
-            "dtype {descr} is not supported; use float64 or float32 (integers and booleans \
-             are read as float64)"
-        ))
-    };
+    let refuse = || refuse_dtype(descr);
     let mut chars = descr.chars();
     let order = chars.next().ok_or_else(refuse)?;
     let kind = chars.next().ok_or_else(refuse)?;
@@ -326,9 +435,16 @@ fn dict_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
 
 /// The `.npy` (version 1.0) preamble and header for `descr` and `shape`
 /// (a Python tuple literal), padded so the data starts 64-byte aligned.
-fn npy_header(descr: &str, shape: &str) -> Vec<u8> {
+pub fn npy_header(descr: &str, shape: &str) -> Vec<u8> {
+    npy_header_padded(descr, shape, 0)
+}
+
+/// [`npy_header`], padded with spaces to at least `len` bytes in all (a
+/// multiple of 64): what a header written before the row count was known
+/// is overwritten with, in place.
+pub fn npy_header_padded(descr: &str, shape: &str, len: usize) -> Vec<u8> {
     let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
+    while (10 + header.len() + 1) % 64 != 0 || 10 + header.len() + 1 < len {
         header.push(' ');
     }
     header.push('\n');
@@ -338,28 +454,26 @@ fn npy_header(descr: &str, shape: &str) -> Vec<u8> {
     out
 }
 
-/// Serializes a matrix as `.npy` (version 1.0, C order).
-pub fn write_npy(m: &Matrix) -> Vec<u8> {
-    let (descr, rows, cols, one_dim) = match m {
-        Matrix::F64 {
-            rows,
-            cols,
-            one_dim,
-            ..
-        } => ("<f8", *rows, *cols, *one_dim),
-        Matrix::F32 {
-            rows,
-            cols,
-            one_dim,
-            ..
-        } => ("<f4", *rows, *cols, *one_dim),
-    };
-    let shape = if one_dim {
+/// numpy's shape literal of `rows` values of `cols` columns: `(n,)` for a
+/// one-dimensional array.
+pub fn npy_shape(rows: usize, cols: usize, one_dim: bool) -> String {
+    if one_dim {
         format!("({rows},)")
     } else {
         format!("({rows}, {cols})")
-    };
-    let mut out = npy_header(descr, &shape);
+    }
+}
+
+/// The dtype a matrix is written in.
+pub fn values_descr(m: &Matrix) -> &'static str {
+    match m {
+        Matrix::F64 { .. } => "<f8",
+        Matrix::F32 { .. } => "<f4",
+    }
+}
+
+/// Appends a matrix's values, row after row, little-endian.
+pub fn write_values_body(m: &Matrix, out: &mut Vec<u8>) {
     match m {
         Matrix::F64 { data, .. } => data
             .iter()
@@ -368,6 +482,15 @@ pub fn write_npy(m: &Matrix) -> Vec<u8> {
             .iter()
             .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
     }
+}
+
+/// Serializes a matrix as `.npy` (version 1.0, C order).
+pub fn write_npy(m: &Matrix) -> Vec<u8> {
+    let one_dim = match m {
+        Matrix::F64 { one_dim, .. } | Matrix::F32 { one_dim, .. } => *one_dim,
+    };
+    let mut out = npy_header(values_descr(m), &npy_shape(m.rows(), m.cols(), one_dim));
+    write_values_body(m, &mut out);
     out
 }
 
@@ -380,41 +503,56 @@ fn int_size(descr: &str) -> usize {
         .unwrap_or(8)
 }
 
-/// Serializes class labels as a one-dimensional `.npy` in the labels' own
-/// dtype: integers and floats as stored, booleans as `|b1`, strings as
-/// numpy's fixed-width `<U{n}` (UTF-32, `n` the longest label).
-pub fn write_labels_npy(l: &Labels) -> Vec<u8> {
-    let shape = format!("({},)", l.len());
+/// The characters of the longest string label (at least 1, as numpy's
+/// `<U1` for empty strings); 0 for labels that are not strings.
+pub fn labels_width(l: &Labels) -> usize {
+    match l {
+        Labels::Str(values) => values
+            .iter()
+            .map(|s| s.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(1),
+        _ => 0,
+    }
+}
+
+/// The dtype class labels are written in: integers and floats as stored
+/// (object-dtype integers as int64), booleans as `|b1`, strings as numpy's
+/// fixed-width `<U{width}`.
+pub fn labels_descr(l: &Labels, width: usize) -> String {
+    match l {
+        Labels::Int { descr, .. } => match int_size(descr) {
+            1 => "|i1".into(),
+            n => format!("<i{n}"),
+        },
+        Labels::UInt { descr, .. } => match int_size(descr) {
+            1 => "|u1".into(),
+            n => format!("<u{n}"),
+        },
+        Labels::Float { descr, .. } => descr.clone(),
+        Labels::Bool(_) => "|b1".into(),
+        Labels::Str(_) => format!("<U{width}"),
+    }
+}
+
+/// Appends class labels in [`labels_descr`]'s dtype; strings padded to
+/// `width` characters (UTF-32).
+pub fn write_labels_body(l: &Labels, width: usize, out: &mut Vec<u8>) {
     match l {
         Labels::Int { values, descr } => {
-            // Normalise the integer descr: object-dtype labels are written as int64.
             let n = int_size(descr);
-            let descr = if n == 1 {
-                "|i1".into()
-            } else {
-                format!("<i{n}")
-            };
-            let mut out = npy_header(&descr, &shape);
             for v in values {
                 out.extend_from_slice(&v.to_le_bytes()[..n]);
             }
-            out
         }
         Labels::UInt { values, descr } => {
             let n = int_size(descr);
-            let descr = if n == 1 {
-                "|u1".into()
-            } else {
-                format!("<u{n}")
-            };
-            let mut out = npy_header(&descr, &shape);
             for v in values {
                 out.extend_from_slice(&v.to_le_bytes()[..n]);
             }
-            out
         }
         Labels::Float { values, descr } => {
-            let mut out = npy_header(descr, &shape);
             for &v in values {
                 if descr == "<f4" {
                     out.extend_from_slice(&(v as f32).to_le_bytes());
@@ -422,21 +560,9 @@ pub fn write_labels_npy(l: &Labels) -> Vec<u8> {
                     out.extend_from_slice(&v.to_le_bytes());
                 }
             }
-            out
         }
-        Labels::Bool(values) => {
-            let mut out = npy_header("|b1", &shape);
-            out.extend(values.iter().map(|&b| u8::from(b)));
-            out
-        }
+        Labels::Bool(values) => out.extend(values.iter().map(|&b| u8::from(b))),
         Labels::Str(values) => {
-            let width = values
-                .iter()
-                .map(|s| s.chars().count())
-                .max()
-                .unwrap_or(0)
-                .max(1);
-            let mut out = npy_header(&format!("<U{width}"), &shape);
             for s in values {
                 let mut n = 0;
                 for c in s.chars() {
@@ -447,9 +573,17 @@ pub fn write_labels_npy(l: &Labels) -> Vec<u8> {
                     out.extend_from_slice(&[0; 4]);
                 }
             }
-            out
         }
     }
+}
+
+/// Serializes class labels as a one-dimensional `.npy` in the labels' own
+/// dtype ([`labels_descr`]), strings as wide as the longest label.
+pub fn write_labels_npy(l: &Labels) -> Vec<u8> {
+    let width = labels_width(l);
+    let mut out = npy_header(&labels_descr(l, width), &npy_shape(l.len(), 1, true));
+    write_labels_body(l, width, &mut out);
+    out
 }
 
 /// Writes class labels as CSV, one per line: numbers as their shortest
@@ -527,22 +661,30 @@ fn number(field: &str) -> Option<f64> {
     field.trim().parse::<f64>().ok()
 }
 
-/// Parses CSV: one sample per line, comma-separated numbers (`.` the
-/// decimal point; `nan` and `inf` as Python spells them); blank lines are
-/// skipped. A first line of column names only (none of them a number) is
-/// the header; any other line that is not all numbers is an error, with
-/// its line and column. Values are float64.
-pub fn read_csv(text: &str) -> Result<Table, ArrayFileError> {
-    let mut data = Vec::new();
-    let mut names: Option<Vec<String>> = None;
-    let mut cols = None;
-    let mut rows = 0;
-    let mut first = true;
-    for (lineno, line) in text.split('\n').enumerate() {
+/// CSV of numbers read line after line (the whole file at once, or in
+/// pieces): the header, the width, the rows so far, for messages that
+/// depend on them.
+#[derive(Debug, Default)]
+pub struct CsvNumbers {
+    names: Option<Vec<String>>,
+    cols: Option<usize>,
+    rows: usize,
+    started: bool,
+}
+
+impl CsvNumbers {
+    /// Reads line number `n` (without its `\n`): the header when it is the
+    /// first non-blank line and holds names only, else a row whose values
+    /// are appended to `data`. Blank lines are skipped.
+    pub fn line(
+        &mut self,
+        line: &str,
+        n: usize,
+        data: &mut Vec<f64>,
+    ) -> Result<(), ArrayFileError> {
         let line = line.strip_suffix('\r').unwrap_or(line);
-        let n = lineno + 1;
         if line.trim().is_empty() {
-            continue;
+            return Ok(());
         }
         if line.contains(';') && !line.contains(',') {
             return err(format!(
@@ -553,16 +695,16 @@ pub fn read_csv(text: &str) -> Result<Table, ArrayFileError> {
         let fields = csv_fields(line)
             .ok_or_else(|| ArrayFileError(format!("line {n}: a quoted field is not closed")))?;
         let values: Vec<Option<f64>> = fields.iter().map(|f| number(f)).collect();
-        if first {
-            first = false;
+        if !self.started {
+            self.started = true;
             if values.iter().all(Option::is_none) && fields.iter().all(|f| !f.trim().is_empty()) {
-                cols = Some(fields.len());
-                names = Some(fields);
-                continue;
+                self.cols = Some(fields.len());
+                self.names = Some(fields);
+                return Ok(());
             }
         }
         if let Some(j) = values.iter().position(Option::is_none) {
-            let header_hint = if rows == 0 && names.is_none() {
+            let header_hint = if self.rows == 0 && self.names.is_none() {
                 "; a header must hold column names only, none of them a number"
             } else {
                 ""
@@ -573,10 +715,10 @@ pub fn read_csv(text: &str) -> Result<Table, ArrayFileError> {
                 fields[j]
             ));
         }
-        match cols {
-            None => cols = Some(values.len()),
+        match self.cols {
+            None => self.cols = Some(values.len()),
             Some(c) if c != values.len() => {
-                let earlier = if names.is_some() && rows == 0 {
+                let earlier = if self.names.is_some() && self.rows == 0 {
                     "the header has"
                 } else {
                     "earlier lines have"
@@ -589,16 +731,43 @@ pub fn read_csv(text: &str) -> Result<Table, ArrayFileError> {
             _ => {}
         }
         data.extend(values.into_iter().flatten());
-        rows += 1;
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// The header's column names, once read.
+    pub fn names(&self) -> Option<&[String]> {
+        self.names.as_deref()
+    }
+
+    /// Values per row (0 before the first non-blank line).
+    pub fn cols(&self) -> usize {
+        self.cols.unwrap_or(0)
+    }
+}
+
+/// Parses CSV: one sample per line, comma-separated numbers (`.` the
+/// decimal point; `nan` and `inf` as Python spells them); blank lines are
+/// skipped. A first line of column names only (none of them a number) is
+/// the header; any other line that is not all numbers is an error, with
+/// its line and column. Values are float64. (`oxlearn predict` reads a
+/// file line after line with [`CsvNumbers`]; this whole-text form is what
+/// the tests read.)
+#[cfg(test)]
+pub fn read_csv(text: &str) -> Result<Table, ArrayFileError> {
+    let mut reader = CsvNumbers::default();
+    let mut data = Vec::new();
+    for (lineno, line) in text.split('\n').enumerate() {
+        reader.line(line, lineno + 1, &mut data)?;
     }
     Ok(Table {
         x: Matrix::F64 {
-            rows,
-            cols: cols.unwrap_or(0),
+            rows: reader.rows,
+            cols: reader.cols(),
             data,
             one_dim: false,
         },
-        names,
+        names: reader.names,
     })
 }
 

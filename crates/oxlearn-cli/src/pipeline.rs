@@ -15,17 +15,17 @@ use crate::frame::Frame;
 use crate::model::{check_feature_names, class_name, Model, Prediction};
 use crate::npy::Matrix;
 use oxlearn_core::preprocessing::{
-    k_best_mask, max_abs_scale, min_max_scale, normalize_rows, py_str_repr, robust_scale,
+    k_best_mask, max_abs_scale, min_max_scale, normalize_batch_rows, py_str_repr, robust_scale,
     select_columns, standard_scale, variance_mask, Categories, Cell, CellImputer, Column,
     HandleUnknown, Infrequent, MissingCategory, MissingValues, Norm, NumericImputer, NumpyOrder,
-    OneHotEncoder, OrdinalEncoder, PolynomialFeatures,
+    OneHotEncoder, OrdinalEncoder, PolynomialFeatures, UnknownWarning,
 };
 use oxlearn_core::validation::{check_finite, InputRule};
 use oxlearn_format::{
     open_checked, parse_file, part_arrays, schema, ArrayView, DType, Header, Runtime,
 };
 use serde_json::Value;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// What a model file serves: one estimator, or a composite (a pipeline, a
 /// column transformer, or a lone preprocessing transformer).
@@ -57,6 +57,17 @@ impl Served {
     }
 }
 
+impl Served {
+    /// The width of string labels in a `.npy` output: the longest class
+    /// label's (see [`Model::label_width`]).
+    pub fn label_width(&self) -> Option<usize> {
+        match self {
+            Served::Model(m) => m.label_width(),
+            Served::Pipeline(p) => p.label_width(),
+        }
+    }
+}
+
 /// Kinds this module builds (the others are single estimators).
 fn served_here(kind: &str) -> bool {
     [
@@ -68,6 +79,64 @@ fn served_here(kind: &str) -> bool {
     ]
     .iter()
     .any(|p| kind.starts_with(p))
+}
+
+/// The warnings of a prediction, keyed by where they arise: the step (its
+/// place in the model, in the order Python runs the steps) and which of its
+/// checks. A table predicted in chunks thus gathers the warnings the whole
+/// table would give: each once, in Python's order, an encoder's unknown
+/// categories with the columns of every chunk.
+#[derive(Default)]
+pub struct Warnings {
+    by_place: BTreeMap<(usize, u8), Warning>,
+}
+
+enum Warning {
+    Text(String),
+    Unknown(UnknownWarning),
+}
+
+/// Which check of a step a warning comes from, in the order they run.
+const SPARSE: u8 = 0;
+const NAMES: u8 = 1;
+const OWN: u8 = 2;
+
+impl Warnings {
+    fn text(&mut self, step: usize, check: u8, w: String) {
+        self.by_place
+            .entry((step, check))
+            .or_insert(Warning::Text(w));
+    }
+
+    fn unknown(&mut self, step: usize, w: UnknownWarning) {
+        match self.by_place.get_mut(&(step, OWN)) {
+            Some(Warning::Unknown(seen)) => seen.merge(&w),
+            _ => {
+                self.by_place.insert((step, OWN), Warning::Unknown(w));
+            }
+        }
+    }
+
+    /// The messages, in the order Python gives them.
+    pub fn messages(&self) -> Vec<String> {
+        self.by_place
+            .values()
+            .map(|w| match w {
+                Warning::Text(t) => t.clone(),
+                Warning::Unknown(u) => u.to_string(),
+            })
+            .collect()
+    }
+}
+
+/// What one prediction carries through the steps: the warnings, the
+/// number of its first row in the whole input (for messages naming a row)
+/// and the whole input's rows (numpy's arithmetic on a one-row matrix
+/// differs, and messages give the count).
+struct Ctx<'a> {
+    warnings: &'a mut Warnings,
+    first_row: usize,
+    batch_rows: usize,
 }
 
 /// A composite model, ready to predict.
@@ -88,6 +157,9 @@ fn any_sparse(h: &Header) -> bool {
 /// One component: a pipeline step, a column transformer's transformer, or
 /// the whole model.
 struct Step {
+    /// Its place in the model, counted in the order Python runs the steps
+    /// (depth first); it keys the step's warnings.
+    id: usize,
     /// Its name in its composite (`""` for the whole model).
     name: String,
     /// Its class name, as scikit-learn's messages name it.
@@ -204,7 +276,8 @@ impl Data {
 
     /// The data as numbers, for a step of class `class`; a column holding
     /// text is an error naming it.
-    fn dense(self, class: &str) -> Result<Dense, String> {
+    /// `first_row`: the number of the data's first row in the whole input.
+    fn dense(self, class: &str, first_row: usize) -> Result<Dense, String> {
         let f = match self {
             Data::Dense(d) => return Ok(d),
             Data::Frame(f) => f,
@@ -219,9 +292,10 @@ impl Data {
                     _ => format!("column {j}"),
                 };
                 format!(
-                    "{column} holds text ({} in row {row}), but {class} needs numbers: \
+                    "{column} holds text ({} in row {}), but {class} needs numbers: \
                      could not convert string to float: {}",
                     py_str_repr(text),
+                    first_row + row,
                     py_str_repr(text)
                 )
             })?;
@@ -275,8 +349,10 @@ fn finite(class: &str) -> InputRule<'_> {
 impl Pipeline {
     /// The composite of a verified and validated header.
     pub fn from_header(h: &Header, arrays: &[ArrayView<'_>]) -> Result<Pipeline, String> {
+        let mut root = build(h, arrays, "")?;
+        root.number(&mut 0);
         Ok(Pipeline {
-            root: build(h, arrays, "")?,
+            root,
             sparse: any_sparse(h),
         })
     }
@@ -290,9 +366,26 @@ impl Pipeline {
     /// Predicts (or transforms, when the last step is a transformer) a
     /// table; returns the warnings scikit-learn would give.
     pub fn predict(&self, input: Frame) -> Result<(Prediction, Vec<String>), String> {
-        let mut warnings = Vec::new();
+        let mut warnings = Warnings::default();
+        let rows = input.rows;
+        let y = self.predict_rows(input, 0, rows, &mut warnings)?;
+        Ok((y, warnings.messages()))
+    }
+
+    /// [`Pipeline::predict`] on rows of an input of `batch_rows` rows, the
+    /// first being row `first_row` of it (which messages name), gathering
+    /// the warnings into `warnings`.
+    pub fn predict_rows(
+        &self,
+        input: Frame,
+        first_row: usize,
+        batch_rows: usize,
+        warnings: &mut Warnings,
+    ) -> Result<Prediction, String> {
         if self.sparse {
-            warnings.push(
+            warnings.text(
+                0,
+                SPARSE,
                 "a ColumnTransformer of this model outputs a sparse matrix in Python \
                  (sparse_output_ is true), which the binary computes densely: the next \
                  step's values may differ from Python's in the last bits (scipy sums a sparse \
@@ -308,12 +401,41 @@ impl Pipeline {
                  required by {class}."
             ));
         }
-        let y = self.root.predict(Data::Frame(input), true, &mut warnings)?;
-        Ok((y, warnings))
+        let mut ctx = Ctx {
+            warnings,
+            first_row,
+            batch_rows,
+        };
+        self.root.predict(Data::Frame(input), true, &mut ctx)
+    }
+
+    /// The width of the longest class label of the final estimator (what
+    /// Python's `predict` returns string labels as), if it has classes.
+    pub fn label_width(&self) -> Option<usize> {
+        let mut step = &self.root;
+        loop {
+            match &step.op {
+                Op::Pipeline(steps) => step = steps.last()?,
+                Op::Model(m) => return m.label_width(),
+                _ => return None,
+            }
+        }
     }
 }
 
 impl Step {
+    /// Numbers the step and those inside it depth first, from `next`: the
+    /// order Python runs them in.
+    fn number(&mut self, next: &mut usize) {
+        self.id = *next;
+        *next += 1;
+        match &mut self.op {
+            Op::Pipeline(steps) => steps.iter_mut().for_each(|s| s.number(next)),
+            Op::Columns(parts) => parts.iter_mut().for_each(|p| p.step.number(next)),
+            _ => {}
+        }
+    }
+
     /// Whether the step's end is a transformer (its output is Python's
     /// `transform`), not an estimator's `predict`.
     fn ends_in_transform(&self) -> bool {
@@ -342,16 +464,11 @@ impl Step {
     /// What scikit-learn's `validate_data` checks first: the feature names
     /// (only where the input's own columns arrive), then the number of
     /// columns.
-    fn check_input(
-        &self,
-        data: &Data,
-        at_input: bool,
-        warnings: &mut Vec<String>,
-    ) -> Result<(), String> {
+    fn check_input(&self, data: &Data, at_input: bool, ctx: &mut Ctx<'_>) -> Result<(), String> {
         if at_input {
             if let Some(w) = check_feature_names(&self.class, self.names.as_deref(), data.names())?
             {
-                warnings.push(w);
+                ctx.warnings.text(self.id, NAMES, w);
             }
         }
         let c = data.cols();
@@ -366,12 +483,7 @@ impl Step {
 
     /// Runs the step on `data` to its end: the last step's prediction, or
     /// a transformer's output as values.
-    fn predict(
-        &self,
-        data: Data,
-        at_input: bool,
-        warnings: &mut Vec<String>,
-    ) -> Result<Prediction, String> {
+    fn predict(&self, data: Data, at_input: bool, ctx: &mut Ctx<'_>) -> Result<Prediction, String> {
         match &self.op {
             Op::Pipeline(steps) => {
                 let Some((last, init)) = steps.split_last() else {
@@ -379,25 +491,31 @@ impl Step {
                 };
                 let mut data = data;
                 for (i, s) in init.iter().enumerate() {
-                    data = s.transform(data, at_input && i == 0, warnings)?;
+                    data = s.transform(data, at_input && i == 0, ctx)?;
                 }
-                last.predict(data, at_input && init.is_empty(), warnings)
+                last.predict(data, at_input && init.is_empty(), ctx)
             }
             Op::Model(m) => {
-                self.check_input(&data, at_input, warnings)?;
-                let d = data.dense(&self.class)?;
-                m.predict(&Matrix::F64 {
-                    rows: d.rows,
-                    cols: d.cols,
-                    data: d.x,
-                    one_dim: false,
-                })
+                self.check_input(&data, at_input, ctx)?;
+                let d = data.dense(&self.class, ctx.first_row)?;
+                m.predict_rows(
+                    &Matrix::F64 {
+                        rows: d.rows,
+                        cols: d.cols,
+                        data: d.x,
+                        one_dim: false,
+                    },
+                    ctx.first_row,
+                    Some(ctx.batch_rows),
+                )
             }
             _ => {
-                let d = self.transform(data, at_input, warnings)?;
-                let d = d.dense("the output of the last step").map_err(|e| {
-                    format!("{e}; the binary writes numbers (the pipeline outputs text)")
-                })?;
+                let d = self.transform(data, at_input, ctx)?;
+                let d = d
+                    .dense("the output of the last step", ctx.first_row)
+                    .map_err(|e| {
+                        format!("{e}; the binary writes numbers (the pipeline outputs text)")
+                    })?;
                 Ok(Prediction::Values(Matrix::F64 {
                     rows: d.rows,
                     cols: d.cols,
@@ -409,24 +527,19 @@ impl Step {
     }
 
     /// The step's `transform`.
-    fn transform(
-        &self,
-        data: Data,
-        at_input: bool,
-        warnings: &mut Vec<String>,
-    ) -> Result<Data, String> {
+    fn transform(&self, data: Data, at_input: bool, ctx: &mut Ctx<'_>) -> Result<Data, String> {
         let class = self.class.as_str();
         let err = |e: oxlearn_core::Error| e.to_string();
         match &self.op {
             Op::Pipeline(steps) => {
                 let mut data = data;
                 for (i, s) in steps.iter().enumerate() {
-                    data = s.transform(data, at_input && i == 0, warnings)?;
+                    data = s.transform(data, at_input && i == 0, ctx)?;
                 }
                 Ok(data)
             }
-            Op::Columns(parts) => self.columns(parts, data, at_input, warnings),
-            Op::Model(_) => match self.predict(data, at_input, warnings)? {
+            Op::Columns(parts) => self.columns(parts, data, at_input, ctx),
+            Op::Model(_) => match self.predict(data, at_input, ctx)? {
                 Prediction::Values(Matrix::F64 {
                     rows, cols, data, ..
                 }) => Ok(Data::Dense(Dense {
@@ -449,7 +562,7 @@ impl Step {
                 )),
             },
             Op::Passthrough => {
-                self.check_input(&data, at_input, warnings)?;
+                self.check_input(&data, at_input, ctx)?;
                 Ok(data)
             }
             Op::Drop => Ok(Data::Dense(Dense {
@@ -459,12 +572,14 @@ impl Step {
                 order: NumpyOrder::C,
             })),
             Op::OneHot(enc) => {
-                self.check_input(&data, at_input, warnings)?;
+                self.check_input(&data, at_input, ctx)?;
                 let (rows, cols, _, _) = data.columns();
                 check_numbers_finite(&cols)?;
                 let refs: Vec<&Column> = cols.iter().collect();
                 let (x, warning) = enc.transform(&refs, rows).map_err(err)?;
-                warnings.extend(warning);
+                if let Some(w) = warning {
+                    ctx.warnings.unknown(self.id, w);
+                }
                 let width = enc.n_features_outs.iter().sum();
                 Ok(Data::Dense(Dense {
                     rows,
@@ -474,7 +589,7 @@ impl Step {
                 }))
             }
             Op::Ordinal(enc) => {
-                self.check_input(&data, at_input, warnings)?;
+                self.check_input(&data, at_input, ctx)?;
                 let (rows, cols, _, _) = data.columns();
                 check_numbers_finite(&cols)?;
                 let refs: Vec<&Column> = cols.iter().collect();
@@ -487,12 +602,12 @@ impl Step {
                 }))
             }
             Op::ImputeCells(imp) => {
-                self.check_input(&data, at_input, warnings)?;
+                self.check_input(&data, at_input, ctx)?;
                 let (rows, cols, names, column_major) = data.columns();
                 let refs: Vec<&Column> = cols.iter().collect();
                 let out = imp.transform(&refs).map_err(err)?;
                 let kept = imp.kept();
-                self.warn_skipped(&kept, "most_frequent", warnings);
+                self.warn_skipped(&kept, "most_frequent", ctx);
                 let labels = names.map(|n| {
                     n.iter()
                         .zip(&kept)
@@ -509,16 +624,16 @@ impl Step {
                 }))
             }
             _ => {
-                self.check_input(&data, at_input, warnings)?;
-                let mut d = data.dense(class)?;
-                self.numeric(&mut d, warnings)?;
+                self.check_input(&data, at_input, ctx)?;
+                let mut d = data.dense(class, ctx.first_row)?;
+                self.numeric(&mut d, ctx)?;
                 Ok(Data::Dense(d))
             }
         }
     }
 
     /// The transformers on numbers, in place or into a new matrix.
-    fn numeric(&self, d: &mut Dense, warnings: &mut Vec<String>) -> Result<(), String> {
+    fn numeric(&self, d: &mut Dense, ctx: &mut Ctx<'_>) -> Result<(), String> {
         let class = self.class.as_str();
         let err = |e: oxlearn_core::Error| e.to_string();
         let cols = d.cols;
@@ -546,7 +661,7 @@ impl Step {
             }
             Op::Normalize(norm) => {
                 check_finite(&d.x, cols, &finite(class))?;
-                normalize_rows(&mut d.x, cols, *norm, d.order).map_err(err)
+                normalize_batch_rows(&mut d.x, cols, *norm, d.order, ctx.batch_rows).map_err(err)
             }
             Op::Polynomial(p) => {
                 check_finite(&d.x, cols, &finite(class))?;
@@ -561,7 +676,9 @@ impl Step {
                 let x = select_columns(&d.x, mask).map_err(err)?;
                 let kept = mask.iter().filter(|&&m| m).count();
                 if kept == 0 {
-                    warnings.push(
+                    ctx.warnings.text(
+                        self.id,
+                        OWN,
                         "No features were selected: either the data is too noisy or the \
                          selection test too strict."
                             .into(),
@@ -580,7 +697,7 @@ impl Step {
                 check_finite(&d.x, cols, &rule)?;
                 let x = imputer.transform(&d.x).map_err(err)?;
                 let kept = imputer.kept();
-                self.warn_skipped(&kept, strategy, warnings);
+                self.warn_skipped(&kept, strategy, ctx);
                 let order = d.order;
                 replace(d, x, kept.iter().filter(|&&k| k).count(), order);
                 Ok(())
@@ -590,7 +707,7 @@ impl Step {
     }
 
     /// SimpleImputer's warning about columns it drops.
-    fn warn_skipped(&self, kept: &[bool], strategy: &str, warnings: &mut Vec<String>) {
+    fn warn_skipped(&self, kept: &[bool], strategy: &str, ctx: &mut Ctx<'_>) {
         let skipped: Vec<String> = kept
             .iter()
             .enumerate()
@@ -601,11 +718,15 @@ impl Step {
             })
             .collect();
         if !skipped.is_empty() {
-            warnings.push(format!(
-                "Skipping features without any observed values: [{}]. At least one \
+            ctx.warnings.text(
+                self.id,
+                OWN,
+                format!(
+                    "Skipping features without any observed values: [{}]. At least one \
                  non-missing value is needed for imputation with strategy='{strategy}'.",
-                skipped.join(" ")
-            ));
+                    skipped.join(" ")
+                ),
+            );
         }
     }
 
@@ -617,7 +738,7 @@ impl Step {
         parts: &[Part],
         data: Data,
         at_input: bool,
-        warnings: &mut Vec<String>,
+        ctx: &mut Ctx<'_>,
     ) -> Result<Data, String> {
         let by_name = match (&self.names, data.names()) {
             (Some(fitted), Some(given)) => {
@@ -719,9 +840,9 @@ impl Step {
                 column_major: dataframe || !p.slice || input_f,
                 labels: None,
             };
-            let mut out = p.step.transform(Data::Frame(sub), at_input, warnings)?;
+            let mut out = p.step.transform(Data::Frame(sub), at_input, ctx)?;
             if let Some(w) = p.weight {
-                let mut d = out.dense(&p.step.class)?;
+                let mut d = out.dense(&p.step.class, ctx.first_row)?;
                 d.x.iter_mut().for_each(|v| *v *= w);
                 out = Data::Dense(d);
             }
@@ -752,7 +873,7 @@ fn hstack(rows: usize, outputs: Vec<(&str, Data)>) -> Result<Data, String> {
     if numeric {
         let dense: Vec<Dense> = outputs
             .into_iter()
-            .filter_map(|(_, o)| o.dense("").ok())
+            .filter_map(|(_, o)| o.dense("", 0).ok())
             .collect();
         let width: usize = dense.iter().map(|d| d.cols).sum();
         let mut x = Vec::with_capacity(rows * width);
@@ -1094,6 +1215,7 @@ fn build(h: &Header, arrays: &[ArrayView<'_>], name: &str) -> Result<Step, Strin
         _ => Op::Model(Box::new(Model::from_header(h, arrays)?)),
     };
     Ok(Step {
+        id: 0,
         name: name.to_owned(),
         class,
         n_in,

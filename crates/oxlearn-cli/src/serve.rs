@@ -248,6 +248,10 @@ async fn serve(app: Arc<App>, host: &str, port: u16, max_body: usize) -> Result<
     let addr = listener
         .local_addr()
         .map_err(|e| format!("cannot read the bound address: {e}"))?;
+    // The signals are ours before anyone is told the server is up: a
+    // SIGHUP or SIGTERM sent right after the first line never meets the
+    // default action (the end of the process).
+    let signals = Signals::listen();
     // The first line of stdout: tests and scripts read the port from it
     // (port 0 binds an ephemeral one).
     println!("listening on http://{addr}");
@@ -255,7 +259,7 @@ async fn serve(app: Arc<App>, host: &str, port: u16, max_body: usize) -> Result<
         use std::io::Write;
         let _ = std::io::stdout().flush();
     }
-    tokio::spawn(reload_on_sighup(app.clone()));
+    tokio::spawn(reload_on_sighup(app.clone(), signals.hup));
     let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -283,49 +287,67 @@ async fn serve(app: Arc<App>, host: &str, port: u16, max_body: usize) -> Result<
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(shutdown_signal(signals.term, signals.int))
     .await
     .map_err(|e| format!("the server failed: {e}"))?;
     eprintln!("oxlearn: stopped");
     Ok(())
 }
 
+/// The signals the server handles, each listened for (or why it cannot
+/// be: then it keeps its default action, and the server says so).
+struct Signals {
+    term: Option<tokio::signal::unix::Signal>,
+    int: Option<tokio::signal::unix::Signal>,
+    hup: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn listen() -> Signals {
+        use tokio::signal::unix::{signal, SignalKind};
+        let listen = |kind: SignalKind, name: &str, otherwise: &str| match signal(kind) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("oxlearn: cannot listen for {name}{otherwise}: {e}");
+                None
+            }
+        };
+        Signals {
+            term: listen(SignalKind::terminate(), "SIGTERM", ""),
+            int: listen(SignalKind::interrupt(), "SIGINT", ""),
+            hup: listen(
+                SignalKind::hangup(),
+                "SIGHUP",
+                " (reload with POST /v1/admin/reload)",
+            ),
+        }
+    }
+}
+
 /// Resolves at the first SIGTERM or SIGINT; axum then stops accepting and
 /// waits for the requests in flight.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let term = async {
-        match signal(SignalKind::terminate()) {
-            Ok(mut s) => {
+async fn shutdown_signal(
+    term: Option<tokio::signal::unix::Signal>,
+    int: Option<tokio::signal::unix::Signal>,
+) {
+    async fn first(s: Option<tokio::signal::unix::Signal>) {
+        match s {
+            Some(mut s) => {
                 s.recv().await;
             }
-            Err(e) => {
-                eprintln!("oxlearn: cannot listen for SIGTERM: {e}");
-                std::future::pending::<()>().await;
-            }
+            None => std::future::pending::<()>().await,
         }
-    };
-    let int = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            eprintln!("oxlearn: cannot listen for SIGINT: {e}");
-            std::future::pending::<()>().await;
-        }
-    };
+    }
     tokio::select! {
-        () = term => {}
-        () = int => {}
+        () = first(term) => {}
+        () = first(int) => {}
     }
     eprintln!("oxlearn: shutting down: finishing the requests in flight");
 }
 
-async fn reload_on_sighup(app: Arc<App>) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut hup = match signal(SignalKind::hangup()) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("oxlearn: cannot listen for SIGHUP (reload with POST /v1/admin/reload): {e}");
-            return;
-        }
+async fn reload_on_sighup(app: Arc<App>, hup: Option<tokio::signal::unix::Signal>) {
+    let Some(mut hup) = hup else {
+        return;
     };
     while hup.recv().await.is_some() {
         eprintln!("oxlearn: SIGHUP: reloading every model file");

@@ -124,6 +124,27 @@ pub fn located_message(
     msg
 }
 
+/// `message` with the row that [`located_message`] names (if it names one)
+/// increased by `by`: for input checked in pieces, the first piece's row 0
+/// being row `by` of the whole.
+pub fn shift_located_row(message: &str, by: usize) -> String {
+    const AT: &str = " The first one is at row ";
+    let Some(start) = message.find(AT).map(|i| i + AT.len()) else {
+        return message.to_owned();
+    };
+    let digits = message[start..]
+        .bytes()
+        .take_while(u8::is_ascii_digit)
+        .count();
+    let rest = &message[start + digits..];
+    match message[start..start + digits].parse::<usize>() {
+        Ok(row) if rest.starts_with(", column ") => {
+            format!("{}{}{rest}", &message[..start], row.saturating_add(by))
+        }
+        _ => message.to_owned(),
+    }
+}
+
 /// The rule of the Rust kernels (linear models, PCA, KMeans, ...): the
 /// first offending value located, and for NaN in `X` scikit-learn's advice
 /// about imputers, with "This estimator" for the estimator's name (the
@@ -165,6 +186,12 @@ mod tests {
         assert!(m.contains("HistGradientBoostingClassifier") && m.contains("imputer"));
         let k = kernel_message("X", NonFiniteKind::NaN, "float64", 3, 2);
         assert!(k.starts_with("Input X contains NaN. The first one is at row 3, column 2.\n"));
+        let shifted = shift_located_row(&k, 1000);
+        assert!(
+            shifted.starts_with("Input X contains NaN. The first one is at row 1003, column 2.\n")
+        );
+        assert_eq!(shifted.len(), k.len() + 3);
+        assert_eq!(shift_located_row("no row here", 5), "no row here");
         assert!(k.contains("\nThis estimator does not accept") && !k.contains("before fitting"));
     }
 

@@ -27,6 +27,7 @@ macro_rules! dispatch_float {
 
 mod arrays;
 mod basic_statistics;
+mod cli;
 mod cluster;
 mod covariance;
 mod decomposition;
@@ -79,5 +80,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     gpu::register(m)?;
     threads::register(m)?;
     spmd::register(m)?;
+    cli::register(m)?;
     Ok(())
 }

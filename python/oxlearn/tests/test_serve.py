@@ -4,13 +4,17 @@ A pipeline fitted on a data frame (numeric and string columns) is saved with
 ``oxlearn.save``, served by the binary on an ephemeral loopback port, and
 sent rows as JSON objects by column name; the answer equals
 ``model.predict(df)``. Also: rows as lists and ``.npy`` bodies, a model with
-feature names, and a clean exit on SIGTERM.
+feature names, and a clean exit on SIGTERM; the same server started by the
+``oxlearn`` command of the wheel (``oxlearn_cli``, the extension running the
+binary's code inside Python) keeps its signals: reload on SIGHUP, a clean
+exit on SIGTERM and SIGINT.
 """
 
 import io
 import json
 import signal
 import subprocess
+import sys
 import urllib.error
 import urllib.request
 
@@ -45,11 +49,12 @@ def frame():
 
 
 class Served:
-    """``oxlearn serve`` on port 0, stopped with SIGTERM."""
+    """``oxlearn serve`` on port 0, stopped with SIGTERM; ``command``: how
+    ``oxlearn`` is run (the binary by default)."""
 
-    def __init__(self, *paths):
+    def __init__(self, *paths, command=None):
         self.proc = subprocess.Popen(
-            [cli(), "serve", *map(str, paths), "--port", "0"],
+            [*(command or [cli()]), "serve", *map(str, paths), "--port", "0"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         assert line.startswith("listening on http://"), (line, self.proc.stderr.read())
@@ -65,8 +70,8 @@ class Served:
         except urllib.error.HTTPError as e:
             return e.code, e.read()
 
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
+    def stop(self, sig=signal.SIGTERM):
+        self.proc.send_signal(sig)
         return self.proc.wait(timeout=30)
 
 
@@ -152,3 +157,23 @@ def test_a_regressor_answers_as_python_in_json_and_npy(tmp_path):
         assert_array_equal(y_npy, expected)
     finally:
         assert server.stop() == 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("via", ["binary", "wheel-command"])
+def test_signals_are_the_servers_from_the_first_line_on(via, sig, tmp_path):
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(100, 3))
+    model = Ridge(alpha=0.3).fit(X, X @ [1.0, 2.0, -1.0])
+    oxlearn.save(model, tmp_path / "ridge.oxl")
+    command = None if via == "binary" else [sys.executable, "-m", "oxlearn_cli"]
+    server = Served(tmp_path / "ridge.oxl", command=command)
+    try:
+        # At once: a reload, not the default action (the end of the process).
+        server.proc.send_signal(signal.SIGHUP)
+        status, body = server.post("/v1/models/ridge/predict", {"instances": X.tolist()})
+        assert status == 200, body
+        assert_array_equal(np.array(json.loads(body)["predictions"]), model.predict(X))
+    finally:
+        assert server.stop(sig) == 0
+        assert "Traceback" not in server.proc.stderr.read()

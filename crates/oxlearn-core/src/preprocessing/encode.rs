@@ -329,6 +329,40 @@ fn check_columns(columns: &[&Column], n: usize, rows: usize, who: &str) -> Resul
     Ok(())
 }
 
+/// The warning scikit-learn's `OneHotEncoder.transform` gives when it
+/// meets unknown values it encodes rather than refuses. Kept as data, so
+/// that the warnings of a table transformed in pieces merge into the one
+/// the whole table would give ([`UnknownWarning::merge`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnknownWarning {
+    /// The input columns holding unknown values, in increasing order.
+    pub columns: Vec<usize>,
+    /// What the unknown values are encoded as.
+    pub encoded_as: &'static str,
+}
+
+impl UnknownWarning {
+    /// Adds the columns of `other` (the same encoder, other rows).
+    pub fn merge(&mut self, other: &UnknownWarning) {
+        self.columns.extend_from_slice(&other.columns);
+        self.columns.sort_unstable();
+        self.columns.dedup();
+    }
+}
+
+impl std::fmt::Display for UnknownWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let columns: Vec<String> = self.columns.iter().map(usize::to_string).collect();
+        write!(
+            f,
+            "Found unknown categories in columns [{}] during transform. These unknown \
+             categories will be encoded as {}.",
+            columns.join(", "),
+            self.encoded_as
+        )
+    }
+}
+
 impl OneHotEncoder {
     /// `transform` with `sparse_output=False`: `rows × sum(n_features_outs)`,
     /// row-major, and the warning scikit-learn gives about unknown values,
@@ -337,7 +371,7 @@ impl OneHotEncoder {
         &self,
         columns: &[&Column],
         rows: usize,
-    ) -> Result<(Vec<f64>, Option<String>)> {
+    ) -> Result<(Vec<f64>, Option<UnknownWarning>)> {
         let n = self.categories.len();
         check_columns(columns, n, rows, "OneHotEncoder")?;
         let lists_ok = self.n_features_outs.len() == n
@@ -380,7 +414,7 @@ impl OneHotEncoder {
                     });
                 }
                 if warn_on_unknown {
-                    with_unknown.push(i.to_string());
+                    with_unknown.push(i);
                 }
             }
             let n_out = self.n_features_outs[i];
@@ -435,20 +469,17 @@ impl OneHotEncoder {
             }
             offset += n_out;
         }
-        let warning = (!with_unknown.is_empty()).then(|| {
-            let what = if matches!(
-                self.handle_unknown,
-                HandleUnknown::InfrequentIfExist | HandleUnknown::Warn
-            ) {
-                "the infrequent category"
-            } else {
-                "all zeros"
-            };
-            format!(
-                "Found unknown categories in columns [{}] during transform. These unknown \
-                 categories will be encoded as {what}.",
-                with_unknown.join(", ")
-            )
+        let encoded_as = if matches!(
+            self.handle_unknown,
+            HandleUnknown::InfrequentIfExist | HandleUnknown::Warn
+        ) {
+            "the infrequent category"
+        } else {
+            "all zeros"
+        };
+        let warning = (!with_unknown.is_empty()).then_some(UnknownWarning {
+            columns: with_unknown,
+            encoded_as,
         });
         Ok((out, warning))
     }
@@ -613,7 +644,7 @@ mod tests {
         let (out, warn) = e.transform(&[&col], 3).unwrap();
         assert_eq!(out, [0., 0., 0., 1., 0., 0.]);
         assert_eq!(
-            warn.unwrap(),
+            warn.unwrap().to_string(),
             "Found unknown categories in columns [0] during transform. These unknown \
              categories will be encoded as all zeros."
         );

@@ -36,13 +36,13 @@ mod table;
 
 pub use encode::{
     py_float_repr, py_str_repr, Categories, HandleUnknown, Infrequent, MissingCategory,
-    OneHotEncoder, OrdinalEncoder,
+    OneHotEncoder, OrdinalEncoder, UnknownWarning,
 };
 pub use impute::{CellImputer, MissingValues, NumericImputer};
 pub use polynomial::PolynomialFeatures;
 pub use scale::{
-    max_abs_scale, min_max_scale, normalize_rows, numpy_clip, numpy_sum, robust_scale,
-    standard_scale, Norm, NumpyOrder,
+    max_abs_scale, min_max_scale, normalize_batch_rows, normalize_rows, numpy_clip, numpy_sum,
+    robust_scale, standard_scale, Norm, NumpyOrder,
 };
 pub use select::{k_best_mask, select_columns, variance_mask};
 pub use table::{Cell, Cells, Column};

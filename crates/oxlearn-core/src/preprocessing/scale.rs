@@ -261,8 +261,22 @@ fn row_norm(row: &[f64], norm: Norm) -> f64 {
 /// differ in the last bit of a norm.
 pub fn normalize_rows(x: &mut [f64], cols: usize, norm: Norm, order: NumpyOrder) -> Result<()> {
     let rows = rows_of(x, cols, "Normalizer input")?;
+    normalize_batch_rows(x, cols, norm, order, rows)
+}
+
+/// [`normalize_rows`] on some of the rows of a matrix of `batch_rows` rows
+/// (what Python is given, read in pieces by the binary): the sums follow
+/// the order of the whole matrix, whatever the number of rows in `x`.
+pub fn normalize_batch_rows(
+    x: &mut [f64],
+    cols: usize,
+    norm: Norm,
+    order: NumpyOrder,
+    batch_rows: usize,
+) -> Result<()> {
+    rows_of(x, cols, "Normalizer input")?;
     // One row is both C- and F-contiguous: numpy reduces it as a vector.
-    let by_columns = order == NumpyOrder::F && rows > 1;
+    let by_columns = order == NumpyOrder::F && batch_rows > 1;
     each_row(x, cols, |row| {
         let mut n = if by_columns {
             row_norm_by_columns(row, norm)
