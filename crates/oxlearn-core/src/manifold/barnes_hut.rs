@@ -69,7 +69,7 @@ impl<const D: usize> Node<D> {
     }
 }
 
-/// What only insertion needs.
+/// A cell's region, while the tree is built.
 #[derive(Clone, Copy)]
 struct Bounds<const D: usize> {
     min: [f64; D],
@@ -78,13 +78,84 @@ struct Bounds<const D: usize> {
     depth: u32,
 }
 
-/// A 2^D-tree over the points of an embedding.
-pub(crate) struct Tree<const D: usize> {
+impl<const D: usize> Bounds<D> {
+    /// Which child holds `point`: one bit per axis, the first axis most
+    /// significant, set when the point is at or past the centre.
+    #[inline(always)]
+    fn slot(&self, point: &[f64; D]) -> usize {
+        (0..D).fold(0, |s, a| 2 * s + usize::from(point[a] >= self.center[a]))
+    }
+
+    /// The region of child `slot`, and its largest squared side.
+    #[inline(always)]
+    fn child(&self, slot: usize) -> (Self, f64) {
+        let mut b = Bounds {
+            min: [0.0; D],
+            max: [0.0; D],
+            center: [0.0; D],
+            depth: self.depth + 1,
+        };
+        let mut width2: f64 = 0.0;
+        for a in 0..D {
+            if (slot >> (D - 1 - a)) & 1 == 1 {
+                b.min[a] = self.center[a];
+                b.max[a] = self.max[a];
+            } else {
+                b.min[a] = self.min[a];
+                b.max[a] = self.center[a];
+            }
+            b.center[a] = (b.min[a] + b.max[a]) / 2.0;
+            let w = b.max[a] - b.min[a];
+            width2 = width2.max(w * w);
+        }
+        (b, width2)
+    }
+}
+
+/// Cells of a tree, or of a subtree built on its own (ids local to it).
+struct Cells<const D: usize> {
     nodes: Vec<Node<D>>,
-    bounds: Vec<Bounds<D>>,
     /// The child cells of the inner cells (`NONE`: empty), `2^D` used of 8:
     /// read only when the walk opens a cell.
     children: Vec<[u32; 8]>,
+    /// Depth of the deepest cell.
+    deepest: u32,
+}
+
+impl<const D: usize> Cells<D> {
+    fn new() -> Self {
+        Cells {
+            nodes: Vec::new(),
+            children: Vec::new(),
+            deepest: 0,
+        }
+    }
+
+    /// Appends the cells of `sub`; returns the id its root takes.
+    fn append(&mut self, sub: Cells<D>) -> u32 {
+        // At most n points × MAX_DEPTH cells, far below u32::MAX for any
+        // embedding that fits in memory.
+        let (at, kids_at) = (self.nodes.len() as u32, self.children.len() as u32);
+        let shift = |id: u32, by: u32| if id == NONE { NONE } else { id + by };
+        self.nodes.extend(sub.nodes.iter().map(|n| Node {
+            kids: shift(n.kids, kids_at),
+            ..*n
+        }));
+        self.children
+            .extend(sub.children.iter().map(|c| c.map(|id| shift(id, at))));
+        self.deepest = self.deepest.max(sub.deepest);
+        at
+    }
+}
+
+/// A 2^D-tree over the points of an embedding.
+pub(crate) struct Tree<const D: usize> {
+    cells: Cells<D>,
+    /// The root's region (the frame of the Morton order).
+    root: Bounds<D>,
+    /// Point indices, partitioned cell by cell while building, and scratch.
+    ids: Vec<u32>,
+    scratch: Vec<u32>,
 }
 
 #[inline(always)]
@@ -95,23 +166,28 @@ fn is_duplicate<const D: usize>(a: &[f64; D], b: &[f64; D]) -> bool {
 impl<const D: usize> Tree<D> {
     pub(crate) fn new() -> Self {
         Tree {
-            nodes: Vec::new(),
-            bounds: Vec::new(),
-            children: Vec::new(),
+            cells: Cells::new(),
+            root: Bounds {
+                min: [0.0; D],
+                max: [0.0; D],
+                center: [0.0; D],
+                depth: 0,
+            },
+            ids: Vec::new(),
+            scratch: Vec::new(),
         }
     }
 
-    /// Rebuilds the tree over `y` (`n × D`, row-major, finite), inserting the
-    /// points in index order as scikit-learn's `build_tree` does.
+    /// Rebuilds the tree over `y` (`n × D`, row-major, finite): the tree
+    /// scikit-learn's `build_tree` makes by inserting the points in index
+    /// order, the same cells with the same barycenters bit for bit, built
+    /// cell by cell (subtrees of large cells in parallel).
     pub(crate) fn build(&mut self, y: &[f64]) {
         build_tree(self, y);
     }
 
     #[inline(always)]
     fn build_portable(&mut self, y: &[f64]) {
-        self.nodes.clear();
-        self.bounds.clear();
-        self.children.clear();
         let mut lo = [f64::INFINITY; D];
         let mut hi = [f64::NEG_INFINITY; D];
         for p in y.chunks_exact(D) {
@@ -131,23 +207,39 @@ impl<const D: usize> Tree<D> {
             let w = hi[a] - lo[a];
             width2 = width2.max(w * w);
         }
-        self.nodes.push(Node {
-            barycenter: [0.0; D],
-            squared_max_width: width2,
-            size: 0,
-            kids: NONE,
-        });
-        self.bounds.push(Bounds {
+        self.root = Bounds {
             min: lo,
             max: hi,
             center,
             depth: 0,
-        });
-        for p in y.chunks_exact(D) {
-            let mut point = [0.0; D];
-            point.copy_from_slice(p);
-            self.insert(point);
+        };
+        let cells = &mut self.cells;
+        cells.nodes.clear();
+        cells.children.clear();
+        cells.deepest = 0;
+        let n = y.len() / D;
+        if n == 0 {
+            cells.nodes.push(Node {
+                barycenter: [0.0; D],
+                squared_max_width: width2,
+                size: 0,
+                kids: NONE,
+            });
+            return;
         }
+        self.ids.clear();
+        self.ids.extend(1..n as u32);
+        self.scratch.resize(n - 1, 0);
+        let first = (point_of::<D>(y, 0), 1);
+        build_cell(
+            cells,
+            &self.root,
+            width2,
+            first,
+            &mut self.ids,
+            &mut self.scratch,
+            y,
+        );
     }
 
     /// The indices of the points of `y` in Morton (Z-) order of their cell
@@ -158,7 +250,7 @@ impl<const D: usize> Tree<D> {
     fn morton_order(&self, y: &[f64], keys: &mut Vec<(u64, u32)>, order: &mut Vec<u32>) {
         const BITS: u32 = 21;
         let scale = (1u64 << BITS) as f64;
-        let root = &self.bounds[0];
+        let root = &self.root;
         keys.clear();
         for (i, p) in y.chunks_exact(D).enumerate() {
             let mut cell = [0u64; D];
@@ -178,95 +270,6 @@ impl<const D: usize> Tree<D> {
         keys.sort_unstable();
         order.clear();
         order.extend(keys.iter().map(|&(_, i)| i));
-    }
-
-    #[inline(always)]
-    fn insert(&mut self, point: [f64; D]) {
-        let mut id = 0usize;
-        loop {
-            let node = &mut self.nodes[id];
-            if node.size == 0 {
-                node.size = 1;
-                node.barycenter = point;
-                return;
-            }
-            if !node.is_leaf() {
-                let n = node.size as f64;
-                for a in 0..D {
-                    node.barycenter[a] = (n * node.barycenter[a] + point[a]) / (n + 1.0);
-                }
-                node.size += 1;
-                let slot = self.slot(id, &point);
-                match self.children[self.nodes[id].kids as usize][slot] {
-                    NONE => {
-                        self.new_child(id, point, 1);
-                        return;
-                    }
-                    child => {
-                        id = child as usize;
-                        continue;
-                    }
-                }
-            }
-            if is_duplicate(&point, &node.barycenter) || self.bounds[id].depth >= MAX_DEPTH {
-                node.size += 1;
-                return;
-            }
-            // A leaf holding other point(s): they move to a new child and
-            // the cell, now inner, takes the new point again.
-            let (moved, size) = (node.barycenter, node.size);
-            self.new_child(id, moved, size);
-        }
-    }
-
-    /// Which child of cell `id` holds `point`: one bit per axis, the first
-    /// axis most significant, set when the point is at or past the centre.
-    #[inline(always)]
-    fn slot(&self, id: usize, point: &[f64; D]) -> usize {
-        let c = &self.bounds[id].center;
-        (0..D).fold(0, |s, a| 2 * s + usize::from(point[a] >= c[a]))
-    }
-
-    /// A child of `parent` holding `size` points at `point`.
-    #[inline(always)]
-    fn new_child(&mut self, parent: usize, point: [f64; D], size: u32) {
-        let slot = self.slot(parent, &point);
-        let pb = self.bounds[parent];
-        let mut b = Bounds {
-            min: [0.0; D],
-            max: [0.0; D],
-            center: [0.0; D],
-            depth: pb.depth + 1,
-        };
-        let mut width2: f64 = 0.0;
-        for a in 0..D {
-            if point[a] >= pb.center[a] {
-                b.min[a] = pb.center[a];
-                b.max[a] = pb.max[a];
-            } else {
-                b.min[a] = pb.min[a];
-                b.max[a] = pb.center[a];
-            }
-            b.center[a] = (b.min[a] + b.max[a]) / 2.0;
-            let w = b.max[a] - b.min[a];
-            width2 = width2.max(w * w);
-        }
-        // At most n points × MAX_DEPTH cells, far below u32::MAX for any
-        // embedding that fits in memory.
-        let id = self.nodes.len() as u32;
-        self.nodes.push(Node {
-            barycenter: point,
-            squared_max_width: width2,
-            size,
-            kids: NONE,
-        });
-        self.bounds.push(b);
-        if self.nodes[parent].is_leaf() {
-            self.nodes[parent].kids = self.children.len() as u32;
-            self.children.push([NONE; 8]);
-        }
-        let kids = self.nodes[parent].kids as usize;
-        self.children[kids][slot] = id;
     }
 
     /// The repulsive forces on the points of a group (unnormalised:
@@ -321,7 +324,7 @@ impl<const D: usize> Tree<D> {
         while top > 0 {
             top -= 1;
             let (id, mask) = stack[top];
-            let node = &self.nodes[id as usize];
+            let node = &self.cells.nodes[id as usize];
             let mut diff = [V::splat(0.0); D];
             let mut dist2 = V::splat(0.0);
             for (d, (p, &c)) in diff.iter_mut().zip(points.iter().zip(&node.barycenter)) {
@@ -354,7 +357,10 @@ impl<const D: usize> Tree<D> {
                 }
             }
             if open != 0 {
-                for &c in self.children[node.kids as usize][..1 << D].iter().rev() {
+                for &c in self.cells.children[node.kids as usize][..1 << D]
+                    .iter()
+                    .rev()
+                {
                     if c != NONE && top < WALK {
                         stack[top] = (c, open);
                         top += 1;
@@ -553,6 +559,122 @@ fn build_portable_of<const D: usize>(tree: &mut Tree<D>, y: &[f64]) {
     tree.build_portable(y);
 }
 
+/// Cells with more points than this build their children in parallel.
+const PARALLEL_CELL: usize = 4096;
+
+#[inline(always)]
+fn point_of<const D: usize>(y: &[f64], i: u32) -> [f64; D] {
+    std::array::from_fn(|a| y[i as usize * D + a])
+}
+
+/// Builds, into `cells`, the cell of region `b` (largest squared side `w2`)
+/// that insertion in index order would make from `first` (a point, or the
+/// points a split leaf hands down: their position and count) and then the
+/// points `rest` (indices, increasing); returns its id. `rest` is left
+/// partitioned by child; `scratch` (as long) is overwritten.
+fn build_cell<const D: usize>(
+    cells: &mut Cells<D>,
+    b: &Bounds<D>,
+    w2: f64,
+    first: ([f64; D], u32),
+    rest: &mut [u32],
+    scratch: &mut [u32],
+    y: &[f64],
+) -> u32 {
+    let id = cells.nodes.len();
+    cells.deepest = cells.deepest.max(b.depth);
+    // A leaf keeps its first point's position: duplicates of it (and, at
+    // the deepest level, every point) join it.
+    let mut size = first.1;
+    let mut k = 0;
+    while k < rest.len() && (b.depth >= MAX_DEPTH || is_duplicate(&point_of(y, rest[k]), &first.0))
+    {
+        size += 1;
+        k += 1;
+    }
+    cells.nodes.push(Node {
+        barycenter: first.0,
+        squared_max_width: w2,
+        size,
+        kids: NONE,
+    });
+    if k == rest.len() {
+        return id as u32;
+    }
+    // Otherwise the leaf's points move to a child, and the cell, now inner,
+    // takes the other points in order: their running mean as insertion
+    // updates it, each point going down to its child.
+    let clump = (first.0, size);
+    let (rest, scratch) = (&mut rest[k..], &mut scratch[k..]);
+    let mut barycenter = first.0;
+    let mut count = [0usize; 8];
+    for &i in rest.iter() {
+        let p = point_of::<D>(y, i);
+        let n = size as f64;
+        for a in 0..D {
+            barycenter[a] = (n * barycenter[a] + p[a]) / (n + 1.0);
+        }
+        size += 1;
+        count[b.slot(&p)] += 1;
+    }
+    let kids = cells.children.len();
+    cells.children.push([NONE; 8]);
+    cells.nodes[id] = Node {
+        barycenter,
+        squared_max_width: w2,
+        size,
+        kids: kids as u32,
+    };
+    // Stable partition by child: each child's points stay in index order.
+    let mut start = [0usize; 9];
+    for c in 0..8 {
+        start[c + 1] = start[c] + count[c];
+    }
+    let mut at = start;
+    for &i in rest.iter() {
+        let c = b.slot(&point_of::<D>(y, i));
+        scratch[at[c]] = i;
+        at[c] += 1;
+    }
+    rest.copy_from_slice(scratch);
+    // Each child's first item (the clump, or its first point) and rest.
+    let clump_slot = b.slot(&clump.0);
+    let mut jobs = Vec::with_capacity(1 << D);
+    let (mut rest, mut scratch) = (rest, scratch);
+    for c in 0..1usize << D {
+        let (mine, others) = std::mem::take(&mut rest).split_at_mut(count[c]);
+        let (mine_s, others_s) = std::mem::take(&mut scratch).split_at_mut(count[c]);
+        (rest, scratch) = (others, others_s);
+        let (first, mine, mine_s) = if c == clump_slot {
+            (clump, mine, mine_s)
+        } else if let Some((p, tail)) = mine.split_first_mut() {
+            ((point_of::<D>(y, *p), 1), tail, &mut mine_s[1..])
+        } else {
+            continue;
+        };
+        let (cb, cw2) = b.child(c);
+        jobs.push((c, cb, cw2, first, mine, mine_s));
+    }
+    if size as usize > PARALLEL_CELL {
+        let built: Vec<(usize, Cells<D>)> = jobs
+            .into_par_iter()
+            .map(|(c, cb, cw2, first, mine, mine_s)| {
+                let mut sub = Cells::new();
+                build_cell(&mut sub, &cb, cw2, first, mine, mine_s, y);
+                (c, sub)
+            })
+            .collect();
+        for (c, sub) in built {
+            cells.children[kids][c] = cells.append(sub);
+        }
+    } else {
+        for (c, cb, cw2, first, mine, mine_s) in jobs {
+            cells.children[kids][c] = build_cell(cells, &cb, cw2, first, mine, mine_s, y);
+        }
+    }
+    id as u32
+}
+
 /// The repulsion of the points `points` (into `out`, `D` values each) and
 /// their share of `Z`, summed in that order.
 struct RepelChunk<'a, const D: usize> {
@@ -670,6 +792,161 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     use crate::manifold::lanes::{Avx2, Avx512};
 
+    /// scikit-learn's `build_tree`: the points inserted one by one in index
+    /// order (the reference the cell-by-cell build must reproduce).
+    struct Inserted<const D: usize> {
+        nodes: Vec<Node<D>>,
+        bounds: Vec<Bounds<D>>,
+        children: Vec<[u32; 8]>,
+    }
+
+    impl<const D: usize> Inserted<D> {
+        fn build(y: &[f64]) -> Self {
+            let mut t = Tree::<D>::new();
+            t.build(y); // for the root's region and width
+            let mut me = Inserted {
+                nodes: vec![Node {
+                    barycenter: [0.0; D],
+                    squared_max_width: t.cells.nodes[0].squared_max_width,
+                    size: 0,
+                    kids: NONE,
+                }],
+                bounds: vec![t.root],
+                children: Vec::new(),
+            };
+            for p in y.chunks_exact(D) {
+                me.insert(std::array::from_fn(|a| p[a]));
+            }
+            me
+        }
+
+        fn insert(&mut self, point: [f64; D]) {
+            let mut id = 0usize;
+            loop {
+                let node = &mut self.nodes[id];
+                if node.size == 0 {
+                    node.size = 1;
+                    node.barycenter = point;
+                    return;
+                }
+                if !node.is_leaf() {
+                    let n = node.size as f64;
+                    for a in 0..D {
+                        node.barycenter[a] = (n * node.barycenter[a] + point[a]) / (n + 1.0);
+                    }
+                    node.size += 1;
+                    let slot = self.bounds[id].slot(&point);
+                    match self.children[self.nodes[id].kids as usize][slot] {
+                        NONE => return self.new_child(id, point, 1),
+                        child => {
+                            id = child as usize;
+                            continue;
+                        }
+                    }
+                }
+                if is_duplicate(&point, &node.barycenter) || self.bounds[id].depth >= MAX_DEPTH {
+                    node.size += 1;
+                    return;
+                }
+                let (moved, size) = (node.barycenter, node.size);
+                self.new_child(id, moved, size);
+            }
+        }
+
+        fn new_child(&mut self, parent: usize, point: [f64; D], size: u32) {
+            let slot = self.bounds[parent].slot(&point);
+            let (b, width2) = self.bounds[parent].child(slot);
+            let id = self.nodes.len() as u32;
+            self.nodes.push(Node {
+                barycenter: point,
+                squared_max_width: width2,
+                size,
+                kids: NONE,
+            });
+            self.bounds.push(b);
+            if self.nodes[parent].is_leaf() {
+                self.nodes[parent].kids = self.children.len() as u32;
+                self.children.push([NONE; 8]);
+            }
+            let kids = self.nodes[parent].kids as usize;
+            self.children[kids][slot] = id;
+        }
+    }
+
+    /// A tree's cells in depth-first slot order: (slot path, barycenter and
+    /// width bits, size), whatever the ids.
+    fn canonical<const D: usize>(
+        nodes: &[Node<D>],
+        children: &[[u32; 8]],
+    ) -> Vec<(Vec<usize>, Vec<u64>, u32)> {
+        let mut out = Vec::new();
+        let mut stack = vec![(0u32, Vec::new())];
+        while let Some((id, path)) = stack.pop() {
+            let n = &nodes[id as usize];
+            let mut bits: Vec<u64> = n.barycenter.iter().map(|v| v.to_bits()).collect();
+            bits.push(n.squared_max_width.to_bits());
+            out.push((path.clone(), bits, n.size));
+            if !n.is_leaf() {
+                for (slot, &c) in children[n.kids as usize].iter().enumerate().rev() {
+                    if c != NONE {
+                        let mut p = path.clone();
+                        p.push(slot);
+                        stack.push((c, p));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn same_tree_as_insertion<const D: usize>(y: &[f64]) {
+        let mut t = Tree::<D>::new();
+        t.build(y);
+        let r = Inserted::<D>::build(y);
+        assert_eq!(
+            canonical(&t.cells.nodes, &t.cells.children),
+            canonical(&r.nodes, &r.children)
+        );
+        assert_eq!(t.cells.nodes.len(), r.nodes.len());
+    }
+
+    #[test]
+    fn cell_by_cell_build_is_insertion_in_index_order() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut uniform = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        // Enough points for the parallel path (clusters, duplicates within
+        // EPSILON and exact ones, points on cell boundaries).
+        let n = 3 * PARALLEL_CELL;
+        let mut y: Vec<f64> = (0..n * 2).map(|_| uniform() * 50.0 - 25.0).collect();
+        for v in &mut y[..2000] {
+            *v *= 1e-4;
+        }
+        for i in 0..300 {
+            let (a, b) = (y[2 * i], y[2 * i + 1]);
+            y[2 * (4000 + i)] = a + 1e-7;
+            y[2 * (4000 + i) + 1] = b;
+        }
+        for i in 5000..5100 {
+            y[2 * i] = 0.0;
+            y[2 * i + 1] = (i % 7) as f64;
+        }
+        same_tree_as_insertion::<2>(&y);
+        same_tree_as_insertion::<1>(&y);
+        same_tree_as_insertion::<3>(&y[..3 * (y.len() / 3)]);
+        same_tree_as_insertion::<2>(&y[..2]);
+        same_tree_as_insertion::<2>(&[]);
+        same_tree_as_insertion::<2>(&[1.0, 1.0, 1.0, 1.0, 1.0 + 1e-7, 1.0]);
+        // Beyond the deepest cell.
+        let a = 1e300f64;
+        let b = f64::from_bits(a.to_bits() + 1);
+        same_tree_as_insertion::<2>(&[a, a, b, b, -a, 0.0, b, b]);
+    }
+
     /// The repulsion on one point, through a group of one.
     fn walk_one<const D: usize>(
         t: &Tree<D>,
@@ -693,7 +970,7 @@ mod tests {
         let (mut force, mut z) = ([0.0; D], 0.0);
         let mut stack = vec![0u32];
         while let Some(id) = stack.pop() {
-            let node = &t.nodes[id as usize];
+            let node = &t.cells.nodes[id as usize];
             let diff: [f64; D] = std::array::from_fn(|a| point[a] - node.barycenter[a]);
             let dist2 = diff.iter().fold(0.0, |s, d| s + d * d);
             if node.is_leaf() && diff.iter().all(|d| d.abs() <= EPSILON) {
@@ -707,7 +984,7 @@ mod tests {
                     force[a] += size * q * q * diff[a];
                 }
             } else {
-                let kids = &t.children[node.kids as usize][..1 << D];
+                let kids = &t.cells.children[node.kids as usize][..1 << D];
                 stack.extend(kids.iter().rev().filter(|&&c| c != NONE));
             }
         }
@@ -783,9 +1060,10 @@ mod tests {
         let y = [0.0, 0.0, 1.0, 1.0, 1.0, 1.0 + 1e-7, -2.0, 0.5, 0.3, -0.7];
         let mut t = Tree::<2>::new();
         t.build(&y);
-        assert_eq!(t.nodes[0].size, 5);
+        assert_eq!(t.cells.nodes[0].size, 5);
         // The two points within EPSILON share a leaf of size 2.
         let leaves: Vec<usize> = t
+            .cells
             .nodes
             .iter()
             .filter(|n| n.is_leaf())
@@ -797,7 +1075,7 @@ mod tests {
             .map(|a| y.chunks(2).map(|p| p[a]).sum::<f64>() / 5.0)
             .collect();
         for a in 0..2 {
-            assert!((t.nodes[0].barycenter[a] - mean[a]).abs() < 1e-12);
+            assert!((t.cells.nodes[0].barycenter[a] - mean[a]).abs() < 1e-12);
         }
         let (mut keys, mut order) = (Vec::new(), Vec::new());
         t.morton_order(&y, &mut keys, &mut order);
@@ -843,7 +1121,7 @@ mod tests {
         let y = [a, a, b, b, -a, 0.0];
         let mut t = Tree::<2>::new();
         t.build(&y);
-        assert_eq!(t.nodes[0].size, 3);
-        assert!(t.bounds.iter().all(|b| b.depth <= MAX_DEPTH));
+        assert_eq!(t.cells.nodes[0].size, 3);
+        assert!(t.cells.deepest <= MAX_DEPTH);
     }
 }
