@@ -3,10 +3,13 @@
 //! scikit-learn's construction (`_quad_tree.pyx`) and summary criterion
 //! (`_barnes_hut_tsne.pyx`), in `f64`.
 //!
-//! The repulsive forces are computed for every point independently (in
-//! parallel over fixed chunks of points), walking the tree in the same
-//! order as scikit-learn's recursive `summarize`. The attractive forces run
-//! over the rows of the sparse `P`. The normalisation `Z` and the KL error
+//! The tree is built cell by cell (the cells and barycenters insertion in
+//! index order makes; large cells' subtrees in parallel). The repulsive
+//! force on each point is the sum over the cells scikit-learn's recursive
+//! `summarize` reaches from it, in that order; groups of points close in
+//! Morton order walk the tree together, one vector lane each (parallel over
+//! fixed chunks of points). The attractive forces run over the rows of the
+//! sparse `P`. The normalisation `Z` and the KL error
 //! are sums of per-point terms, added in point order within a chunk and
 //! chunk by chunk: the gradient is bit-identical for any thread count.
 
