@@ -35,6 +35,66 @@ const MAX_DEPTH: u32 = 96;
 /// (`FLOAT32_TINY`).
 const FLOAT32_TINY: f64 = f32::MIN_POSITIVE as f64;
 
+/// Bits per axis of the Morton grid (2^21 cells an axis: 63 bits in 3-D).
+const MORTON_BITS: u32 = 21;
+
+/// Morton keys with their point indices, and the radix sort's scratch.
+type Keys = (Vec<(u64, u32)>, Vec<(u64, u32)>);
+
+/// The Morton code of a grid cell: the axes' bits interleaved from the most
+/// significant, the first axis first.
+#[inline(always)]
+fn interleave<const D: usize>(cell: [u64; D]) -> u64 {
+    // Spreads the low 21 bits of `x` to every second (third) bit.
+    fn spread2(x: u64) -> u64 {
+        let mut x = x & 0x1f_ffff;
+        x = (x | (x << 16)) & 0x0000_ffff_0000_ffff;
+        x = (x | (x << 8)) & 0x00ff_00ff_00ff_00ff;
+        x = (x | (x << 4)) & 0x0f0f_0f0f_0f0f_0f0f;
+        x = (x | (x << 2)) & 0x3333_3333_3333_3333;
+        (x | (x << 1)) & 0x5555_5555_5555_5555
+    }
+    fn spread3(x: u64) -> u64 {
+        let mut x = x & 0x1f_ffff;
+        x = (x | (x << 32)) & 0x001f_0000_0000_ffff;
+        x = (x | (x << 16)) & 0x001f_0000_ff00_00ff;
+        x = (x | (x << 8)) & 0x100f_00f0_0f00_f00f;
+        x = (x | (x << 4)) & 0x10c3_0c30_c30c_30c3;
+        (x | (x << 2)) & 0x1249_2492_4924_9249
+    }
+    match D {
+        1 => cell[0],
+        2 => (spread2(cell[0]) << 1) | spread2(cell[1]),
+        _ => (spread3(cell[0]) << 2) | (spread3(cell[1]) << 1) | spread3(cell[2]),
+    }
+}
+
+/// Sorts `keys.0` by their first `bits` bits, stably (least significant
+/// byte first; a byte all keys share is skipped).
+fn radix_sort(keys: &mut Keys, bits: u32) {
+    let (keys, tmp) = keys;
+    let mut shift = 0;
+    while shift < bits {
+        let mut count = [0usize; 257];
+        for &(k, _) in keys.iter() {
+            count[((k >> shift) & 0xff) as usize + 1] += 1;
+        }
+        if !count.contains(&keys.len()) {
+            for b in 0..256 {
+                count[b + 1] += count[b];
+            }
+            tmp.resize(keys.len(), (0, 0));
+            for &e in keys.iter() {
+                let b = ((e.0 >> shift) & 0xff) as usize;
+                tmp[count[b]] = e;
+                count[b] += 1;
+            }
+            std::mem::swap(keys, tmp);
+        }
+        shift += 8;
+    }
+}
+
 /// Points per parallel task: fixed, so sums never depend on thread count.
 const CHUNK: usize = 256;
 
@@ -250,29 +310,22 @@ impl<const D: usize> Tree<D> {
     /// into `order`. Walking the tree for the points in this order, each
     /// walk visits mostly the cells the previous one did, still in cache;
     /// the order depends on `y` alone, never on the thread count.
-    fn morton_order(&self, y: &[f64], keys: &mut Vec<(u64, u32)>, order: &mut Vec<u32>) {
-        const BITS: u32 = 21;
-        let scale = (1u64 << BITS) as f64;
+    fn morton_order(&self, y: &[f64], keys: &mut Keys, order: &mut Vec<u32>) {
+        let scale = (1u64 << MORTON_BITS) as f64;
         let root = &self.root;
-        keys.clear();
+        keys.0.clear();
         for (i, p) in y.chunks_exact(D).enumerate() {
-            let mut cell = [0u64; D];
-            for a in 0..D {
+            let cell: [u64; D] = std::array::from_fn(|a| {
                 let t = (p[a] - root.min[a]) / (root.max[a] - root.min[a]) * scale;
                 // `as` saturates (and maps NaN to 0): always a valid cell.
-                cell[a] = (t as u64).min((1 << BITS) - 1);
-            }
-            let mut code = 0u64;
-            for bit in (0..BITS).rev() {
-                for c in cell {
-                    code = (code << 1) | ((c >> bit) & 1);
-                }
-            }
-            keys.push((code, i as u32));
+                (t as u64).min((1 << MORTON_BITS) - 1)
+            });
+            keys.0.push((interleave(cell), i as u32));
         }
-        keys.sort_unstable();
+        // Stable, from index order: ties stay in index order.
+        radix_sort(keys, MORTON_BITS * D as u32);
         order.clear();
-        order.extend(keys.iter().map(|&(_, i)| i));
+        order.extend(keys.0.iter().map(|&(_, i)| i));
     }
 
     /// The repulsive forces on the points of a group (unnormalised:
@@ -456,7 +509,7 @@ pub(crate) struct BarnesHut<'a, const D: usize> {
     tree: Tree<D>,
     /// The points in the order their repulsion is computed (Morton order).
     order: Vec<u32>,
-    keys: Vec<(u64, u32)>,
+    keys: Keys,
     /// Repulsive forces of the last evaluation, in `order` (`n × D`).
     sorted: Vec<f64>,
     /// The same, in point order.
@@ -471,7 +524,7 @@ impl<'a, const D: usize> BarnesHut<'a, D> {
             kernel: Kernel::new(dof),
             tree: Tree::new(),
             order: Vec::new(),
-            keys: Vec::new(),
+            keys: (Vec::new(), Vec::new()),
             sorted: Vec::new(),
             neg: Vec::new(),
         }
@@ -914,6 +967,43 @@ mod tests {
     }
 
     #[test]
+    fn morton_codes_interleave_bits_and_sort_stably() {
+        let mut state = 0x1234_5678_9abc_def1u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        fn by_loop<const D: usize>(cell: [u64; D]) -> u64 {
+            let mut code = 0u64;
+            for bit in (0..MORTON_BITS).rev() {
+                for c in cell {
+                    code = (code << 1) | ((c >> bit) & 1);
+                }
+            }
+            code
+        }
+        let max = (1u64 << MORTON_BITS) - 1;
+        for _ in 0..10_000 {
+            let c = [next() & max, next() & max, next() & max];
+            assert_eq!(interleave([c[0]]), by_loop([c[0]]));
+            assert_eq!(interleave([c[0], c[1]]), by_loop([c[0], c[1]]));
+            assert_eq!(interleave(c), by_loop(c));
+        }
+        assert_eq!(interleave([max; 3]), by_loop([max; 3]));
+        // Few distinct codes (ties in index order), and codes over all bits.
+        for spread in [3u64, u64::MAX >> 1] {
+            let v: Vec<(u64, u32)> = (0..5000).map(|i| (next() % spread, i)).collect();
+            let mut keys = (v.clone(), Vec::new());
+            radix_sort(&mut keys, 63);
+            let mut expected = v;
+            expected.sort_unstable();
+            assert_eq!(keys.0, expected);
+        }
+    }
+
+    #[test]
     fn cell_by_cell_build_is_insertion_in_index_order() {
         let mut state = 0x9e37_79b9_7f4a_7c15u64;
         let mut uniform = move || {
@@ -1014,7 +1104,7 @@ mod tests {
         y[50 * D..55 * D].copy_from_slice(&copy);
         let mut t = Tree::<D>::new();
         t.build(&y);
-        let (mut keys, mut order) = (Vec::new(), Vec::new());
+        let (mut keys, mut order) = ((Vec::new(), Vec::new()), Vec::new());
         t.morton_order(&y, &mut keys, &mut order);
         let kernel = Kernel::new(dof);
         for theta in [0.0, 0.3, 0.5, 1.2] {
@@ -1080,7 +1170,7 @@ mod tests {
         for a in 0..2 {
             assert!((t.cells.nodes[0].barycenter[a] - mean[a]).abs() < 1e-12);
         }
-        let (mut keys, mut order) = (Vec::new(), Vec::new());
+        let (mut keys, mut order) = ((Vec::new(), Vec::new()), Vec::new());
         t.morton_order(&y, &mut keys, &mut order);
         let mut sorted = order.clone();
         sorted.sort_unstable();
