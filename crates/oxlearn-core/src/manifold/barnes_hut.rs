@@ -695,7 +695,10 @@ fn build_cell<const D: usize>(
     rest.copy_from_slice(scratch);
     // Each child's first item (the clump, or its first point) and rest.
     let clump_slot = b.slot(&clump.0);
-    let mut jobs = Vec::with_capacity(1 << D);
+    // Built right away, or (large cells) collected and built in parallel;
+    // `Vec::new` allocates only when a job is pushed.
+    let parallel = size as usize > PARALLEL_CELL;
+    let mut jobs = Vec::new();
     let (mut rest, mut scratch) = (rest, scratch);
     for c in 0..1usize << D {
         let (mine, others) = std::mem::take(&mut rest).split_at_mut(count[c]);
@@ -709,9 +712,13 @@ fn build_cell<const D: usize>(
             continue;
         };
         let (cb, cw2) = b.child(c);
-        jobs.push((c, cb, cw2, first, mine, mine_s));
+        if parallel {
+            jobs.push((c, cb, cw2, first, mine, mine_s));
+        } else {
+            cells.children[kids][c] = build_cell(cells, &cb, cw2, first, mine, mine_s, y);
+        }
     }
-    if size as usize > PARALLEL_CELL {
+    if parallel {
         let built: Vec<(usize, Cells<D>)> = jobs
             .into_par_iter()
             .map(|(c, cb, cw2, first, mine, mine_s)| {
@@ -722,10 +729,6 @@ fn build_cell<const D: usize>(
             .collect();
         for (c, sub) in built {
             cells.children[kids][c] = cells.append(sub);
-        }
-    } else {
-        for (c, cb, cw2, first, mine, mine_s) in jobs {
-            cells.children[kids][c] = build_cell(cells, &cb, cw2, first, mine, mine_s, y);
         }
     }
     id as u32
