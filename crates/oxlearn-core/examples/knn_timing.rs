@@ -19,27 +19,17 @@ use faer::MatRef;
 use oxlearn_core::neighbors::{Algorithm, IndexParams, Metric, NeighborIndex};
 use std::time::Instant;
 
+mod common;
+
 fn load(path: &str, d: usize) -> (Vec<f64>, usize) {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let v: Vec<f64> = bytes
-        .chunks_exact(8)
-        .map(|b| f64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
-        .collect();
+    let v = common::load(path);
     let n = v.len() / d;
     (v, n)
 }
 
-/// User + system CPU time of the process (all threads), in ms: less
-/// disturbed by other load on a shared machine than wall time.
+/// CPU time of the process, in ms.
 fn cpu_ms() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<f64> = rest
-        .split_whitespace()
-        .map(|v| v.parse().unwrap_or(0.0))
-        .collect();
-    // Fields 14 and 15 (utime, stime), in clock ticks of 10 ms.
-    (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) * 10.0
+    common::cpu_seconds() * 1e3
 }
 
 fn main() {

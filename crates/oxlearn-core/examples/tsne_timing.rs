@@ -17,25 +17,9 @@ use oxlearn_core::manifold::{self as mf, Affinities, Gradient, TsneParams};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::Instant;
 
-fn load(path: &str) -> Vec<f64> {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    bytes
-        .chunks_exact(8)
-        .map(|b| f64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
-        .collect()
-}
+mod common;
 
-/// User + system CPU time of the process (all threads), in seconds: less
-/// disturbed by other load on a shared machine than wall time.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<f64> = rest
-        .split_whitespace()
-        .map(|v| v.parse().unwrap_or(0.0))
-        .collect();
-    (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / 100.0
-}
+use common::{cpu_seconds, load};
 
 fn main() -> Result<(), oxlearn_core::Error> {
     let dir = std::env::var("TSNE_DATA").unwrap_or_else(|_| "/tmp/tsne".into());
