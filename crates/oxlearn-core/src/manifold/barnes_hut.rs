@@ -9,7 +9,7 @@
 //! `summarize` reaches from it, in that order; groups of points close in
 //! Morton order walk the tree together, one vector lane each (parallel over
 //! fixed chunks of points). The attractive forces run over the rows of the
-//! sparse `P`. The normalisation `Z` and the KL error
+//! sparse `P`, rows of similar length side by side in vector lanes. The normalisation `Z` and the KL error
 //! are sums of per-point terms, added in point order within a chunk and
 //! chunk by chunk: the gradient is bit-identical for any thread count.
 
@@ -514,6 +514,9 @@ pub(crate) struct BarnesHut<'a, const D: usize> {
     sorted: Vec<f64>,
     /// The same, in point order.
     neg: Vec<f64>,
+    /// `P` laid out for the attraction's lanes (`None` beyond 32-bit
+    /// gather positions).
+    sliced: Option<Sliced>,
 }
 
 impl<'a, const D: usize> BarnesHut<'a, D> {
@@ -527,6 +530,7 @@ impl<'a, const D: usize> BarnesHut<'a, D> {
             keys: (Vec::new(), Vec::new()),
             sorted: Vec::new(),
             neg: Vec::new(),
+            sliced: Sliced::new(p, D),
         }
     }
 }
@@ -586,6 +590,24 @@ impl<const D: usize> Objective for BarnesHut<'_, D> {
         // scikit-learn floors Z at machine epsilon against division by zero.
         let z = z_parts.iter().fold(0.0, |a, &b| a + b).max(f64::EPSILON);
         let (p, neg) = (self.p, &self.neg);
+        if let (Some(sl), false) = (&self.sliced, compute_error) {
+            grad.par_chunks_mut(CHUNK * D)
+                .enumerate()
+                .for_each(|(ch, out)| {
+                    dispatch(AttractSliced::<D> {
+                        sl,
+                        slices: sl.chunks[ch]..sl.chunks[ch + 1],
+                        y,
+                        neg,
+                        kernel,
+                        exaggeration,
+                        z,
+                        first: ch * CHUNK,
+                        out,
+                    })
+                });
+            return Ok(f64::NAN);
+        }
         let err_parts: Vec<f64> = grad
             .par_chunks_mut(CHUNK * D)
             .enumerate()
@@ -773,6 +795,169 @@ impl<const D: usize> WithLanes for RepelChunk<'_, D> {
     }
 }
 
+/// `P` laid out for the attraction's vector lanes (sliced ELLPACK): in each
+/// chunk of `CHUNK` rows, the rows sorted by length (then index) and taken
+/// `LANES` at a time; a slice stores its rows' entries step by step (entry
+/// `s` of lane `k` at `[start + s][k]`). Lanes whose row has no entry at a
+/// step hold their own row and a zero, masked out by `live`. Each lane adds
+/// its row's entries in the row's order: the scalar loop's sums, bit for
+/// bit, with contiguous loads and the divisions as vectors.
+struct Sliced {
+    slices: Vec<Slice>,
+    /// The first slice of each chunk of rows, and the end.
+    chunks: Vec<usize>,
+    data: Vec<[f64; LANES]>,
+    cols: Vec<[u32; LANES]>,
+    live: Vec<Mask>,
+}
+
+struct Slice {
+    /// Its rows (the first repeated in unused lanes).
+    rows: [u32; LANES],
+    n_rows: usize,
+    start: usize,
+    width: usize,
+}
+
+impl Sliced {
+    /// `None` when a coordinate's position in the embedding (`n × d`)
+    /// does not fit the 32-bit offsets of vector gathers.
+    fn new(p: &SparseP, d: usize) -> Option<Sliced> {
+        let n = p.n;
+        if n.checked_mul(d).is_none_or(|m| m >= i32::MAX as usize) {
+            return None;
+        }
+        let mut sl = Sliced {
+            slices: Vec::new(),
+            chunks: vec![0],
+            data: Vec::new(),
+            cols: Vec::new(),
+            live: Vec::new(),
+        };
+        let len = |i: usize| p.indptr[i + 1] - p.indptr[i];
+        for first in (0..n).step_by(CHUNK) {
+            let mut rows: Vec<usize> = (first..(first + CHUNK).min(n)).collect();
+            rows.sort_by_key(|&i| (len(i), i));
+            for group in rows.chunks(LANES) {
+                let lane_row = |k: usize| group.get(k).copied().unwrap_or(group[0]);
+                let width = group.iter().map(|&i| len(i)).max().unwrap_or(0);
+                sl.slices.push(Slice {
+                    rows: std::array::from_fn(|k| lane_row(k) as u32),
+                    n_rows: group.len(),
+                    start: sl.data.len(),
+                    width,
+                });
+                for s in 0..width {
+                    let mut live: Mask = 0;
+                    let mut data = [0.0; LANES];
+                    let mut cols = [0u32; LANES];
+                    for (k, (v, c)) in data.iter_mut().zip(&mut cols).enumerate() {
+                        let i = lane_row(k);
+                        if k < group.len() && s < len(i) {
+                            let t = p.indptr[i] + s;
+                            (*v, *c) = (p.data[t], p.indices[t]);
+                            live |= 1 << k;
+                        } else {
+                            *c = i as u32;
+                        }
+                    }
+                    sl.data.push(data);
+                    sl.cols.push(cols);
+                    sl.live.push(live);
+                }
+            }
+            sl.chunks.push(sl.slices.len());
+        }
+        Some(sl)
+    }
+}
+
+/// The gradient of the rows of one chunk (from `first`, into `out`)
+/// without the error: attraction in lanes, minus repulsion `neg` over `Z`.
+struct AttractSliced<'a, const D: usize> {
+    sl: &'a Sliced,
+    slices: std::ops::Range<usize>,
+    y: &'a [f64],
+    neg: &'a [f64],
+    kernel: Kernel,
+    exaggeration: f64,
+    z: f64,
+    first: usize,
+    out: &'a mut [f64],
+}
+
+impl<const D: usize> WithLanes for AttractSliced<'_, D> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<V: Lanes>(self) {
+        if self.kernel.dof == 1.0 {
+            self.run_with::<V, true>()
+        } else {
+            self.run_with::<V, false>()
+        }
+    }
+}
+
+impl<const D: usize> AttractSliced<'_, D> {
+    #[inline(always)]
+    fn run_with<V: Lanes, const UNIT: bool>(self) {
+        let AttractSliced {
+            sl,
+            slices,
+            y,
+            neg,
+            kernel,
+            exaggeration,
+            z,
+            first,
+            out,
+        } = self;
+        let c = 2.0 * (kernel.dof + 1.0) / kernel.dof;
+        let (exaggeration, dof) = (V::splat(exaggeration), V::splat(kernel.dof));
+        for slice in &sl.slices[slices] {
+            // SAFETY: rows and columns are below n (`SparseP::check`, and
+            // `Sliced::new` uses no other), `y` holds n × D values
+            // (`evaluate` checks), and n × D < i32::MAX (`Sliced::new`).
+            let yi: [V; D] = std::array::from_fn(|a| unsafe { V::gather(y, &slice.rows, D, a) });
+            let mut pos = [V::splat(0.0); D];
+            for t in slice.start..slice.start + slice.width {
+                let pij = V::load(&sl.data[t]).mul(exaggeration);
+                let mut diff = [V::splat(0.0); D];
+                let mut dist2 = V::splat(0.0);
+                for (a, (d, yia)) in diff.iter_mut().zip(&yi).enumerate() {
+                    // SAFETY: as above.
+                    let yj = unsafe { V::gather(y, &sl.cols[t], D, a) };
+                    *d = yia.sub(yj);
+                    dist2 = dist2.add(d.mul(*d));
+                }
+                let q = if UNIT {
+                    dof.div(dof.add(dist2))
+                } else {
+                    let mut d2 = [0.0; LANES];
+                    dist2.store(&mut d2);
+                    V::load(&d2.map(|v| kernel.q(v)))
+                };
+                let pq = pij.mul(q);
+                let live = sl.live[t];
+                for (f, d) in pos.iter_mut().zip(&diff) {
+                    *f = f.select(live, f.add(pq.mul(*d)));
+                }
+            }
+            let mut sums = [[0.0; LANES]; D];
+            for (f, o) in pos.iter().zip(&mut sums) {
+                f.store(o);
+            }
+            for (k, &i) in slice.rows[..slice.n_rows].iter().enumerate() {
+                let i = i as usize;
+                for a in 0..D {
+                    out[(i - first) * D + a] = c * (sums[a][k] - neg[i * D + a] / z);
+                }
+            }
+        }
+    }
+}
+
 /// What one gradient evaluation shares between its chunks.
 #[derive(Clone, Copy)]
 struct Step {
@@ -786,10 +971,9 @@ crate::simd::multiversion! {
     /// each): the attraction over their rows of `P` minus their repulsion
     /// `neg` over `Z`; returns their KL terms (0 unless computed).
     ///
-    /// Bound by reading `P` (12 bytes an entry: 16.5 MB an iteration on
-    /// the benchmark's 10000 points), not by its arithmetic: eight rows in
-    /// vector lanes, and the kernel's divisions done as vectors first, were
-    /// both measured slower (1.4x and 1.3x).
+    /// The iterations that report the error, whose terms are summed entry
+    /// by entry over the rows in order; the others run `AttractSliced`
+    /// (the same gradient, bit for bit, in vector lanes).
     fn attract_chunk<const D: usize>(
         p: &SparseP,
         y: &[f64],
@@ -967,6 +1151,60 @@ mod tests {
             canonical(&r.nodes, &r.children)
         );
         assert_eq!(t.cells.nodes.len(), r.nodes.len());
+    }
+
+    /// The attraction in lanes (iterations without the error) gives the
+    /// scalar loop's gradient (iterations with it), bit for bit: rows of
+    /// 0 to 60 entries, partial slices and chunks.
+    fn sliced_attraction_matches<const D: usize>(dof: f64) {
+        let mut state = 0xdead_beef_cafe_f00du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let n = 700;
+        let (mut data, mut indices, mut indptr) = (Vec::new(), Vec::new(), vec![0]);
+        for i in 0..n {
+            let len = if i % 97 == 0 {
+                0
+            } else {
+                (next() % 60) as usize
+            };
+            let mut cols: Vec<u32> = (0..len).map(|_| (next() % n as u64) as u32).collect();
+            cols.sort_unstable();
+            cols.dedup();
+            for j in cols {
+                indices.push(j);
+                data.push((next() % 1000) as f64 * 1e-6);
+            }
+            indptr.push(indices.len());
+        }
+        let p = SparseP {
+            n,
+            data,
+            indices,
+            indptr,
+        };
+        p.check().unwrap();
+        let y: Vec<f64> = (0..n * D)
+            .map(|_| (next() % 10_000) as f64 * 1e-3 - 5.0)
+            .collect();
+        let mut bh = BarnesHut::<D>::new(&p, 0.5, dof);
+        assert!(bh.sliced.is_some());
+        let (mut lanes, mut rows) = (vec![0.0; n * D], vec![0.0; n * D]);
+        bh.evaluate(&y, 12.0, false, &mut lanes).unwrap();
+        bh.evaluate(&y, 12.0, true, &mut rows).unwrap();
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&lanes), bits(&rows));
+    }
+
+    #[test]
+    fn attraction_in_lanes_is_the_row_loop() {
+        sliced_attraction_matches::<1>(1.0);
+        sliced_attraction_matches::<2>(1.0);
+        sliced_attraction_matches::<3>(2.0);
     }
 
     #[test]

@@ -36,6 +36,11 @@ pub(crate) unsafe trait Lanes: Copy {
     fn abs_le(self, bound: Self) -> Mask;
     /// `yes` in the lanes of `mask`, `self` elsewhere.
     fn select(self, mask: Mask, yes: Self) -> Self;
+    /// `base[idx[k] * stride + offset]` in each lane `k`.
+    ///
+    /// # Safety
+    /// Every such position is within `base`, and `base.len() < i32::MAX`.
+    unsafe fn gather(base: &[f64], idx: &[u32; LANES], stride: usize, offset: usize) -> Self;
 }
 
 /// A computation over lanes of any kind, run by [`dispatch`].
@@ -124,6 +129,12 @@ unsafe impl Lanes for Portable {
         })
     }
     #[inline(always)]
+    unsafe fn gather(base: &[f64], idx: &[u32; LANES], stride: usize, offset: usize) -> Self {
+        Portable(std::array::from_fn(|k| {
+            base[idx[k] as usize * stride + offset]
+        }))
+    }
+    #[inline(always)]
     fn select(self, mask: Mask, yes: Self) -> Self {
         Portable(std::array::from_fn(|k| {
             if (mask >> k) & 1 != 0 {
@@ -184,6 +195,20 @@ mod x86 {
                 // SAFETY: as above; lanes 4r..4r+4 are within the array.
                 unsafe { _mm256_storeu_pd(out[4 * r..].as_mut_ptr(), *v) }
             }
+        }
+        #[inline(always)]
+        unsafe fn gather(base: &[f64], idx: &[u32; LANES], stride: usize, offset: usize) -> Self {
+            // SAFETY: the level is the CPU's; the caller keeps every
+            // position within `base` and below i32::MAX (no overflow in
+            // the 32-bit products); lanes 4r..4r+4 are within `idx`.
+            Avx2(from_fn(|r| unsafe {
+                let at = _mm_loadu_si128(idx[4 * r..].as_ptr().cast());
+                let at = _mm_add_epi32(
+                    _mm_mullo_epi32(at, _mm_set1_epi32(stride as i32)),
+                    _mm_set1_epi32(offset as i32),
+                );
+                _mm256_i32gather_pd::<8>(base.as_ptr(), at)
+            }))
         }
         binary!(Avx2, add, _mm256_add_pd);
         binary!(Avx2, sub, _mm256_sub_pd);
@@ -248,6 +273,18 @@ mod x86 {
                 // SAFETY: as above; lanes 8r..8r+8 are within the array.
                 unsafe { _mm512_storeu_pd(out[8 * r..].as_mut_ptr(), *v) }
             }
+        }
+        #[inline(always)]
+        unsafe fn gather(base: &[f64], idx: &[u32; LANES], stride: usize, offset: usize) -> Self {
+            // SAFETY: as for `Avx2::gather`; lanes 8r..8r+8 are within `idx`.
+            Avx512(from_fn(|r| unsafe {
+                let at = _mm256_loadu_si256(idx[8 * r..].as_ptr().cast());
+                let at = _mm256_add_epi32(
+                    _mm256_mullo_epi32(at, _mm256_set1_epi32(stride as i32)),
+                    _mm256_set1_epi32(offset as i32),
+                );
+                _mm512_i32gather_pd::<8>(at, base.as_ptr())
+            }))
         }
         binary!(Avx512, add, _mm512_add_pd);
         binary!(Avx512, sub, _mm512_sub_pd);
@@ -327,6 +364,19 @@ mod tests {
         assert_eq!(vbits(V::splat(-0.0)), bits(Portable::splat(-0.0)));
         for mask in [0, 1, 0x80, 0x5a, 0xff, 0xdead_beef, Mask::MAX] {
             assert_eq!(vbits(va.select(mask, vb)), bits(pa.select(mask, pb)));
+        }
+        let base: Vec<f64> = (0..200).map(|v| v as f64 * 0.5 - 7.0).collect();
+        let idx: [u32; LANES] = std::array::from_fn(|k| ((k * 37) % 66) as u32);
+        for (stride, offset) in [(1, 0), (3, 2), (2, 1)] {
+            // SAFETY: positions at most 65 * 3 + 2 < 200.
+            let (pg, vg) = unsafe {
+                (
+                    Portable::gather(&base, &idx, stride, offset),
+                    V::gather(&base, &idx, stride, offset),
+                )
+            };
+            assert_eq!(vbits(vg), bits(pg));
+            assert_eq!(pg.0[1], base[37 * stride + offset]);
         }
         // Spot checks of the portable form itself.
         assert_eq!(pa.lt(pb) & 0xff, 0b0010_0101);
