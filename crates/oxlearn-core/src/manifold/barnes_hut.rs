@@ -9,8 +9,9 @@
 //! `summarize` reaches from it, in that order; groups of points close in
 //! Morton order walk the tree together, one vector lane each (parallel over
 //! fixed chunks of points). The attractive forces run over the rows of the
-//! sparse `P`, rows of similar length side by side in vector lanes. The normalisation `Z` and the KL error
-//! are sums of per-point terms, added in point order within a chunk and
+//! sparse `P`, rows of similar length side by side in vector lanes. The
+//! normalisation `Z` and the KL error are sums of per-point terms, added in
+//! point order within a chunk and
 //! chunk by chunk: the gradient is bit-identical for any thread count.
 
 use super::affinity::SparseP;
