@@ -11,8 +11,8 @@
 //! fixed chunks of points). The attractive forces run over the rows of the
 //! sparse `P`, rows of similar length side by side in vector lanes. The
 //! normalisation `Z` and the KL error are sums of per-point terms, added in
-//! point order within a chunk and
-//! chunk by chunk: the gradient is bit-identical for any thread count.
+//! point order within a chunk and chunk by chunk: the gradient is
+//! bit-identical for any thread count.
 
 use super::affinity::SparseP;
 use super::lanes::{dispatch, Lanes, Mask, WithLanes, LANES};
