@@ -1036,6 +1036,16 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     use crate::manifold::lanes::{Avx2, Avx512};
 
+    /// A xorshift stream: the tests' reproducible random numbers.
+    fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
+    }
+
     /// scikit-learn's `build_tree`: the points inserted one by one in index
     /// order (the reference the cell-by-cell build must reproduce).
     struct Inserted<const D: usize> {
@@ -1158,13 +1168,7 @@ mod tests {
     /// scalar loop's gradient (iterations with it), bit for bit: rows of
     /// 0 to 60 entries, partial slices and chunks.
     fn sliced_attraction_matches<const D: usize>(dof: f64) {
-        let mut state = 0xdead_beef_cafe_f00du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0xdead_beef_cafe_f00du64);
         let n = 700;
         let (mut data, mut indices, mut indptr) = (Vec::new(), Vec::new(), vec![0]);
         for i in 0..n {
@@ -1210,13 +1214,7 @@ mod tests {
 
     #[test]
     fn morton_codes_interleave_bits_and_sort_stably() {
-        let mut state = 0x1234_5678_9abc_def1u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x1234_5678_9abc_def1u64);
         fn by_loop<const D: usize>(cell: [u64; D]) -> u64 {
             let mut code = 0u64;
             for bit in (0..MORTON_BITS).rev() {
@@ -1247,13 +1245,8 @@ mod tests {
 
     #[test]
     fn cell_by_cell_build_is_insertion_in_index_order() {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut uniform = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15u64);
+        let mut uniform = move || (next() >> 11) as f64 / (1u64 << 53) as f64;
         // Enough points for the parallel path (clusters, duplicates within
         // EPSILON and exact ones, points on cell boundaries).
         let n = 3 * PARALLEL_CELL;
@@ -1329,13 +1322,8 @@ mod tests {
     /// Every lane of a group walk is the point's own walk, bit for bit, for
     /// groups of near and of scattered points, partial groups, duplicates.
     fn group_walks_match<const D: usize, V: Lanes>(dof: f64) {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut uniform = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1du64);
+        let mut uniform = move || (next() >> 11) as f64 / (1u64 << 53) as f64;
         let n = 300;
         let mut y: Vec<f64> = (0..n * D).map(|_| uniform() * 20.0 - 10.0).collect();
         // A tight cluster and exact duplicates.
