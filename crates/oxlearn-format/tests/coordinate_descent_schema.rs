@@ -3,32 +3,15 @@
 //! target) seal and open; other shapes are refused, naming the field.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use oxlearn_format::{ArrayView, DType, FormatError, Header, FORMAT_VERSION};
+mod common;
+
+use oxlearn_format::{ArrayView, DType, FormatError, Header};
 use serde_json::{json, Value};
 
 fn header(kind: &str, p: u64, n_iter: Value) -> Header {
-    let mut attrs = serde_json::Map::new();
-    attrs.insert("n_iter_".into(), n_iter);
-    Header {
-        format_version: FORMAT_VERSION.into(),
-        kind: kind.into(),
-        schema_version: 1,
-        oxlearn_version: env!("CARGO_PKG_VERSION").into(),
-        sklearn_version: "1.9.1".into(),
-        numpy_version: "2.4.6".into(),
-        python_version: "3.11.7".into(),
-        device: "cpu".into(),
-        array_namespace: None,
-        fitted: true,
-        dtype: Some(DType::Float64),
-        n_features_in: Some(p),
-        feature_names_in: None,
-        params: serde_json::Map::new(),
-        attrs,
-        parts: Vec::new(),
-        arrays: vec![],
-        checksum: String::new(),
-    }
+    let mut h = common::header(kind, p);
+    h.attrs.insert("n_iter_".into(), n_iter);
+    h
 }
 
 fn f64s(n: u64) -> Vec<u8> {

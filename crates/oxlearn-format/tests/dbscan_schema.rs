@@ -2,28 +2,14 @@
 //! refused with a message naming the array.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use oxlearn_format::{ArrayView, DType, FormatError, Header, FORMAT_VERSION};
+mod common;
+
+use oxlearn_format::{ArrayView, DType, FormatError, Header};
 
 fn header(dtype: DType, p: u64) -> Header {
     Header {
-        format_version: FORMAT_VERSION.into(),
-        kind: "cluster.DBSCAN".into(),
-        schema_version: 1,
-        oxlearn_version: env!("CARGO_PKG_VERSION").into(),
-        sklearn_version: "1.9.1".into(),
-        numpy_version: "2.4.6".into(),
-        python_version: "3.11.7".into(),
-        device: "cpu".into(),
-        array_namespace: None,
-        fitted: true,
         dtype: Some(dtype),
-        n_features_in: Some(p),
-        feature_names_in: None,
-        params: serde_json::Map::new(),
-        attrs: serde_json::Map::new(),
-        parts: Vec::new(),
-        arrays: vec![],
-        checksum: String::new(),
+        ..common::header("cluster.DBSCAN", p)
     }
 }
 

@@ -3,6 +3,8 @@
 //! what is wrong; a lazy open defers the node walk to the full verification.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use oxlearn_format::{
     checksum_of, digest_of, open_checked, ArrayEntry, ArrayView, DType, FormatError, Header,
     Runtime,
@@ -12,24 +14,8 @@ use serde_json::json;
 
 fn header(kind: &str, attrs: serde_json::Value) -> Header {
     Header {
-        format_version: oxlearn_format::FORMAT_VERSION.into(),
-        kind: kind.into(),
-        schema_version: 1,
-        oxlearn_version: env!("CARGO_PKG_VERSION").into(),
-        sklearn_version: "1.9.1".into(),
-        numpy_version: "2.4.6".into(),
-        python_version: "3.11.7".into(),
-        device: "cpu".into(),
-        array_namespace: None,
-        fitted: true,
-        dtype: Some(DType::Float64),
-        n_features_in: Some(2),
-        feature_names_in: None,
-        params: serde_json::Map::new(),
         attrs: attrs.as_object().unwrap().clone(),
-        parts: Vec::new(),
-        arrays: vec![],
-        checksum: String::new(),
+        ..common::header(kind, 2)
     }
 }
 

@@ -1,33 +1,16 @@
 //! Sealing, opening and refusing serialized models.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use oxlearn_format::{
     check_compatibility, open_checked, parse_file, write_file, ArrayView, CompatWarning, DType,
-    FormatError, Header, Runtime, FORMAT_VERSION,
+    FormatError, Header, Runtime,
 };
 use proptest::prelude::*;
 
 fn header(kind: &str) -> Header {
-    Header {
-        format_version: FORMAT_VERSION.into(),
-        kind: kind.into(),
-        schema_version: 1,
-        oxlearn_version: env!("CARGO_PKG_VERSION").into(),
-        sklearn_version: "1.9.1".into(),
-        numpy_version: "2.4.6".into(),
-        python_version: "3.11.7".into(),
-        device: "cpu".into(),
-        array_namespace: None,
-        fitted: true,
-        dtype: Some(DType::Float64),
-        n_features_in: Some(3),
-        feature_names_in: None,
-        params: serde_json::Map::new(),
-        attrs: serde_json::Map::new(),
-        parts: Vec::new(),
-        arrays: vec![],
-        checksum: String::new(),
-    }
+    common::header(kind, 3)
 }
 
 fn le(v: &[f64]) -> Vec<u8> {

@@ -2,29 +2,17 @@
 //! refused with a message naming the array or attribute.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use oxlearn_format::{ArrayView, DType, FormatError, Header, FORMAT_VERSION};
+mod common;
+
+use oxlearn_format::{ArrayView, DType, FormatError, Header};
 use serde_json::{json, Value};
 
 fn header(dtype: DType, attrs: Value, params: Value) -> Header {
     Header {
-        format_version: FORMAT_VERSION.into(),
-        kind: "manifold.TSNE".into(),
-        schema_version: 1,
-        oxlearn_version: env!("CARGO_PKG_VERSION").into(),
-        sklearn_version: "1.9.1".into(),
-        numpy_version: "2.4.6".into(),
-        python_version: "3.11.7".into(),
-        device: "cpu".into(),
-        array_namespace: None,
-        fitted: true,
         dtype: Some(dtype),
-        n_features_in: Some(4),
-        feature_names_in: None,
         params: params.as_object().cloned().unwrap_or_default(),
         attrs: attrs.as_object().cloned().unwrap_or_default(),
-        parts: Vec::new(),
-        arrays: vec![],
-        checksum: String::new(),
+        ..common::header("manifold.TSNE", 4)
     }
 }
 
