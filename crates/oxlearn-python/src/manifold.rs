@@ -191,16 +191,9 @@ fn tsne_optimize_exact<'py>(
         min_grad_norm,
         Gradient::Exact,
     );
-    let (ps, y0) = (contiguous(&p, "P")?, contiguous(&init, "init")?);
+    let ps = contiguous(&p, "P")?;
     let work = n.saturating_mul(n).saturating_mul(k);
-    let fit = py
-        .detach(|| {
-            oxlearn_core::threads::run(n_threads, work, || {
-                mf::optimize(Affinities::Dense(ps), y0, n, &pr)
-            })
-        })
-        .map_err(core_err)?;
-    fit_to_py(py, fit, n, k)
+    optimize_py(py, Affinities::Dense(ps), &init, &pr, work, n_threads)
 }
 
 /// t-SNE's two stages with the Barnes–Hut gradient over the CSR `P`
@@ -255,15 +248,25 @@ fn tsne_optimize_barnes_hut<'py>(
         min_grad_norm,
         Gradient::BarnesHut { angle },
     );
-    let y0 = contiguous(&init, "init")?;
     // Per iteration: the attractive terms and about a hundred tree cells a point.
     let work = n.saturating_mul(128).saturating_add(sp.data.len());
+    optimize_py(py, Affinities::Sparse(&sp), &init, &pr, work, n_threads)
+}
+
+/// Runs the optimisation from `init` without the GIL, on `n_threads`
+/// (sized by `work`), and returns it as Python values.
+fn optimize_py<'py>(
+    py: Python<'py>,
+    p: Affinities<'_>,
+    init: &PyReadonlyArray2<'py, f64>,
+    pr: &TsneParams,
+    work: usize,
+    n_threads: Option<usize>,
+) -> PyResult<FitPy<'py>> {
+    let (n, k) = init.as_array().dim();
+    let y0 = contiguous(init, "init")?;
     let fit = py
-        .detach(|| {
-            oxlearn_core::threads::run(n_threads, work, || {
-                mf::optimize(Affinities::Sparse(&sp), y0, n, &pr)
-            })
-        })
+        .detach(|| oxlearn_core::threads::run(n_threads, work, || mf::optimize(p, y0, n, pr)))
         .map_err(core_err)?;
     fit_to_py(py, fit, n, k)
 }

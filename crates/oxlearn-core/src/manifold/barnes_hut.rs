@@ -16,7 +16,7 @@
 
 use super::affinity::SparseP;
 use super::lanes::{dispatch, Lanes, Mask, WithLanes, LANES};
-use super::tsne::{finite_embedding, Objective};
+use super::tsne::{finite_embedding, total_error, Objective};
 use crate::{Error, Result};
 use rayon::prelude::*;
 
@@ -621,11 +621,7 @@ impl<const D: usize> Objective for BarnesHut<'_, D> {
                 attract_chunk::<D>(p, y, neg, ch * CHUNK, kernel, step, out)
             })
             .collect();
-        Ok(if compute_error {
-            err_parts.iter().fold(0.0, |a, &b| a + b)
-        } else {
-            f64::NAN
-        })
+        Ok(total_error(compute_error, &err_parts))
     }
 }
 

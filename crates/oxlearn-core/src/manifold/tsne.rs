@@ -40,6 +40,16 @@ pub(crate) trait Objective {
     ) -> Result<f64>;
 }
 
+/// The KL error from its per-chunk parts, summed in chunk order; NaN when
+/// it was not computed.
+pub(crate) fn total_error(computed: bool, parts: &[f64]) -> f64 {
+    if computed {
+        parts.iter().fold(0.0, |a, &b| a + b)
+    } else {
+        f64::NAN
+    }
+}
+
 /// Fails on a NaN or infinite coordinate: the tree and the sums would
 /// otherwise run on garbage.
 pub(crate) fn finite_embedding(y: &[f64]) -> Result<()> {
@@ -462,11 +472,7 @@ impl Objective for Exact<'_> {
             .enumerate()
             .map(|(ch, out)| exact_gradient_rows(this, y, ch * rows, step, out))
             .collect();
-        Ok(if compute_error {
-            errors.iter().fold(0.0, |a, &b| a + b)
-        } else {
-            f64::NAN
-        })
+        Ok(total_error(compute_error, &errors))
     }
 }
 
@@ -567,7 +573,8 @@ mod tests {
         }
     }
 
-    fn dense_p(x: &[f64], n: usize, d: usize) -> Vec<f64> {
+    /// Squared distances between the rows of `x` (`n × d`), as `f32`.
+    fn squared_distances(x: &[f64], n: usize, d: usize) -> Vec<f32> {
         let mut sqd = vec![0.0f32; n * n];
         for i in 0..n {
             for j in 0..n {
@@ -575,6 +582,11 @@ mod tests {
                 sqd[i * n + j] = s as f32;
             }
         }
+        sqd
+    }
+
+    fn dense_p(x: &[f64], n: usize, d: usize) -> Vec<f64> {
+        let sqd = squared_distances(x, n, d);
         let (cond, _) = conditional_probabilities(&sqd, n, n, true, 5.0).unwrap();
         joint_probabilities(&cond, n).unwrap()
     }
@@ -622,13 +634,7 @@ mod tests {
     fn results_do_not_depend_on_the_thread_count() {
         let (n, d) = (700, 4);
         let x = blobs(n, d);
-        let mut sqd = vec![0.0f32; n * n];
-        for i in 0..n {
-            for j in 0..n {
-                let s: f64 = (0..d).map(|a| (x[i * d + a] - x[j * d + a]).powi(2)).sum();
-                sqd[i * n + j] = s as f32;
-            }
-        }
+        let sqd = squared_distances(&x, n, d);
         let (cond, _) = conditional_probabilities(&sqd, n, n, true, 10.0).unwrap();
         let dense = joint_probabilities(&cond, n).unwrap();
         // A sparse P over each row's 20 nearest by index distance suffices here.
