@@ -3,7 +3,9 @@
 //! an imputer is given. Input is hostile: every line and field is checked,
 //! nothing panics.
 
-use crate::npy::{npy_fortran, read_npy, read_npy_strings, ArrayFileError, Matrix};
+use crate::npy::{
+    fields_into, npy_fortran, number, read_npy, read_npy_strings, ArrayFileError, Matrix,
+};
 use oxlearn_core::preprocessing::{Cell, Cells, Column};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -116,60 +118,6 @@ fn is_missing(field: &str) -> bool {
         Some(b'#' | b'-' | b'1' | b'<' | b'N' | b'n') if t.len() <= 9 => MISSING.contains(&t),
         _ => false,
     }
-}
-
-fn number(field: &str) -> Option<f64> {
-    field.trim().parse::<f64>().ok()
-}
-
-/// The fields of one line: split on commas, with RFC 4180 quoting (`"a,b"`,
-/// `""` for a quote inside quotes), into `out` (cleared first, so that one
-/// vector serves every line); false when a quote is left open.
-fn fields_into<'a>(line: &'a str, out: &mut Vec<Cow<'a, str>>) -> bool {
-    out.clear();
-    // One pass over the bytes: commas split, a quote switches to the
-    // quoting parser. ',' and '"' are ASCII, so every cut is at a
-    // character boundary.
-    let mut start = 0;
-    for (i, &b) in line.as_bytes().iter().enumerate() {
-        match b {
-            b',' => {
-                out.push(Cow::Borrowed(&line[start..i]));
-                start = i + 1;
-            }
-            b'"' => return quoted_fields_into(line, out),
-            _ => {}
-        }
-    }
-    out.push(Cow::Borrowed(&line[start..]));
-    true
-}
-
-fn quoted_fields_into<'a>(line: &'a str, out: &mut Vec<Cow<'a, str>>) -> bool {
-    out.clear();
-    let mut field = String::new();
-    let mut chars = line.chars().peekable();
-    let mut quoted = false;
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            (true, '"') => quoted = false,
-            (false, '"') if field.trim().is_empty() => {
-                field.clear();
-                quoted = true;
-            }
-            (false, ',') => out.push(Cow::Owned(std::mem::take(&mut field))),
-            _ => field.push(c),
-        }
-    }
-    if quoted {
-        return false;
-    }
-    out.push(Cow::Owned(field));
-    true
 }
 
 /// Up to this many distinct values, a text field is looked up by comparing

@@ -3,6 +3,7 @@
 //! as hostile: every length is checked, nothing panics.
 
 use oxlearn_format::Labels;
+use std::borrow::Cow;
 use std::fmt;
 
 /// A dense matrix read from or written to a file, row-major.
@@ -628,10 +629,35 @@ pub fn write_labels_csv(l: &Labels) -> String {
     out
 }
 
-/// The fields of one CSV line (RFC 4180 quoting: `"a,b"`, `""` for a
-/// quote), or `None` when a quote is left open.
-fn csv_fields(line: &str) -> Option<Vec<String>> {
-    let mut fields = Vec::new();
+pub(crate) fn number(field: &str) -> Option<f64> {
+    field.trim().parse::<f64>().ok()
+}
+
+/// The fields of one line: split on commas, with RFC 4180 quoting (`"a,b"`,
+/// `""` for a quote inside quotes), into `out` (cleared first, so that one
+/// vector serves every line); false when a quote is left open.
+pub(crate) fn fields_into<'a>(line: &'a str, out: &mut Vec<Cow<'a, str>>) -> bool {
+    out.clear();
+    // One pass over the bytes: commas split, a quote switches to the
+    // quoting parser. ',' and '"' are ASCII, so every cut is at a
+    // character boundary.
+    let mut start = 0;
+    for (i, &b) in line.as_bytes().iter().enumerate() {
+        match b {
+            b',' => {
+                out.push(Cow::Borrowed(&line[start..i]));
+                start = i + 1;
+            }
+            b'"' => return quoted_fields_into(line, out),
+            _ => {}
+        }
+    }
+    out.push(Cow::Borrowed(&line[start..]));
+    true
+}
+
+fn quoted_fields_into<'a>(line: &'a str, out: &mut Vec<Cow<'a, str>>) -> bool {
+    out.clear();
     let mut field = String::new();
     let mut chars = line.chars().peekable();
     let mut quoted = false;
@@ -646,19 +672,15 @@ fn csv_fields(line: &str) -> Option<Vec<String>> {
                 field.clear();
                 quoted = true;
             }
-            (false, ',') => fields.push(std::mem::take(&mut field)),
+            (false, ',') => out.push(Cow::Owned(std::mem::take(&mut field))),
             _ => field.push(c),
         }
     }
     if quoted {
-        return None;
+        return false;
     }
-    fields.push(field);
-    Some(fields)
-}
-
-fn number(field: &str) -> Option<f64> {
-    field.trim().parse::<f64>().ok()
+    out.push(Cow::Owned(field));
+    true
 }
 
 /// CSV of numbers read line after line (the whole file at once, or in
@@ -692,14 +714,16 @@ impl CsvNumbers {
                  '.' as the decimal point (pandas: df.to_csv(path, index=False))"
             ));
         }
-        let fields = csv_fields(line)
-            .ok_or_else(|| ArrayFileError(format!("line {n}: a quoted field is not closed")))?;
+        let mut fields = Vec::new();
+        if !fields_into(line, &mut fields) {
+            return err(format!("line {n}: a quoted field is not closed"));
+        }
         let values: Vec<Option<f64>> = fields.iter().map(|f| number(f)).collect();
         if !self.started {
             self.started = true;
             if values.iter().all(Option::is_none) && fields.iter().all(|f| !f.trim().is_empty()) {
                 self.cols = Some(fields.len());
-                self.names = Some(fields);
+                self.names = Some(fields.iter().map(|f| f.to_string()).collect());
                 return Ok(());
             }
         }
