@@ -243,6 +243,18 @@ struct Dense {
     order: NumpyOrder,
 }
 
+impl Dense {
+    /// Values a transformer wrote row by row (numpy's C order).
+    fn c(rows: usize, cols: usize, x: Vec<f64>) -> Self {
+        Dense {
+            rows,
+            cols,
+            x,
+            order: NumpyOrder::C,
+        }
+    }
+}
+
 /// The order of a frame's values in Python.
 fn order_of(column_major: bool) -> NumpyOrder {
     if column_major {
@@ -542,20 +554,14 @@ impl Step {
             Op::Model(_) => match self.predict(data, at_input, ctx)? {
                 Prediction::Values(Matrix::F64 {
                     rows, cols, data, ..
-                }) => Ok(Data::Dense(Dense {
-                    rows,
-                    cols,
-                    x: data,
-                    order: NumpyOrder::C,
-                })),
+                }) => Ok(Data::Dense(Dense::c(rows, cols, data))),
                 Prediction::Values(Matrix::F32 {
                     rows, cols, data, ..
-                }) => Ok(Data::Dense(Dense {
+                }) => Ok(Data::Dense(Dense::c(
                     rows,
                     cols,
-                    x: data.into_iter().map(f64::from).collect(),
-                    order: NumpyOrder::C,
-                })),
+                    data.into_iter().map(f64::from).collect(),
+                ))),
                 Prediction::Labels(_) => Err(format!(
                     "step {:?} ({class}) predicts labels: it cannot feed a later step",
                     self.name
@@ -565,12 +571,7 @@ impl Step {
                 self.check_input(&data, at_input, ctx)?;
                 Ok(data)
             }
-            Op::Drop => Ok(Data::Dense(Dense {
-                rows: data.rows(),
-                cols: 0,
-                x: Vec::new(),
-                order: NumpyOrder::C,
-            })),
+            Op::Drop => Ok(Data::Dense(Dense::c(data.rows(), 0, Vec::new()))),
             Op::OneHot(enc) => {
                 self.check_input(&data, at_input, ctx)?;
                 let (rows, cols, _, _) = data.columns();
@@ -581,12 +582,7 @@ impl Step {
                     ctx.warnings.unknown(self.id, w);
                 }
                 let width = enc.n_features_outs.iter().sum();
-                Ok(Data::Dense(Dense {
-                    rows,
-                    cols: width,
-                    x,
-                    order: NumpyOrder::C,
-                }))
+                Ok(Data::Dense(Dense::c(rows, width, x)))
             }
             Op::Ordinal(enc) => {
                 self.check_input(&data, at_input, ctx)?;
@@ -594,12 +590,7 @@ impl Step {
                 check_numbers_finite(&cols)?;
                 let refs: Vec<&Column> = cols.iter().collect();
                 let x = enc.transform(&refs, rows).map_err(err)?;
-                Ok(Data::Dense(Dense {
-                    rows,
-                    cols: refs.len(),
-                    x,
-                    order: NumpyOrder::C,
-                }))
+                Ok(Data::Dense(Dense::c(rows, refs.len(), x)))
             }
             Op::ImputeCells(imp) => {
                 self.check_input(&data, at_input, ctx)?;
