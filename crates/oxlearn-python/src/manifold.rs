@@ -106,19 +106,22 @@ fn tsne_joint_probabilities_nn<'py>(
     dispatch_float!(x, go(py, perplexity, n_neighbors, n_threads))
 }
 
-/// The optimisation's parameters, in scikit-learn's names.
-#[allow(clippy::too_many_arguments)]
-fn params(
-    n_components: usize,
-    early_exaggeration: f64,
-    learning_rate: f64,
-    max_iter: usize,
-    exploration_iter: usize,
-    n_iter_check: usize,
-    n_iter_without_progress: i64,
-    min_grad_norm: f64,
-    gradient: Gradient,
-) -> TsneParams {
+/// scikit-learn's schedule: `(early_exaggeration, learning_rate_, max_iter,
+/// _EXPLORATION_MAX_ITER, _N_ITER_CHECK, n_iter_without_progress,
+/// min_grad_norm)`.
+type Schedule = (f64, f64, usize, usize, usize, i64, f64);
+
+/// The optimisation's parameters.
+fn params(n_components: usize, schedule: Schedule, gradient: Gradient) -> TsneParams {
+    let (
+        early_exaggeration,
+        learning_rate,
+        max_iter,
+        exploration_iter,
+        n_iter_check,
+        n_iter_without_progress,
+        min_grad_norm,
+    ) = schedule;
     TsneParams {
         n_components,
         early_exaggeration,
@@ -163,34 +166,16 @@ fn contiguous<'a>(a: &'a PyReadonlyArray2<'_, f64>, what: &str) -> PyResult<&'a 
 
 /// t-SNE's two stages with the exact gradient over the dense `p` (`n × n`).
 #[pyfunction]
-#[pyo3(signature = (p, init, early_exaggeration, learning_rate, max_iter, exploration_iter,
-                    n_iter_check, n_iter_without_progress, min_grad_norm, n_threads))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (p, init, schedule, n_threads))]
 fn tsne_optimize_exact<'py>(
     py: Python<'py>,
     p: PyReadonlyArray2<'py, f64>,
     init: PyReadonlyArray2<'py, f64>,
-    early_exaggeration: f64,
-    learning_rate: f64,
-    max_iter: usize,
-    exploration_iter: usize,
-    n_iter_check: usize,
-    n_iter_without_progress: i64,
-    min_grad_norm: f64,
+    schedule: Schedule,
     n_threads: Option<usize>,
 ) -> PyResult<FitPy<'py>> {
     let (n, k) = init.as_array().dim();
-    let pr = params(
-        k,
-        early_exaggeration,
-        learning_rate,
-        max_iter,
-        exploration_iter,
-        n_iter_check,
-        n_iter_without_progress,
-        min_grad_norm,
-        Gradient::Exact,
-    );
+    let pr = params(k, schedule, Gradient::Exact);
     let ps = contiguous(&p, "P")?;
     let work = n.saturating_mul(n).saturating_mul(k);
     optimize_py(py, Affinities::Dense(ps), &init, &pr, work, n_threads)
@@ -199,9 +184,7 @@ fn tsne_optimize_exact<'py>(
 /// t-SNE's two stages with the Barnes–Hut gradient over the CSR `P`
 /// (`data`, `indices`, `indptr`).
 #[pyfunction]
-#[pyo3(signature = (data, indices, indptr, init, angle, early_exaggeration, learning_rate,
-                    max_iter, exploration_iter, n_iter_check, n_iter_without_progress,
-                    min_grad_norm, n_threads))]
+#[pyo3(signature = (data, indices, indptr, init, angle, schedule, n_threads))]
 #[allow(clippy::too_many_arguments)]
 fn tsne_optimize_barnes_hut<'py>(
     py: Python<'py>,
@@ -210,13 +193,7 @@ fn tsne_optimize_barnes_hut<'py>(
     indptr: PyReadonlyArray1<'py, i64>,
     init: PyReadonlyArray2<'py, f64>,
     angle: f64,
-    early_exaggeration: f64,
-    learning_rate: f64,
-    max_iter: usize,
-    exploration_iter: usize,
-    n_iter_check: usize,
-    n_iter_without_progress: i64,
-    min_grad_norm: f64,
+    schedule: Schedule,
     n_threads: Option<usize>,
 ) -> PyResult<FitPy<'py>> {
     let (n, k) = init.as_array().dim();
@@ -237,17 +214,7 @@ fn tsne_optimize_barnes_hut<'py>(
             .map(|&o| to_index(o, "indptr"))
             .collect::<PyResult<_>>()?,
     };
-    let pr = params(
-        k,
-        early_exaggeration,
-        learning_rate,
-        max_iter,
-        exploration_iter,
-        n_iter_check,
-        n_iter_without_progress,
-        min_grad_norm,
-        Gradient::BarnesHut { angle },
-    );
+    let pr = params(k, schedule, Gradient::BarnesHut { angle });
     // Per iteration: the attractive terms and about a hundred tree cells a point.
     let work = n.saturating_mul(128).saturating_add(sp.data.len());
     optimize_py(py, Affinities::Sparse(&sp), &init, &pr, work, n_threads)

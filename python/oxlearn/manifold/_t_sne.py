@@ -190,7 +190,7 @@ class TSNE(OxlearnEstimatorMixin, _sk.TSNE):
     def _optimize(self, P, X_embedded, threads):
         """Both stages of gradient descent in Rust; prints scikit-learn's report."""
         init = np.ascontiguousarray(X_embedded, dtype=np.float64)
-        args = (
+        schedule = (
             float(self.early_exaggeration),
             float(self.learning_rate_),
             int(self.max_iter),
@@ -198,13 +198,12 @@ class TSNE(OxlearnEstimatorMixin, _sk.TSNE):
             int(self._N_ITER_CHECK),
             int(self.n_iter_without_progress),
             float(self.min_grad_norm),
-            threads,
         )
         if self.method == "exact":
-            embedding, kl, n_iter, stages = _core.tsne_optimize_exact(P, init, *args)
+            embedding, kl, n_iter, stages = _core.tsne_optimize_exact(P, init, schedule, threads)
         else:
             embedding, kl, n_iter, stages = _core.tsne_optimize_barnes_hut(
-                *P, init, float(self.angle), *args
+                *P, init, float(self.angle), schedule, threads
             )
         if self.verbose:
             self._report(stages)

@@ -233,7 +233,8 @@ def test_core_bindings_reject_bad_arguments():
     P, _ = _core.tsne_joint_probabilities(X, 3.0, 1)
     data, indices, indptr, _ = _core.tsne_joint_probabilities_nn(X, 3.0, 9, 1)
     init = np.zeros((10, 2))
-    common = (12.0, 50.0, 300, 250, 50, 300, 1e-7, 1)
+    schedule = (12.0, 50.0, 300, 250, 50, 300, 1e-7)
+    common = (schedule, 1)
     with pytest.raises(ValueError, match="n_neighbors"):
         _core.tsne_joint_probabilities_nn(X, 3.0, 10, 1)
     with pytest.raises(ValueError, match="perplexity"):
@@ -252,9 +253,9 @@ def test_core_bindings_reject_bad_arguments():
     with pytest.raises(ValueError, match="row offsets"):
         _core.tsne_optimize_barnes_hut(data, indices, indptr[::-1].copy(), init, 0.5, *common)
     with pytest.raises(ValueError, match="learning_rate"):
-        _core.tsne_optimize_exact(P, init, 12.0, -1.0, *common[2:])
+        _core.tsne_optimize_exact(P, init, (12.0, -1.0, *schedule[2:]), 1)
     with pytest.raises(ValueError, match="n_iter_check"):
-        _core.tsne_optimize_exact(P, init, *common[:4], 0, *common[5:])
+        _core.tsne_optimize_exact(P, init, (*schedule[:4], 0, *schedule[5:]), 1)
     with pytest.raises(TypeError, match="float32 or float64"):
         _core.tsne_joint_probabilities(X.astype(int), 3.0, 1)
 
