@@ -12,12 +12,17 @@ and the server's resident memory, for
   with flask and gunicorn is given (``--python-server``: a separate venv,
   e.g. ``.venv-serve/bin/python``).
 
-The client is Python threads, each on one keep-alive ``http.client``
-connection, sending the same JSON body (``{"instances": [...]}``) to both.
-On a small machine the client shares the cores with the server, so the
-numbers are a floor for both servers; compare them with each other.
+The client sends the same JSON body (``{"instances": [...]}``) to both, on
+keep-alive connections, one request in flight on each: the compiled one
+(``--client``: ``crates/oxlearn-cli/examples/load_client.rs``, one thread)
+or, without it, Python threads with ``http.client`` (whose interpreter lock
+caps it near 10,000 requests a second). On a small machine the client shares
+the cores with the server, so the numbers are a floor for both servers;
+compare them with each other.
 
+    cargo build --release -p oxlearn-cli --example load_client
     python bench/bench_serve.py --oxlearn target/release/oxlearn \
+        --client target/release/examples/load_client \
         --python-server .venv-serve/bin/python --seconds 3
 """
 
@@ -32,6 +37,7 @@ import sys
 import tempfile
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 import joblib
@@ -100,6 +106,18 @@ def wait_healthy(host, port, timeout=60):
     raise RuntimeError("the server did not come up")
 
 
+def load_compiled(client, host, port, path, body, concurrency, seconds, max_requests):
+    """`load` by the compiled client."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+        f.write(body)
+        f.flush()
+        out = subprocess.run(
+            [client, f"{host}:{port}", path, f.name, "application/json", str(concurrency),
+             str(seconds), str(max_requests)], capture_output=True, text=True, check=True)
+    r = json.loads(out.stdout)
+    return r["rps"], r["p50_ms"], r["p99_ms"], r["errors"]
+
+
 def load(host, port, path, body, concurrency, seconds, max_requests):
     """Requests from `concurrency` keep-alive connections for `seconds` (at
     most `max_requests` in all): (requests per second, p50 ms, p99 ms,
@@ -150,6 +168,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--oxlearn", default="target/release/oxlearn")
     ap.add_argument("--python-server", help="a Python with flask and gunicorn")
+    ap.add_argument("--client", help="the compiled load client (examples/load_client.rs)")
     ap.add_argument("--seconds", type=float, default=3.0, help="per cell")
     ap.add_argument("--max-requests", type=int, default=200_000, help="per cell")
     ap.add_argument("--out", help="write the results as JSON here")
@@ -197,10 +216,11 @@ def main():
                 for rows in (1, 100):
                     body = json.dumps({"instances": X[:rows].tolist()})
                     path = f"/v1/models/{model}/predict"
-                    load(host, port, path, body, 4, 0.5, 500)  # warm up
+                    run = (partial(load_compiled, args.client) if args.client else load)
+                    run(host, port, path, body, 4, 0.5, 500)  # warm up
                     for conc in (1, 16, 64):
-                        rps, p50, p99, err = load(host, port, path, body, conc,
-                                                  args.seconds, args.max_requests)
+                        rps, p50, p99, err = run(host, port, path, body, conc,
+                                                 args.seconds, args.max_requests)
                         rss = rss_mib([proc.pid, *children(proc.pid)])
                         r = dict(server=label, model=model, rows=rows, concurrency=conc,
                                  rps=rps, p50_ms=p50, p99_ms=p99, errors=err, rss_mib=rss)
