@@ -284,10 +284,25 @@ fn schema_of<'py>(py: Python<'py>, kind: &str) -> PyResult<Bound<'py, PyDict>> {
     Ok(d)
 }
 
-/// Every model kind this build can load.
+/// Every model kind this build can load, or those of one origin:
+/// `"oxlearn"` (oxlearn's estimators), `"sklearn"` (stock scikit-learn
+/// classes stored as they are), `"marker"` (`"passthrough"`, `"drop"`).
 #[pyfunction]
-fn known_kinds() -> Vec<&'static str> {
-    schema::known_kinds()
+#[pyo3(signature = (origin=None))]
+fn known_kinds(origin: Option<&str>) -> PyResult<Vec<&'static str>> {
+    let Some(name) = origin else {
+        return Ok(schema::known_kinds());
+    };
+    let origin = schema::Origin::ALL
+        .into_iter()
+        .find(|o| o.name() == name)
+        .ok_or_else(|| {
+            let names: Vec<_> = schema::Origin::ALL.iter().map(|o| o.name()).collect();
+            PyValueError::new_err(format!(
+                "unknown origin {name:?}; expected one of {names:?}"
+            ))
+        })?;
+    Ok(schema::kinds_of(origin))
 }
 
 /// The checksum of a header (JSON as written, checksum value blanked),

@@ -1,6 +1,6 @@
 //! Schemas of the basic statistics estimators (scikit-learn-intelex's API).
 
-use super::{float_dtype, opt, req, ArraySpec, Arrays, Schema};
+use super::{float_dtype, opt, req, ArraySpec, Arrays, Origin, Schema};
 use crate::error::{FormatError, Result};
 use crate::header::{DType, Header};
 
@@ -57,6 +57,7 @@ pub static BASIC_STATISTICS: Schema = Schema {
     validate: validate_statistics,
     width: None,
     composite: false,
+    origin: Origin::Oxlearn,
 };
 
 /// `oxlearn.basic_statistics.IncrementalBasicStatistics`.
@@ -68,6 +69,7 @@ pub static INCREMENTAL_BASIC_STATISTICS: Schema = Schema {
     validate: validate_incremental,
     width: None,
     composite: false,
+    origin: Origin::Oxlearn,
 };
 
 fn validate_statistics(h: &Header, a: &Arrays<'_>) -> Result<()> {

@@ -1,6 +1,6 @@
 //! Schemas of the clustering estimators.
 
-use super::{opt, req, Arrays, Schema};
+use super::{opt, req, Arrays, Origin, Schema};
 use crate::error::{FormatError, Result};
 use crate::header::{ArrayView, DType, Header};
 
@@ -23,6 +23,7 @@ pub static DBSCAN: Schema = Schema {
     validate: validate_dbscan,
     width: None,
     composite: false,
+    origin: Origin::Oxlearn,
 };
 
 /// The length of a 1-D integer array (int32 or int64), without reading it.

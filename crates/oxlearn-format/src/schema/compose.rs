@@ -5,13 +5,10 @@
 //! together: each step's output width is the next step's input width, a
 //! column transformer's column indices are in range.
 
-use super::{part_width, Arrays, Schema};
+use super::{part_width, Arrays, Origin, Schema};
 use crate::error::{FormatError, Result};
 use crate::header::Header;
 use serde_json::Value;
-
-/// Kinds that may have `n_features_in = 0` (a remainder with no column).
-pub(super) const EMPTY_OK: &[&str] = &["compose.passthrough", "compose.drop"];
 
 /// `sklearn.pipeline.Pipeline`: `parts` are the steps, in order.
 pub static PIPELINE: Schema = Schema {
@@ -22,6 +19,7 @@ pub static PIPELINE: Schema = Schema {
     validate: validate_pipeline,
     width: Some(pipeline_width),
     composite: true,
+    origin: Origin::Stock,
 };
 
 /// `sklearn.compose.ColumnTransformer`: `parts` are `transformers_`, in
@@ -44,6 +42,7 @@ pub static COLUMN_TRANSFORMER: Schema = Schema {
     validate: validate_column_transformer,
     width: Some(column_transformer_width),
     composite: true,
+    origin: Origin::Stock,
 };
 
 /// The `"passthrough"` step or transformer: its input, unchanged.
@@ -55,6 +54,7 @@ pub static PASSTHROUGH: Schema = Schema {
     validate: |_, _| Ok(()),
     width: Some(|h, _| Ok(h.n_features_in.unwrap_or(0))),
     composite: false,
+    origin: Origin::Marker,
 };
 
 /// The `"drop"` transformer of a column transformer: no output.
@@ -66,6 +66,7 @@ pub static DROP: Schema = Schema {
     validate: |_, _| Ok(()),
     width: Some(|_, _| Ok(0)),
     composite: false,
+    origin: Origin::Marker,
 };
 
 fn field(h: &Header, name: &str, reason: String) -> FormatError {

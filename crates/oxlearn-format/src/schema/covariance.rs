@@ -1,6 +1,6 @@
 //! Schemas of the covariance estimators.
 
-use super::{float_dtype, opt, req, Arrays, Schema};
+use super::{float_dtype, opt, req, Arrays, Origin, Schema};
 use crate::error::{FormatError, Result};
 use crate::header::{DType, Header};
 
@@ -14,6 +14,7 @@ pub static EMPIRICAL_COVARIANCE: Schema = Schema {
     validate: |h, a| validate_covariance(h, a),
     width: None,
     composite: false,
+    origin: Origin::Oxlearn,
 };
 
 /// `oxlearn.covariance.IncrementalEmpiricalCovariance` (scikit-learn-intelex's API).
@@ -36,6 +37,7 @@ pub static INCREMENTAL_EMPIRICAL_COVARIANCE: Schema = Schema {
     validate: validate_incremental,
     width: None,
     composite: false,
+    origin: Origin::Oxlearn,
 };
 
 fn validate_covariance(h: &Header, a: &Arrays<'_>) -> Result<()> {

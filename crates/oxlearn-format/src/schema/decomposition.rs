@@ -1,6 +1,6 @@
 //! Schemas of the PCA estimators.
 
-use super::{float_dtype, req, Arrays, Schema};
+use super::{float_dtype, req, Arrays, Origin, Schema};
 use crate::error::{FormatError, Result};
 use crate::header::Header;
 
@@ -20,6 +20,7 @@ pub static PCA: Schema = Schema {
     validate: |h, a| validate_pca(h, a, "n_samples_"),
     width: Some(pca_width),
     composite: false,
+    origin: Origin::Oxlearn,
 };
 
 /// `sklearn.decomposition.IncrementalPCA`.
@@ -44,6 +45,7 @@ pub static INCREMENTAL_PCA: Schema = Schema {
     },
     width: Some(pca_width),
     composite: false,
+    origin: Origin::Oxlearn,
 };
 
 fn positive_int(h: &Header, key: &str) -> Result<u64> {

@@ -19,7 +19,7 @@
 //! (memory-mapped) load defers it, with the array checksums, to first use.
 
 use super::cluster::ints;
-use super::{float_dtype, opt, req, Arrays, Schema};
+use super::{float_dtype, opt, req, Arrays, Origin, Schema};
 use crate::error::{FormatError, Result};
 use crate::header::{ArrayView, DType, Header};
 use crate::labels::Labels;
@@ -66,6 +66,7 @@ macro_rules! forest_schema {
             validate: validate_forest,
             width: None,
             composite: false,
+            origin: Origin::Oxlearn,
         };
     };
 }

@@ -1,6 +1,6 @@
 //! Schema of k-means.
 
-use super::{float_dtype, req, Arrays, Schema};
+use super::{float_dtype, req, Arrays, Origin, Schema};
 use crate::error::{FormatError, Result};
 use crate::header::{DType, Header};
 
@@ -13,6 +13,7 @@ pub static KMEANS: Schema = Schema {
     validate: validate_kmeans,
     width: None,
     composite: false,
+    origin: Origin::Oxlearn,
 };
 
 /// cluster_centers_ (k, p) in the model's dtype, k >= 1; labels_ (n,) int32

@@ -1,6 +1,6 @@
 //! Schemas of the linear models.
 
-use super::{float_dtype, opt, req, ArraySpec, Arrays, Schema};
+use super::{float_dtype, opt, req, ArraySpec, Arrays, Origin, Schema};
 use crate::error::{FormatError, Result};
 use crate::header::{DType, Header};
 use crate::labels::Labels;
@@ -14,6 +14,7 @@ pub static LINEAR_REGRESSION: Schema = Schema {
     validate: |h, a| validate_linear(h, a).map(|_| ()),
     width: None,
     composite: false,
+    origin: Origin::Oxlearn,
 };
 
 /// `sklearn.linear_model.Ridge`.
@@ -25,6 +26,7 @@ pub static RIDGE: Schema = Schema {
     validate: |h, a| validate_linear(h, a).map(|_| ()),
     width: None,
     composite: false,
+    origin: Origin::Oxlearn,
 };
 
 /// `sklearn.linear_model.ElasticNet`.
@@ -36,6 +38,7 @@ pub static ELASTIC_NET: Schema = Schema {
     validate: validate_coordinate_descent,
     width: None,
     composite: false,
+    origin: Origin::Oxlearn,
 };
 
 /// `sklearn.linear_model.Lasso`.
@@ -47,6 +50,7 @@ pub static LASSO: Schema = Schema {
     validate: validate_coordinate_descent,
     width: None,
     composite: false,
+    origin: Origin::Oxlearn,
 };
 
 /// coef_ and intercept_ as [`validate_linear`]; one target (coef_ (p)):
@@ -101,6 +105,7 @@ pub static INCREMENTAL_LINEAR_REGRESSION: Schema = Schema {
     validate: validate_incremental,
     width: None,
     composite: false,
+    origin: Origin::Oxlearn,
 };
 
 /// `oxlearn.linear_model.IncrementalRidge` (scikit-learn-intelex's API).
@@ -112,6 +117,7 @@ pub static INCREMENTAL_RIDGE: Schema = Schema {
     validate: validate_incremental,
     width: None,
     composite: false,
+    origin: Origin::Oxlearn,
 };
 
 /// `sklearn.linear_model.LogisticRegression`. `classes_` is an array when
@@ -131,6 +137,7 @@ pub static LOGISTIC_REGRESSION: Schema = Schema {
     validate: validate_logistic,
     width: None,
     composite: false,
+    origin: Origin::Oxlearn,
 };
 
 /// classes_ (c ≥ 2, sorted, distinct); coef_ (k, p) with k = 1 for two

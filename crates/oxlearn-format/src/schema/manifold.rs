@@ -1,6 +1,6 @@
 //! Schema of t-SNE.
 
-use super::{float_dtype, req, Arrays, Schema};
+use super::{float_dtype, req, Arrays, Origin, Schema};
 use crate::error::{FormatError, Result};
 use crate::header::Header;
 use serde_json::Value;
@@ -16,6 +16,7 @@ pub static TSNE: Schema = Schema {
     validate: validate_tsne,
     width: None,
     composite: false,
+    origin: Origin::Oxlearn,
 };
 
 fn field(key: &str, h: &Header, want: &str) -> FormatError {

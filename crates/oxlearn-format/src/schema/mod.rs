@@ -44,6 +44,36 @@ pub(crate) const fn opt(name: &'static str) -> ArraySpec {
     }
 }
 
+/// Who implements a kind: how Python builds a loaded model of it, and
+/// whether the binary serves it as one estimator or as a composite of
+/// scikit-learn steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// An oxlearn estimator, class `oxlearn.<module>.<class>` of the kind
+    /// `<module>.<class>`.
+    Oxlearn,
+    /// A stock scikit-learn class stored as it is, `sklearn.<module>.<class>`:
+    /// pipelines, column transformers and the transformers they hold.
+    Stock,
+    /// A placeholder a pipeline or column transformer holds as a string
+    /// (`"passthrough"`, `"drop"`): no class, and it may select no column.
+    Marker,
+}
+
+impl Origin {
+    /// Every origin, in the order [`Origin::name`] lists them.
+    pub const ALL: [Origin; 3] = [Origin::Oxlearn, Origin::Stock, Origin::Marker];
+
+    /// The origin's name in the Python bindings (`_core.known_kinds(origin)`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Origin::Oxlearn => "oxlearn",
+            Origin::Stock => "sklearn",
+            Origin::Marker => "marker",
+        }
+    }
+}
+
 /// How one model kind is serialized.
 #[derive(Debug)]
 pub struct Schema {
@@ -64,6 +94,8 @@ pub struct Schema {
     /// Whether the kind has components (`Header::parts`): a pipeline, a
     /// column transformer. No other kind may have them.
     pub composite: bool,
+    /// Who implements the kind.
+    pub origin: Origin,
 }
 
 /// Deepest nesting of composite models (a pipeline in a column
@@ -121,6 +153,15 @@ pub fn lookup(kind: &str) -> Option<&'static Schema> {
 /// Every kind this build can load.
 pub fn known_kinds() -> Vec<&'static str> {
     REGISTRY.iter().map(|s| s.kind).collect()
+}
+
+/// The kinds of one origin, in registry order.
+pub fn kinds_of(origin: Origin) -> Vec<&'static str> {
+    REGISTRY
+        .iter()
+        .filter(|s| s.origin == origin)
+        .map(|s| s.kind)
+        .collect()
 }
 
 /// Arrays of one model, looked up by name.
@@ -326,7 +367,7 @@ fn validate_at(h: &Header, views: &[ArrayView<'_>], deep: bool, depth: usize) ->
         reason: "a fitted model must record n_features_in".into(),
     })?;
     // A column transformer's passthrough or drop may select no column.
-    if p == 0 && !compose::EMPTY_OK.contains(&s.kind) {
+    if p == 0 && s.origin != Origin::Marker {
         return Err(FormatError::InvalidField {
             field: "n_features_in".into(),
             reason: "0; must be >= 1".into(),

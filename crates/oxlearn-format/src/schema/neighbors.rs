@@ -4,7 +4,7 @@
 //! index is rebuilt from it on the first query, never stored.
 
 use super::cluster::{ints, len_1d};
-use super::{float_dtype, opt, Arrays, Schema};
+use super::{float_dtype, opt, Arrays, Origin, Schema};
 use crate::error::{FormatError, Result};
 use crate::header::{ArrayView, DType, Header};
 use crate::labels::Labels;
@@ -38,6 +38,7 @@ pub static NEAREST_NEIGHBORS: Schema = Schema {
     validate: validate_neighbors_model,
     width: None,
     composite: false,
+    origin: Origin::Oxlearn,
 };
 
 /// `sklearn.neighbors.KNeighborsClassifier`: also `_y` (class numbers) and
@@ -51,6 +52,7 @@ pub static KNEIGHBORS_CLASSIFIER: Schema = Schema {
     validate: validate_neighbors_model,
     width: None,
     composite: false,
+    origin: Origin::Oxlearn,
 };
 
 /// `sklearn.neighbors.KNeighborsRegressor`: also `_y` (the targets).
@@ -62,6 +64,7 @@ pub static KNEIGHBORS_REGRESSOR: Schema = Schema {
     validate: validate_neighbors_model,
     width: None,
     composite: false,
+    origin: Origin::Oxlearn,
 };
 
 const LOF_ARRAYS: &[super::ArraySpec] = &[
@@ -95,6 +98,7 @@ pub static LOCAL_OUTLIER_FACTOR: Schema = Schema {
     validate: validate_lof,
     width: None,
     composite: false,
+    origin: Origin::Oxlearn,
 };
 
 fn validate_lof(h: &Header, a: &Arrays<'_>) -> Result<()> {

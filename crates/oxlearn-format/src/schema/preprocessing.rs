@@ -6,7 +6,7 @@
 //! Category lists (`categories_`) are tagged arrays in `attrs`
 //! (`docs/format.md` §1.3): one per input column, numbers or strings.
 
-use super::{opt, req, Arrays, Schema};
+use super::{opt, req, Arrays, Origin, Schema};
 use crate::error::{FormatError, Result};
 use crate::header::{ArrayView, DType, Header};
 use crate::labels::Labels;
@@ -37,6 +37,7 @@ pub static STANDARD_SCALER: Schema = Schema {
     },
     width: Some(same_width),
     composite: false,
+    origin: Origin::Stock,
 };
 
 /// `sklearn.preprocessing.MinMaxScaler`: `x * scale_ + min_`, clipped when `clip`.
@@ -82,6 +83,7 @@ pub static MIN_MAX_SCALER: Schema = Schema {
     },
     width: Some(same_width),
     composite: false,
+    origin: Origin::Stock,
 };
 
 /// `sklearn.preprocessing.RobustScaler`: `(x - center_) / scale_`.
@@ -99,6 +101,7 @@ pub static ROBUST_SCALER: Schema = Schema {
     },
     width: Some(same_width),
     composite: false,
+    origin: Origin::Stock,
 };
 
 /// `sklearn.preprocessing.MaxAbsScaler`: `x / scale_`.
@@ -113,6 +116,7 @@ pub static MAX_ABS_SCALER: Schema = Schema {
     },
     width: Some(same_width),
     composite: false,
+    origin: Origin::Stock,
 };
 
 /// `sklearn.preprocessing.Normalizer`: each row divided by its `norm`.
@@ -124,6 +128,7 @@ pub static NORMALIZER: Schema = Schema {
     validate: |h, _| one_of(h, "norm", &["l1", "l2", "max"]),
     width: Some(same_width),
     composite: false,
+    origin: Origin::Stock,
 };
 
 /// `sklearn.preprocessing.OneHotEncoder`.
@@ -143,6 +148,7 @@ pub static ONE_HOT_ENCODER: Schema = Schema {
     validate: validate_one_hot,
     width: Some(one_hot_width),
     composite: false,
+    origin: Origin::Stock,
 };
 
 /// `sklearn.preprocessing.OrdinalEncoder`.
@@ -171,6 +177,7 @@ pub static ORDINAL_ENCODER: Schema = Schema {
     },
     width: Some(same_width),
     composite: false,
+    origin: Origin::Stock,
 };
 
 /// `sklearn.preprocessing.LabelEncoder` (targets): `classes_`, stored as
@@ -192,6 +199,7 @@ pub static LABEL_ENCODER: Schema = Schema {
     },
     width: None,
     composite: false,
+    origin: Origin::Stock,
 };
 
 /// `sklearn.impute.SimpleImputer` (without `add_indicator`).
@@ -203,6 +211,7 @@ pub static SIMPLE_IMPUTER: Schema = Schema {
     validate: validate_imputer,
     width: Some(imputer_width),
     composite: false,
+    origin: Origin::Stock,
 };
 
 /// `sklearn.preprocessing.PolynomialFeatures`.
@@ -219,6 +228,7 @@ pub static POLYNOMIAL_FEATURES: Schema = Schema {
     validate: validate_polynomial,
     width: Some(|h, _| Ok(attr_u64(h, "n_output_features_").unwrap_or(0))),
     composite: false,
+    origin: Origin::Stock,
 };
 
 /// `sklearn.feature_selection.VarianceThreshold`: keeps `variances_ > threshold`.
@@ -237,6 +247,7 @@ pub static VARIANCE_THRESHOLD: Schema = Schema {
     },
     width: Some(|h, a| Ok(variance_mask(h, a)?.iter().filter(|&&m| m).count() as u64)),
     composite: false,
+    origin: Origin::Stock,
 };
 
 /// `sklearn.feature_selection.SelectKBest`; `score_func` is stored by name.
@@ -252,6 +263,7 @@ pub static SELECT_K_BEST: Schema = Schema {
     },
     width: Some(|h, _| select_k(h)),
     composite: false,
+    origin: Origin::Stock,
 };
 
 /// The score functions of `sklearn.feature_selection` a `SelectKBest` may name.
