@@ -14,6 +14,7 @@ loaded pipeline predicts bit-identically, pickles and clones as the saved
 one did.
 """
 
+import importlib
 import json
 import platform
 
@@ -38,25 +39,16 @@ _REMAINDER_ESTIMATOR = "estimator"
 
 
 def _stock_kinds():
-    """``{scikit-learn class: kind}``: the stock classes the file stores."""
-    from sklearn import compose, feature_selection, impute, pipeline, preprocessing
+    """``{scikit-learn class: kind}``: the stock classes the file stores.
 
-    return {
-        pipeline.Pipeline: "pipeline.Pipeline",
-        compose.ColumnTransformer: "compose.ColumnTransformer",
-        preprocessing.StandardScaler: "preprocessing.StandardScaler",
-        preprocessing.MinMaxScaler: "preprocessing.MinMaxScaler",
-        preprocessing.RobustScaler: "preprocessing.RobustScaler",
-        preprocessing.MaxAbsScaler: "preprocessing.MaxAbsScaler",
-        preprocessing.Normalizer: "preprocessing.Normalizer",
-        preprocessing.OneHotEncoder: "preprocessing.OneHotEncoder",
-        preprocessing.OrdinalEncoder: "preprocessing.OrdinalEncoder",
-        preprocessing.LabelEncoder: "preprocessing.LabelEncoder",
-        preprocessing.PolynomialFeatures: "preprocessing.PolynomialFeatures",
-        impute.SimpleImputer: "impute.SimpleImputer",
-        feature_selection.VarianceThreshold: "feature_selection.VarianceThreshold",
-        feature_selection.SelectKBest: "feature_selection.SelectKBest",
-    }
+    The ``sklearn`` kinds of the Rust registry: kind ``<module>.<class>`` is
+    scikit-learn's ``sklearn.<module>.<class>``.
+    """
+    table = {}
+    for kind in _core.known_kinds("sklearn"):
+        module, name = kind.rsplit(".", 1)
+        table[getattr(importlib.import_module(f"sklearn.{module}"), name)] = kind
+    return table
 
 
 def stock_classes():
@@ -71,7 +63,8 @@ def handles(model):
 
 def handles_kind(kind):
     """Whether a file of ``kind`` is loaded by this module."""
-    return kind in stock_classes() or kind in ("compose.passthrough", "compose.drop")
+    # Markers: the "passthrough" / "drop" placeholders, which have no class.
+    return kind in _core.known_kinds("sklearn") or kind in _core.known_kinds("marker")
 
 
 # --- saving ---------------------------------------------------------------------------

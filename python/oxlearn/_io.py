@@ -7,6 +7,7 @@ The file's layout, checksums and checks are implemented in Rust
 closed registry and never executes anything from a file.
 """
 
+import importlib
 import json
 import os
 import warnings
@@ -19,52 +20,40 @@ from oxlearn.exceptions import ModelFileCorruptError
 
 
 def _registry():
-    """``{kind: class}``: the only classes ``load`` ever builds."""
-    from oxlearn.basic_statistics import BasicStatistics, IncrementalBasicStatistics
-    from oxlearn.cluster import DBSCAN, KMeans
-    from oxlearn.covariance import EmpiricalCovariance, IncrementalEmpiricalCovariance
-    from oxlearn.decomposition import PCA, IncrementalPCA
-    from oxlearn.ensemble import (
-        ExtraTreesClassifier,
-        ExtraTreesRegressor,
-        RandomForestClassifier,
-        RandomForestRegressor,
-    )
-    from oxlearn.linear_model import (
-        ElasticNet,
-        IncrementalLinearRegression,
-        IncrementalRidge,
-        Lasso,
-        LinearRegression,
-        LogisticRegression,
-        Ridge,
-    )
-    from oxlearn.manifold import TSNE
-    from oxlearn.neighbors import (
-        KNeighborsClassifier,
-        KNeighborsRegressor,
-        LocalOutlierFactor,
-        NearestNeighbors,
-    )
+    """``{kind: class}``: the only classes ``load`` ever builds.
 
-    classes = (LinearRegression, Ridge, IncrementalLinearRegression, IncrementalRidge,
-               EmpiricalCovariance, IncrementalEmpiricalCovariance,
-               BasicStatistics, IncrementalBasicStatistics, PCA, IncrementalPCA, DBSCAN,
-               LogisticRegression, ElasticNet, Lasso, NearestNeighbors, KNeighborsClassifier,
-               KNeighborsRegressor, KMeans, LocalOutlierFactor, RandomForestClassifier,
-               RandomForestRegressor, ExtraTreesClassifier, ExtraTreesRegressor, TSNE)
-    return {cls._oxlearn_kind: cls for cls in classes}
+    The ``oxlearn`` kinds of the Rust registry (``oxlearn-format``), the one
+    list of kinds: kind ``<module>.<class>`` is the class of that name in
+    ``oxlearn.<module>``. Only those modules are imported, so nothing is
+    ever built from a name in a file.
+    """
+    table = {}
+    for kind in _core.known_kinds("oxlearn"):
+        module, name = kind.rsplit(".", 1)
+        table[kind] = getattr(importlib.import_module(f"oxlearn.{module}"), name)
+    return table
+
+
+def _stock_twin(cls):
+    """The scikit-learn class an oxlearn class stands in for, or ``None``.
+
+    It is the scikit-learn base of the same name: incremental models
+    subclass their one-shot counterpart (``IncrementalEmpiricalCovariance``
+    is an ``EmpiricalCovariance``) without being it, and scikit-learn-intelex's
+    APIs (``BasicStatistics``) have no scikit-learn class at all.
+    """
+    for base in cls.__mro__[1:]:
+        if base.__module__.startswith("sklearn.") and base.__name__ == cls.__name__:
+            return base
+    return None
 
 
 def _from_sklearn_classes():
     """``{stock scikit-learn class: oxlearn class}`` for :func:`from_sklearn`."""
     table = {}
     for cls in _registry().values():
-        try:
-            stock = cls._sklearn_counterpart()
-        except TypeError:  # scikit-learn-intelex-only APIs (BasicStatistics)
-            continue
-        if issubclass(cls, stock):  # incremental models have no stock twin to convert from
+        stock = _stock_twin(cls)
+        if stock is not None:
             table[stock] = cls
     return table
 

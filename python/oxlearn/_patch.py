@@ -6,49 +6,33 @@ import sys
 
 from oxlearn._logging import logger, set_verbose
 
+
+def _estimators():
+    """``{name: (oxlearn module, sklearn modules)}`` of the patchable estimators.
+
+    Every oxlearn kind of the Rust registry whose class stands in for a
+    scikit-learn class of the same name (``_io._stock_twin``): kind
+    ``<module>.<class>`` is patched into ``sklearn.<module>`` and the private
+    module defining the stock class (``sklearn.linear_model._base``).
+    """
+    from oxlearn._io import _registry, _stock_twin
+
+    table = {}
+    for kind, cls in _registry().items():
+        stock = _stock_twin(cls)
+        if stock is not None:
+            module = kind.rsplit(".", 1)[0]
+            table[cls.__name__] = (f"oxlearn.{module}", (f"sklearn.{module}", stock.__module__))
+    return table
+
+
 # name -> (oxlearn module, sklearn modules that expose the class). The class
 # is replaced there and in every other loaded ``sklearn.*`` module that
 # imported it, so scikit-learn's own internal uses (e.g. RANSACRegressor's
-# default estimator) are accelerated too.
-_FOREST_MODULES = ("sklearn.ensemble", "sklearn.ensemble._forest")
-
+# default estimator) are accelerated too. Functions are not model kinds:
+# they are listed by hand.
 _PATCHABLE = {
-    "LinearRegression": (
-        "oxlearn.linear_model", ("sklearn.linear_model", "sklearn.linear_model._base")
-    ),
-    "Ridge": ("oxlearn.linear_model", ("sklearn.linear_model", "sklearn.linear_model._ridge")),
-    "ElasticNet": (
-        "oxlearn.linear_model", ("sklearn.linear_model", "sklearn.linear_model._coordinate_descent")
-    ),
-    "Lasso": (
-        "oxlearn.linear_model", ("sklearn.linear_model", "sklearn.linear_model._coordinate_descent")
-    ),
-    "LogisticRegression": (
-        "oxlearn.linear_model", ("sklearn.linear_model", "sklearn.linear_model._logistic")
-    ),
-    "KMeans": ("oxlearn.cluster", ("sklearn.cluster", "sklearn.cluster._kmeans")),
-    "EmpiricalCovariance": (
-        "oxlearn.covariance", ("sklearn.covariance", "sklearn.covariance._empirical_covariance")
-    ),
-    "PCA": ("oxlearn.decomposition", ("sklearn.decomposition", "sklearn.decomposition._pca")),
-    "IncrementalPCA": (
-        "oxlearn.decomposition",
-        ("sklearn.decomposition", "sklearn.decomposition._incremental_pca"),
-    ),
-    "DBSCAN": ("oxlearn.cluster", ("sklearn.cluster", "sklearn.cluster._dbscan")),
-    "NearestNeighbors": ("oxlearn.neighbors", ("sklearn.neighbors",
-                                               "sklearn.neighbors._unsupervised")),
-    "KNeighborsClassifier": ("oxlearn.neighbors", ("sklearn.neighbors",
-                                                   "sklearn.neighbors._classification")),
-    "KNeighborsRegressor": ("oxlearn.neighbors", ("sklearn.neighbors",
-                                                  "sklearn.neighbors._regression")),
-    "RandomForestClassifier": ("oxlearn.ensemble", _FOREST_MODULES),
-    "RandomForestRegressor": ("oxlearn.ensemble", _FOREST_MODULES),
-    "ExtraTreesClassifier": ("oxlearn.ensemble", _FOREST_MODULES),
-    "ExtraTreesRegressor": ("oxlearn.ensemble", _FOREST_MODULES),
-    "LocalOutlierFactor": ("oxlearn.neighbors", ("sklearn.neighbors",
-                                                 "sklearn.neighbors._lof")),
-    "TSNE": ("oxlearn.manifold", ("sklearn.manifold", "sklearn.manifold._t_sne")),
+    **_estimators(),
     "pairwise_distances": ("oxlearn.metrics", ("sklearn.metrics", "sklearn.metrics.pairwise")),
     "roc_auc_score": ("oxlearn.metrics", ("sklearn.metrics", "sklearn.metrics._ranking")),
     "train_test_split": ("oxlearn.model_selection", ("sklearn.model_selection",
