@@ -14,7 +14,7 @@ use oxlearn_core::neighbors::{
 };
 use oxlearn_core::validation::{check_finite, shift_located_row, InputRule};
 use oxlearn_core::Real;
-use oxlearn_format::{ArrayView, DType, FormatError, Header, Labels};
+use oxlearn_format::{schema, ArrayView, DType, FormatError, Header, Labels};
 
 /// A verified model, ready to predict.
 pub struct Model {
@@ -227,7 +227,7 @@ impl Model {
             kind,
             class_name: class_name(&header.kind).to_owned(),
             feature_names: header.feature_names_in.clone(),
-            transformer: header.kind.starts_with("decomposition."),
+            transformer: route(&header.kind) == Some(Route::Pca),
         })
     }
 
@@ -265,39 +265,51 @@ impl Model {
     }
 
     fn kind(header: &Header, arrays: &[ArrayView<'_>]) -> Result<Kind, String> {
-        let get = |name: &str| arrays.iter().find(|a| a.name == name);
-        let unsupported = || FormatError::UnknownKind {
-            kind: header.kind.clone(),
-            writer: header.oxlearn_version.clone(),
-            reader: env!("CARGO_PKG_VERSION").into(),
-            known: "linear models, logistic regression, PCA, KMeans, k-nearest neighbours, \
-                    random forests, extra trees; pipelines and column transformers of these \
-                    and of scikit-learn's scalers, encoders, SimpleImputer, \
-                    PolynomialFeatures, VarianceThreshold and SelectKBest"
-                .into(),
+        let missing = |name: &str| {
+            FormatError::MissingArray {
+                kind: header.kind.clone(),
+                name: name.into(),
+            }
+            .to_string()
         };
-        let need = |name: &str| get(name).ok_or_else(|| unsupported().to_string());
+        let need = |name: &str| {
+            arrays
+                .iter()
+                .find(|a| a.name == name)
+                .ok_or_else(|| missing(name))
+        };
         let linear = || Ok::<_, String>(Linear::from_arrays(need("coef_")?, need("intercept_")?));
-        match header.kind.as_str() {
-            "linear_model.LogisticRegression" => Ok(Kind::Classifier {
+        match route(&header.kind) {
+            None => Err(FormatError::UnknownKind {
+                kind: header.kind.clone(),
+                writer: header.oxlearn_version.clone(),
+                reader: env!("CARGO_PKG_VERSION").into(),
+                known: schema::known_kinds().join(", "),
+            }
+            .to_string()),
+            Some(Route::Refused(why)) => Err(format!("{} {why}", header.kind)),
+            Some(Route::Linear) => Ok(Kind::Linear(linear()?)),
+            Some(Route::Classifier) => Ok(Kind::Classifier {
                 decision: linear()?,
                 classes: Labels::read(header, arrays, "classes_").map_err(|e| e.to_string())?,
             }),
-            k if k.starts_with("linear_model.") => Ok(Kind::Linear(linear()?)),
-            "neighbors.KNeighborsClassifier"
-            | "neighbors.KNeighborsRegressor"
-            | "neighbors.LocalOutlierFactor" => Ok(Kind::Neighbors(Knn::load(header, arrays)?)),
-            "neighbors.NearestNeighbors" => Err(format!(
-                "{} has no predict: it answers neighbour queries only (kneighbors), which \
-                 the binary does not serve; the file holds the training data (_fit_X)",
-                header.kind
-            )),
+            Some(Route::Neighbors) => Ok(Kind::Neighbors(Knn::load(header, arrays)?)),
             // PCA transforms: the same linear map, in the same kernel, as Python.
-            k if k.starts_with("decomposition.") => {
+            Some(Route::Pca) => {
                 let components = need("components_")?;
                 let (k, p) = match components.shape[..] {
                     [k, p] => (k as usize, p as usize),
-                    _ => return Err(unsupported().to_string()),
+                    _ => {
+                        return Err(FormatError::InvalidArray {
+                            kind: header.kind.clone(),
+                            name: "components_".into(),
+                            reason: format!(
+                                "shape is {:?}, expected 2 dimensions",
+                                components.shape
+                            ),
+                        }
+                        .to_string())
+                    }
                 };
                 let whiten = header.params.get("whiten").and_then(|v| v.as_bool()) == Some(true);
                 let variance = if whiten {
@@ -331,37 +343,14 @@ impl Model {
                     one_dim: false,
                 }))
             }
-            "ensemble.RandomForestClassifier"
-            | "ensemble.RandomForestRegressor"
-            | "ensemble.ExtraTreesClassifier"
-            | "ensemble.ExtraTreesRegressor" => Ok(Kind::Forest(Trees::load(header, arrays)?)),
-            "cluster.KMeans" => {
+            Some(Route::Forest) => Ok(Kind::Forest(Trees::load(header, arrays)?)),
+            Some(Route::KMeans) => {
                 let c = need("cluster_centers_")?;
                 Ok(Kind::KMeans {
                     centers: floats(c),
                     k: c.shape.first().copied().unwrap_or(0) as usize,
                 })
             }
-            "cluster.DBSCAN" => Err(format!(
-                "{} has no predict: DBSCAN labels only the samples it was fitted on, and \
-                 the file holds those labels (labels_, core_sample_indices_, components_; \
-                 `oxlearn inspect` lists them); to cluster new data, fit DBSCAN on it",
-                header.kind
-            )),
-            "manifold.TSNE" => Err(format!(
-                "{} has no predict or transform: t-SNE embeds only the samples it was fitted \
-                 on, and the file holds that embedding (embedding_; `oxlearn inspect` lists \
-                 it); to embed new data, fit TSNE on all of it",
-                header.kind
-            )),
-            // Valid models of kinds that neither predict nor transform.
-            k if k.starts_with("covariance.") || k.starts_with("basic_statistics.") => {
-                Err(format!(
-                    "{k} models have no predict or transform: there is nothing for the binary \
-                     to serve (the file itself verified; `oxlearn inspect` lists its arrays)"
-                ))
-            }
-            _ => Err(unsupported().to_string()),
         }
     }
 
@@ -761,6 +750,73 @@ impl Knn {
     }
 }
 
+/// How the binary serves one estimator of a kind (pipelines and
+/// scikit-learn's transformers are `pipeline.rs`'s: `served_here`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// `X coefᵀ + intercept`.
+    Linear,
+    /// Logistic regression: a linear decision function and its classes.
+    Classifier,
+    /// k-nearest neighbours: a vote, a mean, or LOF's outlier labels.
+    Neighbors,
+    /// PCA's `transform`, as a linear map.
+    Pca,
+    /// A random forest or extra trees.
+    Forest,
+    /// The nearest cluster centre.
+    KMeans,
+    /// A valid model with nothing to serve: the rest of the message after
+    /// the kind.
+    Refused(&'static str),
+}
+
+/// How the binary serves `kind`; `None` for a kind it does not know.
+/// Every oxlearn kind of the registry has a route (a test checks it), so a
+/// new kind is served or refused by choice, never by a prefix.
+fn route(kind: &str) -> Option<Route> {
+    const NOTHING_TO_SERVE: &str = "has no predict or transform: there is nothing for the \
+        binary to serve (the file itself verified; `oxlearn inspect` lists its arrays)";
+    Some(match kind {
+        "linear_model.LinearRegression"
+        | "linear_model.Ridge"
+        | "linear_model.IncrementalLinearRegression"
+        | "linear_model.IncrementalRidge"
+        | "linear_model.ElasticNet"
+        | "linear_model.Lasso" => Route::Linear,
+        "linear_model.LogisticRegression" => Route::Classifier,
+        "neighbors.KNeighborsClassifier"
+        | "neighbors.KNeighborsRegressor"
+        | "neighbors.LocalOutlierFactor" => Route::Neighbors,
+        "decomposition.PCA" | "decomposition.IncrementalPCA" => Route::Pca,
+        "ensemble.RandomForestClassifier"
+        | "ensemble.RandomForestRegressor"
+        | "ensemble.ExtraTreesClassifier"
+        | "ensemble.ExtraTreesRegressor" => Route::Forest,
+        "cluster.KMeans" => Route::KMeans,
+        "neighbors.NearestNeighbors" => Route::Refused(
+            "has no predict: it answers neighbour queries only (kneighbors), which the binary \
+             does not serve; the file holds the training data (_fit_X)",
+        ),
+        "cluster.DBSCAN" => Route::Refused(
+            "has no predict: DBSCAN labels only the samples it was fitted on, and the file \
+             holds those labels (labels_, core_sample_indices_, components_; `oxlearn \
+             inspect` lists them); to cluster new data, fit DBSCAN on it",
+        ),
+        "manifold.TSNE" => Route::Refused(
+            "has no predict or transform: t-SNE embeds only the samples it was fitted on, and \
+             the file holds that embedding (embedding_; `oxlearn inspect` lists it); to embed \
+             new data, fit TSNE on all of it",
+        ),
+        // Valid models of kinds that neither predict nor transform.
+        "covariance.EmpiricalCovariance"
+        | "covariance.IncrementalEmpiricalCovariance"
+        | "basic_statistics.BasicStatistics"
+        | "basic_statistics.IncrementalBasicStatistics" => Route::Refused(NOTHING_TO_SERVE),
+        _ => return None,
+    })
+}
+
 /// The class name of a kind (`linear_model.Ridge` → `Ridge`), as Python's
 /// messages name the estimator.
 pub fn class_name(kind: &str) -> &str {
@@ -1119,6 +1175,34 @@ mod tests {
             feature_names: names.map(|n| n.iter().map(|s| s.to_string()).collect()),
             transformer: false,
         }
+    }
+
+    #[test]
+    fn every_known_kind_is_routed() {
+        use crate::pipeline::served_here;
+        use oxlearn_format::schema::{kinds_of, Origin};
+
+        // oxlearn's estimators: served here, or refused with their reason.
+        for kind in kinds_of(Origin::Oxlearn) {
+            assert!(!served_here(kind), "{kind}");
+            match route(kind) {
+                None => panic!("{kind} has no route: serve it or refuse it in model::route"),
+                Some(Route::Refused(why)) => {
+                    assert!(why.starts_with("has no predict"), "{kind}: {why}")
+                }
+                Some(_) => {}
+            }
+        }
+        // scikit-learn's classes and the markers: pipeline.rs builds them.
+        for kind in kinds_of(Origin::Stock)
+            .into_iter()
+            .chain(kinds_of(Origin::Marker))
+        {
+            assert!(served_here(kind), "{kind}");
+            assert_eq!(route(kind), None, "{kind}");
+        }
+        assert_eq!(route("builtins.eval"), None);
+        assert!(!served_here("builtins.eval"));
     }
 
     fn owned(names: &[&str]) -> Vec<String> {

@@ -68,17 +68,10 @@ impl Served {
     }
 }
 
-/// Kinds this module builds (the others are single estimators).
-fn served_here(kind: &str) -> bool {
-    [
-        "pipeline.",
-        "compose.",
-        "preprocessing.",
-        "impute.",
-        "feature_selection.",
-    ]
-    .iter()
-    .any(|p| kind.starts_with(p))
+/// Kinds this module builds: scikit-learn's own classes and the
+/// passthrough/drop markers (oxlearn's estimators are `model.rs`'s).
+pub(crate) fn served_here(kind: &str) -> bool {
+    schema::lookup(kind).is_some_and(|s| s.origin != schema::Origin::Oxlearn)
 }
 
 /// The warnings of a prediction, keyed by where they arise: the step (its
