@@ -75,6 +75,21 @@ def examples():
     return [clone(est) for ests in EXAMPLES.values() for est in ests]
 
 
+def missing(estimators):
+    """Fresh copies of the examples of the kinds ``estimators`` lack.
+
+    Parameters
+    ----------
+    estimators : list of estimator
+
+    Returns
+    -------
+    estimators : list of estimator
+    """
+    have = {est._oxlearn_kind for est in estimators}
+    return [clone(est) for kind, ests in EXAMPLES.items() if kind not in have for est in ests]
+
+
 def with_every_kind(estimators):
     """``estimators``, then the examples of the kinds they miss.
 
@@ -90,6 +105,4 @@ def with_every_kind(estimators):
     -------
     estimators : list of estimator
     """
-    have = {est._oxlearn_kind for est in estimators}
-    missing = [clone(est) for kind, ests in EXAMPLES.items() if kind not in have for est in ests]
-    return list(estimators) + missing
+    return list(estimators) + missing(estimators)

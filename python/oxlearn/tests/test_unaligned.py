@@ -6,6 +6,7 @@ bindings refuse an unaligned X handed to them directly.
 
 import numpy as np
 import pytest
+from sklearn.base import is_classifier, is_regressor
 
 import oxlearn
 from oxlearn import _core
@@ -33,6 +34,7 @@ from oxlearn.neighbors import (
     LocalOutlierFactor,
     NearestNeighbors,
 )
+from oxlearn.tests._kinds import missing
 
 
 def unaligned(a):
@@ -73,6 +75,18 @@ CASES = [
     (ExtraTreesClassifier(n_estimators=5, random_state=0), y_clf, ["predict_proba"]),
     (ExtraTreesRegressor(n_estimators=5, random_state=0), y_reg, ["predict"]),
 ]
+
+
+def _case(est):
+    """``(est, y, methods)`` for an example of ``_kinds``: every method it has."""
+    y = y_clf if is_classifier(est) else y_reg if is_regressor(est) else None
+    methods = ["predict", "predict_proba", "decision_function", "transform", "score_samples",
+               "mahalanobis", "kneighbors"]
+    return est, y, [m for m in methods if hasattr(est, m)]
+
+
+# Then an example of every other kind.
+CASES += [_case(est) for est in missing([c[0] for c in CASES])]
 
 
 def _fitted_state(est):
