@@ -3,6 +3,8 @@ from it (load's classes, the stock classes, the patch table) and the test
 lists checked against it."""
 
 import importlib
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +21,13 @@ def test_examples_cover_every_kind():
     assert list(_kinds.EXAMPLES) == _core.known_kinds("oxlearn")
     for kind, ests in _kinds.EXAMPLES.items():
         assert ests and all(est._oxlearn_kind == kind for est in ests)
+
+
+def test_every_kind_has_golden_files():
+    # scripts/make_golden.py records every kind of the registry.
+    index = Path(__file__).parent / "golden" / _core.FORMAT_VERSION / "index.json"
+    recorded = set(json.loads(index.read_text()).values())
+    assert {cls.__name__ for cls in _registry().values()} <= recorded
 
 
 def test_origins_partition_the_registry():
