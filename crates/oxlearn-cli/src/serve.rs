@@ -31,6 +31,7 @@ use oxlearn_format::{parse_file, Labels};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -64,7 +65,17 @@ struct Loaded {
     feature_names: Option<Vec<String>>,
     /// The model's description (header fields), without name and file.
     info: Map<String, Value>,
+    /// The model file's size: no kind reads more than its arrays per row.
+    bytes: usize,
 }
+
+/// Requests whose body size times the model's size is at most this are
+/// answered on the async worker that read them. That product bounds the
+/// rows times each row's reads of the model (a JSON value takes a few
+/// bytes), so such work takes at most a few milliseconds; handing it to the
+/// blocking pool instead costs two thread switches, more than a small
+/// model's prediction of a few rows.
+const INLINE_COST: u64 = 1 << 31;
 
 /// One model name on the command line: its file and the model last loaded
 /// from it (none when it has never loaded).
@@ -189,6 +200,7 @@ fn load(path: &Path) -> Result<Loaded, String> {
         method,
         feature_names: h.feature_names_in.clone(),
         info,
+        bytes: bytes.len(),
     })
 }
 
@@ -590,9 +602,16 @@ async fn call(
              application/x-npy (a .npy file)",
         );
     };
-    // Predicting is CPU work: off the async workers. A panic there (a bug,
-    // never input) is caught by the task and answered as a 500.
-    let answer = tokio::task::spawn_blocking(move || answer(&model, format, &body)).await;
+    // Predicting is CPU work: off the async workers, unless it is small. A
+    // panic there (a bug, never input) is caught and answered as a 500.
+    let answer = if (body.len() as u64).saturating_mul(model.bytes as u64) <= INLINE_COST {
+        std::panic::catch_unwind(AssertUnwindSafe(|| answer(&model, format, &body)))
+            .map_err(|_| "a panic (its message is above)".to_owned())
+    } else {
+        tokio::task::spawn_blocking(move || answer(&model, format, &body))
+            .await
+            .map_err(|e| e.to_string())
+    };
     match answer {
         Ok(Ok((bytes, content_type))) => (
             [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
@@ -656,7 +675,7 @@ fn answer(model: &Loaded, format: Format, body: &[u8]) -> Result<(Vec<u8>, &'sta
         Format::Npy => (
             match &y {
                 Prediction::Values(m) => write_npy(m),
-                Prediction::Labels(l) => write_labels_npy(l),
+                Prediction::Labels(l) => write_labels_npy(l, model.served.label_width()),
             },
             "application/x-npy",
         ),

@@ -159,6 +159,32 @@ def test_a_regressor_answers_as_python_in_json_and_npy(tmp_path):
         assert server.stop() == 0
 
 
+def test_string_labels_in_npy_are_as_wide_as_the_classes(tmp_path):
+    # Rows that all predict the short class: Python's predict still returns
+    # the classes' dtype ('<U8'), and so must the .npy answer, as
+    # `oxlearn predict` writes it.
+    rng = np.random.default_rng(3)
+    X = np.r_[rng.normal(-3, 1, (60, 2)), rng.normal(3, 1, (60, 2))]
+    y = np.array(["a"] * 60 + ["longname"] * 60)
+    model = LogisticRegression().fit(X, y)
+    oxlearn.save(model, tmp_path / "clf.oxl")
+    rows = X[:5]
+    expected = model.predict(rows)
+    assert set(expected) == {"a"} and expected.dtype == np.dtype("<U8")
+    server = Served(tmp_path / "clf.oxl")
+    try:
+        buf = io.BytesIO()
+        np.save(buf, rows)
+        status, body = server.post("/v1/models/clf/predict", buf.getvalue(),
+                                   "application/x-npy")
+        assert status == 200, body
+        got = np.load(io.BytesIO(body))
+        assert got.dtype == expected.dtype
+        assert_array_equal(got, expected)
+    finally:
+        assert server.stop() == 0
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 @pytest.mark.parametrize("via", ["binary", "wheel-command"])
 def test_signals_are_the_servers_from_the_first_line_on(via, sig, tmp_path):
