@@ -65,12 +65,14 @@ async fn worker(addr: String, request: Rc<Vec<u8>>, shared: Rc<Shared>) {
         shared.budget.set(shared.budget.get() - 1);
         let t0 = Instant::now();
         let ok = async {
-            if conn.is_none() {
-                let c = TcpStream::connect(&addr).await?;
-                c.set_nodelay(true)?;
-                conn = Some(c);
-            }
-            let c = conn.as_mut().expect("connected above");
+            let c = match &mut conn {
+                Some(c) => c,
+                None => {
+                    let c = TcpStream::connect(&addr).await?;
+                    c.set_nodelay(true)?;
+                    conn.insert(c)
+                }
+            };
             c.write_all(&request).await?;
             read_response(c, &mut buf).await
         }
@@ -98,19 +100,21 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
 }
 
-fn main() {
+fn main() -> Result<(), String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.len() != 7 {
-        eprintln!(
-            "usage: load_client HOST:PORT PATH BODY_FILE CONTENT_TYPE CONCURRENCY SECONDS MAX_REQUESTS"
+        return Err(
+            "usage: load_client HOST:PORT PATH BODY_FILE CONTENT_TYPE CONCURRENCY SECONDS \
+             MAX_REQUESTS"
+                .into(),
         );
-        std::process::exit(2);
     }
     let (addr, path, content_type) = (&args[0], &args[1], &args[3]);
-    let body = std::fs::read(&args[2]).expect("readable body file");
-    let concurrency: usize = args[4].parse().expect("concurrency: a count");
-    let seconds: f64 = args[5].parse().expect("seconds: a number");
-    let max_requests: usize = args[6].parse().expect("max_requests: a count");
+    let body = std::fs::read(&args[2]).map_err(|e| format!("{}: {e}", args[2]))?;
+    let number = |i: usize, what: &str| format!("{what}: a number, not {:?}", args[i]);
+    let concurrency: usize = args[4].parse().map_err(|_| number(4, "CONCURRENCY"))?;
+    let seconds: f64 = args[5].parse().map_err(|_| number(5, "SECONDS"))?;
+    let max_requests: usize = args[6].parse().map_err(|_| number(6, "MAX_REQUESTS"))?;
     let mut request = format!(
         "POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: {content_type}\r\n\
          content-length: {}\r\n\r\n",
@@ -128,7 +132,7 @@ fn main() {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .expect("a tokio runtime");
+        .map_err(|e| format!("no tokio runtime: {e}"))?;
     let local = tokio::task::LocalSet::new();
     let t0 = Instant::now();
     local.block_on(&rt, async {
@@ -138,9 +142,10 @@ fn main() {
             })
             .collect();
         for t in tasks {
-            t.await.expect("a worker finished");
+            t.await.map_err(|e| format!("a worker failed: {e}"))?;
         }
-    });
+        Ok::<(), String>(())
+    })?;
     let elapsed = t0.elapsed().as_secs_f64();
     let mut lat = shared.latencies.take();
     lat.sort_by(f64::total_cmp);
@@ -152,4 +157,5 @@ fn main() {
         percentile(&lat, 99.0) * 1e3,
         shared.errors.get()
     );
+    Ok(())
 }
