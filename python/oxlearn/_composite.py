@@ -38,22 +38,29 @@ _SCORE_FUNCS = ("f_classif", "f_regression", "chi2", "mutual_info_classif",
 _REMAINDER_ESTIMATOR = "estimator"
 
 
-def _stock_kinds():
-    """``{scikit-learn class: kind}``: the stock classes the file stores.
+def classes_of(origin, package):
+    """``{kind: class}`` for the kinds of one ``origin`` of the Rust registry.
 
-    The ``sklearn`` kinds of the Rust registry: kind ``<module>.<class>`` is
-    scikit-learn's ``sklearn.<module>.<class>``.
+    Kind ``<module>.<class>`` is the class of that name in
+    ``<package>.<module>``; only those modules are imported, so nothing is
+    ever built from a name in a file. ``_io._registry`` takes oxlearn's
+    estimators this way, and this module scikit-learn's own classes.
     """
     table = {}
-    for kind in _core.known_kinds("sklearn"):
+    for kind in _core.known_kinds(origin):
         module, name = kind.rsplit(".", 1)
-        table[getattr(importlib.import_module(f"sklearn.{module}"), name)] = kind
+        table[kind] = getattr(importlib.import_module(f"{package}.{module}"), name)
     return table
+
+
+def _stock_kinds():
+    """``{scikit-learn class: kind}``: the stock classes the file stores."""
+    return {cls: kind for kind, cls in classes_of("sklearn", "sklearn").items()}
 
 
 def stock_classes():
     """``{kind: scikit-learn class}``: the only stock classes ``load`` builds."""
-    return {kind: cls for cls, kind in _stock_kinds().items()}
+    return classes_of("sklearn", "sklearn")
 
 
 def handles(model):

@@ -7,7 +7,6 @@ The file's layout, checksums and checks are implemented in Rust
 closed registry and never executes anything from a file.
 """
 
-import importlib
 import json
 import os
 import warnings
@@ -27,11 +26,7 @@ def _registry():
     ``oxlearn.<module>``. Only those modules are imported, so nothing is
     ever built from a name in a file.
     """
-    table = {}
-    for kind in _core.known_kinds("oxlearn"):
-        module, name = kind.rsplit(".", 1)
-        table[kind] = getattr(importlib.import_module(f"oxlearn.{module}"), name)
-    return table
+    return _composite.classes_of("oxlearn", "oxlearn")
 
 
 def _stock_twin(cls):
