@@ -578,11 +578,23 @@ pub fn write_labels_body(l: &Labels, width: usize, out: &mut Vec<u8>) {
     }
 }
 
+/// The width predicted string labels are written with: the model's longest
+/// class (`class_width`), as Python's predict returns them whatever was
+/// predicted, or without one the longest label. A label longer than every
+/// class is an error (the model cannot predict it).
+pub fn labels_width_for(l: &Labels, class_width: Option<usize>) -> Result<usize, String> {
+    let own = labels_width(l);
+    match class_width {
+        Some(w) if own > w => Err("a predicted label is longer than every class label".into()),
+        Some(w) => Ok(w),
+        None => Ok(own),
+    }
+}
+
 /// Serializes class labels as a one-dimensional `.npy` in the labels' own
-/// dtype ([`labels_descr`]), strings as wide as `class_width` (the model's
-/// longest class, as Python's predict returns them) or the longest label.
-pub fn write_labels_npy(l: &Labels, class_width: Option<usize>) -> Vec<u8> {
-    let width = class_width.unwrap_or(0).max(labels_width(l));
+/// dtype ([`labels_descr`]), strings `width` characters wide
+/// ([`labels_width_for`]).
+pub fn write_labels_npy(l: &Labels, width: usize) -> Vec<u8> {
     let mut out = npy_header(&labels_descr(l, width), &npy_shape(l.len(), 1, true));
     write_labels_body(l, width, &mut out);
     out
@@ -842,14 +854,15 @@ mod tests {
     #[test]
     fn labels_npy_layout() {
         let l = Labels::Str(vec!["ab".into(), "é".into()]);
-        let b = write_labels_npy(&l, None);
+        let b = write_labels_npy(&l, labels_width(&l));
         assert_eq!((10 + u16::from_le_bytes([b[8], b[9]]) as usize) % 64, 0);
         assert!(String::from_utf8_lossy(&b[..64]).contains("'descr': '<U2'"));
         let body = &b[b.len() - 16..];
         assert_eq!(&body[..8], &[97, 0, 0, 0, 98, 0, 0, 0]);
         assert_eq!(&body[8..], &[0xe9, 0, 0, 0, 0, 0, 0, 0]);
         // As wide as the classes, when the model's are wider.
-        let wide = write_labels_npy(&l, Some(5));
+        assert!(labels_width_for(&l, Some(1)).is_err());
+        let wide = write_labels_npy(&l, labels_width_for(&l, Some(5)).unwrap());
         assert!(String::from_utf8_lossy(&wide[..64]).contains("'descr': '<U5'"));
         assert_eq!(wide.len(), b.len() + 2 * 3 * 4);
         let i = write_labels_npy(
@@ -857,7 +870,7 @@ mod tests {
                 values: vec![-2, 300],
                 descr: "<i2".into(),
             },
-            None,
+            0,
         );
         assert_eq!(&i[i.len() - 4..], &[0xfe, 0xff, 0x2c, 0x01]);
     }

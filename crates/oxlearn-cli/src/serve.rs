@@ -15,7 +15,7 @@
 
 use crate::frame::Frame;
 use crate::model::Prediction;
-use crate::npy::{read_npy, write_labels_npy, write_npy, Matrix};
+use crate::npy::{labels_width_for, read_npy, write_labels_npy, write_npy, Matrix};
 use crate::pipeline::{describe_parts, Served};
 use crate::text::escape;
 use axum::body::Bytes;
@@ -675,7 +675,11 @@ fn answer(model: &Loaded, format: Format, body: &[u8]) -> Result<(Vec<u8>, &'sta
         Format::Npy => (
             match &y {
                 Prediction::Values(m) => write_npy(m),
-                Prediction::Labels(l) => write_labels_npy(l, model.served.label_width()),
+                Prediction::Labels(l) => {
+                    let width = labels_width_for(l, model.served.label_width())
+                        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e))?;
+                    write_labels_npy(l, width)
+                }
             },
             "application/x-npy",
         ),

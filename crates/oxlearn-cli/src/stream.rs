@@ -31,7 +31,7 @@
 use crate::frame::{self, blank, CsvHead, Frame};
 use crate::model::Prediction;
 use crate::npy::{
-    check_data_len, decode_numbers, decode_strings, labels_descr, labels_width, npy_header,
+    check_data_len, decode_numbers, decode_strings, labels_descr, labels_width_for, npy_header,
     npy_header_end, npy_header_padded, npy_info, npy_shape, values_descr, write_csv,
     write_labels_body, write_labels_csv, write_values_body, ArrayFileError, CsvNumbers, Element,
     Matrix, NpyInfo, MAX_NPY_HEADER,
@@ -659,10 +659,7 @@ impl Sink {
                 (m.rows(), values_descr(m).to_owned(), m.cols(), one_dim)
             }
             Prediction::Labels(l) => {
-                let width = self.label_width.unwrap_or_else(|| labels_width(l));
-                if labels_width(l) > width {
-                    return Err("a predicted label is longer than every class label".into());
-                }
+                let width = labels_width_for(l, self.label_width)?;
                 (l.len(), labels_descr(l, width), 1, true)
             }
         };
@@ -703,8 +700,7 @@ impl Sink {
                 match y {
                     Prediction::Values(m) => write_values_body(m, &mut bytes),
                     Prediction::Labels(l) => {
-                        let width = self.label_width.unwrap_or_else(|| labels_width(l));
-                        write_labels_body(l, width, &mut bytes);
+                        write_labels_body(l, labels_width_for(l, self.label_width)?, &mut bytes);
                     }
                 }
             }
