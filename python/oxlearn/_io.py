@@ -29,25 +29,11 @@ def _registry():
     return _composite.classes_of("oxlearn", "oxlearn")
 
 
-def _stock_twin(cls):
-    """The scikit-learn class an oxlearn class stands in for, or ``None``.
-
-    It is the scikit-learn base of the same name: incremental models
-    subclass their one-shot counterpart (``IncrementalEmpiricalCovariance``
-    is an ``EmpiricalCovariance``) without being it, and scikit-learn-intelex's
-    APIs (``BasicStatistics``) have no scikit-learn class at all.
-    """
-    for base in cls.__mro__[1:]:
-        if base.__module__.startswith("sklearn.") and base.__name__ == cls.__name__:
-            return base
-    return None
-
-
 def _from_sklearn_classes():
     """``{stock scikit-learn class: oxlearn class}`` for :func:`from_sklearn`."""
     table = {}
     for cls in _registry().values():
-        stock = _stock_twin(cls)
+        stock = cls._sklearn_twin()
         if stock is not None:
             table[stock] = cls
     return table

@@ -11,15 +11,15 @@ def _estimators():
     """``{name: (oxlearn module, sklearn modules)}`` of the patchable estimators.
 
     Every oxlearn kind of the Rust registry whose class stands in for a
-    scikit-learn class of the same name (``_io._stock_twin``): kind
+    scikit-learn class of the same name (``_sklearn_twin``): kind
     ``<module>.<class>`` is patched into ``sklearn.<module>`` and the private
     module defining the stock class (``sklearn.linear_model._base``).
     """
-    from oxlearn._io import _registry, _stock_twin
+    from oxlearn._io import _registry
 
     table = {}
     for kind, cls in _registry().items():
-        stock = _stock_twin(cls)
+        stock = cls._sklearn_twin()
         if stock is not None:
             module = kind.rsplit(".", 1)[0]
             table[cls.__name__] = (f"oxlearn.{module}", (f"sklearn.{module}", stock.__module__))

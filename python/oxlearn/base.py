@@ -159,6 +159,22 @@ class OxlearnEstimatorMixin:
                 return base
         raise TypeError(f"{cls.__name__} has no scikit-learn counterpart")
 
+    @classmethod
+    def _sklearn_twin(cls):
+        """The scikit-learn class this estimator stands in for, or ``None``.
+
+        It is the scikit-learn base of the same name, what ``from_sklearn``
+        converts from and ``patch_sklearn`` replaces; unlike
+        ``_sklearn_counterpart`` (what it converts to), incremental models
+        subclass their one-shot counterpart (``IncrementalEmpiricalCovariance``
+        is an ``EmpiricalCovariance``) without standing in for it, and
+        scikit-learn-intelex's APIs (``BasicStatistics``) have no twin at all.
+        """
+        for base in cls.__mro__[1:]:
+            if base.__module__.startswith("sklearn.") and base.__name__ == cls.__name__:
+                return base
+        return None
+
     def to_sklearn(self):
         """Return the stock scikit-learn equivalent of this fitted model.
 
