@@ -7,6 +7,9 @@
 #
 #   scripts/sklearn_suite.sh [oxlearn|sklearnex|none] [pytest args...]
 #
+# Arguments that name test files or tests (".../tests/test_x.py[::name]")
+# replace the list of files: only those run.
+#
 # Uses the active Python (activate .venv first, or set PYTHON).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,6 +21,9 @@ SK="$("$PY" -c 'import os, sklearn; print(os.path.dirname(sklearn.__file__))')"
 mapfile -t FILES < <("$PY" -c '
 import sys, tomllib
 print("\n".join(tomllib.load(open(sys.argv[1], "rb"))["files"]))' "$ROOT/tests/sklearn_suite_files.toml")
+for a in "$@"; do
+  if [[ "$a" == *tests/test_*.py* && "$a" != -* ]]; then FILES=(); break; fi
+done
 cd "$SK"
 PYTHONPATH="$ROOT/tests${PYTHONPATH:+:$PYTHONPATH}" "$PY" -m pytest \
   -c "$ROOT/tests/sklearn_suite.ini" --rootdir="$SK" --confcutdir="$SK" \
