@@ -1,10 +1,10 @@
 //! The Barnes–Hut approximation of the t-SNE gradient: a 2^d-tree (binary
 //! tree, quadtree, octree) of the embedding, rebuilt every iteration, with
 //! scikit-learn's construction (`_quad_tree.pyx`) and summary criterion
-//! (`_barnes_hut_tsne.pyx`), in `f64`.
+//! (`_barnes_hut_tsne.pyx`).
 //!
-//! The tree is built cell by cell (the cells and barycenters insertion in
-//! index order makes; large cells' subtrees in parallel). The repulsive
+//! The tree is built cell by cell (the cells insertion in index order
+//! makes; large cells' subtrees in parallel). The repulsive
 //! force on each point is the sum over the cells scikit-learn's recursive
 //! `summarize` reaches from it, in that order; groups of points close in
 //! Morton order walk the tree together, one vector lane each (parallel over
@@ -13,6 +13,12 @@
 //! normalisation `Z` and the KL error are sums of per-point terms, added in
 //! point order within a chunk and chunk by chunk: the gradient is
 //! bit-identical for any thread count.
+//!
+//! The tree is built in `f64`; the forces are computed in `f32`, as
+//! scikit-learn's Barnes–Hut (and scikit-learn-intelex's) compute them:
+//! positions, cell summaries, kernel values and force sums in `f32`, twice
+//! the lanes of a vector register, half the bytes of a cell to read. `Z`,
+//! the KL error and the gradient handed to the optimiser are `f64`.
 
 use super::affinity::SparseP;
 use super::lanes::{dispatch, Lanes, Mask, WithLanes, LANES};
@@ -24,6 +30,10 @@ use rayon::prelude::*;
 /// (scikit-learn's `EPSILON`): a duplicate joins the leaf, and a query
 /// point does not repel a leaf it duplicates (its own leaf included).
 const EPSILON: f64 = 1e-6;
+
+/// The largest coordinate the `f32` force walk takes: differences and
+/// their squares stay finite in `f32` (2^60 squared is below `f32::MAX`).
+const F32_REACH: f64 = (1u64 << 60) as f64;
 
 /// Deepest cell. scikit-learn's tree stops splitting once two points are
 /// duplicates, which bounds its depth by `log2(width / EPSILON)`; that
@@ -111,8 +121,7 @@ const WALK: usize = 1 + 7 * (MAX_DEPTH as usize + 1);
 /// thread's.
 type Walk = [(u32, Mask); WALK];
 
-/// What the force walk reads of a cell: 32 bytes in 2-D, two cells a cache
-/// line (the walk is bound by memory latency).
+/// A cell as the build makes it.
 #[derive(Clone, Copy)]
 struct Node<const D: usize> {
     /// Mean of the points below.
@@ -126,7 +135,25 @@ struct Node<const D: usize> {
     kids: u32,
 }
 
+#[cfg(test)]
 impl<const D: usize> Node<D> {
+    fn is_leaf(&self) -> bool {
+        self.kids == NONE
+    }
+}
+
+/// What the force walk reads of a cell, in `f32`: 20 bytes in 2-D, three
+/// cells a cache line (the walk is bound by memory latency).
+#[derive(Clone, Copy)]
+struct WalkNode<const D: usize> {
+    barycenter: [f32; D],
+    squared_max_width: f32,
+    /// The number of points below, exact up to 2^24 points.
+    size: f32,
+    kids: u32,
+}
+
+impl<const D: usize> WalkNode<D> {
     #[inline(always)]
     fn is_leaf(&self) -> bool {
         self.kids == NONE
@@ -215,6 +242,8 @@ impl<const D: usize> Cells<D> {
 /// A 2^D-tree over the points of an embedding.
 pub(crate) struct Tree<const D: usize> {
     cells: Cells<D>,
+    /// The cells in the walk's `f32`, by id.
+    walk: Vec<WalkNode<D>>,
     /// The root's region (the frame of the Morton order).
     root: Bounds<D>,
     /// Point indices, partitioned cell by cell while building, and scratch.
@@ -231,6 +260,7 @@ impl<const D: usize> Tree<D> {
     pub(crate) fn new() -> Self {
         Tree {
             cells: Cells::new(),
+            walk: Vec::new(),
             root: Bounds {
                 min: [0.0; D],
                 max: [0.0; D],
@@ -242,12 +272,22 @@ impl<const D: usize> Tree<D> {
         }
     }
 
-    /// Rebuilds the tree over `y` (`n × D`, row-major, finite): the tree
+    /// Rebuilds the tree over `y` (`n × D`, row-major, finite): the cells
     /// scikit-learn's `build_tree` makes by inserting the points in index
-    /// order, the same cells with the same barycenters bit for bit, built
-    /// cell by cell (subtrees of large cells in parallel).
+    /// order, built cell by cell (subtrees of large cells in parallel). A
+    /// barycenter is the sum of its cell's points over their count, where
+    /// insertion keeps a running mean: the same value to rounding, without
+    /// a division per point and level in one dependent chain (that chain
+    /// was most of the build's time).
     pub(crate) fn build(&mut self, y: &[f64]) {
         build_tree(self, y);
+        self.walk.clear();
+        self.walk.extend(self.cells.nodes.iter().map(|n| WalkNode {
+            barycenter: n.barycenter.map(|v| v as f32),
+            squared_max_width: n.squared_max_width as f32,
+            size: n.size as f32,
+            kids: n.kids,
+        }));
     }
 
     #[inline(always)]
@@ -348,10 +388,10 @@ impl<const D: usize> Tree<D> {
     fn repulsion<V: Lanes>(
         &self,
         group: &Group<D>,
-        theta2: f64,
+        theta2: f32,
         kernel: Kernel,
         stack: &mut Walk,
-    ) -> ([[f64; LANES]; D], [f64; LANES]) {
+    ) -> ([[f32; LANES]; D], [f32; LANES]) {
         // The Student-t of one degree of freedom (every 2-D embedding) needs
         // no power, which has no vector form.
         if kernel.dof == 1.0 {
@@ -365,14 +405,15 @@ impl<const D: usize> Tree<D> {
     fn repulsion_of<V: Lanes, const UNIT: bool>(
         &self,
         group: &Group<D>,
-        theta2: f64,
+        theta2: f32,
         kernel: Kernel,
         stack: &mut Walk,
-    ) -> ([[f64; LANES]; D], [f64; LANES]) {
+    ) -> ([[f32; LANES]; D], [f32; LANES]) {
         let points: [V; D] = std::array::from_fn(|a| V::load(&group.points[a]));
         let mut force = [V::splat(0.0); D];
         let mut z = V::splat(0.0);
-        let (theta2, eps, dof) = (V::splat(theta2), V::splat(EPSILON), V::splat(kernel.dof));
+        let (theta2, eps) = (V::splat(theta2), V::splat(EPSILON as f32));
+        let dof = V::splat(kernel.dof as f32);
         let mut top = 0;
         if group.mask != 0 {
             stack[0] = (0, group.mask); // the root
@@ -381,7 +422,7 @@ impl<const D: usize> Tree<D> {
         while top > 0 {
             top -= 1;
             let (id, mask) = stack[top];
-            let node = &self.cells.nodes[id as usize];
+            let node = &self.walk[id as usize];
             let mut diff = [V::splat(0.0); D];
             let mut dist2 = V::splat(0.0);
             for (d, (p, &c)) in diff.iter_mut().zip(points.iter().zip(&node.barycenter)) {
@@ -395,7 +436,9 @@ impl<const D: usize> Tree<D> {
                 let dup = diff.iter().fold(mask, |m, d| m & d.abs_le(eps));
                 (mask & !dup, 0)
             } else {
-                let summary = V::splat(node.squared_max_width).div(dist2).lt(theta2);
+                // scikit-learn's `width² / d² < θ²`, multiplied out: a
+                // division less per visit (the walk's costliest operation).
+                let summary = V::splat(node.squared_max_width).lt(theta2.mul(dist2));
                 (mask & summary, mask & !summary)
             };
             if take != 0 {
@@ -404,9 +447,9 @@ impl<const D: usize> Tree<D> {
                 } else {
                     let mut d2 = [0.0; LANES];
                     dist2.store(&mut d2);
-                    V::load(&d2.map(|d| kernel.q(d)))
+                    V::load(&d2.map(|d| kernel.q32(d)))
                 };
-                let zq = V::splat(node.size as f64).mul(q);
+                let zq = V::splat(node.size).mul(q);
                 let mult = zq.mul(q);
                 z = z.select(take, z.add(zq));
                 for (f, d) in force.iter_mut().zip(&diff) {
@@ -439,14 +482,14 @@ impl<const D: usize> Tree<D> {
 /// consecutive in Morton order are close in the embedding: their walks open
 /// mostly the same cells.
 struct Group<const D: usize> {
-    points: [[f64; LANES]; D],
+    points: [[f32; LANES]; D],
     mask: Mask,
 }
 
 impl<const D: usize> Group<D> {
     /// The points `ids` of `y` (at most `LANES`).
     #[inline(always)]
-    fn gather(y: &[f64], ids: &[u32]) -> Self {
+    fn gather(y: &[f32], ids: &[u32]) -> Self {
         let mut points = [[0.0; LANES]; D];
         for (k, &i) in ids.iter().enumerate() {
             for (a, axis) in points.iter_mut().enumerate() {
@@ -490,13 +533,27 @@ impl Kernel {
         }
     }
 
-    #[inline(always)]
+    #[cfg(test)]
     fn q(self, dist2: f64) -> f64 {
         let q = self.dof / (self.dof + dist2);
         if self.dof == 1.0 {
             q
         } else {
             q.powf(self.exponent)
+        }
+    }
+
+    /// The kernel in the walks' `f32`: the quotient in `f32`, the power
+    /// (when the degrees of freedom are not 1) in `f64`, rounded, as
+    /// scikit-learn's `qijZ ** exponent` rounds it.
+    #[inline(always)]
+    fn q32(self, dist2: f32) -> f32 {
+        let dof = self.dof as f32;
+        let q = dof / (dof + dist2);
+        if self.dof == 1.0 {
+            q
+        } else {
+            (q as f64).powf(self.exponent) as f32
         }
     }
 }
@@ -511,6 +568,8 @@ pub(crate) struct BarnesHut<'a, const D: usize> {
     /// The points in the order their repulsion is computed (Morton order).
     order: Vec<u32>,
     keys: Keys,
+    /// The embedding in the walks' `f32`.
+    y32: Vec<f32>,
     /// Repulsive forces of the last evaluation, in `order` (`n × D`).
     sorted: Vec<f64>,
     /// The same, in point order.
@@ -529,6 +588,7 @@ impl<'a, const D: usize> BarnesHut<'a, D> {
             tree: Tree::new(),
             order: Vec::new(),
             keys: (Vec::new(), Vec::new()),
+            y32: Vec::new(),
             sorted: Vec::new(),
             neg: Vec::new(),
             sliced: Sliced::new(p, D),
@@ -553,20 +613,29 @@ impl<const D: usize> Objective for BarnesHut<'_, D> {
             });
         }
         finite_embedding(y)?;
+        if let Some(v) = y.iter().find(|v| v.abs() > F32_REACH) {
+            return Err(Error::NumericalFailure(format!(
+                "the embedding reached {v}, beyond the {F32_REACH:e} that the float32 \
+                 Barnes-Hut gradient handles; method='exact' computes in float64"
+            )));
+        }
         self.tree.build(y);
-        let (theta2, kernel) = (self.theta2, self.kernel);
+        let (theta2, kernel) = (self.theta2 as f32, self.kernel);
         let BarnesHut {
             tree,
             order,
             keys,
+            y32,
             sorted,
             neg,
             ..
         } = self;
+        y32.clear();
+        y32.extend(y.iter().map(|&v| v as f32));
         tree.morton_order(y, keys, order);
         sorted.resize(n * D, 0.0);
         neg.resize(n * D, 0.0);
-        let (tree, order_ref) = (&*tree, &*order);
+        let (tree, order_ref, y) = (&*tree, &*order, &y32[..]);
         // Z is summed in Morton order, point by point within a chunk and
         // chunk by chunk: an order fixed by the embedding alone.
         let z_parts: Vec<f64> = sorted
@@ -590,7 +659,7 @@ impl<const D: usize> Objective for BarnesHut<'_, D> {
         }
         // scikit-learn floors Z at machine epsilon against division by zero.
         let z = z_parts.iter().fold(0.0, |a, &b| a + b).max(f64::EPSILON);
-        let (p, neg) = (self.p, &self.neg);
+        let (p, neg, y) = (self.p, &self.neg, &self.y32[..]);
         if let (Some(sl), false) = (&self.sliced, compute_error) {
             grad.par_chunks_mut(CHUNK * D)
                 .enumerate()
@@ -677,21 +746,21 @@ fn build_cell<const D: usize>(
         return id as u32;
     }
     // Otherwise the leaf's points move to a child, and the cell, now inner,
-    // takes the other points in order: their running mean as insertion
-    // updates it, each point going down to its child.
+    // takes the other points, each going down to its child. The leaf's
+    // points count at its first point's position, as insertion counts them.
     let clump = (first.0, size);
     let (rest, scratch) = (&mut rest[k..], &mut scratch[k..]);
-    let mut barycenter = first.0;
+    let mut sum = first.0.map(|v| v * f64::from(size));
     let mut count = [0usize; 8];
     for &i in rest.iter() {
         let p = point_of::<D>(y, i);
-        let n = size as f64;
         for a in 0..D {
-            barycenter[a] = (n * barycenter[a] + p[a]) / (n + 1.0);
+            sum[a] += p[a];
         }
-        size += 1;
         count[b.slot(&p)] += 1;
     }
+    size += rest.len() as u32;
+    let barycenter = sum.map(|v| v / f64::from(size));
     let kids = cells.children.len();
     cells.children.push([NONE; 8]);
     cells.nodes[id] = Node {
@@ -757,9 +826,9 @@ fn build_cell<const D: usize>(
 /// their share of `Z`, summed in that order.
 struct RepelChunk<'a, const D: usize> {
     tree: &'a Tree<D>,
-    y: &'a [f64],
+    y: &'a [f32],
     points: &'a [u32],
-    theta2: f64,
+    theta2: f32,
     kernel: Kernel,
     out: &'a mut [f64],
 }
@@ -783,9 +852,9 @@ impl<const D: usize> WithLanes for RepelChunk<'_, D> {
             // Z in point order, as one walk per point would sum it.
             for (k, fk) in f.chunks_exact_mut(D).enumerate() {
                 for (a, v) in fk.iter_mut().enumerate() {
-                    *v = force[a][k];
+                    *v = f64::from(force[a][k]);
                 }
-                z += zs[k];
+                z += f64::from(zs[k]);
             }
         }
         z
@@ -803,7 +872,8 @@ struct Sliced {
     slices: Vec<Slice>,
     /// The first slice of each chunk of rows, and the end.
     chunks: Vec<usize>,
-    data: Vec<[f64; LANES]>,
+    /// `P` in the walks' `f32`.
+    data: Vec<[f32; LANES]>,
     cols: Vec<[u32; LANES]>,
     live: Vec<Mask>,
 }
@@ -852,7 +922,7 @@ impl Sliced {
                         let i = lane_row(k);
                         if k < group.len() && s < len(i) {
                             let t = p.indptr[i] + s;
-                            (*v, *c) = (p.data[t], p.indices[t]);
+                            (*v, *c) = (p.data[t] as f32, p.indices[t]);
                             live |= 1 << k;
                         } else {
                             *c = i as u32;
@@ -874,7 +944,7 @@ impl Sliced {
 struct AttractSliced<'a, const D: usize> {
     sl: &'a Sliced,
     slices: std::ops::Range<usize>,
-    y: &'a [f64],
+    y: &'a [f32],
     neg: &'a [f64],
     kernel: Kernel,
     exaggeration: f64,
@@ -911,7 +981,8 @@ impl<const D: usize> AttractSliced<'_, D> {
             out,
         } = self;
         let c = 2.0 * (kernel.dof + 1.0) / kernel.dof;
-        let (exaggeration, dof) = (V::splat(exaggeration), V::splat(kernel.dof));
+        let exaggeration = V::splat(exaggeration as f32);
+        let dof = V::splat(kernel.dof as f32);
         for slice in &sl.slices[slices] {
             // SAFETY: rows and columns are below n (`SparseP::check`, and
             // `Sliced::new` uses no other), `y` holds n × D values
@@ -933,7 +1004,7 @@ impl<const D: usize> AttractSliced<'_, D> {
                 } else {
                     let mut d2 = [0.0; LANES];
                     dist2.store(&mut d2);
-                    V::load(&d2.map(|v| kernel.q(v)))
+                    V::load(&d2.map(|v| kernel.q32(v)))
                 };
                 let pq = pij.mul(q);
                 let live = sl.live[t];
@@ -948,7 +1019,7 @@ impl<const D: usize> AttractSliced<'_, D> {
             for (k, &i) in slice.rows[..slice.n_rows].iter().enumerate() {
                 let i = i as usize;
                 for a in 0..D {
-                    out[(i - first) * D + a] = c * (sums[a][k] - neg[i * D + a] / z);
+                    out[(i - first) * D + a] = c * (f64::from(sums[a][k]) - neg[i * D + a] / z);
                 }
             }
         }
@@ -973,7 +1044,7 @@ crate::simd::multiversion! {
     /// (the same gradient, bit for bit, in vector lanes).
     fn attract_chunk<const D: usize>(
         p: &SparseP,
-        y: &[f64],
+        y: &[f32],
         neg: &[f64],
         first: usize,
         kernel: Kernel,
@@ -986,7 +1057,7 @@ crate::simd::multiversion! {
 #[inline(always)]
 fn attract_chunk_portable<const D: usize>(
     p: &SparseP,
-    y: &[f64],
+    y: &[f32],
     neg: &[f64],
     first: usize,
     kernel: Kernel,
@@ -994,24 +1065,25 @@ fn attract_chunk_portable<const D: usize>(
     out: &mut [f64],
 ) -> f64 {
     let c = 2.0 * (kernel.dof + 1.0) / kernel.dof;
+    let exaggeration = step.exaggeration as f32;
     let mut err = 0.0;
     for (r, g) in out.chunks_exact_mut(D).enumerate() {
         let i = first + r;
         let yi = &y[i * D..(i + 1) * D];
-        let mut pos = [0.0; D];
+        let mut pos = [0.0f32; D];
         for t in p.indptr[i]..p.indptr[i + 1] {
             let j = p.indices[t] as usize;
-            let pij = p.data[t] * step.exaggeration;
-            let mut diff = [0.0; D];
-            let mut dist2 = 0.0;
+            let pij = p.data[t] as f32 * exaggeration;
+            let mut diff = [0.0f32; D];
+            let mut dist2 = 0.0f32;
             for a in 0..D {
                 diff[a] = yi[a] - y[j * D + a];
                 dist2 += diff[a] * diff[a];
             }
-            let q = kernel.q(dist2);
+            let q = kernel.q32(dist2);
             let pq = pij * q;
             if step.compute_error {
-                let qn = q / step.z;
+                let (pij, qn) = (f64::from(pij), f64::from(q) / step.z);
                 err += pij * (pij.max(FLOAT32_TINY) / qn.max(FLOAT32_TINY)).ln();
             }
             for a in 0..D {
@@ -1019,7 +1091,7 @@ fn attract_chunk_portable<const D: usize>(
             }
         }
         for a in 0..D {
-            g[a] = c * (pos[a] - neg[i * D + a] / step.z);
+            g[a] = c * (f64::from(pos[a]) - neg[i * D + a] / step.z);
         }
     }
     err
@@ -1123,19 +1195,21 @@ mod tests {
         }
     }
 
-    /// A tree's cells in depth-first slot order: (slot path, barycenter and
-    /// width bits, size), whatever the ids.
-    fn canonical<const D: usize>(
-        nodes: &[Node<D>],
-        children: &[[u32; 8]],
-    ) -> Vec<(Vec<usize>, Vec<u64>, u32)> {
+    /// A tree's cells in depth-first slot order: (slot path, width bits,
+    /// size, barycenter), whatever the ids.
+    type Canonical<const D: usize> = Vec<(Vec<usize>, u64, u32, [f64; D])>;
+
+    fn canonical<const D: usize>(nodes: &[Node<D>], children: &[[u32; 8]]) -> Canonical<D> {
         let mut out = Vec::new();
         let mut stack = vec![(0u32, Vec::new())];
         while let Some((id, path)) = stack.pop() {
             let n = &nodes[id as usize];
-            let mut bits: Vec<u64> = n.barycenter.iter().map(|v| v.to_bits()).collect();
-            bits.push(n.squared_max_width.to_bits());
-            out.push((path.clone(), bits, n.size));
+            out.push((
+                path.clone(),
+                n.squared_max_width.to_bits(),
+                n.size,
+                n.barycenter,
+            ));
             if !n.is_leaf() {
                 for (slot, &c) in children[n.kids as usize].iter().enumerate().rev() {
                     if c != NONE {
@@ -1149,15 +1223,33 @@ mod tests {
         out
     }
 
+    /// The same cells (paths, widths, sizes) bit for bit; barycenters (sums
+    /// over counts, where insertion keeps running means) to rounding.
     fn same_tree_as_insertion<const D: usize>(y: &[f64]) {
         let mut t = Tree::<D>::new();
         t.build(y);
         let r = Inserted::<D>::build(y);
-        assert_eq!(
+        let (mine, theirs) = (
             canonical(&t.cells.nodes, &t.cells.children),
-            canonical(&r.nodes, &r.children)
+            canonical(&r.nodes, &r.children),
         );
+        assert_eq!(mine.len(), theirs.len());
+        for (m, r) in mine.iter().zip(&theirs) {
+            assert_eq!((&m.0, m.1, m.2), (&r.0, r.1, r.2));
+            for (a, b) in m.3.iter().zip(&r.3) {
+                assert!(
+                    (a - b).abs() <= 1e-12 * a.abs().max(1.0),
+                    "{a} vs {b} at {:?}",
+                    m.0
+                );
+            }
+        }
         assert_eq!(t.cells.nodes.len(), r.nodes.len());
+        // The walk's cells are the build's, rounded to f32.
+        for (w, n) in t.walk.iter().zip(&t.cells.nodes) {
+            assert_eq!(w.barycenter, n.barycenter.map(|v| v as f32));
+            assert_eq!((w.size, w.kids), (n.size as f32, n.kids));
+        }
     }
 
     /// The attraction in lanes (iterations without the error) gives the
@@ -1278,31 +1370,35 @@ mod tests {
         theta2: f64,
         kernel: Kernel,
     ) -> ([f64; D], f64) {
-        let group = Group::<D>::gather(point, &[0]);
-        let (force, z) = t.repulsion::<Portable>(&group, theta2, kernel, &mut [(0, 0); WALK]);
-        (std::array::from_fn(|a| force[a][0]), z[0])
+        let group = Group::<D>::gather(&point.map(|v| v as f32), &[0]);
+        let (force, z) =
+            t.repulsion::<Portable>(&group, theta2 as f32, kernel, &mut [(0, 0); WALK]);
+        (
+            std::array::from_fn(|a| f64::from(force[a][0])),
+            f64::from(z[0]),
+        )
     }
 
     /// scikit-learn's walk for one point, cell by cell (what the group walk
     /// must reproduce for each of its lanes).
     fn walk_reference<const D: usize>(
         t: &Tree<D>,
-        point: &[f64; D],
-        theta2: f64,
+        point: &[f32; D],
+        theta2: f32,
         kernel: Kernel,
-    ) -> ([f64; D], f64) {
+    ) -> ([f32; D], f32) {
         let (mut force, mut z) = ([0.0; D], 0.0);
         let mut stack = vec![0u32];
         while let Some(id) = stack.pop() {
-            let node = &t.cells.nodes[id as usize];
-            let diff: [f64; D] = std::array::from_fn(|a| point[a] - node.barycenter[a]);
+            let node = &t.walk[id as usize];
+            let diff: [f32; D] = std::array::from_fn(|a| point[a] - node.barycenter[a]);
             let dist2 = diff.iter().fold(0.0, |s, d| s + d * d);
-            if node.is_leaf() && diff.iter().all(|d| d.abs() <= EPSILON) {
+            if node.is_leaf() && diff.iter().all(|d| d.abs() <= EPSILON as f32) {
                 continue;
             }
-            if node.is_leaf() || node.squared_max_width / dist2 < theta2 {
-                let size = node.size as f64;
-                let q = kernel.q(dist2);
+            if node.is_leaf() || node.squared_max_width < theta2 * dist2 {
+                let size = node.size;
+                let q = kernel.q32(dist2);
                 z += size * q;
                 for a in 0..D {
                     force[a] += size * q * q * diff[a];
@@ -1322,14 +1418,19 @@ mod tests {
         let mut uniform = move || (next() >> 11) as f64 / (1u64 << 53) as f64;
         let n = 300;
         let mut y: Vec<f64> = (0..n * D).map(|_| uniform() * 20.0 - 10.0).collect();
-        // A tight cluster and exact duplicates.
+        // A tight cluster and exact duplicates (and near ones, apart in f64,
+        // one value in f32).
         for v in &mut y[..40 * D] {
             *v *= 1e-3;
         }
         let copy = y[..5 * D].to_vec();
         y[50 * D..55 * D].copy_from_slice(&copy);
+        for v in &mut y[60 * D..62 * D] {
+            *v = 3.0 + 1e-9 * *v;
+        }
         let mut t = Tree::<D>::new();
         t.build(&y);
+        let y32: Vec<f32> = y.iter().map(|&v| v as f32).collect();
         let (mut keys, mut order) = ((Vec::new(), Vec::new()), Vec::new());
         t.morton_order(&y, &mut keys, &mut order);
         let kernel = Kernel::new(dof);
@@ -1337,14 +1438,14 @@ mod tests {
             // Morton-order groups (as the gradient forms them), then groups
             // of scattered points, then partial ones.
             let scattered: Vec<u32> = (0..n as u32).map(|i| (i * 37) % n as u32).collect();
+            let theta2 = (theta * theta) as f32;
             for ids in order.chunks(LANES).chain(scattered.chunks(LANES - 3)) {
-                let group = Group::<D>::gather(&y, ids);
-                let (force, z) =
-                    t.repulsion::<V>(&group, theta * theta, kernel, &mut [(0, 0); WALK]);
+                let group = Group::<D>::gather(&y32, ids);
+                let (force, z) = t.repulsion::<V>(&group, theta2, kernel, &mut [(0, 0); WALK]);
                 for (k, &i) in ids.iter().enumerate() {
                     let i = i as usize;
-                    let point: [f64; D] = std::array::from_fn(|a| y[i * D + a]);
-                    let (f0, z0) = walk_reference(&t, &point, theta * theta, kernel);
+                    let point: [f32; D] = std::array::from_fn(|a| y32[i * D + a]);
+                    let (f0, z0) = walk_reference(&t, &point, theta2, kernel);
                     assert_eq!(z[k].to_bits(), z0.to_bits(), "point {i}, theta {theta}");
                     for a in 0..D {
                         assert_eq!(force[a][k].to_bits(), f0[a].to_bits(), "point {i}");
@@ -1429,7 +1530,28 @@ mod tests {
             z0 += q;
             f0 += q * q * (y[3] - v);
         }
-        assert!((z - z0).abs() < 1e-12 && (f[0] - f0).abs() < 1e-12);
+        // The walk's f32 against this f64 sum.
+        assert!((z - z0).abs() < 1e-5 * z0 && (f[0] - f0).abs() < 1e-5 * f0.abs().max(1e-3));
+    }
+
+    #[test]
+    fn coordinates_beyond_the_f32_walk_are_an_error_not_a_wrong_gradient() {
+        let p = SparseP {
+            n: 2,
+            data: vec![0.5, 0.5],
+            indices: vec![1, 0],
+            indptr: vec![0, 1, 2],
+        };
+        let mut bh = BarnesHut::<2>::new(&p, 0.5, 1.0);
+        let mut grad = [0.0; 4];
+        bh.evaluate(&[0.0, 1.0, F32_REACH, 2.0], 1.0, true, &mut grad)
+            .unwrap();
+        assert!(grad.iter().all(|g| g.is_finite()));
+        let err = bh
+            .evaluate(&[0.0, 1.0, 2.0 * F32_REACH, 2.0], 1.0, true, &mut grad)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("method='exact'"), "{err}");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! `f64` lanes for the Barnes–Hut walks: one point of a group per lane, in
+//! `f32` lanes for the Barnes–Hut walks: one point of a group per lane, in
 //! AVX-512 registers, AVX2 registers, or an array.
 //!
 //! Every operation is one IEEE operation per lane (add, subtract, multiply,
@@ -11,21 +11,21 @@
 //! types say it explicitly.
 
 /// Lanes per group.
-pub(crate) const LANES: usize = 32;
+pub(crate) const LANES: usize = 16;
 
 /// One bit per lane (bit `k` for lane `k`).
 pub(crate) type Mask = u32;
 
-/// `LANES` `f64` lanes.
+/// `LANES` `f32` lanes.
 ///
 /// # Safety
 /// An implementation may use instructions of a SIMD level: its values must
 /// only be made and used where the CPU has that level (the dispatch in
 /// `barnes_hut` calls each one only after `simd::level()` chose it).
 pub(crate) unsafe trait Lanes: Copy {
-    fn splat(v: f64) -> Self;
-    fn load(v: &[f64; LANES]) -> Self;
-    fn store(self, out: &mut [f64; LANES]);
+    fn splat(v: f32) -> Self;
+    fn load(v: &[f32; LANES]) -> Self;
+    fn store(self, out: &mut [f32; LANES]);
     fn add(self, o: Self) -> Self;
     fn sub(self, o: Self) -> Self;
     fn mul(self, o: Self) -> Self;
@@ -40,7 +40,7 @@ pub(crate) unsafe trait Lanes: Copy {
     ///
     /// # Safety
     /// Every such position is within `base`, and `base.len() < i32::MAX`.
-    unsafe fn gather(base: &[f64], idx: &[u32; LANES], stride: usize, offset: usize) -> Self;
+    unsafe fn gather(base: &[f32], idx: &[u32; LANES], stride: usize, offset: usize) -> Self;
 }
 
 /// A computation over lanes of any kind, run by [`dispatch`].
@@ -80,7 +80,7 @@ pub(crate) fn dispatch<F: WithLanes>(f: F) -> F::Output {
 
 /// The array form: any CPU.
 #[derive(Clone, Copy)]
-pub(crate) struct Portable([f64; LANES]);
+pub(crate) struct Portable([f32; LANES]);
 
 macro_rules! lanewise {
     ($a:expr, $b:expr, $op:tt) => {
@@ -91,15 +91,15 @@ macro_rules! lanewise {
 // SAFETY: plain Rust, no instruction beyond the baseline.
 unsafe impl Lanes for Portable {
     #[inline(always)]
-    fn splat(v: f64) -> Self {
+    fn splat(v: f32) -> Self {
         Portable([v; LANES])
     }
     #[inline(always)]
-    fn load(v: &[f64; LANES]) -> Self {
+    fn load(v: &[f32; LANES]) -> Self {
         Portable(*v)
     }
     #[inline(always)]
-    fn store(self, out: &mut [f64; LANES]) {
+    fn store(self, out: &mut [f32; LANES]) {
         *out = self.0;
     }
     #[inline(always)]
@@ -129,7 +129,7 @@ unsafe impl Lanes for Portable {
         })
     }
     #[inline(always)]
-    unsafe fn gather(base: &[f64], idx: &[u32; LANES], stride: usize, offset: usize) -> Self {
+    unsafe fn gather(base: &[f32], idx: &[u32; LANES], stride: usize, offset: usize) -> Self {
         Portable(std::array::from_fn(|k| {
             base[idx[k] as usize * stride + offset]
         }))
@@ -155,13 +155,13 @@ mod x86 {
     use std::arch::x86_64::*;
     use std::array::from_fn;
 
-    /// AVX2 registers, four lanes each.
+    /// AVX2 registers, eight lanes each.
     #[derive(Clone, Copy)]
-    pub(crate) struct Avx2([__m256d; LANES / 4]);
+    pub(crate) struct Avx2([__m256; LANES / 8]);
 
-    /// AVX-512 registers, eight lanes each.
+    /// AVX-512 registers, sixteen lanes each.
     #[derive(Clone, Copy)]
-    pub(crate) struct Avx512([__m512d; LANES / 8]);
+    pub(crate) struct Avx512([__m512; LANES / 16]);
 
     // SAFETY (for every `unsafe` block below): the trait's contract: these
     // values exist only inside code run after `simd::level()` chose AVX2
@@ -180,40 +180,41 @@ mod x86 {
     // SAFETY: see above.
     unsafe impl Lanes for Avx2 {
         #[inline(always)]
-        fn splat(v: f64) -> Self {
+        fn splat(v: f32) -> Self {
             // SAFETY: the level is the CPU's (the trait's contract, above).
-            Avx2(from_fn(|_| unsafe { _mm256_set1_pd(v) }))
+            Avx2(from_fn(|_| unsafe { _mm256_set1_ps(v) }))
         }
         #[inline(always)]
-        fn load(v: &[f64; LANES]) -> Self {
-            // SAFETY: as above; lanes 4r..4r+4 are within the array.
-            Avx2(from_fn(|r| unsafe { _mm256_loadu_pd(v[4 * r..].as_ptr()) }))
+        fn load(v: &[f32; LANES]) -> Self {
+            // SAFETY: as above; lanes 8r..8r+8 are within the array.
+            Avx2(from_fn(|r| unsafe { _mm256_loadu_ps(v[8 * r..].as_ptr()) }))
         }
         #[inline(always)]
-        fn store(self, out: &mut [f64; LANES]) {
+        fn store(self, out: &mut [f32; LANES]) {
             for (r, v) in self.0.iter().enumerate() {
-                // SAFETY: as above; lanes 4r..4r+4 are within the array.
-                unsafe { _mm256_storeu_pd(out[4 * r..].as_mut_ptr(), *v) }
+                // SAFETY: as above; lanes 8r..8r+8 are within the array.
+                unsafe { _mm256_storeu_ps(out[8 * r..].as_mut_ptr(), *v) }
             }
         }
         #[inline(always)]
-        unsafe fn gather(base: &[f64], idx: &[u32; LANES], stride: usize, offset: usize) -> Self {
-            // SAFETY: the level is the CPU's; the caller keeps every
-            // position within `base` and below i32::MAX (no overflow in
-            // the 32-bit products); lanes 4r..4r+4 are within `idx`.
-            Avx2(from_fn(|r| unsafe {
-                let at = _mm_loadu_si128(idx[4 * r..].as_ptr().cast());
-                let at = _mm_add_epi32(
-                    _mm_mullo_epi32(at, _mm_set1_epi32(stride as i32)),
-                    _mm_set1_epi32(offset as i32),
-                );
-                _mm256_i32gather_pd::<8>(base.as_ptr(), at)
+        unsafe fn gather(base: &[f32], idx: &[u32; LANES], stride: usize, offset: usize) -> Self {
+            // Eight scalar loads: AMD's AVX2 cores (Zen 1 and 2) microcode
+            // `vgatherdps`; measured on Zen 1, t-SNE's attraction was 12%
+            // faster in total this way.
+            let at = |k: usize| {
+                // SAFETY: the caller keeps every position within `base`.
+                unsafe { *base.get_unchecked(idx[k] as usize * stride + offset) }
+            };
+            Avx2(from_fn(|r| {
+                let g = |k: usize| at(8 * r + k);
+                // SAFETY: the level is the CPU's (the trait's contract, above).
+                unsafe { _mm256_set_ps(g(7), g(6), g(5), g(4), g(3), g(2), g(1), g(0)) }
             }))
         }
-        binary!(Avx2, add, _mm256_add_pd);
-        binary!(Avx2, sub, _mm256_sub_pd);
-        binary!(Avx2, mul, _mm256_mul_pd);
-        binary!(Avx2, div, _mm256_div_pd);
+        binary!(Avx2, add, _mm256_add_ps);
+        binary!(Avx2, sub, _mm256_sub_ps);
+        binary!(Avx2, mul, _mm256_mul_ps);
+        binary!(Avx2, div, _mm256_div_ps);
         #[inline(always)]
         fn lt(self, o: Self) -> Mask {
             self.0
@@ -222,8 +223,8 @@ mod x86 {
                 .enumerate()
                 .fold(0, |m, (r, (a, b))| {
                     // SAFETY: the level is the CPU's (the trait's contract, above).
-                    let bits = unsafe { _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_LT_OQ>(*a, *b)) };
-                    m | ((bits as Mask) << (4 * r))
+                    let bits = unsafe { _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_LT_OQ>(*a, *b)) };
+                    m | ((bits as Mask) << (8 * r))
                 })
         }
         #[inline(always)]
@@ -235,10 +236,10 @@ mod x86 {
                 .fold(0, |m, (r, (a, b))| {
                     // SAFETY: the level is the CPU's (the trait's contract, above).
                     let bits = unsafe {
-                        let abs = _mm256_andnot_pd(_mm256_set1_pd(-0.0), *a);
-                        _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_LE_OQ>(abs, *b))
+                        let abs = _mm256_andnot_ps(_mm256_set1_ps(-0.0), *a);
+                        _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_LE_OQ>(abs, *b))
                     };
-                    m | ((bits as Mask) << (4 * r))
+                    m | ((bits as Mask) << (8 * r))
                 })
         }
         #[inline(always)]
@@ -246,10 +247,10 @@ mod x86 {
             Avx2(from_fn(|r| {
                 // SAFETY: the level is the CPU's (the trait's contract, above).
                 unsafe {
-                    let lane_bits = _mm256_set_epi64x(8, 4, 2, 1);
-                    let m = _mm256_set1_epi64x(((mask >> (4 * r)) & 0xf) as i64);
-                    let m = _mm256_cmpeq_epi64(_mm256_and_si256(m, lane_bits), lane_bits);
-                    _mm256_blendv_pd(self.0[r], yes.0[r], _mm256_castsi256_pd(m))
+                    let lane_bits = _mm256_set_epi32(128, 64, 32, 16, 8, 4, 2, 1);
+                    let m = _mm256_set1_epi32(((mask >> (8 * r)) & 0xff) as i32);
+                    let m = _mm256_cmpeq_epi32(_mm256_and_si256(m, lane_bits), lane_bits);
+                    _mm256_blendv_ps(self.0[r], yes.0[r], _mm256_castsi256_ps(m))
                 }
             }))
         }
@@ -258,38 +259,40 @@ mod x86 {
     // SAFETY: see above.
     unsafe impl Lanes for Avx512 {
         #[inline(always)]
-        fn splat(v: f64) -> Self {
+        fn splat(v: f32) -> Self {
             // SAFETY: the level is the CPU's (the trait's contract, above).
-            Avx512(from_fn(|_| unsafe { _mm512_set1_pd(v) }))
+            Avx512(from_fn(|_| unsafe { _mm512_set1_ps(v) }))
         }
         #[inline(always)]
-        fn load(v: &[f64; LANES]) -> Self {
-            // SAFETY: as above; lanes 8r..8r+8 are within the array.
-            Avx512(from_fn(|r| unsafe { _mm512_loadu_pd(v[8 * r..].as_ptr()) }))
+        fn load(v: &[f32; LANES]) -> Self {
+            // SAFETY: as above; lanes 16r..16r+16 are within the array.
+            Avx512(from_fn(|r| unsafe {
+                _mm512_loadu_ps(v[16 * r..].as_ptr())
+            }))
         }
         #[inline(always)]
-        fn store(self, out: &mut [f64; LANES]) {
+        fn store(self, out: &mut [f32; LANES]) {
             for (r, v) in self.0.iter().enumerate() {
-                // SAFETY: as above; lanes 8r..8r+8 are within the array.
-                unsafe { _mm512_storeu_pd(out[8 * r..].as_mut_ptr(), *v) }
+                // SAFETY: as above; lanes 16r..16r+16 are within the array.
+                unsafe { _mm512_storeu_ps(out[16 * r..].as_mut_ptr(), *v) }
             }
         }
         #[inline(always)]
-        unsafe fn gather(base: &[f64], idx: &[u32; LANES], stride: usize, offset: usize) -> Self {
-            // SAFETY: as for `Avx2::gather`; lanes 8r..8r+8 are within `idx`.
+        unsafe fn gather(base: &[f32], idx: &[u32; LANES], stride: usize, offset: usize) -> Self {
+            // SAFETY: as for `Avx2::gather`; lanes 16r..16r+16 are within `idx`.
             Avx512(from_fn(|r| unsafe {
-                let at = _mm256_loadu_si256(idx[8 * r..].as_ptr().cast());
-                let at = _mm256_add_epi32(
-                    _mm256_mullo_epi32(at, _mm256_set1_epi32(stride as i32)),
-                    _mm256_set1_epi32(offset as i32),
+                let at = _mm512_loadu_si512(idx[16 * r..].as_ptr().cast());
+                let at = _mm512_add_epi32(
+                    _mm512_mullo_epi32(at, _mm512_set1_epi32(stride as i32)),
+                    _mm512_set1_epi32(offset as i32),
                 );
-                _mm512_i32gather_pd::<8>(at, base.as_ptr())
+                _mm512_i32gather_ps::<4>(at, base.as_ptr())
             }))
         }
-        binary!(Avx512, add, _mm512_add_pd);
-        binary!(Avx512, sub, _mm512_sub_pd);
-        binary!(Avx512, mul, _mm512_mul_pd);
-        binary!(Avx512, div, _mm512_div_pd);
+        binary!(Avx512, add, _mm512_add_ps);
+        binary!(Avx512, sub, _mm512_sub_ps);
+        binary!(Avx512, mul, _mm512_mul_ps);
+        binary!(Avx512, div, _mm512_div_ps);
         #[inline(always)]
         fn lt(self, o: Self) -> Mask {
             self.0
@@ -298,8 +301,8 @@ mod x86 {
                 .enumerate()
                 .fold(0, |m, (r, (a, b))| {
                     // SAFETY: the level is the CPU's (the trait's contract, above).
-                    let bits = unsafe { _mm512_cmp_pd_mask::<_CMP_LT_OQ>(*a, *b) };
-                    m | (Mask::from(bits) << (8 * r))
+                    let bits = unsafe { _mm512_cmp_ps_mask::<_CMP_LT_OQ>(*a, *b) };
+                    m | (Mask::from(bits) << (16 * r))
                 })
         }
         #[inline(always)]
@@ -310,16 +313,16 @@ mod x86 {
                 .enumerate()
                 .fold(0, |m, (r, (a, b))| {
                     // SAFETY: the level is the CPU's (the trait's contract, above).
-                    let bits = unsafe { _mm512_cmp_pd_mask::<_CMP_LE_OQ>(_mm512_abs_pd(*a), *b) };
-                    m | (Mask::from(bits) << (8 * r))
+                    let bits = unsafe { _mm512_cmp_ps_mask::<_CMP_LE_OQ>(_mm512_abs_ps(*a), *b) };
+                    m | (Mask::from(bits) << (16 * r))
                 })
         }
         #[inline(always)]
         fn select(self, mask: Mask, yes: Self) -> Self {
             Avx512(from_fn(|r| {
-                let m = (mask >> (8 * r)) as __mmask8;
+                let m = (mask >> (16 * r)) as __mmask16;
                 // SAFETY: the level is the CPU's (the trait's contract, above).
-                unsafe { _mm512_mask_blend_pd(m, self.0[r], yes.0[r]) }
+                unsafe { _mm512_mask_blend_ps(m, self.0[r], yes.0[r]) }
             }))
         }
     }
@@ -332,19 +335,19 @@ mod tests {
     /// Each level's operations are the scalar ones, lane by lane, on
     /// values that exercise rounding, signed zeros, infinities and NaN.
     fn same_as_portable<V: Lanes>() {
-        let a8 = [1.0, -0.0, 0.1, f64::INFINITY, f64::NAN, 3e-300, -7.5, 1e308];
-        let b8 = [3.0, 0.0, 0.7, 2.0, 1.0, 1e-10, -7.5, 1e-308];
+        let a8 = [1.0, -0.0, 0.1, f32::INFINITY, f32::NAN, 3e-30, -7.5, 3e38];
+        let b8 = [3.0, 0.0, 0.7, 2.0, 1.0, 1e-10, -7.5, 1e-38];
         // Every lane of every register: the eight cases, shifted by one per
         // group of eight lanes.
-        let a: [f64; LANES] = std::array::from_fn(|k| a8[(k + k / 8) % 8]);
-        let b: [f64; LANES] = std::array::from_fn(|k| b8[(k + k / 8) % 8]);
+        let a: [f32; LANES] = std::array::from_fn(|k| a8[(k + k / 8) % 8]);
+        let b: [f32; LANES] = std::array::from_fn(|k| b8[(k + k / 8) % 8]);
         let (pa, pb) = (Portable::load(&a), Portable::load(&b));
         let (va, vb) = (V::load(&a), V::load(&b));
         // A NaN's sign and payload are not IEEE results (x86 makes -NaN,
         // constant folding +NaN): NaNs compare as one value.
-        let canonical = |v: f64| {
+        let canonical = |v: f32| {
             if v.is_nan() {
-                f64::NAN.to_bits()
+                f32::NAN.to_bits()
             } else {
                 v.to_bits()
             }
@@ -365,7 +368,7 @@ mod tests {
         for mask in [0, 1, 0x80, 0x5a, 0xff, 0xdead_beef, Mask::MAX] {
             assert_eq!(vbits(va.select(mask, vb)), bits(pa.select(mask, pb)));
         }
-        let base: Vec<f64> = (0..200).map(|v| v as f64 * 0.5 - 7.0).collect();
+        let base: Vec<f32> = (0..200).map(|v| v as f32 * 0.5 - 7.0).collect();
         let idx: [u32; LANES] = std::array::from_fn(|k| ((k * 37) % 66) as u32);
         for (stride, offset) in [(1, 0), (3, 2), (2, 1)] {
             // SAFETY: positions at most 65 * 3 + 2 < 200.
@@ -380,7 +383,7 @@ mod tests {
         }
         // Spot checks of the portable form itself.
         assert_eq!(pa.lt(pb) & 0xff, 0b0010_0101);
-        assert_eq!(pa.select(0b10, pb).0[1].to_bits(), 0.0f64.to_bits());
+        assert_eq!(pa.select(0b10, pb).0[1].to_bits(), 0.0f32.to_bits());
     }
 
     #[test]

@@ -729,9 +729,11 @@ mod tests {
         let eb = BarnesHut::<2>::new(&sp, 0.0, 1.0)
             .evaluate(&y, 1.0, true, &mut gb)
             .unwrap();
-        assert!((ee - eb).abs() < 1e-9 * ee.abs(), "{ee} vs {eb}");
+        // Barnes-Hut's forces are f32 (as scikit-learn's), the exact f64.
+        assert!((ee - eb).abs() < 1e-6 * ee.abs(), "{ee} vs {eb}");
+        let scale = ge.iter().fold(0.0f64, |m, g| m.max(g.abs()));
         for (a, b) in ge.iter().zip(&gb) {
-            assert!((a - b).abs() < 1e-9, "{a} vs {b}");
+            assert!((a - b).abs() < 1e-5 * scale, "{a} vs {b}");
         }
     }
 
