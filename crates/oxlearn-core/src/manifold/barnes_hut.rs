@@ -246,9 +246,11 @@ pub(crate) struct Tree<const D: usize> {
     walk: Vec<WalkNode<D>>,
     /// The root's region (the frame of the Morton order).
     root: Bounds<D>,
-    /// Point indices, partitioned cell by cell while building, and scratch.
+    /// Point indices, partitioned cell by cell while building, and scratch
+    /// (indices, and each point's child slot in the cell being built).
     ids: Vec<u32>,
     scratch: Vec<u32>,
+    slots: Vec<u8>,
 }
 
 #[inline(always)]
@@ -269,6 +271,7 @@ impl<const D: usize> Tree<D> {
             },
             ids: Vec::new(),
             scratch: Vec::new(),
+            slots: Vec::new(),
         }
     }
 
@@ -334,6 +337,7 @@ impl<const D: usize> Tree<D> {
         self.ids.clear();
         self.ids.extend(1..n as u32);
         self.scratch.resize(n - 1, 0);
+        self.slots.resize(n - 1, 0);
         let first = (point_of::<D>(y, 0), 1);
         build_cell(
             cells,
@@ -341,7 +345,7 @@ impl<const D: usize> Tree<D> {
             width2,
             first,
             &mut self.ids,
-            &mut self.scratch,
+            (&mut self.scratch, &mut self.slots),
             y,
         );
     }
@@ -449,11 +453,14 @@ impl<const D: usize> Tree<D> {
                     dist2.store(&mut d2);
                     V::load(&d2.map(|d| kernel.q32(d)))
                 };
-                let zq = V::splat(node.size).mul(q);
+                // Zero in the lanes that do not take the cell: adding
+                // `+0` and `±0 · d` (d finite) leaves their sums, which are
+                // never `-0`, as they are. One select instead of D + 1.
+                let zq = V::splat(0.0).select(take, V::splat(node.size).mul(q));
                 let mult = zq.mul(q);
-                z = z.select(take, z.add(zq));
+                z = z.add(zq);
                 for (f, d) in force.iter_mut().zip(&diff) {
-                    *f = f.select(take, f.add(mult.mul(*d)));
+                    *f = f.add(mult.mul(*d));
                 }
             }
             if open != 0 {
@@ -715,14 +722,14 @@ fn point_of<const D: usize>(y: &[f64], i: u32) -> [f64; D] {
 /// that insertion in index order would make from `first` (a point, or the
 /// points a split leaf hands down: their position and count) and then the
 /// points `rest` (indices, increasing); returns its id. `rest` is left
-/// partitioned by child; `scratch` (as long) is overwritten.
+/// partitioned by child; `scratch` (two buffers as long) is overwritten.
 fn build_cell<const D: usize>(
     cells: &mut Cells<D>,
     b: &Bounds<D>,
     w2: f64,
     first: ([f64; D], u32),
     rest: &mut [u32],
-    scratch: &mut [u32],
+    scratch: (&mut [u32], &mut [u8]),
     y: &[f64],
 ) -> u32 {
     let id = cells.nodes.len();
@@ -749,15 +756,17 @@ fn build_cell<const D: usize>(
     // takes the other points, each going down to its child. The leaf's
     // points count at its first point's position, as insertion counts them.
     let clump = (first.0, size);
-    let (rest, scratch) = (&mut rest[k..], &mut scratch[k..]);
+    let (rest, scratch, slots) = (&mut rest[k..], &mut scratch.0[k..], &mut scratch.1[k..]);
     let mut sum = first.0.map(|v| v * f64::from(size));
     let mut count = [0usize; 8];
-    for &i in rest.iter() {
+    for (&i, s) in rest.iter().zip(slots.iter_mut()) {
         let p = point_of::<D>(y, i);
         for a in 0..D {
             sum[a] += p[a];
         }
-        count[b.slot(&p)] += 1;
+        let c = b.slot(&p);
+        *s = c as u8;
+        count[c] += 1;
     }
     size += rest.len() as u32;
     let barycenter = sum.map(|v| v / f64::from(size));
@@ -775,8 +784,8 @@ fn build_cell<const D: usize>(
         start[c + 1] = start[c] + count[c];
     }
     let mut at = start;
-    for &i in rest.iter() {
-        let c = b.slot(&point_of::<D>(y, i));
+    for (&i, &c) in rest.iter().zip(slots.iter()) {
+        let c = c as usize;
         scratch[at[c]] = i;
         at[c] += 1;
     }
@@ -787,15 +796,20 @@ fn build_cell<const D: usize>(
     // `Vec::new` allocates only when a job is pushed.
     let parallel = size as usize > PARALLEL_CELL;
     let mut jobs = Vec::new();
-    let (mut rest, mut scratch) = (rest, scratch);
+    let (mut rest, mut scratch, mut slots) = (rest, scratch, slots);
     for c in 0..1usize << D {
         let (mine, others) = std::mem::take(&mut rest).split_at_mut(count[c]);
         let (mine_s, others_s) = std::mem::take(&mut scratch).split_at_mut(count[c]);
-        (rest, scratch) = (others, others_s);
+        let (mine_c, others_c) = std::mem::take(&mut slots).split_at_mut(count[c]);
+        (rest, scratch, slots) = (others, others_s, others_c);
         let (first, mine, mine_s) = if c == clump_slot {
-            (clump, mine, mine_s)
+            (clump, mine, (mine_s, mine_c))
         } else if let Some((p, tail)) = mine.split_first_mut() {
-            ((point_of::<D>(y, *p), 1), tail, &mut mine_s[1..])
+            (
+                (point_of::<D>(y, *p), 1),
+                tail,
+                (&mut mine_s[1..], &mut mine_c[1..]),
+            )
         } else {
             continue;
         };
@@ -865,7 +879,7 @@ impl<const D: usize> WithLanes for RepelChunk<'_, D> {
 /// chunk of `CHUNK` rows, the rows sorted by length (then index) and taken
 /// `LANES` at a time; a slice stores its rows' entries step by step (entry
 /// `s` of lane `k` at `[start + s][k]`). Lanes whose row has no entry at a
-/// step hold their own row and a zero, masked out by `live`. Each lane adds
+/// step hold their own row and a zero, which adds nothing. Each lane adds
 /// its row's entries in the row's order: the scalar loop's sums, bit for
 /// bit, with contiguous loads and the divisions as vectors.
 struct Sliced {
@@ -875,7 +889,6 @@ struct Sliced {
     /// `P` in the walks' `f32`.
     data: Vec<[f32; LANES]>,
     cols: Vec<[u32; LANES]>,
-    live: Vec<Mask>,
 }
 
 struct Slice {
@@ -899,7 +912,6 @@ impl Sliced {
             chunks: vec![0],
             data: Vec::new(),
             cols: Vec::new(),
-            live: Vec::new(),
         };
         let len = |i: usize| p.indptr[i + 1] - p.indptr[i];
         for first in (0..n).step_by(CHUNK) {
@@ -915,7 +927,6 @@ impl Sliced {
                     width,
                 });
                 for s in 0..width {
-                    let mut live: Mask = 0;
                     let mut data = [0.0; LANES];
                     let mut cols = [0u32; LANES];
                     for (k, (v, c)) in data.iter_mut().zip(&mut cols).enumerate() {
@@ -923,14 +934,12 @@ impl Sliced {
                         if k < group.len() && s < len(i) {
                             let t = p.indptr[i] + s;
                             (*v, *c) = (p.data[t] as f32, p.indices[t]);
-                            live |= 1 << k;
                         } else {
                             *c = i as u32;
                         }
                     }
                     sl.data.push(data);
                     sl.cols.push(cols);
-                    sl.live.push(live);
                 }
             }
             sl.chunks.push(sl.slices.len());
@@ -1006,10 +1015,11 @@ impl<const D: usize> AttractSliced<'_, D> {
                     dist2.store(&mut d2);
                     V::load(&d2.map(|v| kernel.q32(v)))
                 };
+                // A lane past its row's end adds `0 · 1 · 0`: its sum (never
+                // `-0`) stays as it is, with no select.
                 let pq = pij.mul(q);
-                let live = sl.live[t];
                 for (f, d) in pos.iter_mut().zip(&diff) {
-                    *f = f.select(live, f.add(pq.mul(*d)));
+                    *f = f.add(pq.mul(*d));
                 }
             }
             let mut sums = [[0.0; LANES]; D];
