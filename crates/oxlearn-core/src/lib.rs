@@ -31,6 +31,7 @@ pub mod rows;
 pub mod simd;
 mod special;
 pub mod spmd;
+pub mod svm;
 pub mod threads;
 pub mod validation;
 

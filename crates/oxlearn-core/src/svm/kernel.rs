@@ -1,0 +1,327 @@
+//! Kernels, the kernel-row cache and the `Q` matrices of the SVM duals.
+//!
+//! The solver asks for rows of `Q` (the kernel matrix times label signs),
+//! stored in `f32` as libsvm stores them (half the memory and bandwidth of
+//! `f64`; the solver's gradient and coefficients stay `f64`). A row is
+//! computed for the active prefix of the solver's order only, with the
+//! training rows kept transposed in that order so that one row of dot
+//! products is a handful of `axpy` passes over a tile that stays in L1.
+
+use rayon::prelude::*;
+
+use crate::special::exp_nonpos;
+
+/// A kernel function with scikit-learn's parameters (`gamma` already
+/// resolved from `'scale'` or `'auto'`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Kernel {
+    /// `<x, y>`.
+    Linear,
+    /// `(gamma <x, y> + coef0)^degree`.
+    Poly {
+        /// Exponent (`degree >= 0`).
+        degree: u32,
+        /// Scale of the dot product.
+        gamma: f64,
+        /// Added term.
+        coef0: f64,
+    },
+    /// `exp(-gamma |x - y|^2)`.
+    Rbf {
+        /// Width (`gamma >= 0`).
+        gamma: f64,
+    },
+    /// `tanh(gamma <x, y> + coef0)`.
+    Sigmoid {
+        /// Scale of the dot product.
+        gamma: f64,
+        /// Added term.
+        coef0: f64,
+    },
+}
+
+/// `base^n` by repeated squaring, the multiplication order of libsvm's
+/// `powi` (so polynomial kernels round as scikit-learn's do).
+#[inline(always)]
+fn pow_int(base: f64, n: u32) -> f64 {
+    let (mut acc, mut sq, mut t) = (1.0, base, n);
+    while t > 0 {
+        if t & 1 == 1 {
+            acc *= sq;
+        }
+        sq *= sq;
+        t >>= 1;
+    }
+    acc
+}
+
+impl Kernel {
+    /// Whether the kernel needs the rows' squared norms.
+    pub(crate) fn needs_norms(self) -> bool {
+        matches!(self, Kernel::Rbf { .. })
+    }
+
+    /// The kernel value from the dot product and (for rbf) the two squared
+    /// norms.
+    #[inline(always)]
+    pub(crate) fn of_dot(self, dot: f64, sq_a: f64, sq_b: f64) -> f64 {
+        match self {
+            Kernel::Linear => dot,
+            Kernel::Poly {
+                degree,
+                gamma,
+                coef0,
+            } => pow_int(gamma * dot + coef0, degree),
+            // The expansion can round a tiny distance below zero: clamp, so
+            // the value never exceeds 1.
+            Kernel::Rbf { gamma } => {
+                let d2 = (sq_a + sq_b) - 2.0 * dot;
+                exp_nonpos(-gamma * if d2 > 0.0 { d2 } else { 0.0 })
+            }
+            Kernel::Sigmoid { gamma, coef0 } => (gamma * dot + coef0).tanh(),
+        }
+    }
+}
+
+/// Columns per tile of a kernel row: the accumulator (8 KiB) stays in L1
+/// while the features stream past it.
+const TILE: usize = 1024;
+/// Kernel rows with fewer multiply-adds than this are computed on one
+/// thread: splitting costs more than it saves.
+const PAR_MIN_WORK: usize = 1 << 16;
+
+/// The training rows of one problem, transposed, in the solver's order.
+pub(crate) struct KernelRows {
+    kernel: Kernel,
+    d: usize,
+    /// Feature-major: `xt[f * l + j]` is feature `f` of position `j`.
+    xt: Vec<f64>,
+    /// Squared norms (rbf only; zeros otherwise).
+    sq: Vec<f64>,
+    l: usize,
+}
+
+crate::simd::multiversion! {
+    /// `out[j] = scale_j * K(row i, position j0 + j)` for one tile.
+    fn tile_row(
+        rows: &KernelRows,
+        xi: &[f64],
+        sq_i: f64,
+        j0: usize,
+        signs: Option<(&[f32], f32)>,
+        acc: &mut [f64],
+        out: &mut [f32],
+    ) -> () => tile_row_portable
+}
+
+#[inline(always)]
+fn tile_row_portable(
+    rows: &KernelRows,
+    xi: &[f64],
+    sq_i: f64,
+    j0: usize,
+    signs: Option<(&[f32], f32)>,
+    acc: &mut [f64],
+    out: &mut [f32],
+) {
+    let n = out.len();
+    let acc = &mut acc[..n];
+    acc.fill(0.0);
+    // Dot products summed in feature order, for every column at once.
+    for (f, &a) in xi.iter().enumerate() {
+        let col = &rows.xt[f * rows.l + j0..f * rows.l + j0 + n];
+        for (s, &b) in acc.iter_mut().zip(col) {
+            *s += a * b;
+        }
+    }
+    let sq = &rows.sq[j0..j0 + n];
+    let k = rows.kernel;
+    match signs {
+        // y_i y_j K rounded once: a sign flip commutes with the rounding.
+        Some((y, yi)) => {
+            let y = &y[j0..j0 + n];
+            for j in 0..n {
+                out[j] = (k.of_dot(acc[j], sq_i, sq[j]) as f32) * (yi * y[j]);
+            }
+        }
+        None => {
+            for j in 0..n {
+                out[j] = k.of_dot(acc[j], sq_i, sq[j]) as f32;
+            }
+        }
+    }
+}
+
+impl KernelRows {
+    /// `x` is row-major `l x d`; `order[p]` is the row at position `p`.
+    pub(crate) fn new(kernel: Kernel, x: &[f64], d: usize, order: &[usize]) -> Self {
+        let l = order.len();
+        let mut xt = vec![0.0; d * l];
+        let mut sq = vec![0.0; l];
+        for (p, &r) in order.iter().enumerate() {
+            let row = &x[r * d..(r + 1) * d];
+            for (f, &v) in row.iter().enumerate() {
+                xt[f * l + p] = v;
+            }
+            if kernel.needs_norms() {
+                sq[p] = row.iter().fold(0.0, |s, &v| s + v * v);
+            }
+        }
+        KernelRows {
+            kernel,
+            d,
+            xt,
+            sq,
+            l,
+        }
+    }
+
+    /// Number of positions.
+    pub(crate) fn len(&self) -> usize {
+        self.l
+    }
+
+    /// `K(p, p)`.
+    pub(crate) fn diag(&self, p: usize) -> f64 {
+        let dot = (0..self.d).fold(0.0, |s, f| {
+            let v = self.xt[f * self.l + p];
+            s + v * v
+        });
+        self.kernel.of_dot(dot, self.sq[p], self.sq[p])
+    }
+
+    /// Swaps positions `a` and `b`.
+    pub(crate) fn swap(&mut self, a: usize, b: usize) {
+        for f in 0..self.d {
+            self.xt.swap(f * self.l + a, f * self.l + b);
+        }
+        self.sq.swap(a, b);
+    }
+
+    /// `out[j - from] = y_i y_j K(i, j)` for `j` in `from..from + out.len()`,
+    /// with `signs = Some((y, y_i))`, else `K(i, j)`. Each value is computed
+    /// on its own, so splitting the range across threads never changes a bit.
+    pub(crate) fn row(&self, i: usize, from: usize, out: &mut [f32], signs: Option<(&[f32], f32)>) {
+        let xi: Vec<f64> = (0..self.d).map(|f| self.xt[f * self.l + i]).collect();
+        let sq_i = self.sq[i];
+        let work = out.len() * (self.d + 8);
+        let run_tiles = |t0: usize, chunk: &mut [f32]| {
+            let mut acc = vec![0.0; TILE];
+            for (k, piece) in chunk.chunks_mut(TILE).enumerate() {
+                tile_row(self, &xi, sq_i, t0 + k * TILE, signs, &mut acc, piece);
+            }
+        };
+        if work < PAR_MIN_WORK || rayon::current_num_threads() < 2 {
+            run_tiles(from, out);
+        } else {
+            out.par_chunks_mut(TILE)
+                .enumerate()
+                .for_each(|(k, piece)| run_tiles(from + k * TILE, piece));
+        }
+    }
+}
+
+/// An LRU cache of row prefixes, as libsvm's: row `i` holds `Q(i, 0..len)`
+/// for the longest `len` asked so far; rows are dropped, least recently
+/// used first, when the budget (in `f32` values) runs out.
+pub(crate) struct Cache {
+    budget: usize,
+    data: Vec<Vec<f32>>,
+    // Doubly linked LRU list over rows; index `l` is the sentinel.
+    prev: Vec<usize>,
+    next: Vec<usize>,
+}
+
+impl Cache {
+    pub(crate) fn new(l: usize, bytes: usize) -> Self {
+        // At least two full rows: the solver holds two at once.
+        let budget = (bytes / std::mem::size_of::<f32>()).max(2 * l);
+        Cache {
+            budget,
+            data: vec![Vec::new(); l],
+            prev: vec![l; l + 1],
+            next: vec![l; l + 1],
+        }
+    }
+
+    fn unlink(&mut self, i: usize) {
+        let (p, n) = (self.prev[i], self.next[i]);
+        self.next[p] = n;
+        self.prev[n] = p;
+    }
+
+    fn push_back(&mut self, i: usize) {
+        let s = self.data.len();
+        let last = self.prev[s];
+        self.next[last] = i;
+        self.prev[i] = last;
+        self.next[i] = s;
+        self.prev[s] = i;
+    }
+
+    /// Makes row `i` hold at least `len` values; returns the row and the
+    /// position from which its values are still to be computed.
+    pub(crate) fn get(&mut self, i: usize, len: usize) -> (&mut [f32], usize) {
+        let have = self.data[i].len();
+        if have > 0 {
+            self.unlink(i);
+        }
+        if have < len {
+            let s = self.data.len();
+            while self.budget < len - have {
+                let old = self.next[s];
+                debug_assert!(old != s);
+                self.unlink(old);
+                self.budget += self.data[old].len();
+                self.data[old] = Vec::new();
+            }
+            self.budget -= len - have;
+            self.data[i].resize(len, 0.0);
+        }
+        self.push_back(i);
+        (&mut self.data[i][..], have.min(len))
+    }
+
+    pub(crate) fn row(&self, i: usize) -> &[f32] {
+        &self.data[i]
+    }
+
+    /// Swaps rows `a < b` and the two values in every cached row; a row
+    /// long enough to hold `a` but not `b` is dropped, as libsvm does.
+    pub(crate) fn swap(&mut self, a: usize, b: usize) {
+        let (a, b) = (a.min(b), a.max(b));
+        if a == b {
+            return;
+        }
+        let (la, lb) = (self.data[a].len(), self.data[b].len());
+        if la > 0 {
+            self.unlink(a);
+        }
+        if lb > 0 {
+            self.unlink(b);
+        }
+        self.data.swap(a, b);
+        if lb > 0 {
+            self.push_back(a);
+        }
+        if la > 0 {
+            self.push_back(b);
+        }
+        let s = self.data.len();
+        let mut h = self.next[s];
+        while h != s {
+            let nxt = self.next[h];
+            let len = self.data[h].len();
+            if len > a {
+                if len > b {
+                    self.data[h].swap(a, b);
+                } else {
+                    self.unlink(h);
+                    self.budget += len;
+                    self.data[h] = Vec::new();
+                }
+            }
+            h = nxt;
+        }
+    }
+}

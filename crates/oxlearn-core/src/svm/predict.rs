@@ -1,0 +1,332 @@
+//! Prediction from a fitted SVM: kernel values against the support vectors
+//! (one contiguous block) by blocked matrix products, then libsvm's sums,
+//! votes and probabilities, row by row in a fixed order, so that results do
+//! not depend on the thread count.
+
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatRef, Par};
+use rayon::prelude::*;
+
+use super::kernel::Kernel;
+use super::SvmType;
+
+/// Query rows per block: the block's kernel values stay in cache.
+const BLOCK: usize = 64;
+
+/// A fitted SVM as scikit-learn stores it (`_dual_coef_`, `_intercept_`:
+/// libsvm's signs).
+#[derive(Clone, Copy)]
+pub struct SvmModelRef<'a> {
+    /// The formulation.
+    pub svm_type: SvmType,
+    /// The kernel.
+    pub kernel: Kernel,
+    /// Support vectors, row-major `n_sv x d`.
+    pub sv: &'a [f64],
+    /// Number of features.
+    pub d: usize,
+    /// Support vectors per class (classification), `[n_sv, 0]` otherwise.
+    pub n_support: &'a [i32],
+    /// `(n_classes - 1) x n_sv` (classification) or `1 x n_sv`, row-major.
+    pub dual_coef: &'a [f64],
+    /// `-rho` per classifier.
+    pub intercept: &'a [f64],
+    /// Platt's A per classifier (empty without probabilities).
+    pub prob_a: &'a [f64],
+    /// Platt's B per classifier.
+    pub prob_b: &'a [f64],
+}
+
+impl SvmModelRef<'_> {
+    /// Number of support vectors.
+    pub fn n_sv(&self) -> usize {
+        if self.d == 0 {
+            0
+        } else {
+            self.sv.len() / self.d
+        }
+    }
+
+    /// Number of classes (classification), else 2 as libsvm counts.
+    pub fn n_classes(&self) -> usize {
+        if self.svm_type.is_classifier() {
+            self.n_support.len()
+        } else {
+            2
+        }
+    }
+
+    /// Values per row of [`Self::raw_decision`].
+    pub fn n_decision(&self) -> usize {
+        if self.svm_type.is_classifier() {
+            let k = self.n_classes();
+            k * (k - 1) / 2
+        } else {
+            1
+        }
+    }
+
+    /// Kernel values of `BLOCK`-sized query blocks against every support
+    /// vector, handed to `each(row, values)` in row order within a block.
+    fn for_each_block<F>(&self, x: &[f64], n: usize, width: usize, out: &mut [f64], each: F)
+    where
+        F: Fn(&[f64], &mut [f64]) + Sync,
+    {
+        let (d, m) = (self.d, self.n_sv());
+        let sv = MatRef::from_row_major_slice(self.sv, m, d);
+        let sq_sv: Vec<f64> = if self.kernel.needs_norms() {
+            (0..m)
+                .map(|j| self.sv[j * d..(j + 1) * d].iter().fold(0.0, |s, &v| s + v * v))
+                .collect()
+        } else {
+            vec![0.0; m]
+        };
+        let kernel = self.kernel;
+        out.par_chunks_mut(BLOCK * width)
+            .enumerate()
+            .for_each(|(b, out_block)| {
+                let r0 = b * BLOCK;
+                let rows = out_block.len() / width;
+                let xb = MatRef::from_row_major_slice(&x[r0 * d..(r0 + rows) * d], rows, d);
+                let mut g = Mat::<f64>::zeros(rows, m);
+                // Sequential inside a block: the blocks are the parallel unit.
+                matmul(g.as_mut(), Accum::Replace, xb, sv.transpose(), 1.0, Par::Seq);
+                let mut kv = vec![0.0; m];
+                for (r, o) in out_block.chunks_mut(width).enumerate() {
+                    let xr = &x[(r0 + r) * d..(r0 + r + 1) * d];
+                    let sq_x = if kernel.needs_norms() {
+                        xr.iter().fold(0.0, |s, &v| s + v * v)
+                    } else {
+                        0.0
+                    };
+                    for (j, kj) in kv.iter_mut().enumerate() {
+                        *kj = kernel.of_dot(g[(r, j)], sq_x, sq_sv[j]);
+                    }
+                    each(&kv, o);
+                }
+            });
+        debug_assert_eq!(out.len(), n * width);
+    }
+
+    /// libsvm's decision values, `n x n_decision()` row-major: for the
+    /// classifier of classes `(a, b)`, positive means `a`.
+    pub fn raw_decision(&self, x: &[f64], n: usize) -> Vec<f64> {
+        let width = self.n_decision();
+        let mut out = vec![0.0; n * width];
+        let m = self.n_sv();
+        if !self.svm_type.is_classifier() {
+            let coef = &self.dual_coef[..m];
+            let b = self.intercept[0];
+            self.for_each_block(x, n, 1, &mut out, |kv, o| {
+                let s = coef.iter().zip(kv).fold(0.0, |s, (&c, &k)| s + c * k);
+                o[0] = s + b;
+            });
+            return out;
+        }
+        let k = self.n_classes();
+        let mut start = vec![0usize; k + 1];
+        for c in 0..k {
+            start[c + 1] = start[c] + self.n_support[c].max(0) as usize;
+        }
+        self.for_each_block(x, n, width, &mut out, |kv, o| {
+            let mut p = 0;
+            for a in 0..k {
+                for b in a + 1..k {
+                    let ca = &self.dual_coef[(b - 1) * m..b * m];
+                    let cb = &self.dual_coef[a * m..(a + 1) * m];
+                    let mut s = 0.0;
+                    for t in start[a]..start[a + 1] {
+                        s += ca[t] * kv[t];
+                    }
+                    for t in start[b]..start[b + 1] {
+                        s += cb[t] * kv[t];
+                    }
+                    o[p] = s + self.intercept[p];
+                    p += 1;
+                }
+            }
+        });
+        out
+    }
+
+    /// libsvm's `predict`: the class index by one-vs-one votes (ties to the
+    /// lowest index), `±1` for one-class, the value for regression.
+    pub fn predict(&self, x: &[f64], n: usize) -> Vec<f64> {
+        let dec = self.raw_decision(x, n);
+        match self.svm_type {
+            SvmType::EpsilonSvr | SvmType::NuSvr => dec,
+            SvmType::OneClass => dec.iter().map(|&v| if v > 0.0 { 1.0 } else { -1.0 }).collect(),
+            SvmType::CSvc | SvmType::NuSvc => {
+                let k = self.n_classes();
+                let width = self.n_decision();
+                dec.chunks(width.max(1))
+                    .take(n)
+                    .map(|row| {
+                        let mut votes = vec![0usize; k];
+                        let mut p = 0;
+                        for a in 0..k {
+                            for b in a + 1..k {
+                                if row[p] > 0.0 {
+                                    votes[a] += 1;
+                                } else {
+                                    votes[b] += 1;
+                                }
+                                p += 1;
+                            }
+                        }
+                        let mut best = 0;
+                        for c in 1..k {
+                            if votes[c] > votes[best] {
+                                best = c;
+                            }
+                        }
+                        best as f64
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// Class probabilities, `n x n_classes` row-major: Platt's sigmoid on
+    /// each pairwise decision value, coupled by Wu, Lin and Weng's method 2,
+    /// as libsvm's `predict_probability`.
+    pub fn predict_proba(&self, x: &[f64], n: usize) -> Vec<f64> {
+        let dec = self.raw_decision(x, n);
+        let k = self.n_classes();
+        let width = self.n_decision();
+        let mut out = vec![0.0; n * k];
+        const MIN_PROB: f64 = 1e-7;
+        for (row, o) in dec.chunks(width.max(1)).zip(out.chunks_mut(k)) {
+            let mut r = vec![vec![0.0; k]; k];
+            let mut p = 0;
+            for a in 0..k {
+                for b in a + 1..k {
+                    let v = sigmoid_predict(row[p], self.prob_a[p], self.prob_b[p])
+                        .max(MIN_PROB)
+                        .min(1.0 - MIN_PROB);
+                    r[a][b] = v;
+                    r[b][a] = 1.0 - v;
+                    p += 1;
+                }
+            }
+            multiclass_probability(&r, o);
+        }
+        out
+    }
+}
+
+/// `1 / (1 + exp(A f + B))`, without cancellation.
+pub(crate) fn sigmoid_predict(f: f64, a: f64, b: f64) -> f64 {
+    let t = f * a + b;
+    if t >= 0.0 {
+        (-t).exp() / (1.0 + (-t).exp())
+    } else {
+        1.0 / (1.0 + t.exp())
+    }
+}
+
+/// Platt's sigmoid fit by Newton's method with backtracking (Lin, Lin and
+/// Weng 2007), libsvm's `sigmoid_train`; `labels > 0` is the positive class.
+pub(crate) fn sigmoid_train(dec: &[f64], labels: &[f64]) -> (f64, f64) {
+    let prior1 = labels.iter().filter(|&&v| v > 0.0).count() as f64;
+    let prior0 = labels.len() as f64 - prior1;
+    let (max_iter, min_step, sigma, eps) = (100, 1e-10, 1e-12, 1e-5);
+    let hi = (prior1 + 1.0) / (prior1 + 2.0);
+    let lo = 1.0 / (prior0 + 2.0);
+    let t: Vec<f64> = labels.iter().map(|&v| if v > 0.0 { hi } else { lo }).collect();
+    let objective = |a: f64, b: f64| {
+        dec.iter().zip(&t).fold(0.0, |s, (&f, &ti)| {
+            let z = f * a + b;
+            s + if z >= 0.0 {
+                ti * z + (-z).exp().ln_1p()
+            } else {
+                (ti - 1.0) * z + z.exp().ln_1p()
+            }
+        })
+    };
+    let (mut a, mut b) = (0.0, ((prior0 + 1.0) / (prior1 + 1.0)).ln());
+    let mut fval = objective(a, b);
+    for _ in 0..max_iter {
+        let (mut h11, mut h22, mut h21, mut g1, mut g2) = (sigma, sigma, 0.0, 0.0, 0.0);
+        for (&f, &ti) in dec.iter().zip(&t) {
+            let z = f * a + b;
+            let (p, q) = if z >= 0.0 {
+                let e = (-z).exp();
+                (e / (1.0 + e), 1.0 / (1.0 + e))
+            } else {
+                let e = z.exp();
+                (1.0 / (1.0 + e), e / (1.0 + e))
+            };
+            let d2 = p * q;
+            h11 += f * f * d2;
+            h22 += d2;
+            h21 += f * d2;
+            let d1 = ti - p;
+            g1 += f * d1;
+            g2 += d1;
+        }
+        if g1.abs() < eps && g2.abs() < eps {
+            break;
+        }
+        let det = h11 * h22 - h21 * h21;
+        let da = -(h22 * g1 - h21 * g2) / det;
+        let db = -(-h21 * g1 + h11 * g2) / det;
+        let gd = g1 * da + g2 * db;
+        let mut step = 1.0;
+        while step >= min_step {
+            let (na, nb) = (a + step * da, b + step * db);
+            let nf = objective(na, nb);
+            if nf < fval + 0.0001 * step * gd {
+                a = na;
+                b = nb;
+                fval = nf;
+                break;
+            }
+            step /= 2.0;
+        }
+        if step < min_step {
+            break;
+        }
+    }
+    (a, b)
+}
+
+/// Class probabilities from pairwise ones (`r[a][b]`: P(a | a or b)).
+fn multiclass_probability(r: &[Vec<f64>], p: &mut [f64]) {
+    let k = r.len();
+    let max_iter = 100.max(k);
+    let eps = 0.005 / k as f64;
+    let mut q = vec![vec![0.0; k]; k];
+    for t in 0..k {
+        p[t] = 1.0 / k as f64;
+        for j in 0..t {
+            q[t][t] += r[j][t] * r[j][t];
+            q[t][j] = q[j][t];
+        }
+        for j in t + 1..k {
+            q[t][t] += r[j][t] * r[j][t];
+            q[t][j] = -r[j][t] * r[t][j];
+        }
+    }
+    let mut qp = vec![0.0; k];
+    for _ in 0..max_iter {
+        let mut pqp = 0.0;
+        for t in 0..k {
+            qp[t] = (0..k).fold(0.0, |s, j| s + q[t][j] * p[j]);
+            pqp += p[t] * qp[t];
+        }
+        let max_error = (0..k).fold(0.0f64, |m, t| m.max((qp[t] - pqp).abs()));
+        if max_error < eps {
+            break;
+        }
+        for t in 0..k {
+            let diff = (-qp[t] + pqp) / q[t][t];
+            p[t] += diff;
+            pqp = (pqp + diff * (diff * q[t][t] + 2.0 * qp[t])) / (1.0 + diff) / (1.0 + diff);
+            for j in 0..k {
+                qp[j] = (qp[j] + diff * q[t][j]) / (1.0 + diff);
+                p[j] /= 1.0 + diff;
+            }
+        }
+    }
+}

@@ -1,0 +1,746 @@
+//! The SMO solver of libsvm (Fan, Chen and Lin 2005): second-order
+//! working-set selection (WSS3), shrinking with gradient reconstruction, a
+//! size-bounded kernel cache, and libsvm's stopping rule, for
+//!
+//! `min 1/2 a'Qa + p'a` subject to `y'a = Δ`, `0 <= a_i <= C_i`,
+//!
+//! plus the ν variant, which also keeps `e'a` constant by choosing both
+//! working-set indices among samples of one sign. Every choice, tie and
+//! update is libsvm's, so the same problem gives the same support set.
+
+use super::kernel::{Cache, KernelRows};
+
+const TAU: f64 = 1e-12;
+const INF: f64 = f64::INFINITY;
+
+/// The `Q` matrix of a dual, with its diagonal, over the solver's order.
+pub(crate) enum QMatrix {
+    /// `Q_ij = y_i y_j K_ij` (`y = 1` everywhere for one-class).
+    Direct {
+        rows: KernelRows,
+        cache: Cache,
+        y: Option<Vec<f32>>,
+    },
+    /// ε- and ν-SVR: `2l` variables over `l` samples, `Q_ij = s_i s_j
+    /// K(idx_i, idx_j)`; the kernel rows are cached per sample.
+    Doubled {
+        rows: KernelRows,
+        cache: Cache,
+        sign: Vec<f32>,
+        index: Vec<usize>,
+        bufs: [Vec<f32>; 2],
+    },
+}
+
+impl QMatrix {
+    /// `Q = diag(y) K diag(y)` (`y = None`: `Q = K`) and its diagonal.
+    pub(crate) fn direct(
+        rows: KernelRows,
+        y: Option<Vec<f32>>,
+        cache_bytes: usize,
+    ) -> (Self, Vec<f64>) {
+        let l = rows.len();
+        let qd = (0..l).map(|i| rows.diag(i)).collect();
+        let q = QMatrix::Direct {
+            cache: Cache::new(l, cache_bytes),
+            rows,
+            y,
+        };
+        (q, qd)
+    }
+
+    /// The SVR matrix over `2l` variables and its diagonal.
+    pub(crate) fn doubled(rows: KernelRows, cache_bytes: usize) -> (Self, Vec<f64>) {
+        let l = rows.len();
+        let diag: Vec<f64> = (0..l).map(|i| rows.diag(i)).collect();
+        let q = QMatrix::Doubled {
+            cache: Cache::new(l, cache_bytes),
+            rows,
+            sign: (0..2 * l).map(|k| if k < l { 1.0 } else { -1.0 }).collect(),
+            index: (0..2 * l).map(|k| k % l).collect(),
+            bufs: [vec![0.0; 2 * l], vec![0.0; 2 * l]],
+        };
+        (q, diag.iter().chain(diag.iter()).copied().collect())
+    }
+
+    fn swap(&mut self, a: usize, b: usize) {
+        match self {
+            QMatrix::Direct { rows, cache, y } => {
+                cache.swap(a, b);
+                rows.swap(a, b);
+                if let Some(y) = y {
+                    y.swap(a, b);
+                }
+            }
+            QMatrix::Doubled { sign, index, .. } => {
+                sign.swap(a, b);
+                index.swap(a, b);
+            }
+        }
+    }
+
+    /// Makes a kernel row available in the cache (`Direct`: position `i`'s
+    /// first `len` values; `Doubled`: sample `i`'s full row).
+    fn fill(rows: &KernelRows, cache: &mut Cache, y: Option<&[f32]>, i: usize, len: usize) {
+        let (data, start) = cache.get(i, len);
+        if start < len {
+            let signs = y.map(|y| (y, y[i]));
+            rows.row(i, start, &mut data[start..len], signs);
+        }
+    }
+
+    /// Row `i` of `Q`, its first `len` values.
+    pub(crate) fn row(&mut self, i: usize, len: usize) -> &[f32] {
+        match self {
+            QMatrix::Direct {
+                rows, cache, y, ..
+            } => {
+                Self::fill(rows, cache, y.as_deref(), i, len);
+                &cache.row(i)[..len]
+            }
+            QMatrix::Doubled {
+                rows,
+                cache,
+                sign,
+                index,
+                bufs,
+                ..
+            } => {
+                let n = rows.len();
+                Self::fill(rows, cache, None, index[i], n);
+                expand(cache.row(index[i]), sign, index, i, &mut bufs[0][..len]);
+                &bufs[0][..len]
+            }
+        }
+    }
+
+    /// Rows `i` and `j` (`i != j`) of `Q`, their first `len` values each.
+    pub(crate) fn rows2(&mut self, i: usize, j: usize, len: usize) -> (&[f32], &[f32]) {
+        match self {
+            QMatrix::Direct {
+                rows, cache, y, ..
+            } => {
+                // The cache holds at least two full rows and evicts the
+                // least recently used first, so filling `j` keeps `i`.
+                Self::fill(rows, cache, y.as_deref(), i, len);
+                Self::fill(rows, cache, y.as_deref(), j, len);
+                let c: &Cache = cache;
+                (&c.row(i)[..len], &c.row(j)[..len])
+            }
+            QMatrix::Doubled {
+                rows,
+                cache,
+                sign,
+                index,
+                bufs,
+                ..
+            } => {
+                let n = rows.len();
+                Self::fill(rows, cache, None, index[i], n);
+                Self::fill(rows, cache, None, index[j], n);
+                let [b0, b1] = bufs;
+                expand(cache.row(index[i]), sign, index, i, &mut b0[..len]);
+                expand(cache.row(index[j]), sign, index, j, &mut b1[..len]);
+                (&b0[..len], &b1[..len])
+            }
+        }
+    }
+}
+
+/// `out[k] = s_i s_k K(idx_i, idx_k)` from sample `idx_i`'s kernel row.
+fn expand(krow: &[f32], sign: &[f32], index: &[usize], i: usize, out: &mut [f32]) {
+    let si = sign[i];
+    for (k, o) in out.iter_mut().enumerate() {
+        *o = si * sign[k] * krow[index[k]];
+    }
+}
+
+crate::simd::multiversion! {
+    /// `g += qi da_i + qj da_j`.
+    fn update_gradient(g: &mut [f64], qi: &[f32], qj: &[f32], da_i: f64, da_j: f64) -> ()
+        => update_gradient_portable
+}
+
+#[inline(always)]
+fn update_gradient_portable(g: &mut [f64], qi: &[f32], qj: &[f32], da_i: f64, da_j: f64) {
+    for ((g, &a), &b) in g.iter_mut().zip(qi).zip(qj) {
+        *g += f64::from(a) * da_i + f64::from(b) * da_j;
+    }
+}
+
+crate::simd::multiversion! {
+    /// `g += c q`.
+    fn axpy32(g: &mut [f64], q: &[f32], c: f64) -> () => axpy32_portable
+}
+
+#[inline(always)]
+fn axpy32_portable(g: &mut [f64], q: &[f32], c: f64) {
+    for (g, &a) in g.iter_mut().zip(q) {
+        *g += c * f64::from(a);
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Lower,
+    Upper,
+    Free,
+}
+
+/// What a solve returns.
+pub(crate) struct Solution {
+    /// The dual variables, in the caller's order.
+    pub alpha: Vec<f64>,
+    /// The offset `rho` (the decision function is `sum - rho`).
+    pub rho: f64,
+    /// ν variants: the scale `r` of the solution.
+    pub r: f64,
+    /// Iterations run.
+    pub iterations: usize,
+    /// Whether `max_iter` stopped the solver before convergence.
+    pub hit_max_iter: bool,
+}
+
+/// Solves one dual. `alpha` is the feasible start; `max_iter < 0`: no limit.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn solve(
+    (q, qd): (QMatrix, Vec<f64>),
+    p: &[f64],
+    y: &[i8],
+    alpha: Vec<f64>,
+    c: &[f64],
+    eps: f64,
+    shrinking: bool,
+    max_iter: i64,
+    nu: bool,
+) -> Solution {
+    let l = p.len();
+    let mut s = Solver {
+        l,
+        active_size: l,
+        y: y.to_vec(),
+        status: vec![Status::Lower; l],
+        alpha,
+        q,
+        qd,
+        eps,
+        c: c.to_vec(),
+        p: p.to_vec(),
+        active_set: (0..l).collect(),
+        g: p.to_vec(),
+        g_bar: vec![0.0; l],
+        unshrink: false,
+        nu,
+    };
+    for i in 0..l {
+        s.update_status(i);
+    }
+    // Initial gradient from the starting alphas.
+    for i in 0..l {
+        if s.status[i] != Status::Lower {
+            let (alpha_i, c_i, upper) = (s.alpha[i], s.c[i], s.status[i] == Status::Upper);
+            let qi = s.q.row(i, l);
+            axpy32(&mut s.g, qi, alpha_i);
+            if upper {
+                axpy32(&mut s.g_bar, qi, c_i);
+            }
+        }
+    }
+    let mut iter = 0usize;
+    let mut hit_max_iter = false;
+    let mut counter = l.min(1000) + 1;
+    loop {
+        if max_iter >= 0 && iter as i64 >= max_iter {
+            hit_max_iter = true;
+            break;
+        }
+        counter -= 1;
+        if counter == 0 {
+            counter = l.min(1000);
+            if shrinking {
+                s.do_shrinking();
+            }
+        }
+        let (i, j) = match s.select_working_set() {
+            Some(ij) => ij,
+            None => {
+                s.reconstruct_gradient();
+                s.active_size = l;
+                match s.select_working_set() {
+                    Some(ij) => {
+                        counter = 1; // shrink at the next iteration
+                        ij
+                    }
+                    None => break,
+                }
+            }
+        };
+        iter += 1;
+        s.take_step(i, j);
+    }
+    let (rho, r) = s.calculate_rho();
+    let mut out = vec![0.0; l];
+    for k in 0..l {
+        out[s.active_set[k]] = s.alpha[k];
+    }
+    Solution {
+        alpha: out,
+        rho,
+        r,
+        iterations: iter,
+        hit_max_iter,
+    }
+}
+
+struct Solver {
+    l: usize,
+    active_size: usize,
+    y: Vec<i8>,
+    status: Vec<Status>,
+    alpha: Vec<f64>,
+    q: QMatrix,
+    qd: Vec<f64>,
+    eps: f64,
+    c: Vec<f64>,
+    p: Vec<f64>,
+    active_set: Vec<usize>,
+    g: Vec<f64>,
+    g_bar: Vec<f64>,
+    unshrink: bool,
+    nu: bool,
+}
+
+impl Solver {
+    fn update_status(&mut self, i: usize) {
+        self.status[i] = if self.alpha[i] >= self.c[i] {
+            Status::Upper
+        } else if self.alpha[i] <= 0.0 {
+            Status::Lower
+        } else {
+            Status::Free
+        };
+    }
+
+    fn is_upper(&self, i: usize) -> bool {
+        self.status[i] == Status::Upper
+    }
+
+    fn is_lower(&self, i: usize) -> bool {
+        self.status[i] == Status::Lower
+    }
+
+    fn swap_index(&mut self, a: usize, b: usize) {
+        self.q.swap(a, b);
+        self.qd.swap(a, b);
+        self.y.swap(a, b);
+        self.g.swap(a, b);
+        self.status.swap(a, b);
+        self.alpha.swap(a, b);
+        self.p.swap(a, b);
+        self.active_set.swap(a, b);
+        self.g_bar.swap(a, b);
+        self.c.swap(a, b);
+    }
+
+    /// The two-variable update of `alpha[i]`, `alpha[j]`, then `G` and `G_bar`.
+    fn take_step(&mut self, i: usize, j: usize) {
+        let active = self.active_size;
+        let (c_i, c_j) = (self.c[i], self.c[j]);
+        let (old_i, old_j) = (self.alpha[i], self.alpha[j]);
+        let (qd_i, qd_j) = (self.qd[i], self.qd[j]);
+        let (ai, aj) = {
+            let (qi, _) = self.q.rows2(i, j, active);
+            let q_ij = f64::from(qi[j]);
+            let (mut ai, mut aj) = (old_i, old_j);
+            if self.y[i] != self.y[j] {
+                let mut quad = qd_i + qd_j + 2.0 * q_ij;
+                if quad <= 0.0 {
+                    quad = TAU;
+                }
+                let delta = (-self.g[i] - self.g[j]) / quad;
+                let diff = ai - aj;
+                ai += delta;
+                aj += delta;
+                if diff > 0.0 {
+                    if aj < 0.0 {
+                        aj = 0.0;
+                        ai = diff;
+                    }
+                } else if ai < 0.0 {
+                    ai = 0.0;
+                    aj = -diff;
+                }
+                if diff > c_i - c_j {
+                    if ai > c_i {
+                        ai = c_i;
+                        aj = c_i - diff;
+                    }
+                } else if aj > c_j {
+                    aj = c_j;
+                    ai = c_j + diff;
+                }
+            } else {
+                let mut quad = qd_i + qd_j - 2.0 * q_ij;
+                if quad <= 0.0 {
+                    quad = TAU;
+                }
+                let delta = (self.g[i] - self.g[j]) / quad;
+                let sum = ai + aj;
+                ai -= delta;
+                aj += delta;
+                if sum > c_i {
+                    if ai > c_i {
+                        ai = c_i;
+                        aj = sum - c_i;
+                    }
+                } else if aj < 0.0 {
+                    aj = 0.0;
+                    ai = sum;
+                }
+                if sum > c_j {
+                    if aj > c_j {
+                        aj = c_j;
+                        ai = sum - c_j;
+                    }
+                } else if ai < 0.0 {
+                    ai = 0.0;
+                    aj = sum;
+                }
+            }
+            (ai, aj)
+        };
+        self.alpha[i] = ai;
+        self.alpha[j] = aj;
+        let (da_i, da_j) = (ai - old_i, aj - old_j);
+        {
+            let (qi, qj) = self.q.rows2(i, j, active);
+            update_gradient(&mut self.g[..active], qi, qj, da_i, da_j);
+        }
+        let (ui, uj) = (self.is_upper(i), self.is_upper(j));
+        self.update_status(i);
+        self.update_status(j);
+        let l = self.l;
+        if ui != self.is_upper(i) {
+            let qi = self.q.row(i, l);
+            axpy32(&mut self.g_bar, qi, if ui { -c_i } else { c_i });
+        }
+        if uj != self.is_upper(j) {
+            let qj = self.q.row(j, l);
+            axpy32(&mut self.g_bar, qj, if uj { -c_j } else { c_j });
+        }
+    }
+
+    /// WSS3: `None` when optimal within `eps`.
+    fn select_working_set(&mut self) -> Option<(usize, usize)> {
+        if self.nu {
+            return self.select_working_set_nu();
+        }
+        let active = self.active_size;
+        let mut gmax = -INF;
+        let mut gmax_idx = None;
+        for t in 0..active {
+            if self.y[t] == 1 {
+                if !self.is_upper(t) && -self.g[t] >= gmax {
+                    gmax = -self.g[t];
+                    gmax_idx = Some(t);
+                }
+            } else if !self.is_lower(t) && self.g[t] >= gmax {
+                gmax = self.g[t];
+                gmax_idx = Some(t);
+            }
+        }
+        let mut gmax2 = -INF;
+        let mut gmin_idx = None;
+        let mut obj_diff_min = INF;
+        // Without an i (gmax = -inf) no grad_diff is positive: Q_i is unused.
+        let i = gmax_idx.unwrap_or(0);
+        let qd = &self.qd;
+        let yi = f64::from(self.y[i]);
+        let qi: &[f32] = if gmax_idx.is_some() {
+            self.q.row(i, active)
+        } else {
+            &[]
+        };
+        for j in 0..active {
+            let (grad_diff, quad_sign) = if self.y[j] == 1 {
+                if self.status[j] == Status::Lower {
+                    continue;
+                }
+                if self.g[j] >= gmax2 {
+                    gmax2 = self.g[j];
+                }
+                (gmax + self.g[j], -1.0)
+            } else {
+                if self.status[j] == Status::Upper {
+                    continue;
+                }
+                if -self.g[j] >= gmax2 {
+                    gmax2 = -self.g[j];
+                }
+                (gmax - self.g[j], 1.0)
+            };
+            if grad_diff > 0.0 {
+                let quad = qd[i] + qd[j] + quad_sign * 2.0 * yi * f64::from(qi[j]);
+                let obj_diff = if quad > 0.0 {
+                    -(grad_diff * grad_diff) / quad
+                } else {
+                    -(grad_diff * grad_diff) / TAU
+                };
+                if obj_diff <= obj_diff_min {
+                    gmin_idx = Some(j);
+                    obj_diff_min = obj_diff;
+                }
+            }
+        }
+        match (gmax_idx, gmin_idx) {
+            (Some(i), Some(j)) if gmax + gmax2 >= self.eps => Some((i, j)),
+            _ => None,
+        }
+    }
+
+    fn select_working_set_nu(&mut self) -> Option<(usize, usize)> {
+        let active = self.active_size;
+        let (mut gmaxp, mut gmaxn) = (-INF, -INF);
+        let (mut ip, mut in_) = (None, None);
+        for t in 0..active {
+            if self.y[t] == 1 {
+                if !self.is_upper(t) && -self.g[t] >= gmaxp {
+                    gmaxp = -self.g[t];
+                    ip = Some(t);
+                }
+            } else if !self.is_lower(t) && self.g[t] >= gmaxn {
+                gmaxn = self.g[t];
+                in_ = Some(t);
+            }
+        }
+        let qd = &self.qd;
+        // Rows of the two candidates for i (an absent one is never read:
+        // its grad_diff is never positive).
+        let (qip, qin): (&[f32], &[f32]) = match (ip, in_) {
+            (Some(a), Some(b)) => self.q.rows2(a, b, active),
+            (Some(a), None) => (self.q.row(a, active), &[]),
+            (None, Some(b)) => (&[], self.q.row(b, active)),
+            (None, None) => (&[], &[]),
+        };
+        let (mut gmaxp2, mut gmaxn2) = (-INF, -INF);
+        let mut gmin_idx = None;
+        let mut obj_diff_min = INF;
+        for j in 0..active {
+            let (grad_diff, qdi, qij) = if self.y[j] == 1 {
+                if self.status[j] == Status::Lower {
+                    continue;
+                }
+                if self.g[j] >= gmaxp2 {
+                    gmaxp2 = self.g[j];
+                }
+                let gd = gmaxp + self.g[j];
+                if gd <= 0.0 {
+                    continue;
+                }
+                (gd, qd[ip.unwrap_or(0)], f64::from(qip[j]))
+            } else {
+                if self.status[j] == Status::Upper {
+                    continue;
+                }
+                if -self.g[j] >= gmaxn2 {
+                    gmaxn2 = -self.g[j];
+                }
+                let gd = gmaxn - self.g[j];
+                if gd <= 0.0 {
+                    continue;
+                }
+                (gd, qd[in_.unwrap_or(0)], f64::from(qin[j]))
+            };
+            let quad = qdi + qd[j] - 2.0 * qij;
+            let obj_diff = if quad > 0.0 {
+                -(grad_diff * grad_diff) / quad
+            } else {
+                -(grad_diff * grad_diff) / TAU
+            };
+            if obj_diff <= obj_diff_min {
+                gmin_idx = Some(j);
+                obj_diff_min = obj_diff;
+            }
+        }
+        let j = gmin_idx?;
+        if (gmaxp + gmaxp2).max(gmaxn + gmaxn2) < self.eps {
+            return None;
+        }
+        let i = if self.y[j] == 1 { ip } else { in_ };
+        i.map(|i| (i, j))
+    }
+
+    fn be_shrunk(&self, i: usize, g1: f64, g2: f64, g3: f64, g4: f64) -> bool {
+        let pos = self.y[i] == 1;
+        if self.is_upper(i) {
+            -self.g[i] > if pos { g1 } else { g4 }
+        } else if self.is_lower(i) {
+            self.g[i] > if pos { g2 } else { g3 }
+        } else {
+            false
+        }
+    }
+
+    fn do_shrinking(&mut self) {
+        // (g1, g2) for y = +1 and (g3, g4) for y = -1 in the ν solver; the
+        // C solver pools both signs: g1 = g3 = max -y G over I_up and
+        // g2 = g4 = max y G over I_low.
+        let (mut g1, mut g2, mut g3, mut g4) = (-INF, -INF, -INF, -INF);
+        for i in 0..self.active_size {
+            let (gi, pos) = (self.g[i], self.y[i] == 1);
+            if self.nu {
+                if !self.is_upper(i) {
+                    if pos {
+                        if -gi > g1 {
+                            g1 = -gi;
+                        }
+                    } else if -gi > g4 {
+                        g4 = -gi;
+                    }
+                }
+                if !self.is_lower(i) {
+                    if pos {
+                        if gi > g2 {
+                            g2 = gi;
+                        }
+                    } else if gi > g3 {
+                        g3 = gi;
+                    }
+                }
+            } else if pos {
+                if !self.is_upper(i) && -gi >= g1 {
+                    g1 = -gi;
+                }
+                if !self.is_lower(i) && gi >= g2 {
+                    g2 = gi;
+                }
+            } else {
+                if !self.is_upper(i) && -gi >= g2 {
+                    g2 = -gi;
+                }
+                if !self.is_lower(i) && gi >= g1 {
+                    g1 = gi;
+                }
+            }
+        }
+        let (b1, b2, b3, b4) = if self.nu {
+            (g1, g2, g3, g4)
+        } else {
+            // C solver: be_shrunk(upper, y=+1) uses Gmax1, (upper, y=-1)
+            // Gmax2, (lower, y=+1) Gmax2, (lower, y=-1) Gmax1.
+            (g1, g2, g1, g2)
+        };
+        let gap = if self.nu {
+            (g1 + g2).max(g3 + g4)
+        } else {
+            g1 + g2
+        };
+        if !self.unshrink && gap <= self.eps * 10.0 {
+            self.unshrink = true;
+            self.reconstruct_gradient();
+            self.active_size = self.l;
+        }
+        let mut i = 0;
+        while i < self.active_size {
+            if self.be_shrunk(i, b1, b2, b3, b4) {
+                self.active_size -= 1;
+                while self.active_size > i {
+                    if !self.be_shrunk(self.active_size, b1, b2, b3, b4) {
+                        self.swap_index(i, self.active_size);
+                        break;
+                    }
+                    self.active_size -= 1;
+                }
+            }
+            i += 1;
+        }
+    }
+
+    fn reconstruct_gradient(&mut self) {
+        let (l, active) = (self.l, self.active_size);
+        if active == l {
+            return;
+        }
+        for j in active..l {
+            self.g[j] = self.g_bar[j] + self.p[j];
+        }
+        let nr_free = (0..active).filter(|&j| self.status[j] == Status::Free).count();
+        if nr_free * l > 2 * active * (l - active) {
+            for i in active..l {
+                let qi = self.q.row(i, active).to_vec();
+                let mut gi = self.g[i];
+                for j in 0..active {
+                    if self.status[j] == Status::Free {
+                        gi += self.alpha[j] * f64::from(qi[j]);
+                    }
+                }
+                self.g[i] = gi;
+            }
+        } else {
+            for i in 0..active {
+                if self.status[i] == Status::Free {
+                    let alpha_i = self.alpha[i];
+                    let qi = self.q.row(i, l);
+                    axpy32(&mut self.g[active..], &qi[active..], alpha_i);
+                }
+            }
+        }
+    }
+
+    /// `(rho, r)`; `r` is 0 for the C solver.
+    fn calculate_rho(&self) -> (f64, f64) {
+        if self.nu {
+            let mut nr_free = [0usize; 2];
+            let mut ub = [INF; 2];
+            let mut lb = [-INF; 2];
+            let mut sum_free = [0.0; 2];
+            for i in 0..self.active_size {
+                let k = usize::from(self.y[i] != 1);
+                let gi = self.g[i];
+                if self.is_upper(i) {
+                    lb[k] = lb[k].max(gi);
+                } else if self.is_lower(i) {
+                    ub[k] = ub[k].min(gi);
+                } else {
+                    nr_free[k] += 1;
+                    sum_free[k] += gi;
+                }
+            }
+            let r = |k: usize| {
+                if nr_free[k] > 0 {
+                    sum_free[k] / nr_free[k] as f64
+                } else {
+                    (ub[k] + lb[k]) / 2.0
+                }
+            };
+            let (r1, r2) = (r(0), r(1));
+            return ((r1 - r2) / 2.0, (r1 + r2) / 2.0);
+        }
+        let (mut ub, mut lb, mut sum_free, mut nr_free) = (INF, -INF, 0.0, 0usize);
+        for i in 0..self.active_size {
+            let yg = f64::from(self.y[i]) * self.g[i];
+            if self.is_upper(i) {
+                if self.y[i] == -1 {
+                    ub = ub.min(yg);
+                } else {
+                    lb = lb.max(yg);
+                }
+            } else if self.is_lower(i) {
+                if self.y[i] == 1 {
+                    ub = ub.min(yg);
+                } else {
+                    lb = lb.max(yg);
+                }
+            } else {
+                nr_free += 1;
+                sum_free += yg;
+            }
+        }
+        let rho = if nr_free > 0 {
+            sum_free / nr_free as f64
+        } else {
+            (ub + lb) / 2.0
+        };
+        (rho, 0.0)
+    }
+}
