@@ -16,6 +16,7 @@ from oxlearn import (  # _aligned first: it guards every call into Rust
     manifold,
     metrics,
     neighbors,
+    svm,
 )
 from oxlearn._config import config_context, get_config, set_config
 from oxlearn._core import __version__
@@ -43,5 +44,6 @@ __all__ = [
     "save",
     "set_config",
     "sklearn_is_patched",
+    "svm",
     "unpatch_sklearn",
 ]

@@ -38,6 +38,7 @@ mod gpu;
 mod kmeans;
 mod linear_model;
 mod manifold;
+mod svm;
 mod metrics;
 mod model_selection;
 mod neighbors;
@@ -67,6 +68,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     error::register(m)?;
     linear_model::register(m)?;
     manifold::register(m)?;
+    svm::register(m)?;
     covariance::register(m)?;
     basic_statistics::register(m)?;
     decomposition::register(m)?;

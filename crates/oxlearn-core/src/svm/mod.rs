@@ -99,7 +99,7 @@ pub struct SvmFit {
     pub support: Vec<i32>,
     /// The support vectors, row-major `n_sv x d`.
     pub support_vectors: Vec<f64>,
-    /// Support vectors per class; `[n_sv, 0]` for one-class and regression.
+    /// Support vectors per class; `[n_sv, n_sv]` for one-class and regression.
     pub n_support: Vec<i32>,
     /// Row-major `(n_classes - 1) x n_sv` (`1 x n_sv` for one-class and
     /// regression).

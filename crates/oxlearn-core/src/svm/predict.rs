@@ -9,6 +9,7 @@ use rayon::prelude::*;
 
 use super::kernel::Kernel;
 use super::SvmType;
+use crate::error::{Error, Result};
 
 /// Query rows per block: the block's kernel values stay in cache.
 const BLOCK: usize = 64;
@@ -25,7 +26,7 @@ pub struct SvmModelRef<'a> {
     pub sv: &'a [f64],
     /// Number of features.
     pub d: usize,
-    /// Support vectors per class (classification), `[n_sv, 0]` otherwise.
+    /// Support vectors per class (classification), `[n_sv, n_sv]` otherwise.
     pub n_support: &'a [i32],
     /// `(n_classes - 1) x n_sv` (classification) or `1 x n_sv`, row-major.
     pub dual_coef: &'a [f64],
@@ -38,6 +39,66 @@ pub struct SvmModelRef<'a> {
 }
 
 impl SvmModelRef<'_> {
+    /// Checks that the arrays fit together: `sv` is `n_sv x d_sv` (with
+    /// `d_sv == d`), `dual_coef` is `coef_rows x coef_cols`, and the class
+    /// counts, intercepts and Platt parameters agree with them. A model
+    /// altered by hand (or forged) is refused instead of read out of bounds.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] naming the first array that disagrees.
+    pub fn check(&self, n_sv: usize, d_sv: usize, coef_rows: usize, coef_cols: usize) -> Result<()> {
+        let mismatch = |what: &str, expected: usize, got: usize| {
+            Err(Error::ShapeMismatch {
+                what: what.into(),
+                expected,
+                got,
+            })
+        };
+        if d_sv != self.d {
+            return mismatch("X features (the support vectors' n_features)", d_sv, self.d);
+        }
+        if self.sv.len() != n_sv * d_sv {
+            return mismatch("support vector values", n_sv * d_sv, self.sv.len());
+        }
+        let counted: i64 = if self.svm_type.is_classifier() {
+            if self.n_support.len() < 2 || self.n_support.iter().any(|&c| c < 0) {
+                return Err(Error::InvalidParameter {
+                    name: "_n_support".into(),
+                    reason: format!(
+                        "needs a non-negative count for each of at least 2 classes, got {:?}",
+                        self.n_support
+                    ),
+                });
+            }
+            self.n_support.iter().map(|&c| i64::from(c)).sum()
+        } else {
+            i64::from(self.n_support.first().copied().unwrap_or(-1))
+        };
+        if counted != n_sv as i64 {
+            return mismatch("support vectors counted by _n_support", n_sv, counted.max(0) as usize);
+        }
+        let rows = if self.svm_type.is_classifier() {
+            self.n_classes() - 1
+        } else {
+            1
+        };
+        if coef_rows != rows {
+            return mismatch("dual_coef_ rows", rows, coef_rows);
+        }
+        if coef_cols != n_sv || self.dual_coef.len() != rows * n_sv {
+            return mismatch("dual_coef_ columns (support vectors)", n_sv, coef_cols);
+        }
+        if self.intercept.len() != self.n_decision() {
+            return mismatch("intercept_ length (classifiers)", self.n_decision(), self.intercept.len());
+        }
+        for (what, a) in [("_probA", self.prob_a), ("_probB", self.prob_b)] {
+            if !a.is_empty() && a.len() != self.n_decision() {
+                return mismatch(what, self.n_decision(), a.len());
+            }
+        }
+        Ok(())
+    }
+
     /// Number of support vectors.
     pub fn n_sv(&self) -> usize {
         if self.d == 0 {

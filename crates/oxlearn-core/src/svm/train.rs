@@ -282,7 +282,7 @@ fn binary_probability(
             kernel: p.kernel,
             sv: &sv_x,
             d: prob.d,
-            n_support: &[sv.len() as i32, 0],
+            n_support: &[sv.len() as i32; 2],
             dual_coef: &coef,
             intercept: &[-one.rho],
             prob_a: &[],
@@ -380,7 +380,8 @@ pub(crate) fn fit(
             x,
             d,
             support,
-            vec![one.coef.iter().filter(|a| a.abs() > 0.0).count() as i32, 0],
+            // scikit-learn's layout for one-class and regression.
+            vec![one.coef.iter().filter(|a| a.abs() > 0.0).count() as i32; 2],
             coef,
             vec![-one.rho],
             (Vec::new(), Vec::new()),

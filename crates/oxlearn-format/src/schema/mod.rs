@@ -12,6 +12,7 @@ mod linear;
 mod manifold;
 mod neighbors;
 mod preprocessing;
+mod svm;
 
 pub use neighbors::classifier_labels;
 
@@ -143,6 +144,11 @@ static REGISTRY: &[&Schema] = &[
     &preprocessing::VARIANCE_THRESHOLD,
     &preprocessing::SELECT_K_BEST,
     &manifold::TSNE,
+    &svm::SVC,
+    &svm::NU_SVC,
+    &svm::SVR,
+    &svm::NU_SVR,
+    &svm::ONE_CLASS_SVM,
 ];
 
 /// The schema of `kind`, if this build knows it.
