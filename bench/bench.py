@@ -28,6 +28,7 @@ from sklearn import ensemble as ske
 from sklearn import linear_model as sk
 from sklearn import manifold as sk_manifold
 from sklearn import neighbors as skn
+from sklearn import svm as sk_svm
 from sklearn.datasets import make_blobs, make_classification, make_regression
 from sklearn.metrics import pairwise_distances as sk_pairwise_distances
 
@@ -40,6 +41,7 @@ from oxlearn import linear_model as ox
 from oxlearn import manifold as ox_manifold
 from oxlearn import metrics as ox_metrics
 from oxlearn import neighbors as oxn
+from oxlearn import svm as ox_svm
 
 try:
     import sklearnex
@@ -51,8 +53,10 @@ try:
     from sklearnex import manifold as ix_manifold
     from sklearnex import metrics as ix_metrics
     from sklearnex import neighbors as ixn
+    from sklearnex import svm as ix_svm
 except ImportError:  # the benchmark still runs, without the intelex columns
     sklearnex = ix = ix_bs = ix_dec = ix_manifold = ix_metrics = ixc = ixe = ixn = None
+    ix_svm = None
 try:
     # scikit-learn-intelex accelerates ElasticNet and Lasso through daal4py,
     # which it ships (sklearnex.linear_model has neither, and patch_sklearn()
@@ -348,6 +352,26 @@ def workloads(scale):
                               "intelex": forest(ixe, name)},
                        check=check)
 
+    # Issue 14's SVM workloads: scikit-learn's defaults (rbf, gamma='scale',
+    # C=1, tol=1e-3, cache_size=200), predict on the 10000 training rows.
+    ns = int(10_000 * scale)
+    Xs, ys = make_classification(ns, 20, random_state=0)
+    X3, y3 = make_classification(ns, 20, n_informative=6, n_classes=3, random_state=0)
+    Xv, yv = make_regression(ns, 20, noise=10.0, random_state=0)
+
+    def svm(module, name):
+        return module and (lambda: getattr(module, name)())
+
+    for name, (Xw, yw), data in [
+        ("SVC", (Xs, ys), f"make_classification {ns}x20"),
+        ("NuSVC", (X3, y3), f"make_classification {ns}x20, 3 classes"),
+        ("SVR", (Xv, yv), f"make_regression {ns}x20"),
+    ]:
+        yield Workload(name, data=data, X=Xw, y=yw, Xp=Xw,
+                       impls={"oxlearn": svm(ox_svm, name), "sklearn": svm(sk_svm, name),
+                              "intelex": svm(ix_svm, name)},
+                       check=_svm_check(Xw))
+
 
 def function_workloads(scale):
     """Accelerated functions: roc_auc_score (n = 1e7) and train_test_split (1e7 x 20)."""
@@ -400,6 +424,20 @@ def _tsne_check(X):
         t_ox = trustworthiness(X[rows], ox_model.embedding_[rows], n_neighbors=5)
         t_sk = trustworthiness(X[rows], sk_model.embedding_[rows], n_neighbors=5)
         assert abs(t_ox - t_sk) <= 0.01, f"trustworthiness {t_ox:.4f} vs {t_sk:.4f}"
+    return check
+
+
+def _svm_check(Xp):
+    """The same support vectors as scikit-learn's, predictions within the
+    solver's tolerance (regression) or equal at all but a few borderline
+    rows (classification)."""
+    def check(ox_model, sk_model):
+        np.testing.assert_array_equal(ox_model.support_, sk_model.support_)
+        a, b = ox_model.predict(Xp), sk_model.predict(Xp)
+        if hasattr(sk_model, "classes_"):
+            assert np.mean(a != b) <= 1e-3, f"{np.mean(a != b):.4f} of predictions differ"
+        else:
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6 * np.abs(b).max())
     return check
 
 

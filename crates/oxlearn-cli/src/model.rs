@@ -13,6 +13,7 @@ use oxlearn_core::neighbors::{
     NeighborIndex, Weights,
 };
 use oxlearn_core::validation::{check_finite, shift_located_row, InputRule};
+use oxlearn_core::svm::{Kernel as SvmKernel, SvmModelRef, SvmType};
 use oxlearn_core::Real;
 use oxlearn_format::{schema, ArrayView, DType, FormatError, Header, Labels};
 
@@ -51,6 +52,195 @@ enum Kind {
     KMeans { centers: Vec<f64>, k: usize },
     /// A random forest or extra trees: the flat node arrays of every tree.
     Forest(Trees),
+    /// A support vector machine: the support vectors and coefficients.
+    Svm(Svm),
+}
+
+/// A fitted SVM as its file holds it (libsvm's signs), with the class
+/// labels of a classifier and whether `predict` breaks ties by the
+/// one-vs-rest decision (`break_ties` with 'ovr' and more than 2 classes).
+struct Svm {
+    svm_type: SvmType,
+    kernel: SvmKernel,
+    sv: Vec<f64>,
+    d: usize,
+    n_support: Vec<i32>,
+    dual_coef: Vec<f64>,
+    intercept: Vec<f64>,
+    classes: Option<Labels>,
+    break_ties: bool,
+}
+
+impl Svm {
+    fn load(header: &Header, arrays: &[ArrayView<'_>]) -> Result<Svm, String> {
+        let need = |name: &str| {
+            arrays
+                .iter()
+                .find(|a| a.name == name)
+                .ok_or_else(|| format!("{} has no {name} array", header.kind))
+        };
+        let svm_type = match header.kind.as_str() {
+            "svm.SVC" => SvmType::CSvc,
+            "svm.NuSVC" => SvmType::NuSvc,
+            "svm.SVR" => SvmType::EpsilonSvr,
+            "svm.NuSVR" => SvmType::NuSvr,
+            _ => SvmType::OneClass,
+        };
+        let num = |v: Option<&serde_json::Value>, what: &str| {
+            v.and_then(|v| v.as_f64())
+                .ok_or_else(|| format!("{} has no numeric {what}", header.kind))
+        };
+        let gamma = num(header.attrs.get("_gamma"), "_gamma")?;
+        let coef0 = num(header.params.get("coef0"), "coef0")?;
+        let kernel = match header.params.get("kernel").and_then(|v| v.as_str()) {
+            Some("linear") => SvmKernel::Linear,
+            Some("rbf") => SvmKernel::Rbf { gamma },
+            Some("sigmoid") => SvmKernel::Sigmoid { gamma, coef0 },
+            Some("poly") => SvmKernel::Poly {
+                degree: header
+                    .params
+                    .get("degree")
+                    .and_then(|v| v.as_u64())
+                    .and_then(|v| u32::try_from(v).ok())
+                    .ok_or_else(|| format!("{} has no usable degree", header.kind))?,
+                gamma,
+                coef0,
+            },
+            other => {
+                return Err(format!(
+                    "{} with kernel={} is not served by the binary: a precomputed kernel \
+                     needs the kernel values of each input against the training samples, \
+                     which only the caller can compute; predict it from Python",
+                    header.kind,
+                    other.map_or("?".to_string(), |k| format!("{k:?}"))
+                ))
+            }
+        };
+        let ints = |a: &ArrayView<'_>| -> Vec<i32> {
+            a.data
+                .chunks_exact(4)
+                .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect()
+        };
+        let sv_view = need("support_vectors_")?;
+        let d = sv_view.shape.get(1).copied().unwrap_or(0) as usize;
+        let classes = if svm_type.is_classifier() {
+            Some(Labels::read(header, arrays, "classes_").map_err(|e| e.to_string())?)
+        } else {
+            None
+        };
+        let svm = Svm {
+            svm_type,
+            kernel,
+            sv: floats(sv_view),
+            d,
+            n_support: ints(need("_n_support")?),
+            dual_coef: floats(need("_dual_coef_")?),
+            intercept: floats(need("_intercept_")?),
+            break_ties: header.params.get("break_ties").and_then(|v| v.as_bool()) == Some(true)
+                && header.params.get("decision_function_shape").and_then(|v| v.as_str())
+                    == Some("ovr"),
+            classes,
+        };
+        let m = svm.model();
+        let rows = m.dual_coef.len().checked_div(m.n_sv()).unwrap_or(0);
+        m.check(m.n_sv(), d, rows.max(usize::from(m.n_sv() == 0)), m.n_sv())
+            .map_err(|e| e.to_string())?;
+        Ok(svm)
+    }
+
+    fn model(&self) -> SvmModelRef<'_> {
+        SvmModelRef {
+            svm_type: self.svm_type,
+            kernel: self.kernel,
+            sv: &self.sv,
+            d: self.d,
+            n_support: &self.n_support,
+            dual_coef: &self.dual_coef,
+            intercept: &self.intercept,
+            prob_a: &[],
+            prob_b: &[],
+        }
+    }
+
+    /// Python's `predict`: float64 input (float32 converted exactly).
+    fn predict(&self, x: &Matrix) -> Result<Prediction, String> {
+        let (rows, cols, data) = match x {
+            Matrix::F64 { rows, cols, data, .. } => (*rows, *cols, data.clone()),
+            Matrix::F32 { rows, cols, data, .. } => {
+                (*rows, *cols, data.iter().map(|&v| f64::from(v)).collect())
+            }
+        };
+        if cols != self.d {
+            return Err(format!(
+                "X has {cols} features, but {} is expecting {} features as input.",
+                class_name_of(self.svm_type),
+                self.d
+            ));
+        }
+        let m = self.model();
+        match (self.svm_type, &self.classes) {
+            (SvmType::EpsilonSvr | SvmType::NuSvr, _) => Ok(Prediction::Values(Matrix::F64 {
+                rows,
+                cols: 1,
+                data: m.predict(&data, rows),
+                one_dim: true,
+            })),
+            (SvmType::OneClass, _) => Ok(Prediction::Labels(Labels::Int {
+                values: m.predict(&data, rows).iter().map(|&v| v as i64).collect(),
+                descr: "<i8".into(),
+            })),
+            (_, Some(classes)) => {
+                let k = m.n_classes();
+                let idx: Vec<usize> = if self.break_ties && k > 2 {
+                    let dec = m.raw_decision(&data, rows);
+                    dec.chunks(m.n_decision()).map(|row| ovr_argmax(row, k)).collect()
+                } else {
+                    m.predict(&data, rows).iter().map(|&v| v as usize).collect()
+                };
+                classes
+                    .take(&idx)
+                    .map(Prediction::Labels)
+                    .ok_or_else(|| "a predicted class index is out of range".into())
+            }
+            (_, None) => Err("an SVM classifier without classes_".into()),
+        }
+    }
+}
+
+fn class_name_of(t: SvmType) -> &'static str {
+    match t {
+        SvmType::CSvc => "SVC",
+        SvmType::NuSvc => "NuSVC",
+        SvmType::OneClass => "OneClassSVM",
+        SvmType::EpsilonSvr => "SVR",
+        SvmType::NuSvr => "NuSVR",
+    }
+}
+
+/// The class scikit-learn's `break_ties` picks: the argmax (first of ties)
+/// of `_ovr_decision_function(dec < 0, -dec, k)`, votes plus confidences
+/// squashed below one vote, from libsvm's pairwise decision values.
+fn ovr_argmax(dec: &[f64], k: usize) -> usize {
+    let mut votes = vec![0.0; k];
+    let mut conf = vec![0.0; k];
+    let mut p = 0;
+    for i in 0..k {
+        for j in i + 1..k {
+            conf[i] -= -dec[p];
+            conf[j] += -dec[p];
+            if dec[p] < 0.0 {
+                votes[j] += 1.0;
+            } else {
+                votes[i] += 1.0;
+            }
+            p += 1;
+        }
+    }
+    let score: Vec<f64> = (0..k)
+        .map(|c| votes[c] + conf[c] / (3.0 * (conf[c].abs() + 1.0)))
+        .collect();
+    (0..k).fold(0, |b, c| if score[c] > score[b] { c } else { b })
 }
 
 /// A tree ensemble: scikit-learn's node arrays of all trees, concatenated
@@ -344,6 +534,7 @@ impl Model {
                 }))
             }
             Some(Route::Forest) => Ok(Kind::Forest(Trees::load(header, arrays)?)),
+            Some(Route::Svm) => Ok(Kind::Svm(Svm::load(header, arrays)?)),
             Some(Route::KMeans) => {
                 let c = need("cluster_centers_")?;
                 Ok(Kind::KMeans {
@@ -424,6 +615,7 @@ impl Model {
             Kind::Neighbors(knn) => knn.predict(x),
             Kind::KMeans { centers, k } => Ok(Prediction::Labels(kmeans_labels(x, centers, *k)?)),
             Kind::Forest(trees) => trees.predict(x),
+            Kind::Svm(svm) => svm.predict(x),
         }
     }
 }
@@ -452,7 +644,7 @@ impl Model {
                 estimator: None,
                 ..named
             }),
-            Kind::Neighbors(_) => Some(named),
+            Kind::Neighbors(_) | Kind::Svm(_) => Some(named),
             Kind::Forest(_) => Some(InputRule {
                 allow_nan: true,
                 dtype: Some("float32"),
@@ -766,6 +958,8 @@ enum Route {
     Forest,
     /// The nearest cluster centre.
     KMeans,
+    /// A support vector machine's predict.
+    Svm,
     /// A valid model with nothing to serve: the rest of the message after
     /// the kind.
     Refused(&'static str),
@@ -794,6 +988,7 @@ fn route(kind: &str) -> Option<Route> {
         | "ensemble.ExtraTreesClassifier"
         | "ensemble.ExtraTreesRegressor" => Route::Forest,
         "cluster.KMeans" => Route::KMeans,
+        "svm.SVC" | "svm.NuSVC" | "svm.SVR" | "svm.NuSVR" | "svm.OneClassSVM" => Route::Svm,
         "neighbors.NearestNeighbors" => Route::Refused(
             "has no predict: it answers neighbour queries only (kneighbors), which the binary \
              does not serve; the file holds the training data (_fit_X)",

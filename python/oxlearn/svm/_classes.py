@@ -30,7 +30,13 @@ class _SvmMixin(OxlearnEstimatorMixin):
 
     _oxlearn_dtype_attr = "support_vectors_"
     # Rebuilt from _dual_coef_, _intercept_ and _num_iter on load: stored once.
-    _oxlearn_canonical = ("dual_coef_", "intercept_", "n_iter_")
+    _oxlearn_canonical = ("dual_coef_", "intercept_", "n_iter_", "offset_")
+    # What scikit-learn's predict reads besides the public fitted attributes
+    # (copied by to_sklearn and from_sklearn).
+    _oxlearn_private_fitted = (
+        "_sparse", "_gamma", "_n_support", "_dual_coef_", "_intercept_", "_probA",
+        "_probB", "_num_iter", "_effective_probability",
+    )
     # scikit-learn's SVMs do not take array API inputs.
     _oxlearn_array_api = False
 
@@ -130,6 +136,8 @@ class _SvmMixin(OxlearnEstimatorMixin):
             self.intercept_ *= -1
             self.dual_coef_ = -self.dual_coef_
         self.n_iter_ = self._num_iter if classifier else self._num_iter.item()
+        if self._impl == "one_class":
+            self.offset_ = -self._intercept_
 
 
 class SVC(_SvmMixin, _sk.SVC):

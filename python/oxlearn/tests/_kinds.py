@@ -34,6 +34,7 @@ from oxlearn.neighbors import (
     LocalOutlierFactor,
     NearestNeighbors,
 )
+from oxlearn.svm import SVC, SVR, NuSVC, NuSVR, OneClassSVM
 
 # Small and deterministic: each fits in well under a second on a few hundred
 # rows of 4 to 6 features.
@@ -62,6 +63,11 @@ EXAMPLES = {
     "ensemble.ExtraTreesClassifier": [ExtraTreesClassifier(4, random_state=0)],
     "ensemble.ExtraTreesRegressor": [ExtraTreesRegressor(4, random_state=0)],
     "manifold.TSNE": [TSNE(perplexity=10, max_iter=260, random_state=0)],
+    "svm.SVC": [SVC()],
+    "svm.NuSVC": [NuSVC(nu=0.3, kernel="poly", degree=2)],
+    "svm.SVR": [SVR(kernel="linear")],
+    "svm.NuSVR": [NuSVR(kernel="sigmoid", gamma=0.05)],
+    "svm.OneClassSVM": [OneClassSVM(nu=0.2)],
 }
 
 

@@ -76,7 +76,7 @@ impl Kernel {
             // the value never exceeds 1.
             Kernel::Rbf { gamma } => {
                 let d2 = (sq_a + sq_b) - 2.0 * dot;
-                exp_nonpos(-gamma * if d2 > 0.0 { d2 } else { 0.0 })
+                exp_nonpos(-gamma * d2.max(0.0))
             }
             Kernel::Sigmoid { gamma, coef0 } => (gamma * dot + coef0).tanh(),
         }
@@ -127,26 +127,61 @@ fn tile_row_portable(
     let n = out.len();
     let acc = &mut acc[..n];
     acc.fill(0.0);
-    // Dot products summed in feature order, for every column at once.
-    for (f, &a) in xi.iter().enumerate() {
-        let col = &rows.xt[f * rows.l + j0..f * rows.l + j0 + n];
-        for (s, &b) in acc.iter_mut().zip(col) {
+    // Dot products for every column at once, four features a pass so the
+    // accumulator is loaded and stored a quarter as often; the grouping is
+    // fixed, so every SIMD level and thread count gives the same bits.
+    let l = rows.l;
+    let col = |f: usize| &rows.xt[f * l + j0..f * l + j0 + n];
+    let mut f = 0;
+    while f + 4 <= xi.len() {
+        let (a0, a1, a2, a3) = (xi[f], xi[f + 1], xi[f + 2], xi[f + 3]);
+        let (c0, c1, c2, c3) = (col(f), col(f + 1), col(f + 2), col(f + 3));
+        for j in 0..n {
+            acc[j] += (a0 * c0[j] + a1 * c1[j]) + (a2 * c2[j] + a3 * c3[j]);
+        }
+        f += 4;
+    }
+    for (f, &a) in xi.iter().enumerate().skip(f) {
+        for (s, &b) in acc.iter_mut().zip(col(f)) {
             *s += a * b;
         }
     }
-    let sq = &rows.sq[j0..j0 + n];
-    let k = rows.kernel;
+    apply_kernel(rows.kernel, acc, sq_i, &rows.sq[j0..j0 + n]);
     match signs {
         // y_i y_j K rounded once: a sign flip commutes with the rounding.
         Some((y, yi)) => {
-            let y = &y[j0..j0 + n];
-            for j in 0..n {
-                out[j] = (k.of_dot(acc[j], sq_i, sq[j]) as f32) * (yi * y[j]);
+            for ((o, &v), &yj) in out.iter_mut().zip(acc.iter()).zip(&y[j0..j0 + n]) {
+                *o = (v as f32) * (yi * yj);
             }
         }
         None => {
-            for j in 0..n {
-                out[j] = k.of_dot(acc[j], sq_i, sq[j]) as f32;
+            for (o, &v) in out.iter_mut().zip(acc.iter()) {
+                *o = v as f32;
+            }
+        }
+    }
+}
+
+/// Kernel values from dot products, in place (`sq`: the other rows'
+/// squared norms, rbf only). The kernel is matched once, outside the loops,
+/// so that each loop vectorises.
+#[inline(always)]
+pub(crate) fn apply_kernel(kernel: Kernel, dots: &mut [f64], sq_a: f64, sq: &[f64]) {
+    match kernel {
+        Kernel::Linear => {}
+        Kernel::Rbf { .. } => {
+            for (v, &s) in dots.iter_mut().zip(sq) {
+                *v = kernel.of_dot(*v, sq_a, s);
+            }
+        }
+        Kernel::Poly { .. } => {
+            for v in dots.iter_mut() {
+                *v = kernel.of_dot(*v, 0.0, 0.0);
+            }
+        }
+        Kernel::Sigmoid { .. } => {
+            for v in dots.iter_mut() {
+                *v = kernel.of_dot(*v, 0.0, 0.0);
             }
         }
     }
@@ -227,6 +262,10 @@ impl KernelRows {
 pub(crate) struct Cache {
     budget: usize,
     data: Vec<Vec<f32>>,
+    /// Swaps whose exchange of values inside the cached rows is deferred
+    /// to [`Cache::flush`]: applied row by row, a row stays in cache while
+    /// its swaps run, instead of one cache miss per row and swap.
+    pending: Vec<(usize, usize)>,
     // Doubly linked LRU list over rows; index `l` is the sentinel.
     prev: Vec<usize>,
     next: Vec<usize>,
@@ -239,6 +278,7 @@ impl Cache {
         Cache {
             budget,
             data: vec![Vec::new(); l],
+            pending: Vec::new(),
             prev: vec![l; l + 1],
             next: vec![l; l + 1],
         }
@@ -262,6 +302,7 @@ impl Cache {
     /// Makes row `i` hold at least `len` values; returns the row and the
     /// position from which its values are still to be computed.
     pub(crate) fn get(&mut self, i: usize, len: usize) -> (&mut [f32], usize) {
+        debug_assert!(self.pending.is_empty(), "flush the swaps first");
         let have = self.data[i].len();
         if have > 0 {
             self.unlink(i);
@@ -286,8 +327,9 @@ impl Cache {
         &self.data[i]
     }
 
-    /// Swaps rows `a < b` and the two values in every cached row; a row
-    /// long enough to hold `a` but not `b` is dropped, as libsvm does.
+    /// Swaps rows `a` and `b`, and (at the next [`Cache::flush`]) the two
+    /// values in every cached row; a row long enough to hold the smaller
+    /// index but not the larger is dropped, as libsvm does.
     pub(crate) fn swap(&mut self, a: usize, b: usize) {
         let (a, b) = (a.min(b), a.max(b));
         if a == b {
@@ -307,19 +349,39 @@ impl Cache {
         if la > 0 {
             self.push_back(b);
         }
+        self.pending.push((a, b));
+    }
+
+    /// Applies the deferred swaps to the values of every cached row, in
+    /// order. Equivalent to applying each swap to every row at once: the
+    /// swaps of values commute with the moves of rows between slots, and a
+    /// row dropped part-way is dropped at the end instead.
+    pub(crate) fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let pending = std::mem::take(&mut self.pending);
         let s = self.data.len();
         let mut h = self.next[s];
         while h != s {
             let nxt = self.next[h];
-            let len = self.data[h].len();
-            if len > a {
-                if len > b {
-                    self.data[h].swap(a, b);
-                } else {
-                    self.unlink(h);
-                    self.budget += len;
-                    self.data[h] = Vec::new();
+            let row = &mut self.data[h];
+            let len = row.len();
+            let mut keep = true;
+            for &(a, b) in &pending {
+                if len > a {
+                    if len > b {
+                        row.swap(a, b);
+                    } else {
+                        keep = false;
+                        break;
+                    }
                 }
+            }
+            if !keep {
+                self.unlink(h);
+                self.budget += len;
+                self.data[h] = Vec::new();
             }
             h = nxt;
         }

@@ -7,7 +7,7 @@ use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
 use rayon::prelude::*;
 
-use super::kernel::Kernel;
+use super::kernel::{apply_kernel, Kernel};
 use super::SvmType;
 use crate::error::{Error, Result};
 
@@ -149,10 +149,11 @@ impl SvmModelRef<'_> {
                 let r0 = b * BLOCK;
                 let rows = out_block.len() / width;
                 let xb = MatRef::from_row_major_slice(&x[r0 * d..(r0 + rows) * d], rows, d);
-                let mut g = Mat::<f64>::zeros(rows, m);
-                // Sequential inside a block: the blocks are the parallel unit.
-                matmul(g.as_mut(), Accum::Replace, xb, sv.transpose(), 1.0, Par::Seq);
-                let mut kv = vec![0.0; m];
+                // m x rows, column-major: each query's dot products are one
+                // contiguous column. Sequential inside a block: the blocks
+                // are the parallel unit.
+                let mut g = Mat::<f64>::zeros(m, rows);
+                matmul(g.as_mut(), Accum::Replace, sv, xb.transpose(), 1.0, Par::Seq);
                 for (r, o) in out_block.chunks_mut(width).enumerate() {
                     let xr = &x[(r0 + r) * d..(r0 + r + 1) * d];
                     let sq_x = if kernel.needs_norms() {
@@ -160,10 +161,11 @@ impl SvmModelRef<'_> {
                     } else {
                         0.0
                     };
-                    for (j, kj) in kv.iter_mut().enumerate() {
-                        *kj = kernel.of_dot(g[(r, j)], sq_x, sq_sv[j]);
+                    let col = g.col_mut(r).try_as_col_major_mut().map(|c| c.as_slice_mut());
+                    if let Some(kv) = col {
+                        kernel_values(kernel, kv, sq_x, &sq_sv);
+                        each(kv, o);
                     }
-                    each(&kv, o);
                 }
             });
         debug_assert_eq!(out.len(), n * width);
@@ -179,8 +181,7 @@ impl SvmModelRef<'_> {
             let coef = &self.dual_coef[..m];
             let b = self.intercept[0];
             self.for_each_block(x, n, 1, &mut out, |kv, o| {
-                let s = coef.iter().zip(kv).fold(0.0, |s, (&c, &k)| s + c * k);
-                o[0] = s + b;
+                o[0] = dot(coef, kv) + b;
             });
             return out;
         }
@@ -195,13 +196,8 @@ impl SvmModelRef<'_> {
                 for b in a + 1..k {
                     let ca = &self.dual_coef[(b - 1) * m..b * m];
                     let cb = &self.dual_coef[a * m..(a + 1) * m];
-                    let mut s = 0.0;
-                    for t in start[a]..start[a + 1] {
-                        s += ca[t] * kv[t];
-                    }
-                    for t in start[b]..start[b + 1] {
-                        s += cb[t] * kv[t];
-                    }
+                    let (ra, rb) = (start[a]..start[a + 1], start[b]..start[b + 1]);
+                    let s = dot(&ca[ra.clone()], &kv[ra]) + dot(&cb[rb.clone()], &kv[rb]);
                     o[p] = s + self.intercept[p];
                     p += 1;
                 }
@@ -274,6 +270,40 @@ impl SvmModelRef<'_> {
         }
         out
     }
+}
+
+crate::simd::multiversion! {
+    /// Kernel values from dot products, in place.
+    fn kernel_values(kernel: Kernel, dots: &mut [f64], sq_x: f64, sq_sv: &[f64]) -> ()
+        => kernel_values_portable
+}
+
+#[inline(always)]
+fn kernel_values_portable(kernel: Kernel, dots: &mut [f64], sq_x: f64, sq_sv: &[f64]) {
+    apply_kernel(kernel, dots, sq_x, sq_sv);
+}
+
+crate::simd::multiversion! {
+    /// `sum a_i b_i` in four interleaved partial sums, combined in a fixed
+    /// order: vectorised, and the same bits at every SIMD level.
+    fn dot(a: &[f64], b: &[f64]) -> f64 => dot_portable
+}
+
+#[inline(always)]
+fn dot_portable(a: &[f64], b: &[f64]) -> f64 {
+    let mut s = [0.0f64; 4];
+    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
+    let (ta, tb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..4 {
+            s[k] += x[k] * y[k];
+        }
+    }
+    let mut t = (s[0] + s[1]) + (s[2] + s[3]);
+    for (x, y) in ta.iter().zip(tb) {
+        t += x * y;
+    }
+    t
 }
 
 /// `1 / (1 + exp(A f + B))`, without cancellation.

@@ -63,6 +63,13 @@ impl QMatrix {
         (q, diag.iter().chain(diag.iter()).copied().collect())
     }
 
+    /// Applies the cache's deferred swaps; call before reading rows again.
+    fn flush(&mut self) {
+        if let QMatrix::Direct { cache, .. } = self {
+            cache.flush();
+        }
+    }
+
     fn swap(&mut self, a: usize, b: usize) {
         match self {
             QMatrix::Direct { rows, cache, y } => {
@@ -180,11 +187,112 @@ fn axpy32_portable(g: &mut [f64], q: &[f32], c: f64) {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Status {
-    Lower,
-    Upper,
-    Free,
+/// Where a variable sits in its box; bytes, so the selection loops vectorise.
+type Status = u8;
+const LOWER: Status = 0;
+const UPPER: Status = 1;
+const FREE: Status = 2;
+
+/// Whether a variable of sign `y` and status `st` may move up (`I_up`).
+#[inline(always)]
+fn in_up(y: i8, st: Status) -> bool {
+    if y == 1 {
+        st != UPPER
+    } else {
+        st != LOWER
+    }
+}
+
+/// The last index `t` with `vals[t] == target` and `keep(t)`.
+fn last_equal(vals: &[f64], target: f64, keep: impl Fn(usize) -> bool) -> Option<usize> {
+    (0..vals.len()).rev().find(|&t| vals[t] == target && keep(t))
+}
+
+crate::simd::multiversion! {
+    /// `vals[t] = -y_t G_t` for `t` in `I_up`, else `-inf`; returns the
+    /// largest value among `y = +1` and among `y = -1`.
+    fn up_values(g: &[f64], y: &[i8], st: &[u8], vals: &mut [f64]) -> [f64; 2]
+        => up_values_portable
+}
+
+#[inline(always)]
+fn up_values_portable(g: &[f64], y: &[i8], st: &[u8], vals: &mut [f64]) -> [f64; 2] {
+    let (mut mp, mut mn) = (-INF, -INF);
+    for t in 0..vals.len() {
+        let pos = y[t] == 1;
+        let v = if pos { -g[t] } else { g[t] };
+        let ok = if pos { st[t] != UPPER } else { st[t] != LOWER };
+        let v = if ok { v } else { -INF };
+        vals[t] = v;
+        if pos {
+            mp = if v > mp { v } else { mp };
+        } else {
+            mn = if v > mn { v } else { mn };
+        }
+    }
+    [mp, mn]
+}
+
+/// The second index's parameters per sign of `y_j` (`[+1, -1]`): the first
+/// index's gradient term, its `Q_ii`, and the factor of `Q_ij` in the
+/// quadratic coefficient.
+struct Sides {
+    gmax: [f64; 2],
+    qd_i: [f64; 2],
+    scale: [f64; 2],
+}
+
+crate::simd::multiversion! {
+    /// libsvm's second loop: `vals[j]` is the objective decrease of pairing
+    /// `j` in `I_low` with the first index (`+inf` for no candidate); returns
+    /// the largest `y_j G_j` over `I_low` per sign and the smallest decrease.
+    fn low_values(
+        g: &[f64],
+        y: &[i8],
+        st: &[u8],
+        qd: &[f64],
+        q_pos: &[f32],
+        q_neg: &[f32],
+        sel: &Sides,
+        vals: &mut [f64],
+    ) -> ([f64; 2], f64) => low_values_portable
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn low_values_portable(
+    g: &[f64],
+    y: &[i8],
+    st: &[u8],
+    qd: &[f64],
+    q_pos: &[f32],
+    q_neg: &[f32],
+    sel: &Sides,
+    vals: &mut [f64],
+) -> ([f64; 2], f64) {
+    let (mut g2p, mut g2n, mut min) = (-INF, -INF, INF);
+    for j in 0..vals.len() {
+        let pos = y[j] == 1;
+        let ok = if pos { st[j] != LOWER } else { st[j] != UPPER };
+        let gv = if pos { g[j] } else { -g[j] };
+        let k = usize::from(!pos);
+        let grad_diff = sel.gmax[k] + gv;
+        let q = f64::from(if pos { q_pos[j] } else { q_neg[j] });
+        // libsvm: QD[i] + QD[j] - 2 y_i Q_ij (y_j = +1), + 2 y_i Q_ij (y_j = -1).
+        let quad = sel.qd_i[k] + qd[j] + sel.scale[k] * q;
+        let quad = if quad > 0.0 { quad } else { TAU };
+        let obj = -(grad_diff * grad_diff) / quad;
+        let v = if ok && grad_diff > 0.0 { obj } else { INF };
+        vals[j] = v;
+        min = if v < min { v } else { min };
+        let gv = if ok { gv } else { -INF };
+        if pos {
+            g2p = if gv > g2p { gv } else { g2p };
+        } else {
+            g2n = if gv > g2n { gv } else { g2n };
+        }
+    }
+    ([g2p, g2n], min)
 }
 
 /// What a solve returns.
@@ -219,7 +327,7 @@ pub(crate) fn solve(
         l,
         active_size: l,
         y: y.to_vec(),
-        status: vec![Status::Lower; l],
+        status: vec![LOWER; l],
         alpha,
         q,
         qd,
@@ -231,14 +339,16 @@ pub(crate) fn solve(
         g_bar: vec![0.0; l],
         unshrink: false,
         nu,
+        vals: vec![0.0; l],
+        zeros: vec![0.0; l],
     };
     for i in 0..l {
         s.update_status(i);
     }
     // Initial gradient from the starting alphas.
     for i in 0..l {
-        if s.status[i] != Status::Lower {
-            let (alpha_i, c_i, upper) = (s.alpha[i], s.c[i], s.status[i] == Status::Upper);
+        if s.status[i] != LOWER {
+            let (alpha_i, c_i, upper) = (s.alpha[i], s.c[i], s.status[i] == UPPER);
             let qi = s.q.row(i, l);
             axpy32(&mut s.g, qi, alpha_i);
             if upper {
@@ -308,25 +418,29 @@ struct Solver {
     g_bar: Vec<f64>,
     unshrink: bool,
     nu: bool,
+    /// Scratch for the selection loops.
+    vals: Vec<f64>,
+    /// A row of zeros standing in for an absent row in the ν selection.
+    zeros: Vec<f32>,
 }
 
 impl Solver {
     fn update_status(&mut self, i: usize) {
         self.status[i] = if self.alpha[i] >= self.c[i] {
-            Status::Upper
+            UPPER
         } else if self.alpha[i] <= 0.0 {
-            Status::Lower
+            LOWER
         } else {
-            Status::Free
+            FREE
         };
     }
 
     fn is_upper(&self, i: usize) -> bool {
-        self.status[i] == Status::Upper
+        self.status[i] == UPPER
     }
 
     fn is_lower(&self, i: usize) -> bool {
-        self.status[i] == Status::Lower
+        self.status[i] == LOWER
     }
 
     fn swap_index(&mut self, a: usize, b: usize) {
@@ -430,139 +544,64 @@ impl Solver {
         }
     }
 
-    /// WSS3: `None` when optimal within `eps`.
+    /// WSS3: `None` when optimal within `eps`. libsvm's loops keep the last
+    /// index among equal values (`>=`, `<=`); here each loop first computes
+    /// its values and their extreme (vectorised), then finds that last index.
     fn select_working_set(&mut self) -> Option<(usize, usize)> {
         if self.nu {
             return self.select_working_set_nu();
         }
         let active = self.active_size;
-        let mut gmax = -INF;
-        let mut gmax_idx = None;
-        for t in 0..active {
-            if self.y[t] == 1 {
-                if !self.is_upper(t) && -self.g[t] >= gmax {
-                    gmax = -self.g[t];
-                    gmax_idx = Some(t);
-                }
-            } else if !self.is_lower(t) && self.g[t] >= gmax {
-                gmax = self.g[t];
-                gmax_idx = Some(t);
-            }
-        }
-        let mut gmax2 = -INF;
-        let mut gmin_idx = None;
-        let mut obj_diff_min = INF;
-        // Without an i (gmax = -inf) no grad_diff is positive: Q_i is unused.
+        let (g, y, st) = (&self.g[..active], &self.y[..active], &self.status[..active]);
+        let vals = &mut self.vals[..active];
+        let [gmax_pos, gmax_neg] = up_values(g, y, st, vals);
+        let gmax = if gmax_neg > gmax_pos { gmax_neg } else { gmax_pos };
+        let gmax_idx = last_equal(vals, gmax, |t| in_up(y[t], st[t]));
         let i = gmax_idx.unwrap_or(0);
-        let qd = &self.qd;
-        let yi = f64::from(self.y[i]);
-        let qi: &[f32] = if gmax_idx.is_some() {
-            self.q.row(i, active)
-        } else {
-            &[]
+        // Without an i (gmax = -inf) no grad_diff is positive: Q_i is unused.
+        let qi: &[f32] = match gmax_idx {
+            Some(i) => self.q.row(i, active),
+            None => &self.zeros[..active],
         };
-        for j in 0..active {
-            let (grad_diff, quad_sign) = if self.y[j] == 1 {
-                if self.status[j] == Status::Lower {
-                    continue;
-                }
-                if self.g[j] >= gmax2 {
-                    gmax2 = self.g[j];
-                }
-                (gmax + self.g[j], -1.0)
-            } else {
-                if self.status[j] == Status::Upper {
-                    continue;
-                }
-                if -self.g[j] >= gmax2 {
-                    gmax2 = -self.g[j];
-                }
-                (gmax - self.g[j], 1.0)
-            };
-            if grad_diff > 0.0 {
-                let quad = qd[i] + qd[j] + quad_sign * 2.0 * yi * f64::from(qi[j]);
-                let obj_diff = if quad > 0.0 {
-                    -(grad_diff * grad_diff) / quad
-                } else {
-                    -(grad_diff * grad_diff) / TAU
-                };
-                if obj_diff <= obj_diff_min {
-                    gmin_idx = Some(j);
-                    obj_diff_min = obj_diff;
-                }
-            }
-        }
+        let sel = Sides {
+            gmax: [gmax, gmax],
+            qd_i: [self.qd[i], self.qd[i]],
+            // The quadratic term's sign: -y_i y_j Q_ij ... as libsvm writes it.
+            scale: [-2.0 * f64::from(self.y[i]), 2.0 * f64::from(self.y[i])],
+        };
+        let vals = &mut self.vals[..active];
+        let (gmax2, min) = low_values(g, y, st, &self.qd[..active], qi, qi, &sel, vals);
+        let gmin_idx = last_equal(vals, min, |_| true);
         match (gmax_idx, gmin_idx) {
-            (Some(i), Some(j)) if gmax + gmax2 >= self.eps => Some((i, j)),
+            (Some(i), Some(j)) if gmax + gmax2[0].max(gmax2[1]) >= self.eps => Some((i, j)),
             _ => None,
         }
     }
 
     fn select_working_set_nu(&mut self) -> Option<(usize, usize)> {
         let active = self.active_size;
-        let (mut gmaxp, mut gmaxn) = (-INF, -INF);
-        let (mut ip, mut in_) = (None, None);
-        for t in 0..active {
-            if self.y[t] == 1 {
-                if !self.is_upper(t) && -self.g[t] >= gmaxp {
-                    gmaxp = -self.g[t];
-                    ip = Some(t);
-                }
-            } else if !self.is_lower(t) && self.g[t] >= gmaxn {
-                gmaxn = self.g[t];
-                in_ = Some(t);
-            }
-        }
-        let qd = &self.qd;
+        let (g, y, st) = (&self.g[..active], &self.y[..active], &self.status[..active]);
+        let vals = &mut self.vals[..active];
+        let [gmaxp, gmaxn] = up_values(g, y, st, vals);
+        let ip = last_equal(vals, gmaxp, |t| y[t] == 1 && in_up(y[t], st[t]));
+        let in_ = last_equal(vals, gmaxn, |t| y[t] != 1 && in_up(y[t], st[t]));
         // Rows of the two candidates for i (an absent one is never read:
         // its grad_diff is never positive).
+        let zeros = &self.zeros[..active];
         let (qip, qin): (&[f32], &[f32]) = match (ip, in_) {
             (Some(a), Some(b)) => self.q.rows2(a, b, active),
-            (Some(a), None) => (self.q.row(a, active), &[]),
-            (None, Some(b)) => (&[], self.q.row(b, active)),
-            (None, None) => (&[], &[]),
+            (Some(a), None) => (self.q.row(a, active), zeros),
+            (None, Some(b)) => (zeros, self.q.row(b, active)),
+            (None, None) => (zeros, zeros),
         };
-        let (mut gmaxp2, mut gmaxn2) = (-INF, -INF);
-        let mut gmin_idx = None;
-        let mut obj_diff_min = INF;
-        for j in 0..active {
-            let (grad_diff, qdi, qij) = if self.y[j] == 1 {
-                if self.status[j] == Status::Lower {
-                    continue;
-                }
-                if self.g[j] >= gmaxp2 {
-                    gmaxp2 = self.g[j];
-                }
-                let gd = gmaxp + self.g[j];
-                if gd <= 0.0 {
-                    continue;
-                }
-                (gd, qd[ip.unwrap_or(0)], f64::from(qip[j]))
-            } else {
-                if self.status[j] == Status::Upper {
-                    continue;
-                }
-                if -self.g[j] >= gmaxn2 {
-                    gmaxn2 = -self.g[j];
-                }
-                let gd = gmaxn - self.g[j];
-                if gd <= 0.0 {
-                    continue;
-                }
-                (gd, qd[in_.unwrap_or(0)], f64::from(qin[j]))
-            };
-            let quad = qdi + qd[j] - 2.0 * qij;
-            let obj_diff = if quad > 0.0 {
-                -(grad_diff * grad_diff) / quad
-            } else {
-                -(grad_diff * grad_diff) / TAU
-            };
-            if obj_diff <= obj_diff_min {
-                gmin_idx = Some(j);
-                obj_diff_min = obj_diff;
-            }
-        }
-        let j = gmin_idx?;
+        let sel = Sides {
+            gmax: [gmaxp, gmaxn],
+            qd_i: [self.qd[ip.unwrap_or(0)], self.qd[in_.unwrap_or(0)]],
+            scale: [-2.0, -2.0],
+        };
+        let vals = &mut self.vals[..active];
+        let ([gmaxp2, gmaxn2], min) = low_values(g, y, st, &self.qd[..active], qip, qin, &sel, vals);
+        let j = last_equal(vals, min, |_| true)?;
         if (gmaxp + gmaxp2).max(gmaxn + gmaxn2) < self.eps {
             return None;
         }
@@ -654,6 +693,7 @@ impl Solver {
             }
             i += 1;
         }
+        self.q.flush();
     }
 
     fn reconstruct_gradient(&mut self) {
@@ -664,13 +704,13 @@ impl Solver {
         for j in active..l {
             self.g[j] = self.g_bar[j] + self.p[j];
         }
-        let nr_free = (0..active).filter(|&j| self.status[j] == Status::Free).count();
+        let nr_free = (0..active).filter(|&j| self.status[j] == FREE).count();
         if nr_free * l > 2 * active * (l - active) {
             for i in active..l {
                 let qi = self.q.row(i, active).to_vec();
                 let mut gi = self.g[i];
                 for j in 0..active {
-                    if self.status[j] == Status::Free {
+                    if self.status[j] == FREE {
                         gi += self.alpha[j] * f64::from(qi[j]);
                     }
                 }
@@ -678,7 +718,7 @@ impl Solver {
             }
         } else {
             for i in 0..active {
-                if self.status[i] == Status::Free {
+                if self.status[i] == FREE {
                     let alpha_i = self.alpha[i];
                     let qi = self.q.row(i, l);
                     axpy32(&mut self.g[active..], &qi[active..], alpha_i);

@@ -2,8 +2,8 @@
 //!
 //! The support vectors are stored once, with libsvm's signs of the
 //! coefficients and intercepts (`_dual_coef_`, `_intercept_`): scikit-learn's
-//! public `dual_coef_` and `intercept_` (negated for two classes) and
-//! `n_iter_` are rebuilt from them on load.
+//! public `dual_coef_` and `intercept_` (negated for two classes),
+//! `n_iter_` and `OneClassSVM.offset_` are rebuilt from them on load.
 
 use super::{float_dtype, opt, req, Arrays, ArraySpec, Origin, Schema};
 use crate::error::{FormatError, Result};
@@ -30,7 +30,6 @@ const ATTRS: &[&str] = &[
     "_gamma",
     "_sparse",
     "_effective_probability",
-    "offset_",
 ];
 
 macro_rules! svm_schema {
@@ -165,9 +164,6 @@ fn validate_svm(h: &Header, a: &Arrays<'_>) -> Result<()> {
             "support_",
             format!("holds an index outside the {n_samples} training samples"),
         ));
-    }
-    if h.kind == "svm.OneClassSVM" && !h.attrs.get("offset_").is_some_and(Value::is_number) {
-        return Err(field("offset_", "missing or not a number".into()));
     }
     Ok(())
 }
