@@ -1,10 +1,11 @@
 //! Run-time selection of the SIMD level.
 //!
 //! The wheel is compiled for baseline x86-64, so hot loops are compiled a
-//! second and third time with AVX2 and AVX-512 enabled and chosen when the
-//! CPU has them. Every copy is the same portable Rust (no fused
-//! multiply-add, no reassociation), so the choice changes speed, never a bit
-//! of the result.
+//! second and third time with AVX2 and AVX-512 enabled (each with FMA) and
+//! chosen when the CPU has them. Every copy is the same portable Rust (no
+//! reassociation; a fused multiply-add only where the code writes
+//! `mul_add`, which the baseline copy computes exactly in software, never by
+//! contraction), so the choice changes speed, never a bit of the result.
 //!
 //! `OXLEARN_SIMD=portable|avx2|avx512` (read once, at the first use) forces a
 //! level, so that every copy can be run and compared on one machine; `auto`
@@ -44,10 +45,13 @@ impl Level {
 pub fn detected() -> Level {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx512f") {
+        // Every CPU with AVX2 or AVX-512F has FMA; the levels require it so
+        // that `mul_add` is one instruction in their copies.
+        let fma = std::arch::is_x86_feature_detected!("fma");
+        if fma && std::arch::is_x86_feature_detected!("avx512f") {
             return Level::Avx512;
         }
-        if std::arch::is_x86_feature_detected!("avx2") {
+        if fma && std::arch::is_x86_feature_detected!("avx2") {
             return Level::Avx2;
         }
     }
@@ -128,11 +132,11 @@ macro_rules! multiversion {
         $vis fn $name <const $D: usize> ($($arg: $ty),*) -> $ret {
             #[cfg(target_arch = "x86_64")]
             {
-                #[target_feature(enable = "avx512f")]
+                #[target_feature(enable = "avx512f,fma")]
                 unsafe fn avx512 <const $D: usize> ($($arg: $ty),*) -> $ret {
                     $portable::<$D>($($arg),*)
                 }
-                #[target_feature(enable = "avx2")]
+                #[target_feature(enable = "avx2,fma")]
                 unsafe fn avx2 <const $D: usize> ($($arg: $ty),*) -> $ret {
                     $portable::<$D>($($arg),*)
                 }
@@ -158,11 +162,11 @@ macro_rules! multiversion {
         $vis fn $name $(<$($lt,)* $T: $bound>)? ($($arg: $ty),*) -> $ret {
             #[cfg(target_arch = "x86_64")]
             {
-                #[target_feature(enable = "avx512f")]
+                #[target_feature(enable = "avx512f,fma")]
                 unsafe fn avx512 $(<$($lt,)* $T: $bound>)? ($($arg: $ty),*) -> $ret {
                     $portable($($arg),*)
                 }
-                #[target_feature(enable = "avx2")]
+                #[target_feature(enable = "avx2,fma")]
                 unsafe fn avx2 $(<$($lt,)* $T: $bound>)? ($($arg: $ty),*) -> $ret {
                     $portable($($arg),*)
                 }

@@ -11,8 +11,9 @@ use super::kernel::{apply_kernel, Kernel};
 use super::SvmType;
 use crate::error::{Error, Result};
 
-/// Query rows per block: the block's kernel values stay in cache.
-const BLOCK: usize = 64;
+/// Query rows per block: the block's kernel values (`n_sv x BLOCK`) stay
+/// in L2 for a few thousand support vectors.
+const BLOCK: usize = 16;
 
 /// A fitted SVM as scikit-learn stores it (`_dual_coef_`, `_intercept_`:
 /// libsvm's signs).

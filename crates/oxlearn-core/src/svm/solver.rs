@@ -154,12 +154,25 @@ impl QMatrix {
     }
 }
 
-/// `out[k] = s_i s_k K(idx_i, idx_k)` from sample `idx_i`'s kernel row.
+/// `out[k] = s_i s_k K(idx_i, idx_k)` from sample `idx_i`'s kernel row
+/// (two halves in parallel for long rows: element-wise).
 fn expand(krow: &[f32], sign: &[f32], index: &[usize], i: usize, out: &mut [f32]) {
     let si = sign[i];
-    for (k, o) in out.iter_mut().enumerate() {
-        *o = si * sign[k] * krow[index[k]];
+    let run = |out: &mut [f32], sign: &[f32], index: &[usize]| {
+        for ((o, &s), &ix) in out.iter_mut().zip(sign).zip(index) {
+            *o = si * s * krow[ix];
+        }
+    };
+    let n = out.len();
+    if n < PAR_MIN || !halves() {
+        return run(out, sign, index);
     }
+    let h = n / 2;
+    let (o0, o1) = out.split_at_mut(h);
+    rayon::join(
+        || run(o0, &sign[..h], &index[..h]),
+        || run(o1, &sign[h..n], &index[h..n]),
+    );
 }
 
 crate::simd::multiversion! {
@@ -201,6 +214,69 @@ fn in_up(y: i8, st: Status) -> bool {
     } else {
         st != LOWER
     }
+}
+
+/// Below this many variables a selection or update pass runs on one thread:
+/// splitting costs more than it saves.
+const PAR_MIN: usize = 4096;
+
+fn halves() -> bool {
+    rayon::current_num_threads() >= 2
+}
+
+/// [`up_values`] over two halves in parallel: maxima are exact, so the
+/// result does not depend on the split.
+fn up_values_par(g: &[f64], y: &[i8], st: &[u8], vals: &mut [f64]) -> [f64; 2] {
+    let n = vals.len();
+    if n < PAR_MIN || !halves() {
+        return up_values(g, y, st, vals);
+    }
+    let h = n / 2;
+    let (v0, v1) = vals.split_at_mut(h);
+    let (a, b) = rayon::join(
+        || up_values(&g[..h], &y[..h], &st[..h], v0),
+        || up_values(&g[h..], &y[h..], &st[h..], v1),
+    );
+    [a[0].max(b[0]), a[1].max(b[1])]
+}
+
+/// [`low_values`] over two halves in parallel (exact extremes).
+#[allow(clippy::too_many_arguments)]
+fn low_values_par(
+    g: &[f64],
+    y: &[i8],
+    st: &[u8],
+    qd: &[f64],
+    q_pos: &[f32],
+    q_neg: &[f32],
+    sel: &Sides,
+    vals: &mut [f64],
+) -> ([f64; 2], f64) {
+    let n = vals.len();
+    if n < PAR_MIN || !halves() {
+        return low_values(g, y, st, qd, q_pos, q_neg, sel, vals);
+    }
+    let h = n / 2;
+    let (v0, v1) = vals.split_at_mut(h);
+    let (a, b) = rayon::join(
+        || low_values(&g[..h], &y[..h], &st[..h], &qd[..h], &q_pos[..h], &q_neg[..h], sel, v0),
+        || low_values(&g[h..], &y[h..], &st[h..], &qd[h..], &q_pos[h..], &q_neg[h..], sel, v1),
+    );
+    ([a.0[0].max(b.0[0]), a.0[1].max(b.0[1])], a.1.min(b.1))
+}
+
+/// [`update_gradient`] over two halves in parallel (element-wise).
+fn update_gradient_par(g: &mut [f64], qi: &[f32], qj: &[f32], da_i: f64, da_j: f64) {
+    let n = g.len();
+    if n < PAR_MIN || !halves() {
+        return update_gradient(g, qi, qj, da_i, da_j);
+    }
+    let h = n / 2;
+    let (g0, g1) = g.split_at_mut(h);
+    rayon::join(
+        || update_gradient(g0, &qi[..h], &qj[..h], da_i, da_j),
+        || update_gradient(g1, &qi[h..], &qj[h..], da_i, da_j),
+    );
 }
 
 /// The last index `t` with `vals[t] == target` and `keep(t)`.
@@ -462,8 +538,9 @@ impl Solver {
         let (c_i, c_j) = (self.c[i], self.c[j]);
         let (old_i, old_j) = (self.alpha[i], self.alpha[j]);
         let (qd_i, qd_j) = (self.qd[i], self.qd[j]);
+        // Both rows once: the SVR matrix rebuilds them on every request.
+        let (qi, qj) = self.q.rows2(i, j, active);
         let (ai, aj) = {
-            let (qi, _) = self.q.rows2(i, j, active);
             let q_ij = f64::from(qi[j]);
             let (mut ai, mut aj) = (old_i, old_j);
             if self.y[i] != self.y[j] {
@@ -526,10 +603,7 @@ impl Solver {
         self.alpha[i] = ai;
         self.alpha[j] = aj;
         let (da_i, da_j) = (ai - old_i, aj - old_j);
-        {
-            let (qi, qj) = self.q.rows2(i, j, active);
-            update_gradient(&mut self.g[..active], qi, qj, da_i, da_j);
-        }
+        update_gradient_par(&mut self.g[..active], qi, qj, da_i, da_j);
         let (ui, uj) = (self.is_upper(i), self.is_upper(j));
         self.update_status(i);
         self.update_status(j);
@@ -554,7 +628,7 @@ impl Solver {
         let active = self.active_size;
         let (g, y, st) = (&self.g[..active], &self.y[..active], &self.status[..active]);
         let vals = &mut self.vals[..active];
-        let [gmax_pos, gmax_neg] = up_values(g, y, st, vals);
+        let [gmax_pos, gmax_neg] = up_values_par(g, y, st, vals);
         let gmax = if gmax_neg > gmax_pos { gmax_neg } else { gmax_pos };
         let gmax_idx = last_equal(vals, gmax, |t| in_up(y[t], st[t]));
         let i = gmax_idx.unwrap_or(0);
@@ -570,7 +644,7 @@ impl Solver {
             scale: [-2.0 * f64::from(self.y[i]), 2.0 * f64::from(self.y[i])],
         };
         let vals = &mut self.vals[..active];
-        let (gmax2, min) = low_values(g, y, st, &self.qd[..active], qi, qi, &sel, vals);
+        let (gmax2, min) = low_values_par(g, y, st, &self.qd[..active], qi, qi, &sel, vals);
         let gmin_idx = last_equal(vals, min, |_| true);
         match (gmax_idx, gmin_idx) {
             (Some(i), Some(j)) if gmax + gmax2[0].max(gmax2[1]) >= self.eps => Some((i, j)),
@@ -582,7 +656,7 @@ impl Solver {
         let active = self.active_size;
         let (g, y, st) = (&self.g[..active], &self.y[..active], &self.status[..active]);
         let vals = &mut self.vals[..active];
-        let [gmaxp, gmaxn] = up_values(g, y, st, vals);
+        let [gmaxp, gmaxn] = up_values_par(g, y, st, vals);
         let ip = last_equal(vals, gmaxp, |t| y[t] == 1 && in_up(y[t], st[t]));
         let in_ = last_equal(vals, gmaxn, |t| y[t] != 1 && in_up(y[t], st[t]));
         // Rows of the two candidates for i (an absent one is never read:
@@ -600,7 +674,7 @@ impl Solver {
             scale: [-2.0, -2.0],
         };
         let vals = &mut self.vals[..active];
-        let ([gmaxp2, gmaxn2], min) = low_values(g, y, st, &self.qd[..active], qip, qin, &sel, vals);
+        let ([gmaxp2, gmaxn2], min) = low_values_par(g, y, st, &self.qd[..active], qip, qin, &sel, vals);
         let j = last_equal(vals, min, |_| true)?;
         if (gmaxp + gmaxp2).max(gmaxn + gmaxn2) < self.eps {
             return None;
