@@ -50,6 +50,12 @@ class _SvmMixin(OxlearnEstimatorMixin):
         if self._rust_kernel() is None:
             self._log_fallback("fit", f"kernel={self.kernel!r} is not accelerated")
             return super()._dense_fit(X, y, sample_weight, solver_type, kernel, random_seed)
+        if np.ndim(sample_weight) != 1:
+            # scikit-learn's libsvm wrapper refuses it the same way.
+            raise ValueError(
+                f"Buffer has wrong number of dimensions (expected 1, got "
+                f"{np.ndim(sample_weight)}): sample_weight must be 1-D"
+            )
         self._check_device("fit")
         self._log_accelerated("fit")
         (

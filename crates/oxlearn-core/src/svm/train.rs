@@ -323,7 +323,6 @@ fn check(p: &SvmParams, y: &[f64], w: &[f64]) -> Result<()> {
                 }
             }
         }
-        return Ok(());
     }
     let kept: Vec<f64> = y.iter().zip(w).filter(|(_, &wi)| wi > 0.0).map(|(&v, _)| v).collect();
     if kept.is_empty() {
@@ -333,7 +332,7 @@ fn check(p: &SvmParams, y: &[f64], w: &[f64]) -> Result<()> {
     }
     if p.svm_type == SvmType::CSvc && kept.len() != y.len() && kept.iter().all(|&v| v == kept[0]) {
         return Err(invalid(
-            "Invalid input - all samples with positive weights have the same label.",
+            "Invalid input - all samples with positive weights belong to the same class.",
         ));
     }
     Ok(())
@@ -395,6 +394,13 @@ pub(crate) fn fit(
     labels.sort_unstable();
     labels.dedup();
     let k = labels.len();
+    if k < 2 {
+        return Err(Error::InvalidParameter {
+            name: "sample_weight".into(),
+            reason: "Invalid input - all samples with positive weights belong to the same class."
+                .into(),
+        });
+    }
     let class_of = |i: usize| labels.binary_search(&(y[i] as i64)).unwrap_or(0);
     let mut grouped: Vec<Vec<usize>> = vec![Vec::new(); k];
     for &i in &kept {

@@ -40,7 +40,40 @@ ESTIMATORS = [
 ]
 
 
-@parametrize_with_checks(ESTIMATORS)
+_WEIGHT_EQUIVALENCE = (
+    "libsvm drops zero-weight rows but scales C by the other weights, which is not "
+    "repeating rows; stock scikit-learn fails identically"
+)
+
+
+def expected_failed_checks(estimator):
+    """Checks stock scikit-learn fails identically (run side by side on the
+    same parameters), with the reason."""
+    out = {
+        "check_sample_weight_equivalence_on_dense_data": _WEIGHT_EQUIVALENCE,
+        "check_sample_weight_equivalence_on_sparse_data": _WEIGHT_EQUIVALENCE,
+    }
+    if isinstance(estimator, ox.NuSVC):
+        out["check_class_weight_classifiers"] = (
+            "nu bounds the margin errors, so class weights barely move the boundary; "
+            "stock fails identically")
+        out["check_classifiers_one_label_sample_weights"] = (
+            "libsvm reports 'specified nu is infeasible' (no 'class' in it); stock "
+            "fails identically")
+    if getattr(estimator, "kernel", None) == "poly" and isinstance(estimator, ox.SVC):
+        out["check_classifiers_train"] = (
+            "a degree-2 kernel underfits the check's data (accuracy below 0.83); stock "
+            "fails identically")
+    if getattr(estimator, "kernel", None) == "sigmoid":
+        out["check_regressors_train"] = (
+            "the sigmoid kernel with gamma='auto' underfits the check's data; stock fails "
+            "identically")
+        out.pop("check_sample_weight_equivalence_on_dense_data")
+        out.pop("check_sample_weight_equivalence_on_sparse_data")
+    return out
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
 
@@ -186,7 +219,7 @@ def test_libsvm_refusals_have_its_messages():
         ox.SVC().fit(X, y, sample_weight=np.zeros(len(y)))
     with pytest.raises(ValueError, match="specified nu is infeasible"):
         ox.NuSVC(nu=0.99).fit(X[:60], y[:60])
-    with pytest.raises(ValueError, match="all samples with positive weights have the same"):
+    with pytest.raises(ValueError, match="all samples with positive weights belong to the same class"):
         ox.SVC().fit(X[:100], y[:100], sample_weight=(y[:100] == 0).astype(float))
 
 
