@@ -73,10 +73,10 @@ impl Kernel {
                 coef0,
             } => pow_int(gamma * dot + coef0, degree),
             // The expansion can round a tiny distance below zero: clamp, so
-            // the value never exceeds 1.
+            // the value never exceeds 1 (a NaN from overflowed norms stays NaN).
             Kernel::Rbf { gamma } => {
                 let d2 = (sq_a + sq_b) - 2.0 * dot;
-                exp_nonpos_fma(-gamma * d2.max(0.0))
+                exp_nonpos_fma(-gamma * if d2 < 0.0 { 0.0 } else { d2 })
             }
             Kernel::Sigmoid { gamma, coef0 } => (gamma * dot + coef0).tanh(),
         }

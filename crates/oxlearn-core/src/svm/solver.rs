@@ -399,6 +399,18 @@ pub(crate) fn solve(
     nu: bool,
 ) -> Solution {
     let l = p.len();
+    if qd.iter().any(|v| !v.is_finite()) {
+        // Kernel values overflowed (inputs near f64's range): libsvm's
+        // arithmetic turns them into NaN coefficients, and scikit-learn then
+        // raises "The dual coefficients or intercepts are not finite".
+        return Solution {
+            alpha,
+            rho: f64::NAN,
+            r: 1.0,
+            iterations: 0,
+            hit_max_iter: false,
+        };
+    }
     let mut s = Solver {
         l,
         active_size: l,
