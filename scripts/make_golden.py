@@ -184,6 +184,21 @@ def _recipes():
                 method="exact", perplexity=5, max_iter=260,
                 init=np.random.default_rng(0).standard_normal((60, 2)) * 1e-4).fit(X32)),
         ],
+        "svm.SVC": [
+            ("SVC", lambda c: c().fit(X, third)),
+            ("SVC-linear-str-ovo-balanced", lambda c: c(
+                kernel="linear", decision_function_shape="ovo", class_weight="balanced"
+            ).fit(X, labels)),
+        ],
+        "svm.NuSVC": [
+            ("NuSVC-poly-binary", lambda c: c(nu=0.3, kernel="poly", degree=2).fit(
+                X, (y > np.median(y)).astype(int))),
+        ],
+        "svm.SVR": [("SVR", lambda c: c(C=10.0).fit(X, y))],
+        "svm.NuSVR": [
+            ("NuSVR-sigmoid", lambda c: c(kernel="sigmoid", gamma=0.05).fit(X, y)),
+        ],
+        "svm.OneClassSVM": [("OneClassSVM", lambda c: c(nu=0.2).fit(X))],
     }
 
 

@@ -47,6 +47,7 @@ from oxlearn.linear_model import (
     Ridge,
 )
 from oxlearn.manifold import TSNE
+from oxlearn.svm import SVC, SVR, NuSVC, NuSVR, OneClassSVM
 from oxlearn.neighbors import (
     KNeighborsClassifier,
     KNeighborsRegressor,
@@ -81,6 +82,11 @@ MODELS = [
     ExtraTreesClassifier(4, random_state=0),
     ExtraTreesRegressor(4, random_state=0),
     TSNE(perplexity=10, max_iter=260, init="random", random_state=0),
+    SVC(),
+    NuSVC(nu=0.3, probability=True),
+    SVR(kernel="poly"),
+    NuSVR(),
+    OneClassSVM(nu=0.2),
 ]
 
 

@@ -99,6 +99,8 @@ PATCHABLE = {
     "LocalOutlierFactor": ("oxlearn.neighbors", ("sklearn.neighbors",
                                                  "sklearn.neighbors._lof")),
     "TSNE": ("oxlearn.manifold", ("sklearn.manifold", "sklearn.manifold._t_sne")),
+    **{name: ("oxlearn.svm", ("sklearn.svm", "sklearn.svm._classes"))
+       for name in ("SVC", "NuSVC", "SVR", "NuSVR", "OneClassSVM")},
     "pairwise_distances": ("oxlearn.metrics", ("sklearn.metrics", "sklearn.metrics.pairwise")),
     "roc_auc_score": ("oxlearn.metrics", ("sklearn.metrics", "sklearn.metrics._ranking")),
     "train_test_split": ("oxlearn.model_selection", ("sklearn.model_selection",

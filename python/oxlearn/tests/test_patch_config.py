@@ -44,7 +44,7 @@ def test_patch_and_unpatch():
     assert sklearn.linear_model.LinearRegression is original
     assert not oxlearn.sklearn_is_patched(return_map=True)["Ridge"]
     with pytest.raises(ValueError, match="cannot patch"):
-        oxlearn.patch_sklearn("SVC")
+        oxlearn.patch_sklearn("LinearSVC")
 
 
 def test_patched_estimator_is_used_by_sklearn_code():

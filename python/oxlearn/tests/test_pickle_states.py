@@ -260,20 +260,12 @@ def patched():
 
 
 def _sklearn_class(name):
-    import sklearn.cluster
-    import sklearn.covariance
-    import sklearn.decomposition
-    import sklearn.ensemble
-    import sklearn.linear_model
-    import sklearn.manifold
-    import sklearn.neighbors
+    """The stock class ``name`` replaces, found through the patch table."""
+    import importlib
 
-    for module in (sklearn.linear_model, sklearn.cluster, sklearn.covariance,
-                   sklearn.decomposition, sklearn.ensemble, sklearn.neighbors,
-                   sklearn.manifold):
-        if hasattr(module, name):
-            return getattr(module, name)
-    raise LookupError(name)
+    from oxlearn import _patch
+
+    return getattr(importlib.import_module(_patch._PATCHABLE[name][1][0]), name)
 
 
 @pytest.mark.parametrize("name", PATCHED)
