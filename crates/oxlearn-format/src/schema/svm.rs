@@ -66,7 +66,8 @@ fn i32s(data: &[u8]) -> impl Iterator<Item = i32> + '_ {
         .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
 
-/// support_vectors_ (n_sv, p) float64 (dense: `_sparse` is false); support_
+/// support_vectors_ (n_sv, p) float64 ((0, 0) for a precomputed kernel;
+/// dense: `_sparse` is false); support_
 /// (n_sv) int32 indices below shape_fit_[0]; _n_support int32 counts, one per
 /// class (>= 2 classes, at most classes_) summing to n_sv, or `[n_sv, n_sv]`
 /// for one-class and regression; _dual_coef_ (rows, n_sv) with rows =
@@ -112,9 +113,16 @@ fn validate_svm(h: &Header, a: &Arrays<'_>) -> Result<()> {
         return Err(field("_gamma", "missing or not a number".into()));
     }
     let p = h.n_features_in.unwrap_or(0);
-    let sv = a.check("support_vectors_", dt, &[None, Some(p)])?;
-    let n_sv = sv.shape[0];
-    let support = a.check("support_", DType::Int32, &[Some(n_sv)])?;
+    // A precomputed kernel keeps no vectors (scikit-learn's (0, 0) array):
+    // its inputs are kernel values against the training samples.
+    let precomputed = h.params.get("kernel").and_then(Value::as_str) == Some("precomputed");
+    let support = a.check("support_", DType::Int32, &[None])?;
+    let n_sv = support.shape[0];
+    if precomputed {
+        a.check("support_vectors_", dt, &[Some(0), Some(0)])?;
+    } else {
+        a.check("support_vectors_", dt, &[Some(n_sv), Some(p)])?;
+    }
     let classifier = matches!(h.kind.as_str(), "svm.SVC" | "svm.NuSVC");
     let n_support = a.check("_n_support", DType::Int32, &[None])?;
     let counts: Vec<i64> = i32s(n_support.data).map(i64::from).collect();

@@ -279,3 +279,60 @@ def test_pickles_store_the_support_vectors_once(tmp_path):
     assert size_ox <= 1.1 * size_sk, (size_ox, size_sk)
     oxlearn.save(a, tmp_path / "a.oxl")
     assert (tmp_path / "a.oxl").stat().st_size <= 1.1 * size_sk
+
+
+def _cli_predict(path, X, tmp_path):
+    import subprocess
+
+    from oxlearn.tests.test_model_file import cli
+
+    np.save(tmp_path / "X.npy", X)
+    run = subprocess.run([cli(), "predict", str(path), "--input", str(tmp_path / "X.npy"),
+                          "--output", str(tmp_path / "y.npy")], capture_output=True, text=True)
+    return run, (np.load(tmp_path / "y.npy") if run.returncode == 0 else None)
+
+
+@pytest.mark.parametrize("est", [
+    ox.SVC(break_ties=True),
+    ox.SVC(kernel="poly", degree=3, coef0=0.5, decision_function_shape="ovo"),
+    ox.NuSVC(kernel="sigmoid", gamma=0.02, nu=0.2),
+    ox.SVR(kernel="linear"),
+    ox.NuSVR(),
+    ox.OneClassSVM(kernel="poly", degree=2, nu=0.2),
+], ids=repr)
+def test_the_binary_predicts_what_python_predicts(est, tmp_path):
+    """The binary loads the file and predicts through the same Rust code:
+    labels (break_ties included), ±1 and values equal bit for bit; float32
+    input is converted to float64 as Python converts it."""
+    X, y = _classification_data()["synthetic"]
+    if "SVR" in type(est).__name__:
+        y = X[:, 0] + 0.1 * y
+    m = est.fit(X, y)
+    oxlearn.save(m, tmp_path / "m.oxl")
+    for Xq in (X, X.astype(np.float32)):
+        run, out = _cli_predict(tmp_path / "m.oxl", Xq, tmp_path)
+        assert run.returncode == 0, run.stderr
+        assert_array_equal(out, m.predict(Xq))
+    if isinstance(m, ox.SVC) and m.break_ties:
+        # break_ties changes some labels here (tied votes), so the binary's
+        # one-vs-rest tie-break is exercised, not only the votes.
+        assert (m.predict(X) != ox.SVC().fit(X, y).predict(X)).any()
+
+
+def test_the_binary_refuses_a_precomputed_kernel_with_the_reason(tmp_path):
+    X, y = _classification_data()["iris"]
+    m = ox.SVC(kernel="precomputed").fit(X @ X.T, y)
+    oxlearn.save(m, tmp_path / "m.oxl")
+    run, _ = _cli_predict(tmp_path / "m.oxl", X @ X.T, tmp_path)
+    assert run.returncode == 1
+    assert "precomputed" in run.stderr and "Python" in run.stderr
+    bad, _ = _cli_predict(tmp_path / "m.oxl", X[:, :3], tmp_path)
+    assert bad.returncode == 1
+
+
+def test_the_binary_refuses_wrong_feature_counts(tmp_path):
+    X, y = _classification_data()["iris"]
+    oxlearn.save(ox.SVC().fit(X, y), tmp_path / "m.oxl")
+    run, _ = _cli_predict(tmp_path / "m.oxl", X[:, :3], tmp_path)
+    assert run.returncode == 1
+    assert "X has 3 features, but SVC is expecting 4 features" in run.stderr
