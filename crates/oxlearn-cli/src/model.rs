@@ -12,8 +12,8 @@ use oxlearn_core::neighbors::{
     lof_score_samples, unit_rows, vote, weighted_mean, Algorithm, IndexParams, KNeighbors, Metric,
     NeighborIndex, Weights,
 };
-use oxlearn_core::validation::{check_finite, shift_located_row, InputRule};
 use oxlearn_core::svm::{Kernel as SvmKernel, SvmModelRef, SvmType};
+use oxlearn_core::validation::{check_finite, shift_located_row, InputRule};
 use oxlearn_core::Real;
 use oxlearn_format::{schema, ArrayView, DType, FormatError, Header, Labels};
 
@@ -138,7 +138,10 @@ impl Svm {
             dual_coef: floats(need("_dual_coef_")?),
             intercept: floats(need("_intercept_")?),
             break_ties: header.params.get("break_ties").and_then(|v| v.as_bool()) == Some(true)
-                && header.params.get("decision_function_shape").and_then(|v| v.as_str())
+                && header
+                    .params
+                    .get("decision_function_shape")
+                    .and_then(|v| v.as_str())
                     == Some("ovr"),
             classes,
         };
@@ -166,10 +169,12 @@ impl Svm {
     /// Python's `predict`: float64 input (float32 converted exactly).
     fn predict(&self, x: &Matrix) -> Result<Prediction, String> {
         let (rows, cols, data) = match x {
-            Matrix::F64 { rows, cols, data, .. } => (*rows, *cols, data.clone()),
-            Matrix::F32 { rows, cols, data, .. } => {
-                (*rows, *cols, data.iter().map(|&v| f64::from(v)).collect())
-            }
+            Matrix::F64 {
+                rows, cols, data, ..
+            } => (*rows, *cols, data.clone()),
+            Matrix::F32 {
+                rows, cols, data, ..
+            } => (*rows, *cols, data.iter().map(|&v| f64::from(v)).collect()),
         };
         if cols != self.d {
             return Err(format!(
@@ -194,7 +199,9 @@ impl Svm {
                 let k = m.n_classes();
                 let idx: Vec<usize> = if self.break_ties && k > 2 {
                     let dec = m.raw_decision(&data, rows);
-                    dec.chunks(m.n_decision()).map(|row| ovr_argmax(row, k)).collect()
+                    dec.chunks(m.n_decision())
+                        .map(|row| ovr_argmax(row, k))
+                        .collect()
                 } else {
                     m.predict(&data, rows).iter().map(|&v| v as usize).collect()
                 };

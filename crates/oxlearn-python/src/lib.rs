@@ -38,11 +38,11 @@ mod gpu;
 mod kmeans;
 mod linear_model;
 mod manifold;
-mod svm;
 mod metrics;
 mod model_selection;
 mod neighbors;
 mod spmd;
+mod svm;
 mod threads;
 
 use pyo3::prelude::*;

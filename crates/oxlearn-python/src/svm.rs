@@ -110,11 +110,15 @@ fn fit_svm<'py>(
     let n_sv = f.support.len();
     let sv = Array2::from_shape_vec((n_sv, d), f.support_vectors)
         .map_err(|e| PyValueError::new_err(e.to_string()))?;
-    let rows_coef = f.dual_coef.len().checked_div(n_sv).unwrap_or(if params.svm_type.is_classifier() {
-        f.n_support.len().saturating_sub(1)
-    } else {
-        1
-    });
+    let rows_coef =
+        f.dual_coef
+            .len()
+            .checked_div(n_sv)
+            .unwrap_or(if params.svm_type.is_classifier() {
+                f.n_support.len().saturating_sub(1)
+            } else {
+                1
+            });
     let dual = Array2::from_shape_vec((rows_coef, n_sv), f.dual_coef)
         .map_err(|e| PyValueError::new_err(e.to_string()))?;
     Ok((
@@ -169,28 +173,32 @@ fn predict_svm<'py>(
         prob_a: slice(&prob_a, "_probA")?,
         prob_b: slice(&prob_b, "_probB")?,
     };
-    model.check(m, d_sv, coef_rows, coef_cols).map_err(core_err)?;
+    model
+        .check(m, d_sv, coef_rows, coef_cols)
+        .map_err(core_err)?;
     if what == "proba" && model.prob_a.len() != model.n_decision() {
         return Err(PyValueError::new_err(
             "predict_proba needs a model fitted with probability=True",
         ));
     }
-    let out = py.detach(|| {
-        oxlearn_core::threads::run(n_threads, n.saturating_mul(m).saturating_mul(d), || {
-            match what {
-                "predict" => Ok(model.predict(xs, n)),
-                "decision" => Ok(model.raw_decision(xs, n)),
-                "proba" => Ok(model.predict_proba(xs, n)),
-                other => Err(other.to_string()),
-            }
-        })
-    });
+    let out =
+        py.detach(|| {
+            oxlearn_core::threads::run(n_threads, n.saturating_mul(m).saturating_mul(d), || {
+                match what {
+                    "predict" => Ok(model.predict(xs, n)),
+                    "decision" => Ok(model.raw_decision(xs, n)),
+                    "proba" => Ok(model.predict_proba(xs, n)),
+                    other => Err(other.to_string()),
+                }
+            })
+        });
     let out = out.map_err(|w| PyValueError::new_err(format!("unknown output {w:?}")))?;
     let width = match what {
         "predict" => return Ok(out.into_pyarray(py).into_any()),
         "decision" => model.n_decision(),
         _ => model.n_classes(),
     };
-    let a = Array2::from_shape_vec((n, width), out).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let a = Array2::from_shape_vec((n, width), out)
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
     Ok(a.into_pyarray(py).into_any())
 }

@@ -47,13 +47,13 @@ from oxlearn.linear_model import (
     Ridge,
 )
 from oxlearn.manifold import TSNE
-from oxlearn.svm import SVC, SVR, NuSVC, NuSVR, OneClassSVM
 from oxlearn.neighbors import (
     KNeighborsClassifier,
     KNeighborsRegressor,
     LocalOutlierFactor,
     NearestNeighbors,
 )
+from oxlearn.svm import SVC, SVR, NuSVC, NuSVR, OneClassSVM
 from oxlearn.tests.test_model_file import cli
 
 # One model of every kind, and the variants whose paths differ (fallbacks).

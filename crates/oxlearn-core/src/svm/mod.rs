@@ -49,7 +49,7 @@ impl SvmType {
             "nu_svr" => SvmType::NuSvr,
             other => {
                 return Err(Error::InvalidParameter {
-                    name: "svm_type".into(),
+                    name: "svm_type",
                     reason: format!(
                         "{other:?} is not one of 'c_svc', 'nu_svc', 'one_class', 'epsilon_svr', \
                          'nu_svr'"
@@ -180,7 +180,11 @@ pub fn fit(
         return Err(shape("y length (n_samples)", n, y.len()));
     }
     if !sample_weight.is_empty() && sample_weight.len() != n {
-        return Err(shape("sample_weight length (n_samples)", n, sample_weight.len()));
+        return Err(shape(
+            "sample_weight length (n_samples)",
+            n,
+            sample_weight.len(),
+        ));
     }
     if n == 0 || d == 0 {
         return Err(Error::EmptyInput { what: "X" });
@@ -193,7 +197,7 @@ pub fn fit(
         labels.dedup();
         if labels.len() < 2 {
             return Err(Error::InvalidParameter {
-                name: "y".into(),
+                name: "y",
                 reason: format!(
                     "The number of classes has to be greater than one; got {} class",
                     labels.len()

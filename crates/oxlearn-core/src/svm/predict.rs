@@ -47,7 +47,13 @@ impl SvmModelRef<'_> {
     ///
     /// # Errors
     /// [`Error::ShapeMismatch`] naming the first array that disagrees.
-    pub fn check(&self, n_sv: usize, d_sv: usize, coef_rows: usize, coef_cols: usize) -> Result<()> {
+    pub fn check(
+        &self,
+        n_sv: usize,
+        d_sv: usize,
+        coef_rows: usize,
+        coef_cols: usize,
+    ) -> Result<()> {
         let mismatch = |what: &str, expected: usize, got: usize| {
             Err(Error::ShapeMismatch {
                 what: what.into(),
@@ -64,7 +70,7 @@ impl SvmModelRef<'_> {
         let counted: i64 = if self.svm_type.is_classifier() {
             if self.n_support.len() < 2 || self.n_support.iter().any(|&c| c < 0) {
                 return Err(Error::InvalidParameter {
-                    name: "_n_support".into(),
+                    name: "_n_support",
                     reason: format!(
                         "needs a non-negative count for each of at least 2 classes, got {:?}",
                         self.n_support
@@ -76,7 +82,11 @@ impl SvmModelRef<'_> {
             i64::from(self.n_support.first().copied().unwrap_or(-1))
         };
         if counted != n_sv as i64 {
-            return mismatch("support vectors counted by _n_support", n_sv, counted.max(0) as usize);
+            return mismatch(
+                "support vectors counted by _n_support",
+                n_sv,
+                counted.max(0) as usize,
+            );
         }
         let rows = if self.svm_type.is_classifier() {
             self.n_classes() - 1
@@ -90,7 +100,11 @@ impl SvmModelRef<'_> {
             return mismatch("dual_coef_ columns (support vectors)", n_sv, coef_cols);
         }
         if self.intercept.len() != self.n_decision() {
-            return mismatch("intercept_ length (classifiers)", self.n_decision(), self.intercept.len());
+            return mismatch(
+                "intercept_ length (classifiers)",
+                self.n_decision(),
+                self.intercept.len(),
+            );
         }
         for (what, a) in [("_probA", self.prob_a), ("_probB", self.prob_b)] {
             if !a.is_empty() && a.len() != self.n_decision() {
@@ -102,11 +116,7 @@ impl SvmModelRef<'_> {
 
     /// Number of support vectors.
     pub fn n_sv(&self) -> usize {
-        if self.d == 0 {
-            0
-        } else {
-            self.sv.len() / self.d
-        }
+        self.sv.len().checked_div(self.d).unwrap_or(0)
     }
 
     /// Number of classes (classification), else 2 as libsvm counts.
@@ -138,7 +148,11 @@ impl SvmModelRef<'_> {
         let sv = MatRef::from_row_major_slice(self.sv, m, d);
         let sq_sv: Vec<f64> = if self.kernel.needs_norms() {
             (0..m)
-                .map(|j| self.sv[j * d..(j + 1) * d].iter().fold(0.0, |s, &v| s + v * v))
+                .map(|j| {
+                    self.sv[j * d..(j + 1) * d]
+                        .iter()
+                        .fold(0.0, |s, &v| s + v * v)
+                })
                 .collect()
         } else {
             vec![0.0; m]
@@ -154,7 +168,14 @@ impl SvmModelRef<'_> {
                 // contiguous column. Sequential inside a block: the blocks
                 // are the parallel unit.
                 let mut g = Mat::<f64>::zeros(m, rows);
-                matmul(g.as_mut(), Accum::Replace, sv, xb.transpose(), 1.0, Par::Seq);
+                matmul(
+                    g.as_mut(),
+                    Accum::Replace,
+                    sv,
+                    xb.transpose(),
+                    1.0,
+                    Par::Seq,
+                );
                 for (r, o) in out_block.chunks_mut(width).enumerate() {
                     let xr = &x[(r0 + r) * d..(r0 + r + 1) * d];
                     let sq_x = if kernel.needs_norms() {
@@ -162,7 +183,10 @@ impl SvmModelRef<'_> {
                     } else {
                         0.0
                     };
-                    let col = g.col_mut(r).try_as_col_major_mut().map(|c| c.as_slice_mut());
+                    let col = g
+                        .col_mut(r)
+                        .try_as_col_major_mut()
+                        .map(|c| c.as_slice_mut());
                     if let Some(kv) = col {
                         kernel_values(kernel, kv, sq_x, &sq_sv);
                         each(kv, o);
@@ -213,7 +237,10 @@ impl SvmModelRef<'_> {
         let dec = self.raw_decision(x, n);
         match self.svm_type {
             SvmType::EpsilonSvr | SvmType::NuSvr => dec,
-            SvmType::OneClass => dec.iter().map(|&v| if v > 0.0 { 1.0 } else { -1.0 }).collect(),
+            SvmType::OneClass => dec
+                .iter()
+                .map(|&v| if v > 0.0 { 1.0 } else { -1.0 })
+                .collect(),
             SvmType::CSvc | SvmType::NuSvc => {
                 let k = self.n_classes();
                 let width = self.n_decision();
@@ -260,8 +287,7 @@ impl SvmModelRef<'_> {
             for a in 0..k {
                 for b in a + 1..k {
                     let v = sigmoid_predict(row[p], self.prob_a[p], self.prob_b[p])
-                        .max(MIN_PROB)
-                        .min(1.0 - MIN_PROB);
+                        .clamp(MIN_PROB, 1.0 - MIN_PROB);
                     r[a][b] = v;
                     r[b][a] = 1.0 - v;
                     p += 1;
@@ -325,7 +351,10 @@ pub(crate) fn sigmoid_train(dec: &[f64], labels: &[f64]) -> (f64, f64) {
     let (max_iter, min_step, sigma, eps) = (100, 1e-10, 1e-12, 1e-5);
     let hi = (prior1 + 1.0) / (prior1 + 2.0);
     let lo = 1.0 / (prior0 + 2.0);
-    let t: Vec<f64> = labels.iter().map(|&v| if v > 0.0 { hi } else { lo }).collect();
+    let t: Vec<f64> = labels
+        .iter()
+        .map(|&v| if v > 0.0 { hi } else { lo })
+        .collect();
     let objective = |a: f64, b: f64| {
         dec.iter().zip(&t).fold(0.0, |s, (&f, &ti)| {
             let z = f * a + b;

@@ -99,9 +99,7 @@ impl QMatrix {
     /// Row `i` of `Q`, its first `len` values.
     pub(crate) fn row(&mut self, i: usize, len: usize) -> &[f32] {
         match self {
-            QMatrix::Direct {
-                rows, cache, y, ..
-            } => {
+            QMatrix::Direct { rows, cache, y, .. } => {
                 Self::fill(rows, cache, y.as_deref(), i, len);
                 &cache.row(i)[..len]
             }
@@ -124,9 +122,7 @@ impl QMatrix {
     /// Rows `i` and `j` (`i != j`) of `Q`, their first `len` values each.
     pub(crate) fn rows2(&mut self, i: usize, j: usize, len: usize) -> (&[f32], &[f32]) {
         match self {
-            QMatrix::Direct {
-                rows, cache, y, ..
-            } => {
+            QMatrix::Direct { rows, cache, y, .. } => {
                 // The cache holds at least two full rows and evicts the
                 // least recently used first, so filling `j` keeps `i`.
                 Self::fill(rows, cache, y.as_deref(), i, len);
@@ -241,26 +237,39 @@ fn up_values_par(g: &[f64], y: &[i8], st: &[u8], vals: &mut [f64]) -> [f64; 2] {
 }
 
 /// [`low_values`] over two halves in parallel (exact extremes).
-#[allow(clippy::too_many_arguments)]
 fn low_values_par(
     g: &[f64],
     y: &[i8],
     st: &[u8],
     qd: &[f64],
-    q_pos: &[f32],
-    q_neg: &[f32],
+    (q_pos, q_neg): (&[f32], &[f32]),
     sel: &Sides,
     vals: &mut [f64],
 ) -> ([f64; 2], f64) {
     let n = vals.len();
     if n < PAR_MIN || !halves() {
-        return low_values(g, y, st, qd, q_pos, q_neg, sel, vals);
+        return low_values(g, y, st, qd, (q_pos, q_neg), sel, vals);
     }
     let h = n / 2;
     let (v0, v1) = vals.split_at_mut(h);
+    let (lo, hi) = (..h, h..);
     let (a, b) = rayon::join(
-        || low_values(&g[..h], &y[..h], &st[..h], &qd[..h], &q_pos[..h], &q_neg[..h], sel, v0),
-        || low_values(&g[h..], &y[h..], &st[h..], &qd[h..], &q_pos[h..], &q_neg[h..], sel, v1),
+        || {
+            let q = (&q_pos[lo], &q_neg[lo]);
+            low_values(&g[lo], &y[lo], &st[lo], &qd[lo], q, sel, v0)
+        },
+        || {
+            let q = (&q_pos[hi.clone()], &q_neg[hi.clone()]);
+            low_values(
+                &g[hi.clone()],
+                &y[hi.clone()],
+                &st[hi.clone()],
+                &qd[hi],
+                q,
+                sel,
+                v1,
+            )
+        },
     );
     ([a.0[0].max(b.0[0]), a.0[1].max(b.0[1])], a.1.min(b.1))
 }
@@ -281,7 +290,9 @@ fn update_gradient_par(g: &mut [f64], qi: &[f32], qj: &[f32], da_i: f64, da_j: f
 
 /// The last index `t` with `vals[t] == target` and `keep(t)`.
 fn last_equal(vals: &[f64], target: f64, keep: impl Fn(usize) -> bool) -> Option<usize> {
-    (0..vals.len()).rev().find(|&t| vals[t] == target && keep(t))
+    (0..vals.len())
+        .rev()
+        .find(|&t| vals[t] == target && keep(t))
 }
 
 crate::simd::multiversion! {
@@ -327,22 +338,21 @@ crate::simd::multiversion! {
         y: &[i8],
         st: &[u8],
         qd: &[f64],
-        q_pos: &[f32],
-        q_neg: &[f32],
+        q: (&[f32], &[f32]),
         sel: &Sides,
         vals: &mut [f64],
     ) -> ([f64; 2], f64) => low_values_portable
 }
 
+/// `q`: the first index's row for `y_j = +1` and for `y_j = -1` (the same
+/// row in the C solver).
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 fn low_values_portable(
     g: &[f64],
     y: &[i8],
     st: &[u8],
     qd: &[f64],
-    q_pos: &[f32],
-    q_neg: &[f32],
+    (q_pos, q_neg): (&[f32], &[f32]),
     sel: &Sides,
     vals: &mut [f64],
 ) -> ([f64; 2], f64) {
@@ -641,7 +651,11 @@ impl Solver {
         let (g, y, st) = (&self.g[..active], &self.y[..active], &self.status[..active]);
         let vals = &mut self.vals[..active];
         let [gmax_pos, gmax_neg] = up_values_par(g, y, st, vals);
-        let gmax = if gmax_neg > gmax_pos { gmax_neg } else { gmax_pos };
+        let gmax = if gmax_neg > gmax_pos {
+            gmax_neg
+        } else {
+            gmax_pos
+        };
         let gmax_idx = last_equal(vals, gmax, |t| in_up(y[t], st[t]));
         let i = gmax_idx.unwrap_or(0);
         // Without an i (gmax = -inf) no grad_diff is positive: Q_i is unused.
@@ -656,7 +670,7 @@ impl Solver {
             scale: [-2.0 * f64::from(self.y[i]), 2.0 * f64::from(self.y[i])],
         };
         let vals = &mut self.vals[..active];
-        let (gmax2, min) = low_values_par(g, y, st, &self.qd[..active], qi, qi, &sel, vals);
+        let (gmax2, min) = low_values_par(g, y, st, &self.qd[..active], (qi, qi), &sel, vals);
         let gmin_idx = last_equal(vals, min, |_| true);
         match (gmax_idx, gmin_idx) {
             (Some(i), Some(j)) if gmax + gmax2[0].max(gmax2[1]) >= self.eps => Some((i, j)),
@@ -686,7 +700,8 @@ impl Solver {
             scale: [-2.0, -2.0],
         };
         let vals = &mut self.vals[..active];
-        let ([gmaxp2, gmaxn2], min) = low_values_par(g, y, st, &self.qd[..active], qip, qin, &sel, vals);
+        let ([gmaxp2, gmaxn2], min) =
+            low_values_par(g, y, st, &self.qd[..active], (qip, qin), &sel, vals);
         let j = last_equal(vals, min, |_| true)?;
         if (gmaxp + gmaxp2).max(gmaxn + gmaxn2) < self.eps {
             return None;

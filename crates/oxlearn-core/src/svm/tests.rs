@@ -4,7 +4,9 @@ fn blobs(n: usize, d: usize, k: usize, seed: u64) -> (Vec<f64>, Vec<f64>) {
     // A deterministic LCG: classes centred apart, with overlap.
     let mut s = seed;
     let mut u = || {
-        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((s >> 11) as f64) / ((1u64 << 53) as f64) - 0.5
     };
     let mut x = Vec::with_capacity(n * d);
@@ -58,7 +60,11 @@ fn c_svc_solution_satisfies_kkt() {
     for kernel in [
         Kernel::Linear,
         Kernel::Rbf { gamma: 0.3 },
-        Kernel::Poly { degree: 3, gamma: 0.2, coef0: 1.0 },
+        Kernel::Poly {
+            degree: 3,
+            gamma: 0.2,
+            coef0: 1.0,
+        },
     ] {
         let p = params(SvmType::CSvc, kernel);
         let f = fit(&x, n, d, &y, &[], &[], &p).unwrap();
@@ -73,7 +79,7 @@ fn c_svc_solution_satisfies_kkt() {
             let yi = if y[i] == 0.0 { 1.0 } else { -1.0 };
             let margin = yi * dec[i];
             let a = coef[i] * yi;
-            assert!(a >= -1e-12 && a <= 1.0 + 1e-12, "alpha {a}");
+            assert!((-1e-12..=1.0 + 1e-12).contains(&a), "alpha {a}");
             if a <= 0.0 {
                 assert!(margin >= 1.0 - 2e-3, "{kernel:?} row {i}: {margin}");
             } else if a >= 1.0 {
@@ -119,8 +125,12 @@ fn prediction_is_the_same_for_any_thread_count() {
     let one = crate::threads::run(Some(1), usize::MAX, || m.raw_decision(&x, n));
     let two = crate::threads::run(Some(2), usize::MAX, || m.raw_decision(&x, n));
     assert_eq!(one, two);
-    let fit1 = crate::threads::run(Some(1), usize::MAX, || fit(&x, n, d, &y, &[], &[], &p).unwrap());
-    let fit2 = crate::threads::run(Some(2), usize::MAX, || fit(&x, n, d, &y, &[], &[], &p).unwrap());
+    let fit1 = crate::threads::run(Some(1), usize::MAX, || {
+        fit(&x, n, d, &y, &[], &[], &p).unwrap()
+    });
+    let fit2 = crate::threads::run(Some(2), usize::MAX, || {
+        fit(&x, n, d, &y, &[], &[], &p).unwrap()
+    });
     assert_eq!(fit1.dual_coef, fit2.dual_coef);
     assert_eq!(fit1.support, fit2.support);
 }
@@ -156,12 +166,19 @@ fn zero_weights_leave_rows_out_and_all_zero_is_refused() {
     let f = fit(&x, n, d, &y, &w, &[], &p).unwrap();
     assert!(!f.support.contains(&0) && !f.support.contains(&1));
     let err = fit(&x, n, d, &y, &vec![0.0; n], &[], &p).unwrap_err();
-    assert!(err.to_string().contains("all samples have zero or negative weights"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("all samples have zero or negative weights"),
+        "{err}"
+    );
     let mut nu = params(SvmType::NuSvc, Kernel::Linear);
     nu.nu = 0.99;
     let y_skew: Vec<f64> = (0..n).map(|i| f64::from(u8::from(i < 5))).collect();
     let err = fit(&x, n, d, &y_skew, &[], &[], &nu).unwrap_err();
-    assert!(err.to_string().contains("specified nu is infeasible"), "{err}");
+    assert!(
+        err.to_string().contains("specified nu is infeasible"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -191,7 +208,11 @@ fn one_class_keeps_about_nu_outside() {
     let mut p = params(SvmType::OneClass, Kernel::Rbf { gamma: 0.5 });
     p.nu = 0.2;
     let f = fit(&x, n, d, &vec![1.0; n], &[], &[], &p).unwrap();
-    let out = model(&f, &p, d).predict(&x, n).iter().filter(|&&v| v < 0.0).count();
+    let out = model(&f, &p, d)
+        .predict(&x, n)
+        .iter()
+        .filter(|&&v| v < 0.0)
+        .count();
     // nu bounds the fraction of outliers from above (and of SVs from below).
     assert!(out as f64 <= 0.2 * n as f64 + 2.0, "{out}");
     assert!(f.support.len() as f64 >= 0.2 * n as f64 - 1.0);

@@ -42,7 +42,11 @@ fn train_one(prob: &Problem, p: &SvmParams, cp: f64, cn: f64) -> TrainedOne {
     let rows = KernelRows::new(p.kernel, prob.x, prob.d, &prob.rows);
     match p.svm_type {
         SvmType::CSvc => {
-            let y: Vec<i8> = prob.y.iter().map(|&v| if v > 0.0 { 1 } else { -1 }).collect();
+            let y: Vec<i8> = prob
+                .y
+                .iter()
+                .map(|&v| if v > 0.0 { 1 } else { -1 })
+                .collect();
             let c: Vec<f64> = (0..l)
                 .map(|i| prob.w[i] * if y[i] == 1 { cp } else { cn })
                 .collect();
@@ -58,7 +62,11 @@ fn train_one(prob: &Problem, p: &SvmParams, cp: f64, cn: f64) -> TrainedOne {
                 p.max_iter,
                 false,
             ));
-            let coef = alpha.iter().zip(&y).map(|(a, &s)| a * f64::from(s)).collect();
+            let coef = alpha
+                .iter()
+                .zip(&y)
+                .map(|(a, &s)| a * f64::from(s))
+                .collect();
             TrainedOne {
                 coef,
                 rho,
@@ -67,13 +75,21 @@ fn train_one(prob: &Problem, p: &SvmParams, cp: f64, cn: f64) -> TrainedOne {
             }
         }
         SvmType::NuSvc => {
-            let y: Vec<i8> = prob.y.iter().map(|&v| if v > 0.0 { 1 } else { -1 }).collect();
+            let y: Vec<i8> = prob
+                .y
+                .iter()
+                .map(|&v| if v > 0.0 { 1 } else { -1 })
+                .collect();
             let c = prob.w.clone();
             let nu_l: f64 = c.iter().map(|&ci| p.nu * ci).sum();
             let (mut sum_pos, mut sum_neg) = (nu_l / 2.0, nu_l / 2.0);
             let alpha0: Vec<f64> = (0..l)
                 .map(|i| {
-                    let s = if y[i] == 1 { &mut sum_pos } else { &mut sum_neg };
+                    let s = if y[i] == 1 {
+                        &mut sum_pos
+                    } else {
+                        &mut sum_neg
+                    };
                     let a = c[i].min(*s);
                     *s -= a;
                     a
@@ -229,7 +245,13 @@ fn binary_probability(
         let neg = train.len() - pos;
         let held = &perm[begin..end];
         if pos == 0 || neg == 0 {
-            let v = if pos > 0 { 1.0 } else if neg > 0 { -1.0 } else { 0.0 };
+            let v = if pos > 0 {
+                1.0
+            } else if neg > 0 {
+                -1.0
+            } else {
+                0.0
+            };
             for &k in held {
                 dec[k] = v;
             }
@@ -247,7 +269,11 @@ fn binary_probability(
         };
         let has_both = sub.y.iter().any(|&v| v > 0.0) && sub.y.iter().any(|&v| v <= 0.0);
         if !has_both {
-            let v = if sub.y.first().is_some_and(|&v| v > 0.0) { 1.0 } else { -1.0 };
+            let v = if sub.y.first().is_some_and(|&v| v > 0.0) {
+                1.0
+            } else {
+                -1.0
+            };
             for &k in held {
                 dec[k] = v;
             }
@@ -301,7 +327,7 @@ fn binary_probability(
 /// messages (scikit-learn raises them as they are).
 fn check(p: &SvmParams, y: &[f64], w: &[f64]) -> Result<()> {
     let invalid = |reason: &str| Error::InvalidParameter {
-        name: "sample_weight".into(),
+        name: "sample_weight",
         reason: reason.into(),
     };
     if p.svm_type == SvmType::NuSvc {
@@ -317,14 +343,19 @@ fn check(p: &SvmParams, y: &[f64], w: &[f64]) -> Result<()> {
                 let (n1, n2) = (labels[a].1, labels[b].1);
                 if p.nu * (n1 + n2) / 2.0 > n1.min(n2) {
                     return Err(Error::InvalidParameter {
-                        name: "nu".into(),
+                        name: "nu",
                         reason: "specified nu is infeasible".into(),
                     });
                 }
             }
         }
     }
-    let kept: Vec<f64> = y.iter().zip(w).filter(|(_, &wi)| wi > 0.0).map(|(&v, _)| v).collect();
+    let kept: Vec<f64> = y
+        .iter()
+        .zip(w)
+        .filter(|(_, &wi)| wi > 0.0)
+        .map(|(&v, _)| v)
+        .collect();
     if kept.is_empty() {
         return Err(invalid(
             "Invalid input - all samples have zero or negative weights.",
@@ -396,7 +427,7 @@ pub(crate) fn fit(
     let k = labels.len();
     if k < 2 {
         return Err(Error::InvalidParameter {
-            name: "sample_weight".into(),
+            name: "sample_weight",
             reason: "Invalid input - all samples with positive weights belong to the same class."
                 .into(),
         });

@@ -5,7 +5,7 @@
 //! public `dual_coef_` and `intercept_` (negated for two classes),
 //! `n_iter_` and `OneClassSVM.offset_` are rebuilt from them on load.
 
-use super::{float_dtype, opt, req, Arrays, ArraySpec, Origin, Schema};
+use super::{float_dtype, opt, req, ArraySpec, Arrays, Origin, Schema};
 use crate::error::{FormatError, Result};
 use crate::header::{DType, Header};
 use crate::labels::Labels;
@@ -52,7 +52,11 @@ svm_schema!(SVC, "svm.SVC", "`sklearn.svm.SVC`.");
 svm_schema!(NU_SVC, "svm.NuSVC", "`sklearn.svm.NuSVC`.");
 svm_schema!(SVR, "svm.SVR", "`sklearn.svm.SVR`.");
 svm_schema!(NU_SVR, "svm.NuSVR", "`sklearn.svm.NuSVR`.");
-svm_schema!(ONE_CLASS_SVM, "svm.OneClassSVM", "`sklearn.svm.OneClassSVM`.");
+svm_schema!(
+    ONE_CLASS_SVM,
+    "svm.OneClassSVM",
+    "`sklearn.svm.OneClassSVM`."
+);
 
 fn field(name: &str, reason: String) -> FormatError {
     FormatError::InvalidField {

@@ -219,7 +219,7 @@ def test_libsvm_refusals_have_its_messages():
         ox.SVC().fit(X, y, sample_weight=np.zeros(len(y)))
     with pytest.raises(ValueError, match="specified nu is infeasible"):
         ox.NuSVC(nu=0.99).fit(X[:60], y[:60])
-    with pytest.raises(ValueError, match="all samples with positive weights belong to the same class"):
+    with pytest.raises(ValueError, match="positive weights belong to the same class"):
         ox.SVC().fit(X[:100], y[:100], sample_weight=(y[:100] == 0).astype(float))
 
 
