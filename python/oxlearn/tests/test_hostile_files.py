@@ -83,7 +83,7 @@ MODELS = [
     ExtraTreesRegressor(4, random_state=0),
     TSNE(perplexity=10, max_iter=260, init="random", random_state=0),
     SVC(),
-    NuSVC(nu=0.3, probability=True),
+    NuSVC(nu=0.3, probability=True, random_state=0),
     SVR(kernel="poly"),
     NuSVR(),
     OneClassSVM(nu=0.2),
