@@ -29,6 +29,9 @@ pub(crate) enum QMatrix {
         sign: Vec<f32>,
         index: Vec<usize>,
         bufs: [Vec<f32>; 2],
+        /// The (position, length) each buffer holds, if still valid: the
+        /// selection expands row i and the step asks for it again.
+        held: [Option<(usize, usize)>; 2],
     },
 }
 
@@ -59,6 +62,7 @@ impl QMatrix {
             sign: (0..2 * l).map(|k| if k < l { 1.0 } else { -1.0 }).collect(),
             index: (0..2 * l).map(|k| k % l).collect(),
             bufs: [vec![0.0; 2 * l], vec![0.0; 2 * l]],
+            held: [None, None],
         };
         (q, diag.iter().chain(diag.iter()).copied().collect())
     }
@@ -79,9 +83,12 @@ impl QMatrix {
                     y.swap(a, b);
                 }
             }
-            QMatrix::Doubled { sign, index, .. } => {
+            QMatrix::Doubled {
+                sign, index, held, ..
+            } => {
                 sign.swap(a, b);
                 index.swap(a, b);
+                *held = [None, None];
             }
         }
     }
@@ -99,7 +106,7 @@ impl QMatrix {
     /// Row `i` of `Q`, its first `len` values.
     pub(crate) fn row(&mut self, i: usize, len: usize) -> &[f32] {
         match self {
-            QMatrix::Direct { rows, cache, y, .. } => {
+            QMatrix::Direct { rows, cache, y } => {
                 Self::fill(rows, cache, y.as_deref(), i, len);
                 &cache.row(i)[..len]
             }
@@ -109,11 +116,14 @@ impl QMatrix {
                 sign,
                 index,
                 bufs,
-                ..
+                held,
             } => {
-                let n = rows.len();
-                Self::fill(rows, cache, None, index[i], n);
-                expand(cache.row(index[i]), sign, index, i, &mut bufs[0][..len]);
+                if !matches!(held[0], Some((p, n)) if p == i && n >= len) {
+                    let n = rows.len();
+                    Self::fill(rows, cache, None, index[i], n);
+                    expand(cache.row(index[i]), sign, index, i, &mut bufs[0][..len]);
+                    held[0] = Some((i, len));
+                }
                 &bufs[0][..len]
             }
         }
@@ -136,14 +146,18 @@ impl QMatrix {
                 sign,
                 index,
                 bufs,
-                ..
+                held,
             } => {
                 let n = rows.len();
-                Self::fill(rows, cache, None, index[i], n);
-                Self::fill(rows, cache, None, index[j], n);
                 let [b0, b1] = bufs;
-                expand(cache.row(index[i]), sign, index, i, &mut b0[..len]);
-                expand(cache.row(index[j]), sign, index, j, &mut b1[..len]);
+                for (slot, buf, p) in [(0, b0, i), (1, b1, j)] {
+                    if !matches!(held[slot], Some((q, m)) if q == p && m >= len) {
+                        Self::fill(rows, cache, None, index[p], n);
+                        expand(cache.row(index[p]), sign, index, p, &mut buf[..len]);
+                        held[slot] = Some((p, len));
+                    }
+                }
+                let [b0, b1] = bufs;
                 (&b0[..len], &b1[..len])
             }
         }
