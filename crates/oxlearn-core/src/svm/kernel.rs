@@ -185,12 +185,7 @@ pub(crate) fn apply_kernel(kernel: Kernel, dots: &mut [f64], sq_a: f64, sq: &[f6
                 *v = kernel.of_dot(*v, sq_a, s);
             }
         }
-        Kernel::Poly { .. } => {
-            for v in dots.iter_mut() {
-                *v = kernel.of_dot(*v, 0.0, 0.0);
-            }
-        }
-        Kernel::Sigmoid { .. } => {
+        Kernel::Poly { .. } | Kernel::Sigmoid { .. } => {
             for v in dots.iter_mut() {
                 *v = kernel.of_dot(*v, 0.0, 0.0);
             }

@@ -118,12 +118,9 @@ impl QMatrix {
                 bufs,
                 held,
             } => {
-                if !matches!(held[0], Some((p, n)) if p == i && n >= len) {
-                    let n = rows.len();
-                    Self::fill(rows, cache, None, index[i], n);
-                    expand(cache.row(index[i]), sign, index, i, &mut bufs[0][..len]);
-                    held[0] = Some((i, len));
-                }
+                let [b0, _] = bufs;
+                let src = (&*rows, &mut *cache, &sign[..], &index[..]);
+                held_row(src, &mut held[0], b0, i, len);
                 &bufs[0][..len]
             }
         }
@@ -148,20 +145,30 @@ impl QMatrix {
                 bufs,
                 held,
             } => {
-                let n = rows.len();
                 let [b0, b1] = bufs;
-                for (slot, buf, p) in [(0, b0, i), (1, b1, j)] {
-                    if !matches!(held[slot], Some((q, m)) if q == p && m >= len) {
-                        Self::fill(rows, cache, None, index[p], n);
-                        expand(cache.row(index[p]), sign, index, p, &mut buf[..len]);
-                        held[slot] = Some((p, len));
-                    }
-                }
-                let [b0, b1] = bufs;
+                let [h0, h1] = held;
+                held_row((&*rows, &mut *cache, &sign[..], &index[..]), h0, b0, i, len);
+                held_row((&*rows, &mut *cache, &sign[..], &index[..]), h1, b1, j, len);
                 (&b0[..len], &b1[..len])
             }
         }
     }
+}
+
+/// Expands SVR row `p` into `buf` unless `held` says it is there already.
+fn held_row(
+    (rows, cache, sign, index): (&KernelRows, &mut Cache, &[f32], &[usize]),
+    held: &mut Option<(usize, usize)>,
+    buf: &mut [f32],
+    p: usize,
+    len: usize,
+) {
+    if matches!(*held, Some((q, m)) if q == p && m >= len) {
+        return;
+    }
+    QMatrix::fill(rows, cache, None, index[p], rows.len());
+    expand(cache.row(index[p]), sign, index, p, &mut buf[..len]);
+    *held = Some((p, len));
 }
 
 /// `out[k] = s_i s_k K(idx_i, idx_k)` from sample `idx_i`'s kernel row

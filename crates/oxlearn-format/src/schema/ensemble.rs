@@ -19,7 +19,7 @@
 //! (memory-mapped) load defers it, with the array checksums, to first use.
 
 use super::cluster::ints;
-use super::{float_dtype, opt, req, Arrays, Origin, Schema};
+use super::{family_schema, float_dtype, opt, req, Arrays, Origin, Schema};
 use crate::error::{FormatError, Result};
 use crate::header::{ArrayView, DType, Header};
 use crate::labels::Labels;
@@ -55,41 +55,29 @@ const ATTRS: &[&str] = &[
     "_grown_by",
 ];
 
-macro_rules! forest_schema {
-    ($name:ident, $kind:literal, $doc:literal) => {
-        #[doc = $doc]
-        pub static $name: Schema = Schema {
-            kind: $kind,
-            version: 1,
-            arrays: ARRAYS,
-            attrs: ATTRS,
-            validate: validate_forest,
-            width: None,
-            composite: false,
-            origin: Origin::Oxlearn,
-        };
-    };
-}
-
-forest_schema!(
+family_schema!(
     RANDOM_FOREST_CLASSIFIER,
     "ensemble.RandomForestClassifier",
-    "`sklearn.ensemble.RandomForestClassifier`."
+    "`sklearn.ensemble.RandomForestClassifier`.",
+    validate_forest
 );
-forest_schema!(
+family_schema!(
     RANDOM_FOREST_REGRESSOR,
     "ensemble.RandomForestRegressor",
-    "`sklearn.ensemble.RandomForestRegressor`."
+    "`sklearn.ensemble.RandomForestRegressor`.",
+    validate_forest
 );
-forest_schema!(
+family_schema!(
     EXTRA_TREES_CLASSIFIER,
     "ensemble.ExtraTreesClassifier",
-    "`sklearn.ensemble.ExtraTreesClassifier`."
+    "`sklearn.ensemble.ExtraTreesClassifier`.",
+    validate_forest
 );
-forest_schema!(
+family_schema!(
     EXTRA_TREES_REGRESSOR,
     "ensemble.ExtraTreesRegressor",
-    "`sklearn.ensemble.ExtraTreesRegressor`."
+    "`sklearn.ensemble.ExtraTreesRegressor`.",
+    validate_forest
 );
 
 /// Element `i` of a little-endian array (`None` past its end).

@@ -75,6 +75,26 @@ impl Origin {
     }
 }
 
+/// `pub static $name: Schema` for one kind of a family whose kinds share
+/// `ARRAYS`, `ATTRS` (items in scope where it is used) and a validator,
+/// implemented by oxlearn (random forests, SVMs).
+macro_rules! family_schema {
+    ($name:ident, $kind:literal, $doc:literal, $validate:path) => {
+        #[doc = $doc]
+        pub static $name: Schema = Schema {
+            kind: $kind,
+            version: 1,
+            arrays: ARRAYS,
+            attrs: ATTRS,
+            validate: $validate,
+            width: None,
+            composite: false,
+            origin: Origin::Oxlearn,
+        };
+    };
+}
+pub(crate) use family_schema;
+
 /// How one model kind is serialized.
 #[derive(Debug)]
 pub struct Schema {

@@ -5,7 +5,7 @@
 //! public `dual_coef_` and `intercept_` (negated for two classes),
 //! `n_iter_` and `OneClassSVM.offset_` are rebuilt from them on load.
 
-use super::{float_dtype, opt, req, ArraySpec, Arrays, Origin, Schema};
+use super::{family_schema, float_dtype, opt, req, ArraySpec, Arrays, Origin, Schema};
 use crate::error::{FormatError, Result};
 use crate::header::{DType, Header};
 use crate::labels::Labels;
@@ -32,30 +32,15 @@ const ATTRS: &[&str] = &[
     "_effective_probability",
 ];
 
-macro_rules! svm_schema {
-    ($name:ident, $kind:literal, $doc:literal) => {
-        #[doc = $doc]
-        pub static $name: Schema = Schema {
-            kind: $kind,
-            version: 1,
-            arrays: ARRAYS,
-            attrs: ATTRS,
-            validate: validate_svm,
-            width: None,
-            composite: false,
-            origin: Origin::Oxlearn,
-        };
-    };
-}
-
-svm_schema!(SVC, "svm.SVC", "`sklearn.svm.SVC`.");
-svm_schema!(NU_SVC, "svm.NuSVC", "`sklearn.svm.NuSVC`.");
-svm_schema!(SVR, "svm.SVR", "`sklearn.svm.SVR`.");
-svm_schema!(NU_SVR, "svm.NuSVR", "`sklearn.svm.NuSVR`.");
-svm_schema!(
+family_schema!(SVC, "svm.SVC", "`sklearn.svm.SVC`.", validate_svm);
+family_schema!(NU_SVC, "svm.NuSVC", "`sklearn.svm.NuSVC`.", validate_svm);
+family_schema!(SVR, "svm.SVR", "`sklearn.svm.SVR`.", validate_svm);
+family_schema!(NU_SVR, "svm.NuSVR", "`sklearn.svm.NuSVR`.", validate_svm);
+family_schema!(
     ONE_CLASS_SVM,
     "svm.OneClassSVM",
-    "`sklearn.svm.OneClassSVM`."
+    "`sklearn.svm.OneClassSVM`.",
+    validate_svm
 );
 
 fn field(name: &str, reason: String) -> FormatError {
