@@ -102,7 +102,7 @@ pub(crate) struct KernelRows {
 }
 
 crate::simd::multiversion! {
-    /// `out[j] = scale_j * K(row i, position j0 + j)` for one tile.
+    /// `out[j] = y_i y_j K(row i, position j0 + j)` (or `K` without signs) for one tile.
     fn tile_row(
         rows: &KernelRows,
         xi: &[f64],
