@@ -12,7 +12,7 @@ use oxlearn_core::neighbors::{
     lof_score_samples, unit_rows, vote, weighted_mean, Algorithm, IndexParams, KNeighbors, Metric,
     NeighborIndex, Weights,
 };
-use oxlearn_core::svm::{Kernel as SvmKernel, SvmModelRef, SvmType};
+use oxlearn_core::svm::{ovr_argmax as svm_ovr_argmax, Kernel as SvmKernel, SvmModelRef, SvmType};
 use oxlearn_core::validation::{check_finite, shift_located_row, InputRule};
 use oxlearn_core::Real;
 use oxlearn_format::{schema, ArrayView, DType, FormatError, Header, Labels};
@@ -60,6 +60,7 @@ enum Kind {
 /// labels of a classifier and whether `predict` breaks ties by the
 /// one-vs-rest decision (`break_ties` with 'ovr' and more than 2 classes).
 struct Svm {
+    class_name: String,
     svm_type: SvmType,
     kernel: SvmKernel,
     sv: Vec<f64>,
@@ -92,30 +93,18 @@ impl Svm {
         };
         let gamma = num(header.attrs.get("_gamma"), "_gamma")?;
         let coef0 = num(header.params.get("coef0"), "coef0")?;
-        let kernel = match header.params.get("kernel").and_then(|v| v.as_str()) {
-            Some("linear") => SvmKernel::Linear,
-            Some("rbf") => SvmKernel::Rbf { gamma },
-            Some("sigmoid") => SvmKernel::Sigmoid { gamma, coef0 },
-            Some("poly") => SvmKernel::Poly {
-                degree: header
-                    .params
-                    .get("degree")
-                    .and_then(|v| v.as_u64())
-                    .and_then(|v| u32::try_from(v).ok())
-                    .ok_or_else(|| format!("{} has no usable degree", header.kind))?,
-                gamma,
-                coef0,
-            },
-            other => {
-                return Err(format!(
-                    "{} with kernel={} is not served by the binary: a precomputed kernel \
-                     needs the kernel values of each input against the training samples, \
-                     which only the caller can compute; predict it from Python",
-                    header.kind,
-                    other.map_or("?".to_string(), |k| format!("{k:?}"))
-                ))
-            }
-        };
+        let name = header.params.get("kernel").and_then(|v| v.as_str());
+        if name == Some("precomputed") {
+            return Err(format!(
+                "{} with kernel=\"precomputed\" is not served by the binary: a precomputed \
+                 kernel needs the kernel values of each input against the training samples, \
+                 which only the caller can compute; predict it from Python",
+                header.kind
+            ));
+        }
+        let degree = header.params.get("degree").and_then(|v| v.as_i64());
+        let kernel = SvmKernel::from_name(name.unwrap_or("?"), degree.unwrap_or(-1), gamma, coef0)
+            .map_err(|e| format!("{}: {e}", header.kind))?;
         let ints = |a: &ArrayView<'_>| -> Vec<i32> {
             a.data
                 .chunks_exact(4)
@@ -130,6 +119,7 @@ impl Svm {
             None
         };
         let svm = Svm {
+            class_name: class_name(&header.kind).to_string(),
             svm_type,
             kernel,
             sv: floats(sv_view),
@@ -145,10 +135,13 @@ impl Svm {
                     == Some("ovr"),
             classes,
         };
+        let coef = need("_dual_coef_")?;
         let m = svm.model();
-        let rows = m.dual_coef.len().checked_div(m.n_sv()).unwrap_or(0);
-        m.check(m.n_sv(), d, rows.max(usize::from(m.n_sv() == 0)), m.n_sv())
-            .map_err(|e| e.to_string())?;
+        match coef.shape {
+            [rows, cols] => m.check(m.n_sv(), d, *rows as usize, *cols as usize),
+            _ => m.check(m.n_sv(), d, 0, 0),
+        }
+        .map_err(|e| e.to_string())?;
         Ok(svm)
     }
 
@@ -168,10 +161,10 @@ impl Svm {
 
     /// Python's `predict`: float64 input (float32 converted exactly).
     fn predict(&self, x: &Matrix) -> Result<Prediction, String> {
-        let (rows, cols, data) = match x {
+        let (rows, cols, data): (usize, usize, std::borrow::Cow<'_, [f64]>) = match x {
             Matrix::F64 {
                 rows, cols, data, ..
-            } => (*rows, *cols, data.clone()),
+            } => (*rows, *cols, data.as_slice().into()),
             Matrix::F32 {
                 rows, cols, data, ..
             } => (*rows, *cols, data.iter().map(|&v| f64::from(v)).collect()),
@@ -179,8 +172,7 @@ impl Svm {
         if cols != self.d {
             return Err(format!(
                 "X has {cols} features, but {} is expecting {} features as input.",
-                class_name_of(self.svm_type),
-                self.d
+                self.class_name, self.d
             ));
         }
         let m = self.model();
@@ -200,7 +192,7 @@ impl Svm {
                 let idx: Vec<usize> = if self.break_ties && k > 2 {
                     let dec = m.raw_decision(&data, rows);
                     dec.chunks(m.n_decision())
-                        .map(|row| ovr_argmax(row, k))
+                        .map(|row| svm_ovr_argmax(row, k))
                         .collect()
                 } else {
                     m.predict(&data, rows).iter().map(|&v| v as usize).collect()
@@ -213,41 +205,6 @@ impl Svm {
             (_, None) => Err("an SVM classifier without classes_".into()),
         }
     }
-}
-
-fn class_name_of(t: SvmType) -> &'static str {
-    match t {
-        SvmType::CSvc => "SVC",
-        SvmType::NuSvc => "NuSVC",
-        SvmType::OneClass => "OneClassSVM",
-        SvmType::EpsilonSvr => "SVR",
-        SvmType::NuSvr => "NuSVR",
-    }
-}
-
-/// The class scikit-learn's `break_ties` picks: the argmax (first of ties)
-/// of `_ovr_decision_function(dec < 0, -dec, k)`, votes plus confidences
-/// squashed below one vote, from libsvm's pairwise decision values.
-fn ovr_argmax(dec: &[f64], k: usize) -> usize {
-    let mut votes = vec![0.0; k];
-    let mut conf = vec![0.0; k];
-    let mut p = 0;
-    for i in 0..k {
-        for j in i + 1..k {
-            conf[i] -= -dec[p];
-            conf[j] += -dec[p];
-            if dec[p] < 0.0 {
-                votes[j] += 1.0;
-            } else {
-                votes[i] += 1.0;
-            }
-            p += 1;
-        }
-    }
-    let score: Vec<f64> = (0..k)
-        .map(|c| votes[c] + conf[c] / (3.0 * (conf[c].abs() + 1.0)))
-        .collect();
-    (0..k).fold(0, |b, c| if score[c] > score[b] { c } else { b })
 }
 
 /// A tree ensemble: scikit-learn's node arrays of all trees, concatenated

@@ -5,6 +5,32 @@
 //! operations are used, never fused multiply-add, so every SIMD level gives
 //! the same bits.
 
+// Range reduction x = n ln2 + r (Cody–Waite: ln2 split so n·LN2_HI is
+// exact); adding SHIFT = 1.5·2^52 rounds to an integer held in the low
+// mantissa bits.
+const LN2_HI: f64 = 6.931_471_803_691_238e-1;
+const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+const INV_LN2: f64 = std::f64::consts::LOG2_E;
+const SHIFT: f64 = 6_755_399_441_055_744.0;
+/// `1 / k!` for `k = 0..=13`: exp's Taylor polynomial (truncation < 1e-17
+/// on the reduced range).
+const TAYLOR: [f64; 14] = [
+    1.0,
+    1.0,
+    0.5,
+    1.0 / 6.0,
+    1.0 / 24.0,
+    1.0 / 120.0,
+    1.0 / 720.0,
+    1.0 / 5_040.0,
+    1.0 / 40_320.0,
+    1.0 / 362_880.0,
+    1.0 / 3_628_800.0,
+    1.0 / 39_916_800.0,
+    1.0 / 479_001_600.0,
+    1.0 / 6_227_020_800.0,
+];
+
 /// `exp(x)` for `x <= 0` (and NaN → NaN). Below `-708` the result is
 /// `exp(-708) ≈ 3.3e-308` instead of a subnormal or zero: the callers add it
 /// to numbers of order one, where either is invisible.
@@ -13,32 +39,13 @@ pub(crate) fn exp_nonpos(x: f64) -> f64 {
     // x = n ln2 + r with |r| <= ln2 / 2 (Cody–Waite: ln2 split so n·LN2_HI is
     // exact), exp(r) by its Taylor polynomial to degree 13 (truncation < 1e-17),
     // 2^n from its exponent bits.
-    const LN2_HI: f64 = 6.931_471_803_691_238e-1;
-    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
-    const INV_LN2: f64 = std::f64::consts::LOG2_E;
-    // Adding 1.5·2^52 rounds to an integer held in the low mantissa bits.
-    const SHIFT: f64 = 6_755_399_441_055_744.0;
     let x = if x < -708.0 { -708.0 } else { x };
     let t = x * INV_LN2 + SHIFT;
     let n_f = t - SHIFT;
     let n = t.to_bits().wrapping_sub(SHIFT.to_bits()); // n in two's complement
     let r = (x - n_f * LN2_HI) - n_f * LN2_LO;
-    let mut p = 1.0 / 6_227_020_800.0; // 1/13!
-    for c in [
-        1.0 / 479_001_600.0,
-        1.0 / 39_916_800.0,
-        1.0 / 3_628_800.0,
-        1.0 / 362_880.0,
-        1.0 / 40_320.0,
-        1.0 / 5_040.0,
-        1.0 / 720.0,
-        1.0 / 120.0,
-        1.0 / 24.0,
-        1.0 / 6.0,
-        0.5,
-        1.0,
-        1.0,
-    ] {
+    let mut p = TAYLOR[13];
+    for &c in TAYLOR[..13].iter().rev() {
         p = p * r + c;
     }
     // n in [-1022, 0]: 2^n is a normal number.
@@ -54,32 +61,12 @@ pub(crate) fn exp_nonpos(x: f64) -> f64 {
 /// values (the SVM kernels). Its last bits differ from [`exp_nonpos`]'s.
 #[inline(always)]
 pub(crate) fn exp_nonpos_fma(x: f64) -> f64 {
-    const LN2_HI: f64 = 6.931_471_803_691_238e-1;
-    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
-    const INV_LN2: f64 = std::f64::consts::LOG2_E;
-    const SHIFT: f64 = 6_755_399_441_055_744.0;
-    const C: [f64; 14] = [
-        1.0,
-        1.0,
-        0.5,
-        1.0 / 6.0,
-        1.0 / 24.0,
-        1.0 / 120.0,
-        1.0 / 720.0,
-        1.0 / 5_040.0,
-        1.0 / 40_320.0,
-        1.0 / 362_880.0,
-        1.0 / 3_628_800.0,
-        1.0 / 39_916_800.0,
-        1.0 / 479_001_600.0,
-        1.0 / 6_227_020_800.0,
-    ];
     let x = if x < -708.0 { -708.0 } else { x };
     let t = x.mul_add(INV_LN2, SHIFT);
     let n_f = t - SHIFT;
     let n = t.to_bits().wrapping_sub(SHIFT.to_bits());
     let r = (-n_f).mul_add(LN2_LO, (-n_f).mul_add(LN2_HI, x));
-    let q = |k: usize| C[2 * k + 1].mul_add(r, C[2 * k]);
+    let q = |k: usize| TAYLOR[2 * k + 1].mul_add(r, TAYLOR[2 * k]);
     let r2 = r * r;
     let r4 = r2 * r2;
     let r8 = r4 * r4;

@@ -15,23 +15,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 }
 
 fn kernel(name: &str, degree: i64, gamma: f64, coef0: f64) -> PyResult<Kernel> {
-    Ok(match name {
-        "linear" => Kernel::Linear,
-        "poly" => Kernel::Poly {
-            degree: u32::try_from(degree).map_err(|_| {
-                PyValueError::new_err(format!("degree must be in [0, 2^32), got {degree}"))
-            })?,
-            gamma,
-            coef0,
-        },
-        "rbf" => Kernel::Rbf { gamma },
-        "sigmoid" => Kernel::Sigmoid { gamma, coef0 },
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "kernel {other:?} is not computed in Rust (linear, poly, rbf, sigmoid)"
-            )))
-        }
-    })
+    Kernel::from_name(name, degree, gamma, coef0).map_err(core_err)
 }
 
 fn rows<'a>(a: &'a PyReadonlyArray2<'_, f64>, what: &str) -> PyResult<(&'a [f64], usize, usize)> {
@@ -110,15 +94,8 @@ fn fit_svm<'py>(
     let n_sv = f.support.len();
     let sv = Array2::from_shape_vec((n_sv, d), f.support_vectors)
         .map_err(|e| PyValueError::new_err(e.to_string()))?;
-    let rows_coef =
-        f.dual_coef
-            .len()
-            .checked_div(n_sv)
-            .unwrap_or(if params.svm_type.is_classifier() {
-                f.n_support.len().saturating_sub(1)
-            } else {
-                1
-            });
+    // (n_classes - 1) rows; one-class and regression store [n_sv, n_sv]: 1.
+    let rows_coef = f.n_support.len().saturating_sub(1);
     let dual = Array2::from_shape_vec((rows_coef, n_sv), f.dual_coef)
         .map_err(|e| PyValueError::new_err(e.to_string()))?;
     Ok((

@@ -9,7 +9,14 @@
 
 use rayon::prelude::*;
 
+use crate::error::{Error, Result};
 use crate::special::exp_nonpos_fma;
+
+/// `Σ v²` in row order: every squared norm the kernels use (training rows,
+/// support vectors, queries) sums the same way.
+pub(crate) fn sq_norm(row: &[f64]) -> f64 {
+    row.iter().fold(0.0, |s, &v| s + v * v)
+}
 
 /// A kernel function with scikit-learn's parameters (`gamma` already
 /// resolved from `'scale'` or `'auto'`).
@@ -56,6 +63,36 @@ fn pow_int(base: f64, n: u32) -> f64 {
 }
 
 impl Kernel {
+    /// The kernel scikit-learn names `name`, with its parameters (`degree`
+    /// is used by poly only, `coef0` by poly and sigmoid).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for a name without a Rust kernel
+    /// (`precomputed`, a callable) or a degree outside `u32`.
+    pub fn from_name(name: &str, degree: i64, gamma: f64, coef0: f64) -> Result<Kernel> {
+        Ok(match name {
+            "linear" => Kernel::Linear,
+            "poly" => Kernel::Poly {
+                degree: u32::try_from(degree).map_err(|_| Error::InvalidParameter {
+                    name: "degree",
+                    reason: format!("must be in [0, 2^32), got {degree}"),
+                })?,
+                gamma,
+                coef0,
+            },
+            "rbf" => Kernel::Rbf { gamma },
+            "sigmoid" => Kernel::Sigmoid { gamma, coef0 },
+            other => {
+                return Err(Error::InvalidParameter {
+                    name: "kernel",
+                    reason: format!(
+                        "{other:?} is not computed in Rust (linear, poly, rbf, sigmoid)"
+                    ),
+                })
+            }
+        })
+    }
+
     /// Whether the kernel needs the rows' squared norms.
     pub(crate) fn needs_norms(self) -> bool {
         matches!(self, Kernel::Rbf { .. })
@@ -170,18 +207,7 @@ pub(crate) fn apply_kernel(kernel: Kernel, dots: &mut [f64], sq_a: f64, sq: &[f6
     match kernel {
         Kernel::Linear => {}
         Kernel::Rbf { .. } => {
-            // Sixteen values a step: four independent vectors in flight hide
-            // the latency of exp's polynomial (one at a time left the
-            // multipliers idle).
-            let sq = &sq[..dots.len()];
-            let mut d16 = dots.chunks_exact_mut(16);
-            let mut s16 = sq.chunks_exact(16);
-            for (d, s) in (&mut d16).zip(&mut s16) {
-                for k in 0..16 {
-                    d[k] = kernel.of_dot(d[k], sq_a, s[k]);
-                }
-            }
-            for (v, &s) in d16.into_remainder().iter_mut().zip(s16.remainder()) {
+            for (v, &s) in dots.iter_mut().zip(sq) {
                 *v = kernel.of_dot(*v, sq_a, s);
             }
         }
@@ -205,7 +231,7 @@ impl KernelRows {
                 xt[f * l + p] = v;
             }
             if kernel.needs_norms() {
-                sq[p] = row.iter().fold(0.0, |s, &v| s + v * v);
+                sq[p] = sq_norm(row);
             }
         }
         KernelRows {

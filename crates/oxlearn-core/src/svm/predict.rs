@@ -7,7 +7,7 @@ use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
 use rayon::prelude::*;
 
-use super::kernel::{apply_kernel, Kernel};
+use super::kernel::{apply_kernel, sq_norm, Kernel};
 use super::SvmType;
 use crate::error::{Error, Result};
 
@@ -148,11 +148,7 @@ impl SvmModelRef<'_> {
         let sv = MatRef::from_row_major_slice(self.sv, m, d);
         let sq_sv: Vec<f64> = if self.kernel.needs_norms() {
             (0..m)
-                .map(|j| {
-                    self.sv[j * d..(j + 1) * d]
-                        .iter()
-                        .fold(0.0, |s, &v| s + v * v)
-                })
+                .map(|j| sq_norm(&self.sv[j * d..(j + 1) * d]))
                 .collect()
         } else {
             vec![0.0; m]
@@ -179,18 +175,13 @@ impl SvmModelRef<'_> {
                 for (r, o) in out_block.chunks_mut(width).enumerate() {
                     let xr = &x[(r0 + r) * d..(r0 + r + 1) * d];
                     let sq_x = if kernel.needs_norms() {
-                        xr.iter().fold(0.0, |s, &v| s + v * v)
+                        sq_norm(xr)
                     } else {
                         0.0
                     };
-                    let col = g
-                        .col_mut(r)
-                        .try_as_col_major_mut()
-                        .map(|c| c.as_slice_mut());
-                    if let Some(kv) = col {
-                        kernel_values(kernel, kv, sq_x, &sq_sv);
-                        each(kv, o);
-                    }
+                    let kv = g.col_as_slice_mut(r);
+                    kernel_values(kernel, kv, sq_x, &sq_sv);
+                    each(kv, o);
                 }
             });
         debug_assert_eq!(out.len(), n * width);
@@ -331,6 +322,32 @@ fn dot_portable(a: &[f64], b: &[f64]) -> f64 {
         t += x * y;
     }
     t
+}
+
+/// The class scikit-learn's `break_ties=True` predicts from one row of
+/// libsvm's pairwise decision values (`k` classes): the first largest of
+/// `_ovr_decision_function(dec < 0, -dec, k)`, one-vs-one votes plus the
+/// summed confidences squashed below one vote.
+pub fn ovr_argmax(dec: &[f64], k: usize) -> usize {
+    let mut votes = vec![0.0; k];
+    let mut conf = vec![0.0; k];
+    let mut p = 0;
+    for i in 0..k {
+        for j in i + 1..k {
+            conf[i] -= -dec[p];
+            conf[j] += -dec[p];
+            if dec[p] < 0.0 {
+                votes[j] += 1.0;
+            } else {
+                votes[i] += 1.0;
+            }
+            p += 1;
+        }
+    }
+    let score: Vec<f64> = (0..k)
+        .map(|c| votes[c] + conf[c] / (3.0 * (conf[c].abs() + 1.0)))
+        .collect();
+    (0..k).fold(0, |b, c| if score[c] > score[b] { c } else { b })
 }
 
 /// `1 / (1 + exp(A f + B))`, without cancellation.

@@ -217,3 +217,52 @@ fn one_class_keeps_about_nu_outside() {
     assert!(out as f64 <= 0.2 * n as f64 + 2.0, "{out}");
     assert!(f.support.len() as f64 >= 0.2 * n as f64 - 1.0);
 }
+
+/// The cache's deferred swaps (applied row by row at `flush`) leave every
+/// row as libsvm's swap-at-once does: rows moved, values exchanged, and a
+/// row long enough for the smaller index but not the larger dropped.
+#[test]
+fn deferred_cache_swaps_equal_swapping_at_once() {
+    use super::kernel::Cache;
+    let l = 12;
+    let lens = [0, 3, 12, 7, 1, 12, 0, 5, 9, 2, 12, 4];
+    let mut cache = Cache::new(l, 1 << 20);
+    let mut reference: Vec<Vec<f32>> = Vec::new();
+    for (i, &len) in lens.iter().enumerate() {
+        let row: Vec<f32> = (0..len).map(|j| (100 * i + j) as f32).collect();
+        if len > 0 {
+            cache.get(i, len).0.copy_from_slice(&row);
+        }
+        reference.push(row);
+    }
+    let mut s = 7u64;
+    for _ in 0..40 {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let (a, b) = (
+            ((s >> 33) % l as u64) as usize,
+            ((s >> 13) % l as u64) as usize,
+        );
+        cache.swap(a, b);
+        let (a, b) = (a.min(b), a.max(b));
+        if a == b {
+            continue;
+        }
+        reference.swap(a, b);
+        for row in reference.iter_mut() {
+            if row.len() > a {
+                if row.len() > b {
+                    row.swap(a, b);
+                } else {
+                    row.clear();
+                }
+            }
+        }
+    }
+    cache.flush();
+    for (i, row) in reference.iter().enumerate() {
+        assert_eq!(cache.row(i), &row[..], "row {i}");
+    }
+    assert!(reference.iter().any(Vec::is_empty) && reference.iter().any(|r| r.len() == 12));
+}
