@@ -269,21 +269,55 @@ impl KernelRows {
     /// with `signs = Some((y, y_i))`, else `K(i, j)`. Each value is computed
     /// on its own, so splitting the range across threads never changes a bit.
     pub(crate) fn row(&self, i: usize, from: usize, out: &mut [f32], signs: Option<(&[f32], f32)>) {
-        let xi: Vec<f64> = (0..self.d).map(|f| self.xt[f * self.l + i]).collect();
-        let sq_i = self.sq[i];
-        let work = out.len() * (self.d + 8);
-        let run_tiles = |t0: usize, chunk: &mut [f32]| {
-            let mut acc = vec![0.0; TILE];
-            for (k, piece) in chunk.chunks_mut(TILE).enumerate() {
-                tile_row(self, &xi, sq_i, t0 + k * TILE, signs, &mut acc, piece);
+        self.rows(&[i], from, vec![out], signs.map(|(y, _)| y));
+    }
+
+    /// [`Self::row`] for several rows `is[k]` into `outs[k]` (all as long),
+    /// tile by tile: a tile of the training rows is read from memory once
+    /// and stays in L2 while every row takes its dot products with it. Each
+    /// value is computed exactly as a row on its own computes it.
+    pub(crate) fn rows(&self, is: &[usize], from: usize, outs: Vec<&mut [f32]>, y: Option<&[f32]>) {
+        let len = outs.first().map_or(0, |o| o.len());
+        debug_assert!(outs.iter().all(|o| o.len() == len) && outs.len() == is.len());
+        let xis: Vec<Vec<f64>> = is
+            .iter()
+            .map(|&i| (0..self.d).map(|f| self.xt[f * self.l + i]).collect())
+            .collect();
+        // tiles[t][k]: row k's columns of tile t.
+        let mut tiles: Vec<Vec<&mut [f32]>> = (0..len.div_ceil(TILE))
+            .map(|_| Vec::with_capacity(is.len()))
+            .collect();
+        for out in outs {
+            for (t, piece) in out.chunks_mut(TILE).enumerate() {
+                tiles[t].push(piece);
+            }
+        }
+        let run = |acc: &mut Vec<f64>, (t, pieces): (usize, Vec<&mut [f32]>)| {
+            for (k, piece) in pieces.into_iter().enumerate() {
+                let signs = y.map(|y| (y, y[is[k]]));
+                tile_row(
+                    self,
+                    &xis[k],
+                    self.sq[is[k]],
+                    from + t * TILE,
+                    signs,
+                    acc,
+                    piece,
+                );
             }
         };
+        let work = is.len() * len * (self.d + 8);
         if work < PAR_MIN_WORK || rayon::current_num_threads() < 2 {
-            run_tiles(from, out);
-        } else {
-            out.par_chunks_mut(TILE)
+            let mut acc = vec![0.0; TILE];
+            tiles
+                .into_iter()
                 .enumerate()
-                .for_each(|(k, piece)| run_tiles(from + k * TILE, piece));
+                .for_each(|tp| run(&mut acc, tp));
+        } else {
+            tiles
+                .into_par_iter()
+                .enumerate()
+                .for_each_init(|| vec![0.0; TILE], run);
         }
     }
 }
@@ -293,6 +327,8 @@ impl KernelRows {
 /// used first, when the budget (in `f32` values) runs out.
 pub(crate) struct Cache {
     budget: usize,
+    /// The whole budget, in `f32` values.
+    capacity: usize,
     data: Vec<Vec<f32>>,
     /// Swaps whose exchange of values inside the cached rows is deferred
     /// to [`Cache::flush`]: applied row by row, a row stays in cache while
@@ -309,6 +345,7 @@ impl Cache {
         let budget = (bytes / std::mem::size_of::<f32>()).max(2 * l);
         Cache {
             budget,
+            capacity: budget,
             data: vec![Vec::new(); l],
             pending: Vec::new(),
             prev: vec![l; l + 1],
@@ -357,6 +394,43 @@ impl Cache {
 
     pub(crate) fn row(&self, i: usize) -> &[f32] {
         &self.data[i]
+    }
+
+    /// How many values row `i` holds.
+    pub(crate) fn held(&self, i: usize) -> usize {
+        self.data[i].len()
+    }
+
+    /// How many rows of `len` values fit in the whole budget.
+    pub(crate) fn rows_fitting(&self, len: usize) -> usize {
+        self.capacity / len.max(1)
+    }
+
+    /// Makes each row of `block` (distinct, ascending, none held, at most
+    /// [`Self::rows_fitting`]) hold `len` values to be computed, and returns
+    /// them in `block`'s order, the most recently used last.
+    pub(crate) fn get_fresh(&mut self, block: &[usize], len: usize) -> Vec<&mut [f32]> {
+        debug_assert!(block.windows(2).all(|w| w[0] < w[1]));
+        debug_assert!(block.iter().all(|&i| self.data[i].is_empty()));
+        debug_assert!(block.len() <= self.rows_fitting(len));
+        for &i in block {
+            // Rows of the block pushed so far are the most recent: with the
+            // block within the budget, eviction reaches none of them.
+            self.get(i, len);
+        }
+        let mut want = block.iter().peekable();
+        self.data
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(k, row)| {
+                if want.peek() == Some(&&k) {
+                    want.next();
+                    Some(&mut row[..])
+                } else {
+                    None
+                }
+            })
+            .collect()
     }
 
     /// Swaps rows `a` and `b`, and (at the next [`Cache::flush`]) the two

@@ -3,17 +3,19 @@
 //! votes and probabilities, row by row in a fixed order, so that results do
 //! not depend on the thread count.
 
-use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef, Par};
 use rayon::prelude::*;
 
 use super::kernel::{apply_kernel, sq_norm, Kernel};
 use super::SvmType;
 use crate::error::{Error, Result};
 
-/// Query rows per block: the block's kernel values (`n_sv x BLOCK`) stay
-/// in L2 for a few thousand support vectors.
+/// Query rows per block: a piece of support vectors is read from memory once
+/// per block.
 const BLOCK: usize = 16;
+/// Support vectors per piece (a multiple of 4): their features (`PIECE x
+/// n_features`) stay in L2 while the block's queries pass over them, and a
+/// query's values over the piece in L1.
+const PIECE: usize = 1024;
 
 /// A fitted SVM as scikit-learn stores it (`_dual_coef_`, `_intercept_`:
 /// libsvm's signs).
@@ -138,87 +140,105 @@ impl SvmModelRef<'_> {
         }
     }
 
-    /// Kernel values of `BLOCK`-sized query blocks against every support
-    /// vector, handed to `each(row, values)` in row order within a block.
-    fn for_each_block<F>(&self, x: &[f64], n: usize, width: usize, out: &mut [f64], each: F)
-    where
-        F: Fn(&[f64], &mut [f64]) + Sync,
-    {
+    /// libsvm's decision values, `n x n_decision()` row-major: for the
+    /// classifier of classes `(a, b)`, positive means `a`.
+    ///
+    /// Fused and tiled: for each block of `BLOCK` queries, the support
+    /// vectors of each class are taken a piece of `PIECE` at a time (their
+    /// features in L2), and each query's dot products, kernel values and
+    /// coefficient sums over the piece are computed while they are in L1.
+    /// The arithmetic is that of one matrix product (faer's: a fused
+    /// multiply-add per feature, in feature order, from zero) followed by
+    /// the four-lane dot product ([`dot_finish`]) over each class's support vectors, whose four partial sums
+    /// are carried from piece to piece: the bits do not depend on the
+    /// pieces, the blocks or the thread count.
+    pub fn raw_decision(&self, x: &[f64], n: usize) -> Vec<f64> {
+        let width = self.n_decision();
+        let mut out = vec![0.0; n * width];
         let (d, m) = (self.d, self.n_sv());
-        let sv = MatRef::from_row_major_slice(self.sv, m, d);
-        let sq_sv: Vec<f64> = if self.kernel.needs_norms() {
+        let kernel = self.kernel;
+        // Support vectors feature-major: a piece's `f`-th feature is one
+        // contiguous run.
+        let mut svt = vec![0.0; m * d];
+        for j in 0..m {
+            for f in 0..d {
+                svt[f * m + j] = self.sv[j * d + f];
+            }
+        }
+        let sq_sv: Vec<f64> = if kernel.needs_norms() {
             (0..m)
                 .map(|j| sq_norm(&self.sv[j * d..(j + 1) * d]))
                 .collect()
         } else {
             vec![0.0; m]
         };
-        let kernel = self.kernel;
-        out.par_chunks_mut(BLOCK * width)
-            .enumerate()
-            .for_each(|(b, out_block)| {
+        // Class ranges of the support vectors (one range for one-class and
+        // regression), and the coefficient rows every range is summed with.
+        let (starts, coef_rows) = if self.svm_type.is_classifier() {
+            let k = self.n_classes();
+            let mut st = vec![0usize; k + 1];
+            for c in 0..k {
+                st[c + 1] = st[c] + self.n_support[c].max(0) as usize;
+            }
+            (st, k - 1)
+        } else {
+            (vec![0, m], 1)
+        };
+        let k = starts.len() - 1;
+        out.par_chunks_mut(BLOCK * width).enumerate().for_each_init(
+            || vec![0.0; PIECE],
+            |kv, (b, out_block)| {
                 let r0 = b * BLOCK;
                 let rows = out_block.len() / width;
-                let xb = MatRef::from_row_major_slice(&x[r0 * d..(r0 + rows) * d], rows, d);
-                // m x rows, column-major: each query's dot products are one
-                // contiguous column. Sequential inside a block: the blocks
-                // are the parallel unit.
-                let mut g = Mat::<f64>::zeros(m, rows);
-                matmul(
-                    g.as_mut(),
-                    Accum::Replace,
-                    sv,
-                    xb.transpose(),
-                    1.0,
-                    Par::Seq,
-                );
+                let xb = &x[r0 * d..(r0 + rows) * d];
+                let sq_x: Vec<f64> = if kernel.needs_norms() {
+                    xb.chunks(d).map(sq_norm).collect()
+                } else {
+                    vec![0.0; rows]
+                };
+                // sums[(row * k + class) * coef_rows + coef row]: the
+                // class's coefficient sum against that row of dual_coef_.
+                let mut lanes = vec![[0.0f64; 4]; rows * k * coef_rows];
+                let mut sums = vec![0.0f64; rows * k * coef_rows];
+                for c in 0..k {
+                    let (c0, c1) = (starts[c], starts[c + 1]);
+                    let mut p0 = c0;
+                    while p0 < c1 {
+                        let p1 = (p0 + PIECE).min(c1);
+                        let kv = &mut kv[..p1 - p0];
+                        for (r, xr) in xb.chunks(d).enumerate() {
+                            sv_dots(&svt, m, p0, xr, kv);
+                            kernel_values(kernel, kv, sq_x[r], &sq_sv[p0..p1]);
+                            for q in 0..coef_rows {
+                                let at = (r * k + c) * coef_rows + q;
+                                let coef = &self.dual_coef[q * m + p0..q * m + p1];
+                                if p1 < c1 {
+                                    dot_lanes(&mut lanes[at], coef, kv);
+                                } else {
+                                    sums[at] = dot_finish(&mut lanes[at], coef, kv);
+                                }
+                            }
+                        }
+                        p0 = p1;
+                    }
+                }
                 for (r, o) in out_block.chunks_mut(width).enumerate() {
-                    let xr = &x[(r0 + r) * d..(r0 + r + 1) * d];
-                    let sq_x = if kernel.needs_norms() {
-                        sq_norm(xr)
-                    } else {
-                        0.0
-                    };
-                    let kv = g.col_as_slice_mut(r);
-                    kernel_values(kernel, kv, sq_x, &sq_sv);
-                    each(kv, o);
+                    let sum = |c: usize, q: usize| sums[(r * k + c) * coef_rows + q];
+                    if !self.svm_type.is_classifier() {
+                        o[0] = sum(0, 0) + self.intercept[0];
+                        continue;
+                    }
+                    let mut p = 0;
+                    for a in 0..k {
+                        for bb in a + 1..k {
+                            o[p] = (sum(a, bb - 1) + sum(bb, a)) + self.intercept[p];
+                            p += 1;
+                        }
+                    }
                 }
-            });
+            },
+        );
         debug_assert_eq!(out.len(), n * width);
-    }
-
-    /// libsvm's decision values, `n x n_decision()` row-major: for the
-    /// classifier of classes `(a, b)`, positive means `a`.
-    pub fn raw_decision(&self, x: &[f64], n: usize) -> Vec<f64> {
-        let width = self.n_decision();
-        let mut out = vec![0.0; n * width];
-        let m = self.n_sv();
-        if !self.svm_type.is_classifier() {
-            let coef = &self.dual_coef[..m];
-            let b = self.intercept[0];
-            self.for_each_block(x, n, 1, &mut out, |kv, o| {
-                o[0] = dot(coef, kv) + b;
-            });
-            return out;
-        }
-        let k = self.n_classes();
-        let mut start = vec![0usize; k + 1];
-        for c in 0..k {
-            start[c + 1] = start[c] + self.n_support[c].max(0) as usize;
-        }
-        self.for_each_block(x, n, width, &mut out, |kv, o| {
-            let mut p = 0;
-            for a in 0..k {
-                for b in a + 1..k {
-                    let ca = &self.dual_coef[(b - 1) * m..b * m];
-                    let cb = &self.dual_coef[a * m..(a + 1) * m];
-                    let (ra, rb) = (start[a]..start[a + 1], start[b]..start[b + 1]);
-                    let s = dot(&ca[ra.clone()], &kv[ra]) + dot(&cb[rb.clone()], &kv[rb]);
-                    o[p] = s + self.intercept[p];
-                    p += 1;
-                }
-            }
-        });
         out
     }
 
@@ -302,23 +322,62 @@ fn kernel_values_portable(kernel: Kernel, dots: &mut [f64], sq_x: f64, sq_sv: &[
 }
 
 crate::simd::multiversion! {
-    /// `sum a_i b_i` in four interleaved partial sums, combined in a fixed
-    /// order: vectorised, and the same bits at every SIMD level.
-    fn dot(a: &[f64], b: &[f64]) -> f64 => dot_portable
+    /// `acc[j] = x · sv[p0 + j]`, a fused multiply-add per feature in
+    /// feature order from zero (as faer's matrix product computes each
+    /// value), four features a pass over the piece.
+    fn sv_dots(svt: &[f64], m: usize, p0: usize, x: &[f64], acc: &mut [f64]) -> ()
+        => sv_dots_portable
 }
 
 #[inline(always)]
-fn dot_portable(a: &[f64], b: &[f64]) -> f64 {
-    let mut s = [0.0f64; 4];
-    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
-    let (ta, tb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
+fn sv_dots_portable(svt: &[f64], m: usize, p0: usize, x: &[f64], acc: &mut [f64]) {
+    let n = acc.len();
+    let col = |f: usize| &svt[f * m + p0..f * m + p0 + n];
+    acc.fill(0.0);
+    let mut f = 0;
+    while f + 4 <= x.len() {
+        let (a0, a1, a2, a3) = (x[f], x[f + 1], x[f + 2], x[f + 3]);
+        let (c0, c1, c2, c3) = (col(f), col(f + 1), col(f + 2), col(f + 3));
+        for j in 0..n {
+            let s = c0[j].mul_add(a0, acc[j]);
+            let s = c1[j].mul_add(a1, s);
+            let s = c2[j].mul_add(a2, s);
+            acc[j] = c3[j].mul_add(a3, s);
+        }
+        f += 4;
+    }
+    for (f, &a) in x.iter().enumerate().skip(f) {
+        for (s, &c) in acc.iter_mut().zip(col(f)) {
+            *s = c.mul_add(a, *s);
+        }
+    }
+}
+
+crate::simd::multiversion! {
+    /// Adds `a_i b_i` to four interleaved partial sums (`a.len()` a
+    /// multiple of 4): one piece of a longer dot product.
+    fn dot_lanes(s: &mut [f64; 4], a: &[f64], b: &[f64]) -> () => dot_lanes_portable
+}
+
+#[inline(always)]
+fn dot_lanes_portable(s: &mut [f64; 4], a: &[f64], b: &[f64]) {
+    debug_assert!(a.len().is_multiple_of(4));
+    for (x, y) in a.chunks_exact(4).zip(b.chunks_exact(4)) {
         for k in 0..4 {
             s[k] += x[k] * y[k];
         }
     }
+}
+
+/// The last piece of a dot product whose earlier pieces [`dot_lanes`] summed
+/// into `s`: its lanes, then the partial sums combined in a fixed order,
+/// then the remainder. Over one piece from zero it is the plain `a · b`, the
+/// same bits at every SIMD level.
+fn dot_finish(s: &mut [f64; 4], a: &[f64], b: &[f64]) -> f64 {
+    let whole = a.len() / 4 * 4;
+    dot_lanes(s, &a[..whole], &b[..whole]);
     let mut t = (s[0] + s[1]) + (s[2] + s[3]);
-    for (x, y) in ta.iter().zip(tb) {
+    for (x, y) in a[whole..].iter().zip(&b[whole..]) {
         t += x * y;
     }
     t

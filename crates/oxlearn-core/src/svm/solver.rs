@@ -94,8 +94,43 @@ impl QMatrix {
     }
 
     /// Makes a kernel row available in the cache (`Direct`: position `i`'s
-    /// first `len` values; `Doubled`: sample `i`'s full row).
-    fn fill(rows: &KernelRows, cache: &mut Cache, y: Option<&[f32]>, i: usize, len: usize) {
+    /// first `len` values; `Doubled`: sample `i`'s full row). When row `i`
+    /// is not held at all, the rows of `ahead` not held either are computed
+    /// in the same pass over the training rows (see [`KernelRows::rows`]):
+    /// the solver names the rows it expects to ask for next. Which rows are
+    /// computed when never changes a value.
+    fn fill(
+        rows: &KernelRows,
+        cache: &mut Cache,
+        y: Option<&[f32]>,
+        (i, len): (usize, usize),
+        ahead: &[usize],
+    ) {
+        if cache.held(i) == 0 && !ahead.is_empty() {
+            // One row fewer than fits, so that the row the solver holds
+            // besides this block is never evicted by it.
+            let fit = cache
+                .rows_fitting(len)
+                .saturating_sub(1)
+                .min(ahead.len() + 1);
+            let mut block = vec![i];
+            for &h in ahead {
+                if block.len() >= fit {
+                    break;
+                }
+                if cache.held(h) == 0 && !block.contains(&h) {
+                    block.push(h);
+                }
+            }
+            if block.len() > 1 {
+                block.sort_unstable();
+                let outs = cache.get_fresh(&block, len);
+                rows.rows(&block, 0, outs, y);
+                // Row `i` the most recently used, as a lone fill leaves it.
+                cache.get(i, len);
+                return;
+            }
+        }
         let (data, start) = cache.get(i, len);
         if start < len {
             let signs = y.map(|y| (y, y[i]));
@@ -103,11 +138,28 @@ impl QMatrix {
         }
     }
 
+    /// Whether row `i` of `Q` (its first `len` values) is at hand without
+    /// computing kernel values.
+    fn is_held(&self, i: usize, len: usize) -> bool {
+        match self {
+            QMatrix::Direct { cache, .. } => cache.held(i) >= len,
+            QMatrix::Doubled {
+                cache, index, held, ..
+            } => matches!(held[0], Some((q, m)) if q == i && m >= len) || cache.held(index[i]) > 0,
+        }
+    }
+
     /// Row `i` of `Q`, its first `len` values.
     pub(crate) fn row(&mut self, i: usize, len: usize) -> &[f32] {
+        self.row_ahead(i, len, &[])
+    }
+
+    /// [`Self::row`], computing the rows at positions `ahead` with it if it
+    /// must be computed (see [`Self::fill`]).
+    pub(crate) fn row_ahead(&mut self, i: usize, len: usize, ahead: &[usize]) -> &[f32] {
         match self {
             QMatrix::Direct { rows, cache, y } => {
-                Self::fill(rows, cache, y.as_deref(), i, len);
+                Self::fill(rows, cache, y.as_deref(), (i, len), ahead);
                 &cache.row(i)[..len]
             }
             QMatrix::Doubled {
@@ -119,8 +171,9 @@ impl QMatrix {
                 held,
             } => {
                 let [b0, _] = bufs;
+                let ahead: Vec<usize> = ahead.iter().map(|&p| index[p]).collect();
                 let src = (&*rows, &mut *cache, &sign[..], &index[..]);
-                held_row(src, &mut held[0], b0, i, len);
+                held_row(src, &mut held[0], b0, (i, len), &ahead);
                 &bufs[0][..len]
             }
         }
@@ -132,8 +185,8 @@ impl QMatrix {
             QMatrix::Direct { rows, cache, y, .. } => {
                 // The cache holds at least two full rows and evicts the
                 // least recently used first, so filling `j` keeps `i`.
-                Self::fill(rows, cache, y.as_deref(), i, len);
-                Self::fill(rows, cache, y.as_deref(), j, len);
+                Self::fill(rows, cache, y.as_deref(), (i, len), &[]);
+                Self::fill(rows, cache, y.as_deref(), (j, len), &[]);
                 let c: &Cache = cache;
                 (&c.row(i)[..len], &c.row(j)[..len])
             }
@@ -147,8 +200,20 @@ impl QMatrix {
             } => {
                 let [b0, b1] = bufs;
                 let [h0, h1] = held;
-                held_row((&*rows, &mut *cache, &sign[..], &index[..]), h0, b0, i, len);
-                held_row((&*rows, &mut *cache, &sign[..], &index[..]), h1, b1, j, len);
+                held_row(
+                    (&*rows, &mut *cache, &sign[..], &index[..]),
+                    h0,
+                    b0,
+                    (i, len),
+                    &[],
+                );
+                held_row(
+                    (&*rows, &mut *cache, &sign[..], &index[..]),
+                    h1,
+                    b1,
+                    (j, len),
+                    &[],
+                );
                 (&b0[..len], &b1[..len])
             }
         }
@@ -160,13 +225,13 @@ fn held_row(
     (rows, cache, sign, index): (&KernelRows, &mut Cache, &[f32], &[usize]),
     held: &mut Option<(usize, usize)>,
     buf: &mut [f32],
-    p: usize,
-    len: usize,
+    (p, len): (usize, usize),
+    ahead: &[usize],
 ) {
     if matches!(*held, Some((q, m)) if q == p && m >= len) {
         return;
     }
-    QMatrix::fill(rows, cache, None, index[p], rows.len());
+    QMatrix::fill(rows, cache, None, (index[p], rows.len()), ahead);
     expand(cache.row(index[p]), sign, index, p, &mut buf[..len]);
     *held = Some((p, len));
 }
@@ -231,6 +296,30 @@ fn in_up(y: i8, st: Status) -> bool {
     } else {
         st != LOWER
     }
+}
+
+/// How many rows the selection names for computing ahead with a row it must
+/// compute: a tile of the training rows then serves `AHEAD + 1` rows.
+const AHEAD: usize = 7;
+
+/// Positions of the `k` largest values of `vals` above `-inf`, except
+/// `skip`, largest first.
+fn top_k(vals: &[f64], k: usize, skip: usize) -> Vec<usize> {
+    let mut best: Vec<(f64, usize)> = Vec::with_capacity(k + 1);
+    let mut floor = -INF;
+    for (t, &v) in vals.iter().enumerate() {
+        if v > floor && t != skip {
+            let at = best.partition_point(|&(b, _)| b >= v);
+            best.insert(at, (v, t));
+            if best.len() > k {
+                best.pop();
+            }
+            if best.len() == k {
+                floor = best[k - 1].0;
+            }
+        }
+    }
+    best.into_iter().map(|(_, t)| t).collect()
 }
 
 /// Below this many variables a selection or update pass runs on one thread:
@@ -681,7 +770,15 @@ impl Solver {
         let i = gmax_idx.unwrap_or(0);
         // Without an i (gmax = -inf) no grad_diff is positive: Q_i is unused.
         let qi: &[f32] = match gmax_idx {
-            Some(i) => self.q.row(i, active),
+            Some(i) => {
+                // The largest violators now are likely the next i's.
+                let ahead = if self.q.is_held(i, active) {
+                    Vec::new()
+                } else {
+                    top_k(vals, AHEAD, i)
+                };
+                self.q.row_ahead(i, active, &ahead)
+            }
             None => &self.zeros[..active],
         };
         let sel = Sides {

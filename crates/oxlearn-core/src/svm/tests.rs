@@ -266,3 +266,116 @@ fn deferred_cache_swaps_equal_swapping_at_once() {
     }
     assert!(reference.iter().any(Vec::is_empty) && reference.iter().any(|r| r.len() == 12));
 }
+
+/// Predict's fused pieces give the bits of one whole matrix product (faer's)
+/// followed by one four-lane dot product per class over all its support
+/// vectors: classes spanning several pieces, and pieces cut at class ends.
+#[test]
+fn fused_prediction_equals_one_matrix_product_then_sums() {
+    use faer::linalg::matmul::matmul;
+    use faer::{Accum, Mat, MatRef, Par};
+
+    let (d, m, n) = (7, 2900, 37);
+    let (sv, _) = blobs(m, d, 3, 11);
+    let (x, _) = blobs(n, d, 3, 12);
+    let (coef, _) = blobs(2 * m, 1, 1, 13);
+    let n_support = [700, 1500, 700];
+    let intercept = [0.25, -0.5, 0.125];
+    for kernel in [
+        Kernel::Linear,
+        Kernel::Rbf { gamma: 0.3 },
+        Kernel::Poly {
+            degree: 3,
+            gamma: 0.2,
+            coef0: 1.0,
+        },
+        Kernel::Sigmoid {
+            gamma: 0.01,
+            coef0: 0.5,
+        },
+    ] {
+        for (svm_type, n_support, rows) in [
+            (SvmType::CSvc, &n_support[..], 2),
+            (SvmType::EpsilonSvr, &[2900, 2900][..], 1),
+        ] {
+            let model = SvmModelRef {
+                svm_type,
+                kernel,
+                sv: &sv,
+                d,
+                n_support,
+                dual_coef: &coef[..rows * m],
+                intercept: &intercept[..model_width(svm_type)],
+                prob_a: &[],
+                prob_b: &[],
+            };
+            let got = model.raw_decision(&x, n);
+            // The reference: all kernel values at once, then whole sums.
+            let mut g = Mat::<f64>::zeros(m, n);
+            matmul(
+                g.as_mut(),
+                Accum::Replace,
+                MatRef::from_row_major_slice(&sv, m, d),
+                MatRef::from_row_major_slice(&x, n, d).transpose(),
+                1.0,
+                Par::Seq,
+            );
+            let sq = |v: &[f64]| kernel::sq_norm(v);
+            let mut starts = vec![0];
+            for &c in n_support.iter().take(if rows == 1 { 1 } else { 3 }) {
+                starts.push(starts.last().unwrap() + c as usize);
+            }
+            let width = model.n_decision();
+            for r in 0..n {
+                let mut kv: Vec<f64> = (0..m).map(|j| g[(j, r)]).collect();
+                let sq_sv: Vec<f64> = (0..m).map(|j| sq(&sv[j * d..(j + 1) * d])).collect();
+                kernel::apply_kernel(kernel, &mut kv, sq(&x[r * d..(r + 1) * d]), &sq_sv);
+                // The four-lane dot product of the unfused predict.
+                let dot = |a: &[f64], b: &[f64]| {
+                    let mut s = [0.0f64; 4];
+                    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
+                    let (ta, tb) = (ca.remainder(), cb.remainder());
+                    for (x, y) in ca.zip(cb) {
+                        for k in 0..4 {
+                            s[k] += x[k] * y[k];
+                        }
+                    }
+                    let mut t = (s[0] + s[1]) + (s[2] + s[3]);
+                    for (x, y) in ta.iter().zip(tb) {
+                        t += x * y;
+                    }
+                    t
+                };
+                let sum = |c: usize, q: usize| {
+                    let (a, b) = (starts[c], starts[c + 1]);
+                    dot(&coef[q * m + a..q * m + b], &kv[a..b])
+                };
+                let want: Vec<f64> = if rows == 1 {
+                    vec![sum(0, 0) + intercept[0]]
+                } else {
+                    let mut w = vec![];
+                    for a in 0..3 {
+                        for b in a + 1..3 {
+                            w.push((sum(a, b - 1) + sum(b, a)) + intercept[w.len()]);
+                        }
+                    }
+                    w
+                };
+                let row = &got[r * width..(r + 1) * width];
+                let same = row
+                    .iter()
+                    .zip(&want)
+                    .all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "{kernel:?} {svm_type:?} row {r}: {row:?} != {want:?}");
+            }
+        }
+    }
+}
+
+fn model_width(t: SvmType) -> usize {
+    if t.is_classifier() {
+        3
+    } else {
+        1
+    }
+}
