@@ -15,7 +15,8 @@ use oxlearn_core::neighbors::{
 use oxlearn_core::svm::{ovr_argmax as svm_ovr_argmax, Kernel as SvmKernel, SvmModelRef, SvmType};
 use oxlearn_core::validation::{check_finite, shift_located_row, InputRule};
 use oxlearn_core::Real;
-use oxlearn_format::{schema, ArrayView, DType, FormatError, Header, Labels};
+use oxlearn_format::schema::{self, Serving};
+use oxlearn_format::{ArrayView, DType, FormatError, Header, Labels};
 
 /// A verified model, ready to predict.
 pub struct Model {
@@ -73,19 +74,12 @@ struct Svm {
 }
 
 impl Svm {
-    fn load(header: &Header, arrays: &[ArrayView<'_>]) -> Result<Svm, String> {
+    fn load(header: &Header, arrays: &[ArrayView<'_>], svm_type: SvmType) -> Result<Svm, String> {
         let need = |name: &str| {
             arrays
                 .iter()
                 .find(|a| a.name == name)
                 .ok_or_else(|| format!("{} has no {name} array", header.kind))
-        };
-        let svm_type = match header.kind.as_str() {
-            "svm.SVC" => SvmType::CSvc,
-            "svm.NuSVC" => SvmType::NuSvc,
-            "svm.SVR" => SvmType::EpsilonSvr,
-            "svm.NuSVR" => SvmType::NuSvr,
-            _ => SvmType::OneClass,
         };
         let num = |v: Option<&serde_json::Value>, what: &str| {
             v.and_then(|v| v.as_f64())
@@ -381,7 +375,7 @@ impl Model {
             kind,
             class_name: class_name(&header.kind).to_owned(),
             feature_names: header.feature_names_in.clone(),
-            transformer: route(&header.kind) == Some(Route::Pca),
+            transformer: serving(&header.kind) == Some(Serving::Pca),
         })
     }
 
@@ -433,7 +427,7 @@ impl Model {
                 .ok_or_else(|| missing(name))
         };
         let linear = || Ok::<_, String>(Linear::from_arrays(need("coef_")?, need("intercept_")?));
-        match route(&header.kind) {
+        match serving(&header.kind) {
             None => Err(FormatError::UnknownKind {
                 kind: header.kind.clone(),
                 writer: header.oxlearn_version.clone(),
@@ -441,15 +435,20 @@ impl Model {
                 known: schema::known_kinds().join(", "),
             }
             .to_string()),
-            Some(Route::Refused(why)) => Err(format!("{} {why}", header.kind)),
-            Some(Route::Linear) => Ok(Kind::Linear(linear()?)),
-            Some(Route::Classifier) => Ok(Kind::Classifier {
+            Some(Serving::Step) => Err(format!(
+                "{} is a scikit-learn step: the binary serves it within a pipeline or column \
+                 transformer, not as an estimator",
+                header.kind
+            )),
+            Some(Serving::Refused(why)) => Err(format!("{} {why}", header.kind)),
+            Some(Serving::Linear) => Ok(Kind::Linear(linear()?)),
+            Some(Serving::LinearClassifier) => Ok(Kind::Classifier {
                 decision: linear()?,
                 classes: Labels::read(header, arrays, "classes_").map_err(|e| e.to_string())?,
             }),
-            Some(Route::Neighbors) => Ok(Kind::Neighbors(Knn::load(header, arrays)?)),
+            Some(Serving::Neighbors) => Ok(Kind::Neighbors(Knn::load(header, arrays)?)),
             // PCA transforms: the same linear map, in the same kernel, as Python.
-            Some(Route::Pca) => {
+            Some(Serving::Pca) => {
                 let components = need("components_")?;
                 let (k, p) = match components.shape[..] {
                     [k, p] => (k as usize, p as usize),
@@ -497,9 +496,11 @@ impl Model {
                     one_dim: false,
                 }))
             }
-            Some(Route::Forest) => Ok(Kind::Forest(Trees::load(header, arrays)?)),
-            Some(Route::Svm) => Ok(Kind::Svm(Svm::load(header, arrays)?)),
-            Some(Route::KMeans) => {
+            Some(Serving::Forest) => Ok(Kind::Forest(Trees::load(header, arrays)?)),
+            Some(Serving::Svm(formulation)) => {
+                Ok(Kind::Svm(Svm::load(header, arrays, formulation)?))
+            }
+            Some(Serving::NearestCenter) => {
                 let c = need("cluster_centers_")?;
                 Ok(Kind::KMeans {
                     centers: floats(c),
@@ -906,74 +907,10 @@ impl Knn {
     }
 }
 
-/// How the binary serves one estimator of a kind (pipelines and
-/// scikit-learn's transformers are `pipeline.rs`'s: `served_here`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Route {
-    /// `X coefᵀ + intercept`.
-    Linear,
-    /// Logistic regression: a linear decision function and its classes.
-    Classifier,
-    /// k-nearest neighbours: a vote, a mean, or LOF's outlier labels.
-    Neighbors,
-    /// PCA's `transform`, as a linear map.
-    Pca,
-    /// A random forest or extra trees.
-    Forest,
-    /// The nearest cluster centre.
-    KMeans,
-    /// A support vector machine's predict.
-    Svm,
-    /// A valid model with nothing to serve: the rest of the message after
-    /// the kind.
-    Refused(&'static str),
-}
-
-/// How the binary serves `kind`; `None` for a kind it does not know.
-/// Every oxlearn kind of the registry has a route (a test checks it), so a
-/// new kind is served or refused by choice, never by a prefix.
-fn route(kind: &str) -> Option<Route> {
-    const NOTHING_TO_SERVE: &str = "has no predict or transform: there is nothing for the \
-        binary to serve (the file itself verified; `oxlearn inspect` lists its arrays)";
-    Some(match kind {
-        "linear_model.LinearRegression"
-        | "linear_model.Ridge"
-        | "linear_model.IncrementalLinearRegression"
-        | "linear_model.IncrementalRidge"
-        | "linear_model.ElasticNet"
-        | "linear_model.Lasso" => Route::Linear,
-        "linear_model.LogisticRegression" => Route::Classifier,
-        "neighbors.KNeighborsClassifier"
-        | "neighbors.KNeighborsRegressor"
-        | "neighbors.LocalOutlierFactor" => Route::Neighbors,
-        "decomposition.PCA" | "decomposition.IncrementalPCA" => Route::Pca,
-        "ensemble.RandomForestClassifier"
-        | "ensemble.RandomForestRegressor"
-        | "ensemble.ExtraTreesClassifier"
-        | "ensemble.ExtraTreesRegressor" => Route::Forest,
-        "cluster.KMeans" => Route::KMeans,
-        "svm.SVC" | "svm.NuSVC" | "svm.SVR" | "svm.NuSVR" | "svm.OneClassSVM" => Route::Svm,
-        "neighbors.NearestNeighbors" => Route::Refused(
-            "has no predict: it answers neighbour queries only (kneighbors), which the binary \
-             does not serve; the file holds the training data (_fit_X)",
-        ),
-        "cluster.DBSCAN" => Route::Refused(
-            "has no predict: DBSCAN labels only the samples it was fitted on, and the file \
-             holds those labels (labels_, core_sample_indices_, components_; `oxlearn \
-             inspect` lists them); to cluster new data, fit DBSCAN on it",
-        ),
-        "manifold.TSNE" => Route::Refused(
-            "has no predict or transform: t-SNE embeds only the samples it was fitted on, and \
-             the file holds that embedding (embedding_; `oxlearn inspect` lists it); to embed \
-             new data, fit TSNE on all of it",
-        ),
-        // Valid models of kinds that neither predict nor transform.
-        "covariance.EmpiricalCovariance"
-        | "covariance.IncrementalEmpiricalCovariance"
-        | "basic_statistics.BasicStatistics"
-        | "basic_statistics.IncrementalBasicStatistics" => Route::Refused(NOTHING_TO_SERVE),
-        _ => return None,
-    })
+/// How the binary serves `kind` (its registry entry's [`Serving`]); `None`
+/// for a kind this build does not know.
+fn serving(kind: &str) -> Option<Serving> {
+    schema::lookup(kind).map(|s| s.serving)
 }
 
 /// The class name of a kind (`linear_model.Ridge` → `Ridge`), as Python's
@@ -1337,16 +1274,16 @@ mod tests {
     }
 
     #[test]
-    fn every_known_kind_is_routed() {
+    fn every_kind_is_served_or_refused_by_its_registry_entry() {
         use crate::pipeline::served_here;
         use oxlearn_format::schema::{kinds_of, Origin};
 
         // oxlearn's estimators: served here, or refused with their reason.
         for kind in kinds_of(Origin::Oxlearn) {
             assert!(!served_here(kind), "{kind}");
-            match route(kind) {
-                None => panic!("{kind} has no route: serve it or refuse it in model::route"),
-                Some(Route::Refused(why)) => {
+            match serving(kind) {
+                None | Some(Serving::Step) => panic!("{kind}: an estimator must be served"),
+                Some(Serving::Refused(why)) => {
                     assert!(why.starts_with("has no predict"), "{kind}: {why}")
                 }
                 Some(_) => {}
@@ -1358,9 +1295,9 @@ mod tests {
             .chain(kinds_of(Origin::Marker))
         {
             assert!(served_here(kind), "{kind}");
-            assert_eq!(route(kind), None, "{kind}");
+            assert_eq!(serving(kind), Some(Serving::Step), "{kind}");
         }
-        assert_eq!(route("builtins.eval"), None);
+        assert_eq!(serving("builtins.eval"), None);
         assert!(!served_here("builtins.eval"));
     }
 

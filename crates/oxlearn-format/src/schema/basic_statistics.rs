@@ -1,8 +1,11 @@
 //! Schemas of the basic statistics estimators (scikit-learn-intelex's API).
 
-use super::{float_dtype, opt, req, ArraySpec, Arrays, Origin, Schema};
+use super::{float_dtype, opt, req, ArraySpec, Arrays, Origin, Schema, Serving};
 use crate::error::{FormatError, Result};
 use crate::header::{DType, Header};
+
+/// The family's kinds, in registry order.
+pub(crate) static KINDS: &[&Schema] = &[&BASIC_STATISTICS, &INCREMENTAL_BASIC_STATISTICS];
 
 /// The statistics, one optional array each: `result_options` chooses which
 /// a model has.
@@ -58,6 +61,7 @@ pub static BASIC_STATISTICS: Schema = Schema {
     width: None,
     composite: false,
     origin: Origin::Oxlearn,
+    serving: Serving::Refused(super::NOTHING_TO_SERVE),
 };
 
 /// `oxlearn.basic_statistics.IncrementalBasicStatistics`.
@@ -70,6 +74,7 @@ pub static INCREMENTAL_BASIC_STATISTICS: Schema = Schema {
     width: None,
     composite: false,
     origin: Origin::Oxlearn,
+    serving: Serving::Refused(super::NOTHING_TO_SERVE),
 };
 
 fn validate_statistics(h: &Header, a: &Arrays<'_>) -> Result<()> {

@@ -1,8 +1,11 @@
 //! Schemas of the clustering estimators.
 
-use super::{opt, req, Arrays, Origin, Schema};
+use super::{opt, req, Arrays, Origin, Schema, Serving};
 use crate::error::{FormatError, Result};
 use crate::header::{ArrayView, DType, Header};
+
+/// The family's kinds, in registry order.
+pub(crate) static KINDS: &[&Schema] = &[&DBSCAN];
 
 /// `sklearn.cluster.DBSCAN`. DBSCAN has no predict: the model is its fitted
 /// labels, core sample indices and core samples (`components_`, in the
@@ -24,6 +27,11 @@ pub static DBSCAN: Schema = Schema {
     width: None,
     composite: false,
     origin: Origin::Oxlearn,
+    serving: Serving::Refused(
+        "has no predict: DBSCAN labels only the samples it was fitted on, and the file holds \
+         those labels (labels_, core_sample_indices_, components_; `oxlearn inspect` lists \
+         them); to cluster new data, fit DBSCAN on it",
+    ),
 };
 
 /// The length of a 1-D integer array (int32 or int64), without reading it.

@@ -5,10 +5,13 @@
 //! together: each step's output width is the next step's input width, a
 //! column transformer's column indices are in range.
 
-use super::{part_width, Arrays, Origin, Schema};
+use super::{part_width, Arrays, Origin, Schema, Serving};
 use crate::error::{FormatError, Result};
 use crate::header::Header;
 use serde_json::Value;
+
+/// The family's kinds, in registry order.
+pub(crate) static KINDS: &[&Schema] = &[&PIPELINE, &COLUMN_TRANSFORMER, &PASSTHROUGH, &DROP];
 
 /// `sklearn.pipeline.Pipeline`: `parts` are the steps, in order.
 pub static PIPELINE: Schema = Schema {
@@ -20,6 +23,7 @@ pub static PIPELINE: Schema = Schema {
     width: Some(pipeline_width),
     composite: true,
     origin: Origin::Stock,
+    serving: Serving::Step,
 };
 
 /// `sklearn.compose.ColumnTransformer`: `parts` are `transformers_`, in
@@ -43,6 +47,7 @@ pub static COLUMN_TRANSFORMER: Schema = Schema {
     width: Some(column_transformer_width),
     composite: true,
     origin: Origin::Stock,
+    serving: Serving::Step,
 };
 
 /// The `"passthrough"` step or transformer: its input, unchanged.
@@ -55,6 +60,7 @@ pub static PASSTHROUGH: Schema = Schema {
     width: Some(|h, _| Ok(h.n_features_in.unwrap_or(0))),
     composite: false,
     origin: Origin::Marker,
+    serving: Serving::Step,
 };
 
 /// The `"drop"` transformer of a column transformer: no output.
@@ -67,6 +73,7 @@ pub static DROP: Schema = Schema {
     width: Some(|_, _| Ok(0)),
     composite: false,
     origin: Origin::Marker,
+    serving: Serving::Step,
 };
 
 fn field(h: &Header, name: &str, reason: String) -> FormatError {

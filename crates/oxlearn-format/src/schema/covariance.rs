@@ -1,8 +1,11 @@
 //! Schemas of the covariance estimators.
 
-use super::{float_dtype, opt, req, Arrays, Origin, Schema};
+use super::{float_dtype, opt, req, Arrays, Origin, Schema, Serving};
 use crate::error::{FormatError, Result};
 use crate::header::{DType, Header};
+
+/// The family's kinds, in registry order.
+pub(crate) static KINDS: &[&Schema] = &[&EMPIRICAL_COVARIANCE, &INCREMENTAL_EMPIRICAL_COVARIANCE];
 
 /// `sklearn.covariance.EmpiricalCovariance`.
 pub static EMPIRICAL_COVARIANCE: Schema = Schema {
@@ -15,6 +18,7 @@ pub static EMPIRICAL_COVARIANCE: Schema = Schema {
     width: None,
     composite: false,
     origin: Origin::Oxlearn,
+    serving: Serving::Refused(super::NOTHING_TO_SERVE),
 };
 
 /// `oxlearn.covariance.IncrementalEmpiricalCovariance` (scikit-learn-intelex's API).
@@ -38,6 +42,7 @@ pub static INCREMENTAL_EMPIRICAL_COVARIANCE: Schema = Schema {
     width: None,
     composite: false,
     origin: Origin::Oxlearn,
+    serving: Serving::Refused(super::NOTHING_TO_SERVE),
 };
 
 fn validate_covariance(h: &Header, a: &Arrays<'_>) -> Result<()> {

@@ -1,8 +1,11 @@
 //! Schemas of the PCA estimators.
 
-use super::{float_dtype, req, Arrays, Origin, Schema};
+use super::{float_dtype, req, Arrays, Origin, Schema, Serving};
 use crate::error::{FormatError, Result};
 use crate::header::Header;
+
+/// The family's kinds, in registry order.
+pub(crate) static KINDS: &[&Schema] = &[&PCA, &INCREMENTAL_PCA];
 
 /// `sklearn.decomposition.PCA`.
 pub static PCA: Schema = Schema {
@@ -21,6 +24,7 @@ pub static PCA: Schema = Schema {
     width: Some(pca_width),
     composite: false,
     origin: Origin::Oxlearn,
+    serving: Serving::Pca,
 };
 
 /// `sklearn.decomposition.IncrementalPCA`.
@@ -46,6 +50,7 @@ pub static INCREMENTAL_PCA: Schema = Schema {
     width: Some(pca_width),
     composite: false,
     origin: Origin::Oxlearn,
+    serving: Serving::Pca,
 };
 
 fn positive_int(h: &Header, key: &str) -> Result<u64> {

@@ -19,12 +19,20 @@
 //! (memory-mapped) load defers it, with the array checksums, to first use.
 
 use super::cluster::ints;
-use super::{family_schema, float_dtype, opt, req, Arrays, Origin, Schema};
+use super::{family_schema, float_dtype, opt, req, Arrays, Origin, Schema, Serving};
 use crate::error::{FormatError, Result};
 use crate::header::{ArrayView, DType, Header};
 use crate::labels::Labels;
 use oxlearn_core::ensemble::structure::{check_nodes, NodeIndex};
 use serde_json::Value;
+
+/// The family's kinds, in registry order.
+pub(crate) static KINDS: &[&Schema] = &[
+    &RANDOM_FOREST_CLASSIFIER,
+    &RANDOM_FOREST_REGRESSOR,
+    &EXTRA_TREES_CLASSIFIER,
+    &EXTRA_TREES_REGRESSOR,
+];
 
 const ARRAYS: &[super::ArraySpec] = &[
     req("tree_offsets"),
@@ -59,25 +67,29 @@ family_schema!(
     RANDOM_FOREST_CLASSIFIER,
     "ensemble.RandomForestClassifier",
     "`sklearn.ensemble.RandomForestClassifier`.",
-    validate_forest
+    validate_forest,
+    Serving::Forest
 );
 family_schema!(
     RANDOM_FOREST_REGRESSOR,
     "ensemble.RandomForestRegressor",
     "`sklearn.ensemble.RandomForestRegressor`.",
-    validate_forest
+    validate_forest,
+    Serving::Forest
 );
 family_schema!(
     EXTRA_TREES_CLASSIFIER,
     "ensemble.ExtraTreesClassifier",
     "`sklearn.ensemble.ExtraTreesClassifier`.",
-    validate_forest
+    validate_forest,
+    Serving::Forest
 );
 family_schema!(
     EXTRA_TREES_REGRESSOR,
     "ensemble.ExtraTreesRegressor",
     "`sklearn.ensemble.ExtraTreesRegressor`.",
-    validate_forest
+    validate_forest,
+    Serving::Forest
 );
 
 /// Element `i` of a little-endian array (`None` past its end).

@@ -1,8 +1,11 @@
 //! Schema of k-means.
 
-use super::{float_dtype, req, Arrays, Origin, Schema};
+use super::{float_dtype, req, Arrays, Origin, Schema, Serving};
 use crate::error::{FormatError, Result};
 use crate::header::{DType, Header};
+
+/// The family's kinds, in registry order.
+pub(crate) static KINDS: &[&Schema] = &[&KMEANS];
 
 /// `sklearn.cluster.KMeans`.
 pub static KMEANS: Schema = Schema {
@@ -14,6 +17,7 @@ pub static KMEANS: Schema = Schema {
     width: None,
     composite: false,
     origin: Origin::Oxlearn,
+    serving: Serving::NearestCenter,
 };
 
 /// cluster_centers_ (k, p) in the model's dtype, k >= 1; labels_ (n,) int32

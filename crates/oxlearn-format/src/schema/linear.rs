@@ -1,9 +1,20 @@
 //! Schemas of the linear models.
 
-use super::{float_dtype, opt, req, ArraySpec, Arrays, Origin, Schema};
+use super::{float_dtype, opt, req, ArraySpec, Arrays, Origin, Schema, Serving};
 use crate::error::{FormatError, Result};
 use crate::header::{DType, Header};
 use crate::labels::Labels;
+
+/// The family's kinds, in registry order.
+pub(crate) static KINDS: &[&Schema] = &[
+    &LINEAR_REGRESSION,
+    &RIDGE,
+    &INCREMENTAL_LINEAR_REGRESSION,
+    &INCREMENTAL_RIDGE,
+    &LOGISTIC_REGRESSION,
+    &ELASTIC_NET,
+    &LASSO,
+];
 
 /// `sklearn.linear_model.LinearRegression`.
 pub static LINEAR_REGRESSION: Schema = Schema {
@@ -15,6 +26,7 @@ pub static LINEAR_REGRESSION: Schema = Schema {
     width: None,
     composite: false,
     origin: Origin::Oxlearn,
+    serving: Serving::Linear,
 };
 
 /// `sklearn.linear_model.Ridge`.
@@ -27,6 +39,7 @@ pub static RIDGE: Schema = Schema {
     width: None,
     composite: false,
     origin: Origin::Oxlearn,
+    serving: Serving::Linear,
 };
 
 /// `sklearn.linear_model.ElasticNet`.
@@ -39,6 +52,7 @@ pub static ELASTIC_NET: Schema = Schema {
     width: None,
     composite: false,
     origin: Origin::Oxlearn,
+    serving: Serving::Linear,
 };
 
 /// `sklearn.linear_model.Lasso`.
@@ -51,6 +65,7 @@ pub static LASSO: Schema = Schema {
     width: None,
     composite: false,
     origin: Origin::Oxlearn,
+    serving: Serving::Linear,
 };
 
 /// coef_ and intercept_ as [`validate_linear`]; one target (coef_ (p)):
@@ -106,6 +121,7 @@ pub static INCREMENTAL_LINEAR_REGRESSION: Schema = Schema {
     width: None,
     composite: false,
     origin: Origin::Oxlearn,
+    serving: Serving::Linear,
 };
 
 /// `oxlearn.linear_model.IncrementalRidge` (scikit-learn-intelex's API).
@@ -118,6 +134,7 @@ pub static INCREMENTAL_RIDGE: Schema = Schema {
     width: None,
     composite: false,
     origin: Origin::Oxlearn,
+    serving: Serving::Linear,
 };
 
 /// `sklearn.linear_model.LogisticRegression`. `classes_` is an array when
@@ -138,6 +155,7 @@ pub static LOGISTIC_REGRESSION: Schema = Schema {
     width: None,
     composite: false,
     origin: Origin::Oxlearn,
+    serving: Serving::LinearClassifier,
 };
 
 /// classes_ (c ≥ 2, sorted, distinct); coef_ (k, p) with k = 1 for two

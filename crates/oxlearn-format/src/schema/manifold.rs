@@ -1,9 +1,12 @@
 //! Schema of t-SNE.
 
-use super::{float_dtype, req, Arrays, Origin, Schema};
+use super::{float_dtype, req, Arrays, Origin, Schema, Serving};
 use crate::error::{FormatError, Result};
 use crate::header::Header;
 use serde_json::Value;
+
+/// The family's kinds, in registry order.
+pub(crate) static KINDS: &[&Schema] = &[&TSNE];
 
 /// `sklearn.manifold.TSNE`. t-SNE has no transform: the model is the
 /// embedding of the samples it was fitted on, with the statistics of its
@@ -17,6 +20,11 @@ pub static TSNE: Schema = Schema {
     width: None,
     composite: false,
     origin: Origin::Oxlearn,
+    serving: Serving::Refused(
+        "has no predict or transform: t-SNE embeds only the samples it was fitted on, and the \
+         file holds that embedding (embedding_; `oxlearn inspect` lists it); to embed new \
+         data, fit TSNE on all of it",
+    ),
 };
 
 fn field(key: &str, h: &Header, want: &str) -> FormatError {

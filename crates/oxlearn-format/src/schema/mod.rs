@@ -77,9 +77,9 @@ impl Origin {
 
 /// `pub static $name: Schema` for one kind of a family whose kinds share
 /// `ARRAYS`, `ATTRS` (items in scope where it is used) and a validator,
-/// implemented by oxlearn (random forests, SVMs).
+/// implemented by oxlearn (random forests, SVMs), served as `$serving`.
 macro_rules! family_schema {
-    ($name:ident, $kind:literal, $doc:literal, $validate:path) => {
+    ($name:ident, $kind:literal, $doc:literal, $validate:path, $serving:expr) => {
         #[doc = $doc]
         pub static $name: Schema = Schema {
             kind: $kind,
@@ -90,6 +90,7 @@ macro_rules! family_schema {
             width: None,
             composite: false,
             origin: Origin::Oxlearn,
+            serving: $serving,
         };
     };
 }
@@ -117,74 +118,80 @@ pub struct Schema {
     pub composite: bool,
     /// Who implements the kind.
     pub origin: Origin,
+    /// How the `oxlearn` binary answers a fitted model of the kind.
+    pub serving: Serving,
 }
+
+/// How the `oxlearn` binary answers a fitted model of a kind: the form of
+/// its predict or transform, which `oxlearn-cli` builds from the header and
+/// arrays. It is part of the kind's one registry entry, so a new kind is
+/// served, or refused with its reason, where its schema is declared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Serving {
+    /// `X coefᵀ + intercept`: the linear regressors.
+    Linear,
+    /// A linear decision function and its `classes_`: logistic regression.
+    LinearClassifier,
+    /// k-nearest neighbours: a vote, a mean, or LOF's outlier labels.
+    Neighbors,
+    /// PCA's `transform`, a linear map.
+    Pca,
+    /// A random forest or extra trees.
+    Forest,
+    /// The nearest cluster centre: k-means.
+    NearestCenter,
+    /// A support vector machine of the formulation.
+    Svm(oxlearn_core::svm::SvmType),
+    /// A scikit-learn class or marker: a pipeline, a column transformer or
+    /// one of their steps (the binary's `pipeline.rs`).
+    Step,
+    /// A valid model with nothing to serve: why (the message after the kind).
+    Refused(&'static str),
+}
+
+/// Why a kind that neither predicts nor transforms is not served.
+pub(crate) const NOTHING_TO_SERVE: &str = "has no predict or transform: there is nothing for \
+    the binary to serve (the file itself verified; `oxlearn inspect` lists its arrays)";
 
 /// Deepest nesting of composite models (a pipeline in a column
 /// transformer in a pipeline is depth 3).
 pub const MAX_PART_DEPTH: usize = 8;
 
-static REGISTRY: &[&Schema] = &[
-    &linear::LINEAR_REGRESSION,
-    &linear::RIDGE,
-    &linear::INCREMENTAL_LINEAR_REGRESSION,
-    &linear::INCREMENTAL_RIDGE,
-    &linear::LOGISTIC_REGRESSION,
-    &linear::ELASTIC_NET,
-    &linear::LASSO,
-    &covariance::EMPIRICAL_COVARIANCE,
-    &covariance::INCREMENTAL_EMPIRICAL_COVARIANCE,
-    &basic_statistics::BASIC_STATISTICS,
-    &basic_statistics::INCREMENTAL_BASIC_STATISTICS,
-    &decomposition::PCA,
-    &decomposition::INCREMENTAL_PCA,
-    &cluster::DBSCAN,
-    &neighbors::NEAREST_NEIGHBORS,
-    &neighbors::KNEIGHBORS_CLASSIFIER,
-    &neighbors::KNEIGHBORS_REGRESSOR,
-    &kmeans::KMEANS,
-    &neighbors::LOCAL_OUTLIER_FACTOR,
-    &ensemble::RANDOM_FOREST_CLASSIFIER,
-    &ensemble::RANDOM_FOREST_REGRESSOR,
-    &ensemble::EXTRA_TREES_CLASSIFIER,
-    &ensemble::EXTRA_TREES_REGRESSOR,
-    &compose::PIPELINE,
-    &compose::COLUMN_TRANSFORMER,
-    &compose::PASSTHROUGH,
-    &compose::DROP,
-    &preprocessing::STANDARD_SCALER,
-    &preprocessing::MIN_MAX_SCALER,
-    &preprocessing::ROBUST_SCALER,
-    &preprocessing::MAX_ABS_SCALER,
-    &preprocessing::NORMALIZER,
-    &preprocessing::ONE_HOT_ENCODER,
-    &preprocessing::ORDINAL_ENCODER,
-    &preprocessing::LABEL_ENCODER,
-    &preprocessing::SIMPLE_IMPUTER,
-    &preprocessing::POLYNOMIAL_FEATURES,
-    &preprocessing::VARIANCE_THRESHOLD,
-    &preprocessing::SELECT_K_BEST,
-    &manifold::TSNE,
-    &svm::SVC,
-    &svm::NU_SVC,
-    &svm::SVR,
-    &svm::NU_SVR,
-    &svm::ONE_CLASS_SVM,
+/// Every kind, family by family (each family module lists its own kinds:
+/// a new kind of a family is declared in that family's file only).
+static FAMILIES: &[&[&Schema]] = &[
+    linear::KINDS,
+    covariance::KINDS,
+    basic_statistics::KINDS,
+    decomposition::KINDS,
+    cluster::KINDS,
+    neighbors::KINDS,
+    kmeans::KINDS,
+    ensemble::KINDS,
+    compose::KINDS,
+    preprocessing::KINDS,
+    manifold::KINDS,
+    svm::KINDS,
 ];
+
+/// The registry: every kind this build knows, in a fixed order.
+fn registry() -> impl Iterator<Item = &'static Schema> {
+    FAMILIES.iter().flat_map(|f| f.iter().copied())
+}
 
 /// The schema of `kind`, if this build knows it.
 pub fn lookup(kind: &str) -> Option<&'static Schema> {
-    REGISTRY.iter().copied().find(|s| s.kind == kind)
+    registry().find(|s| s.kind == kind)
 }
 
 /// Every kind this build can load.
 pub fn known_kinds() -> Vec<&'static str> {
-    REGISTRY.iter().map(|s| s.kind).collect()
+    registry().map(|s| s.kind).collect()
 }
 
 /// The kinds of one origin, in registry order.
 pub fn kinds_of(origin: Origin) -> Vec<&'static str> {
-    REGISTRY
-        .iter()
+    registry()
         .filter(|s| s.origin == origin)
         .map(|s| s.kind)
         .collect()

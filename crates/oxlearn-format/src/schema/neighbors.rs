@@ -4,11 +4,19 @@
 //! index is rebuilt from it on the first query, never stored.
 
 use super::cluster::{ints, len_1d};
-use super::{float_dtype, opt, Arrays, Origin, Schema};
+use super::{float_dtype, opt, Arrays, Origin, Schema, Serving};
 use crate::error::{FormatError, Result};
 use crate::header::{ArrayView, DType, Header};
 use crate::labels::Labels;
 use serde_json::{json, Value};
+
+/// The family's kinds, in registry order.
+pub(crate) static KINDS: &[&Schema] = &[
+    &NEAREST_NEIGHBORS,
+    &KNEIGHBORS_CLASSIFIER,
+    &KNEIGHBORS_REGRESSOR,
+    &LOCAL_OUTLIER_FACTOR,
+];
 
 const ARRAYS: &[super::ArraySpec] = &[
     opt("_fit_X"),
@@ -39,6 +47,10 @@ pub static NEAREST_NEIGHBORS: Schema = Schema {
     width: None,
     composite: false,
     origin: Origin::Oxlearn,
+    serving: Serving::Refused(
+        "has no predict: it answers neighbour queries only (kneighbors), which the binary \
+         does not serve; the file holds the training data (_fit_X)",
+    ),
 };
 
 /// `sklearn.neighbors.KNeighborsClassifier`: also `_y` (class numbers) and
@@ -53,6 +65,7 @@ pub static KNEIGHBORS_CLASSIFIER: Schema = Schema {
     width: None,
     composite: false,
     origin: Origin::Oxlearn,
+    serving: Serving::Neighbors,
 };
 
 /// `sklearn.neighbors.KNeighborsRegressor`: also `_y` (the targets).
@@ -65,6 +78,7 @@ pub static KNEIGHBORS_REGRESSOR: Schema = Schema {
     width: None,
     composite: false,
     origin: Origin::Oxlearn,
+    serving: Serving::Neighbors,
 };
 
 const LOF_ARRAYS: &[super::ArraySpec] = &[
@@ -99,6 +113,7 @@ pub static LOCAL_OUTLIER_FACTOR: Schema = Schema {
     width: None,
     composite: false,
     origin: Origin::Oxlearn,
+    serving: Serving::Neighbors,
 };
 
 fn validate_lof(h: &Header, a: &Arrays<'_>) -> Result<()> {

@@ -6,11 +6,27 @@
 //! Category lists (`categories_`) are tagged arrays in `attrs`
 //! (`docs/format.md` §1.3): one per input column, numbers or strings.
 
-use super::{opt, req, Arrays, Origin, Schema};
+use super::{opt, req, Arrays, Origin, Schema, Serving};
 use crate::error::{FormatError, Result};
 use crate::header::{ArrayView, DType, Header};
 use crate::labels::Labels;
 use serde_json::Value;
+
+/// The family's kinds, in registry order.
+pub(crate) static KINDS: &[&Schema] = &[
+    &STANDARD_SCALER,
+    &MIN_MAX_SCALER,
+    &ROBUST_SCALER,
+    &MAX_ABS_SCALER,
+    &NORMALIZER,
+    &ONE_HOT_ENCODER,
+    &ORDINAL_ENCODER,
+    &LABEL_ENCODER,
+    &SIMPLE_IMPUTER,
+    &POLYNOMIAL_FEATURES,
+    &VARIANCE_THRESHOLD,
+    &SELECT_K_BEST,
+];
 
 /// Largest output width of a `PolynomialFeatures` (a forged degree must not
 /// make a reader allocate rows of billions of columns).
@@ -38,6 +54,7 @@ pub static STANDARD_SCALER: Schema = Schema {
     width: Some(same_width),
     composite: false,
     origin: Origin::Stock,
+    serving: Serving::Step,
 };
 
 /// `sklearn.preprocessing.MinMaxScaler`: `x * scale_ + min_`, clipped when `clip`.
@@ -84,6 +101,7 @@ pub static MIN_MAX_SCALER: Schema = Schema {
     width: Some(same_width),
     composite: false,
     origin: Origin::Stock,
+    serving: Serving::Step,
 };
 
 /// `sklearn.preprocessing.RobustScaler`: `(x - center_) / scale_`.
@@ -102,6 +120,7 @@ pub static ROBUST_SCALER: Schema = Schema {
     width: Some(same_width),
     composite: false,
     origin: Origin::Stock,
+    serving: Serving::Step,
 };
 
 /// `sklearn.preprocessing.MaxAbsScaler`: `x / scale_`.
@@ -117,6 +136,7 @@ pub static MAX_ABS_SCALER: Schema = Schema {
     width: Some(same_width),
     composite: false,
     origin: Origin::Stock,
+    serving: Serving::Step,
 };
 
 /// `sklearn.preprocessing.Normalizer`: each row divided by its `norm`.
@@ -129,6 +149,7 @@ pub static NORMALIZER: Schema = Schema {
     width: Some(same_width),
     composite: false,
     origin: Origin::Stock,
+    serving: Serving::Step,
 };
 
 /// `sklearn.preprocessing.OneHotEncoder`.
@@ -149,6 +170,7 @@ pub static ONE_HOT_ENCODER: Schema = Schema {
     width: Some(one_hot_width),
     composite: false,
     origin: Origin::Stock,
+    serving: Serving::Step,
 };
 
 /// `sklearn.preprocessing.OrdinalEncoder`.
@@ -178,6 +200,7 @@ pub static ORDINAL_ENCODER: Schema = Schema {
     width: Some(same_width),
     composite: false,
     origin: Origin::Stock,
+    serving: Serving::Step,
 };
 
 /// `sklearn.preprocessing.LabelEncoder` (targets): `classes_`, stored as
@@ -200,6 +223,7 @@ pub static LABEL_ENCODER: Schema = Schema {
     width: None,
     composite: false,
     origin: Origin::Stock,
+    serving: Serving::Step,
 };
 
 /// `sklearn.impute.SimpleImputer` (without `add_indicator`).
@@ -212,6 +236,7 @@ pub static SIMPLE_IMPUTER: Schema = Schema {
     width: Some(imputer_width),
     composite: false,
     origin: Origin::Stock,
+    serving: Serving::Step,
 };
 
 /// `sklearn.preprocessing.PolynomialFeatures`.
@@ -229,6 +254,7 @@ pub static POLYNOMIAL_FEATURES: Schema = Schema {
     width: Some(|h, _| Ok(attr_u64(h, "n_output_features_").unwrap_or(0))),
     composite: false,
     origin: Origin::Stock,
+    serving: Serving::Step,
 };
 
 /// `sklearn.feature_selection.VarianceThreshold`: keeps `variances_ > threshold`.
@@ -248,6 +274,7 @@ pub static VARIANCE_THRESHOLD: Schema = Schema {
     width: Some(|h, a| Ok(variance_mask(h, a)?.iter().filter(|&&m| m).count() as u64)),
     composite: false,
     origin: Origin::Stock,
+    serving: Serving::Step,
 };
 
 /// `sklearn.feature_selection.SelectKBest`; `score_func` is stored by name.
@@ -264,6 +291,7 @@ pub static SELECT_K_BEST: Schema = Schema {
     width: Some(|h, _| select_k(h)),
     composite: false,
     origin: Origin::Stock,
+    serving: Serving::Step,
 };
 
 /// The score functions of `sklearn.feature_selection` a `SelectKBest` may name.

@@ -5,11 +5,15 @@
 //! public `dual_coef_` and `intercept_` (negated for two classes),
 //! `n_iter_` and `OneClassSVM.offset_` are rebuilt from them on load.
 
-use super::{family_schema, float_dtype, opt, req, ArraySpec, Arrays, Origin, Schema};
+use super::{family_schema, float_dtype, opt, req, ArraySpec, Arrays, Origin, Schema, Serving};
 use crate::error::{FormatError, Result};
 use crate::header::{DType, Header};
 use crate::labels::Labels;
+use oxlearn_core::svm::SvmType;
 use serde_json::Value;
+
+/// The family's kinds, in registry order.
+pub(crate) static KINDS: &[&Schema] = &[&SVC, &NU_SVC, &SVR, &NU_SVR, &ONE_CLASS_SVM];
 
 const ARRAYS: &[ArraySpec] = &[
     req("support_"),
@@ -32,15 +36,40 @@ const ATTRS: &[&str] = &[
     "_effective_probability",
 ];
 
-family_schema!(SVC, "svm.SVC", "`sklearn.svm.SVC`.", validate_svm);
-family_schema!(NU_SVC, "svm.NuSVC", "`sklearn.svm.NuSVC`.", validate_svm);
-family_schema!(SVR, "svm.SVR", "`sklearn.svm.SVR`.", validate_svm);
-family_schema!(NU_SVR, "svm.NuSVR", "`sklearn.svm.NuSVR`.", validate_svm);
+family_schema!(
+    SVC,
+    "svm.SVC",
+    "`sklearn.svm.SVC`.",
+    validate_svm,
+    Serving::Svm(SvmType::CSvc)
+);
+family_schema!(
+    NU_SVC,
+    "svm.NuSVC",
+    "`sklearn.svm.NuSVC`.",
+    validate_svm,
+    Serving::Svm(SvmType::NuSvc)
+);
+family_schema!(
+    SVR,
+    "svm.SVR",
+    "`sklearn.svm.SVR`.",
+    validate_svm,
+    Serving::Svm(SvmType::EpsilonSvr)
+);
+family_schema!(
+    NU_SVR,
+    "svm.NuSVR",
+    "`sklearn.svm.NuSVR`.",
+    validate_svm,
+    Serving::Svm(SvmType::NuSvr)
+);
 family_schema!(
     ONE_CLASS_SVM,
     "svm.OneClassSVM",
     "`sklearn.svm.OneClassSVM`.",
-    validate_svm
+    validate_svm,
+    Serving::Svm(SvmType::OneClass)
 );
 
 fn field(name: &str, reason: String) -> FormatError {
