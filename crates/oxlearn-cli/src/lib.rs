@@ -301,5 +301,10 @@ fn predict(
     for w in warnings {
         eprintln!("oxlearn: warning: {}", escape(&w));
     }
+    if let Served::Model(m) = &served {
+        if let Some(why) = m.no_predict() {
+            return Err(format!("{shown}: {}", escape_keep_lines(why)));
+        }
+    }
     stream::predict(&served, input, output, stream::chunk_rows(chunk_rows)?)
 }

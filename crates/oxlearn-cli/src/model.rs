@@ -7,12 +7,16 @@ use oxlearn_core::cluster::predict_kmeans;
 use oxlearn_core::decomposition::pca_transform_map;
 use oxlearn_core::ensemble::missing::{missing_go_to_left, predict_forest_missing};
 use oxlearn_core::ensemble::{predict_forest_with, ForestRef, PackedForest};
-use oxlearn_core::linear_model::{logistic_classes, predict_linear};
+use oxlearn_core::linear_model::{
+    logistic_classes, logistic_outputs, predict_linear, LogisticOutput,
+};
 use oxlearn_core::neighbors::{
     lof_score_samples, unit_rows, vote, weighted_mean, Algorithm, IndexParams, KNeighbors, Metric,
     NeighborIndex, Weights,
 };
-use oxlearn_core::svm::{ovr_argmax as svm_ovr_argmax, Kernel as SvmKernel, SvmModelRef, SvmType};
+use oxlearn_core::svm::{
+    ovr_argmax as svm_ovr_argmax, ovr_decision, Kernel as SvmKernel, SvmModelRef, SvmType,
+};
 use oxlearn_core::validation::{check_finite, shift_located_row, InputRule};
 use oxlearn_core::Real;
 use oxlearn_format::schema::{self, Serving};
@@ -37,6 +41,62 @@ pub enum Prediction {
     Values(Matrix),
     /// One predicted class label per row.
     Labels(Labels),
+}
+
+/// A method of the fitted estimator, as scikit-learn names it: what
+/// `oxlearn serve` answers at `POST /v1/models/{name}/{method}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// Values, class labels, cluster labels or ±1 (outlier detectors).
+    Predict,
+    /// A transformer's output (PCA).
+    Transform,
+    /// Class probabilities, one column per class.
+    PredictProba,
+    /// Decision values (linear and SVM classifiers, outlier detectors).
+    DecisionFunction,
+    /// The distances to and indices of the `n_neighbors` nearest training
+    /// samples.
+    Kneighbors,
+}
+
+impl Method {
+    /// Every method, in the order the server lists them.
+    pub const ALL: [Method; 5] = [
+        Method::Predict,
+        Method::Transform,
+        Method::PredictProba,
+        Method::DecisionFunction,
+        Method::Kneighbors,
+    ];
+
+    /// scikit-learn's name of the method.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Predict => "predict",
+            Method::Transform => "transform",
+            Method::PredictProba => "predict_proba",
+            Method::DecisionFunction => "decision_function",
+            Method::Kneighbors => "kneighbors",
+        }
+    }
+
+    /// The method of scikit-learn's name `name`.
+    pub fn from_name(name: &str) -> Option<Method> {
+        Method::ALL.into_iter().find(|m| m.name() == name)
+    }
+}
+
+/// What a [`Method`] returns.
+pub enum Answer {
+    /// One array: predictions, transformed rows, probabilities or
+    /// decision values.
+    Array(Prediction),
+    /// `kneighbors`: n×k distances and the training samples' indices.
+    Neighbors {
+        distances: Matrix,
+        indices: Vec<i64>,
+    },
 }
 
 enum Kind {
@@ -69,7 +129,13 @@ struct Svm {
     n_support: Vec<i32>,
     dual_coef: Vec<f64>,
     intercept: Vec<f64>,
+    /// Platt's parameters, one per pair of classes (`probability=True`;
+    /// empty otherwise).
+    prob_a: Vec<f64>,
+    prob_b: Vec<f64>,
     classes: Option<Labels>,
+    /// `decision_function_shape='ovr'`.
+    ovr: bool,
     break_ties: bool,
 }
 
@@ -105,6 +171,11 @@ impl Svm {
                 .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
                 .collect()
         };
+        let ovr = header
+            .params
+            .get("decision_function_shape")
+            .and_then(|v| v.as_str())
+            == Some("ovr");
         let sv_view = need("support_vectors_")?;
         let d = sv_view.shape.get(1).copied().unwrap_or(0) as usize;
         let classes = if svm_type.is_classifier() {
@@ -121,12 +192,11 @@ impl Svm {
             n_support: ints(need("_n_support")?),
             dual_coef: floats(need("_dual_coef_")?),
             intercept: floats(need("_intercept_")?),
+            prob_a: floats(need("_probA")?),
+            prob_b: floats(need("_probB")?),
+            ovr,
             break_ties: header.params.get("break_ties").and_then(|v| v.as_bool()) == Some(true)
-                && header
-                    .params
-                    .get("decision_function_shape")
-                    .and_then(|v| v.as_str())
-                    == Some("ovr"),
+                && ovr,
             classes,
         };
         let coef = need("_dual_coef_")?;
@@ -148,27 +218,95 @@ impl Svm {
             n_support: &self.n_support,
             dual_coef: &self.dual_coef,
             intercept: &self.intercept,
-            prob_a: &[],
-            prob_b: &[],
+            prob_a: &self.prob_a,
+            prob_b: &self.prob_b,
         }
     }
 
-    /// Python's `predict`: float64 input (float32 converted exactly).
-    fn predict(&self, x: &Matrix) -> Result<Prediction, String> {
-        let (rows, cols, data): (usize, usize, std::borrow::Cow<'_, [f64]>) = match x {
-            Matrix::F64 {
-                rows, cols, data, ..
-            } => (*rows, *cols, data.as_slice().into()),
-            Matrix::F32 {
-                rows, cols, data, ..
-            } => (*rows, *cols, data.iter().map(|&v| f64::from(v)).collect()),
+    /// The input as float64 (float32 converted exactly, as Python's
+    /// validation converts it), after scikit-learn's feature-count check.
+    fn input<'a>(&self, x: &'a Matrix) -> Result<std::borrow::Cow<'a, [f64]>, String> {
+        let data: std::borrow::Cow<'_, [f64]> = match x {
+            Matrix::F64 { data, .. } => data.as_slice().into(),
+            Matrix::F32 { data, .. } => data.iter().map(|&v| f64::from(v)).collect(),
         };
-        if cols != self.d {
+        if x.cols() != self.d {
             return Err(format!(
-                "X has {cols} features, but {} is expecting {} features as input.",
-                self.class_name, self.d
+                "X has {} features, but {} is expecting {} features as input.",
+                x.cols(),
+                self.class_name,
+                self.d
             ));
         }
+        Ok(data)
+    }
+
+    /// Whether the classifier was fitted with `probability=True`: Platt's
+    /// parameters for every pair of classes.
+    fn has_proba(&self) -> bool {
+        self.svm_type.is_classifier()
+            && !self.prob_a.is_empty()
+            && self.prob_a.len() == self.model().n_decision()
+            && self.prob_b.len() == self.prob_a.len()
+    }
+
+    /// Python's `predict_proba` (`probability=True`): libsvm's pairwise
+    /// Platt probabilities, coupled; the same core function as Python's.
+    fn predict_proba(&self, x: &Matrix) -> Result<Matrix, String> {
+        let data = self.input(x)?;
+        let m = self.model();
+        Ok(Matrix::F64 {
+            rows: x.rows(),
+            cols: m.n_classes(),
+            data: m.predict_proba(&data, x.rows()),
+            one_dim: false,
+        })
+    }
+
+    /// Python's `decision_function`: libsvm's pairwise values (`'ovo'`),
+    /// their one-vs-rest votes and confidences (`'ovr'`, more than two
+    /// classes), the negated single value of two classes, or the one-class
+    /// value.
+    fn decision_function(&self, x: &Matrix) -> Result<Matrix, String> {
+        let data = self.input(x)?;
+        let rows = x.rows();
+        let m = self.model();
+        let dec = m.raw_decision(&data, rows);
+        let k = m.n_classes();
+        let one = |data: Vec<f64>| Matrix::F64 {
+            rows,
+            cols: 1,
+            data,
+            one_dim: true,
+        };
+        Ok(match self.svm_type {
+            SvmType::CSvc | SvmType::NuSvc if k == 2 => one(dec.iter().map(|v| -v).collect()),
+            SvmType::CSvc | SvmType::NuSvc if self.ovr => Matrix::F64 {
+                rows,
+                cols: k,
+                data: dec
+                    .chunks(m.n_decision())
+                    .flat_map(|row| ovr_decision(row, k))
+                    .collect(),
+                one_dim: false,
+            },
+            SvmType::CSvc | SvmType::NuSvc => Matrix::F64 {
+                rows,
+                cols: m.n_decision(),
+                data: dec,
+                one_dim: false,
+            },
+            SvmType::OneClass => one(dec),
+            SvmType::EpsilonSvr | SvmType::NuSvr => {
+                return Err(format!("{} has no decision_function", self.class_name))
+            }
+        })
+    }
+
+    /// Python's `predict`.
+    fn predict(&self, x: &Matrix) -> Result<Prediction, String> {
+        let data = self.input(x)?;
+        let rows = x.rows();
         let m = self.model();
         match (self.svm_type, &self.classes) {
             (SvmType::EpsilonSvr | SvmType::NuSvr, _) => Ok(Prediction::Values(Matrix::F64 {
@@ -251,6 +389,8 @@ enum KnnTarget {
         lrd_fit: Vec<f64>,
         offset: f64,
     },
+    /// NearestNeighbors: neighbour queries only; `no_predict` says so.
+    Queries { no_predict: String },
 }
 
 /// `X coefᵀ + intercept`; `one_dim` when `coef_` is 1-D (1-D output).
@@ -353,6 +493,56 @@ impl Linear {
                 })
             }
         }
+    }
+}
+
+impl Linear {
+    /// LogisticRegression's `decision_function` (`output` `None`: one
+    /// column raveled, as Python's) or `predict_proba`: the same core
+    /// functions as Python's, in the same dtype.
+    fn logistic(&self, x: &Matrix, output: Option<LogisticOutput>) -> Result<Matrix, String> {
+        let k = self.t;
+        let decision = self.predict(x)?;
+        let Some(output) = output else {
+            return Ok(match decision {
+                Matrix::F64 { rows, data, .. } => Matrix::F64 {
+                    rows,
+                    cols: k,
+                    data,
+                    one_dim: k == 1,
+                },
+                Matrix::F32 { rows, data, .. } => Matrix::F32 {
+                    rows,
+                    cols: k,
+                    data,
+                    one_dim: k == 1,
+                },
+            });
+        };
+        let cols = k.max(2);
+        let err = |e: oxlearn_core::Error| e.to_string();
+        Ok(match decision {
+            Matrix::F64 { rows, data, .. } => {
+                let mut out = vec![0f64; rows * cols];
+                logistic_outputs(&data, k, output, &mut out).map_err(err)?;
+                Matrix::F64 {
+                    rows,
+                    cols,
+                    data: out,
+                    one_dim: false,
+                }
+            }
+            Matrix::F32 { rows, data, .. } => {
+                let mut out = vec![0f32; rows * cols];
+                logistic_outputs(&data, k, output, &mut out).map_err(err)?;
+                Matrix::F32 {
+                    rows,
+                    cols,
+                    data: out,
+                    one_dim: false,
+                }
+            }
+        })
     }
 }
 
@@ -539,9 +729,98 @@ impl Model {
         }
     }
 
+    /// The methods the binary computes for this model, each with the same
+    /// arithmetic (and so the same bits) as Python's.
+    pub fn methods(&self) -> Vec<Method> {
+        use Method::*;
+        match &self.kind {
+            Kind::Linear(_) if self.transformer => vec![Transform],
+            Kind::Linear(_) | Kind::KMeans { .. } => vec![Predict],
+            Kind::Classifier { .. } => vec![Predict, PredictProba, DecisionFunction],
+            Kind::Neighbors(knn) => match knn.target {
+                KnnTarget::Classes { .. } => vec![Predict, PredictProba, Kneighbors],
+                KnnTarget::Values { .. } => vec![Predict, Kneighbors],
+                KnnTarget::Outliers { .. } => vec![Predict, DecisionFunction],
+                KnnTarget::Queries { .. } => vec![Kneighbors],
+            },
+            Kind::Forest(Trees {
+                classes: Some(_), ..
+            }) => vec![Predict, PredictProba],
+            Kind::Forest(_) => vec![Predict],
+            Kind::Svm(svm) if svm.has_proba() => vec![Predict, PredictProba, DecisionFunction],
+            Kind::Svm(svm) if svm.svm_type.is_classifier() => vec![Predict, DecisionFunction],
+            Kind::Svm(Svm {
+                svm_type: SvmType::OneClass,
+                ..
+            }) => vec![Predict, DecisionFunction],
+            Kind::Svm(_) => vec![Predict],
+        }
+    }
+
+    /// Python's `method` on `x`: an error for a method not in
+    /// [`Model::methods`].
+    pub fn call(&self, method: Method, x: &Matrix) -> Result<Answer, String> {
+        if !self.methods().contains(&method) {
+            return Err(self.no_method(method));
+        }
+        self.check_input(x)?;
+        let values = |m: Matrix| Ok(Answer::Array(Prediction::Values(m)));
+        match (method, &self.kind) {
+            (Method::Predict | Method::Transform, _) => self.dispatch(x).map(Answer::Array),
+            (Method::PredictProba, Kind::Classifier { decision, .. }) => {
+                values(decision.logistic(x, Some(LogisticOutput::Proba))?)
+            }
+            (Method::DecisionFunction, Kind::Classifier { decision, .. }) => {
+                values(decision.logistic(x, None)?)
+            }
+            (Method::PredictProba, Kind::Forest(trees)) => values(trees.predict_proba(x)?),
+            (Method::PredictProba, Kind::Neighbors(knn)) => values(knn.predict_proba(x)?),
+            (Method::DecisionFunction, Kind::Neighbors(knn)) => values(knn.decision_function(x)?),
+            (Method::Kneighbors, Kind::Neighbors(knn)) => {
+                let (distances, indices) = knn.kneighbors(x)?;
+                Ok(Answer::Neighbors { distances, indices })
+            }
+            (Method::DecisionFunction, Kind::Svm(svm)) => values(svm.decision_function(x)?),
+            (Method::PredictProba, Kind::Svm(svm)) => values(svm.predict_proba(x)?),
+            _ => Err(self.no_method(method)),
+        }
+    }
+
+    /// Why the model has neither `predict` nor `transform`, if so
+    /// (NearestNeighbors: neighbour queries only).
+    pub fn no_predict(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Neighbors(Knn {
+                target: KnnTarget::Queries { no_predict },
+                ..
+            }) => Some(no_predict),
+            _ => None,
+        }
+    }
+
+    fn no_method(&self, method: Method) -> String {
+        let served: Vec<&str> = self.methods().iter().map(|m| m.name()).collect();
+        format!(
+            "{} has no {} served by the binary (it serves: {})",
+            self.class_name,
+            method.name(),
+            served.join(", ")
+        )
+    }
+
     /// Predicts values (regressors) or class labels (classifiers), with the
-    /// same arithmetic as Python's `predict`.
+    /// same arithmetic as Python's `predict` (or `transform`, for PCA).
     pub fn predict(&self, x: &Matrix) -> Result<Prediction, String> {
+        if let Some(why) = self.no_predict() {
+            return Err(why.to_owned());
+        }
+        self.check_input(x)?;
+        self.dispatch(x)
+    }
+
+    /// scikit-learn's checks of the input that Python's methods run before
+    /// the Rust kernels: at least one row, and the kind's non-finite rule.
+    fn check_input(&self, x: &Matrix) -> Result<(), String> {
         let rule = self.input_rule();
         if x.rows() == 0 {
             // scikit-learn's check_array message, as Python raises it
@@ -564,6 +843,11 @@ impl Model {
                 Matrix::F32 { data, cols, .. } => check_finite(data, *cols, &rule)?,
             }
         }
+        Ok(())
+    }
+
+    /// [`Model::predict`] of a checked input.
+    fn dispatch(&self, x: &Matrix) -> Result<Prediction, String> {
         match &self.kind {
             Kind::Linear(l) => Ok(Prediction::Values(l.predict(x)?)),
             Kind::Classifier { decision, classes } => {
@@ -737,6 +1021,21 @@ impl Knn {
                 target,
             });
         }
+        if kind == "neighbors.NearestNeighbors" {
+            return Ok(Knn {
+                index,
+                cosine,
+                k,
+                weights: Weights::Uniform,
+                target: KnnTarget::Queries {
+                    no_predict: format!(
+                        "{kind} has no predict: it answers neighbour queries only \
+                         (kneighbors), which `oxlearn serve` serves at \
+                         POST /v1/models/NAME/kneighbors"
+                    ),
+                },
+            });
+        }
         let weights = match setting(header, "weights").and_then(|v| v.as_str()) {
             Some(w) => Weights::from_name(w).map_err(|e| refuse(e.to_string()))?,
             None => return Err(refuse("weights is not a named weighting".into())),
@@ -819,9 +1118,7 @@ impl Knn {
                 .kneighbors(MatRef::from_row_major_slice(&unit, rows, cols), self.k, 0)
                 .map_err(err)?;
             // The cosine distance, as Python computes it from the euclidean one.
-            for d in &mut nb.distances {
-                *d = 0.5 * *d * *d;
-            }
+            nb.euclidean_to_cosine();
             return Ok(nb);
         }
         match x {
@@ -836,12 +1133,65 @@ impl Knn {
         }
     }
 
+    /// Python's `kneighbors(X)`: the distances and indices of the `n_neighbors` nearest
+    /// training samples, nearest first.
+    fn kneighbors(&self, x: &Matrix) -> Result<(Matrix, Vec<i64>), String> {
+        let nb = self.neighbors(x)?;
+        let (rows, k) = (x.rows(), self.k);
+        let indices = nb.indices.iter().map(|&i| i as i64).collect();
+        // float64 distances whatever the dtype, as Python's binding returns.
+        let distances = Matrix::F64 {
+            rows,
+            cols: k,
+            data: nb.distances,
+            one_dim: false,
+        };
+        Ok((distances, indices))
+    }
+
+    /// The classifier's `predict_proba`: the (weighted) share of each
+    /// class among the neighbours, the same core vote as Python's.
+    fn predict_proba(&self, x: &Matrix) -> Result<Matrix, String> {
+        let KnnTarget::Classes { y, classes } = &self.target else {
+            return Err("predict_proba of a model without classes".into());
+        };
+        let nb = self.neighbors(x)?;
+        let c = classes.len();
+        Ok(Matrix::F64 {
+            rows: x.rows(),
+            cols: c,
+            data: vote(&nb, y, c, self.weights).map_err(|e| e.to_string())?,
+            one_dim: false,
+        })
+    }
+
+    /// LocalOutlierFactor's `decision_function`: `score_samples - offset_`.
+    fn decision_function(&self, x: &Matrix) -> Result<Matrix, String> {
+        let KnnTarget::Outliers {
+            kth_fit,
+            lrd_fit,
+            offset,
+        } = &self.target
+        else {
+            return Err("decision_function of a model that is not an outlier detector".into());
+        };
+        let nb = self.neighbors(x)?;
+        let scores = lof_score_samples(&nb, kth_fit, lrd_fit).map_err(|e| e.to_string())?;
+        Ok(Matrix::F64 {
+            rows: x.rows(),
+            cols: 1,
+            data: scores.iter().map(|s| s - offset).collect(),
+            one_dim: true,
+        })
+    }
+
     /// Predicts as Python's `predict` does: the first class of largest
     /// (weighted) share, or the (weighted) mean target.
     fn predict(&self, x: &Matrix) -> Result<Prediction, String> {
         let nb = self.neighbors(x)?;
         let err = |e: oxlearn_core::Error| e.to_string();
         match &self.target {
+            KnnTarget::Queries { no_predict } => Err(no_predict.clone()),
             KnnTarget::Classes { y, classes } => {
                 let c = classes.len();
                 let proba = vote(&nb, y, c, self.weights).map_err(err)?;
@@ -1190,10 +1540,9 @@ impl Trees {
         }
     }
 
-    /// As Python's `predict`: the mean of the trees' leaf values (the same
-    /// core function, so the same bits), then for a classifier the first
-    /// class of largest mean probability.
-    fn predict(&self, x: &Matrix) -> Result<Prediction, String> {
+    /// The mean of the trees' leaf values, `rows × value_stride`: the same
+    /// core function as Python's `_raw_predict`, so the same bits.
+    fn raw(&self, x: &Matrix) -> Result<Vec<f64>, String> {
         let (rows, cols) = match x {
             Matrix::F64 { rows, cols, .. } | Matrix::F32 { rows, cols, .. } => (*rows, *cols),
         };
@@ -1201,7 +1550,7 @@ impl Trees {
         let fr = self.view();
         // Input with NaN is predicted as Python predicts it: all of it with
         // scikit-learn's trees and arithmetic (NaN routed per node).
-        let raw = match x {
+        match x {
             Matrix::F64 { data, .. } if data.iter().any(|v| v.is_nan()) => predict_forest_missing(
                 &fr,
                 &self.go_left,
@@ -1223,8 +1572,33 @@ impl Trees {
                 MatRef::from_row_major_slice(data, rows, cols),
             ),
         }
-        .map_err(|e| e.to_string())?;
-        let stride = fr.value_stride().max(1);
+        .map_err(|e| e.to_string())
+    }
+
+    /// A (single-output) classifier's `predict_proba`: the first
+    /// `n_classes` columns of the mean leaf values.
+    fn predict_proba(&self, x: &Matrix) -> Result<Matrix, String> {
+        let c = self.classes.as_ref().map_or(0, |l| l.len());
+        let stride = self.view().value_stride().max(1);
+        let raw = self.raw(x)?;
+        Ok(Matrix::F64 {
+            rows: x.rows(),
+            cols: c,
+            data: raw
+                .chunks_exact(stride)
+                .flat_map(|row| &row[..c.min(row.len())])
+                .copied()
+                .collect(),
+            one_dim: false,
+        })
+    }
+
+    /// As Python's `predict`: the mean of the trees' leaf values, then for
+    /// a classifier the first class of largest mean probability.
+    fn predict(&self, x: &Matrix) -> Result<Prediction, String> {
+        let raw = self.raw(x)?;
+        let rows = x.rows();
+        let stride = self.view().value_stride().max(1);
         match &self.classes {
             Some(classes) => {
                 let c = classes.len();

@@ -12,7 +12,7 @@
 //! of columns, text in a numeric column.
 
 use crate::frame::Frame;
-use crate::model::{check_feature_names, class_name, Model, Prediction};
+use crate::model::{check_feature_names, class_name, Method, Model, Prediction};
 use crate::npy::Matrix;
 use oxlearn_core::preprocessing::{
     k_best_mask, max_abs_scale, min_max_scale, normalize_batch_rows, py_str_repr, robust_scale,
@@ -58,6 +58,16 @@ impl Served {
 }
 
 impl Served {
+    /// The methods the binary computes for this model ([`Model::methods`];
+    /// a pipeline: its `predict` or `transform`).
+    pub fn methods(&self) -> Vec<Method> {
+        match self {
+            Served::Model(m) => m.methods(),
+            Served::Pipeline(p) if p.is_transformer() => vec![Method::Transform],
+            Served::Pipeline(_) => vec![Method::Predict],
+        }
+    }
+
     /// The width of string labels in a `.npy` output: the longest class
     /// label's (see [`Model::label_width`]).
     pub fn label_width(&self) -> Option<usize> {

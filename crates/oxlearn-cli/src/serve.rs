@@ -14,7 +14,7 @@
 //! or 5xx (an unexpected failure of ours) with a JSON `{"error": ...}`.
 
 use crate::frame::Frame;
-use crate::model::Prediction;
+use crate::model::{Answer, Method, Prediction};
 use crate::npy::{labels_width_for, read_npy, write_labels_npy, write_npy, Matrix};
 use crate::pipeline::{describe_parts, Served};
 use crate::text::escape;
@@ -45,22 +45,11 @@ pub struct Options {
     pub max_body_bytes: usize,
 }
 
-/// The methods a servable may answer, as scikit-learn names them. Only
-/// `predict` and `transform` are computed by the binary today; the others
-/// are known so that asking for them says so rather than "no such route".
-const METHODS: &[&str] = &[
-    "predict",
-    "transform",
-    "predict_proba",
-    "decision_function",
-    "kneighbors",
-];
-
 /// A verified model and what `GET /v1/models` shows of it.
 struct Loaded {
     served: Served,
-    /// Python's name for what `served` computes: `predict` or `transform`.
-    method: &'static str,
+    /// The methods the binary computes for `served` ([`Served::methods`]).
+    methods: Vec<Method>,
     /// `feature_names_in_`: JSON objects are taken by these names.
     feature_names: Option<Vec<String>>,
     /// The model's description (header fields), without name and file.
@@ -156,11 +145,7 @@ fn load(path: &Path) -> Result<Loaded, String> {
     // for the description cannot fail differently.
     let file = parse_file(&bytes).map_err(|e| e.to_string())?;
     let h = &file.header;
-    let method = match &served {
-        Served::Model(m) if m.is_transformer() => "transform",
-        Served::Pipeline(p) if p.is_transformer() => "transform",
-        _ => "predict",
-    };
+    let methods = served.methods();
     let parts: Vec<String> = describe_parts(h, &file.arrays(), 0)
         .into_iter()
         .map(|(depth, line)| format!("{}{line}", "  ".repeat(depth)))
@@ -186,7 +171,10 @@ fn load(path: &Path) -> Result<Loaded, String> {
     info.insert("n_features_in".into(), json!(h.n_features_in));
     info.insert("feature_names_in".into(), json!(h.feature_names_in));
     info.insert("checksum".into(), json!(h.checksum));
-    info.insert("methods".into(), json!([method]));
+    info.insert(
+        "methods".into(),
+        json!(methods.iter().map(|m| m.name()).collect::<Vec<_>>()),
+    );
     if !parts.is_empty() {
         info.insert("parts".into(), json!(parts));
     }
@@ -197,7 +185,7 @@ fn load(path: &Path) -> Result<Loaded, String> {
     info.insert("loaded_at".into(), json!(now));
     Ok(Loaded {
         served,
-        method,
+        methods,
         feature_names: h.feature_names_in.clone(),
         info,
         bytes: bytes.len(),
@@ -545,13 +533,11 @@ async fn call(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let Some(&method) = METHODS.iter().find(|&&m| m == method) else {
+    let Some(method) = Method::from_name(&method) else {
+        let all: Vec<&str> = Method::ALL.iter().map(|m| m.name()).collect();
         return error(
             StatusCode::NOT_FOUND,
-            format!(
-                "no method {method:?}: the methods are {}",
-                METHODS.join(", ")
-            ),
+            format!("no method {method:?}: the methods are {}", all.join(", ")),
         );
     };
     let model = match app.slots().iter().find(|s| s.name == name) {
@@ -569,17 +555,15 @@ async fn call(
         }
         None => return unknown_model(&app, &name),
     };
-    if method != model.method {
-        let why = if matches!(method, "predict" | "transform") {
-            format!("{name:?} has no {method}")
-        } else {
-            format!("the binary does not serve {method}")
-        };
+    if !model.methods.contains(&method) {
+        let served: Vec<&str> = model.methods.iter().map(|m| m.name()).collect();
         return error(
             StatusCode::NOT_FOUND,
             format!(
-                "{why}; {name:?} serves: {} (POST /v1/models/{name}/{})",
-                model.method, model.method
+                "{name:?} has no {} served by the binary; {name:?} serves: {} \
+                 (POST /v1/models/{name}/METHOD)",
+                method.name(),
+                served.join(", ")
             ),
         );
     }
@@ -602,13 +586,20 @@ async fn call(
              application/x-npy (a .npy file)",
         );
     };
+    if method == Method::Kneighbors && format == Format::Npy {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "kneighbors answers two arrays (distances and indices), which one .npy cannot \
+             hold: send the rows as application/json",
+        );
+    }
     // Predicting is CPU work: off the async workers, unless it is small. A
     // panic there (a bug, never input) is caught and answered as a 500.
     let answer = if (body.len() as u64).saturating_mul(model.bytes as u64) <= INLINE_COST {
-        std::panic::catch_unwind(AssertUnwindSafe(|| answer(&model, format, &body)))
+        std::panic::catch_unwind(AssertUnwindSafe(|| answer(&model, method, format, &body)))
             .map_err(|_| "a panic (its message is above)".to_owned())
     } else {
-        tokio::task::spawn_blocking(move || answer(&model, format, &body))
+        tokio::task::spawn_blocking(move || answer(&model, method, format, &body))
             .await
             .map_err(|e| e.to_string())
     };
@@ -646,8 +637,14 @@ impl Input {
     }
 }
 
-/// Reads the body, predicts, and writes the answer in the body's format.
-fn answer(model: &Loaded, format: Format, body: &[u8]) -> Result<(Vec<u8>, &'static str), Failure> {
+/// Reads the body, computes `method`, and writes the answer in the body's
+/// format.
+fn answer(
+    model: &Loaded,
+    method: Method,
+    format: Format,
+    body: &[u8],
+) -> Result<(Vec<u8>, &'static str), Failure> {
     let pipeline = matches!(model.served, Served::Pipeline(_));
     let mut warnings = Vec::new();
     let input = match format {
@@ -663,7 +660,7 @@ fn answer(model: &Loaded, format: Format, body: &[u8]) -> Result<(Vec<u8>, &'sta
     // hand-off to the pool costs more than the work. Larger ones use all
     // cores, as `oxlearn predict` does.
     let work = input.values().saturating_mul(256);
-    let predict = || predict(&model.served, input);
+    let predict = || compute(&model.served, method, input);
     let result = if work < oxlearn_core::threads::INLINE_WORK {
         predict()
     } else {
@@ -671,8 +668,8 @@ fn answer(model: &Loaded, format: Format, body: &[u8]) -> Result<(Vec<u8>, &'sta
     };
     let (y, more) = result.map_err(|e| (StatusCode::UNPROCESSABLE_ENTITY, e))?;
     warnings.extend(more);
-    Ok(match format {
-        Format::Npy => (
+    Ok(match (format, y) {
+        (Format::Npy, Answer::Array(y)) => (
             match &y {
                 Prediction::Values(m) => write_npy(m),
                 Prediction::Labels(l) => {
@@ -683,11 +680,32 @@ fn answer(model: &Loaded, format: Format, body: &[u8]) -> Result<(Vec<u8>, &'sta
             },
             "application/x-npy",
         ),
-        Format::Json => {
-            let (predictions, dtype) = prediction_json(&y);
+        // `call` refuses this pair before predicting.
+        (Format::Npy, Answer::Neighbors { .. }) => {
+            return Err((
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error: kneighbors in .npy".into(),
+            ))
+        }
+        (Format::Json, y) => {
             let mut out = Map::new();
-            out.insert("predictions".into(), predictions);
-            out.insert("dtype".into(), json!(dtype));
+            match y {
+                Answer::Array(y) => {
+                    let (predictions, dtype) = prediction_json(&y);
+                    out.insert("predictions".into(), predictions);
+                    out.insert("dtype".into(), json!(dtype));
+                }
+                Answer::Neighbors { distances, indices } => {
+                    let k = distances.cols().max(1);
+                    let (d, dtype) = prediction_json(&Prediction::Values(distances));
+                    out.insert("distances".into(), d);
+                    out.insert(
+                        "indices".into(),
+                        json!(indices.chunks(k).collect::<Vec<_>>()),
+                    );
+                    out.insert("dtype".into(), json!(dtype));
+                }
+            }
             if !warnings.is_empty() {
                 out.insert("warnings".into(), json!(warnings));
             }
@@ -698,14 +716,15 @@ fn answer(model: &Loaded, format: Format, body: &[u8]) -> Result<(Vec<u8>, &'sta
     })
 }
 
-/// [`Served`]'s prediction and the warnings scikit-learn would give.
-fn predict(served: &Served, input: Input) -> Result<(Prediction, Vec<String>), String> {
+/// [`Served`]'s answer to `method` and the warnings scikit-learn would give.
+fn compute(served: &Served, method: Method, input: Input) -> Result<(Answer, Vec<String>), String> {
     match (served, input) {
         (Served::Model(m), Input::Matrix(x, names)) => {
             let warning = m.check_feature_names(names.as_deref())?;
-            Ok((m.predict(&x)?, warning.into_iter().collect()))
+            Ok((m.call(method, &x)?, warning.into_iter().collect()))
         }
-        (Served::Pipeline(p), Input::Frame(f)) => p.predict(f),
+        // A pipeline serves its one method (`Served::methods`).
+        (Served::Pipeline(p), Input::Frame(f)) => p.predict(f).map(|(y, w)| (Answer::Array(y), w)),
         // json_input and answer build the input for the kind they are given.
         _ => Err("internal error: the input does not match the model".into()),
     }
@@ -999,11 +1018,7 @@ impl Metrics {
                 };
                 let route = match rest {
                     [] => "model",
-                    [m] => METHODS
-                        .iter()
-                        .find(|&&k| k == *m)
-                        .copied()
-                        .unwrap_or("other"),
+                    [m] => Method::from_name(m).map_or("other", Method::name),
                     _ => "other",
                 };
                 (model, route)

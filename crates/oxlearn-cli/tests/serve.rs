@@ -473,12 +473,12 @@ fn bad_requests_get_a_json_4xx_and_the_server_keeps_serving() {
         (
             server.json("/v1/models/lr/predict_proba", &json!({"instances": [[1]]})),
             404,
-            "the binary does not serve predict_proba; \"lr\" serves: predict",
+            "\"lr\" has no predict_proba served by the binary; \"lr\" serves: predict",
         ),
         (
             server.json("/v1/models/lr/transform", &json!({"instances": [[1]]})),
             404,
-            "\"lr\" has no transform",
+            "\"lr\" has no transform served by the binary",
         ),
         (
             server.json("/v1/models/lr/fit", &json!({"instances": [[1]]})),

@@ -231,7 +231,9 @@ impl KnnIndex {
 
     /// Class probabilities (flat, `n_queries × n_classes`) from the `k`
     /// nearest neighbours; `y` holds each fitted point's class number.
-    #[pyo3(signature = (x, k, y, n_classes, weights, chunk_rows, n_threads))]
+    /// `cosine`: `x` holds unit rows of an index of unit rows, and the
+    /// weights are of cosine distances.
+    #[pyo3(signature = (x, k, y, n_classes, weights, chunk_rows, n_threads, cosine=false))]
     #[allow(clippy::too_many_arguments)]
     fn classify<'py>(
         &self,
@@ -242,11 +244,15 @@ impl KnnIndex {
         weights: &str,
         chunk_rows: usize,
         n_threads: Option<usize>,
+        cosine: bool,
     ) -> PyResult<Arr<'py, f64>> {
         let py = x.py();
         let w = Weights::from_name(weights).map_err(core_err)?;
         let y = slice(&y, "y")?;
-        let nb = self.knn(x, k, chunk_rows, n_threads, None)?;
+        let mut nb = self.knn(x, k, chunk_rows, n_threads, None)?;
+        if cosine {
+            nb.euclidean_to_cosine();
+        }
         let out = py
             .detach(|| {
                 with_threads_for(n_threads, work(&[nb.indices.len(), n_classes]), || {
@@ -258,8 +264,10 @@ impl KnnIndex {
     }
 
     /// The (weighted) mean target (flat, `n_queries × n_outputs`) of the `k`
-    /// nearest neighbours; `y` is `n_fit × n_outputs`, C-ordered.
-    #[pyo3(signature = (x, k, y, weights, chunk_rows, n_threads))]
+    /// nearest neighbours; `y` is `n_fit × n_outputs`, C-ordered. `cosine`:
+    /// as for [`Self::classify`].
+    #[pyo3(signature = (x, k, y, weights, chunk_rows, n_threads, cosine=false))]
+    #[allow(clippy::too_many_arguments)]
     fn regress<'py>(
         &self,
         x: &Bound<'py, PyAny>,
@@ -268,6 +276,7 @@ impl KnnIndex {
         weights: &str,
         chunk_rows: usize,
         n_threads: Option<usize>,
+        cosine: bool,
     ) -> PyResult<Arr<'py, f64>> {
         let py = x.py();
         let w = Weights::from_name(weights).map_err(core_err)?;
@@ -275,7 +284,10 @@ impl KnnIndex {
         let ys = y.as_slice().map_err(|_| {
             pyo3::exceptions::PyValueError::new_err("y must be a C-contiguous 2-D array")
         })?;
-        let nb = self.knn(x, k, chunk_rows, n_threads, None)?;
+        let mut nb = self.knn(x, k, chunk_rows, n_threads, None)?;
+        if cosine {
+            nb.euclidean_to_cosine();
+        }
         let out = py
             .detach(|| {
                 with_threads_for(n_threads, work(&[nb.indices.len(), n_out]), || {

@@ -463,9 +463,8 @@ class KNeighborsClassifier(_KNeighborsAccelerated, _sk.KNeighborsClassifier):
             return "several outputs vote in scikit-learn"
         if self.weights not in ("uniform", "distance"):
             return f"weights={self.weights!r} votes in scikit-learn"
-        if self._cosine() and (self.weights != "uniform" or self._has_zero_rows(
-                self._query_X(X))):
-            return "metric='cosine' votes in scikit-learn on oxlearn's neighbours"
+        if self._cosine() and self._has_zero_rows(self._query_X(X)):
+            return "metric='cosine' with an all-zero query row votes in scikit-learn"
         return None
 
     def _rust_proba(self, X):
@@ -474,12 +473,15 @@ class KNeighborsClassifier(_KNeighborsAccelerated, _sk.KNeighborsClassifier):
             return None
         self._log_accelerated("predict")
         k = int(self.n_neighbors)
-        # Cosine: unit queries, as kneighbors and the binary search them.
+        # Cosine: unit queries, as kneighbors and the binary search them,
+        # weighted by cosine distances.
+        cosine = self._cosine()
         proba = self._index().classify(
-            self._unit_rows(X) if self._cosine() else self._as_float(X), k,
+            self._unit_rows(X) if cosine else self._as_float(X), k,
             np.ascontiguousarray(self._y, dtype=np.int64),
             len(self.classes_), self.weights,
             self.get_hyperparameters("kneighbors").chunk_rows, n_threads(self.n_jobs),
+            cosine=cosine,
         )
         return proba.reshape(X.shape[0], len(self.classes_))
 
@@ -601,8 +603,8 @@ class KNeighborsRegressor(_KNeighborsAccelerated, _sk.KNeighborsRegressor):
             reason = "sparse queries are not accelerated"
         elif self.weights not in ("uniform", "distance"):
             reason = f"weights={self.weights!r} averages in scikit-learn"
-        elif self._cosine():
-            reason = "metric='cosine' averages in scikit-learn on oxlearn's neighbours"
+        elif self._cosine() and self._has_zero_rows(self._query_X(X)):
+            reason = "metric='cosine' with an all-zero query row averages in scikit-learn"
         if reason is not None:
             if self._accelerated():
                 self._log_fallback("predict", reason)
@@ -615,9 +617,11 @@ class KNeighborsRegressor(_KNeighborsAccelerated, _sk.KNeighborsRegressor):
         y = np.asarray(self._y)
         y2 = np.ascontiguousarray(y.reshape(len(y), -1), dtype=np.float64)
         k = int(self.n_neighbors)
+        cosine = self._cosine()
         pred = self._index().regress(
-            self._as_float(X), k, y2, self.weights,
+            self._unit_rows(X) if cosine else self._as_float(X), k, y2, self.weights,
             self.get_hyperparameters("kneighbors").chunk_rows, n_threads(self.n_jobs),
+            cosine=cosine,
         ).reshape(X.shape[0], y2.shape[1])
         if y.dtype == np.float32 and self.weights == "uniform":
             # scikit-learn's mean keeps float32; its weighted sum is float64.

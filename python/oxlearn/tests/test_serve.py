@@ -22,7 +22,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_array_equal
+from sklearn.base import clone, is_classifier
 from sklearn.compose import ColumnTransformer
+from sklearn.datasets import make_classification, make_regression
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
@@ -30,6 +32,9 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 import oxlearn
 from oxlearn.ensemble import RandomForestClassifier
 from oxlearn.linear_model import LogisticRegression, Ridge
+from oxlearn.neighbors import KNeighborsClassifier, KNeighborsRegressor, NearestNeighbors
+from oxlearn.svm import SVC, NuSVC
+from oxlearn.tests._kinds import examples
 from oxlearn.tests.test_model_file import cli
 
 
@@ -203,3 +208,126 @@ def test_signals_are_the_servers_from_the_first_line_on(via, sig, tmp_path):
     finally:
         assert server.stop(sig) == 0
         assert "Traceback" not in server.proc.stderr.read()
+
+
+# --- every method of every kind ---------------------------------------------
+
+_METHODS = ("predict", "transform", "predict_proba", "decision_function", "kneighbors")
+
+# Beyond one example per kind: the branches of each method (two classes,
+# 'ovo' and 'ovr' shapes, weights, metrics).
+_VARIANTS = [
+    LogisticRegression(C=0.5),  # fitted on two classes below
+    SVC(decision_function_shape="ovo"),
+    SVC(break_ties=True),
+    SVC(probability=True, random_state=0),
+    NuSVC(nu=0.3),  # two classes
+    KNeighborsClassifier(6, weights="distance", metric="manhattan"),
+    KNeighborsRegressor(3, metric="cosine"),
+    NearestNeighbors(n_neighbors=3, algorithm="kd_tree"),
+    RandomForestClassifier(5, random_state=0),  # two classes
+    SVC(probability=True, random_state=0),  # two classes
+]
+_BINARY = {0, 4, 8, 9}
+
+# What Python answers and the binary does not (yet): each such method is
+# named here, so serving one more, or losing one, changes this table.
+_NOT_SERVED = {
+    "cluster.KMeans": {"transform"},
+    "neighbors.LocalOutlierFactor": {"kneighbors"},
+}
+# Kinds the binary refuses to load (their registry entry says why); none of
+# them has one of the methods above in Python.
+_REFUSED = {"cluster.DBSCAN", "manifold.TSNE", "covariance.EmpiricalCovariance",
+            "covariance.IncrementalEmpiricalCovariance", "basic_statistics.BasicStatistics",
+            "basic_statistics.IncrementalBasicStatistics"}
+
+
+def _fit_for_methods(est, binary, dtype):
+    if is_classifier(est):
+        X, y = make_classification(200, 5, n_informative=4, n_redundant=0,
+                                   n_classes=2 if binary else 3, random_state=0)
+    else:
+        X, y = make_regression(200, 5, noise=1.0, random_state=0)
+    X = X.astype(dtype)
+    return clone(est).fit(X, y.astype(dtype) if not is_classifier(est) else y), X
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_every_method_the_binary_serves_answers_as_python(dtype, tmp_path):
+    ests = [(e, False) for e in examples()]
+    ests += [(e, i in _BINARY) for i, e in enumerate(_VARIANTS)]
+    models, paths = {}, []
+    for i, (est, binary) in enumerate(ests):
+        model, X = _fit_for_methods(est, binary, dtype)
+        name = f"m{i}"
+        models[name] = (model, X[:40])
+        oxlearn.save(model, tmp_path / f"{name}.oxl")
+        paths.append(f"{name}={tmp_path / f'{name}.oxl'}")
+    server = Served(*paths)
+    try:
+        listed = json.loads(urllib.request.urlopen(server.url + "/v1/models").read())
+        answered = set()
+        for entry in listed["models"]:
+            model, X = models[entry["name"]]
+            kind = model._oxlearn_kind
+            if not entry["loaded"]:
+                if kind == "neighbors.LocalOutlierFactor" and dtype == np.float32:
+                    # Python scores float32 models with scikit-learn's code.
+                    assert "the model is float32" in entry["error"]
+                    continue
+                assert kind in _REFUSED, (kind, entry.get("error"))
+                assert not any(hasattr(model, m) for m in _METHODS), kind
+                continue
+            served = entry["methods"]
+            python = {m for m in _METHODS if hasattr(model, m)}
+            assert set(served) <= python, (kind, served)
+            assert python - set(served) == _NOT_SERVED.get(kind, set()), (kind, served)
+            for method in served:
+                answered.add(method)
+                # JSON rows are float64, as numpy reads the lists; a .npy
+                # body keeps X's dtype.
+                expected = getattr(model, method)(np.array(X.tolist()))
+                status, body = server.post(f"/v1/models/{entry['name']}/{method}",
+                                           {"instances": X.tolist()})
+                assert status == 200, (kind, method, body)
+                answer = json.loads(body)
+                if method == "kneighbors":
+                    dist, ind = expected
+                    got = np.array(answer["distances"], dtype=answer["dtype"])
+                    assert got.dtype == dist.dtype and got.shape == dist.shape
+                    assert_array_equal(got, dist, err_msg=f"{kind} {method}")
+                    assert_array_equal(np.array(answer["indices"]), ind)
+                    status, body = server.post(f"/v1/models/{entry['name']}/{method}",
+                                               _npy(X), "application/x-npy")
+                    assert status == 415 and b"two arrays" in body
+                    continue
+                got = np.array(answer["predictions"])
+                if expected.dtype.kind == "f":
+                    got = got.astype(answer["dtype"])
+                    assert got.dtype == expected.dtype, (kind, method)
+                assert got.shape == expected.shape, (kind, method)
+                assert_array_equal(got, expected, err_msg=f"{kind} {method}")
+                expected = getattr(model, method)(X)
+                status, body = server.post(f"/v1/models/{entry['name']}/{method}",
+                                           _npy(X), "application/x-npy")
+                assert status == 200, (kind, method, body)
+                got = np.load(io.BytesIO(body))
+                assert got.dtype == expected.dtype, (kind, method)
+                assert_array_equal(got, expected, err_msg=f"{kind} {method} npy")
+        assert answered == set(_METHODS)
+        # A method a model does not serve: 404, naming what it serves.
+        ridge = next(e["name"] for e in listed["models"]
+                     if e["kind"] == "linear_model.LinearRegression")
+        status, body = server.post(f"/v1/models/{ridge}/kneighbors", {"instances": [[0] * 5]})
+        assert status == 404
+        assert json.loads(body)["error"].endswith("serves: predict (POST /v1/models/"
+                                                  f"{ridge}/METHOD)")
+    finally:
+        assert server.stop() == 0
+
+
+def _npy(X):
+    buf = io.BytesIO()
+    np.save(buf, X)
+    return buf.getvalue()

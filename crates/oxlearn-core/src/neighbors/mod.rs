@@ -143,6 +143,17 @@ pub struct KNeighbors {
     pub indices: Vec<u32>,
 }
 
+impl KNeighbors {
+    /// The cosine distances of unit rows from their euclidean ones:
+    /// `0.5 d²` (= 1 - cos), computed as `(0.5 d) d`, numpy's order for
+    /// `0.5 * dist * dist`. The search over unit rows is the cosine search.
+    pub fn euclidean_to_cosine(&mut self) {
+        for d in &mut self.distances {
+            *d = 0.5 * *d * *d;
+        }
+    }
+}
+
 /// Fitted points, ready for exact radius and k-nearest queries.
 pub struct NeighborIndex {
     metric: Metric,

@@ -19,7 +19,7 @@ mod solver;
 mod train;
 
 pub use kernel::Kernel;
-pub use predict::{ovr_argmax, SvmModelRef};
+pub use predict::{ovr_argmax, ovr_decision, SvmModelRef};
 
 use crate::error::{Error, Result};
 

@@ -383,11 +383,12 @@ fn dot_finish(s: &mut [f64; 4], a: &[f64], b: &[f64]) -> f64 {
     t
 }
 
-/// The class scikit-learn's `break_ties=True` predicts from one row of
-/// libsvm's pairwise decision values (`k` classes): the first largest of
-/// `_ovr_decision_function(dec < 0, -dec, k)`, one-vs-one votes plus the
-/// summed confidences squashed below one vote.
-pub fn ovr_argmax(dec: &[f64], k: usize) -> usize {
+/// scikit-learn's `_ovr_decision_function(dec < 0, -dec, k)` of one row of
+/// libsvm's pairwise decision values (`k` classes): the one-vs-one votes
+/// plus the summed confidences squashed below one vote, in numpy's order of
+/// operations (so the same bits). This is `decision_function` with
+/// `decision_function_shape='ovr'` and more than two classes.
+pub fn ovr_decision(dec: &[f64], k: usize) -> Vec<f64> {
     let mut votes = vec![0.0; k];
     let mut conf = vec![0.0; k];
     let mut p = 0;
@@ -403,9 +404,16 @@ pub fn ovr_argmax(dec: &[f64], k: usize) -> usize {
             p += 1;
         }
     }
-    let score: Vec<f64> = (0..k)
+    (0..k)
         .map(|c| votes[c] + conf[c] / (3.0 * (conf[c].abs() + 1.0)))
-        .collect();
+        .collect()
+}
+
+/// The class scikit-learn's `break_ties=True` predicts from one row of
+/// libsvm's pairwise decision values (`k` classes): the first largest of
+/// [`ovr_decision`].
+pub fn ovr_argmax(dec: &[f64], k: usize) -> usize {
+    let score = ovr_decision(dec, k);
     (0..k).fold(0, |b, c| if score[c] > score[b] { c } else { b })
 }
 

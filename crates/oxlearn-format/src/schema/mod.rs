@@ -123,8 +123,9 @@ pub struct Schema {
 }
 
 /// How the `oxlearn` binary answers a fitted model of a kind: the form of
-/// its predict or transform, which `oxlearn-cli` builds from the header and
-/// arrays. It is part of the kind's one registry entry, so a new kind is
+/// its predict or transform (and their companion methods: predict_proba,
+/// decision_function, kneighbors), which `oxlearn-cli` builds from the
+/// header and arrays. It is part of the kind's one registry entry, so a new kind is
 /// served, or refused with its reason, where its schema is declared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Serving {
@@ -132,7 +133,8 @@ pub enum Serving {
     Linear,
     /// A linear decision function and its `classes_`: logistic regression.
     LinearClassifier,
-    /// k-nearest neighbours: a vote, a mean, or LOF's outlier labels.
+    /// k-nearest neighbours: a vote, a mean, LOF's outlier labels, or
+    /// neighbour queries only (NearestNeighbors).
     Neighbors,
     /// PCA's `transform`, a linear map.
     Pca,

@@ -47,10 +47,8 @@ pub static NEAREST_NEIGHBORS: Schema = Schema {
     width: None,
     composite: false,
     origin: Origin::Oxlearn,
-    serving: Serving::Refused(
-        "has no predict: it answers neighbour queries only (kneighbors), which the binary \
-         does not serve; the file holds the training data (_fit_X)",
-    ),
+    // No predict: `oxlearn serve` answers its neighbour queries (kneighbors).
+    serving: Serving::Neighbors,
 };
 
 /// `sklearn.neighbors.KNeighborsClassifier`: also `_y` (class numbers) and
