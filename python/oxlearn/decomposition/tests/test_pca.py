@@ -20,12 +20,19 @@ from oxlearn.decomposition import PCA, IncrementalPCA
 
 
 def _expected_failed_checks(estimator):
-    if type(estimator) is PCA and estimator.get_params() == PCA().get_params():
+    if type(estimator) is not PCA:
+        return {}
+    keeps_all = PCA().get_params() | {"svd_solver": estimator.svd_solver}
+    if estimator.get_params() == keeps_all and estimator.svd_solver in ("auto",
+                                                                         "covariance_eigh"):
         # The check scores a PCA keeping all 10 components of rank-8 data
         # (make_classification's redundant features): score() inverts a
         # model covariance with two ~1e-32 eigenvalues, and whether
         # scipy.linalg.inv reports it singular or only warns depends on the
         # last rounding bit (scikit-learn's own PCA only warns, by chance).
+        # 'auto' is covariance_eigh here; which of the two configurations
+        # raises depends on the machine (on an AVX-512 Xeon both do, on a
+        # Zen 1 EPYC only 'auto').
         return {"check_array_api_input": "scipy.linalg.inv of a numerically singular "
                                          "covariance: raises or warns by rounding"}
     return {}
