@@ -25,6 +25,8 @@ mod serve;
 mod stream;
 mod text;
 
+pub use serve::Servable;
+
 use clap::{Parser, Subcommand};
 use oxlearn_format::parse_file;
 use pipeline::Served;

@@ -15,7 +15,9 @@
 
 use crate::frame::Frame;
 use crate::model::{Answer, Method, Prediction};
-use crate::npy::{labels_width_for, read_npy, write_labels_npy, write_npy, Matrix};
+use crate::npy::{
+    labels_width_for, npy_header, npy_shape, read_npy, write_labels_npy, write_npy, Matrix,
+};
 use crate::pipeline::{describe_parts, Served};
 use crate::text::escape;
 use axum::body::Bytes;
@@ -140,10 +142,15 @@ fn parse_specs(args: &[String]) -> Result<Vec<(String, PathBuf)>, String> {
 /// and describes a model file.
 fn load(path: &Path) -> Result<Loaded, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let (served, warnings) = Served::load(&bytes)?;
+    load_bytes(&bytes)
+}
+
+/// [`load`] of a model file's bytes.
+fn load_bytes(bytes: &[u8]) -> Result<Loaded, String> {
+    let (served, warnings) = Served::load(bytes)?;
     // Served::load parsed and verified this very buffer: parsing it again
     // for the description cannot fail differently.
-    let file = parse_file(&bytes).map_err(|e| e.to_string())?;
+    let file = parse_file(bytes).map_err(|e| e.to_string())?;
     let h = &file.header;
     let methods = served.methods();
     let parts: Vec<String> = describe_parts(h, &file.arrays(), 0)
@@ -645,49 +652,21 @@ fn answer(
     format: Format,
     body: &[u8],
 ) -> Result<(Vec<u8>, &'static str), Failure> {
-    let pipeline = matches!(model.served, Served::Pipeline(_));
-    let mut warnings = Vec::new();
-    let input = match format {
-        Format::Json => json_input(body, pipeline, model.feature_names.as_deref())?,
-        Format::Npy if pipeline => {
-            let (frame, warning) = Frame::from_npy(body).map_err(|e| bad(e.to_string()))?;
-            warnings.extend(warning);
-            Input::Frame(frame)
-        }
-        Format::Npy => Input::Matrix(read_npy(body).map_err(|e| bad(e.to_string()))?, None),
-    };
-    // Small requests (one or a few rows) are answered on this thread: a
-    // hand-off to the pool costs more than the work. Larger ones use all
-    // cores, as `oxlearn predict` does.
-    let work = input.values().saturating_mul(256);
-    let predict = || compute(&model.served, method, input);
-    let result = if work < oxlearn_core::threads::INLINE_WORK {
-        predict()
-    } else {
-        oxlearn_core::threads::run(None, work, predict)
-    };
-    let (y, more) = result.map_err(|e| (StatusCode::UNPROCESSABLE_ENTITY, e))?;
+    let (input, mut warnings) = read_input(model, format, body, None)?;
+    let (y, more) = run_method(model, method, input)?;
     warnings.extend(more);
-    Ok(match (format, y) {
-        (Format::Npy, Answer::Array(y)) => (
-            match &y {
-                Prediction::Values(m) => write_npy(m),
-                Prediction::Labels(l) => {
-                    let width = labels_width_for(l, model.served.label_width())
-                        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e))?;
-                    write_labels_npy(l, width)
-                }
-            },
-            "application/x-npy",
-        ),
-        // `call` refuses this pair before predicting.
-        (Format::Npy, Answer::Neighbors { .. }) => {
-            return Err((
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error: kneighbors in .npy".into(),
-            ))
-        }
-        (Format::Json, y) => {
+    Ok(match format {
+        Format::Npy => match npy_arrays(model, y)?.as_mut_slice() {
+            [one] => (std::mem::take(one), "application/x-npy"),
+            // `call` refuses kneighbors (two arrays) in .npy before predicting.
+            _ => {
+                return Err((
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error: several arrays in one .npy".into(),
+                ))
+            }
+        },
+        Format::Json => {
             let mut out = Map::new();
             match y {
                 Answer::Array(y) => {
@@ -714,6 +693,134 @@ fn answer(
             (bytes, "application/json")
         }
     })
+}
+
+/// The model's input from a body, and the warnings reading it gave.
+/// `names`: the column names of a `.npy` body (a data frame's, sent
+/// in-process by [`Servable`]).
+fn read_input(
+    model: &Loaded,
+    format: Format,
+    body: &[u8],
+    names: Option<Vec<String>>,
+) -> Result<(Input, Vec<String>), Failure> {
+    let pipeline = matches!(model.served, Served::Pipeline(_));
+    Ok(match format {
+        Format::Json => (
+            json_input(body, pipeline, model.feature_names.as_deref())?,
+            Vec::new(),
+        ),
+        Format::Npy if pipeline => {
+            let (frame, warning) = Frame::from_npy(body).map_err(|e| bad(e.to_string()))?;
+            (Input::Frame(frame), warning.into_iter().collect())
+        }
+        Format::Npy => (
+            Input::Matrix(read_npy(body).map_err(|e| bad(e.to_string()))?, names),
+            Vec::new(),
+        ),
+    })
+}
+
+/// `method` on `input`, with the warnings scikit-learn would give.
+fn run_method(
+    model: &Loaded,
+    method: Method,
+    input: Input,
+) -> Result<(Answer, Vec<String>), Failure> {
+    // Small requests (one or a few rows) are answered on this thread: a
+    // hand-off to the pool costs more than the work. Larger ones use all
+    // cores, as `oxlearn predict` does.
+    let work = input.values().saturating_mul(256);
+    let predict = || compute(&model.served, method, input);
+    let result = if work < oxlearn_core::threads::INLINE_WORK {
+        predict()
+    } else {
+        oxlearn_core::threads::run(None, work, predict)
+    };
+    result.map_err(|e| (StatusCode::UNPROCESSABLE_ENTITY, e))
+}
+
+/// The answer's arrays as `.npy` files, as `oxlearn predict` writes them:
+/// one, or the distances and indices of `kneighbors`.
+fn npy_arrays(model: &Loaded, y: Answer) -> Result<Vec<Vec<u8>>, Failure> {
+    Ok(match y {
+        Answer::Array(Prediction::Values(m)) => vec![write_npy(&m)],
+        Answer::Array(Prediction::Labels(l)) => {
+            let width = labels_width_for(&l, model.served.label_width())
+                .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e))?;
+            vec![write_labels_npy(&l, width)]
+        }
+        Answer::Neighbors { distances, indices } => {
+            let shape = npy_shape(distances.rows(), distances.cols(), false);
+            let mut ind = npy_header("<i8", &shape);
+            for i in indices {
+                ind.extend_from_slice(&i.to_le_bytes());
+            }
+            vec![write_npy(&distances), ind]
+        }
+    })
+}
+
+/// A model file loaded and verified as `oxlearn serve` loads one, answering
+/// in-process what the server answers over HTTP (Python's
+/// `oxlearn.serving.Servable` runs this very code).
+pub struct Servable {
+    loaded: Loaded,
+}
+
+impl Servable {
+    /// Verifies (checksums, compatibility, structure) and loads a model
+    /// file's bytes.
+    pub fn load(bytes: &[u8]) -> Result<Servable, String> {
+        Ok(Servable {
+            loaded: load_bytes(bytes)?,
+        })
+    }
+
+    /// What `GET /v1/models/{name}` shows of the model, as JSON text
+    /// (without `name`, `file` and `loaded`).
+    pub fn info(&self) -> String {
+        Value::Object(self.loaded.info.clone()).to_string()
+    }
+
+    /// The methods served, as scikit-learn names them.
+    pub fn methods(&self) -> Vec<&'static str> {
+        self.loaded.methods.iter().map(|m| m.name()).collect()
+    }
+
+    /// `method` on a body: a `.npy` file (`names`: its columns' names, for
+    /// a model fitted on a data frame) or, `json`, the server's JSON body.
+    /// Returns the answer's arrays as `.npy` files (the distances and
+    /// indices for `kneighbors`) and scikit-learn's warnings; an error is
+    /// the server's status and message.
+    #[allow(clippy::type_complexity)]
+    pub fn call(
+        &self,
+        method: &str,
+        body: &[u8],
+        json: bool,
+        names: Option<Vec<String>>,
+    ) -> Result<(Vec<Vec<u8>>, Vec<String>), (u16, String)> {
+        let fail = |(status, message): Failure| (status.as_u16(), message);
+        let model = &self.loaded;
+        let method = match Method::from_name(method) {
+            Some(m) if model.methods.contains(&m) => m,
+            _ => {
+                return Err((
+                    StatusCode::NOT_FOUND.as_u16(),
+                    format!(
+                        "{method} is not served for this model; it serves: {}",
+                        self.methods().join(", ")
+                    ),
+                ))
+            }
+        };
+        let format = if json { Format::Json } else { Format::Npy };
+        let (input, mut warnings) = read_input(model, format, body, names).map_err(fail)?;
+        let (y, more) = run_method(model, method, input).map_err(fail)?;
+        warnings.extend(more);
+        Ok((npy_arrays(model, y).map_err(fail)?, warnings))
+    }
 }
 
 /// [`Served`]'s answer to `method` and the warnings scikit-learn would give.

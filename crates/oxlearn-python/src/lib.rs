@@ -41,6 +41,7 @@ mod manifold;
 mod metrics;
 mod model_selection;
 mod neighbors;
+mod servable;
 mod spmd;
 mod svm;
 mod threads;
@@ -83,5 +84,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     threads::register(m)?;
     spmd::register(m)?;
     cli::register(m)?;
+    servable::register(m)?;
     Ok(())
 }

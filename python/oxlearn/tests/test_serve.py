@@ -7,7 +7,9 @@ sent rows as JSON objects by column name; the answer equals
 feature names, and a clean exit on SIGTERM; the same server started by the
 ``oxlearn`` command of the wheel (``oxlearn_cli``, the extension running the
 binary's code inside Python) keeps its signals: reload on SIGHUP, a clean
-exit on SIGTERM and SIGINT.
+exit on SIGTERM and SIGINT. Every method of every kind, in JSON and
+``.npy``, and through :class:`oxlearn.serving.Servable` (the binary's code
+in-process).
 """
 
 import io
@@ -33,6 +35,7 @@ import oxlearn
 from oxlearn.ensemble import RandomForestClassifier
 from oxlearn.linear_model import LogisticRegression, Ridge
 from oxlearn.neighbors import KNeighborsClassifier, KNeighborsRegressor, NearestNeighbors
+from oxlearn.serving import Servable
 from oxlearn.svm import SVC, NuSVC
 from oxlearn.tests._kinds import examples
 from oxlearn.tests.test_model_file import cli
@@ -271,7 +274,11 @@ def test_every_method_the_binary_serves_answers_as_python(dtype, tmp_path):
         for entry in listed["models"]:
             model, X = models[entry["name"]]
             kind = model._oxlearn_kind
+            path = tmp_path / f"{entry['name']}.oxl"
             if not entry["loaded"]:
+                with pytest.raises(ValueError) as refused:
+                    Servable(path)
+                assert str(refused.value) == entry["error"]
                 if kind == "neighbors.LocalOutlierFactor" and dtype == np.float32:
                     # Python scores float32 models with scikit-learn's code.
                     assert "the model is float32" in entry["error"]
@@ -280,6 +287,9 @@ def test_every_method_the_binary_serves_answers_as_python(dtype, tmp_path):
                 assert not any(hasattr(model, m) for m in _METHODS), kind
                 continue
             served = entry["methods"]
+            # In-process, the binary's code answers the same methods.
+            servable = Servable(path)
+            assert servable.methods == tuple(served) and servable.kind == kind
             python = {m for m in _METHODS if hasattr(model, m)}
             assert set(served) <= python, (kind, served)
             assert python - set(served) == _NOT_SERVED.get(kind, set()), (kind, served)
@@ -292,6 +302,7 @@ def test_every_method_the_binary_serves_answers_as_python(dtype, tmp_path):
                                            {"instances": X.tolist()})
                 assert status == 200, (kind, method, body)
                 answer = json.loads(body)
+                _same_as_python(getattr(servable, method), getattr(model, method), X)
                 if method == "kneighbors":
                     dist, ind = expected
                     got = np.array(answer["distances"], dtype=answer["dtype"])
@@ -325,6 +336,50 @@ def test_every_method_the_binary_serves_answers_as_python(dtype, tmp_path):
                                                   f"{ridge}/METHOD)")
     finally:
         assert server.stop() == 0
+
+
+def _same_as_python(ours, python, X):
+    """``ours(X)`` equals ``python(X)``, dtype and bits, for ``X`` and its
+    float64 copy."""
+    for rows in (X, X.astype(np.float64)):
+        got, expected = ours(rows), python(rows)
+        if isinstance(expected, np.ndarray):  # kneighbors: two arrays
+            got, expected = (got,), (expected,)
+        for g, e in zip(got, expected, strict=True):
+            assert g.dtype == e.dtype and g.shape == e.shape, (g.dtype, e.dtype)
+            assert_array_equal(g, e)
+
+
+def test_servable_takes_data_frames_and_warns_as_python(frame, tmp_path):
+    df, y = frame
+    pipeline = make_pipeline(
+        ColumnTransformer([
+            ("num", make_pipeline(SimpleImputer(), StandardScaler()), ["age", "income"]),
+            ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+             ["city", "plan"]),
+        ]),
+        LogisticRegression(),
+    ).fit(df, y)
+    oxlearn.save(pipeline, tmp_path / "churn.oxl")
+    served = Servable(tmp_path / "churn.oxl")
+    assert served.methods == ("predict",)
+    assert_array_equal(served.predict(df), pipeline.predict(df))
+    with pytest.raises(NotImplementedError, match="does not serve predict_proba"):
+        served.predict_proba(df)
+    # A model fitted on numeric columns by name: a data frame is taken by
+    # name, an array with scikit-learn's warning.
+    num = df[["age", "income"]].fillna(0.0)
+    model = LogisticRegression().fit(num, y)
+    oxlearn.save(model, tmp_path / "num.oxl")
+    served = Servable((tmp_path / "num.oxl").read_bytes())
+    assert_array_equal(served.predict_proba(num), model.predict_proba(num))
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        got = served.decision_function(num.to_numpy())
+    assert_array_equal(got, model.decision_function(num.to_numpy()))
+    with pytest.raises(ValueError, match="Feature names must be in the same order"):
+        served.predict(num[["income", "age"]])
+    with pytest.raises(ValueError, match="X has 3 features"):
+        served.predict(np.zeros((2, 3)))
 
 
 def _npy(X):
