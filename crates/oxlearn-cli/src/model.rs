@@ -3,7 +3,7 @@
 
 use crate::npy::Matrix;
 use faer::MatRef;
-use oxlearn_core::cluster::predict_kmeans;
+use oxlearn_core::cluster::{predict_kmeans, transform_kmeans};
 use oxlearn_core::decomposition::pca_transform_map;
 use oxlearn_core::ensemble::missing::{missing_go_to_left, predict_forest_missing};
 use oxlearn_core::ensemble::{predict_forest_with, ForestRef, PackedForest};
@@ -110,7 +110,13 @@ enum Kind {
     Neighbors(Knn),
     /// Nearest of the k×p `centers` (float64; exact for float32 models):
     /// int32 cluster labels, as `KMeans.predict`.
-    KMeans { centers: Vec<f64>, k: usize },
+    KMeans {
+        centers: Vec<f64>,
+        k: usize,
+        /// float32 `cluster_centers_`: Python's transform of float32 input
+        /// is then float32.
+        f32: bool,
+    },
     /// A random forest or extra trees: the flat node arrays of every tree.
     Forest(Trees),
     /// A support vector machine: the support vectors and coefficients.
@@ -366,7 +372,10 @@ struct Knn {
     index: NeighborIndex,
     /// Cosine: the index holds unit rows and is searched with unit queries.
     cosine: bool,
+    /// The neighbours of predict (LocalOutlierFactor: `n_neighbors_`).
     k: usize,
+    /// The neighbours of `kneighbors(X)`: the `n_neighbors` parameter.
+    k_query: usize,
     weights: Weights,
     target: KnnTarget,
 }
@@ -695,6 +704,7 @@ impl Model {
                 Ok(Kind::KMeans {
                     centers: floats(c),
                     k: c.shape.first().copied().unwrap_or(0) as usize,
+                    f32: c.dtype == DType::Float32,
                 })
             }
         }
@@ -735,12 +745,13 @@ impl Model {
         use Method::*;
         match &self.kind {
             Kind::Linear(_) if self.transformer => vec![Transform],
-            Kind::Linear(_) | Kind::KMeans { .. } => vec![Predict],
+            Kind::Linear(_) => vec![Predict],
+            Kind::KMeans { .. } => vec![Predict, Transform],
             Kind::Classifier { .. } => vec![Predict, PredictProba, DecisionFunction],
             Kind::Neighbors(knn) => match knn.target {
                 KnnTarget::Classes { .. } => vec![Predict, PredictProba, Kneighbors],
                 KnnTarget::Values { .. } => vec![Predict, Kneighbors],
-                KnnTarget::Outliers { .. } => vec![Predict, DecisionFunction],
+                KnnTarget::Outliers { .. } => vec![Predict, DecisionFunction, Kneighbors],
                 KnnTarget::Queries { .. } => vec![Kneighbors],
             },
             Kind::Forest(Trees {
@@ -766,6 +777,9 @@ impl Model {
         self.check_input(x)?;
         let values = |m: Matrix| Ok(Answer::Array(Prediction::Values(m)));
         match (method, &self.kind) {
+            (Method::Transform, Kind::KMeans { centers, k, f32 }) => {
+                values(kmeans_distances(x, centers, *k, *f32)?)
+            }
             (Method::Predict | Method::Transform, _) => self.dispatch(x).map(Answer::Array),
             (Method::PredictProba, Kind::Classifier { decision, .. }) => {
                 values(decision.logistic(x, Some(LogisticOutput::Proba))?)
@@ -862,7 +876,9 @@ impl Model {
                     .ok_or_else(|| "a predicted class index is out of range".into())
             }
             Kind::Neighbors(knn) => knn.predict(x),
-            Kind::KMeans { centers, k } => Ok(Prediction::Labels(kmeans_labels(x, centers, *k)?)),
+            Kind::KMeans { centers, k, .. } => {
+                Ok(Prediction::Labels(kmeans_labels(x, centers, *k)?))
+            }
             Kind::Forest(trees) => trees.predict(x),
             Kind::Svm(svm) => svm.predict(x),
         }
@@ -1013,10 +1029,15 @@ impl Knn {
             as usize;
         if lof {
             let target = lof_target(header, arrays, n, k, &refuse)?;
+            let k_query = setting(header, "n_neighbors")
+                .and_then(|v| v.as_u64())
+                .ok_or_else(|| format!("{kind}: n_neighbors is missing or not an integer"))?
+                as usize;
             return Ok(Knn {
                 index,
                 cosine,
                 k,
+                k_query,
                 weights: Weights::Uniform,
                 target,
             });
@@ -1026,6 +1047,7 @@ impl Knn {
                 index,
                 cosine,
                 k,
+                k_query: k,
                 weights: Weights::Uniform,
                 target: KnnTarget::Queries {
                     no_predict: format!(
@@ -1068,6 +1090,7 @@ impl Knn {
             index,
             cosine,
             k,
+            k_query: k,
             weights,
             target,
         })
@@ -1076,18 +1099,18 @@ impl Knn {
     /// scikit-learn's refusal of a model asked for more neighbours than
     /// it holds, for a query of `n_samples` rows.
     fn rows_error(&self, n_samples: usize) -> Option<String> {
-        let n_fit = self.index.n_points();
-        (self.k > n_fit).then(|| {
-            format!(
-                "Expected n_neighbors <= n_samples_fit, but n_neighbors = {}, \
-                 n_samples_fit = {n_fit}, n_samples = {n_samples}",
-                self.k
-            )
-        })
+        rows_error_k(self.k, self.index.n_points(), n_samples)
     }
 
+    /// The `self.k` nearest neighbours of each row of `x`.
     fn neighbors(&self, x: &Matrix) -> Result<KNeighbors, String> {
-        if let Some(e) = self.rows_error(x.rows()) {
+        self.neighbors_k(x, self.k)
+    }
+
+    /// The `k` nearest neighbours of each row of `x`, with Python's
+    /// distances (cosine: from the unit rows' euclidean ones).
+    fn neighbors_k(&self, x: &Matrix, k: usize) -> Result<KNeighbors, String> {
+        if let Some(e) = rows_error_k(k, self.index.n_points(), x.rows()) {
             return Err(e);
         }
         let p = self.index.n_features();
@@ -1115,7 +1138,7 @@ impl Knn {
             }
             let mut nb = self
                 .index
-                .kneighbors(MatRef::from_row_major_slice(&unit, rows, cols), self.k, 0)
+                .kneighbors(MatRef::from_row_major_slice(&unit, rows, cols), k, 0)
                 .map_err(err)?;
             // The cosine distance, as Python computes it from the euclidean one.
             nb.euclidean_to_cosine();
@@ -1124,11 +1147,11 @@ impl Knn {
         match x {
             Matrix::F64 { data, .. } => self
                 .index
-                .kneighbors(MatRef::from_row_major_slice(data, rows, cols), self.k, 0)
+                .kneighbors(MatRef::from_row_major_slice(data, rows, cols), k, 0)
                 .map_err(err),
             Matrix::F32 { data, .. } => self
                 .index
-                .kneighbors(MatRef::from_row_major_slice(data, rows, cols), self.k, 0)
+                .kneighbors(MatRef::from_row_major_slice(data, rows, cols), k, 0)
                 .map_err(err),
         }
     }
@@ -1136,8 +1159,8 @@ impl Knn {
     /// Python's `kneighbors(X)`: the distances and indices of the `n_neighbors` nearest
     /// training samples, nearest first.
     fn kneighbors(&self, x: &Matrix) -> Result<(Matrix, Vec<i64>), String> {
-        let nb = self.neighbors(x)?;
-        let (rows, k) = (x.rows(), self.k);
+        let nb = self.neighbors_k(x, self.k_query)?;
+        let (rows, k) = (x.rows(), self.k_query);
         let indices = nb.indices.iter().map(|&i| i as i64).collect();
         // float64 distances whatever the dtype, as Python's binding returns.
         let distances = Matrix::F64 {
@@ -1367,6 +1390,17 @@ fn check_knn_params(header: &Header) -> Result<(), String> {
     Ok(())
 }
 
+/// scikit-learn's refusal of `k` neighbours from `n_fit` samples, for a
+/// query of `n_samples` rows.
+fn rows_error_k(k: usize, n_fit: usize, n_samples: usize) -> Option<String> {
+    (k > n_fit).then(|| {
+        format!(
+            "Expected n_neighbors <= n_samples_fit, but n_neighbors = {k}, \
+             n_samples_fit = {n_fit}, n_samples = {n_samples}"
+        )
+    })
+}
+
 /// The novelty-scoring state of a LocalOutlierFactor file: Python scores
 /// float64 models with the same core function; float32 ones and
 /// `novelty=False` (no predict) are refused.
@@ -1432,6 +1466,45 @@ fn knn_labels(header: &Header, arrays: &[ArrayView<'_>]) -> Result<Labels, Strin
         return Labels::read(&h, arrays, "classes_").map_err(|e| e.to_string());
     }
     Labels::read(header, arrays, "classes_").map_err(|e| e.to_string())
+}
+
+/// `KMeans.transform`: the euclidean distance of each row to each centre,
+/// the same kernel as Python's (float32 when the input and centres are).
+fn kmeans_distances(x: &Matrix, centers: &[f64], k: usize, f32: bool) -> Result<Matrix, String> {
+    let (rows, cols) = (x.rows(), x.cols());
+    let p = centers.len() / k.max(1);
+    check_features(cols, p)?;
+    let c = MatRef::from_row_major_slice(centers, k, p);
+    let mut out = vec![0f64; rows * k];
+    match x {
+        Matrix::F64 { data, .. } => transform_kmeans(
+            MatRef::from_row_major_slice(data, rows, cols),
+            c,
+            0,
+            &mut out,
+        ),
+        Matrix::F32 { data, .. } => transform_kmeans(
+            MatRef::from_row_major_slice(data, rows, cols),
+            c,
+            0,
+            &mut out,
+        ),
+    }
+    .map_err(|e| e.to_string())?;
+    Ok(match x {
+        Matrix::F32 { .. } if f32 => Matrix::F32 {
+            rows,
+            cols: k,
+            data: out.iter().map(|&v| v as f32).collect(),
+            one_dim: false,
+        },
+        _ => Matrix::F64 {
+            rows,
+            cols: k,
+            data: out,
+            one_dim: false,
+        },
+    })
 }
 
 /// `KMeans.predict`: the nearest centre, ties to the lowest index, with the
@@ -1640,6 +1713,7 @@ mod tests {
             kind: Kind::KMeans {
                 centers: vec![0.0, 0.0],
                 k: 1,
+                f32: false,
             },
             class_name: "KMeans".into(),
             feature_names: names.map(|n| n.iter().map(|s| s.to_string()).collect()),
