@@ -89,9 +89,9 @@ def _instances(df):
             for row in df.to_dict(orient="records")]
 
 
-def test_a_pipeline_served_by_column_name_answers_as_python(frame, tmp_path):
-    df, y = frame
-    model = make_pipeline(
+def _churn(df, y):
+    """A pipeline of numeric and text columns, by name, fitted on ``df``."""
+    return make_pipeline(
         ColumnTransformer([
             ("num", make_pipeline(SimpleImputer(), StandardScaler()), ["age", "income"]),
             ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False),
@@ -99,6 +99,11 @@ def test_a_pipeline_served_by_column_name_answers_as_python(frame, tmp_path):
         ]),
         LogisticRegression(),
     ).fit(df, y)
+
+
+def test_a_pipeline_served_by_column_name_answers_as_python(frame, tmp_path):
+    df, y = frame
+    model = _churn(df, y)
     forest = make_pipeline(
         ColumnTransformer([
             ("num", "passthrough", ["age", "income"]),
@@ -346,14 +351,7 @@ def _same_as_python(ours, python, X):
 
 def test_servable_takes_data_frames_and_warns_as_python(frame, tmp_path):
     df, y = frame
-    pipeline = make_pipeline(
-        ColumnTransformer([
-            ("num", make_pipeline(SimpleImputer(), StandardScaler()), ["age", "income"]),
-            ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False),
-             ["city", "plan"]),
-        ]),
-        LogisticRegression(),
-    ).fit(df, y)
+    pipeline = _churn(df, y)
     oxlearn.save(pipeline, tmp_path / "churn.oxl")
     served = Servable(tmp_path / "churn.oxl")
     assert served.methods == ("predict",)
