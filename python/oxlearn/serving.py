@@ -3,9 +3,10 @@
 :class:`Servable` loads an oxlearn model file as the ``oxlearn`` binary
 loads it (checksums, compatibility table, structure) and answers the
 methods the binary serves with the binary's own Rust code, so its answers
-are those of ``oxlearn serve`` and ``oxlearn predict``, byte for byte: a
-Python web application can serve a model without scikit-learn estimators
-in memory and give exactly the server's answers.
+are the ``.npy`` answers of ``oxlearn serve``, byte for byte (and, for
+``predict``, the output of ``oxlearn predict``): a Python web application
+can serve a model without scikit-learn estimators in memory and give
+exactly the server's answers.
 """
 
 import io
@@ -34,8 +35,10 @@ class Servable:
     kind : str
         The model's kind, e.g. ``"linear_model.LogisticRegression"``.
     methods : tuple of str
-        The methods served: ``predict`` or ``transform``, and where the kind
-        has them ``predict_proba``, ``decision_function`` and ``kneighbors``.
+        The methods served, among ``predict``, ``transform``,
+        ``predict_proba``, ``decision_function`` and ``kneighbors``: those
+        the estimator has in Python (a pipeline: its ``predict`` or
+        ``transform``).
     info : dict
         What ``GET /v1/models/{name}`` of ``oxlearn serve`` shows of it.
 
@@ -135,10 +138,7 @@ class Servable:
         return self._call("kneighbors", X)
 
     def _call(self, method, X):
-        if method not in self.methods:
-            raise NotImplementedError(
-                f"{self.kind}: the oxlearn binary does not serve {method}; it serves "
-                f"{', '.join(self.methods)}")
+        # A method not served is the binary's NotImplementedError, with its words.
         body, is_json, names = self._body(X)
         arrays, messages = self._core.call(method, body, is_json, names)
         for message in messages:
@@ -155,16 +155,24 @@ class Servable:
         """
         columns = getattr(X, "columns", None)
         if columns is not None and hasattr(X, "to_dict"):
-            names = [str(c) for c in columns]
+            names = _feature_names(columns)
             numeric = all(getattr(t, "kind", "O") in "fiub" for t in X.dtypes)
-            if numeric and self.kind in _core.known_kinds("oxlearn"):
+            if numeric and (names is None or self.kind in _core.known_kinds("oxlearn")):
                 return _npy(X.to_numpy()), False, names
-            rows = [{k: _json_value(v) for k, v in row.items()}
-                    for row in X.to_dict(orient="records")]
+            if names is None:  # rows by position, as for an array
+                rows = [[_json_value(v) for v in row] for row in X.itertuples(index=False)]
+            else:
+                rows = [dict(zip(names, map(_json_value, row), strict=True))
+                        for row in X.itertuples(index=False)]
             return json.dumps({"instances": rows}).encode(), True, None
         X = np.asarray(X)
+        if X.dtype.kind == "O":
+            try:
+                X = X.astype(np.float64)
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"X holds values that are not numbers: {e}") from None
         if X.dtype.kind not in "fiubU":
-            raise TypeError(
+            raise ValueError(
                 f"X has dtype {X.dtype}: pass numbers (or numpy strings for a pipeline), "
                 "or a data frame")
         return _npy(X), False, None
@@ -176,9 +184,26 @@ def _npy(X):
     return buf.getvalue()
 
 
+def _feature_names(columns):
+    """A data frame's feature names as scikit-learn takes them.
+
+    All strings: the names; no strings: none (``pd.DataFrame(X)``'s
+    integers are positions); a mix: scikit-learn's ``TypeError``.
+    """
+    strings = [isinstance(c, str) for c in columns]
+    if all(strings) and strings:
+        return list(columns)
+    if any(strings):
+        raise TypeError(
+            "Feature names are only supported if all input features have string names, "
+            f"but your input has {sorted({type(c).__name__ for c in columns})} as feature "
+            "name / column name types.")
+    return None
+
+
 def _json_value(v):
-    """A data frame cell as JSON: NaN and None as null (JSON has no NaN)."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+    """A data frame cell as JSON: NaN, None and pandas' NA as null (JSON has no NaN)."""
+    if v is None or (isinstance(v, float) and math.isnan(v)) or type(v).__name__ == "NAType":
         return None
     if isinstance(v, np.generic):
         return v.item()

@@ -91,8 +91,9 @@ enum Command {
     },
     /// Serve model files over HTTP until SIGTERM or SIGINT.
     ///
-    /// POST /v1/models/NAME/predict (or /transform for transformers) with
-    /// a JSON body {"instances": [[...], ...]} (or rows as objects by
+    /// POST /v1/models/NAME/METHOD (predict, transform, predict_proba,
+    /// decision_function or kneighbors, as the model has them) with a JSON
+    /// body {"instances": [[...], ...]} (or rows as objects by
     /// feature name) or a .npy body (Content-Type application/x-npy);
     /// GET /v1/models, /healthz, /metrics; POST /v1/admin/reload or SIGHUP
     /// re-reads every file (a file that fails to verify keeps the previous

@@ -30,6 +30,9 @@ pub struct Model {
     class_name: String,
     /// The column names the model was fitted with, if any.
     feature_names: Option<Vec<String>>,
+    /// `n_features_in_`: every method checks the input's width against it
+    /// first, with scikit-learn's message.
+    n_features: Option<usize>,
     /// A transformer (PCA): what [`Model::predict`] computes is Python's
     /// `transform`, which the server serves under that name.
     transformer: bool,
@@ -106,10 +109,12 @@ enum Kind {
     /// two classes (one coefficient row), else the largest.
     Classifier { decision: Linear, classes: Labels },
     /// k-nearest neighbours: a vote among (classifier) or the mean of
-    /// (regressor) the targets of the `k` nearest training samples.
+    /// (regressor) the targets of the `k` nearest training samples, LOF's
+    /// outlier scores, or the neighbours themselves (`kneighbors`).
     Neighbors(Knn),
-    /// Nearest of the k×p `centers` (float64; exact for float32 models):
-    /// int32 cluster labels, as `KMeans.predict`.
+    /// The k×p `centers` (float64; exact for float32 models): the nearest
+    /// one's int32 label (`KMeans.predict`), or the distance to each
+    /// (`KMeans.transform`).
     KMeans {
         centers: Vec<f64>,
         k: usize,
@@ -574,6 +579,7 @@ impl Model {
             kind,
             class_name: class_name(&header.kind).to_owned(),
             feature_names: header.feature_names_in.clone(),
+            n_features: header.n_features_in.map(|n| n as usize),
             transformer: serving(&header.kind) == Some(Serving::Pca),
         })
     }
@@ -857,7 +863,15 @@ impl Model {
                 Matrix::F32 { data, cols, .. } => check_finite(data, *cols, &rule)?,
             }
         }
-        Ok(())
+        // scikit-learn's validate_data(reset=False): after check_array.
+        match self.n_features {
+            Some(p) if x.cols() != p => Err(format!(
+                "X has {} features, but {} is expecting {p} features as input.",
+                x.cols(),
+                self.class_name
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// [`Model::predict`] of a checked input.
@@ -1131,8 +1145,8 @@ impl Knn {
             .map_err(err)?;
             if zero {
                 return Err(
-                    "metric='cosine' with an all-zero query row: Python predicts with \
-                            scikit-learn's implementation there, which the binary does not serve"
+                    "metric='cosine' with an all-zero query row: Python answers with \
+                     scikit-learn's implementation there, which the binary does not serve"
                         .into(),
                 );
             }
@@ -1189,6 +1203,9 @@ impl Knn {
     }
 
     /// LocalOutlierFactor's `decision_function`: `score_samples - offset_`.
+    /// float32 input is refused: Python scores it with scikit-learn's code
+    /// (numpy's means of float32 distances), whose bits the core's do not
+    /// reproduce.
     fn decision_function(&self, x: &Matrix) -> Result<Matrix, String> {
         let KnnTarget::Outliers {
             kth_fit,
@@ -1198,6 +1215,14 @@ impl Knn {
         else {
             return Err("decision_function of a model that is not an outlier detector".into());
         };
+        if let Matrix::F32 { .. } = x {
+            return Err(
+                "LocalOutlierFactor: float32 input is scored with scikit-learn's \
+                        implementation in Python, which the binary does not serve; send \
+                        float64 values"
+                    .into(),
+            );
+        }
         let nb = self.neighbors(x)?;
         let scores = lof_score_samples(&nb, kth_fit, lrd_fit).map_err(|e| e.to_string())?;
         Ok(Matrix::F64 {
@@ -1209,16 +1234,19 @@ impl Knn {
     }
 
     /// Predicts as Python's `predict` does: the first class of largest
-    /// (weighted) share, or the (weighted) mean target.
+    /// (weighted) share, ±1 by the sign of the outlier score, or the
+    /// (weighted) mean target.
     fn predict(&self, x: &Matrix) -> Result<Prediction, String> {
-        let nb = self.neighbors(x)?;
         let err = |e: oxlearn_core::Error| e.to_string();
         match &self.target {
             KnnTarget::Queries { no_predict } => Err(no_predict.clone()),
-            KnnTarget::Classes { y, classes } => {
+            KnnTarget::Classes { classes, .. } => {
+                let proba = self.predict_proba(x)?;
                 let c = classes.len();
-                let proba = vote(&nb, y, c, self.weights).map_err(err)?;
-                let idx: Vec<usize> = proba
+                let Matrix::F64 { data, .. } = proba else {
+                    return Err("internal error: float32 class shares".into());
+                };
+                let idx: Vec<usize> = data
                     .chunks_exact(c.max(1))
                     .map(|row| {
                         // numpy's argmax: the first of equal maxima.
@@ -1236,18 +1264,13 @@ impl Knn {
                     .map(Prediction::Labels)
                     .ok_or_else(|| "a predicted class index is out of range".into())
             }
-            KnnTarget::Outliers {
-                kth_fit,
-                lrd_fit,
-                offset,
-            } => {
+            KnnTarget::Outliers { .. } => {
                 // Python's predict: -1 where decision_function < 0, else 1.
-                let scores = lof_score_samples(&nb, kth_fit, lrd_fit).map_err(err)?;
+                let Matrix::F64 { data, .. } = self.decision_function(x)? else {
+                    return Err("internal error: float32 outlier scores".into());
+                };
                 Ok(Prediction::Labels(Labels::Int {
-                    values: scores
-                        .iter()
-                        .map(|s| if s - offset < 0.0 { -1 } else { 1 })
-                        .collect(),
+                    values: data.iter().map(|&d| if d < 0.0 { -1 } else { 1 }).collect(),
                     descr: "<i8".into(),
                 }))
             }
@@ -1257,6 +1280,7 @@ impl Knn {
                 f32,
                 one_dim,
             } => {
+                let nb = self.neighbors(x)?;
                 let out = weighted_mean(&nb, y, *n_outputs, self.weights).map_err(err)?;
                 let rows = out.len() / (*n_outputs).max(1);
                 let cols = *n_outputs;
@@ -1717,6 +1741,7 @@ mod tests {
             },
             class_name: "KMeans".into(),
             feature_names: names.map(|n| n.iter().map(|s| s.to_string()).collect()),
+            n_features: Some(2),
             transformer: false,
         }
     }

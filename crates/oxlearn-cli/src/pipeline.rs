@@ -1206,7 +1206,15 @@ fn build(h: &Header, arrays: &[ArrayView<'_>], name: &str) -> Result<Step, Strin
                 h.kind
             ))
         }
-        _ => Op::Model(Box::new(Model::from_header(h, arrays)?)),
+        _ => {
+            let m = Model::from_header(h, arrays)?;
+            // A step without predict or transform (NearestNeighbors) leaves
+            // the pipeline nothing to answer: refused at load, as before.
+            if let Some(why) = m.no_predict() {
+                return Err(why.to_owned());
+            }
+            Op::Model(Box::new(m))
+        }
     };
     Ok(Step {
         id: 0,

@@ -1,9 +1,10 @@
 //! `oxlearn serve`: model files served over HTTP (axum on tokio).
 //!
 //! Every answer goes through the code `oxlearn predict` runs
-//! ([`Served::load`], [`Model::predict`](crate::model::Model::predict),
-//! [`Pipeline::predict`](crate::pipeline::Pipeline::predict)), so it is
-//! bit-identical to the binary's file output and to Python's `predict`.
+//! ([`Served::load`], [`Model::call`](crate::model::Model::call), which
+//! `predict` shares, [`Pipeline::predict`](crate::pipeline::Pipeline::predict)),
+//! so it is bit-identical to the binary's file output and to Python's
+//! method of the same name; [`Servable`] answers the same in-process.
 //!
 //! Models are read into memory (the crate forbids unsafe code, so no
 //! memory map), verified and decoded at start-up; the file bytes are then
@@ -58,6 +59,18 @@ struct Loaded {
     info: Map<String, Value>,
     /// The model file's size: no kind reads more than its arrays per row.
     bytes: usize,
+}
+
+impl Loaded {
+    /// Why `method` gets a 404: what the binary serves for this model.
+    fn not_served(&self, method: &str) -> String {
+        let served: Vec<&str> = self.methods.iter().map(|m| m.name()).collect();
+        let kind = self.info.get("kind").and_then(Value::as_str).unwrap_or("?");
+        format!(
+            "the binary does not serve {method} for {kind}: it serves {}",
+            served.join(", ")
+        )
+    }
 }
 
 /// Requests whose body size times the model's size is at most this are
@@ -563,14 +576,11 @@ async fn call(
         None => return unknown_model(&app, &name),
     };
     if !model.methods.contains(&method) {
-        let served: Vec<&str> = model.methods.iter().map(|m| m.name()).collect();
         return error(
             StatusCode::NOT_FOUND,
             format!(
-                "{name:?} has no {} served by the binary; {name:?} serves: {} \
-                 (POST /v1/models/{name}/METHOD)",
-                method.name(),
-                served.join(", ")
+                "model {name:?}: {} (POST /v1/models/{name}/METHOD)",
+                model.not_served(method.name())
             ),
         );
     }
@@ -805,15 +815,7 @@ impl Servable {
         let model = &self.loaded;
         let method = match Method::from_name(method) {
             Some(m) if model.methods.contains(&m) => m,
-            _ => {
-                return Err((
-                    StatusCode::NOT_FOUND.as_u16(),
-                    format!(
-                        "{method} is not served for this model; it serves: {}",
-                        self.methods().join(", ")
-                    ),
-                ))
-            }
+            _ => return Err((StatusCode::NOT_FOUND.as_u16(), model.not_served(method))),
         };
         let format = if json { Format::Json } else { Format::Npy };
         let (input, mut warnings) = read_input(model, format, body, names).map_err(fail)?;

@@ -390,7 +390,7 @@ fn bad_requests_get_a_json_4xx_and_the_server_keeps_serving() {
         (
             server.json(predict, &json!({"instances": [[1.0, 2.0, 3.0]]})),
             422,
-            "X has 3 features, but the model expects 4",
+            "X has 3 features, but LinearRegression is expecting 4 features as input.",
         ),
         (
             server.json(predict, &json!({"instances": [[1.0, 2.0, null, 4.0]]})),
@@ -473,12 +473,13 @@ fn bad_requests_get_a_json_4xx_and_the_server_keeps_serving() {
         (
             server.json("/v1/models/lr/predict_proba", &json!({"instances": [[1]]})),
             404,
-            "\"lr\" has no predict_proba served by the binary; \"lr\" serves: predict",
+            "model \"lr\": the binary does not serve predict_proba for \
+             linear_model.LinearRegression: it serves predict",
         ),
         (
             server.json("/v1/models/lr/transform", &json!({"instances": [[1]]})),
             404,
-            "\"lr\" has no transform served by the binary",
+            "the binary does not serve transform",
         ),
         (
             server.json("/v1/models/lr/fit", &json!({"instances": [[1]]})),

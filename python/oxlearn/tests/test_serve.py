@@ -19,6 +19,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -34,7 +35,12 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 import oxlearn
 from oxlearn.ensemble import RandomForestClassifier
 from oxlearn.linear_model import LogisticRegression, Ridge
-from oxlearn.neighbors import KNeighborsClassifier, KNeighborsRegressor, NearestNeighbors
+from oxlearn.neighbors import (
+    KNeighborsClassifier,
+    KNeighborsRegressor,
+    LocalOutlierFactor,
+    NearestNeighbors,
+)
 from oxlearn.serving import Servable
 from oxlearn.svm import SVC, NuSVC
 from oxlearn.tests._kinds import examples
@@ -301,7 +307,7 @@ def test_every_method_the_binary_serves_answers_as_python(dtype, tmp_path):
                                            {"instances": X.tolist()})
                 assert status == 200, (kind, method, body)
                 answer = json.loads(body)
-                _same_as_python(getattr(servable, method), getattr(model, method), X)
+                _same_as_python(getattr(servable, method), getattr(model, method), X, kind)
                 if method == "kneighbors":
                     dist, ind = expected
                     got = np.array(answer["distances"], dtype=answer["dtype"])
@@ -331,16 +337,23 @@ def test_every_method_the_binary_serves_answers_as_python(dtype, tmp_path):
                      if e["kind"] == "linear_model.LinearRegression")
         status, body = server.post(f"/v1/models/{ridge}/kneighbors", {"instances": [[0] * 5]})
         assert status == 404
-        assert json.loads(body)["error"].endswith("serves: predict (POST /v1/models/"
-                                                  f"{ridge}/METHOD)")
+        assert json.loads(body)["error"] == (
+            f'model "{ridge}": the binary does not serve kneighbors for '
+            f"linear_model.LinearRegression: it serves predict (POST /v1/models/{ridge}/METHOD)")
     finally:
         assert server.stop() == 0
 
 
-def _same_as_python(ours, python, X):
+def _same_as_python(ours, python, X, kind):
     """``ours(X)`` equals ``python(X)``, dtype and bits, for ``X`` and its
-    float64 copy."""
-    for rows in (X, X.astype(np.float64)):
+    float64 and float32 copies (LocalOutlierFactor's scores of float32 input
+    are scikit-learn's code in Python: the binary refuses them)."""
+    for rows in (X, X.astype(np.float64), X.astype(np.float32)):
+        if (kind == "neighbors.LocalOutlierFactor" and rows.dtype == np.float32
+                and ours.__name__ != "kneighbors"):
+            with pytest.raises(ValueError, match="float32 input is scored with scikit-learn"):
+                ours(rows)
+            continue
         got, expected = ours(rows), python(rows)
         if isinstance(expected, np.ndarray):  # kneighbors: two arrays
             got, expected = (got,), (expected,)
@@ -356,7 +369,8 @@ def test_servable_takes_data_frames_and_warns_as_python(frame, tmp_path):
     served = Servable(tmp_path / "churn.oxl")
     assert served.methods == ("predict",)
     assert_array_equal(served.predict(df), pipeline.predict(df))
-    with pytest.raises(NotImplementedError, match="does not serve predict_proba"):
+    with pytest.raises(NotImplementedError, match="the binary does not serve predict_proba "
+                                                  "for pipeline.Pipeline: it serves predict"):
         served.predict_proba(df)
     # A model fitted on numeric columns by name: a data frame is taken by
     # name, an array with scikit-learn's warning.
@@ -372,6 +386,44 @@ def test_servable_takes_data_frames_and_warns_as_python(frame, tmp_path):
         served.predict(num[["income", "age"]])
     with pytest.raises(ValueError, match="X has 3 features"):
         served.predict(np.zeros((2, 3)))
+
+
+def test_servable_refusals_and_neighbour_counts(tmp_path):
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(100, 3))
+    # kneighbors takes n_neighbors, which may exceed LOF's n_neighbors_ (99).
+    lof = LocalOutlierFactor(n_neighbors=100, novelty=True).fit(X)
+    oxlearn.save(lof, tmp_path / "lof.oxl")
+    served = Servable(tmp_path / "lof.oxl")
+    dist, ind = served.kneighbors(X[:5])
+    assert lof.n_neighbors_ == 99 and ind.shape == (5, 100)
+    assert_array_equal(ind, lof.kneighbors(X[:5])[1])
+    assert_array_equal(dist, lof.kneighbors(X[:5])[0])
+    lof = LocalOutlierFactor(n_neighbors=150, novelty=True).fit(X)
+    oxlearn.save(lof, tmp_path / "lof.oxl")
+    with pytest.raises(ValueError) as python:
+        lof.kneighbors(X[:5])
+    with pytest.raises(ValueError) as ours:
+        Servable(tmp_path / "lof.oxl").kneighbors(X[:5])
+    assert str(ours.value) == str(python.value)
+    # A pipeline ending in NearestNeighbors has nothing to answer.
+    nn = make_pipeline(StandardScaler(), NearestNeighbors()).fit(X)
+    oxlearn.save(nn, tmp_path / "nn.oxl")
+    with pytest.raises(ValueError, match="has no predict"):
+        Servable(tmp_path / "nn.oxl")
+    # A damaged file is refused with the reason.
+    data = bytearray((tmp_path / "lof.oxl").read_bytes())
+    data[-10] ^= 1
+    with pytest.raises(ValueError, match="checksum"):
+        Servable(bytes(data))
+    # A data frame of integer column names has no feature names (scikit-learn's
+    # rule): taken by position, without a warning.
+    model = Ridge().fit(X, X @ [1.0, 2.0, 3.0])
+    oxlearn.save(model, tmp_path / "ridge.oxl")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = Servable(tmp_path / "ridge.oxl").predict(pd.DataFrame(X))
+    assert_array_equal(got, model.predict(X))
 
 
 def _npy(X):
