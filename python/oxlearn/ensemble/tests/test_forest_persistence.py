@@ -334,4 +334,6 @@ def test_cli_forest_regressor_outputs_and_refusals(tmp_path):
     out = subprocess.run([cli(), "predict", str(tmp_path / "m.oxl"), "--input",
                           str(tmp_path / "X3.npy"), "--output", str(tmp_path / "y.npy")],
                          capture_output=True, text=True)
-    assert out.returncode == 1 and "expects 4" in out.stderr
+    with pytest.raises(ValueError) as python:
+        model.predict(X[:, :3])
+    assert out.returncode == 1 and out.stderr == f"oxlearn: {python.value}\n"
