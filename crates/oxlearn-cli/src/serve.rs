@@ -662,9 +662,7 @@ fn answer(
     format: Format,
     body: &[u8],
 ) -> Result<(Vec<u8>, &'static str), Failure> {
-    let (input, mut warnings) = read_input(model, format, body, None)?;
-    let (y, more) = run_method(model, method, input)?;
-    warnings.extend(more);
+    let (y, warnings) = respond(model, method, format, body, None)?;
     Ok(match format {
         Format::Npy => match npy_arrays(model, y)?.as_mut_slice() {
             [one] => (std::mem::take(one), "application/x-npy"),
@@ -703,6 +701,21 @@ fn answer(
             (bytes, "application/json")
         }
     })
+}
+
+/// `method` on a body: the answer and every warning (reading, then
+/// computing), for the HTTP handler and [`Servable`] alike.
+fn respond(
+    model: &Loaded,
+    method: Method,
+    format: Format,
+    body: &[u8],
+    names: Option<Vec<String>>,
+) -> Result<(Answer, Vec<String>), Failure> {
+    let (input, mut warnings) = read_input(model, format, body, names)?;
+    let (y, more) = run_method(model, method, input)?;
+    warnings.extend(more);
+    Ok((y, warnings))
 }
 
 /// The model's input from a body, and the warnings reading it gave.
@@ -818,9 +831,7 @@ impl Servable {
             _ => return Err((StatusCode::NOT_FOUND.as_u16(), model.not_served(method))),
         };
         let format = if json { Format::Json } else { Format::Npy };
-        let (input, mut warnings) = read_input(model, format, body, names).map_err(fail)?;
-        let (y, more) = run_method(model, method, input).map_err(fail)?;
-        warnings.extend(more);
+        let (y, warnings) = respond(model, method, format, body, names).map_err(fail)?;
         Ok((npy_arrays(model, y).map_err(fail)?, warnings))
     }
 }
