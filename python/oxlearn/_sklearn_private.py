@@ -42,6 +42,7 @@ try:
     from sklearn.utils.validation import (
         _assert_all_finite,
         _check_sample_weight,
+        _get_feature_names,
         _is_arraylike_not_scalar,
         _num_samples,
     )
@@ -79,6 +80,7 @@ __all__ = [
     "_SetOutputMixin",
     "_assert_all_finite",
     "_check_sample_weight",
+    "_get_feature_names",
     "_fit_context",
     "_get_n_samples_bootstrap",
     "_get_threadlocal_config",

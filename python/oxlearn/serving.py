@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from oxlearn import _core
+from oxlearn._sklearn_private import _get_feature_names
 
 _METHODS = ("predict", "transform", "predict_proba", "decision_function", "kneighbors")
 
@@ -155,7 +156,10 @@ class Servable:
         """
         columns = getattr(X, "columns", None)
         if columns is not None and hasattr(X, "to_dict"):
-            names = _feature_names(columns)
+            # scikit-learn's rule: string column names are names, integers
+            # (pd.DataFrame(X)) positions, a mix a TypeError.
+            names = _get_feature_names(X)
+            names = None if names is None else names.tolist()
             numeric = all(getattr(t, "kind", "O") in "fiub" for t in X.dtypes)
             if numeric and (names is None or self.kind in _core.known_kinds("oxlearn")):
                 return _npy(X.to_numpy()), False, names
@@ -182,23 +186,6 @@ def _npy(X):
     buf = io.BytesIO()
     np.save(buf, X, allow_pickle=False)
     return buf.getvalue()
-
-
-def _feature_names(columns):
-    """A data frame's feature names as scikit-learn takes them.
-
-    All strings: the names; no strings: none (``pd.DataFrame(X)``'s
-    integers are positions); a mix: scikit-learn's ``TypeError``.
-    """
-    strings = [isinstance(c, str) for c in columns]
-    if all(strings) and strings:
-        return list(columns)
-    if any(strings):
-        raise TypeError(
-            "Feature names are only supported if all input features have string names, "
-            f"but your input has {sorted({type(c).__name__ for c in columns})} as feature "
-            "name / column name types.")
-    return None
 
 
 def _json_value(v):

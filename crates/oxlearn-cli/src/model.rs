@@ -14,6 +14,7 @@ use oxlearn_core::neighbors::{
     lof_score_samples, unit_rows, vote, weighted_mean, Algorithm, IndexParams, KNeighbors, Metric,
     NeighborIndex, Weights,
 };
+use oxlearn_core::rows::first_argmax;
 use oxlearn_core::svm::{
     ovr_argmax as svm_ovr_argmax, ovr_decision, Kernel as SvmKernel, SvmModelRef, SvmType,
 };
@@ -1246,19 +1247,7 @@ impl Knn {
                 let Matrix::F64 { data, .. } = proba else {
                     return Err("internal error: float32 class shares".into());
                 };
-                let idx: Vec<usize> = data
-                    .chunks_exact(c.max(1))
-                    .map(|row| {
-                        // numpy's argmax: the first of equal maxima.
-                        let mut best = 0;
-                        for (j, &v) in row.iter().enumerate() {
-                            if v > row[best] {
-                                best = j;
-                            }
-                        }
-                        best
-                    })
-                    .collect();
+                let idx: Vec<usize> = data.chunks_exact(c.max(1)).map(first_argmax).collect();
                 classes
                     .take(&idx)
                     .map(Prediction::Labels)
@@ -1699,18 +1688,10 @@ impl Trees {
         match &self.classes {
             Some(classes) => {
                 let c = classes.len();
+                // numpy's argmax over the first c entries.
                 let idx: Vec<usize> = raw
                     .chunks_exact(stride)
-                    .map(|row| {
-                        // numpy's argmax over the first c entries: the first of equal maxima.
-                        let mut best = 0;
-                        for (j, &v) in row[..c.min(row.len())].iter().enumerate() {
-                            if v > row[best] {
-                                best = j;
-                            }
-                        }
-                        best
-                    })
+                    .map(|row| first_argmax(&row[..c.min(row.len())]))
                     .collect();
                 classes
                     .take(&idx)

@@ -5,7 +5,7 @@
 //! `cargo run --release -p oxlearn-core --example svr_timing -- X.bin y.bin 20`.
 //! Runs in oxlearn's pool, as the bindings do (`NT=1` for one thread).
 //! `ONLY=fit` or `ONLY=predict` times one of them (for `perf record`).
-use oxlearn_core::svm::{fit, Kernel, SvmModelRef, SvmParams, SvmType};
+use oxlearn_core::svm::{fit, Kernel, SvmParams, SvmType};
 use oxlearn_core::threads::run;
 use std::error::Error;
 use std::time::Instant;
@@ -60,17 +60,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         return Ok(());
     }
     let m = model.ok_or("no fit")?;
-    let r = SvmModelRef {
-        svm_type: params.svm_type,
-        kernel: params.kernel,
-        sv: &m.support_vectors,
-        d,
-        n_support: &m.n_support,
-        dual_coef: &m.dual_coef,
-        intercept: &m.intercept,
-        prob_a: &[],
-        prob_b: &[],
-    };
+    let r = m.model(&params, d);
     for _ in 0..3 {
         let t = Instant::now();
         let p = run(threads, usize::MAX, || r.predict(&x, n));

@@ -1,10 +1,24 @@
 //! Copying rows by index: `out[i] = src[index[i]]` for rows of any fixed
 //! size in bytes (any numpy dtype without references), in parallel over
 //! blocks of output rows. The result does not depend on the thread count:
-//! each output row is one copy.
+//! each output row is one copy. Also the argmax of a row, as the
+//! classifiers pick their class.
 
 use crate::error::{Error, Result};
 use rayon::prelude::*;
+
+/// numpy's `argmax` of a row of numbers: the first of equal maxima (0 for an
+/// empty row). Compared with `>`, so a NaN is never chosen over the values
+/// before it.
+pub fn first_argmax<T: PartialOrd>(row: &[T]) -> usize {
+    let mut best = 0;
+    for (j, v) in row.iter().enumerate() {
+        if *v > row[best] {
+            best = j;
+        }
+    }
+    best
+}
 
 /// Output rows per parallel task: large enough to amortise the task, small
 /// enough to balance (about 1 MiB of rows).
@@ -58,6 +72,14 @@ pub fn take_rows(src: &[u8], row_bytes: usize, index: &[i64], out: &mut [u8]) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn first_argmax_takes_the_first_of_equal_maxima() {
+        assert_eq!(first_argmax(&[1.0, 3.0, 3.0, 2.0]), 1);
+        assert_eq!(first_argmax(&[f64::NAN, 1.0, 0.5]), 0);
+        assert_eq!(first_argmax(&[0.5, f64::NAN, 1.0]), 2);
+        assert_eq!(first_argmax::<f64>(&[]), 0);
+    }
 
     #[test]
     fn rows_are_copied_in_index_order() {

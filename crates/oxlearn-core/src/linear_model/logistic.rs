@@ -20,6 +20,7 @@ use crate::linalg::ChunkPlan;
 use crate::optimize::{
     lbfgs, newton_cg, LbfgsOptions, NewtonCgOptions, Objective, SecondOrder, Termination,
 };
+use crate::rows::first_argmax;
 use crate::special::{exp_nonpos, ln_1p_unit};
 use crate::spmd::{sum_over_ranks, Collective, SingleProcess};
 use crate::{Error, Real, Result};
@@ -793,13 +794,7 @@ pub fn logistic_classes<T: Real>(decision: &[T], k: usize, out: &mut [i64]) -> R
             *o = if k == 1 {
                 i64::from(row[0].to_f64() > 0.0)
             } else {
-                let mut best = 0;
-                for c in 1..k {
-                    if row[c] > row[best] {
-                        best = c;
-                    }
-                }
-                best as i64
+                first_argmax(row) as i64
             };
         }
     };

@@ -248,6 +248,17 @@ impl KernelRows {
         self.l
     }
 
+    /// The rows feature-major: `[f * len() + p]` is feature `f` at
+    /// position `p`.
+    pub(crate) fn features(&self) -> &[f64] {
+        &self.xt
+    }
+
+    /// The rows' squared norms (rbf; zeros for the other kernels).
+    pub(crate) fn sq_norms(&self) -> &[f64] {
+        &self.sq
+    }
+
     /// `K(p, p)`.
     pub(crate) fn diag(&self, p: usize) -> f64 {
         let dot = (0..self.d).fold(0.0, |s, f| {
@@ -266,10 +277,10 @@ impl KernelRows {
     }
 
     /// `out[j - from] = y_i y_j K(i, j)` for `j` in `from..from + out.len()`,
-    /// with `signs = Some((y, y_i))`, else `K(i, j)`. Each value is computed
-    /// on its own, so splitting the range across threads never changes a bit.
-    pub(crate) fn row(&self, i: usize, from: usize, out: &mut [f32], signs: Option<(&[f32], f32)>) {
-        self.rows(&[i], from, vec![out], signs.map(|(y, _)| y));
+    /// with the signs `y`, else `K(i, j)`. Each value is computed on its
+    /// own, so splitting the range across threads never changes a bit.
+    pub(crate) fn row(&self, i: usize, from: usize, out: &mut [f32], y: Option<&[f32]>) {
+        self.rows(&[i], from, vec![out], y);
     }
 
     /// [`Self::row`] for several rows `is[k]` into `outs[k]` (all as long),

@@ -117,6 +117,22 @@ pub struct SvmFit {
 }
 
 impl SvmFit {
+    /// The fit as predict reads it (`params`: those it was fitted with;
+    /// `d`: the number of features).
+    pub fn model<'a>(&'a self, params: &SvmParams, d: usize) -> SvmModelRef<'a> {
+        SvmModelRef {
+            svm_type: params.svm_type,
+            kernel: params.kernel,
+            sv: &self.support_vectors,
+            d,
+            n_support: &self.n_support,
+            dual_coef: &self.dual_coef,
+            intercept: &self.intercept,
+            prob_a: &self.prob_a,
+            prob_b: &self.prob_b,
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn new(
         x: &[f64],

@@ -1,21 +1,24 @@
 //! Prediction from a fitted SVM: kernel values against the support vectors
-//! (one contiguous block) by blocked matrix products, then libsvm's sums,
-//! votes and probabilities, row by row in a fixed order, so that results do
-//! not depend on the thread count.
+//! (one contiguous block), fused with their coefficient sums and tiled, then
+//! libsvm's votes and probabilities, row by row in a fixed order, so that
+//! results do not depend on the thread count.
 
+use crate::rows::first_argmax;
 use rayon::prelude::*;
 
-use super::kernel::{apply_kernel, sq_norm, Kernel};
+use super::kernel::{apply_kernel, sq_norm, Kernel, KernelRows};
 use super::SvmType;
 use crate::error::{Error, Result};
 
 /// Query rows per block: a piece of support vectors is read from memory once
 /// per block.
 const BLOCK: usize = 16;
-/// Support vectors per piece (a multiple of 4): their features (`PIECE x
-/// n_features`) stay in L2 while the block's queries pass over them, and a
-/// query's values over the piece in L1.
+/// Support vectors per piece: their features (`PIECE x n_features`) stay in
+/// L2 while the block's queries pass over them, and a query's values over
+/// the piece in L1.
 const PIECE: usize = 1024;
+// Every piece but a class's last goes through `dot_lanes`, four at a time.
+const _: () = assert!(PIECE.is_multiple_of(4));
 
 /// A fitted SVM as scikit-learn stores it (`_dual_coef_`, `_intercept_`:
 /// libsvm's signs).
@@ -149,29 +152,19 @@ impl SvmModelRef<'_> {
     /// coefficient sums over the piece are computed while they are in L1.
     /// The arithmetic is that of one matrix product (faer's: a fused
     /// multiply-add per feature, in feature order, from zero) followed by
-    /// the four-lane dot product ([`dot_finish`]) over each class's support vectors, whose four partial sums
-    /// are carried from piece to piece: the bits do not depend on the
+    /// the four-lane dot product ([`dot_finish`]) over each class's support
+    /// vectors, whose four partial sums are carried from piece to piece: the bits do not depend on the
     /// pieces, the blocks or the thread count.
     pub fn raw_decision(&self, x: &[f64], n: usize) -> Vec<f64> {
         let width = self.n_decision();
         let mut out = vec![0.0; n * width];
         let (d, m) = (self.d, self.n_sv());
         let kernel = self.kernel;
-        // Support vectors feature-major: a piece's `f`-th feature is one
-        // contiguous run.
-        let mut svt = vec![0.0; m * d];
-        for j in 0..m {
-            for f in 0..d {
-                svt[f * m + j] = self.sv[j * d + f];
-            }
-        }
-        let sq_sv: Vec<f64> = if kernel.needs_norms() {
-            (0..m)
-                .map(|j| sq_norm(&self.sv[j * d..(j + 1) * d]))
-                .collect()
-        } else {
-            vec![0.0; m]
-        };
+        // Support vectors feature-major, as the solver keeps the training
+        // rows: a piece's `f`-th feature is one contiguous run.
+        let order: Vec<usize> = (0..m).collect();
+        let sv_rows = KernelRows::new(kernel, self.sv, d, &order);
+        let (svt, sq_sv) = (sv_rows.features(), sv_rows.sq_norms());
         // Class ranges of the support vectors (one range for one-class and
         // regression), and the coefficient rows every range is summed with.
         let (starts, coef_rows) = if self.svm_type.is_classifier() {
@@ -207,7 +200,7 @@ impl SvmModelRef<'_> {
                         let p1 = (p0 + PIECE).min(c1);
                         let kv = &mut kv[..p1 - p0];
                         for (r, xr) in xb.chunks(d).enumerate() {
-                            sv_dots(&svt, m, p0, xr, kv);
+                            sv_dots(svt, m, p0, xr, kv);
                             kernel_values(kernel, kv, sq_x[r], &sq_sv[p0..p1]);
                             for q in 0..coef_rows {
                                 let at = (r * k + c) * coef_rows + q;
@@ -238,7 +231,6 @@ impl SvmModelRef<'_> {
                 }
             },
         );
-        debug_assert_eq!(out.len(), n * width);
         out
     }
 
@@ -413,8 +405,7 @@ pub fn ovr_decision(dec: &[f64], k: usize) -> Vec<f64> {
 /// libsvm's pairwise decision values (`k` classes): the first largest of
 /// [`ovr_decision`].
 pub fn ovr_argmax(dec: &[f64], k: usize) -> usize {
-    let score = ovr_decision(dec, k);
-    (0..k).fold(0, |b, c| if score[c] > score[b] { c } else { b })
+    first_argmax(&ovr_decision(dec, k))
 }
 
 /// `1 / (1 + exp(A f + B))`, without cancellation.

@@ -133,16 +133,17 @@ impl QMatrix {
         }
         let (data, start) = cache.get(i, len);
         if start < len {
-            let signs = y.map(|y| (y, y[i]));
-            rows.row(i, start, &mut data[start..len], signs);
+            rows.row(i, start, &mut data[start..len], y);
         }
     }
 
-    /// Whether row `i` of `Q` (its first `len` values) is at hand without
-    /// computing kernel values.
+    /// Whether asking for row `i` of `Q` (its first `len` values) computes
+    /// no rows ahead: the row is at hand, or partly held ([`Self::fill`]
+    /// only computes ahead for a row it holds nothing of), so the solver
+    /// need not name the next rows.
     fn is_held(&self, i: usize, len: usize) -> bool {
         match self {
-            QMatrix::Direct { cache, .. } => cache.held(i) >= len,
+            QMatrix::Direct { cache, .. } => cache.held(i) > 0,
             QMatrix::Doubled {
                 cache, index, held, ..
             } => matches!(held[0], Some((q, m)) if q == i && m >= len) || cache.held(index[i]) > 0,

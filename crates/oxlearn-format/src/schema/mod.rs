@@ -455,3 +455,26 @@ pub fn width(h: &Header, views: &[ArrayView<'_>]) -> Result<Option<u64>> {
     };
     s.width.map(|w| w(h, &arrays)).transpose()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each family lists its own kinds: a kind listed twice (in two
+    /// families, or twice in one) would be shadowed by its first entry.
+    #[test]
+    fn every_kind_is_listed_once_and_found_by_lookup() {
+        let kinds = known_kinds();
+        let mut seen = std::collections::HashSet::new();
+        for kind in &kinds {
+            assert!(seen.insert(*kind), "{kind} is listed twice");
+            let schema = lookup(kind).map(|s| s.kind);
+            assert_eq!(schema, Some(*kind));
+        }
+        let by_origin: usize = [Origin::Oxlearn, Origin::Stock, Origin::Marker]
+            .into_iter()
+            .map(|o| kinds_of(o).len())
+            .sum();
+        assert_eq!(by_origin, kinds.len());
+    }
+}
