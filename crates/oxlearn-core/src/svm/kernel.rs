@@ -9,6 +9,7 @@
 
 use rayon::prelude::*;
 
+use super::lanes::{dispatch, Lanes, WithLanes, W};
 use crate::error::{Error, Result};
 use crate::special::exp_nonpos_fma;
 
@@ -138,65 +139,146 @@ pub(crate) struct KernelRows {
     l: usize,
 }
 
-crate::simd::multiversion! {
-    /// `out[j] = y_i y_j K(row i, position j0 + j)` (or `K` without signs) for one tile.
-    fn tile_row(
-        rows: &KernelRows,
-        xi: &[f64],
-        sq_i: f64,
-        j0: usize,
-        signs: Option<(&[f32], f32)>,
-        acc: &mut [f64],
-        out: &mut [f32],
-    ) -> () => tile_row_portable
+/// Rows whose dot products one pass over a tile computes: each group of
+/// `W` columns is loaded once for all of them, and their accumulators stay
+/// in registers over every feature.
+const BLOCK: usize = 4;
+
+/// One tile of several kernel rows, run by [`dispatch`]: `outs[k][j] = y_i
+/// y_j K(row is[k], position j0 + j)` (or `K` without signs).
+struct TileRows<'a> {
+    rows: &'a KernelRows,
+    /// The rows' features and squared norms.
+    xis: &'a [(Vec<f64>, f64)],
+    /// Their positions (for the signs).
+    is: &'a [usize],
+    j0: usize,
+    y: Option<&'a [f32]>,
+    /// Scratch: `BLOCK` rows of dot products.
+    dots: &'a mut [f64],
+    outs: Vec<&'a mut [f32]>,
 }
 
+impl WithLanes for TileRows<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run<V: Lanes>(self) {
+        let TileRows {
+            rows,
+            xis,
+            is,
+            j0,
+            y,
+            dots,
+            mut outs,
+        } = self;
+        let n = outs.first().map_or(0, |o| o.len());
+        let mut k = 0;
+        while k < is.len() {
+            let r = (is.len() - k).min(BLOCK);
+            let xs: [&[f64]; BLOCK] = std::array::from_fn(|q| &xis[k + q.min(r - 1)].0[..]);
+            let dots = &mut dots[..BLOCK * n];
+            match r {
+                1 => dot_block::<V, 1>(rows, &xs, j0, dots),
+                2 => dot_block::<V, 2>(rows, &xs, j0, dots),
+                3 => dot_block::<V, 3>(rows, &xs, j0, dots),
+                _ => dot_block::<V, 4>(rows, &xs, j0, dots),
+            }
+            for q in 0..r {
+                let acc = &mut dots[q * n..(q + 1) * n];
+                apply_kernel(rows.kernel, acc, xis[k + q].1, &rows.sq[j0..j0 + n]);
+                let out = &mut *outs[k + q];
+                match y {
+                    // y_i y_j K rounded once: a sign flip commutes with the rounding.
+                    Some(y) => {
+                        let yi = y[is[k + q]];
+                        for ((o, &v), &yj) in out.iter_mut().zip(acc.iter()).zip(&y[j0..j0 + n]) {
+                            *o = (v as f32) * (yi * yj);
+                        }
+                    }
+                    None => {
+                        for (o, &v) in out.iter_mut().zip(acc.iter()) {
+                            *o = v as f32;
+                        }
+                    }
+                }
+            }
+            k += r;
+        }
+    }
+}
+
+/// `dots[q * n + j] = <xs[q], position j0 + j>` for the first `R` rows of
+/// `xs` (`n = dots.len() / BLOCK`), four features at a time from zero:
+/// `s += (a0 c0 + a1 c1) + (a2 c2 + a3 c3)`, then one feature at a time.
+/// The grouping is fixed, so every SIMD level, block size and thread count
+/// gives the same bits.
 #[inline(always)]
-fn tile_row_portable(
+fn dot_block<V: Lanes, const R: usize>(
     rows: &KernelRows,
-    xi: &[f64],
-    sq_i: f64,
+    xs: &[&[f64]; BLOCK],
     j0: usize,
-    signs: Option<(&[f32], f32)>,
-    acc: &mut [f64],
-    out: &mut [f32],
+    dots: &mut [f64],
 ) {
-    let n = out.len();
-    let acc = &mut acc[..n];
-    acc.fill(0.0);
-    // Dot products for every column at once, four features a pass so the
-    // accumulator is loaded and stored a quarter as often; the grouping is
-    // fixed, so every SIMD level and thread count gives the same bits.
-    let l = rows.l;
-    let col = |f: usize| &rows.xt[f * l + j0..f * l + j0 + n];
+    let n = dots.len() / BLOCK;
+    let (d, l) = (rows.d, rows.l);
+    // The bounds every load below relies on.
+    assert!(rows.xt.len() == d * l && j0 + n <= l && xs.iter().all(|x| x.len() >= d));
+    let body = n - n % W;
+    for c in (0..body).step_by(W) {
+        // SAFETY: feature f < d of positions j0 + c .. j0 + c + W <= j0 + n
+        // <= l is at f * l + j0 + c + k < d * l = xt.len() (asserted above).
+        let acc = dot_group::<V, R>(d, xs, |f| unsafe {
+            V::load(&*rows.xt.as_ptr().add(f * l + j0 + c).cast::<[f64; W]>())
+        });
+        for (q, a) in acc.iter().enumerate() {
+            a.store(&mut dots[q * n + c..q * n + c + W].as_chunks_mut::<W>().0[0]);
+        }
+    }
+    if body < n {
+        let tail = n - body;
+        let acc = dot_group::<V, R>(d, xs, |f| {
+            let mut v = [0.0; W];
+            let at = f * l + j0 + body;
+            v[..tail].copy_from_slice(&rows.xt[at..at + tail]);
+            V::load(&v)
+        });
+        for (q, a) in acc.iter().enumerate() {
+            let mut v = [0.0; W];
+            a.store(&mut v);
+            dots[q * n + body..(q + 1) * n].copy_from_slice(&v[..tail]);
+        }
+    }
+}
+
+/// The dot products of `R` rows with one group of columns (`col(f)`: the
+/// group's feature `f`; `xs[q]` holds at least `d` features).
+#[inline(always)]
+fn dot_group<V: Lanes, const R: usize>(
+    d: usize,
+    xs: &[&[f64]; BLOCK],
+    col: impl Fn(usize) -> V,
+) -> [V; R] {
+    let mut acc = [V::splat(0.0); R];
     let mut f = 0;
-    while f + 4 <= xi.len() {
-        let (a0, a1, a2, a3) = (xi[f], xi[f + 1], xi[f + 2], xi[f + 3]);
+    while f + 4 <= d {
         let (c0, c1, c2, c3) = (col(f), col(f + 1), col(f + 2), col(f + 3));
-        for j in 0..n {
-            acc[j] += (a0 * c0[j] + a1 * c1[j]) + (a2 * c2[j] + a3 * c3[j]);
+        for (a, x) in acc.iter_mut().zip(xs) {
+            let x = &x[f..f + 4].as_chunks::<4>().0[0];
+            let p01 = V::splat(x[0]).mul(c0).add(V::splat(x[1]).mul(c1));
+            let p23 = V::splat(x[2]).mul(c2).add(V::splat(x[3]).mul(c3));
+            *a = a.add(p01.add(p23));
         }
         f += 4;
     }
-    for (f, &a) in xi.iter().enumerate().skip(f) {
-        for (s, &b) in acc.iter_mut().zip(col(f)) {
-            *s += a * b;
+    while f < d {
+        let c = col(f);
+        for (a, x) in acc.iter_mut().zip(xs) {
+            *a = a.add(V::splat(x[f]).mul(c));
         }
+        f += 1;
     }
-    apply_kernel(rows.kernel, acc, sq_i, &rows.sq[j0..j0 + n]);
-    match signs {
-        // y_i y_j K rounded once: a sign flip commutes with the rounding.
-        Some((y, yi)) => {
-            for ((o, &v), &yj) in out.iter_mut().zip(acc.iter()).zip(&y[j0..j0 + n]) {
-                *o = (v as f32) * (yi * yj);
-            }
-        }
-        None => {
-            for (o, &v) in out.iter_mut().zip(acc.iter()) {
-                *o = v as f32;
-            }
-        }
-    }
+    acc
 }
 
 /// Kernel values from dot products, in place (`sq`: the other rows'
@@ -290,9 +372,14 @@ impl KernelRows {
     pub(crate) fn rows(&self, is: &[usize], from: usize, outs: Vec<&mut [f32]>, y: Option<&[f32]>) {
         let len = outs.first().map_or(0, |o| o.len());
         debug_assert!(outs.iter().all(|o| o.len() == len) && outs.len() == is.len());
-        let xis: Vec<Vec<f64>> = is
+        let xis: Vec<(Vec<f64>, f64)> = is
             .iter()
-            .map(|&i| (0..self.d).map(|f| self.xt[f * self.l + i]).collect())
+            .map(|&i| {
+                (
+                    (0..self.d).map(|f| self.xt[f * self.l + i]).collect(),
+                    self.sq[i],
+                )
+            })
             .collect();
         // tiles[t][k]: row k's columns of tile t.
         let mut tiles: Vec<Vec<&mut [f32]>> = (0..len.div_ceil(TILE))
@@ -303,32 +390,30 @@ impl KernelRows {
                 tiles[t].push(piece);
             }
         }
-        let run = |acc: &mut Vec<f64>, (t, pieces): (usize, Vec<&mut [f32]>)| {
-            for (k, piece) in pieces.into_iter().enumerate() {
-                let signs = y.map(|y| (y, y[is[k]]));
-                tile_row(
-                    self,
-                    &xis[k],
-                    self.sq[is[k]],
-                    from + t * TILE,
-                    signs,
-                    acc,
-                    piece,
-                );
-            }
+        let run = |dots: &mut Vec<f64>, (t, outs): (usize, Vec<&mut [f32]>)| {
+            dispatch(TileRows {
+                rows: self,
+                xis: &xis,
+                is,
+                j0: from + t * TILE,
+                y,
+                dots,
+                outs,
+            });
         };
         let work = is.len() * len * (self.d + 8);
+        let scratch = || vec![0.0; BLOCK * TILE];
         if work < PAR_MIN_WORK || rayon::current_num_threads() < 2 {
-            let mut acc = vec![0.0; TILE];
+            let mut dots = scratch();
             tiles
                 .into_iter()
                 .enumerate()
-                .for_each(|tp| run(&mut acc, tp));
+                .for_each(|tp| run(&mut dots, tp));
         } else {
             tiles
                 .into_par_iter()
                 .enumerate()
-                .for_each_init(|| vec![0.0; TILE], run);
+                .for_each_init(scratch, run);
         }
     }
 }

@@ -14,6 +14,7 @@
 //! fold assignment.
 
 mod kernel;
+mod lanes;
 mod predict;
 mod solver;
 mod train;

@@ -9,6 +9,7 @@
 //! update is libsvm's, so the same problem gives the same support set.
 
 use super::kernel::{Cache, KernelRows};
+use super::lanes::{dispatch, eq_mask, Lanes, Mask, WithLanes, W};
 
 const TAU: f64 = 1e-12;
 const INF: f64 = f64::INFINITY;
@@ -150,6 +151,70 @@ impl QMatrix {
         }
     }
 
+    /// Makes row `j` (its first `len` values) available for the next
+    /// request, computing the rows at positions `ahead` with it if it must be
+    /// computed (see [`Self::fill`]); the rows handed out last stay valid.
+    fn prefetch(&mut self, j: usize, len: usize, ahead: &[usize]) {
+        match self {
+            QMatrix::Direct { rows, cache, y } => {
+                Self::fill(rows, cache, y.as_deref(), (j, len), ahead);
+            }
+            QMatrix::Doubled {
+                rows, cache, index, ..
+            } => {
+                let ahead: Vec<usize> = ahead.iter().map(|&p| index[p]).collect();
+                Self::fill(rows, cache, None, (index[j], rows.len()), &ahead);
+            }
+        }
+    }
+
+    /// The length of `G_bar` as this matrix keeps it: one value per
+    /// variable, or for SVR one per sample (see [`Self::g_bar_add`]).
+    fn g_bar_len(&self) -> usize {
+        match self {
+            QMatrix::Direct { rows, .. } | QMatrix::Doubled { rows, .. } => rows.len(),
+        }
+    }
+
+    /// Whether `G_bar` follows the solver's order (and swaps with it).
+    fn g_bar_by_position(&self) -> bool {
+        matches!(self, QMatrix::Direct { .. })
+    }
+
+    /// `G_bar += c Q_i` (over every variable). SVR keeps `h`, one value per
+    /// sample, with `G_bar_k = s_k h[idx_k]`: the update `h += c s_i K(idx_i,
+    /// .)` is one pass over the cached kernel row, where the per-variable
+    /// form gathers twice as many values. The bits are the same: each term
+    /// `c (s_i s_k K)` only changes sign, and a sign flip commutes with every
+    /// rounding of the sum.
+    fn g_bar_add(&mut self, g_bar: &mut [f64], i: usize, c: f64) {
+        match self {
+            QMatrix::Direct { rows, cache, y } => {
+                let l = g_bar.len();
+                Self::fill(rows, cache, y.as_deref(), (i, l), &[]);
+                axpy32(g_bar, &cache.row(i)[..l], c);
+            }
+            QMatrix::Doubled {
+                rows,
+                cache,
+                sign,
+                index,
+                ..
+            } => {
+                Self::fill(rows, cache, None, (index[i], rows.len()), &[]);
+                axpy32_signed(g_bar, cache.row(index[i]), sign[i], c);
+            }
+        }
+    }
+
+    /// `G_bar_j` from what [`Self::g_bar_add`] keeps.
+    fn g_bar_at(&self, g_bar: &[f64], j: usize) -> f64 {
+        match self {
+            QMatrix::Direct { .. } => g_bar[j],
+            QMatrix::Doubled { sign, index, .. } => f64::from(sign[j]) * g_bar[index[j]],
+        }
+    }
+
     /// Row `i` of `Q`, its first `len` values.
     pub(crate) fn row(&mut self, i: usize, len: usize) -> &[f32] {
         self.row_ahead(i, len, &[])
@@ -241,21 +306,37 @@ fn held_row(
 /// (two halves in parallel for long rows: element-wise).
 fn expand(krow: &[f32], sign: &[f32], index: &[usize], i: usize, out: &mut [f32]) {
     let si = sign[i];
-    let run = |out: &mut [f32], sign: &[f32], index: &[usize]| {
-        for ((o, &s), &ix) in out.iter_mut().zip(sign).zip(index) {
-            *o = si * s * krow[ix];
-        }
-    };
     let n = out.len();
     if n < PAR_MIN || !halves() {
-        return run(out, sign, index);
+        return gather_signed(out, krow, &sign[..n], &index[..n], si);
     }
     let h = n / 2;
     let (o0, o1) = out.split_at_mut(h);
     rayon::join(
-        || run(o0, &sign[..h], &index[..h]),
-        || run(o1, &sign[h..n], &index[h..n]),
+        || gather_signed(o0, krow, &sign[..h], &index[..h], si),
+        || gather_signed(o1, krow, &sign[h..n], &index[h..n], si),
     );
+}
+
+crate::simd::multiversion! {
+    /// `out[k] = si * sign[k] * krow[index[k]]`.
+    fn gather_signed(out: &mut [f32], krow: &[f32], sign: &[f32], index: &[usize], si: f32) -> ()
+        => gather_signed_portable
+}
+
+#[inline(always)]
+fn gather_signed_portable(out: &mut [f32], krow: &[f32], sign: &[f32], index: &[usize], si: f32) {
+    for ((o, &s), &ix) in out.iter_mut().zip(sign).zip(index) {
+        *o = signed(krow, si * s, ix);
+    }
+}
+
+/// `s K[ix]`: every index is a sample's (below `krow.len()`). Written as a
+/// checked read with a NaN fallback rather than an index, so that the loops
+/// vectorise with masked gathers (an index's panic path keeps them scalar).
+#[inline(always)]
+fn signed(krow: &[f32], s: f32, ix: usize) -> f32 {
+    s * krow.get(ix).copied().unwrap_or(f32::NAN)
 }
 
 crate::simd::multiversion! {
@@ -274,6 +355,18 @@ fn update_gradient_portable(g: &mut [f64], qi: &[f32], qj: &[f32], da_i: f64, da
 crate::simd::multiversion! {
     /// `g += c q`.
     fn axpy32(g: &mut [f64], q: &[f32], c: f64) -> () => axpy32_portable
+}
+
+crate::simd::multiversion! {
+    /// `g += c (s q)` (`s = ±1`: the sign is exact in `f32`).
+    fn axpy32_signed(g: &mut [f64], q: &[f32], s: f32, c: f64) -> () => axpy32_signed_portable
+}
+
+#[inline(always)]
+fn axpy32_signed_portable(g: &mut [f64], q: &[f32], s: f32, c: f64) {
+    for (g, &a) in g.iter_mut().zip(q) {
+        *g += c * f64::from(s * a);
+    }
 }
 
 #[inline(always)]
@@ -303,12 +396,13 @@ fn in_up(y: i8, st: Status) -> bool {
 /// compute: a tile of the training rows then serves `AHEAD + 1` rows.
 const AHEAD: usize = 7;
 
-/// Positions of the `k` largest values of `vals` above `-inf`, except
+/// Positions of the `k` largest keys `key(vals[t])` above `-inf`, except
 /// `skip`, largest first.
-fn top_k(vals: &[f64], k: usize, skip: usize) -> Vec<usize> {
+fn top_k(vals: &[f64], k: usize, skip: usize, key: impl Fn(f64) -> f64) -> Vec<usize> {
     let mut best: Vec<(f64, usize)> = Vec::with_capacity(k + 1);
     let mut floor = -INF;
     for (t, &v) in vals.iter().enumerate() {
+        let v = key(v);
         if v > floor && t != skip {
             let at = best.partition_point(|&(b, _)| b >= v);
             best.insert(at, (v, t));
@@ -406,29 +500,98 @@ fn last_equal(vals: &[f64], target: f64, keep: impl Fn(usize) -> bool) -> Option
         .find(|&t| vals[t] == target && keep(t))
 }
 
-crate::simd::multiversion! {
-    /// `vals[t] = -y_t G_t` for `t` in `I_up`, else `-inf`; returns the
-    /// largest value among `y = +1` and among `y = -1`.
-    fn up_values(g: &[f64], y: &[i8], st: &[u8], vals: &mut [f64]) -> [f64; 2]
-        => up_values_portable
+/// `vals[t] = -y_t G_t` for `t` in `I_up`, else `-inf`; returns the
+/// largest value among `y = +1` and among `y = -1`.
+fn up_values(g: &[f64], y: &[i8], st: &[u8], vals: &mut [f64]) -> [f64; 2] {
+    dispatch(UpValues { g, y, st, vals })
 }
 
+struct UpValues<'a> {
+    g: &'a [f64],
+    y: &'a [i8],
+    st: &'a [u8],
+    vals: &'a mut [f64],
+}
+
+/// `s` (at most `W` long) in an array, the rest `T::default()`.
 #[inline(always)]
-fn up_values_portable(g: &[f64], y: &[i8], st: &[u8], vals: &mut [f64]) -> [f64; 2] {
-    let (mut mp, mut mn) = (-INF, -INF);
-    for t in 0..vals.len() {
-        let pos = y[t] == 1;
-        let v = if pos { -g[t] } else { g[t] };
-        let ok = if pos { st[t] != UPPER } else { st[t] != LOWER };
-        let v = if ok { v } else { -INF };
-        vals[t] = v;
-        if pos {
-            mp = if v > mp { v } else { mp };
-        } else {
-            mn = if v > mn { v } else { mn };
-        }
+fn pad<T: Copy + Default>(s: &[T]) -> [T; W] {
+    let mut out = [T::default(); W];
+    out[..s.len()].copy_from_slice(s);
+    out
+}
+
+/// `W` values of a slice as an array (`c + W <= s.len()`).
+#[inline(always)]
+fn at<T: Copy>(s: &[T], c: usize) -> &[T; W] {
+    &s[c..c + W].as_chunks::<W>().0[0]
+}
+
+/// The lanes of `y` that are `+1`.
+#[inline(always)]
+fn positive(y: &[i8; W]) -> Mask {
+    eq_mask(&y.map(i8::cast_unsigned), 1)
+}
+
+/// The largest lane (`>`: a NaN never replaces), or `-inf`.
+#[inline(always)]
+fn lane_max<V: Lanes>(v: V) -> f64 {
+    let mut a = [0.0; W];
+    v.store(&mut a);
+    a.iter().fold(-INF, |m, &x| if x > m { x } else { m })
+}
+
+/// The running maxima of [`up_values`] per sign, lane by lane.
+struct UpGroups<V> {
+    pos: V,
+    neg: V,
+}
+
+impl<V: Lanes> UpGroups<V> {
+    /// One group of `W` variables (`valid`: the lanes that are variables).
+    #[inline(always)]
+    fn take(
+        &mut self,
+        (g, y, st): (&[f64; W], &[i8; W], &[u8; W]),
+        valid: Mask,
+        out: &mut [f64; W],
+    ) {
+        let pos = positive(y);
+        let (upper, lower) = (eq_mask(st, UPPER), eq_mask(st, LOWER));
+        let ok = ((pos & !upper) | (!pos & !lower)) & valid;
+        let gv = V::load(g);
+        let v = V::splat(-INF).select(ok, gv.select(pos, gv.neg()));
+        v.store(out);
+        self.pos = self.pos.select(pos & v.gt(self.pos), v);
+        self.neg = self.neg.select(!pos & v.gt(self.neg), v);
     }
-    [mp, mn]
+}
+
+impl WithLanes for UpValues<'_> {
+    type Output = [f64; 2];
+    #[inline(always)]
+    fn run<V: Lanes>(self) -> [f64; 2] {
+        let UpValues { g, y, st, vals } = self;
+        let n = vals.len();
+        let mut ext = UpGroups {
+            pos: V::splat(-INF),
+            neg: V::splat(-INF),
+        };
+        let body = n - n % W;
+        for c in (0..body).step_by(W) {
+            let out = &mut vals[c..c + W].as_chunks_mut::<W>().0[0];
+            ext.take((at(g, c), at(y, c), at(st, c)), Mask::MAX, out);
+        }
+        if body < n {
+            let mut out = [0.0; W];
+            let valid = (1 << (n - body)) - 1;
+            let r = body..n;
+            let (g, y, st) = (pad(&g[r.clone()]), pad(&y[r.clone()]), pad(&st[r]));
+            ext.take((&g, &y, &st), valid, &mut out);
+            vals[body..].copy_from_slice(&out[..n - body]);
+        }
+        [lane_max(ext.pos), lane_max(ext.neg)]
+    }
 }
 
 /// The second index's parameters per sign of `y_j` (`[+1, -1]`): the first
@@ -440,56 +603,131 @@ struct Sides {
     scale: [f64; 2],
 }
 
-crate::simd::multiversion! {
-    /// libsvm's second loop: `vals[j]` is the objective decrease of pairing
-    /// `j` in `I_low` with the first index (`+inf` for no candidate); returns
-    /// the largest `y_j G_j` over `I_low` per sign and the smallest decrease.
-    fn low_values(
-        g: &[f64],
-        y: &[i8],
-        st: &[u8],
-        qd: &[f64],
-        q: (&[f32], &[f32]),
-        sel: &Sides,
-        vals: &mut [f64],
-    ) -> ([f64; 2], f64) => low_values_portable
-}
-
+/// libsvm's second loop: `vals[j]` is the objective decrease of pairing
+/// `j` in `I_low` with the first index (`+inf` for no candidate); returns
+/// the largest `y_j G_j` over `I_low` per sign and the smallest decrease.
 /// `q`: the first index's row for `y_j = +1` and for `y_j = -1` (the same
 /// row in the C solver).
-#[inline(always)]
-fn low_values_portable(
+fn low_values(
     g: &[f64],
     y: &[i8],
     st: &[u8],
     qd: &[f64],
-    (q_pos, q_neg): (&[f32], &[f32]),
+    q: (&[f32], &[f32]),
     sel: &Sides,
     vals: &mut [f64],
 ) -> ([f64; 2], f64) {
-    let (mut g2p, mut g2n, mut min) = (-INF, -INF, INF);
-    for j in 0..vals.len() {
-        let pos = y[j] == 1;
-        let ok = if pos { st[j] != LOWER } else { st[j] != UPPER };
-        let gv = if pos { g[j] } else { -g[j] };
-        let k = usize::from(!pos);
-        let grad_diff = sel.gmax[k] + gv;
-        let q = f64::from(if pos { q_pos[j] } else { q_neg[j] });
-        // libsvm: QD[i] + QD[j] - 2 y_i Q_ij (y_j = +1), + 2 y_i Q_ij (y_j = -1).
-        let quad = sel.qd_i[k] + qd[j] + sel.scale[k] * q;
-        let quad = if quad > 0.0 { quad } else { TAU };
-        let obj = -(grad_diff * grad_diff) / quad;
-        let v = if ok && grad_diff > 0.0 { obj } else { INF };
-        vals[j] = v;
-        min = if v < min { v } else { min };
-        let gv = if ok { gv } else { -INF };
-        if pos {
-            g2p = if gv > g2p { gv } else { g2p };
-        } else {
-            g2n = if gv > g2n { gv } else { g2n };
-        }
+    dispatch(LowValues {
+        g,
+        y,
+        st,
+        qd,
+        q,
+        sel,
+        vals,
+    })
+}
+
+struct LowValues<'a> {
+    g: &'a [f64],
+    y: &'a [i8],
+    st: &'a [u8],
+    qd: &'a [f64],
+    q: (&'a [f32], &'a [f32]),
+    sel: &'a Sides,
+    vals: &'a mut [f64],
+}
+
+/// The running extremes of [`low_values`], lane by lane, and the first
+/// index's terms per lane sign.
+struct LowGroups<'a, V> {
+    sel: &'a Sides,
+    g2p: V,
+    g2n: V,
+    min: V,
+}
+
+impl<V: Lanes> LowGroups<'_, V> {
+    /// `v[0]` in the lanes of `pos`, `v[1]` elsewhere.
+    #[inline(always)]
+    fn side(v: [f64; 2], pos: Mask) -> V {
+        V::splat(v[1]).select(pos, V::splat(v[0]))
     }
-    ([g2p, g2n], min)
+
+    /// One group of `W` variables (`valid`: the lanes that are variables).
+    #[inline(always)]
+    fn take(
+        &mut self,
+        (g, y, st, qd): (&[f64; W], &[i8; W], &[u8; W], &[f64; W]),
+        (qp, qn): (&[f32; W], &[f32; W]),
+        valid: Mask,
+        out: &mut [f64; W],
+    ) {
+        let sel = self.sel;
+        let pos = positive(y);
+        let (upper, lower) = (eq_mask(st, UPPER), eq_mask(st, LOWER));
+        let ok = ((pos & !lower) | (!pos & !upper)) & valid;
+        let gl = V::load(g);
+        let gv = gl.select(!pos, gl.neg());
+        let grad_diff = Self::side(sel.gmax, pos).add(gv);
+        let q = V::load_f32(qn).select(pos, V::load_f32(qp));
+        // libsvm: QD[i] + QD[j] - 2 y_i Q_ij (y_j = +1), + 2 y_i Q_ij (y_j = -1).
+        let quad = Self::side(sel.qd_i, pos)
+            .add(V::load(qd))
+            .add(Self::side(sel.scale, pos).mul(q));
+        let zero = V::splat(0.0);
+        let quad = V::splat(TAU).select(quad.gt(zero), quad);
+        let obj = grad_diff.mul(grad_diff).neg().div(quad);
+        let v = V::splat(INF).select(ok & grad_diff.gt(zero), obj);
+        v.store(out);
+        self.min = self.min.select(v.lt(self.min), v);
+        let gv = V::splat(-INF).select(ok, gv);
+        self.g2p = self.g2p.select(pos & gv.gt(self.g2p), gv);
+        self.g2n = self.g2n.select(!pos & gv.gt(self.g2n), gv);
+    }
+}
+
+impl WithLanes for LowValues<'_> {
+    type Output = ([f64; 2], f64);
+    #[inline(always)]
+    fn run<V: Lanes>(self) -> ([f64; 2], f64) {
+        let LowValues {
+            g,
+            y,
+            st,
+            qd,
+            q: (q_pos, q_neg),
+            sel,
+            vals,
+        } = self;
+        let n = vals.len();
+        let mut ext = LowGroups {
+            sel,
+            g2p: V::splat(-INF),
+            g2n: V::splat(-INF),
+            min: V::splat(INF),
+        };
+        let body = n - n % W;
+        for c in (0..body).step_by(W) {
+            let out = &mut vals[c..c + W].as_chunks_mut::<W>().0[0];
+            let vars = (at(g, c), at(y, c), at(st, c), at(qd, c));
+            ext.take(vars, (at(q_pos, c), at(q_neg, c)), Mask::MAX, out);
+        }
+        if body < n {
+            let mut out = [0.0; W];
+            let valid = (1 << (n - body)) - 1;
+            let r = body..n;
+            let (qp, qn) = (pad(&q_pos[r.clone()]), pad(&q_neg[r.clone()]));
+            let (g, y) = (pad(&g[r.clone()]), pad(&y[r.clone()]));
+            let (st, qd) = (pad(&st[r.clone()]), pad(&qd[r]));
+            ext.take((&g, &y, &st, &qd), (&qp, &qn), valid, &mut out);
+            vals[body..].copy_from_slice(&out[..n - body]);
+        }
+        let mut m = [0.0; W];
+        ext.min.store(&mut m);
+        let min = m.iter().fold(INF, |m, &x| if x < m { x } else { m });
+        ([lane_max(ext.g2p), lane_max(ext.g2n)], min)
+    }
 }
 
 /// What a solve returns.
@@ -545,12 +783,13 @@ pub(crate) fn solve(
         p: p.to_vec(),
         active_set: (0..l).collect(),
         g: p.to_vec(),
-        g_bar: vec![0.0; l],
+        g_bar: Vec::new(),
         unshrink: false,
         nu,
         vals: vec![0.0; l],
         zeros: vec![0.0; l],
     };
+    s.g_bar = vec![0.0; s.q.g_bar_len()];
     for i in 0..l {
         s.update_status(i);
     }
@@ -558,10 +797,9 @@ pub(crate) fn solve(
     for i in 0..l {
         if s.status[i] != LOWER {
             let (alpha_i, c_i, upper) = (s.alpha[i], s.c[i], s.status[i] == UPPER);
-            let qi = s.q.row(i, l);
-            axpy32(&mut s.g, qi, alpha_i);
+            axpy32(&mut s.g, s.q.row(i, l), alpha_i);
             if upper {
-                axpy32(&mut s.g_bar, qi, c_i);
+                s.q.g_bar_add(&mut s.g_bar, i, c_i);
             }
         }
     }
@@ -624,6 +862,7 @@ struct Solver {
     p: Vec<f64>,
     active_set: Vec<usize>,
     g: Vec<f64>,
+    /// `G_bar`, as the matrix keeps it ([`QMatrix::g_bar_add`]).
     g_bar: Vec<f64>,
     unshrink: bool,
     nu: bool,
@@ -661,7 +900,9 @@ impl Solver {
         self.alpha.swap(a, b);
         self.p.swap(a, b);
         self.active_set.swap(a, b);
-        self.g_bar.swap(a, b);
+        if self.q.g_bar_by_position() {
+            self.g_bar.swap(a, b);
+        }
         self.c.swap(a, b);
     }
 
@@ -740,14 +981,13 @@ impl Solver {
         let (ui, uj) = (self.is_upper(i), self.is_upper(j));
         self.update_status(i);
         self.update_status(j);
-        let l = self.l;
         if ui != self.is_upper(i) {
-            let qi = self.q.row(i, l);
-            axpy32(&mut self.g_bar, qi, if ui { -c_i } else { c_i });
+            self.q
+                .g_bar_add(&mut self.g_bar, i, if ui { -c_i } else { c_i });
         }
         if uj != self.is_upper(j) {
-            let qj = self.q.row(j, l);
-            axpy32(&mut self.g_bar, qj, if uj { -c_j } else { c_j });
+            self.q
+                .g_bar_add(&mut self.g_bar, j, if uj { -c_j } else { c_j });
         }
     }
 
@@ -776,7 +1016,7 @@ impl Solver {
                 let ahead = if self.q.is_held(i, active) {
                     Vec::new()
                 } else {
-                    top_k(vals, AHEAD, i)
+                    top_k(vals, AHEAD, i, |v| v)
                 };
                 self.q.row_ahead(i, active, &ahead)
             }
@@ -792,8 +1032,22 @@ impl Solver {
         let (gmax2, min) = low_values_par(g, y, st, &self.qd[..active], (qi, qi), &sel, vals);
         let gmin_idx = last_equal(vals, min, |_| true);
         match (gmax_idx, gmin_idx) {
-            (Some(i), Some(j)) if gmax + gmax2[0].max(gmax2[1]) >= self.eps => Some((i, j)),
+            (Some(i), Some(j)) if gmax + gmax2[0].max(gmax2[1]) >= self.eps => {
+                self.prefetch_second(j);
+                Some((i, j))
+            }
             _ => None,
+        }
+    }
+
+    /// Before the step asks for the second index's row: if it must be
+    /// computed, the best other second indices of this selection (`vals`,
+    /// smallest first) are likely the next ones, and are computed with it.
+    fn prefetch_second(&mut self, j: usize) {
+        let active = self.active_size;
+        if !self.q.is_held(j, active) {
+            let ahead = top_k(&self.vals[..active], AHEAD, j, |v| -v);
+            self.q.prefetch(j, active, &ahead);
         }
     }
 
@@ -826,6 +1080,9 @@ impl Solver {
             return None;
         }
         let i = if self.y[j] == 1 { ip } else { in_ };
+        if i.is_some() {
+            self.prefetch_second(j);
+        }
         i.map(|i| (i, j))
     }
 
@@ -922,7 +1179,7 @@ impl Solver {
             return;
         }
         for j in active..l {
-            self.g[j] = self.g_bar[j] + self.p[j];
+            self.g[j] = self.q.g_bar_at(&self.g_bar, j) + self.p[j];
         }
         let nr_free = (0..active).filter(|&j| self.status[j] == FREE).count();
         if nr_free * l > 2 * active * (l - active) {
