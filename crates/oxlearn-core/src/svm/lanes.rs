@@ -220,9 +220,10 @@ mod x86 {
         /// The lanes where `cmp` holds, as bits.
         #[inline(always)]
         fn cmp_mask<const P: i32>(self, o: Self) -> Mask {
-            // SAFETY: the level is the CPU's (the trait's contract, above).
-            let [lo, hi] =
-                two!(|r| unsafe { _mm256_movemask_pd(_mm256_cmp_pd::<P>(self.0[r], o.0[r])) });
+            let [lo, hi] = two!(|r| {
+                // SAFETY: the level is the CPU's (the trait's contract, above).
+                unsafe { _mm256_movemask_pd(_mm256_cmp_pd::<P>(self.0[r], o.0[r])) }
+            });
             (lo | (hi << 4)) as Mask
         }
     }

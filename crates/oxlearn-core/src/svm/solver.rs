@@ -533,7 +533,10 @@ fn positive(y: &[i8; W]) -> Mask {
     eq_mask(&y.map(i8::cast_unsigned), 1)
 }
 
-/// The largest lane (`>`: a NaN never replaces), or `-inf`.
+/// The largest lane (`>`: a NaN never replaces), or `-inf`. Extremes are
+/// exact, so which lane holds one changes nothing but, for a zero, its sign,
+/// which no later step can see (it is compared with `==`, or added to a
+/// nonzero value).
 #[inline(always)]
 fn lane_max<V: Lanes>(v: V) -> f64 {
     let mut a = [0.0; W];
@@ -1259,5 +1262,210 @@ impl Solver {
             (ub + lb) / 2.0
         };
         (rho, 0.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::svm::lanes::Portable;
+
+    /// libsvm's loops, one variable at a time (the solver's code before the
+    /// lanes): the reference the lane forms must equal bit for bit.
+    fn up_reference(g: &[f64], y: &[i8], st: &[u8], vals: &mut [f64]) -> [f64; 2] {
+        let (mut mp, mut mn) = (-INF, -INF);
+        for t in 0..vals.len() {
+            let pos = y[t] == 1;
+            let v = if in_up(y[t], st[t]) {
+                if pos {
+                    -g[t]
+                } else {
+                    g[t]
+                }
+            } else {
+                -INF
+            };
+            vals[t] = v;
+            if pos {
+                mp = if v > mp { v } else { mp };
+            } else {
+                mn = if v > mn { v } else { mn };
+            }
+        }
+        [mp, mn]
+    }
+
+    fn low_reference(
+        (g, y, st, qd): (&[f64], &[i8], &[u8], &[f64]),
+        (q_pos, q_neg): (&[f32], &[f32]),
+        sel: &Sides,
+        vals: &mut [f64],
+    ) -> ([f64; 2], f64) {
+        let (mut g2p, mut g2n, mut min) = (-INF, -INF, INF);
+        for j in 0..vals.len() {
+            let pos = y[j] == 1;
+            let ok = if pos { st[j] != LOWER } else { st[j] != UPPER };
+            let gv = if pos { g[j] } else { -g[j] };
+            let k = usize::from(!pos);
+            let grad_diff = sel.gmax[k] + gv;
+            let q = f64::from(if pos { q_pos[j] } else { q_neg[j] });
+            let quad = sel.qd_i[k] + qd[j] + sel.scale[k] * q;
+            let quad = if quad > 0.0 { quad } else { TAU };
+            let obj = -(grad_diff * grad_diff) / quad;
+            let v = if ok && grad_diff > 0.0 { obj } else { INF };
+            vals[j] = v;
+            min = if v < min { v } else { min };
+            let gv = if ok { gv } else { -INF };
+            if pos {
+                g2p = if gv > g2p { gv } else { g2p };
+            } else {
+                g2n = if gv > g2n { gv } else { g2n };
+            }
+        }
+        ([g2p, g2n], min)
+    }
+
+    fn bits(v: &[f64]) -> Vec<u64> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    /// Every lane form of both selection loops gives libsvm's values and
+    /// extremes, for every length around the group size (the padded tail),
+    /// with ties, values that cancel to zero, and non-positive `quad`.
+    fn selection_loops_are_libsvms<V: Lanes>() {
+        let mut seed = 7u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for n in [0, 1, 2, 7, 8, 9, 15, 16, 17, 31, 100, 257] {
+            // A few distinct values, so that extremes tie across lanes.
+            let g: Vec<f64> = (0..n)
+                .map(|_| [0.5, -0.5, 1.25, -2.0, 0.0][next() as usize % 5])
+                .collect();
+            let y: Vec<i8> = (0..n)
+                .map(|_| if next() % 2 == 0 { 1 } else { -1 })
+                .collect();
+            let st: Vec<u8> = (0..n).map(|_| (next() % 3) as u8).collect();
+            let qd: Vec<f64> = (0..n)
+                .map(|_| [1.0, 0.5, 2.0][next() as usize % 3])
+                .collect();
+            let qp: Vec<f32> = (0..n)
+                .map(|_| [0.25f32, -0.75, 1.0, 3.0][next() as usize % 4])
+                .collect();
+            let qn: Vec<f32> = (0..n)
+                .map(|_| [0.5f32, -1.0, 2.0][next() as usize % 3])
+                .collect();
+
+            let (mut want, mut got) = (vec![0.0; n], vec![0.0; n]);
+            let w = up_reference(&g, &y, &st, &mut want);
+            let u = UpValues {
+                g: &g,
+                y: &y,
+                st: &st,
+                vals: &mut got,
+            }
+            .run::<V>();
+            assert_eq!(bits(&u), bits(&w), "up extremes, n {n}");
+            assert_eq!(bits(&got), bits(&want), "up values, n {n}");
+
+            for sel in [
+                Sides {
+                    gmax: [1.25, 1.25],
+                    qd_i: [1.0, 1.0],
+                    scale: [-2.0, 2.0],
+                },
+                Sides {
+                    gmax: [0.5, 2.0],
+                    qd_i: [0.5, 2.0],
+                    scale: [-2.0, -2.0],
+                },
+            ] {
+                let w = low_reference((&g, &y, &st, &qd), (&qp, &qn), &sel, &mut want);
+                let u = LowValues {
+                    g: &g,
+                    y: &y,
+                    st: &st,
+                    qd: &qd,
+                    q: (&qp, &qn),
+                    sel: &sel,
+                    vals: &mut got,
+                }
+                .run::<V>();
+                assert_eq!(
+                    (bits(&u.0), u.1.to_bits()),
+                    (bits(&w.0), w.1.to_bits()),
+                    "low extremes, n {n}"
+                );
+                assert_eq!(bits(&got), bits(&want), "low values, n {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn selection_loops_at_every_level_are_libsvms() {
+        selection_loops_are_libsvms::<Portable>();
+        #[cfg(target_arch = "x86_64")]
+        {
+            use crate::svm::lanes::{Avx2, Avx512};
+            if std::arch::is_x86_feature_detected!("avx2") {
+                selection_loops_are_libsvms::<Avx2>();
+            }
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                selection_loops_are_libsvms::<Avx512>();
+            }
+        }
+    }
+
+    /// SVR's per-sample `G_bar` gives every bit of the per-variable one:
+    /// the same problem as a `Direct` matrix over `2l` positions (each sample
+    /// twice, signs `+1` then `-1`), the same updates and swaps, then every
+    /// `G_bar_j` compared.
+    #[test]
+    fn svr_g_bar_per_sample_is_the_per_variable_one() {
+        let (l, d) = (13, 3);
+        let x: Vec<f64> = (0..l * d)
+            .map(|v| ((v * 37) % 11) as f64 * 0.3 - 1.1)
+            .collect();
+        let kernel = crate::svm::Kernel::Rbf { gamma: 0.7 };
+        let own: Vec<usize> = (0..l).collect();
+        let twice: Vec<usize> = (0..2 * l).map(|k| k % l).collect();
+        let sign: Vec<f32> = (0..2 * l).map(|k| if k < l { 1.0 } else { -1.0 }).collect();
+        let (mut samples, _) = QMatrix::doubled(KernelRows::new(kernel, &x, d, &own), 1 << 20);
+        let (mut direct, _) =
+            QMatrix::direct(KernelRows::new(kernel, &x, d, &twice), Some(sign), 1 << 20);
+        let mut gs = vec![0.0; samples.g_bar_len()];
+        let mut gd = vec![0.0; direct.g_bar_len()];
+        assert_eq!((gs.len(), gd.len()), (l, 2 * l));
+        let mut seed = 3u64;
+        for step in 0..200 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let (a, b) = (
+                (seed >> 33) as usize % (2 * l),
+                (seed >> 17) as usize % (2 * l),
+            );
+            if step % 5 == 4 {
+                // The solver's swap: the matrices, and G_bar where it follows them.
+                for (q, g) in [(&mut samples, &mut gs), (&mut direct, &mut gd)] {
+                    q.swap(a, b);
+                    q.flush();
+                    if q.g_bar_by_position() {
+                        g.swap(a, b);
+                    }
+                }
+            } else {
+                let c = [1.0, -1.0, 0.3, -2.5][step % 4];
+                samples.g_bar_add(&mut gs, a, c);
+                direct.g_bar_add(&mut gd, a, c);
+            }
+        }
+        for j in 0..2 * l {
+            let (s, t) = (samples.g_bar_at(&gs, j), direct.g_bar_at(&gd, j));
+            assert_eq!(s.to_bits(), t.to_bits(), "G_bar_{j}: {s} != {t}");
+        }
     }
 }
