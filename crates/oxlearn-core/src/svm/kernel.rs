@@ -4,8 +4,9 @@
 //! stored in `f32` as libsvm stores them (half the memory and bandwidth of
 //! `f64`; the solver's gradient and coefficients stay `f64`). A row is
 //! computed for the active prefix of the solver's order only, with the
-//! training rows kept transposed in that order so that one row of dot
-//! products is a handful of `axpy` passes over a tile that stays in L1.
+//! training rows kept transposed in that order: eight positions' values of a
+//! feature are one load, shared by the up to [`BLOCK`] rows computed in one
+//! pass, whose dot products stay in registers over every feature.
 
 use rayon::prelude::*;
 
@@ -121,8 +122,9 @@ impl Kernel {
     }
 }
 
-/// Columns per tile of a kernel row: the accumulator (8 KiB) stays in L1
-/// while the features stream past it.
+/// Columns per tile of a kernel row, the unit of work split across threads:
+/// the tile's dot products (`BLOCK` rows, 32 KiB) stay in L1 until the
+/// kernel is applied to them.
 const TILE: usize = 1024;
 /// Kernel rows with fewer multiply-adds than this are computed on one
 /// thread: splitting costs more than it saves.

@@ -4,9 +4,13 @@
 //! The solver is libsvm's SMO (WSS3, shrinking, LRU kernel cache of
 //! `cache_size` MB, the `tol` stopping rule, `max_iter`), so a problem gives
 //! the same support vectors and coefficients within the solver's tolerance.
-//! The speed comes from how kernel rows are computed (blocked, vectorised,
-//! split across threads) and from vectorised gradient updates; prediction
-//! uses blocked matrix products against the support vectors.
+//! The speed comes from how kernel rows are computed (several per pass over
+//! the training rows, register-blocked, split across threads, and ahead of
+//! time for the likely next working sets), from the selection loops and
+//! gradient updates in SIMD lanes, and for SVR from a per-sample `G_bar`;
+//! prediction fuses dot products, kernel and coefficient sums per tile of
+//! support vectors. None of these changes a step or a bit: every SIMD level
+//! and thread count gives the same result.
 //!
 //! Probabilities (`probability=True`) use libsvm's Platt scaling and
 //! internal 5-fold cross-validation, with oxlearn's own random stream
