@@ -53,6 +53,8 @@ pub(crate) unsafe trait Lanes: Copy {
     fn gt(self, o: Self) -> Mask;
     /// Lanes where `self < o` (false for NaN).
     fn lt(self, o: Self) -> Mask;
+    /// Lanes where `self == o` (false for NaN; `-0 == +0`).
+    fn eq(self, o: Self) -> Mask;
     /// `yes` in the lanes of `mask`, `self` elsewhere.
     fn select(self, mask: Mask, yes: Self) -> Self;
 }
@@ -145,6 +147,10 @@ unsafe impl Lanes for Portable {
     #[inline(always)]
     fn lt(self, o: Self) -> Mask {
         (0..W).fold(0, |m, k| m | (Mask::from(self.0[k] < o.0[k]) << k))
+    }
+    #[inline(always)]
+    fn eq(self, o: Self) -> Mask {
+        (0..W).fold(0, |m, k| m | (Mask::from(self.0[k] == o.0[k]) << k))
     }
     #[inline(always)]
     fn select(self, mask: Mask, yes: Self) -> Self {
@@ -273,6 +279,10 @@ mod x86 {
             self.cmp_mask::<_CMP_LT_OQ>(o)
         }
         #[inline(always)]
+        fn eq(self, o: Self) -> Mask {
+            self.cmp_mask::<_CMP_EQ_OQ>(o)
+        }
+        #[inline(always)]
         fn select(self, mask: Mask, yes: Self) -> Self {
             Avx2(two!(|r| {
                 // SAFETY: the level is the CPU's (the trait's contract, above).
@@ -332,6 +342,11 @@ mod x86 {
             unsafe { _mm512_cmp_pd_mask::<_CMP_LT_OQ>(self.0, o.0) }
         }
         #[inline(always)]
+        fn eq(self, o: Self) -> Mask {
+            // SAFETY: the level is the CPU's (the trait's contract, above).
+            unsafe { _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(self.0, o.0) }
+        }
+        #[inline(always)]
         fn select(self, mask: Mask, yes: Self) -> Self {
             // SAFETY: the level is the CPU's (the trait's contract, above).
             Avx512(unsafe { _mm512_mask_blend_pd(mask, self.0, yes.0) })
@@ -381,6 +396,7 @@ mod tests {
         assert_eq!(vbits(V::load_f32(&a32)), bits(Portable::load_f32(&a32)));
         assert_eq!(va.gt(vb), pa.gt(pb));
         assert_eq!(va.lt(vb), pa.lt(pb));
+        assert_eq!(va.eq(vb), pa.eq(pb));
         assert_eq!(vbits(V::splat(-0.0)), bits(Portable::splat(-0.0)));
         for mask in [0, 1, 0x80, 0x5a, 0xa5, 0x0f, 0xf0, Mask::MAX] {
             assert_eq!(vbits(va.select(mask, vb)), bits(pa.select(mask, pb)));
@@ -388,6 +404,7 @@ mod tests {
         // Spot checks of the portable form itself.
         assert_eq!(pa.lt(pb), 0b0010_0101);
         assert_eq!(pa.gt(pb), 0b1000_1000);
+        assert_eq!(pa.eq(pb), 0b0100_0010);
         assert_eq!(pa.select(0b10, pb).0[1].to_bits(), 0.0f64.to_bits());
         assert_eq!(pa.neg().0[1].to_bits(), 0.0f64.to_bits());
     }

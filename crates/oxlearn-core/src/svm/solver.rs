@@ -495,9 +495,40 @@ fn update_gradient_par(g: &mut [f64], qi: &[f32], qj: &[f32], da_i: f64, da_j: f
 
 /// The last index `t` with `vals[t] == target` and `keep(t)`.
 fn last_equal(vals: &[f64], target: f64, keep: impl Fn(usize) -> bool) -> Option<usize> {
-    (0..vals.len())
-        .rev()
-        .find(|&t| vals[t] == target && keep(t))
+    dispatch(LastEqual { vals, target, keep })
+}
+
+struct LastEqual<'a, K> {
+    vals: &'a [f64],
+    target: f64,
+    keep: K,
+}
+
+impl<K: Fn(usize) -> bool> WithLanes for LastEqual<'_, K> {
+    type Output = Option<usize>;
+    /// From the end: the tail one value at a time, then whole groups, whose
+    /// equal lanes are tried last first.
+    #[inline(always)]
+    fn run<V: Lanes>(self) -> Option<usize> {
+        let LastEqual { vals, target, keep } = self;
+        let n = vals.len();
+        let body = n - n % W;
+        if let Some(t) = (body..n).rev().find(|&t| vals[t] == target && keep(t)) {
+            return Some(t);
+        }
+        let want = V::splat(target);
+        for c in (0..body).step_by(W).rev() {
+            let mut hits = V::load(at(vals, c)).eq(want);
+            while hits != 0 {
+                let k = (Mask::BITS - 1 - hits.leading_zeros()) as usize;
+                if keep(c + k) {
+                    return Some(c + k);
+                }
+                hits &= !(1 << k);
+            }
+        }
+        None
+    }
 }
 
 /// `vals[t] = -y_t G_t` for `t` in `I_up`, else `-inf`; returns the
@@ -1404,17 +1435,43 @@ mod tests {
         }
     }
 
+    /// The lane search finds what a backwards scan finds, at every length
+    /// around the group size, with a filter that rejects some equal values.
+    fn last_equal_is_the_backward_scan<V: Lanes>() {
+        for n in [0, 1, 5, 8, 9, 16, 23, 64, 65] {
+            let vals: Vec<f64> = (0..n)
+                .map(|t| [1.0, -0.0, 2.0, f64::NAN][(t * 7 + t / 3) % 4])
+                .collect();
+            for target in [1.0, 0.0, 2.0, f64::NAN, 5.0] {
+                for modulus in [1, 2, 3] {
+                    let keep = |t: usize| t.is_multiple_of(modulus);
+                    let want = (0..n).rev().find(|&t| vals[t] == target && keep(t));
+                    let got = LastEqual {
+                        vals: &vals,
+                        target,
+                        keep,
+                    }
+                    .run::<V>();
+                    assert_eq!(got, want, "n {n} target {target} modulus {modulus}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn selection_loops_at_every_level_are_libsvms() {
         selection_loops_are_libsvms::<Portable>();
+        last_equal_is_the_backward_scan::<Portable>();
         #[cfg(target_arch = "x86_64")]
         {
             use crate::svm::lanes::{Avx2, Avx512};
             if std::arch::is_x86_feature_detected!("avx2") {
                 selection_loops_are_libsvms::<Avx2>();
+                last_equal_is_the_backward_scan::<Avx2>();
             }
             if std::arch::is_x86_feature_detected!("avx512f") {
                 selection_loops_are_libsvms::<Avx512>();
+                last_equal_is_the_backward_scan::<Avx512>();
             }
         }
     }
