@@ -228,8 +228,10 @@ fn dot_block<V: Lanes, const R: usize>(
     assert!(rows.xt.len() == d * l && j0 + n <= l && xs.iter().all(|x| x.len() >= d));
     let body = n - n % W;
     for c in (0..body).step_by(W) {
-        // SAFETY: feature f < d of positions j0 + c .. j0 + c + W <= j0 + n
-        // <= l is at f * l + j0 + c + k < d * l = xt.len() (asserted above).
+        // SAFETY: `dot_group` asks only for features f < d; feature f of
+        // positions j0 + c .. j0 + c + W <= j0 + n <= l is at f * l + j0 + c + k
+        // < d * l = xt.len() (asserted above). Unchecked: the bounds checks of
+        // twenty loads per group cost a fifth of the dot products (measured).
         let acc = dot_group::<V, R>(d, xs, |f| unsafe {
             V::load(&*rows.xt.as_ptr().add(f * l + j0 + c).cast::<[f64; W]>())
         });
@@ -254,7 +256,8 @@ fn dot_block<V: Lanes, const R: usize>(
 }
 
 /// The dot products of `R` rows with one group of columns (`col(f)`: the
-/// group's feature `f`; `xs[q]` holds at least `d` features).
+/// group's feature `f`, asked for `f < d` only; `xs[q]` holds at least `d`
+/// features).
 #[inline(always)]
 fn dot_group<V: Lanes, const R: usize>(
     d: usize,
