@@ -340,19 +340,6 @@ fn signed(krow: &[f32], s: f32, ix: usize) -> f32 {
 }
 
 crate::simd::multiversion! {
-    /// `g += qi da_i + qj da_j`.
-    fn update_gradient(g: &mut [f64], qi: &[f32], qj: &[f32], da_i: f64, da_j: f64) -> ()
-        => update_gradient_portable
-}
-
-#[inline(always)]
-fn update_gradient_portable(g: &mut [f64], qi: &[f32], qj: &[f32], da_i: f64, da_j: f64) {
-    for ((g, &a), &b) in g.iter_mut().zip(qi).zip(qj) {
-        *g += f64::from(a) * da_i + f64::from(b) * da_j;
-    }
-}
-
-crate::simd::multiversion! {
     /// `g += c q`.
     fn axpy32(g: &mut [f64], q: &[f32], c: f64) -> () => axpy32_portable
 }
@@ -381,6 +368,17 @@ type Status = u8;
 const LOWER: Status = 0;
 const UPPER: Status = 1;
 const FREE: Status = 2;
+
+/// Where `alpha` sits in its box `[0, c]`.
+fn status_of(alpha: f64, c: f64) -> Status {
+    if alpha >= c {
+        UPPER
+    } else if alpha <= 0.0 {
+        LOWER
+    } else {
+        FREE
+    }
+}
 
 /// Whether a variable of sign `y` and status `st` may move up (`I_up`).
 #[inline(always)]
@@ -441,6 +439,29 @@ fn up_values_par(g: &[f64], y: &[i8], st: &[u8], vals: &mut [f64]) -> [f64; 2] {
     [a[0].max(b[0]), a[1].max(b[1])]
 }
 
+/// [`step_up_values`] over two halves in parallel (element-wise updates,
+/// exact extremes).
+fn step_up_values_par(
+    g: &mut [f64],
+    (qi, qj): (&[f32], &[f32]),
+    da: (f64, f64),
+    (y, st): (&[i8], &[u8]),
+    vals: &mut [f64],
+) -> [f64; 2] {
+    let n = vals.len();
+    if n < PAR_MIN || !halves() {
+        return step_up_values(g, (qi, qj), da, (y, st), vals);
+    }
+    let h = n / 2;
+    let (v0, v1) = vals.split_at_mut(h);
+    let (g0, g1) = g.split_at_mut(h);
+    let (a, b) = rayon::join(
+        || step_up_values(g0, (&qi[..h], &qj[..h]), da, (&y[..h], &st[..h]), v0),
+        || step_up_values(g1, (&qi[h..n], &qj[h..n]), da, (&y[h..], &st[h..]), v1),
+    );
+    [a[0].max(b[0]), a[1].max(b[1])]
+}
+
 /// [`low_values`] over two halves in parallel (exact extremes).
 fn low_values_par(
     g: &[f64],
@@ -477,20 +498,6 @@ fn low_values_par(
         },
     );
     ([a.0[0].max(b.0[0]), a.0[1].max(b.0[1])], a.1.min(b.1))
-}
-
-/// [`update_gradient`] over two halves in parallel (element-wise).
-fn update_gradient_par(g: &mut [f64], qi: &[f32], qj: &[f32], da_i: f64, da_j: f64) {
-    let n = g.len();
-    if n < PAR_MIN || !halves() {
-        return update_gradient(g, qi, qj, da_i, da_j);
-    }
-    let h = n / 2;
-    let (g0, g1) = g.split_at_mut(h);
-    rayon::join(
-        || update_gradient(g0, &qi[..h], &qj[..h], da_i, da_j),
-        || update_gradient(g1, &qi[h..], &qj[h..], da_i, da_j),
-    );
 }
 
 /// The last index `t` with `vals[t] == target` and `keep(t)`.
@@ -534,11 +541,82 @@ impl<K: Fn(usize) -> bool> WithLanes for LastEqual<'_, K> {
 /// `vals[t] = -y_t G_t` for `t` in `I_up`, else `-inf`; returns the
 /// largest value among `y = +1` and among `y = -1`.
 fn up_values(g: &[f64], y: &[i8], st: &[u8], vals: &mut [f64]) -> [f64; 2] {
-    dispatch(UpValues { g, y, st, vals })
+    dispatch(UpValues {
+        g: Gradient::Read(g),
+        y,
+        st,
+        vals,
+    })
+}
+
+/// The step's gradient update `g += qi da_i + qj da_j`, then [`up_values`]
+/// of the updated gradient, in one pass: the step's last loop is the next
+/// selection's first.
+fn step_up_values(
+    g: &mut [f64],
+    (qi, qj): (&[f32], &[f32]),
+    (da_i, da_j): (f64, f64),
+    (y, st): (&[i8], &[u8]),
+    vals: &mut [f64],
+) -> [f64; 2] {
+    dispatch(UpValues {
+        g: Gradient::Step {
+            g,
+            qi,
+            qj,
+            da_i,
+            da_j,
+        },
+        y,
+        st,
+        vals,
+    })
+}
+
+/// The gradient the first selection loop reads.
+enum Gradient<'a> {
+    /// As it is.
+    Read(&'a [f64]),
+    /// After the step `g += qi da_i + qj da_j` (written back).
+    Step {
+        g: &'a mut [f64],
+        qi: &'a [f32],
+        qj: &'a [f32],
+        da_i: f64,
+        da_j: f64,
+    },
+}
+
+impl Gradient<'_> {
+    /// The gradient of variables `c .. c + width` (`width <= W`, zeros past
+    /// it), updated and written back for a step.
+    #[inline(always)]
+    fn group<V: Lanes>(&mut self, c: usize, width: usize) -> V {
+        let r = c..c + width;
+        match self {
+            Gradient::Read(g) => V::load(&pad(&g[r])),
+            Gradient::Step {
+                g,
+                qi,
+                qj,
+                da_i,
+                da_j,
+            } => {
+                // libsvm's `G[k] += Q_i[k] dA_i + Q_j[k] dA_j`: g + (qi da_i + qj da_j).
+                let di = V::load_f32(&pad(&qi[r.clone()])).mul(V::splat(*da_i));
+                let dj = V::load_f32(&pad(&qj[r.clone()])).mul(V::splat(*da_j));
+                let new = V::load(&pad(&g[r.clone()])).add(di.add(dj));
+                let mut out = [0.0; W];
+                new.store(&mut out);
+                g[r].copy_from_slice(&out[..width]);
+                new
+            }
+        }
+    }
 }
 
 struct UpValues<'a> {
-    g: &'a [f64],
+    g: Gradient<'a>,
     y: &'a [i8],
     st: &'a [u8],
     vals: &'a mut [f64],
@@ -584,16 +662,10 @@ struct UpGroups<V> {
 impl<V: Lanes> UpGroups<V> {
     /// One group of `W` variables (`valid`: the lanes that are variables).
     #[inline(always)]
-    fn take(
-        &mut self,
-        (g, y, st): (&[f64; W], &[i8; W], &[u8; W]),
-        valid: Mask,
-        out: &mut [f64; W],
-    ) {
+    fn take(&mut self, gv: V, (y, st): (&[i8; W], &[u8; W]), valid: Mask, out: &mut [f64; W]) {
         let pos = positive(y);
         let (upper, lower) = (eq_mask(st, UPPER), eq_mask(st, LOWER));
         let ok = ((pos & !upper) | (!pos & !lower)) & valid;
-        let gv = V::load(g);
         let v = V::splat(-INF).select(ok, gv.select(pos, gv.neg()));
         v.store(out);
         self.pos = self.pos.select(pos & v.gt(self.pos), v);
@@ -605,7 +677,7 @@ impl WithLanes for UpValues<'_> {
     type Output = [f64; 2];
     #[inline(always)]
     fn run<V: Lanes>(self) -> [f64; 2] {
-        let UpValues { g, y, st, vals } = self;
+        let UpValues { mut g, y, st, vals } = self;
         let n = vals.len();
         let mut ext = UpGroups {
             pos: V::splat(-INF),
@@ -614,14 +686,14 @@ impl WithLanes for UpValues<'_> {
         let body = n - n % W;
         for c in (0..body).step_by(W) {
             let out = &mut vals[c..c + W].as_chunks_mut::<W>().0[0];
-            ext.take((at(g, c), at(y, c), at(st, c)), Mask::MAX, out);
+            ext.take(g.group(c, W), (at(y, c), at(st, c)), Mask::MAX, out);
         }
         if body < n {
             let mut out = [0.0; W];
             let valid = (1 << (n - body)) - 1;
             let r = body..n;
-            let (g, y, st) = (pad(&g[r.clone()]), pad(&y[r.clone()]), pad(&st[r]));
-            ext.take((&g, &y, &st), valid, &mut out);
+            let gv = g.group(body, n - body);
+            ext.take(gv, (&pad(&y[r.clone()]), &pad(&st[r])), valid, &mut out);
             vals[body..].copy_from_slice(&out[..n - body]);
         }
         [lane_max(ext.pos), lane_max(ext.neg)]
@@ -821,6 +893,7 @@ pub(crate) fn solve(
         unshrink: false,
         nu,
         vals: vec![0.0; l],
+        up: None,
         zeros: vec![0.0; l],
     };
     s.g_bar = vec![0.0; s.q.g_bar_len()];
@@ -902,19 +975,16 @@ struct Solver {
     nu: bool,
     /// Scratch for the selection loops.
     vals: Vec<f64>,
+    /// The first selection loop's maxima, computed with the last step's
+    /// gradient update over this many active variables (values in `vals`).
+    up: Option<(usize, [f64; 2])>,
     /// A row of zeros standing in for an absent row in the ν selection.
     zeros: Vec<f32>,
 }
 
 impl Solver {
     fn update_status(&mut self, i: usize) {
-        self.status[i] = if self.alpha[i] >= self.c[i] {
-            UPPER
-        } else if self.alpha[i] <= 0.0 {
-            LOWER
-        } else {
-            FREE
-        };
+        self.status[i] = status_of(self.alpha[i], self.c[i]);
     }
 
     fn is_upper(&self, i: usize) -> bool {
@@ -1011,10 +1081,17 @@ impl Solver {
         self.alpha[i] = ai;
         self.alpha[j] = aj;
         let (da_i, da_j) = (ai - old_i, aj - old_j);
-        update_gradient_par(&mut self.g[..active], qi, qj, da_i, da_j);
-        let (ui, uj) = (self.is_upper(i), self.is_upper(j));
-        self.update_status(i);
-        self.update_status(j);
+        let (ui, uj) = (self.status[i] == UPPER, self.status[j] == UPPER);
+        self.status[i] = status_of(ai, c_i);
+        self.status[j] = status_of(aj, c_j);
+        // The gradient update and the next selection's first loop in one
+        // pass (the statuses it reads are the new ones, as the next
+        // selection's would be).
+        let (y, st) = (&self.y[..active], &self.status[..active]);
+        let g = &mut self.g[..active];
+        let maxima =
+            step_up_values_par(g, (qi, qj), (da_i, da_j), (y, st), &mut self.vals[..active]);
+        self.up = Some((active, maxima));
         if ui != self.is_upper(i) {
             self.q
                 .g_bar_add(&mut self.g_bar, i, if ui { -c_i } else { c_i });
@@ -1022,6 +1099,20 @@ impl Solver {
         if uj != self.is_upper(j) {
             self.q
                 .g_bar_add(&mut self.g_bar, j, if uj { -c_j } else { c_j });
+        }
+    }
+
+    /// The first selection loop's maxima per sign, with its values in
+    /// `vals`: from the last step's pass if it ran over this active set,
+    /// else computed now.
+    fn up_pass(&mut self) -> [f64; 2] {
+        let active = self.active_size;
+        match self.up.take() {
+            Some((a, maxima)) if a == active => maxima,
+            _ => {
+                let (g, y, st) = (&self.g[..active], &self.y[..active], &self.status[..active]);
+                up_values_par(g, y, st, &mut self.vals[..active])
+            }
         }
     }
 
@@ -1033,9 +1124,9 @@ impl Solver {
             return self.select_working_set_nu();
         }
         let active = self.active_size;
+        let [gmax_pos, gmax_neg] = self.up_pass();
         let (g, y, st) = (&self.g[..active], &self.y[..active], &self.status[..active]);
         let vals = &mut self.vals[..active];
-        let [gmax_pos, gmax_neg] = up_values_par(g, y, st, vals);
         let gmax = if gmax_neg > gmax_pos {
             gmax_neg
         } else {
@@ -1087,9 +1178,9 @@ impl Solver {
 
     fn select_working_set_nu(&mut self) -> Option<(usize, usize)> {
         let active = self.active_size;
+        let [gmaxp, gmaxn] = self.up_pass();
         let (g, y, st) = (&self.g[..active], &self.y[..active], &self.status[..active]);
         let vals = &mut self.vals[..active];
-        let [gmaxp, gmaxn] = up_values_par(g, y, st, vals);
         let ip = last_equal(vals, gmaxp, |t| y[t] == 1 && in_up(y[t], st[t]));
         let in_ = last_equal(vals, gmaxn, |t| y[t] != 1 && in_up(y[t], st[t]));
         // Rows of the two candidates for i (an absent one is never read:
@@ -1132,6 +1223,8 @@ impl Solver {
     }
 
     fn do_shrinking(&mut self) {
+        // Swaps move variables: the step's selection values are stale.
+        self.up = None;
         // (g1, g2) for y = +1 and (g3, g4) for y = -1 in the ν solver; the
         // C solver pools both signs: g1 = g3 = max -y G over I_up and
         // g2 = g4 = max y G over I_low.
@@ -1208,6 +1301,7 @@ impl Solver {
     }
 
     fn reconstruct_gradient(&mut self) {
+        self.up = None;
         let (l, active) = (self.l, self.active_size);
         if active == l {
             return;
@@ -1393,7 +1487,7 @@ mod tests {
             let (mut want, mut got) = (vec![0.0; n], vec![0.0; n]);
             let w = up_reference(&g, &y, &st, &mut want);
             let u = UpValues {
-                g: &g,
+                g: Gradient::Read(&g),
                 y: &y,
                 st: &st,
                 vals: &mut got,
@@ -1401,6 +1495,30 @@ mod tests {
             .run::<V>();
             assert_eq!(bits(&u), bits(&w), "up extremes, n {n}");
             assert_eq!(bits(&got), bits(&want), "up values, n {n}");
+
+            // A step's update first, then the same loop.
+            let (da_i, da_j) = (0.3, -1.7);
+            let stepped: Vec<f64> = (0..n)
+                .map(|k| g[k] + (f64::from(qp[k]) * da_i + f64::from(qn[k]) * da_j))
+                .collect();
+            let w = up_reference(&stepped, &y, &st, &mut want);
+            let mut g_got = g.clone();
+            let u = UpValues {
+                g: Gradient::Step {
+                    g: &mut g_got,
+                    qi: &qp,
+                    qj: &qn,
+                    da_i,
+                    da_j,
+                },
+                y: &y,
+                st: &st,
+                vals: &mut got,
+            }
+            .run::<V>();
+            assert_eq!(bits(&g_got), bits(&stepped), "stepped gradient, n {n}");
+            assert_eq!(bits(&u), bits(&w), "stepped up extremes, n {n}");
+            assert_eq!(bits(&got), bits(&want), "stepped up values, n {n}");
 
             for sel in [
                 Sides {
