@@ -186,6 +186,49 @@ macro_rules! multiversion {
 
 pub(crate) use multiversion;
 
+/// A computation with a body per SIMD level, run by [`per_level`]: the lane
+/// types of `manifold::lanes` and `svm::lanes` pick their registers by level
+/// and name their computations this way.
+pub(crate) trait PerLevel {
+    type Output;
+    /// Baseline instructions only.
+    fn portable(self) -> Self::Output;
+    /// Inlined into a copy compiled with AVX2 and FMA, run only on a CPU
+    /// that has them.
+    #[cfg(target_arch = "x86_64")]
+    fn avx2(self) -> Self::Output;
+    /// Inlined into a copy compiled with AVX-512F and FMA, run only on a
+    /// CPU that has them.
+    #[cfg(target_arch = "x86_64")]
+    fn avx512(self) -> Self::Output;
+}
+
+/// Runs the body of `f` for the SIMD level [`level`] chose, in a copy
+/// compiled for that level (with FMA, as [`multiversion!`]'s copies: a
+/// `mul_add` is then one instruction, with the bits of the baseline's
+/// software one).
+pub(crate) fn per_level<F: PerLevel>(f: F) -> F::Output {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f,fma")]
+        unsafe fn avx512<F: PerLevel>(f: F) -> F::Output {
+            f.avx512()
+        }
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn avx2<F: PerLevel>(f: F) -> F::Output {
+            f.avx2()
+        }
+        match level() {
+            // SAFETY: `level()` never returns a level the CPU lacks.
+            Level::Avx512 => return unsafe { avx512(f) },
+            // SAFETY: as above, for AVX2.
+            Level::Avx2 => return unsafe { avx2(f) },
+            Level::Portable => {}
+        }
+    }
+    f.portable()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -53,29 +53,29 @@ pub(crate) trait WithLanes {
 /// Runs `f` with the lanes of the SIMD level `simd::level()` chose, in a
 /// copy compiled for that level.
 pub(crate) fn dispatch<F: WithLanes>(f: F) -> F::Output {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f")]
-        unsafe fn avx512<F: WithLanes>(f: F) -> F::Output {
-            f.run::<Avx512>()
-        }
-        #[target_feature(enable = "avx2")]
-        unsafe fn avx2<F: WithLanes>(f: F) -> F::Output {
-            f.run::<Avx2>()
-        }
-        match crate::simd::level() {
-            crate::simd::Level::Avx512 => {
-                // SAFETY: `level()` never returns a level the CPU lacks.
-                return unsafe { avx512(f) };
-            }
-            crate::simd::Level::Avx2 => {
-                // SAFETY: as above, for AVX2.
-                return unsafe { avx2(f) };
-            }
-            crate::simd::Level::Portable => {}
-        }
+    crate::simd::per_level(ByLevel(f))
+}
+
+/// A [`WithLanes`] computation as a [`crate::simd::PerLevel`] one: each
+/// level's body is the computation with that level's lanes.
+struct ByLevel<F>(F);
+
+impl<F: WithLanes> crate::simd::PerLevel for ByLevel<F> {
+    type Output = F::Output;
+    #[inline(always)]
+    fn portable(self) -> F::Output {
+        self.0.run::<Portable>()
     }
-    f.run::<Portable>()
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn avx2(self) -> F::Output {
+        self.0.run::<Avx2>()
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn avx512(self) -> F::Output {
+        self.0.run::<Avx512>()
+    }
 }
 
 /// The array form: any CPU.
