@@ -1,7 +1,7 @@
 //! Models loaded from files and served without Python: `oxlearn-format`
 //! verifies and validates, `oxlearn-core` predicts.
 
-use crate::npy::Matrix;
+use crate::npy::{with_view, Matrix};
 use faer::MatRef;
 use oxlearn_core::cluster::{predict_kmeans, transform_kmeans};
 use oxlearn_core::decomposition::pca_transform_map;
@@ -238,10 +238,7 @@ impl Svm {
     /// The input as float64 (float32 converted exactly, as Python's
     /// validation converts it), after scikit-learn's feature-count check.
     fn input<'a>(&self, x: &'a Matrix) -> Result<std::borrow::Cow<'a, [f64]>, String> {
-        let data: std::borrow::Cow<'_, [f64]> = match x {
-            Matrix::F64 { data, .. } => data.as_slice().into(),
-            Matrix::F32 { data, .. } => data.iter().map(|&v| f64::from(v)).collect(),
-        };
+        let data = x.as_f64();
         if x.cols() != self.d {
             return Err(format!(
                 "X has {} features, but {} is expecting {} features as input.",
@@ -463,14 +460,8 @@ impl Linear {
     fn predict(&self, x: &Matrix) -> Result<Matrix, String> {
         let t = self.t;
         let p = self.coef.len() / t.max(1);
-        let (rows, cols) = match x {
-            Matrix::F64 { rows, cols, .. } | Matrix::F32 { rows, cols, .. } => (*rows, *cols),
-        };
-        if cols != p {
-            return Err(format!(
-                "X has {cols} features, but the model expects {p} (n_features_in_)"
-            ));
-        }
+        let (rows, cols) = (x.rows(), x.cols());
+        check_features(cols, p)?;
         let err = |e: oxlearn_core::Error| e.to_string();
         match (x, &self.coef_f32) {
             (Matrix::F32 { data, .. }, Some(c32)) => {
@@ -487,10 +478,7 @@ impl Linear {
                 })
             }
             _ => {
-                let xd: std::borrow::Cow<'_, [f64]> = match x {
-                    Matrix::F64 { data, .. } => data.into(),
-                    Matrix::F32 { data, .. } => data.iter().map(|&v| v as f64).collect(),
-                };
+                let xd = x.as_f64();
                 let mut out = vec![0f64; rows * t];
                 let xm = MatRef::from_row_major_slice(&xd, rows, cols);
                 predict_linear(
@@ -1130,20 +1118,10 @@ impl Knn {
         }
         let p = self.index.n_features();
         let err = |e: oxlearn_core::Error| e.to_string();
-        let (rows, cols) = match x {
-            Matrix::F64 { rows, cols, .. } | Matrix::F32 { rows, cols, .. } => (*rows, *cols),
-        };
+        let (rows, cols) = (x.rows(), x.cols());
         check_features(cols, p)?;
         if self.cosine {
-            let (unit, zero) = match x {
-                Matrix::F64 { data, .. } => {
-                    unit_rows(MatRef::from_row_major_slice(data, rows, cols))
-                }
-                Matrix::F32 { data, .. } => {
-                    unit_rows(MatRef::from_row_major_slice(data, rows, cols))
-                }
-            }
-            .map_err(err)?;
+            let (unit, zero) = with_view!(x, |xm| unit_rows(xm)).map_err(err)?;
             if zero {
                 return Err(
                     "metric='cosine' with an all-zero query row: Python answers with \
@@ -1159,16 +1137,7 @@ impl Knn {
             nb.euclidean_to_cosine();
             return Ok(nb);
         }
-        match x {
-            Matrix::F64 { data, .. } => self
-                .index
-                .kneighbors(MatRef::from_row_major_slice(data, rows, cols), k, 0)
-                .map_err(err),
-            Matrix::F32 { data, .. } => self
-                .index
-                .kneighbors(MatRef::from_row_major_slice(data, rows, cols), k, 0)
-                .map_err(err),
-        }
+        with_view!(x, |xm| self.index.kneighbors(xm, k, 0)).map_err(err)
     }
 
     /// Python's `kneighbors(X)`: the distances and indices of the `n_neighbors` nearest
@@ -1489,21 +1458,7 @@ fn kmeans_distances(x: &Matrix, centers: &[f64], k: usize, f32: bool) -> Result<
     check_features(cols, p)?;
     let c = MatRef::from_row_major_slice(centers, k, p);
     let mut out = vec![0f64; rows * k];
-    match x {
-        Matrix::F64 { data, .. } => transform_kmeans(
-            MatRef::from_row_major_slice(data, rows, cols),
-            c,
-            0,
-            &mut out,
-        ),
-        Matrix::F32 { data, .. } => transform_kmeans(
-            MatRef::from_row_major_slice(data, rows, cols),
-            c,
-            0,
-            &mut out,
-        ),
-    }
-    .map_err(|e| e.to_string())?;
+    with_view!(x, |xm| transform_kmeans(xm, c, 0, &mut out)).map_err(|e| e.to_string())?;
     Ok(match x {
         Matrix::F32 { .. } if f32 => Matrix::F32 {
             rows,
@@ -1523,32 +1478,11 @@ fn kmeans_distances(x: &Matrix, centers: &[f64], k: usize, f32: bool) -> Result<
 /// `KMeans.predict`: the nearest centre, ties to the lowest index, with the
 /// same kernel (and so the same labels) as Python.
 fn kmeans_labels(x: &Matrix, centers: &[f64], k: usize) -> Result<Labels, String> {
-    let (rows, cols) = match x {
-        Matrix::F64 { rows, cols, .. } | Matrix::F32 { rows, cols, .. } => (*rows, *cols),
-    };
     let p = centers.len() / k.max(1);
-    if cols != p {
-        return Err(format!(
-            "X has {cols} features, but the model expects {p} (n_features_in_)"
-        ));
-    }
+    check_features(x.cols(), p)?;
     let c = MatRef::from_row_major_slice(centers, k, p);
-    let mut out = vec![0i32; rows];
-    match x {
-        Matrix::F64 { data, .. } => predict_kmeans(
-            MatRef::from_row_major_slice(data, rows, cols),
-            c,
-            0,
-            &mut out,
-        ),
-        Matrix::F32 { data, .. } => predict_kmeans(
-            MatRef::from_row_major_slice(data, rows, cols),
-            c,
-            0,
-            &mut out,
-        ),
-    }
-    .map_err(|e| e.to_string())?;
+    let mut out = vec![0i32; x.rows()];
+    with_view!(x, |xm| predict_kmeans(xm, c, 0, &mut out)).map_err(|e| e.to_string())?;
     Ok(Labels::Int {
         values: out.into_iter().map(i64::from).collect(),
         descr: "<i4".into(),
@@ -1629,35 +1563,16 @@ impl Trees {
     /// The mean of the trees' leaf values, `rows × value_stride`: the same
     /// core function as Python's `_raw_predict`, so the same bits.
     fn raw(&self, x: &Matrix) -> Result<Vec<f64>, String> {
-        let (rows, cols) = match x {
-            Matrix::F64 { rows, cols, .. } | Matrix::F32 { rows, cols, .. } => (*rows, *cols),
-        };
-        check_features(cols, self.n_features)?;
+        check_features(x.cols(), self.n_features)?;
         let fr = self.view();
         // Input with NaN is predicted as Python predicts it: all of it with
         // scikit-learn's trees and arithmetic (NaN routed per node).
-        match x {
-            Matrix::F64 { data, .. } if data.iter().any(|v| v.is_nan()) => predict_forest_missing(
-                &fr,
-                &self.go_left,
-                MatRef::from_row_major_slice(data, rows, cols),
-            ),
-            Matrix::F32 { data, .. } if data.iter().any(|v| v.is_nan()) => predict_forest_missing(
-                &fr,
-                &self.go_left,
-                MatRef::from_row_major_slice(data, rows, cols),
-            ),
-            Matrix::F64 { data, .. } => predict_forest_with(
-                &fr,
-                self.packed.as_ref(),
-                MatRef::from_row_major_slice(data, rows, cols),
-            ),
-            Matrix::F32 { data, .. } => predict_forest_with(
-                &fr,
-                self.packed.as_ref(),
-                MatRef::from_row_major_slice(data, rows, cols),
-            ),
-        }
+        let missing = x.has_nan();
+        with_view!(x, |xm| if missing {
+            predict_forest_missing(&fr, &self.go_left, xm)
+        } else {
+            predict_forest_with(&fr, self.packed.as_ref(), xm)
+        })
         .map_err(|e| e.to_string())
     }
 

@@ -39,7 +39,45 @@ impl Matrix {
             Matrix::F64 { cols, .. } | Matrix::F32 { cols, .. } => *cols,
         }
     }
+
+    /// Whether any value is NaN.
+    pub fn has_nan(&self) -> bool {
+        match self {
+            Matrix::F64 { data, .. } => data.iter().any(|v| v.is_nan()),
+            Matrix::F32 { data, .. } => data.iter().any(|v| v.is_nan()),
+        }
+    }
+
+    /// The values as float64: borrowed, or float32 converted exactly (as
+    /// Python's validation converts them).
+    pub fn as_f64(&self) -> std::borrow::Cow<'_, [f64]> {
+        match self {
+            Matrix::F64 { data, .. } => data.as_slice().into(),
+            Matrix::F32 { data, .. } => data.iter().map(|&v| f64::from(v)).collect(),
+        }
+    }
 }
+
+/// `$body` with `$view` the matrix `$m` as a `faer::MatRef` of its own
+/// element type: one body for float64 and float32 input (compiled for each)
+/// instead of an arm per dtype.
+macro_rules! with_view {
+    ($m:expr, |$view:ident| $body:expr) => {{
+        let m: &$crate::npy::Matrix = $m;
+        let (rows, cols) = (m.rows(), m.cols());
+        match m {
+            $crate::npy::Matrix::F64 { data, .. } => {
+                let $view = faer::MatRef::from_row_major_slice(&data[..], rows, cols);
+                $body
+            }
+            $crate::npy::Matrix::F32 { data, .. } => {
+                let $view = faer::MatRef::from_row_major_slice(&data[..], rows, cols);
+                $body
+            }
+        }
+    }};
+}
+pub(crate) use with_view;
 
 /// Why an array file could not be read.
 #[derive(Debug)]

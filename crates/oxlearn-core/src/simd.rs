@@ -203,6 +203,73 @@ pub(crate) trait PerLevel {
     fn avx512(self) -> Self::Output;
 }
 
+/// Defines, in a module of lane types (its `Lanes` trait, `Portable`, and on
+/// x86-64 `Avx2` and `Avx512` in scope), `WithLanes` (a computation over any
+/// of them) and `dispatch` (running it with the lanes of the level
+/// [`level`] chose, through [`per_level`]): `manifold::lanes` and
+/// `svm::lanes` each invoke it once.
+macro_rules! lane_dispatch {
+    () => {
+        /// A computation over lanes of any kind, run by [`dispatch`].
+        pub(crate) trait WithLanes {
+            type Output;
+            /// The computation, with lanes `V` (inlined into `dispatch`'s copies).
+            fn run<V: Lanes>(self) -> Self::Output;
+        }
+
+        /// Runs `f` with the lanes of the SIMD level `simd::level()` chose,
+        /// in a copy compiled for that level.
+        pub(crate) fn dispatch<F: WithLanes>(f: F) -> F::Output {
+            $crate::simd::per_level(ByLevel(f))
+        }
+
+        /// A [`WithLanes`] computation as a `simd::PerLevel` one: each
+        /// level's body is the computation with that level's lanes.
+        struct ByLevel<F>(F);
+
+        impl<F: WithLanes> $crate::simd::PerLevel for ByLevel<F> {
+            type Output = F::Output;
+            #[inline(always)]
+            fn portable(self) -> F::Output {
+                self.0.run::<Portable>()
+            }
+            #[cfg(target_arch = "x86_64")]
+            #[inline(always)]
+            fn avx2(self) -> F::Output {
+                self.0.run::<Avx2>()
+            }
+            #[cfg(target_arch = "x86_64")]
+            #[inline(always)]
+            fn avx512(self) -> F::Output {
+                self.0.run::<Avx512>()
+            }
+        }
+    };
+}
+
+pub(crate) use lane_dispatch;
+
+/// `[e(0), e(1)]` written out, for the two registers of an AVX2 lane type:
+/// a closure (`std::array::from_fn`) is compiled without the caller's
+/// target features, so the intrinsics in it are not inlined (seen:
+/// `_mm256_set1_pd` and `_mm256_set_ps` called out of line).
+macro_rules! two {
+    (|$r:ident| $e:expr) => {
+        [
+            {
+                let $r = 0;
+                $e
+            },
+            {
+                let $r = 1;
+                $e
+            },
+        ]
+    };
+}
+
+pub(crate) use two;
+
 /// Runs the body of `f` for the SIMD level [`level`] chose, in a copy
 /// compiled for that level (with FMA, as [`multiversion!`]'s copies: a
 /// `mul_add` is then one instruction, with the bits of the baseline's

@@ -43,40 +43,7 @@ pub(crate) unsafe trait Lanes: Copy {
     unsafe fn gather(base: &[f32], idx: &[u32; LANES], stride: usize, offset: usize) -> Self;
 }
 
-/// A computation over lanes of any kind, run by [`dispatch`].
-pub(crate) trait WithLanes {
-    type Output;
-    /// The computation, with lanes `V` (inlined into `dispatch`'s copies).
-    fn run<V: Lanes>(self) -> Self::Output;
-}
-
-/// Runs `f` with the lanes of the SIMD level `simd::level()` chose, in a
-/// copy compiled for that level.
-pub(crate) fn dispatch<F: WithLanes>(f: F) -> F::Output {
-    crate::simd::per_level(ByLevel(f))
-}
-
-/// A [`WithLanes`] computation as a [`crate::simd::PerLevel`] one: each
-/// level's body is the computation with that level's lanes.
-struct ByLevel<F>(F);
-
-impl<F: WithLanes> crate::simd::PerLevel for ByLevel<F> {
-    type Output = F::Output;
-    #[inline(always)]
-    fn portable(self) -> F::Output {
-        self.0.run::<Portable>()
-    }
-    #[cfg(target_arch = "x86_64")]
-    #[inline(always)]
-    fn avx2(self) -> F::Output {
-        self.0.run::<Avx2>()
-    }
-    #[cfg(target_arch = "x86_64")]
-    #[inline(always)]
-    fn avx512(self) -> F::Output {
-        self.0.run::<Avx512>()
-    }
-}
+crate::simd::lane_dispatch!();
 
 /// The array form: any CPU.
 #[derive(Clone, Copy)]
@@ -152,6 +119,7 @@ pub(crate) use x86::{Avx2, Avx512};
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::{Lanes, Mask, LANES};
+    use crate::simd::two;
     use std::arch::x86_64::*;
     use std::array::from_fn;
 
@@ -205,7 +173,9 @@ mod x86 {
                 // SAFETY: the caller keeps every position within `base`.
                 unsafe { *base.get_unchecked(idx[k] as usize * stride + offset) }
             };
-            Avx2(from_fn(|r| {
+            // Written out, not `from_fn`: its closure left `_mm256_set_ps`
+            // out of line.
+            Avx2(two!(|r| {
                 let g = |k: usize| at(8 * r + k);
                 // SAFETY: the level is the CPU's (the trait's contract, above).
                 unsafe { _mm256_set_ps(g(7), g(6), g(5), g(4), g(3), g(2), g(1), g(0)) }

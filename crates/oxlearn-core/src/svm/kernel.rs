@@ -10,7 +10,7 @@
 
 use rayon::prelude::*;
 
-use super::lanes::{dispatch, Lanes, WithLanes, W};
+use super::lanes::{dispatch, pad, Lanes, WithLanes, W};
 use crate::error::{Error, Result};
 use crate::special::exp_nonpos_fma;
 
@@ -242,10 +242,8 @@ fn dot_block<V: Lanes, const R: usize>(
     if body < n {
         let tail = n - body;
         let acc = dot_group::<V, R>(d, xs, |f| {
-            let mut v = [0.0; W];
             let at = f * l + j0 + body;
-            v[..tail].copy_from_slice(&rows.xt[at..at + tail]);
-            V::load(&v)
+            V::load(&pad(&rows.xt[at..at + tail]))
         });
         for (q, a) in acc.iter().enumerate() {
             let mut v = [0.0; W];

@@ -32,6 +32,15 @@ pub(crate) fn eq_mask(bytes: &[u8; W], v: u8) -> Mask {
     ((zero >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as Mask
 }
 
+/// `s` (at most `W` long) in an array, the rest `T::default()`: the
+/// remainder of a loop as one padded group.
+#[inline(always)]
+pub(crate) fn pad<T: Copy + Default>(s: &[T]) -> [T; W] {
+    let mut out = [T::default(); W];
+    out[..s.len()].copy_from_slice(s);
+    out
+}
+
 /// `W` `f64` lanes.
 ///
 /// # Safety
@@ -59,40 +68,7 @@ pub(crate) unsafe trait Lanes: Copy {
     fn select(self, mask: Mask, yes: Self) -> Self;
 }
 
-/// A computation over lanes of any kind, run by [`dispatch`].
-pub(crate) trait WithLanes {
-    type Output;
-    /// The computation, with lanes `V` (inlined into `dispatch`'s copies).
-    fn run<V: Lanes>(self) -> Self::Output;
-}
-
-/// Runs `f` with the lanes of the SIMD level `simd::level()` chose, in a
-/// copy compiled for that level.
-pub(crate) fn dispatch<F: WithLanes>(f: F) -> F::Output {
-    crate::simd::per_level(ByLevel(f))
-}
-
-/// A [`WithLanes`] computation as a [`crate::simd::PerLevel`] one: each
-/// level's body is the computation with that level's lanes.
-struct ByLevel<F>(F);
-
-impl<F: WithLanes> crate::simd::PerLevel for ByLevel<F> {
-    type Output = F::Output;
-    #[inline(always)]
-    fn portable(self) -> F::Output {
-        self.0.run::<Portable>()
-    }
-    #[cfg(target_arch = "x86_64")]
-    #[inline(always)]
-    fn avx2(self) -> F::Output {
-        self.0.run::<Avx2>()
-    }
-    #[cfg(target_arch = "x86_64")]
-    #[inline(always)]
-    fn avx512(self) -> F::Output {
-        self.0.run::<Avx512>()
-    }
-}
+crate::simd::lane_dispatch!();
 
 /// The array form: any CPU.
 #[derive(Clone, Copy)]
@@ -168,25 +144,8 @@ pub(crate) use x86::{Avx2, Avx512};
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::{Lanes, Mask, W};
+    use crate::simd::two;
     use std::arch::x86_64::*;
-
-    /// `[f(0), f(1)]` written out: a closure (`from_fn`) is compiled without
-    /// the caller's target features, so the intrinsics in it are not inlined
-    /// (seen: `_mm256_set1_pd` called out of line).
-    macro_rules! two {
-        (|$r:ident| $e:expr) => {
-            [
-                {
-                    let $r = 0;
-                    $e
-                },
-                {
-                    let $r = 1;
-                    $e
-                },
-            ]
-        };
-    }
 
     /// Two AVX2 registers, four lanes each.
     #[derive(Clone, Copy)]

@@ -9,7 +9,7 @@
 //! update is libsvm's, so the same problem gives the same support set.
 
 use super::kernel::{Cache, KernelRows};
-use super::lanes::{dispatch, eq_mask, Lanes, Mask, WithLanes, W};
+use super::lanes::{dispatch, eq_mask, pad, Lanes, Mask, WithLanes, W};
 
 const TAU: f64 = 1e-12;
 const INF: f64 = f64::INFINITY;
@@ -620,14 +620,6 @@ struct UpValues<'a> {
     y: &'a [i8],
     st: &'a [u8],
     vals: &'a mut [f64],
-}
-
-/// `s` (at most `W` long) in an array, the rest `T::default()`.
-#[inline(always)]
-fn pad<T: Copy + Default>(s: &[T]) -> [T; W] {
-    let mut out = [T::default(); W];
-    out[..s.len()].copy_from_slice(s);
-    out
 }
 
 /// `W` values of a slice as an array (`c + W <= s.len()`).
