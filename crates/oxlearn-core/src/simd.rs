@@ -251,8 +251,8 @@ pub(crate) use lane_dispatch;
 
 /// `[e(0), e(1)]` written out, for the two registers of an AVX2 lane type:
 /// a closure (`std::array::from_fn`) is compiled without the caller's
-/// target features, so the intrinsics in it are not inlined (seen:
-/// `_mm256_set1_pd` and `_mm256_set_ps` called out of line).
+/// target features, so the intrinsics in it may not be inlined (seen:
+/// `svm::lanes`' `_mm256_set1_pd` called out of line).
 macro_rules! two {
     (|$r:ident| $e:expr) => {
         [

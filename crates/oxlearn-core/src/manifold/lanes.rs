@@ -119,7 +119,6 @@ pub(crate) use x86::{Avx2, Avx512};
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::{Lanes, Mask, LANES};
-    use crate::simd::two;
     use std::arch::x86_64::*;
     use std::array::from_fn;
 
@@ -173,9 +172,7 @@ mod x86 {
                 // SAFETY: the caller keeps every position within `base`.
                 unsafe { *base.get_unchecked(idx[k] as usize * stride + offset) }
             };
-            // Written out, not `from_fn`: its closure left `_mm256_set_ps`
-            // out of line.
-            Avx2(two!(|r| {
+            Avx2(from_fn(|r| {
                 let g = |k: usize| at(8 * r + k);
                 // SAFETY: the level is the CPU's (the trait's contract, above).
                 unsafe { _mm256_set_ps(g(7), g(6), g(5), g(4), g(3), g(2), g(1), g(0)) }
